@@ -1,0 +1,2 @@
+//! The cipherdrop key server (see the `cipherdrop serve` subcommand).
+#![forbid(unsafe_code)]
