@@ -1,0 +1,271 @@
+//! Keys and primitives: data keys, key derivation, AES-GCM and message signatures.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use aes_gcm::aead::array::Array;
+use aes_gcm::aead::consts::U12;
+use aes_gcm::aes::Aes192;
+use aes_gcm::{AeadInOut, Aes128Gcm, Aes256Gcm, AesGcm, KeyInit};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hkdf::Hkdf;
+use sha2::{Digest, Sha256, Sha384, Sha512};
+use subtle::ConstantTimeEq;
+use zeroize::{ZeroizeOnDrop, Zeroizing};
+
+use crate::error::DecryptError;
+use crate::suite::{AlgorithmSuite, IV_LEN, Kdf, Signing, TAG_LEN};
+
+/// A plaintext data key. Zeroized on drop; never printed.
+///
+/// Keyrings receive one to wrap and return one when they unwrap.
+#[derive(ZeroizeOnDrop)]
+pub struct DataKey(Box<[u8]>);
+
+impl DataKey {
+    /// Copies key bytes, such as a keyring's unwrapped plaintext, into a data key. The caller
+    /// SHOULD zeroize its own copy.
+    pub fn from_slice(bytes: &[u8]) -> Self {
+        Self(bytes.into())
+    }
+
+    /// Generates a random data key of `len` bytes.
+    pub(crate) fn generate(len: usize) -> Result<Self, getrandom::Error> {
+        let mut key = alloc::vec![0u8; len].into_boxed_slice();
+        getrandom::fill(&mut key)?;
+        Ok(Self(key))
+    }
+
+    /// The key bytes. Whoever reads them MUST NOT log, store or keep them.
+    pub fn dangerous_as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Key length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the key is empty (never true for a usable key).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataKey").field("len", &self.0.len()).finish_non_exhaustive()
+    }
+}
+
+/// The AES-GCM cipher keyed with a message's derived encryption key. The `aes-gcm` crate's
+/// `zeroize` feature wipes the expanded key schedule on drop.
+pub(crate) enum ContentCipher {
+    Aes128(Box<Aes128Gcm>),
+    Aes192(Box<AesGcm<Aes192, U12>>),
+    Aes256(Box<Aes256Gcm>),
+}
+
+/// A GCM failure: the tag did not verify, or the input exceeded GCM's limits.
+#[derive(Debug)]
+pub(crate) struct AeadFailed;
+
+impl ContentCipher {
+    fn new(key: &[u8]) -> Self {
+        // Lengths come from `AlgorithmSuite::key_len`, which only yields 16, 24 or 32.
+        match key.len() {
+            16 => Self::Aes128(Box::new(Aes128Gcm::new(key.try_into().expect("16-byte key")))),
+            24 => Self::Aes192(Box::new(AesGcm::new(key.try_into().expect("24-byte key")))),
+            _ => Self::Aes256(Box::new(Aes256Gcm::new(key.try_into().expect("32-byte key")))),
+        }
+    }
+
+    /// Encrypts `buf` in place and returns the tag.
+    pub(crate) fn seal(
+        &self,
+        iv: &[u8; IV_LEN],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; TAG_LEN], AeadFailed> {
+        let nonce = Array::from(*iv);
+        let tag = match self {
+            Self::Aes128(c) => c.encrypt_inout_detached(&nonce, aad, buf.into()),
+            Self::Aes192(c) => c.encrypt_inout_detached(&nonce, aad, buf.into()),
+            Self::Aes256(c) => c.encrypt_inout_detached(&nonce, aad, buf.into()),
+        }
+        .map_err(|_| AeadFailed)?;
+        Ok(tag.into())
+    }
+
+    /// Verifies `tag` and only then decrypts `buf` in place; on failure `buf` is unchanged.
+    pub(crate) fn open(
+        &self,
+        iv: &[u8; IV_LEN],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), AeadFailed> {
+        let nonce = Array::from(*iv);
+        let tag = Array::from(*tag);
+        match self {
+            Self::Aes128(c) => c.decrypt_inout_detached(&nonce, aad, buf.into(), &tag),
+            Self::Aes192(c) => c.decrypt_inout_detached(&nonce, aad, buf.into(), &tag),
+            Self::Aes256(c) => c.decrypt_inout_detached(&nonce, aad, buf.into(), &tag),
+        }
+        .map_err(|_| AeadFailed)
+    }
+}
+
+/// Info string of the commit key (`transitive-requirements.md` "HKDF Commit Key").
+const COMMIT_KEY_INFO: &[u8] = b"COMMITKEY";
+/// Suffix of the encryption key info for committing suites ("HKDF Encryption Key").
+const DERIVE_KEY_INFO: &[u8] = b"DERIVEKEY";
+
+/// Derives the content cipher and, for committing suites, the commit key.
+///
+/// Source: `framework/transitive-requirements.md` "HKDF Encryption Key" and "HKDF Commit Key".
+pub(crate) fn derive_keys(
+    suite: AlgorithmSuite,
+    data_key: &DataKey,
+    message_id: &[u8],
+) -> (ContentCipher, Option<Zeroizing<[u8; 32]>>) {
+    let mut key = Zeroizing::new([0u8; 32]);
+    let key_len = suite.key_len();
+    let okm = &mut key[..key_len];
+    let ikm = data_key.dangerous_as_bytes();
+    let suite_id = suite.id().to_be_bytes();
+    // Output lengths are at most 32 bytes, far below HKDF's 255 * HashLen limit.
+    const OKM_LEN: &str = "HKDF output length is within bounds";
+    let commit_key = match suite.kdf() {
+        Kdf::Identity => {
+            okm.copy_from_slice(ikm);
+            None
+        }
+        Kdf::HkdfSha256 => {
+            Hkdf::<Sha256>::new(None, ikm)
+                .expand_multi_info(&[&suite_id, message_id], okm)
+                .expect(OKM_LEN);
+            None
+        }
+        Kdf::HkdfSha384 => {
+            Hkdf::<Sha384>::new(None, ikm)
+                .expand_multi_info(&[&suite_id, message_id], okm)
+                .expect(OKM_LEN);
+            None
+        }
+        Kdf::HkdfSha512Commit => {
+            // One extract serves both expansions, as the specification recommends.
+            let hkdf = Hkdf::<Sha512>::new(Some(message_id), ikm);
+            hkdf.expand_multi_info(&[&suite_id, DERIVE_KEY_INFO], okm).expect(OKM_LEN);
+            let mut commit = Zeroizing::new([0u8; 32]);
+            hkdf.expand(COMMIT_KEY_INFO, &mut commit[..]).expect(OKM_LEN);
+            Some(commit)
+        }
+    };
+    (ContentCipher::new(&key[..key_len]), commit_key)
+}
+
+/// Compares the derived commit key with the header's in constant time.
+pub(crate) fn commit_keys_match(derived: &[u8; 32], stored: &[u8; 32]) -> bool {
+    derived.ct_eq(stored).into()
+}
+
+/// Running verification of a signed message (header, body, then the footer's signature).
+pub(crate) enum Verifier {
+    P256(p256::ecdsa::VerifyingKey, Sha256),
+    P384(p384::ecdsa::VerifyingKey, Sha384),
+}
+
+impl Verifier {
+    /// The verifier for `suite`, from the `aws-crypto-public-key` context entry (base64 of a
+    /// compressed SEC1 point).
+    pub(crate) fn new(suite: AlgorithmSuite, entry: &str) -> Result<Option<Self>, DecryptError> {
+        let Some(signing) = suite.signing() else { return Ok(None) };
+        let point = BASE64.decode(entry).map_err(|_| DecryptError::PublicKeyEntry)?;
+        let verifier = match signing {
+            Signing::EcdsaP256Sha256 => Self::P256(
+                p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
+                    .map_err(|_| DecryptError::PublicKeyEntry)?,
+                Sha256::new(),
+            ),
+            Signing::EcdsaP384Sha384 => Self::P384(
+                p384::ecdsa::VerifyingKey::from_sec1_bytes(&point)
+                    .map_err(|_| DecryptError::PublicKeyEntry)?,
+                Sha384::new(),
+            ),
+        };
+        Ok(Some(verifier))
+    }
+
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Self::P256(_, h) => h.update(bytes),
+            Self::P384(_, h) => h.update(bytes),
+        }
+    }
+
+    /// Verifies a DER-encoded ECDSA signature over everything passed to `update`.
+    pub(crate) fn verify(self, signature: &[u8]) -> Result<(), DecryptError> {
+        use p384::ecdsa::signature::hazmat::PrehashVerifier;
+        let ok = match self {
+            Self::P256(key, h) => p256::ecdsa::DerSignature::try_from(signature)
+                .is_ok_and(|sig| key.verify_prehash(&h.finalize(), &sig).is_ok()),
+            Self::P384(key, h) => p384::ecdsa::DerSignature::try_from(signature)
+                .is_ok_and(|sig| key.verify_prehash(&h.finalize(), &sig).is_ok()),
+        };
+        if ok { Ok(()) } else { Err(DecryptError::BadSignature) }
+    }
+}
+
+/// Running ECDSA P-384 signature of a message being written (suite 0x0578). The signing key
+/// lives only as long as the message and is zeroized on drop by `p384`.
+pub(crate) struct Signer {
+    key: p384::ecdsa::SigningKey,
+    hash: Sha384,
+}
+
+impl Signer {
+    pub(crate) fn generate() -> Result<Self, getrandom::Error> {
+        loop {
+            let mut bytes = Zeroizing::new([0u8; 48]);
+            getrandom::fill(&mut bytes[..])?;
+            // Rejection sampling: a 48-byte string is a valid scalar with overwhelming odds.
+            if let Ok(key) = p384::ecdsa::SigningKey::from_slice(&bytes[..]) {
+                return Ok(Self { key, hash: Sha384::new() });
+            }
+        }
+    }
+
+    /// The `aws-crypto-public-key` context value: base64 of the compressed public point.
+    pub(crate) fn public_entry(&self) -> String {
+        BASE64.encode(self.key.verifying_key().to_sec1_point(true).as_bytes())
+    }
+
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        self.hash.update(bytes);
+    }
+
+    /// The DER-encoded signature over everything passed to `update`.
+    pub(crate) fn sign(self) -> Vec<u8> {
+        use p384::ecdsa::signature::hazmat::PrehashSigner;
+        let sig: p384::ecdsa::DerSignature = self
+            .key
+            .sign_prehash(&self.hash.finalize())
+            .expect("a SHA-384 prehash has the length ECDSA P-384 accepts");
+        sig.as_bytes().to_vec()
+    }
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signer").finish_non_exhaustive()
+    }
+}
+
+/// Fills `buf` from the operating system's generator (`crypto.getRandomValues` in browsers).
+pub(crate) fn random(buf: &mut [u8]) -> Result<(), getrandom::Error> {
+    getrandom::fill(buf)
+}

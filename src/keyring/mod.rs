@@ -1,0 +1,61 @@
+//! Keyrings wrap a message's data key for each recipient key and unwrap it again.
+//!
+//! Modelled on age's recipient/identity pair, folded into one object-safe trait so that a
+//! multi-keyring can hold any mix of keyrings as `Box<dyn Keyring>`.
+
+mod multi;
+mod raw_rsa;
+#[cfg(not(target_arch = "wasm32"))]
+#[path = "rsa_native.rs"]
+mod rsa_backend;
+#[cfg(target_arch = "wasm32")]
+#[path = "rsa_wasm.rs"]
+mod rsa_backend;
+
+use alloc::vec::Vec;
+
+pub use multi::MultiKeyring;
+pub use raw_rsa::{KeyError, OaepHash, RawRsaKeyring};
+
+use crate::context::EncryptionContext;
+use crate::crypto::DataKey;
+use crate::error::{DecryptError, EncryptError};
+use crate::format::{EncryptedDataKey, Header};
+
+/// Wraps data keys for, and unwraps them from, encrypted data keys (EDKs).
+///
+/// Source: `framework/keyring-interface.md` (OnEncrypt, OnDecrypt), reduced to one EDK at a
+/// time so that the decryptor decides the order and can stop at the first success.
+pub trait Keyring {
+    /// Wraps `data_key` for every wrapping key of this keyring.
+    fn wrap(
+        &self,
+        data_key: &DataKey,
+        context: &EncryptionContext,
+    ) -> Result<Vec<EncryptedDataKey>, EncryptError>;
+
+    /// Unwraps one EDK of the (not yet authenticated) `header`. `None` means the EDK is not
+    /// for this keyring.
+    fn unwrap(
+        &self,
+        edk: &EncryptedDataKey,
+        header: &Header,
+    ) -> Option<Result<DataKey, DecryptError>>;
+
+    /// Tries the header's EDKs in order and returns the first data key that unwraps with the
+    /// suite's key length. A keyring's own refusal (for example a key server's policy denial)
+    /// is returned when nothing unwraps, because it says more than "no key".
+    fn unwrap_any(&self, header: &Header) -> Result<DataKey, DecryptError> {
+        let mut failed_attempts = 0;
+        let mut refusal = None;
+        for edk in header.encrypted_data_keys() {
+            match self.unwrap(edk, header) {
+                None => {}
+                Some(Ok(key)) if key.len() == header.suite().key_len() => return Ok(key),
+                Some(Err(err @ DecryptError::Keyring(_))) => refusal = Some(err),
+                Some(_) => failed_attempts += 1,
+            }
+        }
+        Err(refusal.unwrap_or(DecryptError::NoDecryptableKey { failed_attempts }))
+    }
+}

@@ -1,0 +1,63 @@
+//! The multi-keyring (`framework/multi-keyring.md`): a generator plus children.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::Keyring;
+use crate::context::EncryptionContext;
+use crate::crypto::DataKey;
+use crate::error::{DecryptError, EncryptError};
+use crate::format::{EncryptedDataKey, Header};
+
+/// Every keyring wraps the same data key, generator first; on decrypt each keyring is asked
+/// in turn for each EDK and the first data key that unwraps wins.
+pub struct MultiKeyring {
+    keyrings: Vec<Box<dyn Keyring>>,
+}
+
+impl MultiKeyring {
+    /// A multi-keyring whose EDKs start with the generator's, then each child's in order.
+    pub fn new(generator: Box<dyn Keyring>, children: Vec<Box<dyn Keyring>>) -> Self {
+        let mut keyrings = Vec::with_capacity(children.len() + 1);
+        keyrings.push(generator);
+        keyrings.extend(children);
+        Self { keyrings }
+    }
+}
+
+impl Keyring for MultiKeyring {
+    fn wrap(
+        &self,
+        data_key: &DataKey,
+        context: &EncryptionContext,
+    ) -> Result<Vec<EncryptedDataKey>, EncryptError> {
+        let mut edks = Vec::new();
+        for keyring in &self.keyrings {
+            edks.extend(keyring.wrap(data_key, context)?);
+        }
+        Ok(edks)
+    }
+
+    fn unwrap(
+        &self,
+        edk: &EncryptedDataKey,
+        header: &Header,
+    ) -> Option<Result<DataKey, DecryptError>> {
+        let mut last_error = None;
+        for keyring in &self.keyrings {
+            match keyring.unwrap(edk, header) {
+                Some(Ok(key)) => return Some(Ok(key)),
+                Some(Err(err)) => last_error = Some(Err(err)),
+                None => {}
+            }
+        }
+        last_error
+    }
+}
+
+impl fmt::Debug for MultiKeyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MultiKeyring").field("keyrings", &self.keyrings.len()).finish()
+    }
+}
