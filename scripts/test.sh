@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Run every test suite (`make test` runs `make setup` first, then this), continuing past
+# failures, then print one closing line "N passed, N failed" summed over all suites and
+# exit non-zero if anything failed. Logs: build/test-logs/NAME.log.
+#
+# Adding a suite: add a line to the list below:
+#     suite NAME -- COMMAND [ARGS...]          a test suite (must report at least one test)
+#     suite NAME --build -- COMMAND [ARGS...]  a build step (fails only if the command does)
+# scripts/run-suite reads libtest-style "test result: ok. N passed; M failed" lines and
+# node:test summaries ("# pass N" / "# fail N", or "ℹ pass N" / "ℹ fail N"); see its header.
+# Guard a suite whose files may not exist yet with `[ -f FILE ] && suite ...`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+# npm's wasm-opt first (never Debian's binaryen), then cargo-installed tools.
+export PATH="$root/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# wasm-bindgen-test's default of 20 s is tight when the machine is busy compiling.
+export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-300}
+# The crate version, which the JS and page tests expect from the wasm module's version().
+CIPHERDROP_VERSION=$(cargo metadata --no-deps --format-version 1 |
+    node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () =>
+        console.log(JSON.parse(s).packages.find(p => p.name === "cipherdrop").version))')
+export CIPHERDROP_VERSION
+
+logs=build/test-logs
+mkdir -p "$logs"
+rm -f "$logs"/*.result
+suites=()
+suite() { suites+=("$1"); scripts/run-suite "$@"; }
+
+# --- The suites, in order -----------------------------------------------------------------
+# Native Rust: unit, integration and doc tests of the whole workspace.
+suite cargo -- cargo test --workspace
+# wasm32 in headless Chromium: tests/web.rs (run_in_browser).
+suite wasm-chromium -- wasm-pack test --headless --chrome -- --test web
+# wasm32 in Node: tests/node.rs (no run_in_browser; `--node` silently skips browser files).
+suite wasm-node -- wasm-pack test --node -- --test node
+# The npm package (build/pkg, also served by `make demo`) and its JS tests.
+suite pkg-build --build -- scripts/build-pkg.sh
+suite pkg-js -- node --test --test-reporter=spec build/pkg/test/
+# The demo page in headless Chromium: shows the module's version; screenshot build/demo.png.
+suite demo-page -- node --test --test-reporter=spec www-demo/test/
+# The CLI binary, then the runners that drive it.
+suite cli-build --build -- cargo build -p cipherdrop-server
+[ -f tests/interop/run.py ] &&
+    suite interop -- build/venv/bin/python tests/interop/run.py --cli target/debug/cipherdrop
+[ -f tests/vectors/run.py ] &&
+    suite vectors -- build/venv/bin/python tests/vectors/run.py --cli target/debug/cipherdrop
+# -------------------------------------------------------------------------------------------
+
+total_passed=0
+total_failed=0
+printf '\n%-16s %8s %8s %6s\n' suite passed failed exit
+for name in "${suites[@]}"; do
+    if read -r p f s <"$logs/$name.result" 2>/dev/null; then :; else p=0 f=1 s=crashed; fi
+    printf '%-16s %8s %8s %6s\n' "$name" "$p" "$f" "$s"
+    total_passed=$((total_passed + p))
+    total_failed=$((total_failed + f))
+done
+printf '%d passed, %d failed\n' "$total_passed" "$total_failed"
+[ "$total_failed" -eq 0 ]
