@@ -1,6 +1,18 @@
-//! `cipherdrop`: key server, admin CLI and offline encrypt/decrypt.
+//! `cipherdrop`: offline encrypt/decrypt (and, as the project grows, the key server).
 #![forbid(unsafe_code)]
 
-fn main() {
-    println!("cipherdrop {}", env!("CARGO_PKG_VERSION"));
+mod cli;
+mod crypt;
+mod error;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::Error;
+
+fn main() -> Result<(), Error> {
+    match Cli::parse().command {
+        Command::Encrypt(args) => crypt::encrypt(&args),
+        Command::Decrypt(args) => crypt::decrypt(&args),
+    }
 }

@@ -1,0 +1,66 @@
+//! Command-line interface definition.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// cipherdrop: client-side encryption in the AWS Encryption SDK message format.
+#[derive(Debug, Parser)]
+#[command(name = "cipherdrop", version, about)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Encrypt IN into an AWS Encryption SDK message.
+    Encrypt(EncryptArgs),
+    /// Decrypt an AWS Encryption SDK message; nothing unauthenticated is left in OUT.
+    Decrypt(DecryptArgs),
+}
+
+/// Options shared by `encrypt` and `decrypt`.
+#[derive(Debug, Args)]
+pub(crate) struct CommonArgs {
+    /// Input file; `-` or absent means standard input.
+    #[arg(short = 'i', long = "input", value_name = "IN")]
+    pub(crate) input: Option<PathBuf>,
+    /// Output file; `-` or absent means standard output.
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    pub(crate) output: Option<PathBuf>,
+    /// Raw RSA key as NAMESPACE/NAME=PEM (SPKI public key, or PKCS#8/PKCS#1 private key).
+    /// Repeat for several keys; the first is the generator.
+    #[arg(long = "rsa-key", value_name = "NAMESPACE/NAME=PEM", required = true)]
+    pub(crate) rsa_keys: Vec<String>,
+    /// RSA-OAEP hash (MGF1 uses the same), for every --rsa-key.
+    #[arg(long, value_name = "HASH", default_value = "sha256")]
+    pub(crate) oaep: String,
+    /// Encryption context pair KEY=VALUE. On decrypt, the message must contain it.
+    #[arg(long = "context", value_name = "KEY=VALUE")]
+    pub(crate) context: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EncryptArgs {
+    #[command(flatten)]
+    pub(crate) common: CommonArgs,
+    /// Plaintext bytes per frame (1..=2147483647).
+    #[arg(long, value_name = "BYTES", default_value_t = cipherdrop::DEFAULT_FRAME_LENGTH)]
+    pub(crate) frame_length: u32,
+    /// Algorithm suite: 0x0578 (signed, default) or 0x0478.
+    #[arg(long, value_name = "ID", default_value = "0x0578")]
+    pub(crate) suite: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DecryptArgs {
+    #[command(flatten)]
+    pub(crate) common: CommonArgs,
+    /// Also read legacy non-committing (message format 1.0) messages.
+    #[arg(long)]
+    pub(crate) allow_legacy: bool,
+    /// Most encrypted data keys a message may carry.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub(crate) max_encrypted_data_keys: usize,
+}

@@ -1,0 +1,235 @@
+//! `cipherdrop encrypt` and `cipherdrop decrypt`: stream IN to OUT in constant memory.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+use cipherdrop::{
+    AlgorithmSuite, CommitmentPolicy, DecryptOptions, DecryptState, Decryptor, EncryptOptions,
+    EncryptionContext, Encryptor, Keyring, Limits, MultiKeyring, OaepHash, RawRsaKeyring,
+};
+
+use crate::cli::{CommonArgs, DecryptArgs, EncryptArgs};
+use crate::error::Error;
+
+/// Read size: large enough to amortise system calls, small against a frame.
+const CHUNK: usize = 1 << 20;
+/// Inputs at least this large show progress on a terminal.
+const PROGRESS_THRESHOLD: u64 = 64 << 20;
+
+pub(crate) fn encrypt(args: &EncryptArgs) -> Result<(), Error> {
+    let keyring = keyring(&args.common)?;
+    let suite = match args.suite.to_ascii_lowercase().as_str() {
+        "0x0578" | "578" => AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384,
+        "0x0478" | "478" => AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+        other => return Err(Error::Usage(format!("unknown --suite {other:?} (0x0578 or 0x0478)"))),
+    };
+    let options = EncryptOptions {
+        suite,
+        frame_length: args.frame_length,
+        encryption_context: context(&args.common.context)?,
+    };
+    let mut encryptor = Encryptor::new(keyring.as_ref(), &options)?;
+    let (mut input, size) = open_input(args.common.input.as_ref())?;
+    let mut output = Output::create(args.common.output.as_ref())?;
+    let mut progress = Progress::new(size);
+    let mut buf = vec![0u8; CHUNK];
+    let mut out = Vec::with_capacity(CHUNK + options.frame_length as usize + 4096);
+    loop {
+        let n = read(&mut input, &mut buf, args.common.input.as_ref())?;
+        if n == 0 {
+            break;
+        }
+        encryptor.update(&buf[..n], &mut out)?;
+        output.write(&out)?;
+        out.clear();
+        progress.add(n);
+    }
+    encryptor.finish(&mut out)?;
+    output.write(&out)?;
+    progress.done();
+    output.commit()
+}
+
+pub(crate) fn decrypt(args: &DecryptArgs) -> Result<(), Error> {
+    let keyring = keyring(&args.common)?;
+    let options = DecryptOptions {
+        commitment_policy: if args.allow_legacy {
+            CommitmentPolicy::RequireEncryptAllowDecrypt
+        } else {
+            CommitmentPolicy::RequireEncryptRequireDecrypt
+        },
+        expected_context: context(&args.common.context)?,
+        limits: Limits {
+            max_encrypted_data_keys: args.max_encrypted_data_keys,
+            ..Limits::default()
+        },
+        ..DecryptOptions::default()
+    };
+    let mut decryptor = Decryptor::new(options);
+    let (mut input, size) = open_input(args.common.input.as_ref())?;
+    // Plaintext goes to a temporary file beside OUT, renamed only once every check passed.
+    let mut output = Output::create(args.common.output.as_ref())?;
+    let mut progress = Progress::new(size);
+    let mut buf = vec![0u8; CHUNK];
+    let mut out = Vec::with_capacity(2 * CHUNK);
+    loop {
+        let n = read(&mut input, &mut buf, args.common.input.as_ref())?;
+        if n == 0 {
+            break;
+        }
+        let mut rest = &buf[..n];
+        while !rest.is_empty() {
+            let step = decryptor.update(rest, &mut out)?;
+            rest = &rest[step.consumed..];
+            if step.state == DecryptState::NeedDataKey {
+                decryptor.unwrap_with(keyring.as_ref())?;
+            }
+            output.write(&out)?;
+            out.clear();
+        }
+        progress.add(n);
+    }
+    decryptor.finish()?;
+    progress.done();
+    output.commit()
+}
+
+/// One keyring for all `--rsa-key`s: the first generates, the others are children.
+fn keyring(args: &CommonArgs) -> Result<Box<dyn Keyring>, Error> {
+    let hash: OaepHash =
+        args.oaep.parse().map_err(|e| Error::Key(format!("--oaep {}", args.oaep), e))?;
+    let mut keyrings = args
+        .rsa_keys
+        .iter()
+        .map(|spec| {
+            let (namespace, rest) = spec.split_once('/').ok_or_else(|| bad_key(spec))?;
+            let (name, path) = rest.split_once('=').ok_or_else(|| bad_key(spec))?;
+            let pem =
+                std::fs::read(path).map_err(Error::io("cannot read key", Some(&path.into())))?;
+            let keyring = RawRsaKeyring::from_pem(namespace, name, &pem, hash)
+                .map_err(|e| Error::Key(format!("{namespace}/{name}"), e))?;
+            Ok(Box::new(keyring) as Box<dyn Keyring>)
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let generator = keyrings.remove(0);
+    Ok(if keyrings.is_empty() {
+        generator
+    } else {
+        Box::new(MultiKeyring::new(generator, keyrings))
+    })
+}
+
+fn bad_key(spec: &str) -> Error {
+    Error::Usage(format!("--rsa-key {spec:?}: expected NAMESPACE/NAME=PEM"))
+}
+
+fn context(pairs: &[String]) -> Result<EncryptionContext, Error> {
+    pairs
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) => Ok((k.to_owned(), v.to_owned())),
+            None => Err(Error::Usage(format!("--context {pair:?}: expected KEY=VALUE"))),
+        })
+        .collect()
+}
+
+fn is_stdio(path: Option<&PathBuf>) -> bool {
+    path.is_none_or(|p| p.as_os_str() == "-")
+}
+
+/// The input stream and its size, when it is a regular file.
+fn open_input(path: Option<&PathBuf>) -> Result<(Box<dyn Read>, Option<u64>), Error> {
+    if is_stdio(path) {
+        return Ok((Box::new(io::stdin().lock()), None));
+    }
+    let file = File::open(path.expect("not stdin")).map_err(Error::io("cannot open", path))?;
+    let size = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+    Ok((Box::new(file), size))
+}
+
+fn read(input: &mut dyn Read, buf: &mut [u8], path: Option<&PathBuf>) -> Result<usize, Error> {
+    loop {
+        match input.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => return r.map_err(Error::io("cannot read", path)),
+        }
+    }
+}
+
+/// Standard output, or a temporary file beside OUT that becomes OUT on `commit`; dropped
+/// without `commit`, the temporary file is deleted.
+enum Output {
+    Stdout(io::StdoutLock<'static>),
+    File { temp: tempfile::NamedTempFile, path: PathBuf },
+}
+
+impl Output {
+    fn create(path: Option<&PathBuf>) -> Result<Self, Error> {
+        if is_stdio(path) {
+            return Ok(Self::Stdout(io::stdout().lock()));
+        }
+        let path = path.expect("not stdout").clone();
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let temp = tempfile::Builder::new()
+            .prefix(".cipherdrop-")
+            .tempfile_in(dir)
+            .map_err(Error::io("cannot create a temporary file in", Some(&dir.to_path_buf())))?;
+        Ok(Self::File { temp, path })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        match self {
+            Self::Stdout(s) => s.write_all(bytes).map_err(Error::io("cannot write", None)),
+            Self::File { temp, path } => {
+                temp.write_all(bytes).map_err(Error::io("cannot write", Some(path)))
+            }
+        }
+    }
+
+    fn commit(self) -> Result<(), Error> {
+        match self {
+            Self::Stdout(mut s) => s.flush().map_err(Error::io("cannot write", None)),
+            Self::File { temp, path } => {
+                temp.as_file().sync_all().map_err(Error::io("cannot write", Some(&path)))?;
+                temp.persist(&path)
+                    .map_err(|e| Error::io("cannot rename to", Some(&path))(e.error))?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Percentage on stderr for large inputs, only when stderr is a terminal.
+struct Progress {
+    total: Option<u64>,
+    done: u64,
+    shown: u64,
+}
+
+impl Progress {
+    fn new(total: Option<u64>) -> Self {
+        let total = total.filter(|t| *t >= PROGRESS_THRESHOLD && io::stderr().is_terminal());
+        Self { total, done: 0, shown: 0 }
+    }
+
+    fn add(&mut self, n: usize) {
+        self.done += n as u64;
+        if let Some(total) = self.total {
+            let percent = self.done * 100 / total;
+            if percent > self.shown {
+                self.shown = percent;
+                eprint!("\r{percent:3}%");
+            }
+        }
+    }
+
+    fn done(&self) {
+        if self.total.is_some() {
+            eprintln!();
+        }
+    }
+}

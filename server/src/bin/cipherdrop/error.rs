@@ -1,0 +1,60 @@
+//! The binary's error type: one line on stderr naming what failed.
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub(crate) enum Error {
+    /// Reading or writing a file or stream failed.
+    Io(String, std::io::Error),
+    /// A key given on the command line could not be used.
+    Key(String, cipherdrop::KeyError),
+    /// A malformed argument.
+    Usage(String),
+    Encrypt(cipherdrop::EncryptError),
+    Decrypt(cipherdrop::DecryptError),
+}
+
+impl Error {
+    pub(crate) fn io(
+        what: impl fmt::Display,
+        path: Option<&PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let name = match path {
+            Some(p) => format!("{what} {}", p.display()),
+            None => what.to_string(),
+        };
+        move |e| Self::Io(name, e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(what, e) => write!(f, "{what}: {e}"),
+            Self::Key(name, e) => write!(f, "key {name}: {e}"),
+            Self::Usage(msg) => f.write_str(msg),
+            Self::Encrypt(e) => write!(f, "encrypt failed: {e}"),
+            Self::Decrypt(e) => write!(f, "decrypt failed: {e}"),
+        }
+    }
+}
+
+/// `main` returns `Result<(), Error>`, which prints the error with `Debug`: make that the
+/// one-line message.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl From<cipherdrop::EncryptError> for Error {
+    fn from(e: cipherdrop::EncryptError) -> Self {
+        Self::Encrypt(e)
+    }
+}
+
+impl From<cipherdrop::DecryptError> for Error {
+    fn from(e: cipherdrop::DecryptError) -> Self {
+        Self::Decrypt(e)
+    }
+}
