@@ -1,0 +1,149 @@
+//! The `cipherdrop encrypt` / `decrypt` commands, run as a user runs them.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cipherdrop");
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data");
+
+fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = stdin.unwrap_or_default().to_vec();
+    let mut pipe = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = pipe.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+fn key(name: &str, file: &str) -> String {
+    format!("test/{name}={DATA}/{file}")
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn round_trip_through_files_and_pipes() {
+    let dir = tempfile::tempdir().unwrap();
+    let pt: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    let (pt_path, ct_path, out_path) =
+        (dir.path().join("pt"), dir.path().join("ct"), dir.path().join("out"));
+    std::fs::write(&pt_path, &pt).unwrap();
+    let enc = run(
+        &[
+            "encrypt",
+            "-i",
+            pt_path.to_str().unwrap(),
+            "-o",
+            ct_path.to_str().unwrap(),
+            "--rsa-key",
+            &key("a", "rsa-2048.pub.pem"),
+            "--rsa-key",
+            &key("b", "rsa-3072.pem"),
+            "--context",
+            "owner=alice",
+            "--frame-length",
+            "4096",
+            "--suite",
+            "0x0478",
+        ],
+        None,
+    );
+    assert!(enc.status.success(), "{}", String::from_utf8_lossy(&enc.stderr));
+    // Only the second key's private half: its EDK opens the message.
+    let dec = run(
+        &[
+            "decrypt",
+            "-o",
+            out_path.to_str().unwrap(),
+            "--rsa-key",
+            &key("b", "rsa-3072.pem"),
+            "--context",
+            "owner=alice",
+        ],
+        Some(&std::fs::read(&ct_path).unwrap()),
+    );
+    assert!(dec.status.success(), "{}", String::from_utf8_lossy(&dec.stderr));
+    assert_eq!(std::fs::read(&out_path).unwrap(), pt);
+    // stdin to stdout with `-`.
+    let dec = run(
+        &["decrypt", "-i", "-", "-o", "-", "--rsa-key", &key("a", "rsa-2048.pem")],
+        Some(&std::fs::read(&ct_path).unwrap()),
+    );
+    assert!(dec.status.success());
+    assert_eq!(dec.stdout, pt);
+}
+
+#[test]
+fn failed_decrypt_leaves_no_output_and_says_why_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let pt = vec![7u8; 10_000];
+    let enc = run(
+        &["encrypt", "--rsa-key", &key("a", "rsa-2048.pem"), "--frame-length", "1024"],
+        Some(&pt),
+    );
+    assert!(enc.status.success());
+    let mut ct = enc.stdout;
+    let last = ct.len() - 1;
+    ct[last] ^= 1; // the signature
+    let out_path = dir.path().join("out");
+    let dec = run(
+        &["decrypt", "-o", out_path.to_str().unwrap(), "--rsa-key", &key("a", "rsa-2048.pem")],
+        Some(&ct),
+    );
+    assert_eq!(dec.status.code(), Some(1));
+    let stderr = String::from_utf8(dec.stderr).unwrap();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("signature does not verify"), "{stderr}");
+    assert!(files_in(dir.path()).is_empty(), "left behind: {:?}", files_in(dir.path()));
+}
+
+#[test]
+fn wrong_key_and_bad_arguments_are_clear_errors() {
+    let enc = run(&["encrypt", "--rsa-key", &key("a", "rsa-2048.pem")], Some(b"x"));
+    let dec = run(&["decrypt", "--rsa-key", &key("other", "rsa-2048.pem")], Some(&enc.stdout));
+    assert!(!dec.status.success());
+    assert!(
+        String::from_utf8_lossy(&dec.stderr).contains("no encrypted data key could be unwrapped")
+    );
+    assert!(dec.stdout.is_empty());
+
+    for (args, says) in [
+        (
+            vec!["encrypt", "--oaep", "pkcs1", "--rsa-key", &key("a", "rsa-2048.pem")] as Vec<&str>,
+            "PKCS#1 v1.5",
+        ),
+        (vec!["encrypt", "--rsa-key", "nokey"], "NAMESPACE/NAME=PEM"),
+        (vec!["encrypt", "--rsa-key", "a/b=/nonexistent.pem"], "cannot read key"),
+        (vec!["encrypt", "--suite", "0x0178", "--rsa-key", &key("a", "rsa-2048.pem")], "--suite"),
+        (
+            vec!["encrypt", "--context", "aws-crypto-x=1", "--rsa-key", &key("a", "rsa-2048.pem")],
+            "reserved",
+        ),
+        (
+            vec!["encrypt", "--frame-length", "0", "--rsa-key", &key("a", "rsa-2048.pem")],
+            "frame length",
+        ),
+    ] {
+        let out = run(&args, Some(b"x"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
