@@ -31,7 +31,7 @@ suite() { suites+=("$1"); scripts/run-suite "$@"; }
 
 # --- The suites, in order -----------------------------------------------------------------
 # Native Rust: unit, integration and doc tests of the whole workspace.
-suite cargo -- cargo test --workspace
+suite cargo -- cargo test --workspace --no-fail-fast
 # wasm32 in headless Chromium: tests/web.rs (run_in_browser).
 suite wasm-chromium -- wasm-pack test --headless --chrome -- --test web
 # wasm32 in Node: tests/node.rs (no run_in_browser; `--node` silently skips browser files).
