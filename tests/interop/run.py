@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import aws_encryption_sdk
@@ -70,7 +70,11 @@ PEM_KINDS = ("pk8", "pk1", "pub")  # private PKCS#8, private PKCS#1, public SPKI
 
 
 class Failure(Exception):
-    pass
+    """The case failed: a party misbehaved or the results differ."""
+
+
+class Refused(Exception):
+    """A party refused cleanly: the expected outcome of a negative case, a failure otherwise."""
 
 
 def check(cond, msg):
@@ -170,7 +174,7 @@ class Cli:
                 check(case.io != "file" or not dst.exists() or dst.stat().st_size == 0,
                       f"cli {op} exited {p.returncode} but left "
                       f"{dst.stat().st_size if dst.exists() else 0} bytes in -o FILE")
-                raise Failure(f"cli {op} exited {p.returncode}: {err}")
+                raise Refused(f"cli {op} exited {p.returncode}: {err}")
             if case.io != "file":
                 return p.stdout
             check(not p.stdout, f"cli {op} -o FILE also wrote {len(p.stdout)} bytes to stdout")
@@ -262,7 +266,7 @@ class Node:
             self.proc.stdin.flush()
         res = fut.result(timeout=600)
         if not res["ok"]:
-            raise Failure(f"node {op}: {res['error']}")
+            raise Refused(f"node {op}: {res['error']}")
         return base64.b64decode(res["data"]), res["context"], res["suiteId"]
 
     def encrypt(self, case, pt):
@@ -306,7 +310,7 @@ def special(enc, dec):
                           expect="encrypt fails"))
     if dec == "cli":
         fails = "decrypt fails"
-        several = dict(suite=0x0478, frame=128, size=1000, io="file")
+        frames = dict(frame=128, size=1000, io="file", expect=fails)  # 8 frames
         cases += [
             Case("decrypt_to_output_file", size=3 * 4096 + 7, io="file"),
             Case("require_context_present", require={"ключ": "значение"}, io="file"),
@@ -316,9 +320,8 @@ def special(enc, dec):
                  expect=fails),
             Case("wrong_key", dec_keys=("other",), io="file", expect=fails),
             Case("wrong_oaep_hash", oaep="sha256", dec_oaep="sha1", io="file", expect=fails),
-            Case("tampered_last_frame", **several, tamper="frame", expect=fails),
-            Case("tampered_signature", **dict(several, suite=0x0578), tamper="signature",
-                 expect=fails),
+            Case("tampered_last_frame", suite=0x0478, tamper="frame", **frames),
+            Case("tampered_signature", suite=0x0578, tamper="signature", **frames),
         ]
         if enc == "py":
             cases.append(Case("legacy_suite_0378_rejected", suite=0x0378, io="file",
@@ -354,7 +357,7 @@ def run_case(case, enc, dec):
     pt = random.Random(case.name).randbytes(case.size)
     try:
         ct, _, _ = enc.encrypt(case, pt)
-    except Failure:
+    except Refused:
         if case.expect == "encrypt fails":
             return
         raise
@@ -363,7 +366,7 @@ def run_case(case, enc, dec):
         ct = tamper(case, ct)
     try:
         out, ctx, suite = dec.decrypt(case, ct)
-    except Failure:
+    except Refused:
         if case.expect == "decrypt fails":
             return
         raise
@@ -411,7 +414,11 @@ def main():
     workdir = ROOT / "build" / "interop"
     parties = {"py": Py(), "cli": Cli(args.cli, workdir)}
     if any("node" in d for d in directions):
-        parties["node"] = Node()
+        try:
+            parties["node"] = Node()
+        except Failure as e:
+            report("interop::node_helper", str(e))
+            directions = [d for d in directions if "node" not in d]
 
     jobs, filtered = [], 0
     for d, (enc, dec) in enumerate(directions):
@@ -427,7 +434,7 @@ def main():
     def job(case, enc, dec):
         try:
             run_case(case, enc, dec)
-        except Failure as e:
+        except (Failure, Refused) as e:
             return str(e)
         except Exception as e:  # an SDK's own exception: still this case's failure
             return f"{enc.name}->{dec.name}: {type(e).__name__}: {e}"
