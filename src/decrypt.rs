@@ -7,7 +7,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::context::{EncryptionContext, PUBLIC_KEY_ENTRY};
+use crate::context::{self, EncryptionContext, PUBLIC_KEY_ENTRY};
 use crate::crypto::{self, ContentCipher, DataKey, Verifier};
 use crate::error::{DecryptError, Section};
 use crate::format::read::{self, FrameHead, Parse};
@@ -51,7 +51,11 @@ impl Default for Limits {
 pub struct DecryptOptions {
     /// Whether legacy non-committing (format 1.0) messages are accepted.
     pub commitment_policy: CommitmentPolicy,
-    /// Pairs that MUST be in the message's encryption context with these values.
+    /// The "reproduced encryption context" (`framework/cmm-interface.md`): a pair whose key
+    /// is stored in the message MUST have this value; a pair whose key is not stored MUST have
+    /// been authenticated by the header without being stored (the "encryption context to only
+    /// authenticate" of the required-encryption-context CMM). Either failure is
+    /// [`DecryptError::ContextMismatch`].
     pub expected_context: EncryptionContext,
     /// Fail right after the header if the suite is signed: the specification's option for
     /// callers that must never see plaintext before the signature is verified.
@@ -113,6 +117,8 @@ pub struct Decryptor {
     cipher: Option<ContentCipher>,
     verifier: Option<Verifier>,
     next_sequence: u32,
+    /// Expected pairs the header does not store: they join the header tag's AAD.
+    auth_only: EncryptionContext,
     /// Plaintext of a signed message's final frame or non-framed body, released only once the
     /// signature verifies (`client-apis/decrypt.md` "Decrypt the message body").
     held: Vec<u8>,
@@ -132,6 +138,7 @@ impl Decryptor {
             cipher: None,
             verifier: None,
             next_sequence: 1,
+            auth_only: EncryptionContext::new(),
             held: Vec::new(),
         }
     }
@@ -229,7 +236,7 @@ impl Decryptor {
                     Parse::Done(header, _) => {
                         self.buf.clear();
                         self.want = 0;
-                        self.check_header(&header)?;
+                        self.auth_only = self.check_header(&header)?;
                         self.header = Some(header);
                         self.stage = Stage::NeedKey;
                     }
@@ -246,7 +253,7 @@ impl Decryptor {
                         if let Parse::Done(head, head_len) =
                             self.parse_frame_head(&input[consumed..])?
                         {
-                            let total = head_len + head.content_len as usize + TAG_LEN;
+                            let total = frame_len(&head, head_len);
                             if input.len() - consumed >= total {
                                 let frame = &input[consumed..consumed + total];
                                 consumed += total;
@@ -257,7 +264,7 @@ impl Decryptor {
                     }
                     if let Some((head, head_len)) = &self.head {
                         let (head, head_len) = (*head, *head_len);
-                        self.want = head_len + head.content_len as usize + TAG_LEN;
+                        self.want = frame_len(&head, head_len);
                         if !self.fill(input, &mut consumed) {
                             return Ok(self.progress(consumed));
                         }
@@ -303,8 +310,9 @@ impl Decryptor {
     }
 
     /// Checks that need no key, before any unwrap: commitment policy, signed-suite refusal,
-    /// the reserved public-key entry, and the caller's required context pairs.
-    fn check_header(&self, header: &Header) -> Result<(), DecryptError> {
+    /// the reserved public-key entry, and the caller's required context pairs. Returns the
+    /// required pairs the header does not store.
+    fn check_header(&self, header: &Header) -> Result<EncryptionContext, DecryptError> {
         let suite = header.suite();
         if !self.options.commitment_policy.allows_decrypt(suite) {
             return Err(DecryptError::CommitmentPolicy(suite.id()));
@@ -315,16 +323,17 @@ impl Decryptor {
         if suite.is_signed() != header.context.contains_key(PUBLIC_KEY_ENTRY) {
             return Err(DecryptError::PublicKeyEntry);
         }
+        let mut auth_only = EncryptionContext::new();
         for (key, value) in &self.options.expected_context {
-            if header.context.get(key) != Some(value) {
-                return Err(DecryptError::ContextMismatch(key.clone()));
+            match header.context.get(key) {
+                Some(stored) if stored != value => {
+                    return Err(DecryptError::ContextMismatch(key.clone()));
+                }
+                Some(_) => {}
+                None => drop(auth_only.insert(key.clone(), value.clone())),
             }
         }
-        let body_len = header.as_bytes().len();
-        if body_len > self.options.limits.max_header_len {
-            return Err(DecryptError::HeaderTooLarge { max: self.options.limits.max_header_len });
-        }
-        Ok(())
+        Ok(auth_only)
     }
 
     fn verify_header(&mut self, data_key: &DataKey) -> Result<(), DecryptError> {
@@ -337,14 +346,25 @@ impl Decryptor {
             return Err(DecryptError::UnwrapFailed);
         }
         let (cipher, commit_key) = crypto::derive_keys(suite, data_key, header.message_id());
-        if let (Some(derived), Some(stored)) = (&commit_key, &header.commit_key) {
-            if !crypto::commit_keys_match(derived, stored) {
-                return Err(DecryptError::CommitmentMismatch);
-            }
+        if let (Some(derived), Some(stored)) = (&commit_key, &header.commit_key)
+            && !crypto::commit_keys_match(derived, stored)
+        {
+            return Err(DecryptError::CommitmentMismatch);
         }
-        cipher
-            .open(&header.iv, header.body(), &mut [], &header.tag)
-            .map_err(|_| DecryptError::BadHeaderTag)?;
+        // Header tag AAD: header body, then the serialized pairs to only authenticate
+        // (`client-apis/decrypt.md` "Verify the header").
+        let mut aad = header.body().to_vec();
+        aad.extend(
+            context::serialize(&self.auth_only).ok_or(DecryptError::ContextTooLarge {
+                max: self.options.limits.max_context_len,
+            })?,
+        );
+        if cipher.open(&header.iv, &aad, &mut [], &header.tag).is_err() {
+            return Err(match self.auth_only.keys().next() {
+                Some(key) => DecryptError::ContextMismatch(key.clone()),
+                None => DecryptError::BadHeaderTag,
+            });
+        }
         let entry = header.context.get(PUBLIC_KEY_ENTRY).map_or("", String::as_str);
         let mut verifier = Verifier::new(suite, entry)?;
         if let Some(v) = &mut verifier {
@@ -412,6 +432,13 @@ impl Decryptor {
         }
         Ok(())
     }
+}
+
+/// Bytes of a whole frame: head, content and tag. `content_len` was checked against the
+/// limits (a `usize`), so it fits.
+fn frame_len(head: &FrameHead, head_len: usize) -> usize {
+    let content = usize::try_from(head.content_len).unwrap_or(usize::MAX);
+    head_len.saturating_add(content).saturating_add(TAG_LEN)
 }
 
 impl core::fmt::Debug for Decryptor {
