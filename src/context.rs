@@ -67,6 +67,7 @@ pub(crate) fn deserialize(bytes: &[u8]) -> Result<EncryptionContext, ContextErro
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

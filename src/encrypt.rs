@@ -199,7 +199,9 @@ impl Encryptor {
         let content = if is_final { AAD_FINAL_FRAME } else { AAD_FRAME };
         let aad = BodyAad::new(&self.header.message_id, content, sequence, len as u64);
         // Final frames hold at most one frame length, itself below 2^31.
-        write::frame_head(out, sequence, &iv, is_final.then_some(len as u32));
+        let final_len =
+            is_final.then(|| u32::try_from(len).expect("final frame within frame length"));
+        write::frame_head(out, sequence, &iv, final_len);
         let at = out.len();
         out.extend_from_slice(plaintext);
         let tag = self

@@ -1,7 +1,7 @@
 //! Message round trips, streaming behaviour and rejection of damaged messages, through the
 //! public API only.
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 
 use cipherdrop::{
     AlgorithmSuite, DecryptError, DecryptOptions, DecryptState, Decryptor, EncryptOptions,

@@ -98,12 +98,11 @@ const RSA_ALGORITHM_ID: &[u8] =
 /// do not justify the `der`/`pkcs8` crates in the native build.
 fn pkcs1_to_pkcs8(pkcs1: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     fn header(out: &mut Vec<u8>, tag: u8, len: usize) -> Result<(), KeyError> {
-        out.push(tag);
-        match len {
-            0..=0x7f => out.push(len as u8),
-            0x80..=0xff => out.extend_from_slice(&[0x81, len as u8]),
-            0x100..=0xffff => out.extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]),
-            _ => return Err(KeyError::InvalidKey),
+        let [hi, lo] = u16::try_from(len).map_err(|_| KeyError::InvalidKey)?.to_be_bytes();
+        match (hi, lo) {
+            (0, 0..=0x7f) => out.extend_from_slice(&[tag, lo]),
+            (0, _) => out.extend_from_slice(&[tag, 0x81, lo]),
+            _ => out.extend_from_slice(&[tag, 0x82, hi, lo]),
         }
         Ok(())
     }
