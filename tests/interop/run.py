@@ -98,6 +98,7 @@ class Case:
     io: str = "pipe"
     require: dict = None  # `--context` pairs for the CLI decrypt; None: the whole context
     tamper: str = None  # "frame": flip a bit in the last frame; "signature": in the footer
+    allow_legacy: bool = False  # CLI decrypt --allow-legacy
     expect: str = "ok"  # or "encrypt fails" / "decrypt fails"
 
 
@@ -145,13 +146,14 @@ class Cli:
     def encrypt(self, case, pt):
         args = ["encrypt", "--suite", f"0x{case.suite:04x}", "--frame-length", str(case.frame)]
         args += [f"--context={k}={v}" for k, v in CONTEXTS[case.ctx].items()]
-        return self._run(case, args, case.keys, case.enc_pem, case.oaep, pt, "encrypt"), None, None
+        return self._run(case, args, case.keys, case.enc_pem, case.oaep, pt, "encrypt")
 
     def decrypt(self, case, ct):
         require = CONTEXTS[case.ctx] if case.require is None else case.require
         args = ["decrypt"] + [f"--context={k}={v}" for k, v in require.items()]
+        args += ["--allow-legacy"] if case.allow_legacy else []
         keys, oaep = case.dec_keys or case.keys, case.dec_oaep or case.oaep
-        return self._run(case, args, keys, case.dec_pem, oaep, ct, "decrypt"), None, None
+        return self._run(case, args, keys, case.dec_pem, oaep, ct, "decrypt"), None
 
     def _run(self, case, args, keys, pem, oaep, data, op):
         args += [f"--rsa-key={ns}/{name}={path}" for ns, name, path in
@@ -222,13 +224,14 @@ class Py:
             encryption_context=CONTEXTS[case.ctx],
             frame_length=case.frame,
             algorithm=algorithm)
-        return ct, header.encryption_context, header.algorithm.algorithm_id
+        return ct
 
     def decrypt(self, case, ct):
         provider = self.provider(case.dec_keys or case.keys, case.dec_pem,
                                  case.dec_oaep or case.oaep)
         pt, header = self.client.decrypt(source=ct, key_provider=provider)
-        return pt, header.encryption_context, header.algorithm.algorithm_id
+        return pt, dict(context=header.encryption_context, suite=header.algorithm.algorithm_id,
+                        frame=header.frame_length)
 
 
 class Node:
@@ -267,11 +270,11 @@ class Node:
         res = fut.result(timeout=600)
         if not res["ok"]:
             raise Refused(f"node {op}: {res['error']}")
-        return base64.b64decode(res["data"]), res["context"], res["suiteId"]
+        return base64.b64decode(res["data"]), res["header"]
 
     def encrypt(self, case, pt):
         return self.call("encrypt", case.keys, case.enc_pem, case.oaep, pt,
-                         context=CONTEXTS[case.ctx], frameLength=case.frame, suiteId=case.suite)
+                         context=CONTEXTS[case.ctx], frameLength=case.frame, suiteId=case.suite)[0]
 
     def decrypt(self, case, ct):
         return self.call("decrypt", case.dec_keys or case.keys, case.dec_pem,
@@ -310,7 +313,8 @@ def special(enc, dec):
                           expect="encrypt fails"))
     if dec == "cli":
         fails = "decrypt fails"
-        frames = dict(frame=128, size=1000, io="file", expect=fails)  # 8 frames
+        frames_ok = dict(frame=128, size=1000, io="file")  # 8 frames
+        frames = dict(frames_ok, expect=fails)
         cases += [
             Case("decrypt_to_output_file", size=3 * 4096 + 7, io="file"),
             Case("require_context_present", require={"ключ": "значение"}, io="file"),
@@ -323,9 +327,12 @@ def special(enc, dec):
             Case("tampered_last_frame", suite=0x0478, tamper="frame", **frames),
             Case("tampered_signature", suite=0x0578, tamper="signature", **frames),
         ]
-        if enc == "py":
-            cases.append(Case("legacy_suite_0378_rejected", suite=0x0378, io="file",
-                              expect=fails))
+        if enc == "py":  # message format 1.0, non-committing
+            cases += [
+                Case("legacy_suite_0378_rejected", suite=0x0378, io="file", expect=fails),
+                Case("legacy_suite_0378_allowed", suite=0x0378, allow_legacy=True, **frames_ok),
+                Case("legacy_suite_0178_allowed", suite=0x0178, allow_legacy=True, **frames_ok),
+            ]
     return cases
 
 
@@ -356,7 +363,7 @@ def tamper(case, ct):
 def run_case(case, enc, dec):
     pt = random.Random(case.name).randbytes(case.size)
     try:
-        ct, _, _ = enc.encrypt(case, pt)
+        ct = enc.encrypt(case, pt)
     except Refused:
         if case.expect == "encrypt fails":
             return
@@ -365,7 +372,7 @@ def run_case(case, enc, dec):
     if case.tamper:
         ct = tamper(case, ct)
     try:
-        out, ctx, suite = dec.decrypt(case, ct)
+        out, header = dec.decrypt(case, ct)
     except Refused:
         if case.expect == "decrypt fails":
             return
@@ -375,16 +382,17 @@ def run_case(case, enc, dec):
         diff = next((i for i, (a, b) in enumerate(zip(out, pt)) if a != b), min(len(out), len(pt)))
         raise Failure(f"plaintext differs: got {len(out)} bytes, want {len(pt)}; "
                       f"first difference at offset {diff}")
-    if suite is not None:
-        check(suite == case.suite, f"{dec.name} reports suite 0x{suite:04x}, want "
-                                   f"0x{case.suite:04x}")
-    if ctx is not None:
-        ctx = dict(ctx)
-        public_key = ctx.pop(PUBLIC_KEY_ENTRY, None)
-        check(ctx == CONTEXTS[case.ctx], f"{dec.name} reports context {ctx!r}")
-        check((public_key is not None) == (case.suite == 0x0578),
-              f"{dec.name} reports {PUBLIC_KEY_ENTRY}={public_key!r} for suite "
-              f"0x{case.suite:04x}")
+    if header is None:  # the CLI reports nothing but the plaintext
+        return
+    check(header["suite"] == case.suite, f"{dec.name} reports suite 0x{header['suite']:04x}, "
+                                         f"want 0x{case.suite:04x}")
+    check(header["frame"] == case.frame, f"{dec.name} reports frame length {header['frame']}, "
+                                         f"want {case.frame}")
+    ctx = dict(header["context"])
+    public_key = ctx.pop(PUBLIC_KEY_ENTRY, None)
+    check(ctx == CONTEXTS[case.ctx], f"{dec.name} reports context {ctx!r}")
+    check((public_key is not None) == (case.suite == 0x0578),
+          f"{dec.name} reports {PUBLIC_KEY_ENTRY}={public_key!r} for suite 0x{case.suite:04x}")
 
 
 def main():

@@ -2,8 +2,9 @@
 // Protocol: one JSON request per stdin line, one JSON response per stdout line, same `id`.
 //   {id, op: "encrypt", keys: [{namespace, name, pem}], oaep, context, frameLength, suiteId, data}
 //   {id, op: "decrypt", keys: [...], oaep, data}
-// `pem` is a file path; `data` is base64. Responses: {id, ok: true, data, context, suiteId}
-// or {id, ok: false, error}. Requests run concurrently; answers come back as they finish.
+// `pem` is a file path; `data` is base64. Responses: {id, ok: true, data, header: {context,
+// suite, frame}} (the message header as the SDK read or wrote it) or {id, ok: false, error}.
+// Requests run concurrently; answers come back as they finish.
 'use strict'
 const { readFileSync } = require('fs')
 const { createInterface } = require('readline')
@@ -53,8 +54,11 @@ createInterface({ input: process.stdin }).on('line', (line) => {
       id: req.id,
       ok: true,
       data: Buffer.from(data).toString('base64'),
-      context: header.encryptionContext,
-      suiteId: header.suiteId,
+      header: {
+        context: header.encryptionContext,
+        suite: header.suiteId,
+        frame: header.frameLength,
+      },
     }),
     (err) => ({ id: req.id, ok: false, error: String(err && err.message ? err.message : err) })
   ).then((res) => process.stdout.write(JSON.stringify(res) + '\n'))
