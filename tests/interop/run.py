@@ -302,6 +302,8 @@ def matrix(d):
 
 
 def special(enc, dec):
+    """Named cases of one direction: key choice and PEM kinds; for a CLI encrypt or decrypt, what
+    it must refuse (cleanly: one-line error, nothing left in -o FILE); --context on decrypt."""
     all3 = ("2048", "3072", "4096")
     cases = [
         Case("only_third_of_three_keys", keys=all3, dec_keys=("4096",), oaep="sha512"),
