@@ -86,7 +86,13 @@ export function parseListen(text) {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-    const { host, port } = parseListen(process.env.CIPHERDROP_LISTEN || DEFAULT_LISTEN);
+    let host, port;
+    try {
+        ({ host, port } = parseListen(process.env.CIPHERDROP_LISTEN || DEFAULT_LISTEN));
+    } catch (err) {
+        console.error(`cipherdrop demo: ${err.message}`);
+        process.exit(2);
+    }
     const server = createDemoServer();
     server.on('error', (err) => {
         console.error(`cipherdrop demo: cannot listen on ${host}:${port}: ${err.message}`);
