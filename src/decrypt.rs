@@ -342,29 +342,7 @@ impl Decryptor {
             _ => return Err(DecryptError::InvalidState("no header is waiting for a key")),
         };
         let suite = header.suite();
-        if data_key.len() != suite.key_len() {
-            return Err(DecryptError::UnwrapFailed);
-        }
-        let (cipher, commit_key) = crypto::derive_keys(suite, data_key, header.message_id());
-        if let (Some(derived), Some(stored)) = (&commit_key, &header.commit_key)
-            && !crypto::commit_keys_match(derived, stored)
-        {
-            return Err(DecryptError::CommitmentMismatch);
-        }
-        // Header tag AAD: header body, then the serialized pairs to only authenticate
-        // (`client-apis/decrypt.md` "Verify the header").
-        let mut aad = header.body().to_vec();
-        aad.extend(
-            context::serialize(&self.auth_only).ok_or(DecryptError::ContextTooLarge {
-                max: self.options.limits.max_context_len,
-            })?,
-        );
-        if cipher.open(&header.iv, &aad, &mut [], &header.tag).is_err() {
-            return Err(match self.auth_only.keys().next() {
-                Some(key) => DecryptError::ContextMismatch(key.clone()),
-                None => DecryptError::BadHeaderTag,
-            });
-        }
+        let cipher = header.authenticate(data_key, &self.auth_only)?;
         let entry = header.context.get(PUBLIC_KEY_ENTRY).map_or("", String::as_str);
         let mut verifier = Verifier::new(suite, entry)?;
         if let Some(v) = &mut verifier {
@@ -431,6 +409,57 @@ impl Decryptor {
             self.stage = if self.verifier.is_some() { Stage::Footer } else { Stage::Done };
         }
         Ok(())
+    }
+}
+
+impl Header {
+    /// Parses a complete serialized header (as sent to a key server). Fails with
+    /// [`DecryptError::Truncated`] if `bytes` end early; returns the header and its length.
+    pub fn parse(bytes: &[u8], limits: &Limits) -> Result<(Self, usize), DecryptError> {
+        match read::header(bytes, limits)? {
+            Parse::Done(header, len) => Ok((header, len)),
+            Parse::Incomplete(_) => Err(DecryptError::Truncated(Section::Header)),
+        }
+    }
+
+    /// Checks `data_key` against the header: its key commitment (format 2.0), then the header
+    /// authentication tag. Once this succeeds, the header, encryption context included, is
+    /// authentic for anyone who trusts the data key.
+    pub fn verify(&self, data_key: &DataKey) -> Result<(), DecryptError> {
+        self.authenticate(data_key, &EncryptionContext::new()).map(drop)
+    }
+
+    /// [`Header::verify`] with pairs the header authenticates without storing; returns the
+    /// content cipher for the body.
+    fn authenticate(
+        &self,
+        data_key: &DataKey,
+        auth_only: &EncryptionContext,
+    ) -> Result<ContentCipher, DecryptError> {
+        let suite = self.suite();
+        if data_key.len() != suite.key_len() {
+            return Err(DecryptError::UnwrapFailed);
+        }
+        let (cipher, commit_key) = crypto::derive_keys(suite, data_key, self.message_id());
+        if let (Some(derived), Some(stored)) = (&commit_key, &self.commit_key)
+            && !crypto::commit_keys_match(derived, stored)
+        {
+            return Err(DecryptError::CommitmentMismatch);
+        }
+        // Header tag AAD: header body, then the serialized pairs to only authenticate
+        // (`client-apis/decrypt.md` "Verify the header").
+        let mut aad = self.body().to_vec();
+        aad.extend(
+            context::serialize(auth_only)
+                .ok_or(DecryptError::ContextTooLarge { max: usize::from(u16::MAX) })?,
+        );
+        if cipher.open(&self.iv, &aad, &mut [], &self.tag).is_err() {
+            return Err(match auth_only.keys().next() {
+                Some(key) => DecryptError::ContextMismatch(key.clone()),
+                None => DecryptError::BadHeaderTag,
+            });
+        }
+        Ok(cipher)
     }
 }
 

@@ -359,3 +359,25 @@ fn secrets_stay_out_of_debug_output() {
     let printed = format!("{key:?}");
     assert!(!printed.to_lowercase().contains("ab, ") && !printed.contains("171"), "{printed}");
 }
+
+#[test]
+fn a_header_alone_parses_and_verifies_with_its_data_key() {
+    // What a key server does: parse the header bytes, unwrap, verify.
+    let keyring = keyring();
+    let message = encrypt(&keyring, b"body", &options(SIGNED, 128)).unwrap();
+    let header_len =
+        decrypt(&keyring, &message, DecryptOptions::default()).unwrap().1.as_bytes().len();
+    let (header, len) =
+        cipherdrop::Header::parse(&message[..header_len], &Limits::default()).unwrap();
+    assert_eq!(len, header_len);
+    let data_key = keyring.unwrap_any(&header).unwrap();
+    header.verify(&data_key).unwrap();
+    assert_eq!(
+        header.verify(&cipherdrop::DataKey::from_slice(&[0; 32])).unwrap_err(),
+        DecryptError::CommitmentMismatch
+    );
+    assert_eq!(
+        cipherdrop::Header::parse(&message[..header_len - 1], &Limits::default()).unwrap_err(),
+        DecryptError::Truncated(Section::Header)
+    );
+}
