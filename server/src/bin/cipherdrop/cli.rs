@@ -18,6 +18,23 @@ pub(crate) enum Command {
     Encrypt(EncryptArgs),
     /// Decrypt an AWS Encryption SDK message; nothing unauthenticated is left in OUT.
     Decrypt(DecryptArgs),
+    /// Run the key server.
+    Serve(cipherdrop_server::Settings),
+    /// Manage keys on a key server (CIPHERDROP_ADDR, CIPHERDROP_TOKEN).
+    #[command(subcommand)]
+    Key(crate::admin::KeyCommand),
+    /// Manage aliases (alias/NAME) on a key server.
+    #[command(subcommand)]
+    Alias(crate::admin::AliasCommand),
+    /// Read or replace a key policy.
+    #[command(subcommand)]
+    Policy(crate::admin::PolicyCommand),
+    /// Create bearer tokens for principals.
+    #[command(subcommand)]
+    Token(crate::admin::TokenCommand),
+    /// List the audit log or verify its hash chain.
+    #[command(subcommand)]
+    Audit(crate::admin::AuditCommand),
 }
 
 /// Options shared by `encrypt` and `decrypt`.

@@ -12,6 +12,8 @@ pub(crate) enum Error {
     Usage(String),
     Encrypt(cipherdrop::EncryptError),
     Decrypt(cipherdrop::DecryptError),
+    /// The key server failed to start or stopped with an error.
+    Server(cipherdrop_server::AppError),
 }
 
 impl Error {
@@ -35,6 +37,7 @@ impl fmt::Display for Error {
             Self::Usage(msg) => f.write_str(msg),
             Self::Encrypt(e) => write!(f, "encrypt failed: {e}"),
             Self::Decrypt(e) => write!(f, "decrypt failed: {e}"),
+            Self::Server(e) => write!(f, "key server: {e}"),
         }
     }
 }

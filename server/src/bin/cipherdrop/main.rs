@@ -1,9 +1,11 @@
 //! `cipherdrop`: offline encrypt/decrypt (and, as the project grows, the key server).
 #![forbid(unsafe_code)]
 
+mod admin;
 mod cli;
 mod crypt;
 mod error;
+mod serve;
 
 use clap::Parser;
 
@@ -14,5 +16,7 @@ fn main() -> Result<(), Error> {
     match Cli::parse().command {
         Command::Encrypt(args) => crypt::encrypt(&args),
         Command::Decrypt(args) => crypt::decrypt(&args),
+        Command::Serve(settings) => serve::run(settings),
+        admin => admin::run(admin),
     }
 }

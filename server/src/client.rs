@@ -1,0 +1,1 @@
+//! HTTP client of the key server, for the admin CLI and the key-server keyring.

@@ -1,0 +1,300 @@
+//! Keys, versions and aliases in the database, and the key states of AWS KMS.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::Serialize;
+use sqlx::SqliteConnection;
+
+use super::policy::Policy;
+use super::secrets::ENCRYPTION_ALGORITHMS;
+use crate::error::AppError;
+
+/// EDK provider ID (raw RSA keyring key namespace) of every server key.
+pub const KEY_NAMESPACE: &str = "cipherdrop";
+
+/// Allowed deletion windows, in days (AWS KMS: 7 to 30, default 30).
+pub(crate) const DELETION_WINDOW_DAYS: std::ops::RangeInclusive<i64> = 7..=30;
+
+/// Key states (AWS KMS names).
+pub(crate) const ENABLED: &str = "Enabled";
+pub(crate) const DISABLED: &str = "Disabled";
+pub(crate) const PENDING_DELETION: &str = "PendingDeletion";
+
+/// A key row.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub(crate) struct KeyRow {
+    pub(crate) key_id: String,
+    pub(crate) description: String,
+    pub(crate) key_spec: String,
+    pub(crate) key_usage: String,
+    pub(crate) state: String,
+    pub(crate) deletion_date: Option<i64>,
+    pub(crate) created_at: i64,
+    pub(crate) current_version: i64,
+    pub(crate) tags: String,
+    pub(crate) policy: String,
+}
+
+/// What DescribeKey returns.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct KeyMetadata {
+    key_id: String,
+    description: String,
+    key_spec: String,
+    key_usage: String,
+    key_state: String,
+    creation_date: String,
+    deletion_date: Option<String>,
+    current_version: i64,
+    tags: BTreeMap<String, String>,
+    encryption_algorithms: [&'static str; 2],
+}
+
+impl KeyRow {
+    pub(crate) fn metadata(&self) -> KeyMetadata {
+        KeyMetadata {
+            key_id: self.key_id.clone(),
+            description: self.description.clone(),
+            key_spec: self.key_spec.clone(),
+            key_usage: self.key_usage.clone(),
+            key_state: self.state.clone(),
+            creation_date: rfc3339(self.created_at),
+            deletion_date: self.deletion_date.map(rfc3339),
+            current_version: self.current_version,
+            tags: serde_json::from_str(&self.tags).unwrap_or_default(),
+            encryption_algorithms: ENCRYPTION_ALGORITHMS,
+        }
+    }
+
+    pub(crate) fn policy(&self) -> Result<Policy, AppError> {
+        let value = serde_json::from_str(&self.policy)
+            .map_err(|e| AppError::internal(format!("stored policy: {e}")))?;
+        Policy::from_json(value)
+    }
+
+    /// Refuses use of the key unless it is Enabled.
+    pub(crate) fn require_enabled(&self) -> Result<(), AppError> {
+        match self.state.as_str() {
+            ENABLED => Ok(()),
+            PENDING_DELETION => Err(AppError::KeyPendingDeletion(format!(
+                "key {} is pending deletion",
+                self.key_id
+            ))),
+            _ => Err(AppError::KeyDisabled(format!("key {} is disabled", self.key_id))),
+        }
+    }
+}
+
+/// The raw RSA keyring key name of a key version: `KEYID/vN`.
+pub fn key_name(key_id: &str, version: i64) -> String {
+    format!("{key_id}/v{version}")
+}
+
+/// Parses a key name back into key ID and version.
+pub fn parse_key_name(name: &str) -> Option<(&str, i64)> {
+    let (id, v) = name.rsplit_once("/v")?;
+    Some((id, v.parse().ok().filter(|v| *v > 0)?))
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    now.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+pub(crate) fn rfc3339(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// A new key ID in the UUID form AWS KMS uses.
+pub(crate) fn new_key_id() -> Result<String, AppError> {
+    let mut b: [u8; 16] = super::secrets::random()?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]))
+}
+
+/// Resolves a key ID or `alias/NAME`. Keys whose deletion date has passed no longer exist.
+pub(crate) async fn resolve(
+    conn: &mut SqliteConnection,
+    key_ref: &str,
+) -> Result<KeyRow, AppError> {
+    let row: Option<KeyRow> = if key_ref.starts_with("alias/") {
+        sqlx::query_as(
+            "SELECT k.* FROM keys k JOIN aliases a ON a.key_id = k.key_id WHERE a.alias_name = ?",
+        )
+        .bind(key_ref)
+        .fetch_optional(&mut *conn)
+        .await?
+    } else {
+        sqlx::query_as("SELECT * FROM keys WHERE key_id = ?")
+            .bind(key_ref)
+            .fetch_optional(&mut *conn)
+            .await?
+    };
+    row.filter(|k| k.deletion_date.is_none_or(|d| d > now_ms()))
+        .ok_or_else(|| AppError::NotFound(format!("key {key_ref} not found")))
+}
+
+pub(crate) async fn list(conn: &mut SqliteConnection) -> Result<Vec<KeyRow>, AppError> {
+    let now = now_ms();
+    let rows: Vec<KeyRow> = sqlx::query_as("SELECT * FROM keys ORDER BY created_at, key_id")
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows.into_iter().filter(|k| k.deletion_date.is_none_or(|d| d > now)).collect())
+}
+
+pub(crate) async fn insert(conn: &mut SqliteConnection, key: &KeyRow) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO keys (key_id, description, key_spec, key_usage, state, deletion_date, \
+         created_at, current_version, tags, policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&key.key_id)
+    .bind(&key.description)
+    .bind(&key.key_spec)
+    .bind(&key.key_usage)
+    .bind(&key.state)
+    .bind(key.deletion_date)
+    .bind(key.created_at)
+    .bind(key.current_version)
+    .bind(&key.tags)
+    .bind(&key.policy)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn insert_version(
+    conn: &mut SqliteConnection,
+    key_id: &str,
+    version: i64,
+    public_der: &[u8],
+    private_sealed: &[u8],
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO key_versions (key_id, version, public_der, private_sealed, created_at) \
+         VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(key_id)
+    .bind(version)
+    .bind(public_der)
+    .bind(private_sealed)
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// (SPKI DER, sealed PKCS#8) of a key version.
+pub(crate) async fn version(
+    conn: &mut SqliteConnection,
+    key_id: &str,
+    version: i64,
+) -> Result<(Vec<u8>, Vec<u8>), AppError> {
+    sqlx::query_as(
+        "SELECT public_der, private_sealed FROM key_versions WHERE key_id = ? AND version = ?",
+    )
+    .bind(key_id)
+    .bind(version)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("key {key_id} has no version {version}")))
+}
+
+/// Updates state, deletion date, current version and policy of `key`.
+pub(crate) async fn update(conn: &mut SqliteConnection, key: &KeyRow) -> Result<(), AppError> {
+    sqlx::query("UPDATE keys SET state = ?, deletion_date = ?, current_version = ?, policy = ? WHERE key_id = ?")
+        .bind(&key.state)
+        .bind(key.deletion_date)
+        .bind(key.current_version)
+        .bind(&key.policy)
+        .bind(&key.key_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Keys whose deletion window has ended: deleted with their versions and aliases.
+pub(crate) async fn expired(conn: &mut SqliteConnection) -> Result<Vec<String>, AppError> {
+    let ids: Vec<(String,)> = sqlx::query_as(
+        "SELECT key_id FROM keys WHERE state = 'PendingDeletion' AND deletion_date <= ?",
+    )
+    .bind(now_ms())
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(ids.into_iter().map(|(id,)| id).collect())
+}
+
+pub(crate) async fn delete(conn: &mut SqliteConnection, key_id: &str) -> Result<(), AppError> {
+    for statement in [
+        "DELETE FROM aliases WHERE key_id = ?",
+        "DELETE FROM key_versions WHERE key_id = ?",
+        "DELETE FROM keys WHERE key_id = ?",
+    ] {
+        sqlx::query(statement).bind(key_id).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The public key document of GetPublicKey: SPKI DER (base64), PEM and JWK.
+pub(crate) fn public_key_document(
+    key: &KeyRow,
+    version: i64,
+    spki: &[u8],
+) -> Result<serde_json::Value, AppError> {
+    let b64 = STANDARD.encode(spki);
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        b64.as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let (n, e) =
+        rsa_components(spki).ok_or_else(|| AppError::internal("stored public key unreadable"))?;
+    Ok(serde_json::json!({
+        "keyId": key.key_id,
+        "keyVersion": version,
+        "keySpec": key.key_spec,
+        "keyUsage": key.key_usage,
+        "keyNamespace": KEY_NAMESPACE,
+        "keyName": key_name(&key.key_id, version),
+        "publicKey": b64,
+        "pem": pem,
+        "jwk": {"kty": "RSA", "n": URL_SAFE_NO_PAD.encode(n), "e": URL_SAFE_NO_PAD.encode(e),
+                "alg": "RSA-OAEP-256", "use": "enc", "kid": key_name(&key.key_id, version)},
+        "encryptionAlgorithms": ENCRYPTION_ALGORITHMS,
+    }))
+}
+
+/// Modulus and exponent of an RSA SPKI, for the JWK. Written by hand: two DER INTEGERs inside
+/// a BIT STRING do not justify a DER crate here.
+fn rsa_components(spki: &[u8]) -> Option<(&[u8], &[u8])> {
+    fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+        let (&tag, rest) = b.split_first()?;
+        let (&len0, rest) = rest.split_first()?;
+        let (len, rest) = match len0 {
+            0..=0x7f => (usize::from(len0), rest),
+            0x81 => (usize::from(*rest.first()?), &rest[1..]),
+            0x82 => {
+                (usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?])), rest.get(2..)?)
+            }
+            _ => return None,
+        };
+        Some((tag, rest.get(..len)?, rest.get(len..)?))
+    }
+    let (_, spki, _) = tlv(spki)?; // SubjectPublicKeyInfo SEQUENCE
+    let (_, _, rest) = tlv(spki)?; // AlgorithmIdentifier
+    let (_, bits, _) = tlv(rest)?; // BIT STRING
+    let (_, rsa, _) = tlv(bits.get(1..)?)?; // RSAPublicKey SEQUENCE (after unused-bits byte)
+    let (_, n, rest) = tlv(rsa)?;
+    let (_, e, _) = tlv(rest)?;
+    Some((n.strip_prefix(&[0]).unwrap_or(n), e))
+}

@@ -1,0 +1,75 @@
+//! Operations endpoints and middleware: health, metrics, OpenAPI, request IDs.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
+
+use super::REQUEST_ID;
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// The OpenAPI document, tested against the real routes.
+pub(crate) const OPENAPI: &str = include_str!("../../openapi.json");
+
+pub(crate) async fn healthz(State(state): State<AppState>) -> Result<&'static str, AppError> {
+    sqlx::query("SELECT 1").execute(&state.pool).await?;
+    Ok("ok\n")
+}
+
+pub(crate) async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+/// Prometheus text exposition of the request counters.
+pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let mut out = String::from(
+        "# HELP cipherdrop_http_requests_total HTTP requests by method, route and status.\n\
+         # TYPE cipherdrop_http_requests_total counter\n",
+    );
+    let counts = state.requests.lock().map(|m| m.clone()).unwrap_or_default();
+    for ((method, route, status), n) in counts {
+        out.push_str(&format!(
+            "cipherdrop_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}\n"
+        ));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+/// Counts requests by matched route (not raw path: key IDs would explode the label set).
+pub(crate) async fn count_requests(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let response = next.run(request).await;
+    if let Ok(mut counts) = state.requests.lock() {
+        *counts.entry((method, route, response.status().as_u16())).or_default() += 1;
+    }
+    response
+}
+
+/// Gives every request an `x-request-id` (a random one unless the client sent one) and
+/// echoes it in the response.
+pub(crate) async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = match request.headers().get(REQUEST_ID) {
+        Some(v) if v.len() <= 64 => v.clone(),
+        _ => {
+            let bytes: [u8; 12] = crate::domain::secrets::random().unwrap_or_default();
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            HeaderValue::from_str(&hex).unwrap_or(HeaderValue::from_static("-"))
+        }
+    };
+    request.headers_mut().insert(REQUEST_ID, id.clone());
+    let span = tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = ?id);
+    let mut response = next.run(request).instrument(span.clone()).await;
+    tracing::info!(parent: &span, status = response.status().as_u16(), "response");
+    response.headers_mut().insert(REQUEST_ID, id);
+    response
+}

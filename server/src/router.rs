@@ -1,0 +1,53 @@
+//! Every route and layer in one place.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware;
+use axum::routing::{get, post, put};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::handlers::{self, v0};
+use crate::settings::Settings;
+use crate::state::AppState;
+
+/// The application: routes, CORS for the configured origins, body limit, request IDs and
+/// metrics.
+pub(crate) fn router(state: AppState, settings: &Settings) -> Router {
+    let origins: Vec<HeaderValue> =
+        settings.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o.trim()).ok()).collect();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-request-id"),
+        ]);
+    let api = Router::new()
+        .route("/keys", get(v0::keys::list).post(v0::keys::create))
+        .route("/keys/{key_id}", get(v0::keys::describe))
+        .route("/keys/{key_id}/public-key", get(v0::keys::public_key))
+        .route("/keys/{key_id}/enable", post(v0::keys::enable))
+        .route("/keys/{key_id}/disable", post(v0::keys::disable))
+        .route("/keys/{key_id}/schedule-deletion", post(v0::keys::schedule_deletion))
+        .route("/keys/{key_id}/cancel-deletion", post(v0::keys::cancel_deletion))
+        .route("/keys/{key_id}/rotate", post(v0::keys::rotate))
+        .route("/keys/{key_id}/policy", get(v0::keys::get_policy).put(v0::keys::put_policy))
+        .route("/keys/{key_id}/decrypt", post(v0::unwrap::decrypt))
+        .route("/unwrap", post(v0::unwrap::unwrap))
+        .route("/aliases", get(v0::aliases::list).post(v0::aliases::create))
+        .route("/aliases/{*alias}", put(v0::aliases::update).delete(v0::aliases::delete))
+        .route("/tokens", post(v0::tokens::create))
+        .route("/audit", get(v0::audit::list));
+    Router::new()
+        .route("/healthz", get(handlers::ops::healthz))
+        .route("/metrics", get(handlers::ops::metrics))
+        .route("/openapi.json", get(handlers::ops::openapi))
+        .nest("/v0", api)
+        .layer(middleware::from_fn_with_state(state.clone(), handlers::ops::count_requests))
+        .layer(middleware::from_fn(handlers::ops::request_id))
+        .layer(DefaultBodyLimit::max(settings.body_limit))
+        .layer(cors)
+        .with_state(state)
+}
