@@ -23,6 +23,6 @@ pkg:
 demo: setup pkg
 	@exec node scripts/serve-demo.mjs
 
-## bench: placeholder
-bench:
-	@echo "bench: no benchmarks yet; they come with the issues that add encryption and the demo."
+## bench: benchmarks (not tests): native CLI throughput against openssl, memory; see target/bench/
+bench: setup
+	@build/venv/bin/python scripts/bench_native.py
