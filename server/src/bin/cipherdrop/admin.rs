@@ -1,20 +1,273 @@
 //! Admin subcommands: talk to a key server over HTTP (CIPHERDROP_ADDR, CIPHERDROP_TOKEN).
+//! Each prints the server's JSON answer, pretty, on standard output.
 
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use cipherdrop_server::client::Client;
+use cipherdrop_server::domain::audit;
 use clap::Subcommand;
+use serde_json::Value;
 
+use crate::cli::Command;
 use crate::error::Error;
 
 #[derive(Debug, Subcommand)]
-pub(crate) enum KeyCommand {}
-#[derive(Debug, Subcommand)]
-pub(crate) enum AliasCommand {}
-#[derive(Debug, Subcommand)]
-pub(crate) enum PolicyCommand {}
-#[derive(Debug, Subcommand)]
-pub(crate) enum TokenCommand {}
-#[derive(Debug, Subcommand)]
-pub(crate) enum AuditCommand {}
+pub(crate) enum KeyCommand {
+    /// Create an RSA key; prints its metadata (with `keyId`).
+    Create {
+        /// Key spec.
+        #[arg(long, value_name = "SPEC", value_parser = ["RSA_2048", "RSA_3072", "RSA_4096"])]
+        spec: Option<String>,
+        /// Free-form description.
+        #[arg(long, value_name = "TEXT")]
+        description: Option<String>,
+        /// Tag KEY=VALUE; repeat for several.
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+        /// Key policy document (JSON `{"Statement": [...]}`; `-` for standard input).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
+    /// Show a key's metadata.
+    Describe {
+        /// Key ID or alias/NAME.
+        key: String,
+    },
+    /// Show the public key of the key's current version.
+    PublicKey {
+        /// Key ID or alias/NAME.
+        key: String,
+        /// Print only the PEM (SPKI).
+        #[arg(long)]
+        pem: bool,
+    },
+    /// Enable a disabled key.
+    Enable {
+        /// Key ID or alias/NAME.
+        key: String,
+    },
+    /// Disable a key: it neither wraps nor unwraps until enabled.
+    Disable {
+        /// Key ID or alias/NAME.
+        key: String,
+    },
+    /// Schedule a key's deletion; until then it is refused and its use raises an alarm.
+    ScheduleDeletion {
+        /// Key ID or alias/NAME.
+        key: String,
+        /// Days until deletion (7 to 30; server default 30).
+        #[arg(long, value_name = "N")]
+        days: Option<u32>,
+    },
+    /// Cancel a scheduled deletion; the key is then Disabled.
+    CancelDeletion {
+        /// Key ID or alias/NAME.
+        key: String,
+    },
+    /// Give a key a new version for new messages; old versions still unwrap.
+    Rotate {
+        /// Key ID or alias/NAME.
+        key: String,
+    },
+    /// List the keys the caller may describe.
+    List,
+}
 
-pub(crate) fn run(_command: crate::cli::Command) -> Result<(), Error> {
-    Err(Error::Usage("admin commands are not implemented yet".into()))
+#[derive(Debug, Subcommand)]
+pub(crate) enum AliasCommand {
+    /// Create alias/NAME for a key.
+    Create {
+        /// NAME or alias/NAME.
+        name: String,
+        /// Key ID.
+        key: String,
+    },
+    /// Point alias/NAME at another key.
+    Update {
+        /// NAME or alias/NAME.
+        name: String,
+        /// Key ID.
+        key: String,
+    },
+    /// Delete alias/NAME (not its key).
+    Delete {
+        /// NAME or alias/NAME.
+        name: String,
+    },
+    /// List aliases.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PolicyCommand {
+    /// Show a key's policy.
+    Get {
+        /// Key ID or alias/NAME.
+        key: String,
+    },
+    /// Replace a key's policy with FILE (`-`: standard input). FILE holds the policy
+    /// document, or the output of `policy get`.
+    Put {
+        /// Key ID or alias/NAME.
+        key: String,
+        /// Policy JSON file, or `-`.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Create a bearer token for a principal; it is shown once.
+    Create {
+        /// Principal name (letters, digits, `._@-`).
+        #[arg(long, value_name = "NAME")]
+        principal: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// List audit records (one page, at most 1000).
+    List {
+        /// Only records with seq > N.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        after: i64,
+        /// Records per page (1 to 1000).
+        #[arg(long, value_name = "N")]
+        limit: Option<i64>,
+    },
+    /// Fetch every record and verify the hash chain locally; exit 1 naming the first broken
+    /// record.
+    Verify,
+}
+
+pub(crate) fn run(command: Command) -> Result<(), Error> {
+    let client = Client::from_env()?;
+    let answer = match command {
+        Command::Key(c) => key(&client, c)?,
+        Command::Alias(c) => alias(&client, c)?.into(),
+        Command::Policy(c) => policy(&client, c)?.into(),
+        Command::Token(TokenCommand::Create { principal }) => {
+            client.create_token(&principal)?.into()
+        }
+        Command::Audit(AuditCommand::List { after, limit }) => {
+            serde_json::json!({ "records": client.audit_page(after, limit)? }).into()
+        }
+        Command::Audit(AuditCommand::Verify) => return verify(&client),
+        Command::Encrypt(_) | Command::Decrypt(_) | Command::Serve(_) => {
+            unreachable!("main dispatches these itself")
+        }
+    };
+    print(&answer)
+}
+
+/// What a command prints: JSON, or text as is (`public-key --pem`).
+enum Answer {
+    Json(Value),
+    Text(String),
+}
+
+impl From<Value> for Answer {
+    fn from(v: Value) -> Self {
+        Self::Json(v)
+    }
+}
+
+fn print(answer: &Answer) -> Result<(), Error> {
+    let text = match answer {
+        Answer::Json(v) => {
+            let mut s = serde_json::to_string_pretty(v).map_err(|e| Error::Usage(e.to_string()))?;
+            s.push('\n');
+            s
+        }
+        Answer::Text(s) => s.clone(),
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(Error::io("cannot write", None))
+}
+
+fn key(client: &Client, command: KeyCommand) -> Result<Answer, Error> {
+    Ok(match command {
+        KeyCommand::Create { spec, description, tags, policy } => {
+            let tags = tags
+                .iter()
+                .map(|t| match t.split_once('=') {
+                    Some((k, v)) => Ok((k.to_string(), v.to_string())),
+                    None => Err(Error::Usage(format!("--tag {t:?}: expected KEY=VALUE"))),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let policy = policy.as_ref().map(read_policy).transpose()?;
+            client.create_key(spec.as_deref(), description.as_deref(), &tags, policy)?.into()
+        }
+        KeyCommand::Describe { key } => client.describe_key(&key)?.into(),
+        KeyCommand::PublicKey { key, pem } => {
+            let doc = client.public_key(&key)?;
+            if pem {
+                let pem = doc.get("pem").and_then(Value::as_str).ok_or_else(|| {
+                    Error::Usage("the server's public key document has no pem".into())
+                })?;
+                Answer::Text(pem.to_string())
+            } else {
+                doc.into()
+            }
+        }
+        KeyCommand::Enable { key } => client.key_action(&key, "enable")?.into(),
+        KeyCommand::Disable { key } => client.key_action(&key, "disable")?.into(),
+        KeyCommand::CancelDeletion { key } => client.key_action(&key, "cancel-deletion")?.into(),
+        KeyCommand::Rotate { key } => client.key_action(&key, "rotate")?.into(),
+        KeyCommand::ScheduleDeletion { key, days } => client.schedule_deletion(&key, days)?.into(),
+        KeyCommand::List => client.list_keys()?.into(),
+    })
+}
+
+fn alias(client: &Client, command: AliasCommand) -> Result<Value, Error> {
+    Ok(match command {
+        AliasCommand::Create { name, key } => client.create_alias(&name, &key)?,
+        AliasCommand::Update { name, key } => client.update_alias(&name, &key)?,
+        AliasCommand::Delete { name } => client.delete_alias(&name)?,
+        AliasCommand::List => client.list_aliases()?,
+    })
+}
+
+fn policy(client: &Client, command: PolicyCommand) -> Result<Value, Error> {
+    Ok(match command {
+        PolicyCommand::Get { key } => client.get_policy(&key)?,
+        PolicyCommand::Put { key, file } => client.put_policy(&key, read_policy(&file)?)?,
+    })
+}
+
+/// A policy document from FILE or standard input (`-`). The output of `policy get`
+/// (`{"keyId", "policy": {...}}`) is accepted too.
+fn read_policy(path: &PathBuf) -> Result<Value, Error> {
+    let mut text = String::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut text).map_err(Error::io("cannot read", None))?;
+    } else {
+        text = std::fs::read_to_string(path).map_err(Error::io("cannot read", Some(path)))?;
+    }
+    let doc: Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Usage(format!("policy {}: not JSON: {e}", path.display())))?;
+    Ok(match doc {
+        Value::Object(mut o) if !o.contains_key("Statement") && o.contains_key("policy") => {
+            o.remove("policy").unwrap_or_default()
+        }
+        other => other,
+    })
+}
+
+/// `audit verify`: every record, page by page, checked with the server's own chain rule.
+fn verify(client: &Client) -> Result<(), Error> {
+    let records = client.audit_all()?;
+    match audit::verify(&records) {
+        Ok(n) => {
+            println!("audit chain OK: {n} records");
+            Ok(())
+        }
+        Err((seq, reason)) => {
+            Err(Error::Audit(format!("audit chain broken at seq {seq}: {reason}")))
+        }
+    }
 }

@@ -14,6 +14,10 @@ pub(crate) enum Error {
     Decrypt(cipherdrop::DecryptError),
     /// The key server failed to start or stopped with an error.
     Server(cipherdrop_server::AppError),
+    /// A call to the key server failed or was refused.
+    Client(cipherdrop_server::client::Error),
+    /// The audit log's hash chain does not verify.
+    Audit(String),
 }
 
 impl Error {
@@ -38,6 +42,8 @@ impl fmt::Display for Error {
             Self::Encrypt(e) => write!(f, "encrypt failed: {e}"),
             Self::Decrypt(e) => write!(f, "decrypt failed: {e}"),
             Self::Server(e) => write!(f, "key server: {e}"),
+            Self::Client(e) => write!(f, "key server: {e}"),
+            Self::Audit(msg) => f.write_str(msg),
         }
     }
 }
@@ -59,5 +65,11 @@ impl From<cipherdrop::EncryptError> for Error {
 impl From<cipherdrop::DecryptError> for Error {
     fn from(e: cipherdrop::DecryptError) -> Self {
         Self::Decrypt(e)
+    }
+}
+
+impl From<cipherdrop_server::client::Error> for Error {
+    fn from(e: cipherdrop_server::client::Error) -> Self {
+        Self::Client(e)
     }
 }

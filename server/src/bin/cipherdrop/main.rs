@@ -1,4 +1,5 @@
-//! `cipherdrop`: offline encrypt/decrypt (and, as the project grows, the key server).
+//! `cipherdrop`: encrypt/decrypt (raw RSA keys and key-server keys), the key server, and its
+//! admin commands.
 #![forbid(unsafe_code)]
 
 mod admin;
