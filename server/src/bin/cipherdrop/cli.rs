@@ -47,9 +47,18 @@ pub(crate) struct CommonArgs {
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     pub(crate) output: Option<PathBuf>,
     /// Raw RSA key as NAMESPACE/NAME=PEM (SPKI public key, or PKCS#8/PKCS#1 private key).
-    /// Repeat for several keys; the first is the generator.
-    #[arg(long = "rsa-key", value_name = "NAMESPACE/NAME=PEM", required = true)]
+    /// Repeat for several keys; the first is the generator unless --server-key is given.
+    #[arg(
+        long = "rsa-key",
+        value_name = "NAMESPACE/NAME=PEM",
+        required_unless_present = "server_keys"
+    )]
     pub(crate) rsa_keys: Vec<String>,
+    /// Key-server key (key ID or alias/NAME) at CIPHERDROP_ADDR, with CIPHERDROP_TOKEN.
+    /// Repeatable. Server keys come before --rsa-key keys: the first --server-key is the
+    /// generator. On decrypt, any key-server EDK is sent to the server, whatever key it names.
+    #[arg(long = "server-key", value_name = "KEY_ID_OR_ALIAS")]
+    pub(crate) server_keys: Vec<String>,
     /// RSA-OAEP hash (MGF1 uses the same), for every --rsa-key.
     #[arg(long, value_name = "HASH", default_value = "sha256")]
     pub(crate) oaep: String,

@@ -9,6 +9,8 @@ use cipherdrop::{
     EncryptionContext, Encryptor, Keyring, Limits, MultiKeyring, OaepHash, RawRsaKeyring,
 };
 
+use cipherdrop_server::client::{Client, KeyServerKeyring};
+
 use crate::cli::{CommonArgs, DecryptArgs, EncryptArgs};
 use crate::error::Error;
 
@@ -18,7 +20,7 @@ const CHUNK: usize = 1 << 20;
 const PROGRESS_THRESHOLD: u64 = 64 << 20;
 
 pub(crate) fn encrypt(args: &EncryptArgs) -> Result<(), Error> {
-    let keyring = keyring(&args.common)?;
+    let keyring = keyring(&args.common, Purpose::Encrypt)?;
     let suite = match args.suite.to_ascii_lowercase().as_str() {
         "0x0578" | "578" => AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384,
         "0x0478" | "478" => AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
@@ -52,7 +54,7 @@ pub(crate) fn encrypt(args: &EncryptArgs) -> Result<(), Error> {
 }
 
 pub(crate) fn decrypt(args: &DecryptArgs) -> Result<(), Error> {
-    let keyring = keyring(&args.common)?;
+    let keyring = keyring(&args.common, Purpose::Decrypt)?;
     let options = DecryptOptions {
         commitment_policy: if args.allow_legacy {
             CommitmentPolicy::RequireEncryptAllowDecrypt
@@ -95,23 +97,50 @@ pub(crate) fn decrypt(args: &DecryptArgs) -> Result<(), Error> {
     output.commit()
 }
 
-/// One keyring for all `--rsa-key`s: the first generates, the others are children.
-fn keyring(args: &CommonArgs) -> Result<Box<dyn Keyring>, Error> {
-    let hash: OaepHash =
-        args.oaep.parse().map_err(|e| Error::Key(format!("--oaep {}", args.oaep), e))?;
-    let mut keyrings = args
-        .rsa_keys
-        .iter()
-        .map(|spec| {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Encrypt,
+    Decrypt,
+}
+
+/// One keyring for all keys: `--server-key`s first (the first one generates), then
+/// `--rsa-key`s.
+///
+/// To encrypt, each server key's public key is fetched now, so that a refused or unknown key
+/// fails before any input is read. To decrypt, one server keyring is enough: it sends every
+/// key-server EDK to the server, whichever key it names, and nothing is fetched.
+fn keyring(args: &CommonArgs, purpose: Purpose) -> Result<Box<dyn Keyring>, Error> {
+    let mut keyrings: Vec<Box<dyn Keyring>> = Vec::new();
+    if !args.server_keys.is_empty() {
+        let client = Client::from_env()?;
+        let keys = match purpose {
+            Purpose::Encrypt => &args.server_keys[..],
+            Purpose::Decrypt => &args.server_keys[..1],
+        };
+        for key in keys {
+            let keyring = KeyServerKeyring::new(client.clone(), key);
+            if purpose == Purpose::Encrypt {
+                keyring.fetch_public_key()?;
+            }
+            keyrings.push(Box::new(keyring));
+        }
+    }
+    if !args.rsa_keys.is_empty() {
+        let hash: OaepHash =
+            args.oaep.parse().map_err(|e| Error::Key(format!("--oaep {}", args.oaep), e))?;
+        for spec in &args.rsa_keys {
             let (namespace, rest) = spec.split_once('/').ok_or_else(|| bad_key(spec))?;
             let (name, path) = rest.split_once('=').ok_or_else(|| bad_key(spec))?;
             let pem =
                 std::fs::read(path).map_err(Error::io("cannot read key", Some(&path.into())))?;
             let keyring = RawRsaKeyring::from_pem(namespace, name, &pem, hash)
                 .map_err(|e| Error::Key(format!("{namespace}/{name}"), e))?;
-            Ok(Box::new(keyring) as Box<dyn Keyring>)
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
+            keyrings.push(Box::new(keyring));
+        }
+    }
+    if keyrings.is_empty() {
+        return Err(Error::Usage("give at least one --rsa-key or --server-key".into()));
+    }
     let generator = keyrings.remove(0);
     Ok(if keyrings.is_empty() {
         generator
