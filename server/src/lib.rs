@@ -5,6 +5,7 @@
 //! The binary only parses arguments; [`launch_with_tcp_listener`] runs the server.
 #![forbid(unsafe_code)]
 
+mod archive;
 pub mod client;
 pub mod domain;
 mod error;

@@ -39,8 +39,9 @@ pub(crate) fn router(state: AppState, settings: &Settings) -> Router {
         .route("/aliases", get(v0::aliases::list).post(v0::aliases::create))
         .route("/aliases/{*alias}", put(v0::aliases::update).delete(v0::aliases::delete))
         .route("/tokens", post(v0::tokens::create))
-        .route("/audit", get(v0::audit::list));
-    Router::new()
+        .route("/audit", get(v0::audit::list))
+        .nest("/archive", crate::archive::routes());
+    let app = Router::new()
         .route("/healthz", get(handlers::ops::healthz))
         .route("/metrics", get(handlers::ops::metrics))
         .route("/openapi.json", get(handlers::ops::openapi))
@@ -49,5 +50,9 @@ pub(crate) fn router(state: AppState, settings: &Settings) -> Router {
         .layer(middleware::from_fn(handlers::ops::request_id))
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(cors)
-        .with_state(state)
+        .with_state(state);
+    match &settings.static_dir {
+        Some(dir) => app.fallback_service(tower_http::services::ServeDir::new(dir)),
+        None => app,
+    }
 }

@@ -20,4 +20,13 @@ pub struct Settings {
     /// Requests per second each principal may make (burst: twice that).
     #[arg(long, env = "CIPHERDROP_RATE_LIMIT", default_value_t = 200)]
     pub rate_limit: u32,
+    /// Also serve the archive store (`/v0/archive`), keeping objects in this directory.
+    #[arg(long, env = "CIPHERDROP_ARCHIVE_DIR")]
+    pub archive_dir: Option<PathBuf>,
+    /// Largest archive object, in bytes.
+    #[arg(long, env = "CIPHERDROP_MAX_OBJECT_SIZE", default_value_t = 8 << 30)]
+    pub max_object_size: u64,
+    /// Also serve the static files of this directory at `/` (the demo page).
+    #[arg(long, env = "CIPHERDROP_STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
 }

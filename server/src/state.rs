@@ -29,6 +29,8 @@ pub(crate) struct Inner {
     pub(crate) write_lock: tokio::sync::Mutex<()>,
     pub(crate) root: RootKey,
     pub(crate) limiter: DefaultKeyedRateLimiter<String>,
+    /// The archive store, when enabled.
+    pub(crate) archive: Option<crate::archive::Archive>,
     /// Requests by (method, route, status), for /metrics.
     pub(crate) requests: Mutex<BTreeMap<(String, String, u16), u64>>,
 }
@@ -85,6 +87,10 @@ impl AppState {
             write_lock: tokio::sync::Mutex::new(()),
             root,
             limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+            archive: match &settings.archive_dir {
+                Some(d) => Some(crate::archive::Archive::local(d, settings.max_object_size)?),
+                None => None,
+            },
             requests: Mutex::new(BTreeMap::new()),
         }));
         state.create_admin_token(dir).await?;
