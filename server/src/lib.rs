@@ -7,6 +7,7 @@
 
 mod archive;
 pub mod client;
+pub mod demo;
 pub mod domain;
 mod error;
 mod handlers;
@@ -31,8 +32,12 @@ pub async fn launch_with_tcp_listener(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
     let state = state::AppState::open(&settings).await?;
+    let demo_config = match settings.demo {
+        true => Some(demo::bootstrap(&state, &settings.data_dir).await?),
+        false => None,
+    };
     let sweeper = tokio::spawn(state.clone().sweep_expired_keys());
-    let app = router::router(state, &settings);
+    let app = router::router(state, &settings, demo_config);
     let addr = listener.local_addr().map_err(|e| AppError::internal(e.to_string()))?;
     tracing::info!(%addr, "cipherdrop key server listening");
     let served =

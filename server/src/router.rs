@@ -13,7 +13,11 @@ use crate::state::AppState;
 
 /// The application: routes, CORS for the configured origins, body limit, request IDs and
 /// metrics.
-pub(crate) fn router(state: AppState, settings: &Settings) -> Router {
+pub(crate) fn router(
+    state: AppState,
+    settings: &Settings,
+    demo: Option<serde_json::Value>,
+) -> Router {
     let origins: Vec<HeaderValue> =
         settings.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o.trim()).ok()).collect();
     let cors = CorsLayer::new()
@@ -51,6 +55,12 @@ pub(crate) fn router(state: AppState, settings: &Settings) -> Router {
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(cors)
         .with_state(state);
+    let app = match demo {
+        Some(config) => {
+            app.route("/demo/config.json", get(move || async move { axum::Json(config) }))
+        }
+        None => app,
+    };
     match &settings.static_dir {
         Some(dir) => app.fallback_service(tower_http::services::ServeDir::new(dir)),
         None => app,

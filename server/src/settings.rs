@@ -29,4 +29,8 @@ pub struct Settings {
     /// Also serve the static files of this directory at `/` (the demo page).
     #[arg(long, env = "CIPHERDROP_STATIC_DIR")]
     pub static_dir: Option<PathBuf>,
+    /// Demo mode (`cipherdrop demo`): first-run demo set-up, and `/demo/config.json` with the
+    /// demo principals' tokens. Never for production.
+    #[arg(skip)]
+    pub demo: bool,
 }

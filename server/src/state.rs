@@ -250,7 +250,7 @@ fn root_key_bytes(dir: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, AppError> {
     Ok(zeroize::Zeroizing::new(bytes))
 }
 
-fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
+pub(crate) fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
     use std::io::Write as _;
     let fail = |e: std::io::Error| AppError::internal(format!("{}: {e}", path.display()));
     let mut file = std::fs::OpenOptions::new()

@@ -249,14 +249,7 @@ pub(crate) fn public_key_document(
     spki: &[u8],
 ) -> Result<serde_json::Value, AppError> {
     let b64 = STANDARD.encode(spki);
-    let pem = format!(
-        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-        b64.as_bytes()
-            .chunks(64)
-            .map(|c| std::str::from_utf8(c).unwrap_or_default())
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    let pem = super::secrets::pem("PUBLIC KEY", spki);
     let (n, e) =
         rsa_components(spki).ok_or_else(|| AppError::internal("stored public key unreadable"))?;
     Ok(serde_json::json!({

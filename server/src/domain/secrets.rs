@@ -97,6 +97,19 @@ pub(crate) fn decrypt(
     Ok(out)
 }
 
+/// PEM text of `der` under `label` (RFC 7468: base64 in 64-column lines).
+pub(crate) fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
 /// Fills a fresh buffer with `N` random bytes.
 pub(crate) fn random<const N: usize>() -> Result<[u8; N], AppError> {
     let mut out = [0u8; N];
