@@ -4,6 +4,11 @@
 //!
 //! Layout: `objects/ID/data` (the message), `objects/ID/meta` (a small encrypted record with
 //! the file name and size), `objects/ID/owner` (the uploading principal).
+//!
+//! Uploads stream either as one request body (`PUT /objects/ID`, for clients that can stream
+//! a request) or as an upload session of ordered parts (`POST /objects/ID/upload`, `PUT
+//! /objects/ID/upload/N`, `POST /objects/ID/upload/complete`): browsers cannot stream a
+//! request body over HTTP/1.1, and parts keep both sides' memory bounded.
 
 use std::sync::Arc;
 
@@ -12,7 +17,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use futures_util::StreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
@@ -27,11 +32,34 @@ const MAX_META: usize = 64 * 1024;
 /// Upload parts in flight at once: bounds the memory of a streamed upload.
 const PARTS_IN_FLIGHT: usize = 2;
 
+/// Largest part of an upload session.
+pub(crate) const MAX_PART: usize = 32 << 20;
+
 /// The object store and its limits.
 #[derive(Clone, Debug)]
 pub(crate) struct Archive {
     store: Arc<dyn ObjectStore>,
     max_object: u64,
+    sessions: Arc<
+        tokio::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<Session>>>>,
+    >,
+}
+
+/// An upload in progress: parts arrive in order and stream into the store.
+struct Session {
+    owner: String,
+    writer: Option<WriteMultipart>,
+    next_part: u64,
+    size: u64,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("owner", &self.owner)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Archive {
@@ -41,7 +69,7 @@ impl Archive {
             .map_err(|e| AppError::internal(format!("{}: {e}", dir.display())))?;
         let store =
             LocalFileSystem::new_with_prefix(dir).map_err(|e| AppError::internal(e.to_string()))?;
-        Ok(Self { store: Arc::new(store), max_object })
+        Ok(Self { store: Arc::new(store), max_object, sessions: Arc::default() })
     }
 }
 
@@ -51,6 +79,12 @@ pub(crate) fn routes() -> axum::Router<AppState> {
         .route("/objects", get(list))
         .route("/objects/{id}", put(put_object).get(get_object).delete(delete_object))
         .route("/objects/{id}/meta", put(put_meta).get(get_meta))
+        .route("/objects/{id}/upload", post(start_upload).delete(abort_upload))
+        .route("/objects/{id}/upload/complete", post(complete_upload))
+        .route(
+            "/objects/{id}/upload/{part}",
+            put(put_part).layer(axum::extract::DefaultBodyLimit::max(MAX_PART)),
+        )
 }
 
 fn archive(state: &AppState) -> Result<&Archive, AppError> {
@@ -244,4 +278,117 @@ async fn delete_object(
     }
     .await;
     state.audit(&caller, "DeleteObject", None, None, outcome).await
+}
+
+async fn start_upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let outcome = async {
+        let archive = archive(&state)?;
+        let path = object(&id, "data")?;
+        let mut sessions = archive.sessions.lock().await;
+        if sessions.contains_key(&id) || archive.store.head(&path).await.is_ok() {
+            return Err(AppError::InvalidState(format!("object {id} exists or is being uploaded")));
+        }
+        let upload = archive.store.put_multipart(&path).await.map_err(store_error)?;
+        let session = Session {
+            owner: caller.principal.clone(),
+            writer: Some(WriteMultipart::new(upload)),
+            next_part: 0,
+            size: 0,
+        };
+        sessions.insert(id.clone(), Arc::new(tokio::sync::Mutex::new(session)));
+        Ok(Json(json!({ "id": id, "maxPart": MAX_PART })))
+    }
+    .await;
+    state.audit(&caller, "StartUpload", None, None, outcome).await
+}
+
+/// The caller's session for `id`.
+async fn session(
+    archive: &Archive,
+    caller: &Caller,
+    id: &str,
+) -> Result<Arc<tokio::sync::Mutex<Session>>, AppError> {
+    let session = archive.sessions.lock().await.get(id).cloned();
+    let session =
+        session.ok_or_else(|| AppError::NotFound(format!("no upload of {id} in progress")))?;
+    if session.lock().await.owner != caller.principal {
+        return Err(AppError::AccessDenied("the upload belongs to another principal".into()));
+    }
+    Ok(session)
+}
+
+async fn put_part(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, part)): Path<(String, u64)>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, AppError> {
+    let outcome = async {
+        let archive = archive(&state)?;
+        let session = session(archive, &caller, &id).await?;
+        let mut s = session.lock().await;
+        if part != s.next_part {
+            return Err(AppError::invalid(format!("expected part {}", s.next_part)));
+        }
+        s.size += body.len() as u64;
+        if s.size > archive.max_object {
+            archive.sessions.lock().await.remove(&id);
+            if let Some(w) = s.writer.take() {
+                let _ = w.abort().await;
+            }
+            return Err(AppError::invalid(format!(
+                "objects are limited to {} bytes",
+                archive.max_object
+            )));
+        }
+        let writer = s.writer.as_mut().ok_or_else(|| AppError::internal("upload has no writer"))?;
+        writer.wait_for_capacity(PARTS_IN_FLIGHT).await.map_err(store_error)?;
+        writer.put(body);
+        s.next_part += 1;
+        Ok(Json(json!({ "id": id, "part": part, "size": s.size })))
+    }
+    .await;
+    state.audit(&caller, "UploadPart", None, None, outcome).await
+}
+
+async fn complete_upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let outcome = async {
+        let archive = archive(&state)?;
+        let session = session(archive, &caller, &id).await?;
+        archive.sessions.lock().await.remove(&id);
+        let mut s = session.lock().await;
+        let writer = s.writer.take().ok_or_else(|| AppError::internal("upload has no writer"))?;
+        writer.finish().await.map_err(store_error)?;
+        let owner = PutPayload::from(caller.principal.clone().into_bytes());
+        archive.store.put(&object(&id, "owner")?, owner).await.map_err(store_error)?;
+        Ok(Json(json!({ "id": id, "size": s.size })))
+    }
+    .await;
+    state.audit(&caller, "CompleteUpload", None, None, outcome).await
+}
+
+async fn abort_upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let outcome = async {
+        let archive = archive(&state)?;
+        let session = session(archive, &caller, &id).await?;
+        archive.sessions.lock().await.remove(&id);
+        if let Some(w) = session.lock().await.writer.take() {
+            w.abort().await.map_err(store_error)?;
+        }
+        Ok(StatusCode::NO_CONTENT)
+    }
+    .await;
+    state.audit(&caller, "AbortUpload", None, None, outcome).await
 }
