@@ -33,9 +33,13 @@ fn main() {
         .read_json()
         .unwrap();
     let spki = STANDARD.decode(doc["publicKey"].as_str().unwrap()).unwrap();
-    let keyring =
-        RawRsaKeyring::from_public_der("cipherdrop", doc["keyName"].as_str().unwrap(), &spki, OaepHash::Sha256)
-            .unwrap();
+    let keyring = RawRsaKeyring::from_public_der(
+        "cipherdrop",
+        doc["keyName"].as_str().unwrap(),
+        &spki,
+        OaepHash::Sha256,
+    )
+    .unwrap();
     let options = EncryptOptions {
         suite: AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
         ..EncryptOptions::default()
@@ -70,10 +74,12 @@ fn main() {
     });
     latencies.sort();
     let http_rate = latencies.len() as f64 / seconds as f64;
-    let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize].as_secs_f64() * 1000.0;
+    let pct =
+        |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize].as_secs_f64() * 1000.0;
 
     // Raw RSA-OAEP-SHA256 decryptions of the same size, same thread count.
-    let bits = doc["keySpec"].as_str().unwrap().trim_start_matches("RSA_").parse::<usize>().unwrap();
+    let bits =
+        doc["keySpec"].as_str().unwrap().trim_start_matches("RSA_").parse::<usize>().unwrap();
     let size = match bits {
         2048 => KeySize::Rsa2048,
         4096 => KeySize::Rsa4096,

@@ -155,7 +155,7 @@ pub(crate) fn run(command: Command) -> Result<(), Error> {
             serde_json::json!({ "records": client.audit_page(after, limit)? }).into()
         }
         Command::Audit(AuditCommand::Verify) => return verify(&client),
-        Command::Encrypt(_) | Command::Decrypt(_) | Command::Serve(_) => {
+        Command::Encrypt(_) | Command::Decrypt(_) | Command::Serve(_) | Command::Demo(_) => {
             unreachable!("main dispatches these itself")
         }
     };

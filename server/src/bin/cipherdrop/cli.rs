@@ -20,6 +20,8 @@ pub(crate) enum Command {
     Decrypt(DecryptArgs),
     /// Run the key server.
     Serve(cipherdrop_server::Settings),
+    /// Run the archive demo: key server, archive store and demo page on one port.
+    Demo(DemoArgs),
     /// Manage keys on a key server (CIPHERDROP_ADDR, CIPHERDROP_TOKEN).
     #[command(subcommand)]
     Key(crate::admin::KeyCommand),
@@ -89,4 +91,17 @@ pub(crate) struct DecryptArgs {
     /// Most encrypted data keys a message may carry.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub(crate) max_encrypted_data_keys: usize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Directory for the database, keys, tokens, escrow key and archived objects.
+    #[arg(long, env = "CIPHERDROP_DATA_DIR", default_value = "build/demo-data")]
+    pub(crate) data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "CIPHERDROP_LISTEN", default_value = "127.0.0.1:8700")]
+    pub(crate) listen: String,
+    /// The built demo page.
+    #[arg(long, default_value = "www-demo/dist")]
+    pub(crate) static_dir: PathBuf,
 }

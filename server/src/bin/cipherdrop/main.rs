@@ -18,6 +18,7 @@ fn main() -> Result<(), Error> {
         Command::Encrypt(args) => crypt::encrypt(&args),
         Command::Decrypt(args) => crypt::decrypt(&args),
         Command::Serve(settings) => serve::run(settings),
+        Command::Demo(args) => serve::run(serve::demo_settings(args)),
         admin => admin::run(admin),
     }
 }

@@ -2,7 +2,23 @@
 
 use cipherdrop_server::{Settings, launch_with_tcp_listener};
 
+use crate::cli::DemoArgs;
 use crate::error::Error;
+
+/// Demo settings: archive store under the data directory, the page, demo set-up on.
+pub(crate) fn demo_settings(args: DemoArgs) -> Settings {
+    Settings {
+        archive_dir: Some(args.data_dir.join("archive")),
+        data_dir: args.data_dir,
+        listen: args.listen,
+        cors_origins: Vec::new(),
+        body_limit: 1 << 20,
+        rate_limit: 1000,
+        max_object_size: 8 << 30,
+        static_dir: Some(args.static_dir),
+        demo: true,
+    }
+}
 
 pub(crate) fn run(settings: Settings) -> Result<(), Error> {
     tracing_subscriber::fmt()
