@@ -18,7 +18,10 @@ use crate::state::{AppState, Caller};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct UnwrapRequest {
     header: String,
-    edk_index: usize,
+    /// Position of the EDK in the header...
+    edk_index: Option<usize>,
+    /// ...or its key name (provider information), for clients that do not track positions.
+    key_name: Option<String>,
 }
 
 /// What an unwrap learned, for its audit record.
@@ -53,10 +56,15 @@ async fn unwrap_inner(
     if len != bytes.len() {
         return Err(AppError::invalid("bytes follow the header"));
     }
-    let edk = header
-        .encrypted_data_keys()
-        .get(req.edk_index)
-        .ok_or_else(|| AppError::invalid("edkIndex is out of range"))?;
+    let edks = header.encrypted_data_keys();
+    let edk = match (req.edk_index, &req.key_name) {
+        (Some(i), None) => edks.get(i),
+        (None, Some(name)) => edks
+            .iter()
+            .find(|e| e.provider_id == KEY_NAMESPACE && e.provider_info == name.as_bytes()),
+        _ => return Err(AppError::invalid("give exactly one of edkIndex and keyName")),
+    }
+    .ok_or_else(|| AppError::invalid("no such encrypted data key in the header"))?;
     let name = std::str::from_utf8(&edk.provider_info).ok().and_then(keys::parse_key_name);
     let (key_id, version) = match (edk.provider_id.as_str(), name) {
         (KEY_NAMESPACE, Some(name)) => name,
