@@ -42,6 +42,11 @@ pub struct Server {
 impl Server {
     /// Starts a server on `dir` (created on first start) and waits for `/healthz`.
     pub fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[])
+    }
+
+    /// Like [`Server::start`], with more `serve` arguments.
+    pub fn start_with(dir: &Path, args: &[&str]) -> Self {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -54,6 +59,7 @@ impl Server {
         let mut child = cmd
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
+            .args(args)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
