@@ -37,7 +37,7 @@ mod format;
 mod keyring;
 mod suite;
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;
 
 pub use context::{EncryptionContext, PUBLIC_KEY_ENTRY, RESERVED_PREFIX};
 pub use crypto::DataKey;
