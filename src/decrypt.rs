@@ -249,17 +249,17 @@ impl Decryptor {
                 },
                 Stage::Body => {
                     // Fast path: a whole frame in the input is decrypted without staging.
-                    if self.buf.is_empty() && self.head.is_none() {
-                        if let Parse::Done(head, head_len) =
+                    if self.buf.is_empty()
+                        && self.head.is_none()
+                        && let Parse::Done(head, head_len) =
                             self.parse_frame_head(&input[consumed..])?
-                        {
-                            let total = frame_len(&head, head_len);
-                            if input.len() - consumed >= total {
-                                let frame = &input[consumed..consumed + total];
-                                consumed += total;
-                                self.open_frame(&head, head_len, frame, out)?;
-                                continue;
-                            }
+                    {
+                        let total = frame_len(&head, head_len);
+                        if input.len() - consumed >= total {
+                            let frame = &input[consumed..consumed + total];
+                            consumed += total;
+                            self.open_frame(&head, head_len, frame, out)?;
+                            continue;
                         }
                     }
                     if let Some((head, head_len)) = &self.head {

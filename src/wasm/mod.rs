@@ -1,6 +1,33 @@
-//! JavaScript bindings: convert and delegate, no logic of their own.
+//! JavaScript bindings (wasm32 only): convert and delegate, no logic of their own.
+//!
+//! These are the internal layer of the npm package `cipherdrop`: its JS glue
+//! (`pkg-template/lib/`) wraps them in the public API (`encrypt`, `decrypt`, streams,
+//! keyrings) and turns the errors thrown here into its `Error` subclasses. Every error thrown
+//! here is a JS `Error` with a `kind` (`"encrypt"`, `"decrypt"` or `"key"`) and a stable
+//! `code` string per core error variant (see [`error`]).
+//!
+//! Wrapping happens here, with public keys ([`WrappingKey`]); unwrapping happens in JS
+//! (WebCrypto RSA-OAEP, or a key server), which hands the data key to
+//! [`Decryptor::provide_data_key`].
+
+mod convert;
+mod decrypt;
+mod encrypt;
+pub mod error;
+mod keyring;
 
 use wasm_bindgen::prelude::*;
+
+pub use decrypt::Decryptor;
+pub use decrypt::no_decryptable_key;
+pub use encrypt::Encryptor;
+pub use keyring::{WrappingKey, WrappingKeys, oaep_hash};
+
+/// Runs once when the module is instantiated: panics print their message to the console.
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
 
 /// The version of the cipherdrop core inside this module.
 #[wasm_bindgen]

@@ -1,0 +1,316 @@
+// Type declarations of the `cipherdrop` package, written by hand (the wasm-bindgen output is
+// internal). Checked by tests/npm/ with `tsc --strict` against a consumer file.
+
+/** An encryption context: non-secret string pairs bound to the message. */
+export type EncryptionContext = Record<string, string>;
+
+/** Suite IDs `encrypt` writes (the `suite` option). */
+export declare const AlgorithmSuite: {
+    /** 0x0578, the default: AES-256-GCM, HKDF-SHA512, key commitment, ECDSA P-384 signature. */
+    readonly AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384: 0x0578;
+    /** 0x0478: AES-256-GCM, HKDF-SHA512, key commitment, no signature. */
+    readonly AES_256_GCM_HKDF_SHA512_COMMIT_KEY: 0x0478;
+};
+export type AlgorithmSuiteId = (typeof AlgorithmSuite)[keyof typeof AlgorithmSuite];
+
+/** Values of {@link DecryptOptions.commitmentPolicy}. */
+export declare const CommitmentPolicy: {
+    /** The default: read only key-committing (message format 2.0) messages. */
+    readonly REQUIRE_ENCRYPT_REQUIRE_DECRYPT: 'REQUIRE_ENCRYPT_REQUIRE_DECRYPT';
+    /** Also read legacy non-committing (format 1.0) messages of the older SDKs. */
+    readonly REQUIRE_ENCRYPT_ALLOW_DECRYPT: 'REQUIRE_ENCRYPT_ALLOW_DECRYPT';
+};
+export type CommitmentPolicyName = (typeof CommitmentPolicy)[keyof typeof CommitmentPolicy];
+
+/** An encrypted data key as a keyring sees it in {@link Keyring.unwrap}. */
+export interface EncryptedDataKey {
+    /** Key provider ID; for a raw RSA keyring, its key namespace. */
+    readonly providerId: string;
+    /** Key provider information (UTF-8); for a raw RSA keyring, its key name. */
+    readonly providerInfo: string;
+    /** The wrapped data key. */
+    readonly ciphertext: Uint8Array;
+}
+
+/** The header fields of a message, as written by `encrypt` or verified by `decrypt`. */
+export interface MessageHeader {
+    /** The encryption context, including `aws-crypto-public-key` for signed suites. */
+    readonly encryptionContext: EncryptionContext;
+    /** The algorithm suite ID, such as 0x0578. */
+    readonly suiteId: number;
+    /** Plaintext bytes per frame. */
+    readonly frameLength: number;
+    /** Who can unwrap the data key, in header order. */
+    readonly encryptedDataKeys: ReadonlyArray<{ readonly providerId: string; readonly providerInfo: string }>;
+}
+
+/** What {@link EncryptOptions.onProgress} and {@link DecryptOptions.onProgress} receive. */
+export interface Progress {
+    /** Input bytes processed so far. */
+    readonly bytesDone: number;
+    /** Input size, when known (Uint8Array and Blob input). */
+    readonly bytesTotal?: number;
+}
+
+/** Options of {@link encrypt} and {@link encryptStream}. */
+export interface EncryptOptions {
+    /** Pairs bound to the message (stored in the header, not secret). Keys must not start with `aws-crypto-`. */
+    encryptionContext?: EncryptionContext;
+    /** Plaintext bytes per frame, 1 to 2^31-1. Default 65536. */
+    frameLength?: number;
+    /** {@link AlgorithmSuite} ID. Default 0x0578 (signed). */
+    suite?: AlgorithmSuiteId | number;
+    /** Called after each chunk of input is encrypted. */
+    onProgress?: (progress: Progress) => void;
+    /** Stops the work: the promise rejects (or the stream errors) with `signal.reason`. */
+    signal?: AbortSignal;
+}
+
+/** Options of {@link decrypt} and {@link decryptStream}. */
+export interface DecryptOptions {
+    /**
+     * Pairs the message must carry: a pair stored in the header must have this value; a pair
+     * not stored must have been authenticated by the header (the "required encryption
+     * context"). Otherwise the decryption fails with code `CONTEXT_MISMATCH`.
+     */
+    expectedContext?: EncryptionContext;
+    /** Default `REQUIRE_ENCRYPT_REQUIRE_DECRYPT`: only key-committing messages. */
+    commitmentPolicy?: CommitmentPolicyName;
+    /**
+     * Refuse signed messages (code `SIGNED_MESSAGE_REFUSED`, right after the header), for
+     * streaming callers that must never see plaintext before a signature is verified.
+     */
+    refuseSigned?: boolean;
+    /** Most encrypted data keys a message may carry. Default 10. */
+    maxEncryptedDataKeys?: number;
+    /** Called after each chunk of input is decrypted. */
+    onProgress?: (progress: Progress) => void;
+    /** Stops the work: the promise rejects (or the stream errors) with `signal.reason`. */
+    signal?: AbortSignal;
+}
+
+/** Options a keyring's {@link Keyring.unwrap} receives. */
+export interface UnwrapOptions {
+    /** The operation's signal, to pass on to `fetch` and the like. */
+    readonly signal?: AbortSignal;
+}
+
+/**
+ * What `encrypt` and `decrypt` need from a keyring. Wrapping runs inside the WebAssembly
+ * module with the public {@link WrappingKey}s the keyring lists; unwrapping is the keyring's
+ * own (WebCrypto for {@link RawRsaKeyring}; a request to a key server for a remote keyring).
+ */
+export interface Keyring {
+    /** The public keys the data key is wrapped with, in EDK order. */
+    wrappingKeys(): Promise<readonly WrappingKey[]> | readonly WrappingKey[];
+    /**
+     * Unwraps one encrypted data key of a message whose serialized header (not yet
+     * authenticated: the decryptor checks it with the returned key) is `headerBytes`.
+     * Resolves to the data key, or `null` if the EDK is not this keyring's. Throw a
+     * {@link DecryptError} with code `KEYRING` to refuse (reported if no other EDK unwraps);
+     * any other error counts as a failed attempt. The caller zero-fills the returned array.
+     */
+    unwrap(edk: EncryptedDataKey, headerBytes: Uint8Array, options?: UnwrapOptions): Promise<Uint8Array | null>;
+}
+
+/** A public wrapping key, used inside the WebAssembly module. */
+export declare class WrappingKey {
+    private constructor();
+    /**
+     * An RSA-OAEP wrapping key (raw RSA keyring format). `publicKey`: PEM (`PUBLIC KEY` or
+     * `RSA PUBLIC KEY`) or SPKI DER bytes.
+     */
+    static rsaOaep(options: {
+        keyNamespace: string;
+        keyName: string;
+        publicKey: string | Uint8Array;
+        oaepHash?: OaepHash;
+    }): Promise<WrappingKey>;
+    readonly keyNamespace: string;
+    readonly keyName: string;
+}
+
+/** RSA-OAEP hash (also used for MGF1). Lowercase spellings such as `sha256` are accepted. */
+export type OaepHash = 'SHA-1' | 'SHA-256' | 'SHA-384' | 'SHA-512' | (string & {});
+
+/** Options of {@link RawRsaKeyring.fromPem}. */
+export interface RawRsaKeyringOptions {
+    /** EDK provider ID. `aws-kms` is reserved. */
+    keyNamespace: string;
+    /** EDK provider information. */
+    keyName: string;
+    /** PEM `PUBLIC KEY` (SPKI) or `RSA PUBLIC KEY` (PKCS#1): wraps. */
+    publicKey?: string;
+    /**
+     * PEM `PRIVATE KEY` (PKCS#8) or `RSA PRIVATE KEY` (PKCS#1, converted to PKCS#8 here):
+     * unwraps through WebCrypto (non-extractable `CryptoKey`); without `publicKey` its
+     * public half wraps. Encrypted PEM is refused.
+     */
+    privateKey?: string;
+    /** Default `'SHA-256'`. PKCS#1 v1.5 padding is refused (code `PKCS1V15_REFUSED`). */
+    oaepHash?: OaepHash;
+}
+
+/** The raw RSA keyring of the AWS Encryption SDKs (RSA-OAEP, MGF1 with the same hash). */
+export declare class RawRsaKeyring implements Keyring {
+    private constructor();
+    /** Builds a keyring; rejects with a {@link KeyError} or a `TypeError`. */
+    static fromPem(options: RawRsaKeyringOptions): Promise<RawRsaKeyring>;
+    readonly keyNamespace: string;
+    readonly keyName: string;
+    /** WebCrypto spelling: `'SHA-256'`, ... */
+    readonly oaepHash: string;
+    /** Whether it holds a private key. */
+    readonly canUnwrap: boolean;
+    wrappingKeys(): Promise<readonly WrappingKey[]>;
+    unwrap(edk: EncryptedDataKey, headerBytes: Uint8Array, options?: UnwrapOptions): Promise<Uint8Array | null>;
+}
+
+/**
+ * Several keyrings as one: `encrypt` wraps with the generator's keys, then each child's;
+ * `decrypt` asks the generator, then each child, for each EDK in turn.
+ */
+export declare class MultiKeyring implements Keyring {
+    /** Without a generator the keyring can only decrypt. */
+    constructor(options: { generator?: Keyring; children?: readonly Keyring[] });
+    readonly generator: Keyring | undefined;
+    readonly children: readonly Keyring[];
+    wrappingKeys(): Promise<readonly WrappingKey[]>;
+    unwrap(edk: EncryptedDataKey, headerBytes: Uint8Array, options?: UnwrapOptions): Promise<Uint8Array | null>;
+}
+
+/** Input of {@link encrypt} and {@link decrypt}. */
+export type Data = Uint8Array | ArrayBuffer | ArrayBufferView | Blob | ReadableStream<Uint8Array>;
+
+/** `result` is a Uint8Array for byte input, a ReadableStream for Blob and stream input. */
+export type EncryptResult<D> = {
+    readonly result: D extends Blob | ReadableStream ? ReadableStream<Uint8Array> : Uint8Array;
+    readonly messageHeader: MessageHeader;
+};
+
+/** `plaintext` is a Uint8Array for byte input, a ReadableStream for Blob and stream input. */
+export type DecryptResult<D> = {
+    readonly plaintext: D extends Blob | ReadableStream ? ReadableStream<Uint8Array> : Uint8Array;
+    readonly messageHeader: MessageHeader;
+};
+
+/**
+ * Encrypts `data` into one message for `keyring`. For Blob and ReadableStream input the
+ * promise resolves once the data key is wrapped, and `result` streams the message as the
+ * input is read (constant memory).
+ */
+export declare function encrypt<D extends Data>(keyring: Keyring, data: D, options?: EncryptOptions): Promise<EncryptResult<D>>;
+
+/**
+ * Decrypts one message. For Uint8Array input nothing is released unless every check passed
+ * (tags, commitment, signature, no trailing bytes). For Blob and ReadableStream input the
+ * promise resolves once the header is verified, and `plaintext` streams the rest with the
+ * guarantees of {@link decryptStream}: it is complete and verified only when it closes, and
+ * errors instead of closing if any check fails.
+ */
+export declare function decrypt<D extends Data>(keyring: Keyring, data: D, options?: DecryptOptions): Promise<DecryptResult<D>>;
+
+/** A TransformStream that encrypts the chunks written to it into one message. */
+export interface EncryptStream extends TransformStream<Uint8Array, Uint8Array> {
+    /** Resolves once the data key is wrapped, before the first output. */
+    readonly messageHeader: Promise<MessageHeader>;
+}
+
+/**
+ * A TransformStream that decrypts one message written to it.
+ *
+ * Each output chunk is authenticated (its frame's GCM tag verified), but the message as a
+ * whole is verified only when the readable side closes: a truncated message, a bad
+ * signature or trailing bytes error the stream instead. Treat output as provisional until
+ * the stream closes, and discard it if the stream errors. For signed suites `provisional`
+ * is `true` while released plaintext awaits the signature; the final frame is held back
+ * until the signature verifies. Use `refuseSigned` to refuse signed messages outright.
+ */
+export interface DecryptStream extends TransformStream<Uint8Array, Uint8Array> {
+    /** Resolves once a data key verified the header, before the first output. */
+    readonly messageHeader: Promise<MessageHeader>;
+    /** True while plaintext already released awaits the message signature. */
+    readonly provisional: boolean;
+}
+
+export declare function encryptStream(keyring: Keyring, options?: EncryptOptions): EncryptStream;
+export declare function decryptStream(keyring: Keyring, options?: DecryptOptions): DecryptStream;
+
+/** Codes of {@link EncryptError}. */
+export type EncryptErrorCode =
+    | 'RESERVED_CONTEXT_KEY' | 'CONTEXT_TOO_LARGE' | 'INVALID_FRAME_LENGTH' | 'UNSUPPORTED_SUITE'
+    | 'ENCRYPTED_DATA_KEY_COUNT' | 'WRAP_FAILED' | 'KEYRING' | 'TOO_MANY_FRAMES' | 'RANDOM';
+
+/** Codes of {@link DecryptError}. */
+export type DecryptErrorCode =
+    | 'TRUNCATED' | 'TRAILING_BYTES' | 'MALFORMED' | 'UNSUPPORTED_VERSION' | 'UNSUPPORTED_SUITE'
+    | 'UNSUPPORTED_CONTENT_TYPE' | 'COMMITMENT_POLICY' | 'SIGNED_MESSAGE_REFUSED'
+    | 'TOO_MANY_ENCRYPTED_DATA_KEYS' | 'HEADER_TOO_LARGE' | 'FRAME_TOO_LARGE' | 'CONTEXT_TOO_LARGE'
+    | 'CONTEXT_MISMATCH' | 'PUBLIC_KEY_ENTRY' | 'NO_DECRYPTABLE_KEY' | 'UNWRAP_FAILED' | 'KEYRING'
+    | 'COMMITMENT_MISMATCH' | 'BAD_HEADER_TAG' | 'BAD_FRAME_TAG' | 'FRAME_SEQUENCE' | 'BAD_SIGNATURE'
+    | 'INVALID_STATE';
+
+/** Codes of {@link KeyError}. */
+export type KeyErrorCode =
+    | 'PKCS1V15_REFUSED' | 'UNKNOWN_PADDING' | 'INVALID_PEM' | 'INVALID_KEY' | 'RESERVED_NAMESPACE'
+    | 'PRIVATE_KEY_UNSUPPORTED' | 'KEY_MISMATCH';
+
+/** Base class of the package's errors: `code` is stable; `message` is for people. */
+export declare class CipherdropError extends Error {
+    readonly code: EncryptErrorCode | DecryptErrorCode | KeyErrorCode;
+}
+
+/** Writing a message failed. */
+export declare class EncryptError extends CipherdropError {
+    readonly code: EncryptErrorCode;
+    /** `RESERVED_CONTEXT_KEY`: the offending key. */
+    readonly key?: string;
+    /** `UNSUPPORTED_SUITE`. */
+    readonly suiteId?: number;
+    /** `INVALID_FRAME_LENGTH`. */
+    readonly frameLength?: number;
+    /** `ENCRYPTED_DATA_KEY_COUNT`. */
+    readonly count?: number;
+}
+
+/** Reading a message failed. No plaintext of a failed one-shot `decrypt` is released. */
+export declare class DecryptError extends CipherdropError {
+    readonly code: DecryptErrorCode;
+    /** `TRUNCATED`, `MALFORMED`: where. */
+    readonly section?: 'header' | 'body' | 'footer';
+    /** `BAD_FRAME_TAG`: the frame's sequence number. */
+    readonly sequence?: number;
+    /** `FRAME_SEQUENCE`: the sequence number expected. */
+    readonly expected?: number;
+    /** `NO_DECRYPTABLE_KEY`: keyring attempts that failed cryptographically. */
+    readonly failedAttempts?: number;
+    /** `CONTEXT_MISMATCH`: the key whose value differs or is missing. */
+    readonly key?: string;
+    /** `UNSUPPORTED_SUITE`, `COMMITMENT_POLICY`. */
+    readonly suiteId?: number;
+    /** `UNSUPPORTED_VERSION`. */
+    readonly version?: number;
+    /** `UNSUPPORTED_CONTENT_TYPE`. */
+    readonly contentType?: number;
+    /** `TOO_MANY_ENCRYPTED_DATA_KEYS`. */
+    readonly count?: number;
+    /** `TOO_MANY_ENCRYPTED_DATA_KEYS`, `HEADER_TOO_LARGE`, `FRAME_TOO_LARGE`, `CONTEXT_TOO_LARGE`. */
+    readonly max?: number;
+    /** `FRAME_TOO_LARGE`. */
+    readonly length?: number;
+}
+
+/** A key could not be used. */
+export declare class KeyError extends CipherdropError {
+    readonly code: KeyErrorCode;
+}
+
+/**
+ * Loads the WebAssembly module. Optional: every function that needs it loads it on first
+ * use, from next to the package's JS (browsers: `fetch`; Node: the file). Pass a URL,
+ * Response, BufferSource or `WebAssembly.Module` to load it from elsewhere.
+ */
+export declare function init(source?: URL | string | Response | BufferSource | WebAssembly.Module): Promise<void>;
+
+/** The core's version; throws until {@link init} has completed. */
+export declare function version(): string;

@@ -1,0 +1,8 @@
+// cipherdrop for browsers and bundlers (the "default" export condition). The WebAssembly
+// module is fetched from next to this file on first use; bundlers such as Vite see the
+// `new URL(..., import.meta.url)` below and ship the .wasm as an asset.
+import { setDefaultSource } from './lib/wasm.js';
+
+setDefaultSource(() => new URL('./cipherdrop_bg.wasm', import.meta.url));
+
+export * from './lib/public.js';

@@ -1,0 +1,591 @@
+// encrypt / decrypt / encryptStream / decryptStream: the package's public functions. They move
+// bytes between JS and the wasm Encryptor/Decryptor (which hold all the format logic), ask
+// keyrings for wrapping keys and unwrapped data keys, and handle streams, progress and aborts.
+import { DecryptError, call } from './errors.js';
+import { isKeyring, wasmKeyOf } from './keyrings.js';
+import { init, wasm } from './wasm.js';
+
+/** Most bytes handed to one wasm call: bounds the module's memory and the abort latency. */
+const SLICE = 1 << 20;
+/** Longest stretch of work between two yields to the event loop (ms). */
+const YIELD_MS = 15;
+
+/** Suite IDs `encrypt` can write (the `suite` option). */
+export const AlgorithmSuite = Object.freeze({
+    /** 0x0578, the default: AES-256-GCM, HKDF-SHA512, key commitment, ECDSA P-384. */
+    AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384: 0x0578,
+    /** 0x0478: AES-256-GCM, HKDF-SHA512, key commitment, unsigned. */
+    AES_256_GCM_HKDF_SHA512_COMMIT_KEY: 0x0478,
+});
+
+/** Values of the `commitmentPolicy` option of `decrypt`. */
+export const CommitmentPolicy = Object.freeze({
+    /** The default: read only key-committing (format 2.0) messages. */
+    REQUIRE_ENCRYPT_REQUIRE_DECRYPT: 'REQUIRE_ENCRYPT_REQUIRE_DECRYPT',
+    /** Also read legacy non-committing (format 1.0) messages. */
+    REQUIRE_ENCRYPT_ALLOW_DECRYPT: 'REQUIRE_ENCRYPT_ALLOW_DECRYPT',
+});
+
+// --- small helpers -------------------------------------------------------------------------
+
+function checkKeyring(keyring) {
+    if (!isKeyring(keyring)) {
+        throw new TypeError('keyring must be a keyring (RawRsaKeyring, MultiKeyring, ...)');
+    }
+}
+
+function throwIfAborted(signal) {
+    if (signal?.aborted) throw signal.reason ?? new DOMException('aborted', 'AbortError');
+}
+
+/** A Uint8Array view of bytes, or null if `data` is not bytes. */
+function asBytes(data) {
+    if (data instanceof Uint8Array) return data;
+    if (data instanceof ArrayBuffer) return new Uint8Array(data);
+    if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return null;
+}
+
+function chunkBytes(chunk) {
+    const bytes = asBytes(chunk);
+    if (!bytes) throw new TypeError('stream chunks must be Uint8Array (or other byte views)');
+    return bytes;
+}
+
+/** `{ bytes }`, or `{ stream, total? }` for a Blob or ReadableStream. */
+function source(data) {
+    const bytes = asBytes(data);
+    if (bytes) return { bytes };
+    if (typeof Blob !== 'undefined' && data instanceof Blob) return { stream: data.stream(), total: data.size };
+    if (data && typeof data.getReader === 'function') return { stream: data };
+    throw new TypeError('data must be a Uint8Array, a Blob or a ReadableStream');
+}
+
+function* slices(bytes) {
+    if (bytes.length === 0) yield bytes;
+    for (let at = 0; at < bytes.length; at += SLICE) yield bytes.subarray(at, at + SLICE);
+}
+
+function concat(parts) {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+        out.set(p, at);
+        at += p.length;
+    }
+    return out;
+}
+
+const yieldNow = typeof setImmediate === 'function'
+    ? () => new Promise((resolve) => setImmediate(resolve))
+    : () => new Promise((resolve) => {
+        const { port1, port2 } = new MessageChannel();
+        port1.onmessage = () => {
+            port1.close();
+            resolve();
+        };
+        port2.postMessage(null);
+    });
+
+/** Yields to the event loop when work has run for a while (so aborts and the UI get a turn). */
+class Pacer {
+    #last = performance.now();
+    async maybeYield() {
+        if (performance.now() - this.#last < YIELD_MS) return;
+        await yieldNow();
+        this.#last = performance.now();
+    }
+}
+
+/** The public messageHeader: only the fields the docs promise. */
+function publicHeader(h) {
+    return {
+        encryptionContext: h.encryptionContext,
+        suiteId: h.suiteId,
+        frameLength: h.frameLength,
+        encryptedDataKeys: h.encryptedDataKeys.map(({ providerId, providerInfo }) => ({ providerId, providerInfo })),
+    };
+}
+
+function progress(onProgress, bytesDone, bytesTotal) {
+    if (!onProgress) return;
+    onProgress(bytesTotal === undefined ? { bytesDone } : { bytesDone, bytesTotal });
+}
+
+// --- sessions: one wasm Encryptor/Decryptor each, freed exactly once -----------------------
+
+class EncryptSession {
+    static async open(keyring, options) {
+        checkKeyring(keyring);
+        const { encryptionContext, frameLength, suite, signal } = options;
+        if (suite !== undefined && !(Number.isInteger(suite) && suite >= 0 && suite <= 0xffff)) {
+            throw new TypeError('suite must be a suite ID such as 0x0578 (see AlgorithmSuite)');
+        }
+        if (frameLength !== undefined && typeof frameLength !== 'number') {
+            throw new TypeError('frameLength must be a number');
+        }
+        throwIfAborted(signal);
+        await init();
+        const keys = await keyring.wrappingKeys();
+        throwIfAborted(signal);
+        const list = new wasm.WrappingKeys();
+        try {
+            for (const key of keys) list.add(wasmKeyOf(key));
+            const encryptor = call(() => new wasm.Encryptor(list, suite, frameLength, encryptionContext));
+            return new EncryptSession(encryptor);
+        } finally {
+            list.free();
+        }
+    }
+
+    #encryptor;
+
+    constructor(encryptor) {
+        this.#encryptor = encryptor;
+        this.messageHeader = publicHeader(encryptor.header());
+    }
+
+    /** Ciphertext for one slice (at most SLICE bytes) of plaintext. */
+    update(bytes) {
+        return call(() => this.#live().update(bytes));
+    }
+
+    finish() {
+        try {
+            return call(() => this.#live().finish());
+        } finally {
+            this.close();
+        }
+    }
+
+    close() {
+        this.#encryptor?.free();
+        this.#encryptor = null;
+    }
+
+    #live() {
+        if (!this.#encryptor) throw new DecryptError('the encryption was stopped', 'INVALID_STATE');
+        return this.#encryptor;
+    }
+}
+
+class DecryptSession {
+    static async open(keyring, options) {
+        checkKeyring(keyring);
+        const { expectedContext, commitmentPolicy = CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
+            refuseSigned = false, maxEncryptedDataKeys, signal } = options;
+        if (!Object.values(CommitmentPolicy).includes(commitmentPolicy)) {
+            throw new TypeError(`commitmentPolicy must be one of ${Object.values(CommitmentPolicy).join(', ')}`);
+        }
+        if (maxEncryptedDataKeys !== undefined &&
+            !(Number.isInteger(maxEncryptedDataKeys) && maxEncryptedDataKeys > 0 && maxEncryptedDataKeys < 2 ** 32)) {
+            throw new TypeError('maxEncryptedDataKeys must be a positive integer');
+        }
+        throwIfAborted(signal);
+        await init();
+        const allowLegacy = commitmentPolicy === CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT;
+        const decryptor = call(() => new wasm.Decryptor(
+            expectedContext, allowLegacy, Boolean(refuseSigned), maxEncryptedDataKeys));
+        return new DecryptSession(decryptor, keyring, signal);
+    }
+
+    #decryptor;
+    #keyring;
+    #signal;
+    /** Set once a data key verified the header. */
+    messageHeader = null;
+    /** True while released plaintext still awaits the message signature. */
+    provisional = false;
+
+    constructor(decryptor, keyring, signal) {
+        this.#decryptor = decryptor;
+        this.#keyring = keyring;
+        this.#signal = signal;
+    }
+
+    /** Feeds one slice of ciphertext; returns the plaintext chunks it released. */
+    async push(bytes) {
+        const out = [];
+        let rest = bytes;
+        for (;;) {
+            const plaintext = call(() => this.#live().update(rest));
+            if (plaintext.length) out.push(plaintext);
+            const decryptor = this.#live();
+            this.provisional = decryptor.provisional;
+            if (decryptor.state !== 'need-data-key') return out;
+            rest = rest.subarray(decryptor.consumed);
+            await this.#unwrap();
+        }
+    }
+
+    finish() {
+        try {
+            call(() => this.#live().finish());
+            this.provisional = false;
+        } finally {
+            this.close();
+        }
+    }
+
+    close() {
+        this.#decryptor?.free();
+        this.#decryptor = null;
+    }
+
+    #live() {
+        if (!this.#decryptor) {
+            throwIfAborted(this.#signal);
+            throw new DecryptError('the decryption was stopped', 'INVALID_STATE');
+        }
+        return this.#decryptor;
+    }
+
+    /**
+     * Asks the keyring for a data key, EDK by EDK in header order; the first key of the
+     * suite's length goes to the decryptor, which checks the key commitment and the header
+     * tag. As in the core's `unwrap_any`: a keyring's refusal (code KEYRING) is reported if
+     * nothing unwraps; other failures count as failed attempts.
+     */
+    async #unwrap() {
+        const decryptor = this.#live();
+        const edks = decryptor.encryptedDataKeys();
+        const headerBytes = decryptor.headerBytes();
+        const keyLength = decryptor.dataKeyLength;
+        let failedAttempts = 0;
+        let refusal = null;
+        for (const edk of edks) {
+            throwIfAborted(this.#signal);
+            let key;
+            try {
+                key = await this.#keyring.unwrap(edk, headerBytes, { signal: this.#signal });
+            } catch (err) {
+                throwIfAborted(this.#signal);
+                if (err?.code === 'KEYRING') refusal = err;
+                else failedAttempts += 1;
+                continue;
+            }
+            if (key == null) continue;
+            if (!(key instanceof Uint8Array)) throw new TypeError('unwrap() must return a Uint8Array or null');
+            if (key.length !== keyLength) {
+                key.fill(0);
+                failedAttempts += 1;
+                continue;
+            }
+            try {
+                call(() => this.#live().provideDataKey(key));
+            } finally {
+                key.fill(0);
+            }
+            this.messageHeader = publicHeader(this.#live().header());
+            return;
+        }
+        throw refusal ?? call(() => { throw wasm.noDecryptableKey(failedAttempts); });
+    }
+}
+
+// --- one-shot encrypt / decrypt ------------------------------------------------------------
+
+/**
+ * Encrypts `data` for `keyring`. For a Uint8Array, `result` is the whole message as a
+ * Uint8Array; for a Blob or a ReadableStream it is a ReadableStream of the message.
+ */
+export async function encrypt(keyring, data, options = {}) {
+    const { onProgress, signal } = options;
+    const input = source(data);
+    const session = await EncryptSession.open(keyring, options);
+    const { messageHeader } = session;
+    if (input.stream) {
+        return { result: encryptedStream(session, input, options), messageHeader };
+    }
+    try {
+        const parts = [];
+        const pacer = new Pacer();
+        let done = 0;
+        for (const slice of slices(input.bytes)) {
+            parts.push(session.update(slice));
+            done += slice.length;
+            progress(onProgress, done, input.bytes.length);
+            await pacer.maybeYield();
+            throwIfAborted(signal);
+        }
+        parts.push(session.finish());
+        return { result: concat(parts), messageHeader };
+    } finally {
+        session.close();
+    }
+}
+
+/**
+ * Decrypts the message in `data` with `keyring`. For a Uint8Array, nothing is released
+ * unless every check passed; for a Blob or ReadableStream, `plaintext` is a ReadableStream
+ * that errors instead of closing if any later check fails (see `decryptStream`).
+ */
+export async function decrypt(keyring, data, options = {}) {
+    const { onProgress, signal } = options;
+    const input = source(data);
+    const session = await DecryptSession.open(keyring, options);
+    if (input.stream) return decryptedStream(session, input, options);
+    const parts = [];
+    try {
+        const pacer = new Pacer();
+        let done = 0;
+        for (const slice of slices(input.bytes)) {
+            parts.push(...(await session.push(slice)));
+            done += slice.length;
+            progress(onProgress, done, input.bytes.length);
+            await pacer.maybeYield();
+            throwIfAborted(signal);
+        }
+        session.finish();
+        return { plaintext: concat(parts), messageHeader: session.messageHeader };
+    } catch (err) {
+        for (const p of parts) p.fill(0);
+        throw err;
+    } finally {
+        session.close();
+    }
+}
+
+// --- stream results of encrypt / decrypt ---------------------------------------------------
+
+/** Reads `input.stream` on demand and feeds each chunk, slice by slice, to `feed`. */
+function pullThrough(input, { onProgress, signal }, { feed, end, stop }) {
+    const reader = input.stream.getReader();
+    let done = 0;
+    let onAbort;
+    const cleanup = () => signal?.removeEventListener('abort', onAbort);
+    let controllerRef;
+    onAbort = () => {
+        stop();
+        reader.cancel(signal.reason).catch(() => {});
+        controllerRef?.error(signal.reason);
+        cleanup();
+    };
+    return new ReadableStream({
+        start(controller) {
+            controllerRef = controller;
+            if (signal?.aborted) return onAbort();
+            signal?.addEventListener('abort', onAbort, { once: true });
+        },
+        async pull(controller) {
+            try {
+                for (;;) {
+                    const { value, done: ended } = await reader.read();
+                    throwIfAborted(signal);
+                    if (ended) {
+                        for (const out of await end()) controller.enqueue(out);
+                        cleanup();
+                        controller.close();
+                        return;
+                    }
+                    const bytes = chunkBytes(value);
+                    let produced = false;
+                    for (const slice of slices(bytes)) {
+                        for (const out of await feed(slice)) {
+                            if (out.length) {
+                                controller.enqueue(out);
+                                produced = true;
+                            }
+                        }
+                        throwIfAborted(signal);
+                    }
+                    done += bytes.length;
+                    progress(onProgress, done, input.total);
+                    if (produced) return;
+                }
+            } catch (err) {
+                stop();
+                cleanup();
+                reader.cancel(err).catch(() => {});
+                throw err;
+            }
+        },
+        cancel(reason) {
+            stop();
+            cleanup();
+            return reader.cancel(reason);
+        },
+    }, { highWaterMark: 0 });
+}
+
+function encryptedStream(session, input, options) {
+    return pullThrough(input, options, {
+        feed: async (slice) => [session.update(slice)],
+        end: async () => [session.finish()],
+        stop: () => session.close(),
+    });
+}
+
+/** Reads until the header is verified (so messageHeader is known), then streams the rest. */
+async function decryptedStream(session, input, options) {
+    const { signal, onProgress } = options;
+    const reader = input.stream.getReader();
+    const pending = [];
+    let done = 0;
+    let ended = false;
+    try {
+        while (!session.messageHeader) {
+            const { value, done: end } = await reader.read();
+            throwIfAborted(signal);
+            if (end) {
+                ended = true;
+                break;
+            }
+            const bytes = chunkBytes(value);
+            for (const slice of slices(bytes)) pending.push(...(await session.push(slice)));
+            done += bytes.length;
+            progress(onProgress, done, input.total);
+        }
+        if (ended) session.finish(); // throws: the message ended inside its header
+    } catch (err) {
+        session.close();
+        reader.cancel(err).catch(() => {});
+        throw err;
+    }
+    reader.releaseLock();
+    const rest = { stream: input.stream, total: input.total };
+    const counted = onProgress && ((p) => onProgress({ ...p, bytesDone: p.bytesDone + done }));
+    let first = pending.length ? pending : null;
+    const plaintext = pullThrough(rest, { onProgress: counted, signal }, {
+        feed: async (slice) => {
+            const out = await session.push(slice);
+            if (first) {
+                out.unshift(...first);
+                first = null;
+            }
+            return out;
+        },
+        end: async () => {
+            session.finish();
+            const out = first ?? [];
+            first = null;
+            return out;
+        },
+        stop: () => session.close(),
+    });
+    return { plaintext, messageHeader: session.messageHeader };
+}
+
+// --- TransformStreams ----------------------------------------------------------------------
+
+/** A TransformStream whose transformer feeds a session opened in `start`. */
+function sessionTransform(open, options, { feed, end, onOpen, onError }) {
+    const { onProgress, signal } = options;
+    let session = null;
+    let done = 0;
+    let onAbort = null;
+    const stop = () => {
+        session?.close();
+        if (onAbort) signal.removeEventListener('abort', onAbort);
+    };
+    const transformer = {
+        async start(controller) {
+            try {
+                session = await open();
+            } catch (err) {
+                onOpen(null, err);
+                throw err;
+            }
+            onOpen(session, null);
+            onAbort = () => {
+                session.close();
+                onError(signal.reason);
+                controller.error(signal.reason);
+            };
+            if (signal?.aborted) return onAbort();
+            signal?.addEventListener('abort', onAbort, { once: true });
+        },
+        async transform(chunk, controller) {
+            try {
+                const bytes = chunkBytes(chunk);
+                for (const slice of slices(bytes)) {
+                    for (const out of await feed(session, slice)) if (out.length) controller.enqueue(out);
+                    throwIfAborted(signal);
+                }
+                done += bytes.length;
+                progress(onProgress, done, undefined);
+            } catch (err) {
+                stop();
+                onError(err);
+                throw err;
+            }
+        },
+        async flush(controller) {
+            try {
+                for (const out of await end(session)) if (out.length) controller.enqueue(out);
+            } catch (err) {
+                onError(err);
+                throw err;
+            } finally {
+                stop();
+            }
+        },
+        cancel() {
+            stop();
+        },
+    };
+    return new TransformStream(transformer);
+}
+
+function deferred() {
+    let resolve, reject;
+    const promise = new Promise((res, rej) => {
+        resolve = res;
+        reject = rej;
+    });
+    promise.catch(() => {}); // a stream's error is reported by the stream; this is optional
+    return { promise, resolve, reject };
+}
+
+/**
+ * A TransformStream that encrypts the Uint8Array chunks written to it into one message.
+ * `messageHeader` resolves once the data key is wrapped (before the first output).
+ */
+export function encryptStream(keyring, options = {}) {
+    checkKeyring(keyring);
+    const header = deferred();
+    const stream = sessionTransform(() => EncryptSession.open(keyring, options), options, {
+        feed: async (session, slice) => [session.update(slice)],
+        end: async (session) => [session.finish()],
+        onOpen: (session, err) => (err ? header.reject(err) : header.resolve(session.messageHeader)),
+        onError: () => {},
+    });
+    Object.defineProperty(stream, 'messageHeader', { value: header.promise, enumerable: true });
+    return stream;
+}
+
+/**
+ * A TransformStream that decrypts one message written to it as Uint8Array chunks.
+ *
+ * Output is authenticated frame by frame, but the message as a whole is verified only when
+ * the stream closes: treat everything read as provisional until then, and discard it if the
+ * stream errors. For signed suites (0x0578) `provisional` is true while released plaintext
+ * awaits the signature; the core holds back the final frame until the signature verifies.
+ * `messageHeader` resolves once a data key verified the header (before the first output).
+ */
+export function decryptStream(keyring, options = {}) {
+    checkKeyring(keyring);
+    const header = deferred();
+    let current = null;
+    const stream = sessionTransform(() => DecryptSession.open(keyring, options), options, {
+        feed: async (session, slice) => {
+            const out = await session.push(slice);
+            if (session.messageHeader) header.resolve(session.messageHeader);
+            return out;
+        },
+        end: async (session) => {
+            session.finish();
+            return [];
+        },
+        onOpen: (session, err) => {
+            current = session;
+            if (err) header.reject(err);
+        },
+        onError: (err) => header.reject(err), // no effect once resolved
+    });
+    Object.defineProperties(stream, {
+        messageHeader: { value: header.promise, enumerable: true },
+        provisional: { get: () => current?.provisional ?? false, enumerable: true },
+    });
+    return stream;
+}

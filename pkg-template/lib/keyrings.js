@@ -1,0 +1,260 @@
+// Keyrings: what `encrypt` wraps the data key with, and what `decrypt` asks to unwrap it.
+//
+// The keyring interface (index.d.ts `Keyring`) has two methods:
+// - `wrappingKeys()`: the public wrapping keys (`WrappingKey`); the wrap itself runs in wasm.
+// - `unwrap(edk, headerBytes, { signal })`: async; the data key bytes if this keyring can
+//   unwrap that encrypted data key, `null` if the EDK is not its own; it throws a
+//   DecryptError with code `KEYRING` to refuse (a key server's policy denial, no private key).
+// A key-server keyring fits the same shape: the server's public keys as wrapping keys, and
+// an unwrap that sends the EDK and the header to the server.
+import { DecryptError, EncryptError, KeyError, call } from './errors.js';
+import { decodePem, pkcs1PrivateToPkcs8, pkcs1PublicToSpki, sameBytes, spkiOfPkcs8 } from './der.js';
+import { init, wasm } from './wasm.js';
+
+const wasmKeys = new WeakMap(); // WrappingKey → its wasm object
+const TOKEN = Symbol('cipherdrop.internal');
+
+/** A public wrapping key; the data key is wrapped with it inside the wasm module. */
+export class WrappingKey {
+    constructor(token, inner) {
+        if (token !== TOKEN) throw new TypeError('use WrappingKey.rsaOaep() or a keyring');
+        wasmKeys.set(this, inner);
+    }
+
+    /**
+     * An RSA-OAEP wrapping key. `publicKey` is a PEM string (`PUBLIC KEY` or `RSA PUBLIC
+     * KEY`) or SPKI DER bytes; `oaepHash` is 'SHA-1', 'SHA-256' (default), 'SHA-384' or
+     * 'SHA-512'.
+     */
+    static async rsaOaep({ keyNamespace, keyName, publicKey, oaepHash = 'SHA-256' }) {
+        await init();
+        const spki = publicKey instanceof Uint8Array ? publicKey : spkiFromPem(publicKey);
+        return wrappingKeyFromSpki(keyNamespace, keyName, spki, oaepHash);
+    }
+
+    /** The key namespace (EDK provider ID). */
+    get keyNamespace() {
+        return wasmKeys.get(this).keyNamespace;
+    }
+
+    /** The key name (EDK provider information). */
+    get keyName() {
+        return wasmKeys.get(this).keyName;
+    }
+}
+
+/** A WrappingKey from SPKI DER (the module is loaded). */
+function wrappingKeyFromSpki(keyNamespace, keyName, spki, oaepHash) {
+    checkName('keyNamespace', keyNamespace);
+    checkName('keyName', keyName);
+    const inner = call(() => wasm.WrappingKey.rsaOaep(keyNamespace, keyName, spki, oaepHash));
+    return new WrappingKey(TOKEN, inner);
+}
+
+/** The wasm object of a WrappingKey (internal). */
+export function wasmKeyOf(key) {
+    const inner = wasmKeys.get(key);
+    if (!inner) throw new TypeError('wrappingKeys() must return WrappingKey objects');
+    return inner;
+}
+
+function checkName(what, value) {
+    if (typeof value !== 'string' || value === '') {
+        throw new TypeError(`${what} must be a non-empty string`);
+    }
+}
+
+function spkiFromPem(pem) {
+    const { label, der } = decodePem(pem);
+    if (label === 'PUBLIC KEY') return der;
+    if (label === 'RSA PUBLIC KEY') return pkcs1PublicToSpki(der);
+    throw new TypeError(`publicKey must be a public key PEM, not "${label}"`);
+}
+
+/** A PKCS#8 DER private key from PEM (PKCS#1 is rewrapped). The caller zeroes it. */
+function pkcs8FromPem(pem) {
+    const { label, der } = decodePem(pem);
+    if (label === 'PRIVATE KEY') return der;
+    if (label === 'RSA PRIVATE KEY') {
+        try {
+            return pkcs1PrivateToPkcs8(der);
+        } finally {
+            der.fill(0);
+        }
+    }
+    der.fill(0);
+    if (label === 'ENCRYPTED PRIVATE KEY') {
+        throw new TypeError('privateKey is encrypted: decrypt it first (openssl pkcs8)');
+    }
+    throw new TypeError(`privateKey must be a private key PEM, not "${label}"`);
+}
+
+export function isKeyring(value) {
+    return value != null && typeof value.wrappingKeys === 'function' &&
+        typeof value.unwrap === 'function';
+}
+
+function checkKeyring(what, value) {
+    if (!isKeyring(value)) {
+        throw new TypeError(`${what} must be a keyring (wrappingKeys() and unwrap())`);
+    }
+}
+
+/**
+ * A raw RSA keyring, compatible with the AWS Encryption SDKs' raw RSA keyrings: the EDK's
+ * provider ID is the key namespace, its provider information the key name, its ciphertext the
+ * RSA-OAEP encryption of the data key (MGF1 with the same hash, empty label).
+ */
+export class RawRsaKeyring {
+    #wrappingKey;
+    #privateKey;
+    #keyNamespace;
+    #keyName;
+    #oaepHash;
+
+    constructor(token, { wrappingKey, privateKey, keyNamespace, keyName, oaepHash }) {
+        if (token !== TOKEN) throw new TypeError('use `await RawRsaKeyring.fromPem({...})`');
+        this.#wrappingKey = wrappingKey;
+        this.#privateKey = privateKey;
+        this.#keyNamespace = keyNamespace;
+        this.#keyName = keyName;
+        this.#oaepHash = oaepHash;
+    }
+
+    /**
+     * Builds a keyring from PEM keys. `publicKey` (SPKI `PUBLIC KEY` or PKCS#1 `RSA PUBLIC
+     * KEY`) wraps; `privateKey` (PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`, converted
+     * to PKCS#8 here) unwraps through WebCrypto and, without `publicKey`, also wraps with its
+     * public half. Give at least one.
+     */
+    static async fromPem({ keyNamespace, keyName, publicKey, privateKey, oaepHash = 'SHA-256' } = {}) {
+        checkName('keyNamespace', keyNamespace);
+        checkName('keyName', keyName);
+        if (publicKey == null && privateKey == null) {
+            throw new TypeError('RawRsaKeyring.fromPem needs publicKey, privateKey or both');
+        }
+        await init();
+        const hash = call(() => wasm.oaepHash(String(oaepHash)));
+        const spki = publicKey != null ? spkiFromPem(publicKey) : null;
+        let cryptoKey = null;
+        let derived = null;
+        if (privateKey != null) {
+            const pkcs8 = pkcs8FromPem(privateKey);
+            try {
+                derived = spkiOfPkcs8(pkcs8);
+                cryptoKey = await crypto.subtle.importKey(
+                    'pkcs8', pkcs8, { name: 'RSA-OAEP', hash }, false, ['decrypt']);
+            } catch (err) {
+                if (err instanceof TypeError) throw err;
+                throw new KeyError(
+                    'not an RSA key of 2048 to 8192 bits', 'INVALID_KEY', undefined, { cause: err });
+            } finally {
+                pkcs8.fill(0);
+            }
+            if (spki && !sameBytes(spki, derived)) {
+                throw new KeyError('publicKey and privateKey are not one key pair', 'KEY_MISMATCH');
+            }
+        }
+        const wrappingKey = wrappingKeyFromSpki(keyNamespace, keyName, spki ?? derived, hash);
+        return new RawRsaKeyring(TOKEN, {
+            wrappingKey, privateKey: cryptoKey, keyNamespace, keyName, oaepHash: hash,
+        });
+    }
+
+    get keyNamespace() {
+        return this.#keyNamespace;
+    }
+
+    get keyName() {
+        return this.#keyName;
+    }
+
+    /** The OAEP hash in WebCrypto spelling ('SHA-256', ...). */
+    get oaepHash() {
+        return this.#oaepHash;
+    }
+
+    /** Whether this keyring holds a private key (can decrypt). */
+    get canUnwrap() {
+        return this.#privateKey !== null;
+    }
+
+    async wrappingKeys() {
+        return [this.#wrappingKey];
+    }
+
+    async unwrap(edk, _headerBytes, _options = undefined) {
+        if (edk.providerId !== this.#keyNamespace || edk.providerInfo !== this.#keyName) return null;
+        if (!this.#privateKey) {
+            throw new DecryptError(
+                `keyring failed: raw RSA keyring ${this.#keyNamespace}/${this.#keyName} has only a public key`,
+                'KEYRING');
+        }
+        try {
+            const key = await crypto.subtle.decrypt({ name: 'RSA-OAEP' }, this.#privateKey, edk.ciphertext);
+            return new Uint8Array(key);
+        } catch {
+            // Opaque on purpose: bad padding, wrong key and wrong length look the same.
+            throw new DecryptError('encrypted data key did not unwrap', 'UNWRAP_FAILED');
+        }
+    }
+}
+
+/**
+ * Several keyrings as one (the ESDK multi-keyring): encrypt wraps the data key with the
+ * generator's keys, then each child's; decrypt asks each keyring in that order, EDK by EDK.
+ */
+export class MultiKeyring {
+    #generator;
+    #children;
+
+    constructor({ generator = undefined, children = [] } = {}) {
+        if (generator !== undefined) checkKeyring('generator', generator);
+        if (!Array.isArray(children)) throw new TypeError('children must be an array of keyrings');
+        children.forEach((c, i) => checkKeyring(`children[${i}]`, c));
+        if (generator === undefined && children.length === 0) {
+            throw new TypeError('a MultiKeyring needs a generator or children');
+        }
+        this.#generator = generator;
+        this.#children = [...children];
+    }
+
+    get generator() {
+        return this.#generator;
+    }
+
+    get children() {
+        return [...this.#children];
+    }
+
+    async wrappingKeys() {
+        if (!this.#generator) {
+            throw new EncryptError('keyring failed: a multi-keyring without a generator cannot encrypt', 'KEYRING');
+        }
+        const keys = [];
+        for (const keyring of [this.#generator, ...this.#children]) {
+            keys.push(...(await keyring.wrappingKeys()));
+        }
+        return keys;
+    }
+
+    async unwrap(edk, headerBytes, options = undefined) {
+        let lastError = null;
+        for (const keyring of this.#keyrings()) {
+            try {
+                const key = await keyring.unwrap(edk, headerBytes, options);
+                if (key != null) return key;
+            } catch (err) {
+                if (options?.signal?.aborted) throw err;
+                lastError = err;
+            }
+        }
+        if (lastError) throw lastError;
+        return null;
+    }
+
+    *#keyrings() {
+        if (this.#generator) yield this.#generator;
+        yield* this.#children;
+    }
+}

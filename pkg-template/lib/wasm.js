@@ -1,0 +1,38 @@
+// Loads the WebAssembly module once, lazily: the first call that needs it (or an explicit
+// `init()`) starts it. Each entry point (index.js for browsers and bundlers, node.js for
+// Node) says where the .wasm comes from by default.
+import initBindings, * as bindings from '../cipherdrop.js';
+
+let defaultSource = null;
+let ready = null;
+let loaded = false;
+
+/** Called by an entry point: a function returning what `init()` loads by default. */
+export function setDefaultSource(fn) {
+    defaultSource = fn;
+}
+
+/**
+ * Loads the WebAssembly module. Optional: every function that needs it calls it. Pass a
+ * URL, Response, BufferSource or WebAssembly.Module to load it from elsewhere than next to
+ * this file; only the first successful call loads anything.
+ */
+export function init(source = undefined) {
+    ready ??= (async () => {
+        const input = source ?? (await defaultSource());
+        await initBindings({ module_or_path: input });
+        loaded = true;
+    })().catch((err) => {
+        ready = null; // let a later call try again (a network error, say)
+        throw err;
+    });
+    return ready;
+}
+
+/** The version of the cipherdrop core inside the module (after `init()`). */
+export function version() {
+    if (!loaded) throw new Error('cipherdrop: call `await init()` before version()');
+    return bindings.version();
+}
+
+export { bindings as wasm };

@@ -1,0 +1,18 @@
+// cipherdrop for Node (the "node" export condition): reads the WebAssembly module from disk.
+// Node 18 has WebCrypto only as `require('node:crypto').webcrypto`, not as the global
+// `crypto` that the module's random numbers (`crypto.getRandomValues`) and the keyrings'
+// RSA-OAEP (`crypto.subtle`) use: there, and only there, this file installs it.
+import { webcrypto } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+
+import { setDefaultSource } from './lib/wasm.js';
+
+if (globalThis.crypto === undefined) {
+    Object.defineProperty(globalThis, 'crypto', {
+        value: webcrypto, writable: true, configurable: true, enumerable: false,
+    });
+}
+
+setDefaultSource(() => readFile(new URL('./cipherdrop_bg.wasm', import.meta.url)));
+
+export * from './lib/public.js';

@@ -1,0 +1,72 @@
+//! Conversions between JS values and core types.
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::{EncryptedDataKey, EncryptionContext, Header};
+
+/// A `TypeError` for a JS value of the wrong shape.
+pub(crate) fn type_error(message: &str) -> JsValue {
+    js_sys::TypeError::new(message).into()
+}
+
+/// Reads an encryption context from `undefined`, `null` or an object of string values.
+pub(crate) fn context_from_js(value: &JsValue) -> Result<EncryptionContext, JsValue> {
+    let mut context = EncryptionContext::new();
+    if value.is_undefined() || value.is_null() {
+        return Ok(context);
+    }
+    if !value.is_object() {
+        return Err(type_error("an encryption context must be an object of strings"));
+    }
+    for entry in Object::entries(value.unchecked_ref()).iter() {
+        let pair: Array = entry.unchecked_into();
+        let (key, value) = (pair.get(0), pair.get(1));
+        let (Some(key), Some(value)) = (key.as_string(), value.as_string()) else {
+            return Err(type_error("encryption context values must be strings"));
+        };
+        context.insert(key, value);
+    }
+    Ok(context)
+}
+
+/// An object with the context's pairs as own properties (`__proto__` included, as data).
+pub(crate) fn context_to_js(context: &EncryptionContext) -> JsValue {
+    let entries: Array =
+        context.iter().map(|(k, v)| Array::of2(&k.as_str().into(), &v.as_str().into())).collect();
+    // `Object.fromEntries` of an array of pairs cannot throw.
+    Object::from_entries(&entries).map(JsValue::from).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn set(target: &Object, key: &str, value: &JsValue) {
+    // A data property on a fresh plain object: cannot fail.
+    let _ = Reflect::set(target, &key.into(), value);
+}
+
+/// `{ providerId, providerInfo }`, plus `ciphertext` when `with_ciphertext`.
+fn edk_to_js(edk: &EncryptedDataKey, with_ciphertext: bool) -> JsValue {
+    let obj = Object::new();
+    set(&obj, "providerId", &edk.provider_id.as_str().into());
+    set(&obj, "providerInfo", &String::from_utf8_lossy(&edk.provider_info).as_ref().into());
+    if with_ciphertext {
+        set(&obj, "ciphertext", &Uint8Array::from(edk.ciphertext.as_slice()).into());
+    }
+    obj.into()
+}
+
+/// The header fields the package reports as `messageHeader`.
+pub(crate) fn header_to_js(header: &Header) -> JsValue {
+    let obj = Object::new();
+    set(&obj, "encryptionContext", &context_to_js(header.encryption_context()));
+    set(&obj, "suiteId", &header.suite().id().into());
+    set(&obj, "frameLength", &header.frame_length().into());
+    let edks: Array =
+        header.encrypted_data_keys().iter().map(|edk| edk_to_js(edk, false)).collect();
+    set(&obj, "encryptedDataKeys", &edks.into());
+    obj.into()
+}
+
+/// The header's EDKs with their ciphertexts, for keyrings to unwrap.
+pub(crate) fn edks_to_js(header: &Header) -> Array {
+    header.encrypted_data_keys().iter().map(|edk| edk_to_js(edk, true)).collect()
+}

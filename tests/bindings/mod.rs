@@ -1,0 +1,313 @@
+//! Tests of the wasm bindings (`src/wasm/`), shared by `tests/web.rs` (Chromium) and
+//! `tests/node.rs` (Node): they call the exported types as the package's JS glue does, with
+//! WebCrypto RSA-OAEP for the unwrap, and check the `kind`/`code` of every error they throw.
+
+use cipherdrop::wasm::{
+    Decryptor, Encryptor, WrappingKey, WrappingKeys, no_decryptable_key, oaep_hash,
+};
+use js_sys::{Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+const PUBLIC_PEM: &str = include_str!("../data/rsa-2048.pub.pem");
+const PRIVATE_PEM: &str = include_str!("../data/rsa-2048.pem");
+
+#[wasm_bindgen(inline_js = "
+export async function rsaUnwrap(pkcs8, ciphertext, hash) {
+    const key = await crypto.subtle.importKey('pkcs8', pkcs8, { name: 'RSA-OAEP', hash }, false, ['decrypt']);
+    return new Uint8Array(await crypto.subtle.decrypt({ name: 'RSA-OAEP' }, key, ciphertext));
+}
+export function isTypeError(e) { return e instanceof TypeError; }
+")]
+extern "C" {
+    #[wasm_bindgen(js_name = rsaUnwrap, catch)]
+    async fn rsa_unwrap(pkcs8: &[u8], ciphertext: &[u8], hash: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = isTypeError)]
+    fn is_type_error(e: &JsValue) -> bool;
+}
+
+fn der(pem: &str) -> Vec<u8> {
+    pem_rfc7468::decode_vec(pem.as_bytes()).expect("test key is PEM").1
+}
+
+fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &key.into()).expect("readable property")
+}
+
+/// `(kind, code)` of an error thrown by the bindings.
+fn code(err: JsValue) -> (String, String) {
+    let s = |k| get(&err, k).as_string().unwrap_or_else(|| panic!("error without {k}: {err:?}"));
+    (s("kind"), s("code"))
+}
+
+fn context(pairs: &[(&str, &str)]) -> JsValue {
+    let obj = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&obj, &(*k).into(), &(*v).into()).expect("settable");
+    }
+    obj.into()
+}
+
+fn keys(hash: &str) -> WrappingKeys {
+    let mut keys = WrappingKeys::new();
+    let key = WrappingKey::rsa_oaep("acme", "archive-2026", &der(PUBLIC_PEM), hash)
+        .expect("valid public key");
+    keys.add(&key);
+    keys
+}
+
+fn encrypt(suite: u16, frame: f64, plaintext: &[u8], ctx: &JsValue) -> Vec<u8> {
+    let mut enc =
+        Encryptor::new(&keys("SHA-256"), Some(suite), Some(frame), ctx.clone()).expect("encryptor");
+    let mut out = Vec::new();
+    for chunk in plaintext.chunks(7) {
+        out.extend(enc.update(chunk).expect("update").to_vec());
+    }
+    out.extend(enc.finish().expect("finish").to_vec());
+    out
+}
+
+/// Feeds `message` until the decryptor wants a key; returns the input left over.
+fn until_key(dec: &mut Decryptor, message: &[u8]) -> Vec<u8> {
+    let out = dec.update(message).expect("header parses");
+    assert_eq!(out.length(), 0);
+    assert_eq!(dec.state(), "need-data-key");
+    message[dec.consumed()..].to_vec()
+}
+
+async fn unwrap_first(dec: &Decryptor) -> Vec<u8> {
+    let edks = dec.encrypted_data_keys().expect("live decryptor");
+    let ciphertext: Uint8Array = get(&edks.get(0), "ciphertext").dyn_into().expect("bytes");
+    let key = rsa_unwrap(&der(PRIVATE_PEM), &ciphertext.to_vec(), "SHA-256").await;
+    key.expect("WebCrypto unwraps").dyn_into::<Uint8Array>().expect("bytes").to_vec()
+}
+
+async fn decrypt(message: &[u8], expected: JsValue) -> Result<Vec<u8>, JsValue> {
+    let mut dec = Decryptor::new(expected, false, false, None)?;
+    let rest = until_key(&mut dec, message);
+    let mut key = unwrap_first(&dec).await;
+    dec.provide_data_key(&mut key)?;
+    let mut plaintext = dec.update(&rest)?.to_vec();
+    assert_eq!(dec.consumed(), rest.len());
+    plaintext.extend(dec.update(&[])?.to_vec());
+    dec.finish()?;
+    Ok(plaintext)
+}
+
+#[wasm_bindgen_test]
+fn version_is_the_cargo_version() {
+    assert_eq!(cipherdrop::wasm::version(), env!("CARGO_PKG_VERSION"));
+}
+
+#[wasm_bindgen_test]
+async fn round_trip_both_suites_with_webcrypto_unwrap() {
+    let plaintext: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+    for suite in [0x0578, 0x0478] {
+        let ctx = context(&[("purpose", "test"), ("__proto__", "data, not a prototype")]);
+        let message = encrypt(suite, 100.0, &plaintext, &ctx);
+        let got = decrypt(&message, context(&[("purpose", "test")])).await.expect("decrypts");
+        assert_eq!(got, plaintext, "suite {suite:#06x}");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn header_fields_and_key_zeroing() {
+    let message = encrypt(0x0578, 64.0, b"hello", &context(&[("k", "v")]));
+    let mut dec = Decryptor::new(JsValue::UNDEFINED, false, false, None).expect("decryptor");
+    let rest = until_key(&mut dec, &message);
+    let header = dec.header().expect("live");
+    assert_eq!(get(&header, "suiteId").as_f64(), Some(f64::from(0x0578u16)));
+    assert_eq!(get(&header, "frameLength").as_f64(), Some(64.0));
+    let ctx = get(&header, "encryptionContext");
+    assert_eq!(get(&ctx, "k").as_string().as_deref(), Some("v"));
+    assert!(get(&ctx, "aws-crypto-public-key").is_string());
+    let edk = get(&header, "encryptedDataKeys");
+    let edk = js_sys::Array::from(&edk).get(0);
+    assert_eq!(get(&edk, "providerId").as_string().as_deref(), Some("acme"));
+    assert_eq!(get(&edk, "providerInfo").as_string().as_deref(), Some("archive-2026"));
+    assert!(get(&edk, "ciphertext").is_undefined(), "messageHeader EDKs carry no ciphertext");
+    let bytes = dec.header_bytes().expect("live").expect("parsed");
+    assert_eq!(bytes.to_vec(), message[..message.len() - rest.len()]);
+    assert_eq!(dec.data_key_length().expect("live"), 32);
+
+    let mut key = unwrap_first(&dec).await;
+    dec.provide_data_key(&mut key).expect("right key");
+    assert!(key.iter().all(|&b| b == 0), "the caller's copy of the key is zeroed");
+    let out = dec.update(&rest).expect("body");
+    assert_eq!(out.to_vec(), b"hello");
+    assert_eq!(dec.state(), "done");
+    assert!(!dec.provisional());
+    dec.finish().expect("verified");
+}
+
+#[wasm_bindgen_test]
+async fn signed_plaintext_is_provisional_until_the_footer() {
+    let plaintext = [7u8; 300];
+    for (suite, provisional) in [(0x0578, true), (0x0478, false)] {
+        let message = encrypt(suite, 100.0, &plaintext, &JsValue::UNDEFINED);
+        let mut dec = Decryptor::new(JsValue::UNDEFINED, false, false, None).expect("decryptor");
+        let rest = until_key(&mut dec, &message);
+        let mut key = unwrap_first(&dec).await;
+        dec.provide_data_key(&mut key).expect("right key");
+        // Everything but the last 20 bytes: frames are released, the footer is not complete.
+        let out = dec.update(&rest[..rest.len() - 20]).expect("body");
+        assert!(out.length() > 0);
+        assert_eq!(dec.provisional(), provisional, "suite {suite:#06x}");
+        dec.update(&rest[rest.len() - 20..]).expect("end");
+        assert!(!dec.provisional());
+        dec.finish().expect("verified");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn tampered_truncated_and_trailing_messages_fail_with_their_codes() {
+    let message = encrypt(0x0478, 100.0, &[1u8; 250], &JsValue::UNDEFINED);
+    let decrypt_err = |m: Vec<u8>| async move {
+        code(decrypt(&m, JsValue::UNDEFINED).await.expect_err("must fail"))
+    };
+
+    let mut tampered = message.clone();
+    let body_byte = tampered.len() - 30;
+    tampered[body_byte] ^= 1;
+    assert_eq!(decrypt_err(tampered).await, ("decrypt".into(), "BAD_FRAME_TAG".into()));
+
+    let mut trailing = message.clone();
+    trailing.push(0);
+    assert_eq!(decrypt_err(trailing).await.1, "TRAILING_BYTES");
+
+    let truncated = message[..message.len() - 1].to_vec();
+    let err = decrypt(&truncated, JsValue::UNDEFINED).await.expect_err("truncated");
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("TRUNCATED"));
+    assert_eq!(get(&err, "section").as_string().as_deref(), Some("body"));
+
+    let signed = encrypt(0x0578, 100.0, &[1u8; 250], &JsValue::UNDEFINED);
+    let mut bad_signature = signed.clone();
+    let last = bad_signature.len() - 1;
+    bad_signature[last] ^= 1;
+    assert_eq!(decrypt_err(bad_signature).await.1, "BAD_SIGNATURE");
+
+    let mut bad_header = message.clone();
+    bad_header[0] = 9;
+    let mut dec = Decryptor::new(JsValue::UNDEFINED, false, false, None).expect("decryptor");
+    assert_eq!(code(dec.update(&bad_header).expect_err("version 9")).1, "UNSUPPORTED_VERSION");
+}
+
+#[wasm_bindgen_test]
+async fn decryptor_options_and_key_failures() {
+    let message = encrypt(0x0578, 100.0, b"x", &context(&[("tenant", "a")]));
+
+    let mut dec = Decryptor::new(context(&[("tenant", "b")]), false, false, None).expect("new");
+    let err = dec.update(&message).expect_err("checked with the header, before any unwrap");
+    assert_eq!(code(err.clone()).1, "CONTEXT_MISMATCH");
+    assert_eq!(get(&err, "key").as_string().as_deref(), Some("tenant"));
+
+    let mut dec = Decryptor::new(JsValue::UNDEFINED, false, true, None).expect("decryptor");
+    assert_eq!(code(dec.update(&message).expect_err("signed")).1, "SIGNED_MESSAGE_REFUSED");
+
+    let mut dec = Decryptor::new(JsValue::UNDEFINED, false, false, Some(0)).expect("decryptor");
+    let err = dec.update(&message).expect_err("too many EDKs");
+    assert_eq!(code(err.clone()).1, "TOO_MANY_ENCRYPTED_DATA_KEYS");
+    assert_eq!(get(&err, "max").as_f64(), Some(0.0));
+
+    let mut dec = Decryptor::new(JsValue::UNDEFINED, false, false, None).expect("decryptor");
+    until_key(&mut dec, &message);
+    let mut wrong = [0x55u8; 32];
+    assert_eq!(
+        code(dec.provide_data_key(&mut wrong).expect_err("wrong key")).1,
+        "COMMITMENT_MISMATCH"
+    );
+    // Errors are sticky.
+    assert_eq!(code(dec.update(&[]).expect_err("sticky")).1, "COMMITMENT_MISMATCH");
+
+    let mut dec = Decryptor::new(JsValue::UNDEFINED, false, false, None).expect("decryptor");
+    until_key(&mut dec, &message);
+    assert_eq!(
+        code(dec.provide_data_key(&mut [1u8; 16]).expect_err("short key")).1,
+        "UNWRAP_FAILED"
+    );
+
+    let mut dec = Decryptor::new(JsValue::UNDEFINED, false, false, None).expect("decryptor");
+    dec.update(&message[..10]).expect("partial header");
+    assert_eq!(dec.state(), "need-input");
+    let err = dec.finish().expect_err("ends in the header");
+    assert_eq!(get(&err, "section").as_string().as_deref(), Some("header"));
+    assert_eq!(code(dec.update(&[]).expect_err("spent")).1, "INVALID_STATE");
+
+    let err = no_decryptable_key(3);
+    assert_eq!(code(err.clone()), ("decrypt".into(), "NO_DECRYPTABLE_KEY".into()));
+    assert_eq!(get(&err, "failedAttempts").as_f64(), Some(3.0));
+
+    let err = Decryptor::new(context(&[]), false, false, None).map(drop);
+    assert!(err.is_ok());
+    let bad_ctx: JsValue = js_sys::Array::of1(&JsValue::from(1)).into();
+    let err = Decryptor::new(context(&[("a", "b")]), false, false, None).map(drop);
+    assert!(err.is_ok());
+    let err =
+        Decryptor::new(bad_ctx, false, false, None).expect_err("context values must be strings");
+    assert!(is_type_error(&err));
+}
+
+#[wasm_bindgen_test]
+fn encryptor_options_fail_with_their_codes() {
+    let enc_err = |suite: Option<u16>, frame: Option<f64>, ctx: JsValue| {
+        code(Encryptor::new(&keys("sha256"), suite, frame, ctx).expect_err("must fail"))
+    };
+    for frame in [0.0, 1.5, -1.0, 2f64.powi(31), 2f64.powi(40), f64::NAN] {
+        assert_eq!(
+            enc_err(None, Some(frame), JsValue::UNDEFINED),
+            ("encrypt".into(), "INVALID_FRAME_LENGTH".into()),
+            "frame length {frame}"
+        );
+    }
+    assert_eq!(enc_err(Some(0x0378), None, JsValue::UNDEFINED).1, "UNSUPPORTED_SUITE");
+    assert_eq!(enc_err(Some(0x1234), None, JsValue::UNDEFINED).1, "UNSUPPORTED_SUITE");
+    let reserved = context(&[("aws-crypto-x", "y")]);
+    assert_eq!(enc_err(None, None, reserved).1, "RESERVED_CONTEXT_KEY");
+    let err =
+        Encryptor::new(&keys("sha256"), None, None, JsValue::from(5)).expect_err("not an object");
+    assert!(is_type_error(&err));
+    let none = WrappingKeys::new();
+    let err = Encryptor::new(&none, None, None, JsValue::UNDEFINED).expect_err("no keys");
+    assert_eq!(code(err).1, "ENCRYPTED_DATA_KEY_COUNT");
+
+    let mut enc = Encryptor::new(&keys("SHA-1"), None, None, JsValue::UNDEFINED).expect("defaults");
+    assert_eq!(get(&enc.header().expect("live"), "frameLength").as_f64(), Some(65536.0));
+    assert_eq!(get(&enc.header().expect("live"), "suiteId").as_f64(), Some(1400.0));
+    enc.finish().expect("empty message");
+    assert_eq!(code(enc.update(b"late").expect_err("spent")).1, "INVALID_STATE");
+}
+
+#[wasm_bindgen_test]
+fn wrapping_keys_and_oaep_names() {
+    assert_eq!(oaep_hash("sha1").expect("known"), "SHA-1");
+    assert_eq!(oaep_hash("SHA-256").expect("known"), "SHA-256");
+    assert_eq!(oaep_hash("sha384").expect("known"), "SHA-384");
+    assert_eq!(oaep_hash("SHA512").expect("known"), "SHA-512");
+    assert_eq!(
+        code(oaep_hash("pkcs1").expect_err("refused")),
+        ("key".into(), "PKCS1V15_REFUSED".into())
+    );
+    assert_eq!(code(oaep_hash("md5").expect_err("unknown")).1, "UNKNOWN_PADDING");
+    let spki = der(PUBLIC_PEM);
+    let err = WrappingKey::rsa_oaep("ns", "k", &spki[..40], "sha256").expect_err("cut DER");
+    assert_eq!(code(err).1, "INVALID_KEY");
+    let err = WrappingKey::rsa_oaep("aws-kms", "k", &spki, "sha256").expect_err("reserved");
+    assert_eq!(code(err).1, "RESERVED_NAMESPACE");
+    let key = WrappingKey::rsa_oaep("ns", "name", &spki, "sha256").expect("valid");
+    assert_eq!((key.key_namespace(), key.key_name()), ("ns".into(), "name".into()));
+    let mut list = WrappingKeys::new();
+    list.add(&key);
+    list.add(&key);
+    assert_eq!(list.length(), 2);
+    // The key stays usable after being added: it is shared, not moved.
+    assert_eq!(key.key_name(), "name");
+}
+
+#[wasm_bindgen_test]
+fn data_keys_and_message_ids_come_from_getrandom() {
+    let a = encrypt(0x0478, 100.0, b"same", &JsValue::UNDEFINED);
+    let b = encrypt(0x0478, 100.0, b"same", &JsValue::UNDEFINED);
+    assert_ne!(a, b);
+    // Message IDs (bytes 4..36 of a format 2.0 header) differ.
+    assert_ne!(a[4..36], b[4..36]);
+}
