@@ -334,6 +334,9 @@ def special(enc, dec):
                 Case("legacy_suite_0378_rejected", suite=0x0378, io="file", expect=fails),
                 Case("legacy_suite_0378_allowed", suite=0x0378, allow_legacy=True, **frames_ok),
                 Case("legacy_suite_0178_allowed", suite=0x0178, allow_legacy=True, **frames_ok),
+                # frame_length 0: the non-framed content type, which readers must still accept.
+                Case("non_framed_0578", suite=0x0578, frame=0, size=1000, io="file"),
+                Case("non_framed_0478", suite=0x0478, frame=0, size=1000, io="file"),
             ]
     return cases
 
