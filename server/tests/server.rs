@@ -385,10 +385,35 @@ fn policies_principals_and_tokens() {
         (anonymous[0].record.result.as_str(), anonymous[0].record.detail.as_str()),
         ("Denied", "Unauthorized")
     );
-    // The server records the path as the nested router sees it ("GET /keys", without /v0;
-    // reported). Accept both until that is fixed.
-    let action = anonymous[0].record.action.as_str();
-    assert!(["GET /v0/keys", "GET /keys"].contains(&action), "{action}");
+    // The path as the client sent it, /v0 included.
+    assert_eq!(anonymous[0].record.action, "GET /v0/keys");
+}
+
+/// A body that is not the expected JSON gets the API's JSON error (not axum's plain text),
+/// and the refusal is audited.
+#[test]
+fn malformed_bodies_get_json_errors_and_are_audited() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"));
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    for (path, body) in [("/v0/unwrap", "{}"), ("/v0/tokens", "not json"), ("/v0/keys", "[]")] {
+        let mut resp = agent
+            .post(format!("{}{path}", server.addr))
+            .header("Authorization", format!("Bearer {}", server.admin))
+            .header("Content-Type", "application/json")
+            .send(body)
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{path}");
+        let answer: Value = resp.body_mut().read_json().unwrap();
+        assert_eq!(answer["error"], "InvalidRequest", "{path}");
+    }
+    let refused: Vec<_> = audit(&server)
+        .into_iter()
+        .filter(|r| r.record.detail == "InvalidRequest")
+        .map(|r| r.record.action)
+        .collect();
+    assert_eq!(refused, ["Unwrap", "CreateToken", "CreateKey"]);
 }
 
 /// (d) A clean restart keeps keys, aliases, policies and tokens, and the audit chain

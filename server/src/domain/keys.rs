@@ -93,10 +93,12 @@ pub fn key_name(key_id: &str, version: i64) -> String {
     format!("{key_id}/v{version}")
 }
 
-/// Parses a key name back into key ID and version.
+/// Parses a key name back into key ID and version. Only a key ID is accepted, never an
+/// alias: an EDK names the key that wrapped it, not whatever an alias points to today.
 pub fn parse_key_name(name: &str) -> Option<(&str, i64)> {
     let (id, v) = name.rsplit_once("/v")?;
-    Some((id, v.parse().ok().filter(|v| *v > 0)?))
+    let is_key_id = id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    Some((id, v.parse().ok().filter(|v| *v > 0 && is_key_id)?))
 }
 
 /// Milliseconds since the Unix epoch.
@@ -290,4 +292,19 @@ fn rsa_components(spki: &[u8]) -> Option<(&[u8], &[u8])> {
     let (_, n, rest) = tlv(rsa)?;
     let (_, e, _) = tlv(rest)?;
     Some((n.strip_prefix(&[0]).unwrap_or(n), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_names_name_key_ids_only() {
+        let id = "60b846fd-9e49-4b51-8a33-8c8673f8f17a";
+        assert_eq!(parse_key_name(&key_name(id, 3)), Some((id, 3)));
+        for bad in ["alias/archive/v1", "60b846fd/v1", &format!("{id}/v0"), &format!("{id}/vx"), id]
+        {
+            assert_eq!(parse_key_name(bad), None, "{bad}");
+        }
+    }
 }

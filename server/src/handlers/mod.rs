@@ -3,7 +3,11 @@
 pub(crate) mod ops;
 pub(crate) mod v0;
 
-use axum::extract::FromRequestParts;
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
 
 use crate::error::AppError;
@@ -29,8 +33,18 @@ impl FromRequestParts<AppState> for Caller {
             Some(token) => state.principal_of(token.trim()).await?,
             None => None,
         };
-        let action = format!("{} {}", parts.method, parts.uri.path());
+        // The path as the client sent it: routers nested under /v0 see it shortened.
+        let path = parts.extensions.get::<OriginalUri>().map_or(parts.uri.path(), |u| u.0.path());
+        let action = format!("{} {path}", parts.method);
         let Some(principal) = principal else {
+            // Limited per client address before they are audited, so that requests without a
+            // valid token cannot flood the audit log or hold the writer lock.
+            let client = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+            let bucket =
+                format!("anonymous {}", client.map_or("unknown".into(), |ip| ip.to_string()));
+            if state.limiter.check_key(&bucket).is_err() {
+                return Err(AppError::RateLimited);
+            }
             let anonymous = Caller { principal: "-".into(), request_id };
             return state.audit(&anonymous, &action, None, None, Err(AppError::Unauthorized)).await;
         };
@@ -49,4 +63,10 @@ pub(crate) fn require_admin(caller: &Caller) -> Result<(), AppError> {
     } else {
         Err(AppError::AccessDenied(format!("only {} may do this", crate::ADMIN_PRINCIPAL)))
     }
+}
+
+/// A JSON request body, or the reason it is not one, as an [`AppError`] that the handler
+/// audits (axum's own rejections would answer in plain text and skip the audit log).
+pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
+    body.map(|Json(v)| v).map_err(|e| AppError::invalid(e.body_text()))
 }

@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 use super::audited;
 use crate::domain::keys::{self, now_ms};
 use crate::error::AppError;
-use crate::handlers::require_admin;
+use crate::handlers::{json_body, require_admin};
 use crate::state::{AppState, Caller};
+use axum::extract::rejection::JsonRejection;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -73,8 +74,12 @@ async fn set(
 pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Json(body): Json<AliasBody>,
+    body: Result<Json<AliasBody>, JsonRejection>,
 ) -> Result<Json<Value>, AppError> {
+    let body = match json_body(body) {
+        Ok(b) => b,
+        Err(e) => return state.audit(&caller, "CreateAlias", None, None, Err(e)).await,
+    };
     let name = body.alias_name.unwrap_or_default();
     set(&state, &caller, "CreateAlias", name, body.target_key_id, true).await
 }
@@ -83,8 +88,12 @@ pub(crate) async fn update(
     State(state): State<AppState>,
     caller: Caller,
     Path(alias): Path<String>,
-    Json(body): Json<AliasBody>,
+    body: Result<Json<AliasBody>, JsonRejection>,
 ) -> Result<Json<Value>, AppError> {
+    let body = match json_body(body) {
+        Ok(b) => b,
+        Err(e) => return state.audit(&caller, "UpdateAlias", None, None, Err(e)).await,
+    };
     set(&state, &caller, "UpdateAlias", full_name(&alias), body.target_key_id, false).await
 }
 

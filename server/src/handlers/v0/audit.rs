@@ -1,6 +1,7 @@
 //! Reading the audit log (admin only).
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -24,12 +25,13 @@ pub(crate) struct Page {
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(page): Query<Page>,
+    page: Result<Query<Page>, QueryRejection>,
 ) -> Result<Json<Value>, AppError> {
     let admin = require_admin(&caller);
     audited(&state, &caller, "ListAudit", move |tx, _| {
         Box::pin(async move {
             admin?;
+            let Query(page) = page.map_err(|e| AppError::invalid(e.body_text()))?;
             let limit = page.limit.unwrap_or(PAGE).clamp(1, PAGE);
             let records = audit::list(tx, page.after, limit).await?;
             Ok(Json(json!({ "records": records })))

@@ -12,8 +12,9 @@ use crate::domain::keys::{self, DISABLED, ENABLED, KeyRow, PENDING_DELETION, now
 use crate::domain::policy::{Policy, default_policy};
 use crate::domain::secrets;
 use crate::error::AppError;
-use crate::handlers::require_admin;
+use crate::handlers::{json_body, require_admin};
 use crate::state::{AppState, Caller};
+use axum::extract::rejection::JsonRejection;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -80,11 +81,12 @@ async fn key_action<T: Send + 'static>(
 pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Json(req): Json<CreateKey>,
+    body: Result<Json<CreateKey>, JsonRejection>,
 ) -> Result<Json<Value>, AppError> {
-    if let Err(e) = require_admin(&caller) {
-        return state.audit(&caller, "CreateKey", None, None, Err(e)).await;
-    }
+    let req = match require_admin(&caller).and_then(|()| json_body(body)) {
+        Ok(req) => req,
+        Err(e) => return state.audit(&caller, "CreateKey", None, None, Err(e)).await,
+    };
     if req.key_usage != "ENCRYPT_DECRYPT" {
         let e = AppError::invalid("keyUsage must be ENCRYPT_DECRYPT");
         return state.audit(&caller, "CreateKey", None, None, Err(e)).await;
@@ -220,9 +222,18 @@ pub(crate) async fn schedule_deletion(
     State(state): State<AppState>,
     caller: Caller,
     Path(key_ref): Path<String>,
-    body: Option<Json<ScheduleDeletion>>,
+    body: Result<Json<ScheduleDeletion>, JsonRejection>,
 ) -> Result<Json<Value>, AppError> {
-    let days = body.and_then(|b| b.0.pending_window_in_days).unwrap_or(30);
+    // The body is optional: no JSON at all means the default window.
+    let days = match body {
+        Ok(Json(b)) => b.pending_window_in_days,
+        Err(JsonRejection::MissingJsonContentType(_)) => None,
+        Err(e) => {
+            let e = AppError::invalid(e.body_text());
+            return state.audit(&caller, "ScheduleKeyDeletion", None, None, Err(e)).await;
+        }
+    }
+    .unwrap_or(30);
     key_action(&state, &caller, &key_ref, "ScheduleKeyDeletion", move |tx, key| {
         Box::pin(async move {
             if !keys::DELETION_WINDOW_DAYS.contains(&days) {
@@ -291,11 +302,11 @@ pub(crate) async fn put_policy(
     State(state): State<AppState>,
     caller: Caller,
     Path(key_ref): Path<String>,
-    Json(req): Json<PutPolicy>,
+    body: Result<Json<PutPolicy>, JsonRejection>,
 ) -> Result<Json<Value>, AppError> {
     key_action(&state, &caller, &key_ref, "PutKeyPolicy", move |tx, mut key| {
         Box::pin(async move {
-            let policy = Policy::from_json(req.policy)?;
+            let policy = Policy::from_json(json_body(body)?.policy)?;
             key.policy =
                 serde_json::to_string(&policy).map_err(|e| AppError::internal(e.to_string()))?;
             keys::update(tx, &key).await?;

@@ -6,8 +6,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::AppError;
-use crate::handlers::require_admin;
+use crate::handlers::{json_body, require_admin};
 use crate::state::{AppState, Caller};
+use axum::extract::rejection::JsonRejection;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,17 +19,24 @@ pub(crate) struct CreateToken {
 pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Json(req): Json<CreateToken>,
+    body: Result<Json<CreateToken>, JsonRejection>,
 ) -> Result<Json<Value>, AppError> {
-    let valid = !req.principal.is_empty()
-        && req.principal.len() <= 128
-        && req.principal.chars().all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c));
-    let refused = require_admin(&caller).and_then(|()| {
-        if valid { Ok(()) } else { Err(AppError::invalid("invalid principal name")) }
+    let valid = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 128
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c))
+    };
+    let checked = require_admin(&caller).and_then(|()| json_body(body)).and_then(|req| {
+        if valid(&req.principal) {
+            Ok(req)
+        } else {
+            Err(AppError::invalid("invalid principal name"))
+        }
     });
-    if let Err(e) = refused {
-        return state.audit(&caller, "CreateToken", None, None, Err(e)).await;
-    }
+    let req = match checked {
+        Ok(req) => req,
+        Err(e) => return state.audit(&caller, "CreateToken", None, None, Err(e)).await,
+    };
     let token = state.create_token(&req.principal, Some(&caller)).await?;
     Ok(Json(json!({ "principal": req.principal, "token": token })))
 }

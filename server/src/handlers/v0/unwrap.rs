@@ -12,7 +12,9 @@ use super::keys::authorize;
 use crate::domain::keys::{self, KEY_NAMESPACE, KeyRow};
 use crate::domain::secrets;
 use crate::error::AppError;
+use crate::handlers::json_body;
 use crate::state::{AppState, Caller};
+use axum::extract::rejection::JsonRejection;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -34,10 +36,13 @@ struct Seen {
 pub(crate) async fn unwrap(
     State(state): State<AppState>,
     caller: Caller,
-    Json(req): Json<UnwrapRequest>,
+    body: Result<Json<UnwrapRequest>, JsonRejection>,
 ) -> Result<Json<Value>, AppError> {
     let mut seen = Seen::default();
-    let outcome = unwrap_inner(&state, &caller, req, &mut seen).await;
+    let outcome = match json_body(body) {
+        Ok(req) => unwrap_inner(&state, &caller, req, &mut seen).await,
+        Err(e) => Err(e),
+    };
     state.audit(&caller, "Unwrap", seen.key_id.as_deref(), seen.context.as_ref(), outcome).await
 }
 
@@ -73,11 +78,13 @@ async fn unwrap_inner(
     let mut conn = state.pool.acquire().await?;
     let key = keys::resolve(&mut conn, key_id).await?;
     seen.key_id = Some(key.key_id.clone());
-    key.require_enabled()?;
+    // Permission before state, as in AWS KMS: a caller with no right to the key learns nothing
+    // of its state, and cannot raise pending-deletion alarms.
     let policy = key.policy()?;
     if !policy.may_allow(&caller.principal, "Unwrap") {
         return Err(denied(caller, &key));
     }
+    key.require_enabled()?;
     let (_, sealed) = keys::version(&mut conn, &key.key_id, version).await?;
     drop(conn);
     let pkcs8 = state.root.open(&keys::key_name(&key.key_id, version), &sealed)?;
@@ -117,10 +124,13 @@ pub(crate) async fn decrypt(
     State(state): State<AppState>,
     caller: Caller,
     Path(key_ref): Path<String>,
-    Json(req): Json<DecryptRequest>,
+    body: Result<Json<DecryptRequest>, JsonRejection>,
 ) -> Result<Json<Value>, AppError> {
     let mut key_id = None;
-    let outcome = decrypt_inner(&state, &caller, &key_ref, req, &mut key_id).await;
+    let outcome = match json_body(body) {
+        Ok(req) => decrypt_inner(&state, &caller, &key_ref, req, &mut key_id).await,
+        Err(e) => Err(e),
+    };
     state.audit(&caller, "Decrypt", key_id.as_deref(), None, outcome).await
 }
 
@@ -142,8 +152,8 @@ async fn decrypt_inner(
     let mut conn = state.pool.acquire().await?;
     let key = keys::resolve(&mut conn, key_ref).await?;
     *key_id = Some(key.key_id.clone());
-    key.require_enabled()?;
     authorize(caller, &key, "Decrypt")?;
+    key.require_enabled()?;
     let version = req.key_version.unwrap_or(key.current_version);
     let (_, sealed) = keys::version(&mut conn, &key.key_id, version).await?;
     drop(conn);
