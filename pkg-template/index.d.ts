@@ -179,6 +179,42 @@ export declare class MultiKeyring implements Keyring {
     unwrap(edk: EncryptedDataKey, headerBytes: Uint8Array, options?: UnwrapOptions): Promise<Uint8Array | null>;
 }
 
+/** Options of {@link KeyServerKeyring.create}. */
+export interface KeyServerKeyringOptions {
+    /** Base URL of the key server, such as `https://keys.example` or `location.origin`. */
+    url: string;
+    /** Bearer token of the principal the server checks the key policy against. */
+    token: string;
+    /** Key ID or `alias/NAME`: whose public key new messages are wrapped with. */
+    keyId: string;
+    /** Default: the global `fetch`. */
+    fetch?: typeof fetch;
+    /** Stops the public-key request. */
+    signal?: AbortSignal;
+}
+
+/**
+ * A keyring for a key of a cipherdrop key server (`cipherdrop serve`): wraps locally with the
+ * key's public half (fetched once by {@link KeyServerKeyring.create}; EDK provider ID
+ * `cipherdrop`, provider information `KEYID/vN`, RSA-OAEP-SHA256), and unwraps by sending the
+ * message header and the EDK's key name to the server's `POST /v0/unwrap`. Every EDK with
+ * provider ID `cipherdrop` is sent, whichever key or version it names. A refusal throws a
+ * {@link DecryptError} with code `KEYRING` and `serverCode` set to the server's code
+ * (`AccessDenied`, `KeyDisabled`, `KeyPendingDeletion`, `InvalidCiphertext`, ...) or
+ * `NetworkError` if the server could not be reached.
+ */
+export declare class KeyServerKeyring implements Keyring {
+    private constructor();
+    /** Fetches the public key; rejects with a {@link KeyError} (`INVALID_KEY`, `serverCode`) if refused. */
+    static create(options: KeyServerKeyringOptions): Promise<KeyServerKeyring>;
+    /** The key ID or alias given to {@link KeyServerKeyring.create}. */
+    readonly keyId: string;
+    /** The EDK key name of new messages: `KEYID/vN`. */
+    readonly keyName: string;
+    wrappingKeys(): Promise<readonly WrappingKey[]>;
+    unwrap(edk: EncryptedDataKey, headerBytes: Uint8Array, options?: UnwrapOptions): Promise<Uint8Array | null>;
+}
+
 /** Input of {@link encrypt} and {@link decrypt}. */
 export type Data = Uint8Array | ArrayBuffer | ArrayBufferView | Blob | ReadableStream<Uint8Array>;
 
@@ -297,12 +333,19 @@ export declare class DecryptError extends CipherdropError {
     /** `TOO_MANY_ENCRYPTED_DATA_KEYS`, `HEADER_TOO_LARGE`, `FRAME_TOO_LARGE`, `CONTEXT_TOO_LARGE`. */
     readonly max?: number;
     /** `FRAME_TOO_LARGE`. */
-    readonly length?: number;
+    readonly length?: number;    /** `KEYRING` from a {@link KeyServerKeyring}: the server's error code, or `NetworkError`. */
+    readonly serverCode?: string;
+    /** `KEYRING` from a {@link KeyServerKeyring}: the HTTP status of the refusal. */
+    readonly status?: number;
 }
 
 /** A key could not be used. */
 export declare class KeyError extends CipherdropError {
     readonly code: KeyErrorCode;
+    /** From {@link KeyServerKeyring.create}: the server's error code. */
+    readonly serverCode?: string;
+    /** From {@link KeyServerKeyring.create}: the HTTP status of the refusal. */
+    readonly status?: number;
 }
 
 /**

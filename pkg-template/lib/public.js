@@ -2,4 +2,5 @@
 export { AlgorithmSuite, CommitmentPolicy, decrypt, decryptStream, encrypt, encryptStream } from './api.js';
 export { CipherdropError, DecryptError, EncryptError, KeyError } from './errors.js';
 export { MultiKeyring, RawRsaKeyring, WrappingKey } from './keyrings.js';
+export { KeyServerKeyring } from './key-server.js';
 export { init, version } from './wasm.js';

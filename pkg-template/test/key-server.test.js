@@ -1,0 +1,147 @@
+// KeyServerKeyring against a stand-in for the key server's HTTP API (a `fetch` function): the
+// public key is fetched once, unwrap sends the header and the EDK's key name, refusals and
+// network failures become DecryptError code KEYRING with the server's code. The real server
+// is exercised end to end by the demo page tests (www-demo/test/).
+import assert from 'node:assert/strict';
+import { constants, createPrivateKey, createPublicKey, privateDecrypt } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { test } from 'node:test';
+
+import { DecryptError, KeyError, KeyServerKeyring, MultiKeyring, RawRsaKeyring, decrypt, encrypt } from 'cipherdrop';
+
+const keyFile = (name) => readFile(new URL(`../../../tests/data/${name}`, import.meta.url), 'utf8');
+const privatePem = await keyFile('rsa-2048.pem');
+const spki = createPublicKey(privatePem).export({ type: 'spki', format: 'der' });
+const KEY_NAME = 'k-1234/v1';
+const TOKEN = 'tok-alice';
+
+/** The EDKs of a v2 message header: [{ providerId, providerInfo, ciphertext }]. */
+function headerEdks(header) {
+    const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
+    let at = 1 + 2 + 32; // version, suite, message ID
+    at += 2 + view.getUint16(at); // encryption context
+    const count = view.getUint16(at);
+    at += 2;
+    const text = (n) => new TextDecoder().decode(header.subarray(at, (at += n)));
+    const edks = [];
+    for (let i = 0; i < count; i += 1) {
+        const providerId = text(view.getUint16((at += 2) - 2));
+        const providerInfo = text(view.getUint16((at += 2) - 2));
+        const n = view.getUint16((at += 2) - 2);
+        edks.push({ providerId, providerInfo, ciphertext: header.subarray(at, (at += n)) });
+    }
+    return edks;
+}
+
+/** A fetch that plays the key server; `refuse` makes unwrap answer with that error. */
+function fakeServer({ refuse = null, publicKeyDoc = null } = {}) {
+    const calls = [];
+    const json = (status, body) => new Response(JSON.stringify(body), {
+        status, headers: { 'content-type': 'application/json' },
+    });
+    const fetchFn = async (url, init = {}) => {
+        calls.push({ url, init });
+        assert.equal(init.headers.authorization, `Bearer ${TOKEN}`);
+        const path = new URL(url).pathname;
+        if (path === '/v0/keys/alias%2Farchive/public-key') {
+            return json(200, publicKeyDoc ?? {
+                keyNamespace: 'cipherdrop', keyName: KEY_NAME, publicKey: spki.toString('base64'),
+            });
+        }
+        if (path === '/v0/unwrap' && init.method === 'POST') {
+            if (refuse) return json(refuse.status, { error: refuse.error, message: refuse.message });
+            const { header, keyName } = JSON.parse(init.body);
+            const edk = headerEdks(Buffer.from(header, 'base64')).find((e) => e.providerInfo === keyName);
+            const dataKey = privateDecrypt({
+                key: createPrivateKey(privatePem), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256',
+            }, edk.ciphertext);
+            return json(200, { keyId: 'k-1234', keyVersion: 1, dataKey: dataKey.toString('base64') });
+        }
+        return json(404, { error: 'NotFound', message: 'no route' });
+    };
+    return { fetchFn, calls };
+}
+
+const data = new TextEncoder().encode('archived bytes');
+const context = { owner: 'alice', object: 'obj-1' };
+
+test('wraps with the fetched public key and unwraps through the server', async () => {
+    const server = fakeServer();
+    const keyring = await KeyServerKeyring.create({
+        url: 'http://keys.test/', token: TOKEN, keyId: 'alias/archive', fetch: server.fetchFn,
+    });
+    assert.equal(keyring.keyId, 'alias/archive');
+    assert.equal(keyring.keyName, KEY_NAME);
+    const { result, messageHeader } = await encrypt(keyring, data, { encryptionContext: context });
+    assert.deepEqual(messageHeader.encryptedDataKeys, [{ providerId: 'cipherdrop', providerInfo: KEY_NAME }]);
+    const { plaintext } = await decrypt(keyring, result, { expectedContext: context });
+    assert.deepEqual(plaintext, data);
+    const unwraps = server.calls.filter((c) => c.url.endsWith('/v0/unwrap'));
+    assert.equal(unwraps.length, 1);
+    assert.equal(JSON.parse(unwraps[0].init.body).keyName, KEY_NAME);
+    assert.equal(server.calls.filter((c) => c.url.endsWith('/public-key')).length, 1);
+});
+
+test('EDKs of other providers are not sent to the server', async () => {
+    const server = fakeServer();
+    const keyring = await KeyServerKeyring.create({ url: 'http://keys.test', token: TOKEN, keyId: 'alias/archive', fetch: server.fetchFn });
+    const edk = { providerId: 'acme', providerInfo: 'k1', ciphertext: new Uint8Array(256) };
+    assert.equal(await keyring.unwrap(edk, new Uint8Array(10)), null);
+    assert.equal(server.calls.length, 1); // the public key only
+});
+
+test('a refusal is DecryptError KEYRING with the server code; an escrow key still opens', async () => {
+    const escrow = await RawRsaKeyring.fromPem({ keyNamespace: 'escrow', keyName: 'e1', privateKey: await keyFile('rsa-3072.pem') });
+    for (const [status, error] of [[403, 'AccessDenied'], [403, 'KeyDisabled'], [403, 'KeyPendingDeletion'], [400, 'InvalidCiphertext']]) {
+        const server = fakeServer({ refuse: { status, error, message: 'no' } });
+        const keyring = await KeyServerKeyring.create({ url: 'http://keys.test', token: TOKEN, keyId: 'alias/archive', fetch: server.fetchFn });
+        const { result } = await encrypt(new MultiKeyring({ generator: keyring, children: [escrow] }), data, { encryptionContext: context });
+        await assert.rejects(decrypt(keyring, result), (err) => {
+            assert.ok(err instanceof DecryptError);
+            assert.equal(err.code, 'KEYRING');
+            assert.equal(err.serverCode, error);
+            assert.equal(err.status, status);
+            assert.match(err.message, new RegExp(error));
+            return true;
+        });
+        const { plaintext } = await decrypt(new MultiKeyring({ generator: keyring, children: [escrow] }), result);
+        assert.deepEqual(plaintext, data);
+    }
+});
+
+test('an unreachable server is DecryptError KEYRING NetworkError; an abort is the abort', async () => {
+    const server = fakeServer();
+    const keyring0 = await KeyServerKeyring.create({ url: 'http://keys.test', token: TOKEN, keyId: 'alias/archive', fetch: server.fetchFn });
+    const { result } = await encrypt(keyring0, data, { encryptionContext: context });
+    let failing = false;
+    const flaky = async (url, init) => {
+        if (failing) throw new TypeError('fetch failed');
+        return server.fetchFn(url, init);
+    };
+    const keyring = await KeyServerKeyring.create({ url: 'http://keys.test', token: TOKEN, keyId: 'alias/archive', fetch: flaky });
+    failing = true;
+    await assert.rejects(decrypt(keyring, result), { name: 'DecryptError', code: 'KEYRING', serverCode: 'NetworkError' });
+
+    const controller = new AbortController();
+    const reason = new Error('user cancelled');
+    const hanging = (url, init) => new Promise((_, reject) => {
+        init.signal.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
+        controller.abort(reason);
+    });
+    const edk = { providerId: 'cipherdrop', providerInfo: KEY_NAME, ciphertext: new Uint8Array(256) };
+    const keyring3 = await KeyServerKeyring.create({
+        url: 'http://keys.test', token: TOKEN, keyId: 'alias/archive',
+        fetch: (url, init) => (url.endsWith('/v0/unwrap') ? hanging(url, init) : server.fetchFn(url, init)),
+    });
+    await assert.rejects(keyring3.unwrap(edk, new Uint8Array(10), { signal: controller.signal }), (err) => err === reason);
+});
+
+test('create: a refused or odd public key is KeyError INVALID_KEY', async () => {
+    const refused = async () => new Response(JSON.stringify({ error: 'AccessDenied', message: 'no' }), { status: 403 });
+    await assert.rejects(KeyServerKeyring.create({ url: 'http://k', token: TOKEN, keyId: 'alias/x', fetch: refused }),
+        (err) => err instanceof KeyError && err.code === 'INVALID_KEY' && err.serverCode === 'AccessDenied');
+    const odd = fakeServer({ publicKeyDoc: { keyNamespace: 'other', keyName: 'x', publicKey: '' } });
+    await assert.rejects(KeyServerKeyring.create({ url: 'http://k', token: TOKEN, keyId: 'alias/archive', fetch: odd.fetchFn }),
+        { name: 'KeyError', code: 'INVALID_KEY' });
+    await assert.rejects(KeyServerKeyring.create({ url: 'http://k', keyId: 'alias/archive' }), TypeError);
+});
