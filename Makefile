@@ -5,7 +5,7 @@ SHELL := /bin/bash
 # npm's wasm-opt (tools/) first: never Debian's binaryen; then cargo-installed tools.
 export PATH := $(CURDIR)/tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup test demo pkg bench
+.PHONY: setup test demo pkg package bench
 
 ## setup: install the toolchain, browsers and npm/Python dependencies (idempotent)
 setup:
@@ -18,6 +18,10 @@ test: setup
 ## pkg: build the npm package into build/pkg
 pkg:
 	@scripts/build-pkg.sh
+
+## package: build the npm package and pack it: target/npm/cipherdrop-<version>.tgz
+package: setup
+	@scripts/build-pkg.sh --pack
 
 ## demo: build the package and serve the demo on $CIPHERDROP_LISTEN (default 127.0.0.1:8700)
 demo: setup pkg

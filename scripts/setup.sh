@@ -20,6 +20,8 @@ cd "$(dirname "$0")/.."
 NPM_PROJECTS=(
     tools
     tests/interop/node
+    tests/npm
+    tests/vite
 )
 # Python packages for the interop and vector runners, installed into build/venv.
 PY_REQUIREMENTS=tests/interop/requirements.txt

@@ -36,9 +36,14 @@ suite cargo -- cargo test --workspace --no-fail-fast
 suite wasm-chromium -- wasm-pack test --headless --chrome -- --test web
 # wasm32 in Node: tests/node.rs (no run_in_browser; `--node` silently skips browser files).
 suite wasm-node -- wasm-pack test --node -- --test node
-# The npm package (build/pkg, also served by `make demo`) and its JS tests.
-suite pkg-build --build -- scripts/build-pkg.sh
+# The npm package (build/pkg, also served by `make demo`, packed into target/npm/) and its JS
+# tests in place.
+suite pkg-build --build -- scripts/build-pkg.sh --pack
 suite pkg-js -- node --test --test-reporter=spec build/pkg/test/
+# The packed .tgz installed into a fresh project (build/npm-consumer/), as a user would: the
+# shared cases (round trips, streams, negative cases, interop with @aws-crypto/client-node
+# and the Python SDK) in Node.
+suite npm-node -- node tests/npm/run.mjs node.test.mjs
 # The demo page in headless Chromium: shows the module's version; screenshot build/demo.png.
 suite demo-page -- node --test --test-reporter=spec www-demo/test/
 # The CLI binary, then the runners that drive it.

@@ -196,6 +196,8 @@ class DecryptSession {
     messageHeader = null;
     /** True while released plaintext still awaits the message signature. */
     provisional = false;
+    /** True once the whole message was read (only the end of the input is still to come). */
+    done = false;
 
     constructor(decryptor, keyring, signal) {
         this.#decryptor = decryptor;
@@ -212,6 +214,7 @@ class DecryptSession {
             if (plaintext.length) out.push(plaintext);
             const decryptor = this.#live();
             this.provisional = decryptor.provisional;
+            this.done = decryptor.state === 'done';
             if (decryptor.state !== 'need-data-key') return out;
             rest = rest.subarray(decryptor.consumed);
             await this.#unwrap();
@@ -416,6 +419,34 @@ function encryptedStream(session, input, options) {
     });
 }
 
+/**
+ * Feeds a decrypt session for a stream and decides what to release when. `first`: plaintext
+ * released before the stream started. The output of the call that completed the message
+ * (its final frame) is held back until the end of the input, so that trailing bytes in a
+ * later chunk error the stream without releasing the final frame.
+ */
+function decryptFeeder(first = []) {
+    let pending = first;
+    return {
+        async feed(session, slice) {
+            const out = await session.push(slice);
+            if (session.done) {
+                pending.push(...out);
+                return [];
+            }
+            const released = pending.length ? [...pending, ...out] : out;
+            pending = [];
+            return released;
+        },
+        async end(session) {
+            session.finish();
+            const released = pending;
+            pending = [];
+            return released;
+        },
+    };
+}
+
 /** Reads until the header is verified (so messageHeader is known), then streams the rest. */
 async function decryptedStream(session, input, options) {
     const { signal, onProgress } = options;
@@ -445,22 +476,10 @@ async function decryptedStream(session, input, options) {
     reader.releaseLock();
     const rest = { stream: input.stream, total: input.total };
     const counted = onProgress && ((p) => onProgress({ ...p, bytesDone: p.bytesDone + done }));
-    let first = pending.length ? pending : null;
+    const feeder = decryptFeeder(pending);
     const plaintext = pullThrough(rest, { onProgress: counted, signal }, {
-        feed: async (slice) => {
-            const out = await session.push(slice);
-            if (first) {
-                out.unshift(...first);
-                first = null;
-            }
-            return out;
-        },
-        end: async () => {
-            session.finish();
-            const out = first ?? [];
-            first = null;
-            return out;
-        },
+        feed: (slice) => feeder.feed(session, slice),
+        end: () => feeder.end(session),
         stop: () => session.close(),
     });
     return { plaintext, messageHeader: session.messageHeader };
@@ -476,7 +495,7 @@ function sessionTransform(open, options, { feed, end, onOpen, onError }) {
     let onAbort = null;
     const stop = () => {
         session?.close();
-        if (onAbort) signal.removeEventListener('abort', onAbort);
+        if (onAbort) signal?.removeEventListener('abort', onAbort);
     };
     const transformer = {
         async start(controller) {
@@ -566,17 +585,15 @@ export function encryptStream(keyring, options = {}) {
 export function decryptStream(keyring, options = {}) {
     checkKeyring(keyring);
     const header = deferred();
+    const feeder = decryptFeeder();
     let current = null;
     const stream = sessionTransform(() => DecryptSession.open(keyring, options), options, {
         feed: async (session, slice) => {
-            const out = await session.push(slice);
+            const out = await feeder.feed(session, slice);
             if (session.messageHeader) header.resolve(session.messageHeader);
             return out;
         },
-        end: async (session) => {
-            session.finish();
-            return [];
-        },
+        end: (session) => feeder.end(session),
         onOpen: (session, err) => {
             current = session;
             if (err) header.reject(err);

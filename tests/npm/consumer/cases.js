@@ -1,0 +1,503 @@
+// The package's test cases, environment-agnostic: node.test.mjs runs them in Node and
+// browser.test.mjs inside headless Chromium (plain <script type="module"> + import map). Each
+// case is `{ name, run }`; `run(ctx)` gets
+//   ctx.cd              the `cipherdrop` module, as the consumer imports it
+//   ctx.fixtures        { namespace, keys: { 2048|3072: { pkcs8, pkcs1, spki, pkcs1Public } },
+//                         messages: [{ name, producer, suite, oaep, keys: [{ namespace, name, bits }],
+//                                      frameLength, context, plaintext, message }] } (base64)
+//   ctx.officialDecrypt async ({ message: Uint8Array, bits: ['2048'], oaep }) →
+//                       { plaintext, encryptionContext, suiteId, frameLength } by @aws-crypto/client-node
+import {
+    base64ToBytes, bytesEqual, deepEqual, equal, ok, rejects,
+} from './check.js';
+
+const SUITES = [0x0478, 0x0578];
+const OAEP = ['SHA-1', 'SHA-256', 'SHA-384', 'SHA-512'];
+
+function bytes(n, seed = 1) {
+    const out = new Uint8Array(n);
+    let x = seed >>> 0;
+    for (let i = 0; i < n; i++) {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        out[i] = x >>> 24;
+    }
+    return out;
+}
+
+async function keyring(ctx, { bits = '2048', form = 'pkcs8', oaepHash = 'SHA-256', name } = {}) {
+    const pem = ctx.fixtures.keys[bits][form];
+    const isPublic = form === 'spki' || form === 'pkcs1Public';
+    return ctx.cd.RawRsaKeyring.fromPem({
+        keyNamespace: ctx.fixtures.namespace, keyName: name ?? `rsa-${bits}`, oaepHash,
+        ...(isPublic ? { publicKey: pem } : { privateKey: pem }),
+    });
+}
+
+/** A ReadableStream of `data` in chunks of `size` bytes. */
+function streamOf(data, size = 7000) {
+    let at = 0;
+    return new ReadableStream({
+        pull(controller) {
+            if (at >= data.length) return controller.close();
+            controller.enqueue(data.slice(at, at + size));
+            at += size;
+        },
+    }, { highWaterMark: 0 });
+}
+
+/** Reads a stream to the end: `{ data, error }` with everything it emitted before an error. */
+async function drain(stream) {
+    const parts = [];
+    let error = null;
+    const reader = stream.getReader();
+    try {
+        for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            parts.push(value);
+        }
+    } catch (err) {
+        error = err;
+    }
+    const data = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+        data.set(p, at);
+        at += p.length;
+    }
+    return { data, error };
+}
+
+async function readAll(stream) {
+    const { data, error } = await drain(stream);
+    if (error) throw error;
+    return data;
+}
+
+const hex = (suite) => `0x${suite.toString(16).padStart(4, '0')}`;
+const isCode = (Class, code) => (err) => err instanceof Class && err.code === code;
+
+// --- round trips ---------------------------------------------------------------------------
+
+const roundTrips = [
+    {
+        name: 'round trip: Uint8Array, both suites, sizes around the frame length',
+        async run(ctx) {
+            const sender = await keyring(ctx, { form: 'spki' });
+            const recipient = await keyring(ctx);
+            for (const suite of SUITES) {
+                for (const size of [0, 1, 999, 1000, 1001, 3 * 1000 + 17]) {
+                    const data = bytes(size, size + suite);
+                    const { result, messageHeader } = await ctx.cd.encrypt(sender, data, {
+                        suite, frameLength: 1000, encryptionContext: { purpose: 'test', 'ключ': 'значение' },
+                    });
+                    ok(result instanceof Uint8Array, 'result is a Uint8Array');
+                    equal(messageHeader.suiteId, suite, 'suiteId');
+                    equal(messageHeader.frameLength, 1000, 'frameLength');
+                    equal(messageHeader.encryptionContext['ключ'], 'значение', 'context');
+                    equal('aws-crypto-public-key' in messageHeader.encryptionContext, suite === 0x0578, 'public key entry');
+                    deepEqual(messageHeader.encryptedDataKeys,
+                        [{ providerId: ctx.fixtures.namespace, providerInfo: 'rsa-2048' }], 'EDKs');
+                    const out = await ctx.cd.decrypt(recipient, result, { expectedContext: { purpose: 'test' } });
+                    bytesEqual(out.plaintext, data, `${hex(suite)} ${size} bytes`);
+                    deepEqual(out.messageHeader, messageHeader, 'decrypt reports the same header');
+                }
+            }
+        },
+    },
+    {
+        name: 'round trip: every PEM form and OAEP hash',
+        async run(ctx) {
+            for (const oaepHash of OAEP) {
+                for (const [wrapForm, unwrapForm] of [['spki', 'pkcs8'], ['pkcs1Public', 'pkcs1'], ['pkcs8', 'pkcs1']]) {
+                    const sender = await keyring(ctx, { bits: '3072', form: wrapForm, oaepHash });
+                    const recipient = await keyring(ctx, { bits: '3072', form: unwrapForm, oaepHash });
+                    const data = bytes(100, 7);
+                    const { result } = await ctx.cd.encrypt(sender, data, { suite: 0x0478 });
+                    bytesEqual((await ctx.cd.decrypt(recipient, result)).plaintext, data, `${oaepHash} ${wrapForm}→${unwrapForm}`);
+                }
+            }
+            // Both halves given: they must be one key pair.
+            const { keys } = ctx.fixtures;
+            await rejects(ctx.cd.RawRsaKeyring.fromPem({
+                keyNamespace: 'n', keyName: 'k', publicKey: keys[2048].spki, privateKey: keys[3072].pkcs8,
+            }), isCode(ctx.cd.KeyError, 'KEY_MISMATCH'), 'mismatched pair');
+            const both = await ctx.cd.RawRsaKeyring.fromPem({
+                keyNamespace: 'n', keyName: 'k', publicKey: keys[2048].spki, privateKey: keys[2048].pkcs1,
+            });
+            ok(both.canUnwrap, 'canUnwrap');
+            equal(both.oaepHash, 'SHA-256', 'default OAEP hash');
+        },
+    },
+    {
+        name: 'multi-keyring: wraps for every key; each private key alone decrypts',
+        async run(ctx) {
+            const a = await keyring(ctx, { bits: '2048' });
+            const b = await keyring(ctx, { bits: '3072', oaepHash: 'SHA-512' });
+            const multi = new ctx.cd.MultiKeyring({ generator: a, children: [b] });
+            const data = bytes(5000, 3);
+            const { result, messageHeader } = await ctx.cd.encrypt(multi, data);
+            deepEqual(messageHeader.encryptedDataKeys.map((e) => e.providerInfo), ['rsa-2048', 'rsa-3072'], 'EDK order');
+            for (const k of [a, b, multi, new ctx.cd.MultiKeyring({ children: [b] })]) {
+                bytesEqual((await ctx.cd.decrypt(k, result)).plaintext, data, 'decrypts');
+            }
+            await rejects(ctx.cd.encrypt(new ctx.cd.MultiKeyring({ children: [a] }), data),
+                isCode(ctx.cd.EncryptError, 'KEYRING'), 'no generator: cannot encrypt');
+        },
+    },
+    {
+        name: 'a custom keyring: wrapping keys from WrappingKey.rsaOaep, unwrap in JS with headerBytes',
+        async run(ctx) {
+            const inner = await keyring(ctx);
+            const wrappingKey = await ctx.cd.WrappingKey.rsaOaep({
+                keyNamespace: ctx.fixtures.namespace, keyName: 'rsa-2048', publicKey: ctx.fixtures.keys[2048].spki,
+            });
+            const seen = [];
+            const custom = {
+                wrappingKeys: () => [wrappingKey],
+                async unwrap(edk, headerBytes, options) {
+                    seen.push({ edk, headerBytes, options });
+                    return inner.unwrap(edk, headerBytes);
+                },
+            };
+            const { result } = await ctx.cd.encrypt(custom, bytes(10));
+            bytesEqual((await ctx.cd.decrypt(custom, result)).plaintext, bytes(10), 'round trip');
+            equal(seen.length, 1, 'one unwrap call');
+            ok(seen[0].edk.ciphertext instanceof Uint8Array && seen[0].edk.ciphertext.length === 256, 'EDK ciphertext');
+            bytesEqual(seen[0].headerBytes, result.subarray(0, seen[0].headerBytes.length), 'headerBytes is the header');
+            // A refusal is reported as such; a wrong-length key counts as a failed attempt.
+            const refusing = { wrappingKeys: () => [], unwrap: async () => { throw new ctx.cd.DecryptError('no', 'KEYRING'); } };
+            await rejects(ctx.cd.decrypt(refusing, result), isCode(ctx.cd.DecryptError, 'KEYRING'), 'refusal');
+            const short = new Uint8Array(16).fill(1);
+            const wrongLength = { wrappingKeys: () => [], unwrap: async () => short };
+            const err = await rejects(ctx.cd.decrypt(wrongLength, result), isCode(ctx.cd.DecryptError, 'NO_DECRYPTABLE_KEY'));
+            equal(err.failedAttempts, 1, 'failedAttempts');
+            ok(short.every((b) => b === 0), 'the returned key was zero-filled');
+            const wrongKey = { wrappingKeys: () => [], unwrap: async () => new Uint8Array(32).fill(7) };
+            await rejects(ctx.cd.decrypt(wrongKey, result), isCode(ctx.cd.DecryptError, 'COMMITMENT_MISMATCH'), 'wrong key');
+        },
+    },
+    {
+        name: 'onProgress and AbortSignal on Uint8Array input',
+        async run(ctx) {
+            const k = await keyring(ctx);
+            const data = bytes(3 << 20, 9);
+            const seen = [];
+            const { result } = await ctx.cd.encrypt(k, data, { suite: 0x0478, onProgress: (p) => seen.push(p) });
+            deepEqual(seen.at(-1), { bytesDone: data.length, bytesTotal: data.length }, 'last progress');
+            ok(seen.length >= 3, 'progress per MiB');
+            const dSeen = [];
+            await ctx.cd.decrypt(k, result, { onProgress: (p) => dSeen.push(p) });
+            equal(dSeen.at(-1).bytesDone, result.length, 'decrypt progress counts ciphertext');
+
+            const aborted = new AbortController();
+            aborted.abort(new Error('stop now'));
+            await rejects(ctx.cd.encrypt(k, data, { signal: aborted.signal }), (e) => e.message === 'stop now', 'pre-aborted');
+            const controller = new AbortController();
+            const big = bytes(64 << 20, 1);
+            const started = performance.now();
+            let stoppedAfter = -1;
+            const work = ctx.cd.encrypt(k, big, {
+                signal: controller.signal, suite: 0x0478,
+                onProgress: ({ bytesDone }) => {
+                    if (bytesDone >= (2 << 20) && !controller.signal.aborted) {
+                        setTimeout(() => controller.abort(), 0);
+                    }
+                    stoppedAfter = bytesDone;
+                },
+            });
+            const err = await rejects(work, (e) => e.name === 'AbortError', 'aborted mid-way');
+            ok(err, 'rejects with the signal reason');
+            ok(stoppedAfter < 32 << 20, `stopped promptly (after ${stoppedAfter} of ${big.length} bytes, ${Math.round(performance.now() - started)} ms)`);
+        },
+    },
+    {
+        name: 'option and key errors have their codes',
+        async run(ctx) {
+            const { cd } = ctx;
+            const k = await keyring(ctx);
+            const d = bytes(5);
+            await rejects(cd.encrypt(k, d, { frameLength: 0 }), isCode(cd.EncryptError, 'INVALID_FRAME_LENGTH'), 'frame 0');
+            await rejects(cd.encrypt(k, d, { frameLength: 2 ** 31 }), isCode(cd.EncryptError, 'INVALID_FRAME_LENGTH'), 'frame 2^31');
+            await rejects(cd.encrypt(k, d, { suite: 0x0378 }), isCode(cd.EncryptError, 'UNSUPPORTED_SUITE'), 'legacy suite');
+            await rejects(cd.encrypt(k, d, { encryptionContext: { 'aws-crypto-public-key': 'x' } }),
+                isCode(cd.EncryptError, 'RESERVED_CONTEXT_KEY'), 'reserved key');
+            await rejects(cd.encrypt(k, d, { encryptionContext: { a: 1 } }), (e) => e instanceof TypeError, 'non-string value');
+            await rejects(cd.encrypt(k, 'text'), (e) => e instanceof TypeError, 'string data');
+            await rejects(cd.encrypt({}, d), (e) => e instanceof TypeError, 'not a keyring');
+            await rejects(cd.decrypt(k, d, { commitmentPolicy: 'whatever' }), (e) => e instanceof TypeError, 'policy');
+            const pem = ctx.fixtures.keys[2048];
+            const from = (o) => cd.RawRsaKeyring.fromPem({ keyNamespace: 'n', keyName: 'k', ...o });
+            await rejects(from({ publicKey: pem.spki, oaepHash: 'PKCS1' }), isCode(cd.KeyError, 'PKCS1V15_REFUSED'), 'pkcs1 padding');
+            await rejects(from({ publicKey: pem.spki, oaepHash: 'md5' }), isCode(cd.KeyError, 'UNKNOWN_PADDING'), 'md5');
+            await rejects(from({ publicKey: 'not pem' }), isCode(cd.KeyError, 'INVALID_PEM'), 'not PEM');
+            const lines = pem.pkcs8.trim().split('\n');
+            const cut = [...lines.slice(0, 8), lines.at(-1)].join('\n');
+            await rejects(from({ privateKey: cut }), isCode(cd.KeyError, 'INVALID_KEY'), 'cut private key');
+            await rejects(from({ publicKey: pem.spki.replace('PUBLIC', 'RSA PRIVATE').replace('PUBLIC', 'RSA PRIVATE') }),
+                (e) => e instanceof TypeError, 'private PEM as publicKey');
+            await rejects(cd.RawRsaKeyring.fromPem({ keyNamespace: 'aws-kms', keyName: 'k', publicKey: pem.spki }),
+                isCode(cd.KeyError, 'RESERVED_NAMESPACE'), 'aws-kms');
+            await rejects(from({}), (e) => e instanceof TypeError, 'no key');
+            const { result } = await cd.encrypt(k, d, { encryptionContext: { tenant: 'a' } });
+            const err = await rejects(cd.decrypt(k, result, { expectedContext: { tenant: 'b' } }),
+                isCode(cd.DecryptError, 'CONTEXT_MISMATCH'), 'expected context');
+            equal(err.key, 'tenant', 'err.key');
+            await rejects(cd.decrypt(k, result, { refuseSigned: true }), isCode(cd.DecryptError, 'SIGNED_MESSAGE_REFUSED'), 'refuseSigned');
+            const publicOnly = await keyring(ctx, { form: 'spki' });
+            await rejects(cd.decrypt(publicOnly, result), isCode(cd.DecryptError, 'KEYRING'), 'public key only');
+            const other = await keyring(ctx, { bits: '3072', name: 'rsa-2048' });
+            const e2 = await rejects(cd.decrypt(other, result), isCode(cd.DecryptError, 'NO_DECRYPTABLE_KEY'), 'other key, same name');
+            equal(e2.failedAttempts, 1, 'one failed attempt');
+        },
+    },
+];
+
+// --- streams and Blobs ---------------------------------------------------------------------
+
+const streams = [
+    {
+        name: 'streams: Blob and ReadableStream input give ReadableStream results',
+        async run(ctx) {
+            const k = await keyring(ctx);
+            for (const suite of SUITES) {
+                const data = bytes(200_000, suite);
+                const progress = [];
+                const enc = await ctx.cd.encrypt(k, new Blob([data]), {
+                    suite, frameLength: 4096, onProgress: (p) => progress.push(p),
+                });
+                ok(enc.result instanceof ReadableStream, 'result is a ReadableStream');
+                equal(enc.messageHeader.frameLength, 4096, 'header before reading');
+                const message = await readAll(enc.result);
+                deepEqual(progress.at(-1), { bytesDone: data.length, bytesTotal: data.length }, 'Blob progress');
+                const oneShot = await ctx.cd.decrypt(k, message);
+                bytesEqual(oneShot.plaintext, data, 'one-shot decrypt of the streamed message');
+                const dec = await ctx.cd.decrypt(k, streamOf(message, 3001));
+                ok(dec.plaintext instanceof ReadableStream, 'plaintext is a ReadableStream');
+                deepEqual(dec.messageHeader, enc.messageHeader, 'header known before reading');
+                bytesEqual(await readAll(dec.plaintext), data, `${hex(suite)} stream`);
+                const fromBlob = await ctx.cd.decrypt(k, new Blob([message]));
+                bytesEqual(await readAll(fromBlob.plaintext), data, 'Blob decrypt');
+                const viaStream = await ctx.cd.encrypt(k, streamOf(data, 1));
+                const back = await ctx.cd.decrypt(k, streamOf(await readAll(viaStream.result), 1));
+                bytesEqual(await readAll(back.plaintext.pipeThrough(new TransformStream())), data, '1-byte chunks');
+            }
+            const empty = await ctx.cd.encrypt(k, new Blob([]));
+            const emptyMessage = await readAll(empty.result);
+            equal((await ctx.cd.decrypt(k, emptyMessage)).plaintext.length, 0, 'empty Blob');
+        },
+    },
+    {
+        name: 'streams: encryptStream / decryptStream, messageHeader and provisional',
+        async run(ctx) {
+            const k = await keyring(ctx);
+            for (const suite of SUITES) {
+                const data = bytes(100_000, 5);
+                const es = ctx.cd.encryptStream(k, { suite, frameLength: 1000 });
+                const message = await readAll(streamOf(data, 777).pipeThrough(es));
+                equal((await es.messageHeader).suiteId, suite, 'encryptStream header');
+                const ds = ctx.cd.decryptStream(k);
+                const reader = streamOf(message, 5000).pipeThrough(ds).getReader();
+                const parts = [];
+                let provisionalSeen = false;
+                for (;;) {
+                    const { value, done } = await reader.read();
+                    if (done) break;
+                    provisionalSeen ||= ds.provisional;
+                    parts.push(value);
+                }
+                equal(provisionalSeen, suite === 0x0578, `${hex(suite)} provisional while reading`);
+                equal(ds.provisional, false, 'not provisional after close');
+                equal((await ds.messageHeader).suiteId, suite, 'decryptStream header');
+                bytesEqual(await new Blob(parts).arrayBuffer().then((b) => new Uint8Array(b)), data, 'round trip');
+            }
+            const refusing = ctx.cd.decryptStream(k, { refuseSigned: true });
+            const { result } = await ctx.cd.encrypt(k, bytes(10));
+            const { error } = await drain(streamOf(result).pipeThrough(refusing));
+            ok(error?.code === 'SIGNED_MESSAGE_REFUSED', `refuseSigned: ${error?.code}`);
+            await rejects(refusing.messageHeader, (e) => e.code === 'SIGNED_MESSAGE_REFUSED', 'header promise rejects');
+        },
+    },
+    {
+        name: 'streams: AbortSignal errors the stream with its reason',
+        async run(ctx) {
+            const k = await keyring(ctx);
+            const data = bytes(4 << 20, 2);
+            const controller = new AbortController();
+            const { result } = await ctx.cd.encrypt(k, streamOf(data, 65536), { signal: controller.signal, suite: 0x0478 });
+            const reader = result.getReader();
+            await reader.read();
+            controller.abort(new Error('user abort'));
+            await rejects(reader.read(), (e) => e.message === 'user abort', 'encrypt result stream');
+            const c2 = new AbortController();
+            const ds = ctx.cd.decryptStream(k, { signal: c2.signal });
+            const { result: message } = await ctx.cd.encrypt(k, data);
+            const piped = streamOf(message, 65536).pipeThrough(ds).getReader();
+            await piped.read();
+            c2.abort(new Error('user abort 2'));
+            await rejects((async () => { for (;;) { if ((await piped.read()).done) return; } })(),
+                (e) => e.message === 'user abort 2', 'decryptStream');
+        },
+    },
+];
+
+// --- negative cases ------------------------------------------------------------------------
+
+/** A message of 3 full frames of 1000 bytes and a final frame of 500, and its parts. */
+async function victim(ctx, suite) {
+    const k = await keyring(ctx);
+    const data = bytes(3500, 77);
+    const { result } = await ctx.cd.encrypt(k, data, { suite, frameLength: 1000, encryptionContext: { marker: 'TAMPER-ME' } });
+    return { k, data, message: result };
+}
+
+function flip(message, at) {
+    const copy = message.slice();
+    copy[at] ^= 0x01;
+    return copy;
+}
+
+/** Index of the ASCII `text` in `bytes`. */
+function indexOf(bytes, text) {
+    const needle = new TextEncoder().encode(text);
+    outer: for (let i = 0; i + needle.length <= bytes.length; i++) {
+        for (let j = 0; j < needle.length; j++) if (bytes[i + j] !== needle[j]) continue outer;
+        return i;
+    }
+    return -1;
+}
+
+/**
+ * `bad` must fail with `code`: the one-shot decrypt releases nothing; decrypt of a stream
+ * and decryptStream error (never close) and emit at most the plaintext before the final frame.
+ */
+async function mustFail(ctx, k, bad, data, code, what) {
+    const isIt = (e) => e instanceof ctx.cd.DecryptError && e.code === code;
+    let released = null;
+    await rejects(ctx.cd.decrypt(k, bad).then((r) => { released = r; }), isIt, `${what}: one-shot`);
+    equal(released, null, `${what}: one-shot released nothing`);
+    for (const chunk of [700, bad.length]) {
+        const ds = ctx.cd.decryptStream(k);
+        const out = await drain(streamOf(bad, chunk).pipeThrough(ds));
+        ok(out.error && isIt(out.error), `${what}: decryptStream (chunks of ${chunk}) errors with ${code}, got ${out.error?.code} ${out.error?.message}`);
+        ok(out.data.length <= 3000, `${what}: decryptStream released ${out.data.length} bytes, the final frame included`);
+        bytesEqual(out.data, data.subarray(0, out.data.length), `${what}: what was released is a prefix`);
+        let viaDecrypt;
+        try {
+            const r = await ctx.cd.decrypt(k, streamOf(bad, chunk));
+            viaDecrypt = await drain(r.plaintext);
+        } catch (err) {
+            viaDecrypt = { data: new Uint8Array(0), error: err };
+        }
+        ok(viaDecrypt.error && isIt(viaDecrypt.error), `${what}: decrypt(stream) errors with ${code}, got ${viaDecrypt.error?.code}`);
+        ok(viaDecrypt.data.length <= 3000, `${what}: decrypt(stream) released the final frame`);
+    }
+}
+
+const negatives = [];
+for (const suite of SUITES) {
+    negatives.push({
+        name: `negative ${hex(suite)}: tampered, truncated and trailing-byte messages`,
+        async run(ctx) {
+            const { k, data, message } = await victim(ctx, suite);
+            const signed = suite === 0x0578;
+            // Tampered: a header field covered only by the header tag, a frame, the signature.
+            await mustFail(ctx, k, flip(message, indexOf(message, 'TAMPER-ME')), data, 'BAD_HEADER_TAG', 'context byte');
+            const sigLen = signed ? signatureLength(message) : 0;
+            const bodyEnd = message.length - sigLen;
+            await mustFail(ctx, k, flip(message, bodyEnd - 600), data, 'BAD_FRAME_TAG', 'final frame byte');
+            await mustFail(ctx, k, flip(message, bodyEnd - 2000), data, 'BAD_FRAME_TAG', 'middle frame byte');
+            if (signed) await mustFail(ctx, k, flip(message, message.length - 5), data, 'BAD_SIGNATURE', 'signature byte');
+            // Truncated anywhere: the header, a frame, the footer.
+            await mustFail(ctx, k, message.subarray(0, 40), data, 'TRUNCATED', 'cut in the header');
+            await mustFail(ctx, k, message.subarray(0, bodyEnd - 300), data, 'TRUNCATED', 'cut in the final frame');
+            await mustFail(ctx, k, message.subarray(0, bodyEnd - 1600), data, 'TRUNCATED', 'cut in the middle');
+            if (signed) await mustFail(ctx, k, message.subarray(0, message.length - 10), data, 'TRUNCATED', 'cut in the footer');
+            // Trailing bytes, in the same chunk or a later one (mustFail feeds both ways).
+            const trailing = new Uint8Array(message.length + 1);
+            trailing.set(message);
+            await mustFail(ctx, k, trailing, data, 'TRAILING_BYTES', 'one trailing byte');
+            const err = await rejects(ctx.cd.decrypt(k, message.subarray(0, bodyEnd - 1600)), () => true);
+            equal(err.section, 'body', 'TRUNCATED names the section');
+        },
+    });
+}
+
+/** Length of the footer of a signed message: 2-byte length + DER signature. */
+function signatureLength(message) {
+    for (let len = 110; len >= 8; len--) {
+        const at = message.length - len - 2;
+        if (((message[at] << 8) | message[at + 1]) === len && message[at + 2] === 0x30) return len + 2;
+    }
+    throw new Error('no signature footer found');
+}
+
+// --- interop with the official SDKs --------------------------------------------------------
+
+function interop(fixtures) {
+    const cases = [];
+    for (const [i, m] of fixtures.messages.entries()) {
+        cases.push({
+            name: `interop: decrypt a message by ${m.name}`,
+            async run(ctx) {
+                const forms = ['pkcs8', 'pkcs1'];
+                const keyrings = [];
+                for (const key of m.keys) {
+                    keyrings.push(await keyring(ctx, { bits: String(key.bits), form: forms[i % 2], oaepHash: m.oaep, name: key.name }));
+                }
+                // Multi-key messages: the second key alone must decrypt too.
+                const k = keyrings.length === 1 ? keyrings[0] : keyrings[1];
+                const { plaintext, messageHeader } = await ctx.cd.decrypt(k, base64ToBytes(m.message), {
+                    expectedContext: m.context,
+                });
+                bytesEqual(plaintext, base64ToBytes(m.plaintext), 'plaintext');
+                equal(messageHeader.suiteId, m.suite, 'suiteId');
+                equal(messageHeader.frameLength, m.frameLength, 'frameLength');
+                for (const [key, value] of Object.entries(m.context)) equal(messageHeader.encryptionContext[key], value, `context ${key}`);
+                deepEqual(messageHeader.encryptedDataKeys.map((e) => e.providerInfo).sort(), m.keys.map((x) => x.name).sort(), 'EDKs');
+                // And as a stream.
+                const streamed = await ctx.cd.decrypt(k, new Blob([base64ToBytes(m.message)]));
+                bytesEqual(await readAll(streamed.plaintext), base64ToBytes(m.plaintext), 'streamed plaintext');
+            },
+        });
+    }
+    for (const suite of SUITES) {
+        for (const oaepHash of OAEP) {
+            cases.push({
+                name: `interop: @aws-crypto/client-node decrypts ours, ${hex(suite)} ${oaepHash}`,
+                async run(ctx) {
+                    const data = bytes(10_000 + suite % 7, suite);
+                    const k = await keyring(ctx, { form: 'spki', oaepHash });
+                    const { result } = await ctx.cd.encrypt(k, data, { suite, frameLength: 4096, encryptionContext: { by: 'cipherdrop' } });
+                    const got = await ctx.officialDecrypt({ message: result, bits: ['2048'], oaep: oaepHash.toLowerCase().replace('-', '') });
+                    bytesEqual(got.plaintext, data, 'plaintext');
+                    equal(got.suiteId, suite, 'suiteId');
+                    equal(got.frameLength, 4096, 'frameLength');
+                    equal(got.encryptionContext.by, 'cipherdrop', 'context');
+                },
+            });
+        }
+        cases.push({
+            name: `interop: @aws-crypto/client-node decrypts ours, ${hex(suite)} two keys, streamed`,
+            async run(ctx) {
+                const data = bytes(70_000, 11);
+                const multi = new ctx.cd.MultiKeyring({
+                    generator: await keyring(ctx, { bits: '2048', form: 'spki' }),
+                    children: [await keyring(ctx, { bits: '3072', form: 'pkcs1Public' })],
+                });
+                const { result } = await ctx.cd.encrypt(multi, new Blob([data]), { suite });
+                const message = await readAll(result);
+                for (const bits of [['2048'], ['3072']]) {
+                    const got = await ctx.officialDecrypt({ message, bits, oaep: 'sha256' });
+                    bytesEqual(got.plaintext, data, `with key ${bits}`);
+                }
+            },
+        });
+    }
+    return cases;
+}
+
+/** Every case, in a stable order (browser and Node build the same list from the fixtures). */
+export function allCases(fixtures) {
+    return [...roundTrips, ...streams, ...negatives, ...interop(fixtures)];
+}
