@@ -126,9 +126,11 @@ export class KeyServerKeyring {
      */
     async unwrap(edk, headerBytes, { signal } = {}) {
         if (edk.providerId !== KEY_NAMESPACE) return null;
+        // Called unbound: a browser's fetch throws "Illegal invocation" with another `this`.
+        const fetchFn = this.#fetch;
         let response;
         try {
-            response = await this.#fetch(`${this.#url}/v0/unwrap`, {
+            response = await fetchFn(`${this.#url}/v0/unwrap`, {
                 method: 'POST',
                 headers: { authorization: `Bearer ${this.#token}`, 'content-type': 'application/json' },
                 body: JSON.stringify({ header: toBase64(headerBytes), keyName: edk.providerInfo }),

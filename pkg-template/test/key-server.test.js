@@ -39,7 +39,9 @@ function fakeServer({ refuse = null, publicKeyDoc = null } = {}) {
     const json = (status, body) => new Response(JSON.stringify(body), {
         status, headers: { 'content-type': 'application/json' },
     });
-    const fetchFn = async (url, init = {}) => {
+    // A function, not an arrow: like a browser's fetch, it must be called without a `this`.
+    const fetchFn = async function fetch(url, init = {}) {
+        assert.equal(this, undefined, 'fetch called as a method');
         calls.push({ url, init });
         assert.equal(init.headers.authorization, `Bearer ${TOKEN}`);
         const path = new URL(url).pathname;
@@ -116,7 +118,7 @@ test('an unreachable server is DecryptError KEYRING NetworkError; an abort is th
     let failing = false;
     const flaky = async (url, init) => {
         if (failing) throw new TypeError('fetch failed');
-        return server.fetchFn(url, init);
+        return (0, server.fetchFn)(url, init);
     };
     const keyring = await KeyServerKeyring.create({ url: 'http://keys.test', token: TOKEN, keyId: 'alias/archive', fetch: flaky });
     failing = true;
@@ -131,7 +133,7 @@ test('an unreachable server is DecryptError KEYRING NetworkError; an abort is th
     const edk = { providerId: 'cipherdrop', providerInfo: KEY_NAME, ciphertext: new Uint8Array(256) };
     const keyring3 = await KeyServerKeyring.create({
         url: 'http://keys.test', token: TOKEN, keyId: 'alias/archive',
-        fetch: (url, init) => (url.endsWith('/v0/unwrap') ? hanging(url, init) : server.fetchFn(url, init)),
+        fetch: (url, init) => (url.endsWith('/v0/unwrap') ? hanging(url, init) : (0, server.fetchFn)(url, init)),
     });
     await assert.rejects(keyring3.unwrap(edk, new Uint8Array(10), { signal: controller.signal }), (err) => err === reason);
 });
