@@ -46,6 +46,8 @@ suite pkg-js -- node --test --test-reporter=spec build/pkg/test/
 suite npm-node -- node tests/npm/run.mjs node.test.mjs
 # The same cases in headless Chromium, the package loaded by a plain <script type="module">.
 suite npm-chromium -- node tests/npm/run.mjs browser.test.mjs
+# A Vite build (vite pinned in tests/vite/) of a tiny app using the package, run in Chromium.
+suite npm-vite -- node tests/npm/run.mjs vite.test.mjs
 # The demo page in headless Chromium: shows the module's version; screenshot build/demo.png.
 suite demo-page -- node --test --test-reporter=spec www-demo/test/
 # The CLI binary, then the runners that drive it.
