@@ -48,6 +48,9 @@ suite npm-node -- node tests/npm/run.mjs node.test.mjs
 suite npm-chromium -- node tests/npm/run.mjs browser.test.mjs
 # A Vite build (vite pinned in tests/vite/) of a tiny app using the package, run in Chromium.
 suite npm-vite -- node tests/npm/run.mjs vite.test.mjs
+# 512 MiB through encryptStream/decryptStream in Chromium: JS heap + wasm memory must stay
+# under 64 MiB above baseline (numbers in build/test-logs/npm-memory.log).
+suite npm-memory -- node tests/npm/run.mjs memory.test.mjs
 # The demo page in headless Chromium: shows the module's version; screenshot build/demo.png.
 suite demo-page -- node --test --test-reporter=spec www-demo/test/
 # The CLI binary, then the runners that drive it.
