@@ -10,11 +10,11 @@ use zeroize::Zeroizing;
 use super::{KeyError, OaepHash};
 use crate::error::{DecryptError, EncryptError};
 
-pub(crate) struct PublicKey(rsa::RsaPublicKey);
+pub(crate) struct PublicKey(rsa::PublicKey);
 
 impl PublicKey {
     pub(crate) fn from_spki_der(der: &[u8]) -> Result<Self, KeyError> {
-        rsa::RsaPublicKey::from_public_key_der(der).map(Self).map_err(|_| KeyError::InvalidKey)
+        rsa::PublicKey::from_public_key_der(der).map(Self).map_err(|_| KeyError::InvalidKey)
     }
 
     pub(crate) fn encrypt(
