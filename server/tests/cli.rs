@@ -147,3 +147,28 @@ fn wrong_key_and_bad_arguments_are_clear_errors() {
         assert!(!out.status.success() && stderr.contains(says), "{args:?}: {stderr}");
     }
 }
+
+/// OUT that is not a regular file (a pipe here; /dev/null alike) is written in place: the
+/// temporary-file-and-rename of regular files would replace it.
+#[test]
+fn special_files_are_written_in_place_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let enc = run(
+        &["encrypt", "-o", fifo.to_str().unwrap(), "--rsa-key", &key("a", "rsa-2048.pem")],
+        Some(b"through a pipe"),
+    );
+    assert!(enc.status.success(), "{}", String::from_utf8_lossy(&enc.stderr));
+    // Checked before joining: had the pipe been replaced, its reader would wait forever.
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo(), "the pipe was replaced");
+    let message = reader.join().unwrap();
+    let dec = run(&["decrypt", "--rsa-key", &key("a", "rsa-2048.pem")], Some(&message));
+    assert_eq!(dec.stdout, b"through a pipe");
+}

@@ -186,11 +186,13 @@ fn read(input: &mut dyn Read, buf: &mut [u8], path: Option<&PathBuf>) -> Result<
     }
 }
 
-/// Standard output, or a temporary file beside OUT that becomes OUT on `commit`; dropped
-/// without `commit`, the temporary file is deleted.
+/// Standard output; a temporary file beside OUT that becomes OUT on `commit` (dropped without
+/// `commit`, the temporary file is deleted); or, when OUT exists and is not a regular file (a
+/// pipe, a device such as /dev/null), OUT itself: renaming over it would replace the device.
 enum Output {
     Stdout(io::StdoutLock<'static>),
     File { temp: tempfile::NamedTempFile, path: PathBuf },
+    Special { file: File, path: PathBuf },
 }
 
 impl Output {
@@ -199,6 +201,13 @@ impl Output {
             return Ok(Self::Stdout(io::stdout().lock()));
         }
         let path = path.expect("not stdout").clone();
+        if std::fs::metadata(&path).is_ok_and(|m| !m.is_file()) {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(Error::io("cannot open", Some(&path)))?;
+            return Ok(Self::Special { file, path });
+        }
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -216,6 +225,9 @@ impl Output {
             Self::File { temp, path } => {
                 temp.write_all(bytes).map_err(Error::io("cannot write", Some(path)))
             }
+            Self::Special { file, path } => {
+                file.write_all(bytes).map_err(Error::io("cannot write", Some(path)))
+            }
         }
     }
 
@@ -227,6 +239,9 @@ impl Output {
                 temp.persist(&path)
                     .map_err(|e| Error::io("cannot rename to", Some(&path))(e.error))?;
                 Ok(())
+            }
+            Self::Special { mut file, path } => {
+                file.flush().map_err(Error::io("cannot write", Some(&path)))
             }
         }
     }
