@@ -293,11 +293,17 @@ export type KeyErrorCode =
 
 /** Base class of the package's errors: `code` is stable; `message` is for people. */
 export declare class CipherdropError extends Error {
+    /**
+     * `details` become properties of the error (`sequence`, `section`, ...); custom keyrings
+     * throw `new DecryptError(message, 'KEYRING')` to refuse.
+     */
+    constructor(message: string, code: string, details?: Record<string, unknown>, options?: ErrorOptions);
     readonly code: EncryptErrorCode | DecryptErrorCode | KeyErrorCode;
 }
 
 /** Writing a message failed. */
 export declare class EncryptError extends CipherdropError {
+    constructor(message: string, code: EncryptErrorCode, details?: Record<string, unknown>, options?: ErrorOptions);
     readonly code: EncryptErrorCode;
     /** `RESERVED_CONTEXT_KEY`: the offending key. */
     readonly key?: string;
@@ -311,6 +317,7 @@ export declare class EncryptError extends CipherdropError {
 
 /** Reading a message failed. No plaintext of a failed one-shot `decrypt` is released. */
 export declare class DecryptError extends CipherdropError {
+    constructor(message: string, code: DecryptErrorCode, details?: Record<string, unknown>, options?: ErrorOptions);
     readonly code: DecryptErrorCode;
     /** `TRUNCATED`, `MALFORMED`: where. */
     readonly section?: 'header' | 'body' | 'footer';
@@ -341,6 +348,7 @@ export declare class DecryptError extends CipherdropError {
 
 /** A key could not be used. */
 export declare class KeyError extends CipherdropError {
+    constructor(message: string, code: KeyErrorCode, details?: Record<string, unknown>, options?: ErrorOptions);
     readonly code: KeyErrorCode;
     /** From {@link KeyServerKeyring.create}: the server's error code. */
     readonly serverCode?: string;

@@ -46,6 +46,8 @@ suite pkg-js -- node --test --test-reporter=spec build/pkg/test/
 suite npm-node -- node tests/npm/run.mjs node.test.mjs
 # The same cases in headless Chromium, the package loaded by a plain <script type="module">.
 suite npm-chromium -- node tests/npm/run.mjs browser.test.mjs
+# index.d.ts as installed: a strict TypeScript consumer (typescript pinned in tests/npm/).
+suite npm-types -- node tests/npm/run.mjs types.test.mjs
 # A Vite build (vite pinned in tests/vite/) of a tiny app using the package, run in Chromium.
 suite npm-vite -- node tests/npm/run.mjs vite.test.mjs
 # 512 MiB through encryptStream/decryptStream in Chromium: JS heap + wasm memory must stay

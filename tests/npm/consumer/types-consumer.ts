@@ -1,0 +1,97 @@
+// Compiled by types.test.mjs with `tsc --strict --noEmit` against the installed package:
+// checks that index.d.ts describes the API as the README and the tests use it.
+import {
+    AlgorithmSuite, CipherdropError, CommitmentPolicy, DecryptError, EncryptError, KeyError,
+    MultiKeyring, RawRsaKeyring, WrappingKey, decrypt, decryptStream, encrypt, encryptStream,
+    init, version,
+} from 'cipherdrop';
+import type {
+    DecryptErrorCode, EncryptedDataKey, Keyring, MessageHeader, Progress,
+} from 'cipherdrop';
+
+export async function roundTrip(publicKey: string, privateKey: string): Promise<Uint8Array> {
+    await init();
+    const v: string = version();
+    void v;
+    const sender = await RawRsaKeyring.fromPem({ keyNamespace: 'ns', keyName: 'k', publicKey });
+    const recipient = await RawRsaKeyring.fromPem({ keyNamespace: 'ns', keyName: 'k', privateKey, oaepHash: 'SHA-512' });
+    const multi = new MultiKeyring({ generator: sender, children: [recipient] });
+    const controller = new AbortController();
+    const { result, messageHeader } = await encrypt(multi, new Uint8Array([1, 2, 3]), {
+        encryptionContext: { a: 'b' },
+        frameLength: 4096,
+        suite: AlgorithmSuite.AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+        onProgress: ({ bytesDone, bytesTotal }: Progress) => void [bytesDone, bytesTotal],
+        signal: controller.signal,
+    });
+    const bytes: Uint8Array = result;
+    const header: MessageHeader = messageHeader;
+    const suiteId: number = header.suiteId;
+    const first: string | undefined = header.encryptedDataKeys[0]?.providerInfo;
+    void [suiteId, first];
+    const { plaintext } = await decrypt(recipient, bytes, {
+        expectedContext: { a: 'b' },
+        commitmentPolicy: CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
+        refuseSigned: false,
+    });
+    return plaintext;
+}
+
+export async function streams(keyring: Keyring, file: Blob, body: ReadableStream<Uint8Array>): Promise<void> {
+    const { result } = await encrypt(keyring, file);
+    const stream: ReadableStream<Uint8Array> = result;
+    const { plaintext } = await decrypt(keyring, body);
+    const out: ReadableStream<Uint8Array> = plaintext;
+    const es = encryptStream(keyring, { frameLength: 65536 });
+    const ds = decryptStream(keyring, { signal: AbortSignal.timeout(1000) });
+    const h: MessageHeader = await es.messageHeader;
+    const provisional: boolean = ds.provisional;
+    void [stream.pipeThrough(ds), out.pipeThrough(es), h, provisional];
+}
+
+/** A custom keyring (a key server's, say) type-checks against the interface. */
+export function customKeyring(wrappingKey: WrappingKey): Keyring {
+    return {
+        wrappingKeys: () => [wrappingKey],
+        async unwrap(edk: EncryptedDataKey, headerBytes: Uint8Array, options) {
+            void [edk.providerId, edk.providerInfo, edk.ciphertext.length, headerBytes.length, options?.signal];
+            throw new DecryptError('denied', 'KEYRING');
+        },
+    };
+}
+
+export async function wrappingKey(spki: Uint8Array): Promise<WrappingKey> {
+    const key = await WrappingKey.rsaOaep({ keyNamespace: 'ns', keyName: 'k', publicKey: spki, oaepHash: 'SHA-256' });
+    const name: string = key.keyName;
+    void name;
+    return key;
+}
+
+export function describe(err: unknown): string {
+    if (err instanceof DecryptError) {
+        const code: DecryptErrorCode = err.code;
+        switch (code) {
+            case 'BAD_FRAME_TAG': return `frame ${err.sequence}`;
+            case 'TRUNCATED': return `truncated in the ${err.section}`;
+            case 'NO_DECRYPTABLE_KEY': return `${err.failedAttempts} failed`;
+            default: return code;
+        }
+    }
+    if (err instanceof EncryptError || err instanceof KeyError) return err.code;
+    if (err instanceof CipherdropError) return err.code;
+    return String(err);
+}
+
+export async function misuse(keyring: Keyring): Promise<void> {
+    // @ts-expect-error: strings are not accepted as data
+    await encrypt(keyring, 'text');
+    // @ts-expect-error: frameLength is a number
+    await encrypt(keyring, new Uint8Array(1), { frameLength: '4096' });
+    // @ts-expect-error: the commitment policy is one of two names
+    await decrypt(keyring, new Uint8Array(1), { commitmentPolicy: 'NONE' });
+    // @ts-expect-error: fromPem needs a key namespace and name
+    await RawRsaKeyring.fromPem({ publicKey: 'x' });
+    // @ts-expect-error: a Uint8Array result is not a stream
+    const { result }: { result: ReadableStream } = await encrypt(keyring, new Uint8Array(1));
+    void result;
+}
