@@ -23,9 +23,16 @@ pkg:
 package: setup
 	@scripts/build-pkg.sh --pack
 
-## demo: build the package and serve the demo on $CIPHERDROP_LISTEN (default 127.0.0.1:8700)
+## demo: build the package, the page (www-demo/dist) and the server, then run `cipherdrop demo`
+## (key server, archive store and page on one port) on $CIPHERDROP_LISTEN (default
+## 127.0.0.1:8700) with its data in build/demo-data; Ctrl-C stops it
+CIPHERDROP_LISTEN ?= 127.0.0.1:8700
 demo: setup pkg
-	@exec node scripts/serve-demo.mjs
+	@cd www-demo && npm run --silent build
+	@cargo build -p cipherdrop-server
+	@echo "cipherdrop demo: open http://$(CIPHERDROP_LISTEN)/ (Ctrl-C stops)"
+	@exec target/debug/cipherdrop demo --listen '$(CIPHERDROP_LISTEN)' \
+		--data-dir build/demo-data --static-dir www-demo/dist
 
 ## bench: benchmarks (not tests): native CLI throughput against openssl, memory; see target/bench/
 bench: setup

@@ -22,6 +22,7 @@ NPM_PROJECTS=(
     tests/interop/node
     tests/npm
     tests/vite
+    www-demo
 )
 # Python packages for the interop and vector runners, installed into build/venv.
 PY_REQUIREMENTS=tests/interop/requirements.txt

@@ -53,10 +53,14 @@ suite npm-vite -- node tests/npm/run.mjs vite.test.mjs
 # 512 MiB through encryptStream/decryptStream in Chromium: JS heap + wasm memory must stay
 # under 64 MiB above baseline (numbers in build/test-logs/npm-memory.log).
 suite npm-memory -- node tests/npm/run.mjs memory.test.mjs
-# The demo page in headless Chromium: shows the module's version; screenshot build/demo.png.
-suite demo-page -- node --test --test-reporter=spec www-demo/test/
-# The CLI binary, then the runners that drive it.
+# The CLI binary, then the suites that drive it.
 suite cli-build --build -- cargo build -p cipherdrop-server
+# The archive demo: the page built with Vite (www-demo/dist, from build/pkg), then end to end
+# in headless Chromium against a real `cipherdrop demo` on a free loopback port (uploads,
+# downloads, stored ciphertext, escrow recovery with the Python SDK, refusals, key
+# disable/enable, tampering, cancel); screenshots build/demo{,-bob,-phone}.png.
+suite demo-build --build -- npm --prefix www-demo run --silent build
+suite demo-page -- node --test --test-reporter=spec www-demo/test/
 [ -f tests/interop/run.py ] &&
     suite interop -- build/venv/bin/python tests/interop/run.py --cli target/debug/cipherdrop
 # The AWS vector files may not be committed (they come from a fetched public repository):

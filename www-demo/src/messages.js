@@ -1,0 +1,115 @@
+// Plain-language text for sizes, dates and every failure the page can meet.
+import { ApiError, NetworkError } from './api.js';
+import { IntegrityError } from './archive.js';
+
+const UNITS = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+export function formatSize(n) {
+    if (n < 1024) return `${n} ${n === 1 ? 'byte' : 'bytes'}`;
+    let unit = 0;
+    let value = n;
+    while (value >= 1024 && unit < UNITS.length - 1) {
+        value /= 1024;
+        unit += 1;
+    }
+    return `${value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`;
+}
+
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+export function formatDate(value) {
+    const date = new Date(value);
+    return Number.isNaN(date.getTime()) ? 'unknown date' : dateFormat.format(date);
+}
+
+/** Codes of the package meaning the message itself is not what was written. */
+const TAMPERED = new Set([
+    'BAD_FRAME_TAG',
+    'BAD_HEADER_TAG',
+    'BAD_SIGNATURE',
+    'COMMITMENT_MISMATCH',
+    'TRUNCATED',
+    'TRAILING_BYTES',
+    'MALFORMED',
+    'FRAME_SEQUENCE',
+    'CONTEXT_MISMATCH',
+    'UNWRAP_FAILED',
+    'NO_DECRYPTABLE_KEY',
+    'UNSUPPORTED_VERSION',
+    'UNSUPPORTED_SUITE',
+    'PUBLIC_KEY_ENTRY',
+    'FRAME_TOO_LARGE',
+    'HEADER_TOO_LARGE',
+    'TOO_MANY_ENCRYPTED_DATA_KEYS',
+]);
+
+/**
+ * `{ kind, text }` for an error: kind is `refused`, `tampered`, `network`, `cancelled` or
+ * `failed`; `owner` is the object's owner when known.
+ */
+export function explain(err, { owner } = {}) {
+    if (err?.name === 'AbortError' || err?.name === 'CancelError') {
+        return { kind: 'cancelled', text: 'Cancelled.' };
+    }
+    if (err instanceof NetworkError) {
+        return {
+            kind: 'network',
+            text: `Network failure: ${err.message}. Nothing was saved; try again.`,
+        };
+    }
+    if (err?.code === 'KEYRING') {
+        switch (err.serverCode) {
+            case 'AccessDenied':
+                return {
+                    kind: 'refused',
+                    text: `Refused by the key server (AccessDenied): only ${owner ?? 'the owner'} can open this file.`,
+                };
+            case 'KeyDisabled':
+                return {
+                    kind: 'refused',
+                    text: 'Refused by the key server (KeyDisabled): the archive key is disabled. An administrator must enable it.',
+                };
+            case 'KeyPendingDeletion':
+                return {
+                    kind: 'refused',
+                    text: 'Refused by the key server (KeyPendingDeletion): the archive key is scheduled for deletion. An administrator can cancel the deletion.',
+                };
+            case 'InvalidCiphertext':
+                return {
+                    kind: 'tampered',
+                    text: 'The file was tampered with or damaged: the key server could not verify its header (InvalidCiphertext). Nothing was saved.',
+                };
+            case 'NetworkError':
+                return {
+                    kind: 'network',
+                    text: 'Network failure: the key server could not be reached. Nothing was saved; try again.',
+                };
+            default:
+                return {
+                    kind: 'refused',
+                    text: `Refused by the key server (${err.serverCode ?? 'KEYRING'}): ${err.message}`,
+                };
+        }
+    }
+    if (TAMPERED.has(err?.code)) {
+        return {
+            kind: 'tampered',
+            text: `The file was tampered with or damaged (${err.code}): it failed its integrity check. Nothing was saved.`,
+        };
+    }
+    if (err instanceof IntegrityError) {
+        return {
+            kind: 'tampered',
+            text: `The file failed its integrity check: ${err.message}. Nothing was saved.`,
+        };
+    }
+    if (err instanceof ApiError) {
+        if (err.status === 404)
+            return { kind: 'failed', text: 'The archive no longer has this file.' };
+        return {
+            kind: err.status === 403 ? 'refused' : 'failed',
+            text: `The archive refused (${err.code}): ${err.message.replace(/^[^:]*: /, '')}`,
+        };
+    }
+    return { kind: 'failed', text: `Something went wrong: ${err?.message ?? err}` };
+}

@@ -1,0 +1,580 @@
+// The archive demo end to end: a real `target/debug/cipherdrop demo` (key server, archive store
+// and the built page, www-demo/dist) on a free loopback port with a temporary data directory,
+// driven by playwright-core in Debian's Chromium. The tests run in order and share one page:
+// upload as alice, download and compare, inspect what the server stored, recover one object
+// with the official Python SDK and the escrow key, switch to bob, disable and enable the key,
+// tamper with an object, break the network, cancel an upload; then a phone-width check and
+// the full-page screenshot build/demo.png (also build/demo-bob.png and build/demo-phone.png).
+//
+// Needs: the page built (www-demo/dist), the package it was built from (build/pkg), the CLI
+// (cargo build -p cipherdrop-server) and build/venv with aws_encryption_sdk; `make test`
+// (scripts/test.sh) builds them first.
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = path.join(ROOT, 'target/debug/cipherdrop');
+const PYTHON = path.join(ROOT, 'build/venv/bin/python');
+const SCREENSHOT = path.join(ROOT, 'build/demo.png');
+const PHONE_SCREENSHOT = path.join(ROOT, 'build/demo-phone.png');
+const BOB_SCREENSHOT = path.join(ROOT, 'build/demo-bob.png');
+const { chromium } = createRequire(path.join(ROOT, 'tools/package.json'))('playwright-core');
+const run = promisify(execFile);
+
+const MiB = 1 << 20;
+/** Long steps: a 64 MiB encrypt + upload in wasm on a busy 2-core machine. */
+const SLOW = { timeout: 10 * 60_000 };
+
+let work; // temporary directory: data dir, originals, downloads
+let dataDir;
+let server; // the cipherdrop demo process
+let serverLog = '';
+let baseUrl;
+let browser;
+let page;
+let pageErrors = [];
+const downloads = []; // every download event, to check that refusals saved nothing
+/** The originals: name shown in the page (relative path) → { file, sha256, bytes } */
+const originals = new Map();
+/** Object ID → name, read from the page's archive list. */
+const objectNames = new Map();
+
+const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+
+async function addOriginal(name, bytes) {
+    const file = path.join(work, 'originals', name);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, bytes);
+    originals.set(name, { file, bytes, sha256: sha256(bytes) });
+}
+
+function textFile(title, lines) {
+    const out = [];
+    for (let i = 0; i < lines; i += 1) {
+        out.push(`${title} line ${i}: the archive must never see this sentence in the clear.`);
+    }
+    return Buffer.from(out.join('\n'));
+}
+
+/** Starts `cipherdrop demo` on 127.0.0.1:0 and resolves with its URL. */
+function startDemo() {
+    return new Promise((resolve, reject) => {
+        server = spawn(
+            CLI,
+            [
+                'demo',
+                '--data-dir',
+                dataDir,
+                '--listen',
+                '127.0.0.1:0',
+                '--static-dir',
+                path.join(ROOT, 'www-demo/dist'),
+            ],
+            { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        let out = '';
+        server.stdout.on('data', (d) => {
+            out += d;
+            const match = /on (http:\/\/\S+)/.exec(out);
+            if (match) resolve(`${match[1]}/`);
+        });
+        server.stderr.on('data', (d) => {
+            serverLog = (serverLog + d).slice(-20_000);
+        });
+        server.on('exit', (code) =>
+            reject(new Error(`cipherdrop demo exited (${code}): ${serverLog.slice(-2000)}`)),
+        );
+        server.on('error', reject);
+    });
+}
+
+/** Runs the CLI as the admin against the demo server; resolves with its parsed JSON output. */
+async function admin(...args) {
+    const token = (await readFile(path.join(dataDir, 'admin-token'), 'utf8')).trim();
+    const { stdout } = await run(CLI, args, {
+        env: {
+            ...process.env,
+            CIPHERDROP_ADDR: baseUrl.replace(/\/$/, ''),
+            CIPHERDROP_TOKEN: token,
+        },
+        maxBuffer: 64 * MiB,
+    });
+    return JSON.parse(stdout);
+}
+
+/** Every audit record, page by page (each listing is itself audited: stop at a short page). */
+async function auditRecords() {
+    const records = [];
+    for (;;) {
+        const after = records.length ? records.at(-1).seq : 0;
+        const page = (await admin('audit', 'list', '--after', String(after), '--limit', '1000'))
+            .records;
+        records.push(...page);
+        if (page.length < 1000) return records;
+    }
+}
+
+/** Files under DIR/archive/objects: [{ id, part, file }] */
+async function storedFiles() {
+    const root = path.join(dataDir, 'archive', 'objects');
+    const out = [];
+    for (const id of await readdir(root)) {
+        for (const part of await readdir(path.join(root, id)))
+            out.push({ id, part, file: path.join(root, id, part) });
+    }
+    return out;
+}
+
+const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const item = (name) =>
+    page
+        .getByTestId('archive-item')
+        .filter({
+            has: page
+                .getByTestId('item-name')
+                .filter({ hasText: new RegExp(`^${escapeRe(name)}$`) }),
+        });
+
+/** Clicks the item's download button and resolves with the saved file's bytes. */
+async function downloadItem(name) {
+    const entry = item(name);
+    const [download] = await Promise.all([
+        page.waitForEvent('download', { timeout: 5 * 60_000 }),
+        entry.getByTestId('download').click(),
+    ]);
+    assert.equal(download.suggestedFilename(), path.basename(name));
+    const saved = path.join(work, 'downloads', `${downloads.length}-${path.basename(name)}`);
+    await download.saveAs(saved);
+    await assertDownloadIdle(entry);
+    return readFile(saved);
+}
+
+async function assertDownloadIdle(entry) {
+    await page.waitForFunction(
+        (el) => el.dataset.download !== 'running',
+        await entry.elementHandle(),
+    );
+}
+
+/** Clicks download, expects an error in the item (and no download); resolves with its text. */
+async function downloadFails(name, { byId } = {}) {
+    const entry = byId
+        ? page.locator(`[data-testid="archive-item"][data-id="${byId}"]`)
+        : item(name);
+    const before = downloads.length;
+    await entry.getByTestId('download').click();
+    const error = entry.getByTestId('error');
+    await error.waitFor({ state: 'visible', timeout: 60_000 });
+    await assertDownloadIdle(entry);
+    await page.waitForTimeout(300); // a (wrong) download would fire by now
+    assert.equal(downloads.length, before, 'a refused download must save nothing');
+    return error.textContent();
+}
+
+async function waitForUploads(count) {
+    await page.waitForFunction(
+        (n) => {
+            const rows = [...document.querySelectorAll('.upload')];
+            return (
+                rows.length >= n &&
+                rows.every((r) => ['done', 'error', 'cancelled'].includes(r.dataset.state))
+            );
+        },
+        count,
+        { timeout: 8 * 60_000, polling: 250 },
+    );
+}
+
+async function waitForItems(count, openable) {
+    await page.waitForFunction(
+        ([n, open]) => {
+            const items = [...document.querySelectorAll('[data-testid="archive-item"]')];
+            return items.length === n && items.every((i) => i.dataset.openable === open);
+        },
+        [count, String(openable)],
+        { timeout: 120_000, polling: 200 },
+    );
+}
+
+before(async () => {
+    work = await mkdtemp(path.join(tmpdir(), 'cipherdrop-demo-test-'));
+    dataDir = path.join(work, 'data');
+    await mkdir(path.join(work, 'downloads'));
+    for (const built of ['www-demo/dist/index.html', 'target/debug/cipherdrop']) {
+        await stat(path.join(ROOT, built)).catch(() => {
+            throw new Error(`${built} is missing: run through \`make test\` (it builds it)`);
+        });
+    }
+    baseUrl = await startDemo();
+    browser = await chromium.launch({
+        executablePath: '/usr/bin/chromium',
+        args: [
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-dev-shm-usage',
+            '--no-first-run',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+        ],
+    });
+    const context = await browser.newContext({
+        acceptDownloads: true,
+        viewport: { width: 1100, height: 900 },
+    });
+    page = await context.newPage();
+    page.on('pageerror', (err) => pageErrors.push(String(err)));
+    page.on('download', (d) => downloads.push(d));
+    page.setDefaultTimeout(60_000);
+});
+
+after(async () => {
+    await browser?.close();
+    if (server && server.exitCode === null) {
+        server.removeAllListeners('exit');
+        server.kill('SIGTERM');
+        await new Promise((resolve) => server.once('exit', resolve));
+    }
+    if (work && !process.env.CIPHERDROP_KEEP_TEST_DIR)
+        await rm(work, { recursive: true, force: true });
+    else if (work) console.log(`# kept ${work}`);
+});
+
+test('the page loads as alice, with labelled controls', async () => {
+    await page.goto(baseUrl);
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.equal(await page.getByLabel('Signed in as').inputValue(), 'alice');
+    assert.match(await page.getByTestId('status').textContent(), /Signed in as alice/);
+    // The pickers are reachable and named for screen readers.
+    assert.equal(await page.getByLabel('Choose files').getAttribute('data-testid'), 'file-input');
+    assert.equal(
+        await page.getByLabel('Choose a folder').getAttribute('data-testid'),
+        'folder-input',
+    );
+    assert.equal(await page.getByTestId('archive-item').count(), 0);
+});
+
+test(
+    'alice drops three files (one of 64 MiB) and a folder: encrypted, uploaded, listed',
+    SLOW,
+    async () => {
+        await addOriginal('quarterly-notes.txt', textFile('Quarterly notes', 200));
+        await addOriginal('holiday-photo.jpg', randomBytes(MiB + 12_345));
+        await addOriginal('dataset-64MiB.bin', randomBytes(64 * MiB));
+        await addOriginal('project-folder/readme.md', textFile('Project readme', 40));
+        await addOriginal('project-folder/src/secret-plan.rs', textFile('fn secret_plan()', 25));
+        const files = ['quarterly-notes.txt', 'holiday-photo.jpg', 'dataset-64MiB.bin'].map(
+            (n) => originals.get(n).file,
+        );
+
+        // Record every value the progress bars take, in the page (a MutationObserver sees each
+        // change of the `value` attribute), to check that the 64 MiB file's bar moves.
+        await page.evaluate(() => {
+            window.progressLog = [];
+            new MutationObserver((records) => {
+                for (const r of records) {
+                    window.progressLog.push([
+                        r.target.closest('.upload').dataset.name,
+                        r.target.value,
+                    ]);
+                }
+            }).observe(document.getElementById('uploads'), {
+                subtree: true,
+                attributes: true,
+                attributeFilter: ['value'],
+            });
+        });
+        const started = Date.now();
+        await page.getByTestId('file-input').setInputFiles(files);
+        await page
+            .getByTestId('folder-input')
+            .setInputFiles(path.join(work, 'originals', 'project-folder'));
+        // And one more through the drop zone, as a drop event carrying a DataTransfer.
+        const dropped = Buffer.from(
+            'dropped through the drop zone, nobody else should read this.\n',
+        );
+        await addOriginal('dropped-memo.txt', dropped);
+        const dataTransfer = await page.evaluateHandle((text) => {
+            const dt = new DataTransfer();
+            dt.items.add(new File([text], 'dropped-memo.txt', { type: 'text/plain' }));
+            return dt;
+        }, dropped.toString());
+        await page.getByTestId('dropzone').dispatchEvent('dragover', { dataTransfer });
+        await page.getByTestId('dropzone').dispatchEvent('drop', { dataTransfer });
+
+        await waitForUploads(6);
+        const seconds = (Date.now() - started) / 1000;
+        const rows = await page.$$eval('.upload', (els) =>
+            els.map((r) => ({
+                name: r.dataset.name,
+                state: r.dataset.state,
+                value: r.querySelector('progress').value,
+                text: r.querySelector('.upload-status').textContent,
+            })),
+        );
+        console.log(
+            `# 6 uploads (${((65 * MiB) / MiB).toFixed(0)}+ MiB) in ${seconds.toFixed(1)} s`,
+        );
+        assert.deepEqual(rows.map((r) => r.name).sort(), [...originals.keys()].sort());
+        for (const row of rows) {
+            assert.equal(row.state, 'done', `${row.name}: ${row.text}`);
+            assert.equal(row.value, 100, row.name);
+        }
+        const seen = (await page.evaluate(() => window.progressLog))
+            .filter(([name]) => name === 'dataset-64MiB.bin')
+            .map(([, value]) => value);
+        const middle = seen.filter((v) => v > 0 && v < 100);
+        assert.ok(middle.length >= 10, `progress of the 64 MiB file moved: saw ${seen}`);
+        assert.deepEqual(
+            seen,
+            [...seen].sort((a, b) => a - b),
+            'progress never goes back',
+        );
+        assert.equal(seen.at(-1), 100);
+
+        await waitForItems(6, true);
+        for (const entry of await page.getByTestId('archive-item').all()) {
+            const name = await entry.getByTestId('item-name').textContent();
+            objectNames.set(await entry.getAttribute('data-id'), name);
+            assert.ok(originals.has(name), `listed name ${name}`);
+            assert.equal(await entry.getByTestId('item-owner').textContent(), 'alice');
+            assert.match(
+                await entry.getByTestId('item-key').textContent(),
+                /^alias\/archive \(v1\)$/,
+            );
+            assert.match(await entry.getByTestId('item-date').textContent(), /\d/);
+            assert.notEqual(await entry.getByTestId('item-size').textContent(), '…');
+        }
+        assert.equal(
+            await item('dataset-64MiB.bin').getByTestId('item-size').textContent(),
+            '64 MiB',
+        );
+        assert.deepEqual(pageErrors, []);
+    },
+);
+
+test(
+    'alice downloads each file: same SHA-256 as the original, shown in the page',
+    SLOW,
+    async () => {
+        for (const [name, original] of originals) {
+            const bytes = await downloadItem(name);
+            assert.equal(bytes.length, original.bytes.length, name);
+            assert.equal(sha256(bytes), original.sha256, name);
+            assert.equal(await item(name).getByTestId('sha256').textContent(), original.sha256);
+        }
+    },
+);
+
+test('the server stores only messages: no plaintext window, no file name', SLOW, async () => {
+    const stored = await storedFiles();
+    const data = stored.filter((f) => f.part === 'data');
+    assert.equal(data.length, originals.size);
+    assert.deepEqual(new Set(data.map((f) => f.id)), new Set(objectNames.keys()));
+    for (const { id } of data) assert.match(id, /^[A-Za-z0-9-]{1,64}$/);
+    // 32-byte windows of every original: start, middle, end and a few random places.
+    const windows = [];
+    for (const [name, { bytes }] of originals) {
+        const at = [0, bytes.length >> 1, bytes.length - 32];
+        for (let i = 0; i < 4; i += 1) at.push(Math.floor(Math.random() * (bytes.length - 32)));
+        for (const offset of at)
+            windows.push({
+                name,
+                window: bytes.subarray(Math.max(0, offset), Math.max(0, offset) + 32),
+            });
+    }
+    const names = [...originals.keys()]
+        .flatMap((n) => [n, path.basename(n)])
+        .concat(['project-folder', 'secret-plan'])
+        .map((n) => Buffer.from(n));
+    for (const { id, part, file } of stored) {
+        const bytes = await readFile(file);
+        if (part === 'data' || part === 'meta') {
+            assert.equal(bytes[0], 0x02, `${id}/${part}: message format version 2`);
+            assert.equal(bytes.readUInt16BE(1), 0x0578, `${id}/${part}: suite 0x0578`);
+        } else {
+            assert.equal(part, 'owner');
+            assert.equal(bytes.toString(), 'alice');
+        }
+        for (const { name, window } of windows) {
+            assert.equal(bytes.indexOf(window), -1, `${id}/${part} contains plaintext of ${name}`);
+        }
+        for (const n of names)
+            assert.equal(bytes.indexOf(n), -1, `${id}/${part} contains the name ${n}`);
+    }
+});
+
+test('the official Python SDK decrypts an object with the escrow private key', SLOW, async () => {
+    const [id] = [...objectNames].find(([, name]) => name === 'holiday-photo.jpg');
+    const out = path.join(work, 'escrow-recovered');
+    const { stdout } = await run(
+        PYTHON,
+        [
+            path.join(ROOT, 'www-demo/test/escrow_decrypt.py'),
+            dataDir,
+            path.join(dataDir, 'archive', 'objects', id, 'data'),
+            out,
+        ],
+        { maxBuffer: 16 * MiB },
+    );
+    const context = JSON.parse(stdout);
+    assert.deepEqual(Object.keys(context).sort(), ['aws-crypto-public-key', 'object', 'owner']);
+    assert.equal(context.owner, 'alice');
+    assert.equal(context.object, id);
+    assert.equal(sha256(await readFile(out)), originals.get('holiday-photo.jpg').sha256);
+});
+
+test(
+    "as bob, alice's files are not openable; a download is refused and audited",
+    SLOW,
+    async () => {
+        const auditBefore = (await auditRecords()).length;
+        await page.getByLabel('Signed in as').selectOption('bob');
+        await waitForItems(originals.size, false);
+        for (const entry of await page.getByTestId('archive-item').all()) {
+            assert.equal(await entry.getByTestId('item-owner').textContent(), 'alice');
+            assert.equal(
+                await entry.getByTestId('item-name').textContent(),
+                'Encrypted file (name hidden)',
+            );
+            assert.match(
+                await entry.getByTestId('not-openable').textContent(),
+                /Not openable by bob.*AccessDenied/,
+            );
+        }
+        const [id] = [...objectNames].find(([, name]) => name === 'quarterly-notes.txt');
+        const text = await downloadFails(null, { byId: id });
+        assert.match(
+            text,
+            /Refused by the key server \(AccessDenied\): only alice can open this file/,
+        );
+        await page.screenshot({ path: BOB_SCREENSHOT, fullPage: true });
+
+        const records = (await auditRecords()).slice(auditBefore);
+        const denied = records.filter(
+            (r) => r.action === 'Unwrap' && r.principal === 'bob' && r.result === 'Denied',
+        );
+        assert.ok(
+            denied.length >= 1,
+            `no denied Unwrap by bob in ${JSON.stringify(records.map((r) => [r.action, r.principal, r.result]))}`,
+        );
+        assert.ok(
+            denied.some((r) => r.context?.owner === 'alice' && r.context?.object === id),
+            `a denied record names the object: ${JSON.stringify(denied)}`,
+        );
+    },
+);
+
+test(
+    'the key disabled with the CLI: download shows the error; enabled: it works again',
+    SLOW,
+    async () => {
+        await page.getByLabel('Signed in as').selectOption('alice');
+        await waitForItems(originals.size, true);
+        const disabled = await admin('key', 'disable', 'alias/archive');
+        assert.equal(disabled.keyState, 'Disabled');
+        const text = await downloadFails('quarterly-notes.txt');
+        assert.match(text, /KeyDisabled.*disabled/);
+        const enabled = await admin('key', 'enable', 'alias/archive');
+        assert.equal(enabled.keyState, 'Enabled');
+        const bytes = await downloadItem('quarterly-notes.txt');
+        assert.equal(sha256(bytes), originals.get('quarterly-notes.txt').sha256);
+    },
+);
+
+test(
+    'a tampered object and a network failure are clear errors, and nothing is saved',
+    SLOW,
+    async () => {
+        const [id] = [...objectNames].find(([, name]) => name === 'holiday-photo.jpg');
+        const file = path.join(dataDir, 'archive', 'objects', id, 'data');
+        const original = await readFile(file);
+        const tampered = Buffer.from(original);
+        tampered[Math.floor(tampered.length * 0.6)] ^= 0x01; // inside a frame
+        await writeFile(file, tampered);
+        try {
+            const text = await downloadFails('holiday-photo.jpg');
+            assert.match(text, /tampered with or damaged \(BAD_FRAME_TAG\).*Nothing was saved/);
+        } finally {
+            await writeFile(file, original);
+        }
+
+        const route = `**/v0/archive/objects/${id}`;
+        await page.route(route, (r) => r.abort('internetdisconnected'));
+        try {
+            const text = await downloadFails('holiday-photo.jpg');
+            assert.match(text, /Network failure: .*Nothing was saved/);
+        } finally {
+            await page.unroute(route);
+        }
+        const bytes = await downloadItem('holiday-photo.jpg');
+        assert.equal(sha256(bytes), originals.get('holiday-photo.jpg').sha256);
+    },
+);
+
+test('cancel stops the encryption and the upload: nothing is stored', SLOW, async () => {
+    const rowsBefore = await page.locator('.upload').count();
+    await page.getByTestId('file-input').setInputFiles(originals.get('dataset-64MiB.bin').file);
+    const row = page.locator('.upload').first();
+    await page.waitForFunction(
+        (n) => document.querySelectorAll('.upload').length === n + 1,
+        rowsBefore,
+    );
+    await page.waitForFunction(
+        (el) => el.querySelector('progress').value > 0 || el.dataset.state === 'done',
+        await row.elementHandle(),
+        { polling: 'raf' },
+    );
+    await row.getByTestId('cancel').click({ timeout: 10_000 });
+    await page.waitForFunction((el) => el.dataset.state !== 'running', await row.elementHandle());
+    assert.equal(await row.getAttribute('data-state'), 'cancelled');
+    assert.equal(await row.locator('.upload-status').textContent(), 'Cancelled.');
+    await page.getByTestId('refresh').click();
+    await waitForItems(originals.size, true);
+    const data = (await storedFiles()).filter((f) => f.part === 'data');
+    assert.equal(data.length, originals.size);
+});
+
+test('keyboard only: tab to every control and download with Enter', SLOW, async () => {
+    await page.evaluate(() => document.activeElement?.blur());
+    const reached = new Set();
+    for (let i = 0; i < 40; i += 1) {
+        await page.keyboard.press('Tab');
+        const id = await page.evaluate(
+            () => document.activeElement?.dataset?.testid ?? document.activeElement?.id,
+        );
+        if (id) reached.add(id);
+    }
+    for (const id of ['principal', 'file-input', 'folder-input', 'refresh', 'download']) {
+        assert.ok(reached.has(id), `Tab reaches ${id} (reached: ${[...reached]})`);
+    }
+    const button = page.getByRole('button', { name: 'Download dropped-memo.txt' });
+    await button.focus();
+    const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.keyboard.press('Enter'),
+    ]);
+    assert.equal(download.suggestedFilename(), 'dropped-memo.txt');
+    const saved = path.join(work, 'downloads', 'keyboard.txt');
+    await download.saveAs(saved);
+    assert.equal(sha256(await readFile(saved)), originals.get('dropped-memo.txt').sha256);
+});
+
+test('readable at phone width; full-page screenshot build/demo.png', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `no horizontal scrolling at 390 px (page is ${width} px wide)`);
+    await mkdir(path.dirname(SCREENSHOT), { recursive: true });
+    await page.screenshot({ path: PHONE_SCREENSHOT, fullPage: true });
+    await page.setViewportSize({ width: 1100, height: 900 });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    assert.deepEqual(pageErrors, []);
+});
