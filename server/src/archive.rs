@@ -200,12 +200,27 @@ async fn put_meta(
                 "metadata records are limited to {MAX_META} bytes"
             )));
         }
-        archive
-            .store
-            .put(&object(&id, "meta")?, PutPayload::from(body))
-            .await
-            .map_err(store_error)?;
-        Ok(Json(json!({ "id": id })))
+        // Only the uploader, once, after the upload completed: otherwise anyone could swap the
+        // record (and so the name shown) of someone else's object.
+        let owner = match archive.store.get(&object(&id, "owner")?).await {
+            Ok(got) => got.bytes().await.map_err(store_error)?,
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(AppError::InvalidState(format!("object {id} is not uploaded")));
+            }
+            Err(e) => return Err(store_error(e)),
+        };
+        if owner.as_ref() != caller.principal.as_bytes() {
+            return Err(AppError::AccessDenied(format!("only the uploader may describe {id}")));
+        }
+        let create =
+            object_store::PutOptions { mode: object_store::PutMode::Create, ..Default::default() };
+        match archive.store.put_opts(&object(&id, "meta")?, PutPayload::from(body), create).await {
+            Ok(_) => Ok(Json(json!({ "id": id }))),
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                Err(AppError::InvalidState(format!("object {id} already has a record")))
+            }
+            Err(e) => Err(store_error(e)),
+        }
     }
     .await;
     state.audit(&caller, "PutObjectMeta", None, None, outcome).await

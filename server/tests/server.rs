@@ -642,3 +642,31 @@ fn client_encodes_path_segments() {
     assert_eq!(alias_name("alias/x"), "alias/x");
     assert!(Client::new("ftp://x", None).is_err());
 }
+
+/// Only an object's uploader may store its metadata record, once, after the upload: nobody
+/// can swap the record (and so the name shown) of someone else's object.
+#[test]
+fn archive_metadata_records_belong_to_the_uploader() {
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("archive");
+    let server =
+        Server::start_with(&tmp.path().join("data"), &["--archive-dir", archive.to_str().unwrap()]);
+    let (alice, bob) = (server.token("alice"), server.token("bob"));
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let put = |token: &str, path: &str, body: &[u8]| {
+        agent
+            .put(format!("{}/v0/archive/objects/{path}", server.addr))
+            .header("Authorization", format!("Bearer {token}"))
+            .send(body)
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(put(&alice, "obj-1/meta", b"too early"), 409);
+    assert_eq!(put(&alice, "obj-1", b"ciphertext"), 200);
+    assert_eq!(put(&bob, "obj-1/meta", b"bob's name for it"), 403);
+    assert_eq!(put(&alice, "obj-1/meta", b"record"), 200);
+    assert_eq!(put(&alice, "obj-1/meta", b"second record"), 409);
+    assert_eq!(std::fs::read(archive.join("objects/obj-1/meta")).unwrap(), b"record");
+}
