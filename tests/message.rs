@@ -381,3 +381,15 @@ fn a_header_alone_parses_and_verifies_with_its_data_key() {
         DecryptError::Truncated(Section::Header)
     );
 }
+
+#[test]
+fn the_first_refusal_is_reported() {
+    let public = include_bytes!("data/rsa-2048.pub.pem");
+    let make = |name: &str| -> Box<dyn Keyring> {
+        Box::new(RawRsaKeyring::from_pem("test", name, public, OaepHash::Sha256).unwrap())
+    };
+    let both = MultiKeyring::new(make("first"), vec![make("second")]);
+    let message = encrypt(&both, b"x", &EncryptOptions::default()).unwrap();
+    let err = decrypt(&both, &message, DecryptOptions::default()).unwrap_err();
+    assert!(matches!(&err, DecryptError::Keyring(m) if m.contains("test/first")), "{err:?}");
+}

@@ -43,7 +43,7 @@ pub trait Keyring {
     ) -> Option<Result<DataKey, DecryptError>>;
 
     /// Tries the header's EDKs in order and returns the first data key that unwraps with the
-    /// suite's key length. A keyring's own refusal (for example a key server's policy denial)
+    /// suite's key length. A keyring's first refusal (for example a key server's policy denial)
     /// is returned when nothing unwraps, because it says more than "no key".
     fn unwrap_any(&self, header: &Header) -> Result<DataKey, DecryptError> {
         let mut failed_attempts = 0;
@@ -52,7 +52,12 @@ pub trait Keyring {
             match self.unwrap(edk, header) {
                 None => {}
                 Some(Ok(key)) if key.len() == header.suite().key_len() => return Ok(key),
-                Some(Err(err @ DecryptError::Keyring(_))) => refusal = Some(err),
+                // The first refusal: a key server's denial, say, rather than a later keyring's
+                // "only a public key".
+                Some(Err(err @ DecryptError::Keyring(_))) if refusal.is_none() => {
+                    refusal = Some(err)
+                }
+                Some(Err(DecryptError::Keyring(_))) => {}
                 Some(_) => failed_attempts += 1,
             }
         }

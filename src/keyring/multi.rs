@@ -11,7 +11,8 @@ use crate::error::{DecryptError, EncryptError};
 use crate::format::{EncryptedDataKey, Header};
 
 /// Every keyring wraps the same data key, generator first; on decrypt each keyring is asked
-/// in turn for each EDK and the first data key that unwraps wins.
+/// in turn for each EDK and the first data key that unwraps wins; if none does, the first
+/// keyring's error is reported.
 pub struct MultiKeyring {
     keyrings: Vec<Box<dyn Keyring>>,
 }
@@ -44,15 +45,15 @@ impl Keyring for MultiKeyring {
         edk: &EncryptedDataKey,
         header: &Header,
     ) -> Option<Result<DataKey, DecryptError>> {
-        let mut last_error = None;
+        let mut first_error = None;
         for keyring in &self.keyrings {
             match keyring.unwrap(edk, header) {
                 Some(Ok(key)) => return Some(Ok(key)),
-                Some(Err(err)) => last_error = Some(Err(err)),
-                None => {}
+                Some(Err(err)) if first_error.is_none() => first_error = Some(Err(err)),
+                Some(Err(_)) | None => {}
             }
         }
-        last_error
+        first_error
     }
 }
 
