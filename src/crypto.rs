@@ -124,14 +124,20 @@ const COMMIT_KEY_INFO: &[u8] = b"COMMITKEY";
 /// Suffix of the encryption key info for committing suites ("HKDF Encryption Key").
 const DERIVE_KEY_INFO: &[u8] = b"DERIVEKEY";
 
-/// Derives the content cipher and, for committing suites, the commit key.
+/// The derived content encryption key as bytes, zeroized on drop. Kept only so that a caller
+/// of the detached-frame API can hand it, once, to an external AES-GCM (WebCrypto); see
+/// [`crate::Encryptor::dangerous_take_content_key`].
+pub(crate) type ContentKey = Zeroizing<Vec<u8>>;
+
+/// Derives the content cipher, the content key bytes it was built from and, for committing
+/// suites, the commit key.
 ///
 /// Source: `framework/transitive-requirements.md` "HKDF Encryption Key" and "HKDF Commit Key".
 pub(crate) fn derive_keys(
     suite: AlgorithmSuite,
     data_key: &DataKey,
     message_id: &[u8],
-) -> (ContentCipher, Option<Zeroizing<[u8; 32]>>) {
+) -> (ContentCipher, ContentKey, Option<Zeroizing<[u8; 32]>>) {
     let mut key = Zeroizing::new([0u8; 32]);
     let key_len = suite.key_len();
     let okm = &mut key[..key_len];
@@ -165,7 +171,7 @@ pub(crate) fn derive_keys(
             Some(commit)
         }
     };
-    (ContentCipher::new(&key[..key_len]), commit_key)
+    (ContentCipher::new(&key[..key_len]), Zeroizing::new(key[..key_len].to_vec()), commit_key)
 }
 
 /// Compares the derived commit key with the header's in constant time.
@@ -258,6 +264,13 @@ pub(crate) struct Signer {
 }
 
 impl Signer {
+    /// A signer with the given private scalar (test hook: fixed signing keys); `None` if the
+    /// bytes are not a valid P-384 scalar.
+    pub(crate) fn from_bytes(bytes: &[u8; 48]) -> Option<Self> {
+        let key = p384::ecdsa::SigningKey::from_slice(&bytes[..]).ok()?;
+        Some(Self { key, hash: MessageHash::new() })
+    }
+
     pub(crate) fn generate() -> Result<Self, getrandom::Error> {
         loop {
             let mut bytes = Zeroizing::new([0u8; 48]);

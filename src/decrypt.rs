@@ -4,16 +4,18 @@
 //! caller's buffer; it never reads, writes or blocks, so the same machine serves Rust readers,
 //! JS streams and the key server.
 
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::context::{self, EncryptionContext, PUBLIC_KEY_ENTRY};
-use crate::crypto::{self, ContentCipher, DataKey, Verifier};
+use crate::crypto::{self, ContentCipher, ContentKey, DataKey, Verifier};
 use crate::error::{DecryptError, Section};
 use crate::format::read::{self, FrameHead, Parse};
 use crate::format::{
     AAD_FINAL_FRAME, AAD_FRAME, AAD_SINGLE_BLOCK, BodyAad, ContentType, Header, Reader, frame_iv,
 };
+use crate::frame::FrameJob;
 use crate::keyring::Keyring;
 use crate::suite::{CommitmentPolicy, TAG_LEN};
 
@@ -76,8 +78,15 @@ pub enum DecryptState {
     /// [`Decryptor::unwrap_with`]), then feed the unconsumed rest of the input.
     NeedDataKey,
     /// The message is complete and verified: the caller MUST call [`Decryptor::finish`];
-    /// any further input is an error.
+    /// any further input is an error. In detached mode, frames whose opening is not yet
+    /// confirmed stay unverified until [`Decryptor::finish`] succeeds.
     Done,
+    /// Detached mode only: a frame head was read. The caller MUST take
+    /// [`Decryptor::frame_job`], pass the next `sealed_len()` bytes of the message to
+    /// [`Decryptor::frame_body`] (not to `update`), open them with the job's IV and AAD,
+    /// report the outcome in frame order ([`Decryptor::frame_opened`] or
+    /// [`Decryptor::open_job`]), then feed the input that follows the frame.
+    FrameBody,
 }
 
 /// Result of one [`Decryptor::update`].
@@ -99,11 +108,17 @@ enum Stage {
     Header,
     NeedKey,
     Body,
+    /// Detached mode: waiting for [`Decryptor::frame_body`].
+    FrameBody,
     Footer,
     Done,
 }
 
 /// Streaming decryption of one message.
+///
+/// Detached frames ([`Decryptor::with_detached_frames`]): the decryptor parses, checks and
+/// hashes everything but leaves the AES-GCM of frame bodies to the caller; see
+/// [`DecryptState::FrameBody`] and [`FrameJob`].
 pub struct Decryptor {
     options: DecryptOptions,
     stage: Stage,
@@ -122,6 +137,15 @@ pub struct Decryptor {
     /// Plaintext of a signed message's final frame or non-framed body, released only once the
     /// signature verifies (`client-apis/decrypt.md` "Decrypt the message body").
     held: Vec<u8>,
+    /// The derived content key, until [`Decryptor::dangerous_take_content_key`] takes it.
+    content_key: Option<ContentKey>,
+    /// Detached mode: frame bodies are opened by the caller.
+    detached: bool,
+    /// Detached mode: the frame whose body is awaited ([`Stage::FrameBody`]).
+    job: Option<FrameJob>,
+    /// Detached mode: frames whose bodies were read but whose opening is not confirmed,
+    /// oldest first.
+    unconfirmed: VecDeque<FrameJob>,
 }
 
 impl Decryptor {
@@ -140,7 +164,104 @@ impl Decryptor {
             next_sequence: 1,
             auth_only: EncryptionContext::new(),
             held: Vec::new(),
+            content_key: None,
+            detached: false,
+            job: None,
+            unconfirmed: VecDeque::new(),
         }
+    }
+
+    /// A decryptor in detached mode: frame bodies are opened by the caller (see
+    /// [`DecryptState::FrameBody`]). Everything else is as with [`Decryptor::new`].
+    pub fn with_detached_frames(options: DecryptOptions) -> Self {
+        Self { detached: true, ..Self::new(options) }
+    }
+
+    /// **Key material.** Takes the derived AES-GCM content key once the header is verified,
+    /// for an external AES-GCM in detached mode (WebCrypto imports it as a non-extractable
+    /// key). `None` before that and on a second call. The caller MUST NOT store or log it
+    /// and SHOULD zeroize its copies once imported; the returned value is zeroized on drop.
+    pub fn dangerous_take_content_key(&mut self) -> Option<ContentKey> {
+        self.content_key.take()
+    }
+
+    /// Detached mode: the frame whose body the caller must pass to
+    /// [`Decryptor::frame_body`] ([`DecryptState::FrameBody`]).
+    pub fn frame_job(&self) -> Option<&FrameJob> {
+        self.job.as_ref()
+    }
+
+    /// Detached mode: the body of the frame of [`Decryptor::frame_job`] (ciphertext and tag,
+    /// `sealed_len()` bytes). REQUIRED for a signed suite (it is hashed into the signature);
+    /// `None` is allowed for an unsigned suite. The caller MUST then open the frame and report
+    /// it ([`Decryptor::frame_opened`] or [`Decryptor::open_job`]); plaintext of a job with
+    /// `hold()` MUST NOT be released before [`DecryptState::Done`].
+    pub fn frame_body(&mut self, body: Option<&[u8]>) -> Result<(), DecryptError> {
+        self.sticky(|this| {
+            let Some(job) = this.job.as_ref().filter(|_| this.stage == Stage::FrameBody) else {
+                return Err(DecryptError::InvalidState("no frame body is awaited"));
+            };
+            match body {
+                Some(bytes) if bytes.len() != job.sealed_len() => {
+                    return Err(DecryptError::InvalidState("frame body of the wrong length"));
+                }
+                None if this.verifier.is_some() => {
+                    return Err(DecryptError::InvalidState(
+                        "a signed message needs the frame body",
+                    ));
+                }
+                _ => {}
+            }
+            let job = this.job.take().expect("checked above");
+            if let Some(v) = &mut this.verifier {
+                v.update(body.unwrap_or_default());
+            }
+            this.next_sequence = this.next_sequence.wrapping_add(1);
+            this.stage = match (job.is_final, this.verifier.is_some()) {
+                (false, _) => Stage::Body,
+                (true, true) => Stage::Footer,
+                (true, false) => Stage::Done,
+            };
+            this.unconfirmed.push_back(job);
+            Ok(())
+        })
+    }
+
+    /// Detached mode: reports whether the oldest unconfirmed frame, `sequence`, opened (its
+    /// tag verified). `false` fails the decryption with [`DecryptError::BadFrameTag`].
+    pub fn frame_opened(&mut self, sequence: u32, ok: bool) -> Result<(), DecryptError> {
+        self.sticky(|this| {
+            if this.unconfirmed.front().map(FrameJob::sequence) != Some(sequence) {
+                return Err(DecryptError::InvalidState("frames must be confirmed in order"));
+            }
+            if !ok {
+                return Err(DecryptError::BadFrameTag { sequence });
+            }
+            this.unconfirmed.pop_front();
+            Ok(())
+        })
+    }
+
+    /// Detached mode: opens the oldest unconfirmed frame, `sequence`, with the core's own
+    /// AES-GCM, in place (`buf`: its ciphertext and tag; on success the first
+    /// `plaintext_len()` bytes are the plaintext), and confirms it. For callers whose external
+    /// AES-GCM is missing or failed.
+    pub fn open_job(&mut self, sequence: u32, buf: &mut [u8]) -> Result<(), DecryptError> {
+        self.sticky(|this| {
+            let (Some(job), Some(cipher)) = (this.unconfirmed.front(), this.cipher.as_ref()) else {
+                return Err(DecryptError::InvalidState("no frame is waiting to be opened"));
+            };
+            if job.sequence != sequence || buf.len() != job.sealed_len() {
+                return Err(DecryptError::InvalidState("frames must be opened in order"));
+            }
+            let (content, tag) = buf.split_at_mut(job.plaintext_len);
+            let tag: &[u8; TAG_LEN] = (&*tag).try_into().expect("sealed_len adds one tag");
+            if cipher.open(&job.iv, job.aad(), content, tag).is_err() {
+                return Err(DecryptError::BadFrameTag { sequence });
+            }
+            this.unconfirmed.pop_front();
+            Ok(())
+        })
     }
 
     /// The parsed header, once available. Until the state has moved past
@@ -184,9 +305,12 @@ impl Decryptor {
             return Err(err);
         }
         match self.stage {
+            Stage::Done if !self.unconfirmed.is_empty() => {
+                Err(DecryptError::InvalidState("frames were not confirmed opened"))
+            }
             Stage::Done => Ok(self.header.take().expect("a finished message has a header")),
             Stage::Header | Stage::NeedKey => Err(DecryptError::Truncated(Section::Header)),
-            Stage::Body => Err(DecryptError::Truncated(Section::Body)),
+            Stage::Body | Stage::FrameBody => Err(DecryptError::Truncated(Section::Body)),
             Stage::Footer => Err(DecryptError::Truncated(Section::Footer)),
         }
     }
@@ -209,6 +333,7 @@ impl Decryptor {
     fn progress(&self, consumed: usize) -> Progress {
         let state = match self.stage {
             Stage::NeedKey => DecryptState::NeedDataKey,
+            Stage::FrameBody => DecryptState::FrameBody,
             Stage::Done => DecryptState::Done,
             _ => DecryptState::NeedInput,
         };
@@ -229,7 +354,7 @@ impl Decryptor {
         let mut consumed = 0;
         loop {
             match self.stage {
-                Stage::NeedKey => return Ok(self.progress(consumed)),
+                Stage::NeedKey | Stage::FrameBody => return Ok(self.progress(consumed)),
                 Stage::Done if consumed < input.len() => return Err(DecryptError::TrailingBytes),
                 Stage::Done => return Ok(self.progress(consumed)),
                 Stage::Header => match read::header(&self.buf, &self.options.limits)? {
@@ -247,6 +372,37 @@ impl Decryptor {
                         }
                     }
                 },
+                Stage::Body if self.detached => {
+                    let from_input = self.buf.is_empty();
+                    let parsed = match from_input {
+                        true => self.parse_frame_head(&input[consumed..])?,
+                        false => self.parse_frame_head(&self.buf)?,
+                    };
+                    match parsed {
+                        Parse::Done(head, head_len) => {
+                            let bytes = match from_input {
+                                true => &input[consumed..consumed + head_len],
+                                false => &self.buf[..head_len],
+                            };
+                            if let Some(v) = &mut self.verifier {
+                                v.update(bytes);
+                            }
+                            if from_input {
+                                consumed += head_len;
+                            }
+                            self.buf.clear();
+                            self.want = 0;
+                            self.job = Some(self.body_job(&head)?);
+                            self.stage = Stage::FrameBody;
+                        }
+                        Parse::Incomplete(want) => {
+                            self.want = want;
+                            if !self.fill(input, &mut consumed) {
+                                return Ok(self.progress(consumed));
+                            }
+                        }
+                    }
+                }
                 Stage::Body => {
                     // Fast path: a whole frame in the input is decrypted without staging.
                     if self.buf.is_empty()
@@ -342,7 +498,7 @@ impl Decryptor {
             _ => return Err(DecryptError::InvalidState("no header is waiting for a key")),
         };
         let suite = header.suite();
-        let cipher = header.authenticate(data_key, &self.auth_only)?;
+        let (cipher, content_key) = header.authenticate(data_key, &self.auth_only)?;
         let entry = header.context.get(PUBLIC_KEY_ENTRY).map_or("", String::as_str);
         let mut verifier = Verifier::new(suite, entry)?;
         if let Some(v) = &mut verifier {
@@ -350,6 +506,7 @@ impl Decryptor {
         }
         self.verifier = verifier;
         self.cipher = Some(cipher);
+        self.content_key = Some(content_key);
         self.stage = Stage::Body;
         Ok(())
     }
@@ -373,6 +530,29 @@ impl Decryptor {
         Ok(parsed)
     }
 
+    /// The job of a frame whose head was read (detached mode).
+    fn body_job(&self, head: &FrameHead) -> Result<FrameJob, DecryptError> {
+        let header = self.header.as_ref().expect("body follows the header");
+        let aad_content = match (header.content_type(), head.is_final) {
+            (ContentType::NonFramed, _) => AAD_SINGLE_BLOCK,
+            (ContentType::Framed, true) => AAD_FINAL_FRAME,
+            (ContentType::Framed, false) => AAD_FRAME,
+        };
+        let plaintext_len =
+            usize::try_from(head.content_len).map_err(|_| DecryptError::FrameTooLarge {
+                length: head.content_len,
+                max: self.options.limits.max_frame_len,
+            })?;
+        Ok(FrameJob {
+            sequence: head.sequence,
+            is_final: head.is_final,
+            hold: head.is_final && self.verifier.is_some(),
+            iv: head.iv,
+            aad: BodyAad::new(header.message_id(), aad_content, head.sequence, head.content_len),
+            plaintext_len,
+        })
+    }
+
     /// Authenticates and decrypts one whole frame (`frame` = head, content and tag).
     fn open_frame(
         &mut self,
@@ -384,6 +564,7 @@ impl Decryptor {
         let header = self.header.as_ref().expect("body follows the header");
         let cipher = self.cipher.as_ref().expect("body follows header verification");
         let content_end = frame.len() - TAG_LEN;
+        debug_assert!(!self.detached, "detached frames are opened by the caller");
         let content = &frame[head_len..content_end];
         let tag: &[u8; TAG_LEN] = frame[content_end..].try_into().expect("frame ends with a tag");
         let aad_content = match (header.content_type(), head.is_final) {
@@ -430,17 +611,18 @@ impl Header {
     }
 
     /// [`Header::verify`] with pairs the header authenticates without storing; returns the
-    /// content cipher for the body.
+    /// content cipher for the body and the key bytes it was built from.
     fn authenticate(
         &self,
         data_key: &DataKey,
         auth_only: &EncryptionContext,
-    ) -> Result<ContentCipher, DecryptError> {
+    ) -> Result<(ContentCipher, ContentKey), DecryptError> {
         let suite = self.suite();
         if data_key.len() != suite.key_len() {
             return Err(DecryptError::UnwrapFailed);
         }
-        let (cipher, commit_key) = crypto::derive_keys(suite, data_key, self.message_id());
+        let (cipher, content_key, commit_key) =
+            crypto::derive_keys(suite, data_key, self.message_id());
         if let (Some(derived), Some(stored)) = (&commit_key, &self.commit_key)
             && !crypto::commit_keys_match(derived, stored)
         {
@@ -459,7 +641,7 @@ impl Header {
                 None => DecryptError::BadHeaderTag,
             });
         }
-        Ok(cipher)
+        Ok((cipher, content_key))
     }
 }
 

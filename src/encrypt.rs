@@ -2,18 +2,20 @@
 //!
 //! Source: `client-apis/encrypt.md`. Only format 2.0 committing suites are written, framed.
 
+use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::vec::Vec;
 
 use crate::context::{self, EncryptionContext, PUBLIC_KEY_ENTRY, RESERVED_PREFIX};
-use crate::crypto::{self, ContentCipher, DataKey, Signer};
+use crate::crypto::{self, ContentCipher, ContentKey, DataKey, Signer};
 use crate::error::EncryptError;
 use crate::format::{
-    AAD_FINAL_FRAME, AAD_FRAME, BodyAad, ContentType, Header, MAX_FRAME_LENGTH,
+    AAD_FINAL_FRAME, AAD_FRAME, BodyAad, ContentType, EncryptedDataKey, Header, MAX_FRAME_LENGTH,
     MAX_SEQUENCE_NUMBER, frame_iv, write,
 };
+use crate::frame::FrameJob;
 use crate::keyring::Keyring;
-use crate::suite::{AlgorithmSuite, IV_LEN};
+use crate::suite::{AlgorithmSuite, IV_LEN, TAG_LEN};
 
 /// Frame length when the caller names none: 64 KiB, large enough for AES-GCM to run at full
 /// speed and small enough to stream in constant memory.
@@ -42,53 +44,101 @@ impl Default for EncryptOptions {
 
 /// Streaming encryption: feed plaintext in chunks of any size with [`Encryptor::update`], then
 /// call [`Encryptor::finish`]. It holds at most one frame of plaintext.
+///
+/// Detached frames (the AES-GCM done by the caller, see [`FrameJob`]): instead of `update`
+/// with plaintext, call [`Encryptor::frame_job`] for each frame (every regular frame exactly
+/// one frame length, then one final frame of at most one frame length), seal each job's
+/// plaintext with its IV and AAD, pass the results to [`Encryptor::frame_sealed`] in frame
+/// order, then call [`Encryptor::finish`]. The output is byte for byte what `update` would
+/// have written for the same plaintext. The two ways cannot be mixed within one message.
 pub struct Encryptor {
     header: Header,
     header_written: bool,
     cipher: ContentCipher,
+    /// The derived content key, until [`Encryptor::dangerous_take_content_key`] takes it.
+    content_key: Option<ContentKey>,
     frame_length: usize,
+    /// Next sequence number to seal (`update`) or to issue as a job (detached frames).
     next_sequence: u32,
     pending: Vec<u8>,
     signer: Option<Signer>,
+    detached: Detached,
+}
+
+/// The detached-frame state: jobs issued but not yet sealed, oldest first.
+#[derive(Default)]
+struct Detached {
+    active: bool,
+    /// Plaintext lengths of the open jobs; the first has sequence number `next_sealed`.
+    open: VecDeque<usize>,
+    next_sealed: u32,
+    final_issued: bool,
+    final_sealed: bool,
 }
 
 impl Encryptor {
     /// Generates a data key, wraps it with `keyring` and prepares the header.
     pub fn new(keyring: &dyn Keyring, options: &EncryptOptions) -> Result<Self, EncryptError> {
-        let suite = options.suite;
-        if !suite.is_committing() {
-            return Err(EncryptError::UnsupportedSuite(suite.id()));
-        }
-        if !(1..=MAX_FRAME_LENGTH).contains(&options.frame_length) {
-            return Err(EncryptError::InvalidFrameLength(options.frame_length.into()));
-        }
-        if let Some(key) =
-            options.encryption_context.keys().find(|k| k.starts_with(RESERVED_PREFIX))
-        {
-            return Err(EncryptError::ReservedContextKey(key.clone()));
-        }
-
-        let data_key = DataKey::generate(suite.key_len()).map_err(|_| EncryptError::Random)?;
-        let mut context = options.encryption_context.clone();
-        let signer = match suite.is_signed() {
-            true => {
-                let signer = Signer::generate().map_err(|_| EncryptError::Random)?;
-                context.insert(PUBLIC_KEY_ENTRY.into(), signer.public_entry());
-                Some(signer)
-            }
+        check_options(options)?;
+        let data_key =
+            DataKey::generate(options.suite.key_len()).map_err(|_| EncryptError::Random)?;
+        let signer = match options.suite.is_signed() {
+            true => Some(Signer::generate().map_err(|_| EncryptError::Random)?),
             false => None,
         };
+        let mut message_id = [0u8; 32];
+        crypto::random(&mut message_id).map_err(|_| EncryptError::Random)?;
+        Self::build(options, &data_key, message_id, signer, |key, context| {
+            keyring.wrap(key, context)
+        })
+    }
+
+    /// **Test hook, never for real messages.** An encryptor with a caller-chosen data key,
+    /// message ID, signing key (signed suites: a 48-byte P-384 scalar) and EDKs instead of
+    /// fresh random ones and a keyring, so that two encryptions of the same plaintext give the
+    /// same bytes (tests compare the detached-frame and the `update` paths with it). Reusing a
+    /// data key and message ID across different plaintexts destroys AES-GCM's security.
+    #[doc(hidden)]
+    pub fn dangerous_new_with_fixed_secrets(
+        edks: Vec<EncryptedDataKey>,
+        options: &EncryptOptions,
+        data_key: &DataKey,
+        message_id: [u8; 32],
+        signing_key: Option<&[u8; 48]>,
+    ) -> Result<Self, EncryptError> {
+        check_options(options)?;
+        if data_key.len() != options.suite.key_len() {
+            return Err(EncryptError::WrapFailed);
+        }
+        let signer = match (options.suite.is_signed(), signing_key) {
+            (true, Some(bytes)) => Some(Signer::from_bytes(bytes).ok_or(EncryptError::Random)?),
+            (true, None) => return Err(EncryptError::Random),
+            (false, _) => None,
+        };
+        Self::build(options, data_key, message_id, signer, move |_, _| Ok(edks))
+    }
+
+    fn build(
+        options: &EncryptOptions,
+        data_key: &DataKey,
+        message_id: [u8; 32],
+        signer: Option<Signer>,
+        wrap: impl FnOnce(&DataKey, &EncryptionContext) -> Result<Vec<EncryptedDataKey>, EncryptError>,
+    ) -> Result<Self, EncryptError> {
+        let suite = options.suite;
+        let mut context = options.encryption_context.clone();
+        if let Some(signer) = &signer {
+            context.insert(PUBLIC_KEY_ENTRY.into(), signer.public_entry());
+        }
         let serialized_context = context::serialize(&context)
             .filter(|c| u16::try_from(c.len()).is_ok())
             .ok_or(EncryptError::ContextTooLarge)?;
-        let mut message_id = [0u8; 32];
-        crypto::random(&mut message_id).map_err(|_| EncryptError::Random)?;
 
-        let edks = keyring.wrap(&data_key, &context)?;
+        let edks = wrap(data_key, &context)?;
         if edks.is_empty() || edks.len() > usize::from(u16::MAX) {
             return Err(EncryptError::EncryptedDataKeyCount(edks.len()));
         }
-        let (cipher, commit_key) = crypto::derive_keys(suite, &data_key, &message_id);
+        let (cipher, content_key, commit_key) = crypto::derive_keys(suite, data_key, &message_id);
         let commit_key = commit_key.expect("committing suites derive a commit key");
         let body = write::header_body_v2(
             suite,
@@ -123,10 +173,12 @@ impl Encryptor {
             header,
             header_written: false,
             cipher,
+            content_key: Some(content_key),
             frame_length: options.frame_length as usize,
             next_sequence: 1,
             pending: Vec::new(),
             signer,
+            detached: Detached { next_sealed: 1, ..Detached::default() },
         })
     }
 
@@ -138,6 +190,9 @@ impl Encryptor {
     /// Encrypts `input` and appends whatever output is complete (header, whole frames) to
     /// `out`. Plaintext short of a frame is kept for the next call.
     pub fn update(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptError> {
+        if self.detached.active && !input.is_empty() {
+            return Err(EncryptError::InvalidState("plaintext passed to update in detached mode"));
+        }
         let start = out.len();
         if !self.header_written {
             out.extend_from_slice(&self.header.bytes);
@@ -166,12 +221,22 @@ impl Encryptor {
         Ok(())
     }
 
-    /// Writes the final frame and, for a signed suite, the signature footer.
+    /// Writes the final frame and, for a signed suite, the signature footer. In detached
+    /// mode the final frame MUST have been sealed ([`Encryptor::frame_sealed`]) first; then
+    /// only the footer is written.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), EncryptError> {
-        self.update(&[], out)?;
-        let start = out.len();
-        let last = core::mem::take(&mut self.pending);
-        self.seal_frame(&last, true, out)?;
+        let start;
+        if self.detached.active {
+            if !self.detached.final_sealed {
+                return Err(EncryptError::InvalidState("the final frame is not sealed"));
+            }
+            start = out.len();
+        } else {
+            self.update(&[], out)?;
+            start = out.len();
+            let last = core::mem::take(&mut self.pending);
+            self.seal_frame(&last, true, out)?;
+        }
         if let Some(mut signer) = self.signer.take() {
             signer.update(&out[start..]);
             let signature = signer.sign();
@@ -181,6 +246,112 @@ impl Encryptor {
             out.extend_from_slice(&signature);
         }
         Ok(())
+    }
+
+    /// **Key material.** Takes the derived AES-GCM content key (its only copy outside the
+    /// cipher), for an external AES-GCM in detached mode: WebCrypto imports it as a
+    /// non-extractable key. `None` on a second call. The caller MUST NOT store or log it and
+    /// SHOULD zeroize its copies once imported; the returned value is zeroized on drop.
+    pub fn dangerous_take_content_key(&mut self) -> Option<ContentKey> {
+        self.content_key.take()
+    }
+
+    /// Detached frames: starts the next frame, of `len` plaintext bytes, and returns its
+    /// job. Regular frames MUST be exactly the frame length; the final frame (`is_final`) at
+    /// most the frame length, and nothing may follow it. The caller MUST seal the job's
+    /// plaintext with AES-GCM under the content key, with the job's IV and AAD, and pass the
+    /// result to [`Encryptor::frame_sealed`]; several jobs may be open at once.
+    pub fn frame_job(&mut self, len: usize, is_final: bool) -> Result<FrameJob, EncryptError> {
+        if !self.detached.active && !self.pending.is_empty() {
+            return Err(EncryptError::InvalidState("plaintext was passed to update"));
+        }
+        if self.detached.final_issued {
+            return Err(EncryptError::InvalidState("the final frame was already started"));
+        }
+        if (!is_final && len != self.frame_length) || len > self.frame_length {
+            return Err(EncryptError::InvalidState("frame of the wrong length"));
+        }
+        let sequence = self.next_sequence;
+        if sequence > MAX_SEQUENCE_NUMBER || (!is_final && sequence == MAX_SEQUENCE_NUMBER) {
+            return Err(EncryptError::TooManyFrames);
+        }
+        self.detached.active = true;
+        self.detached.open.push_back(len);
+        self.detached.final_issued = is_final;
+        self.next_sequence = sequence + 1;
+        Ok(self.job(sequence, len, is_final))
+    }
+
+    /// Detached frames: seals the open job `sequence` with the core's own AES-GCM, in place
+    /// (`buf` holds its plaintext); returns the tag. For callers whose external AES-GCM is
+    /// missing or failed: the result is what the external one would give.
+    pub fn seal_job(&self, sequence: u32, buf: &mut [u8]) -> Result<[u8; TAG_LEN], EncryptError> {
+        let index = sequence.checked_sub(self.detached.next_sealed).map(|i| i as usize);
+        let Some(&len) = index.and_then(|i| self.detached.open.get(i)) else {
+            return Err(EncryptError::InvalidState("no open frame job has this sequence number"));
+        };
+        if buf.len() != len {
+            return Err(EncryptError::InvalidState("frame of the wrong length"));
+        }
+        let is_final = self.detached.final_issued && sequence + 1 == self.next_sequence;
+        let job = self.job(sequence, len, is_final);
+        self.cipher.seal(&job.iv, job.aad(), buf).map_err(|_| EncryptError::TooManyFrames)
+    }
+
+    /// Detached frames: completes the oldest open job with its sealed bytes (ciphertext then
+    /// tag, `sealed_len()` bytes) and appends the frame's head (sequence number, IV, and for
+    /// the final frame its length) to `out`, preceded by the header if not yet written. The
+    /// caller MUST write the sealed bytes right after that head. For a signed suite the
+    /// sealed bytes are REQUIRED (they are hashed into the signature); for an unsigned suite
+    /// `None` is allowed.
+    pub fn frame_sealed(
+        &mut self,
+        sealed: Option<&[u8]>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncryptError> {
+        let Some(&len) = self.detached.open.front() else {
+            return Err(EncryptError::InvalidState("no frame job is open"));
+        };
+        match sealed {
+            Some(bytes) if bytes.len() != len + TAG_LEN => {
+                return Err(EncryptError::InvalidState("sealed frame of the wrong length"));
+            }
+            None if self.signer.is_some() => {
+                return Err(EncryptError::InvalidState("a signed message needs the sealed bytes"));
+            }
+            _ => {}
+        }
+        self.detached.open.pop_front();
+        let sequence = self.detached.next_sealed;
+        let is_final = self.detached.final_issued && self.detached.open.is_empty();
+        let start = out.len();
+        if !self.header_written {
+            out.extend_from_slice(&self.header.bytes);
+            self.header_written = true;
+        }
+        // Final frames hold at most one frame length, itself below 2^31.
+        let final_len =
+            is_final.then(|| u32::try_from(len).expect("final frame within frame length"));
+        write::frame_head(out, sequence, &frame_iv(sequence), final_len);
+        if let Some(signer) = &mut self.signer {
+            signer.update(&out[start..]);
+            signer.update(sealed.unwrap_or_default());
+        }
+        self.detached.next_sealed = sequence + 1;
+        self.detached.final_sealed = is_final;
+        Ok(())
+    }
+
+    fn job(&self, sequence: u32, len: usize, is_final: bool) -> FrameJob {
+        let content = if is_final { AAD_FINAL_FRAME } else { AAD_FRAME };
+        FrameJob {
+            sequence,
+            is_final,
+            hold: false,
+            iv: frame_iv(sequence),
+            aad: BodyAad::new(&self.header.message_id, content, sequence, len as u64),
+            plaintext_len: len,
+        }
     }
 
     fn seal_frame(
@@ -212,6 +383,21 @@ impl Encryptor {
         self.next_sequence = sequence + 1;
         Ok(())
     }
+}
+
+/// Checks what the caller chose: a committing suite, the frame length, no reserved keys.
+fn check_options(options: &EncryptOptions) -> Result<(), EncryptError> {
+    let suite = options.suite;
+    if !suite.is_committing() {
+        return Err(EncryptError::UnsupportedSuite(suite.id()));
+    }
+    if !(1..=MAX_FRAME_LENGTH).contains(&options.frame_length) {
+        return Err(EncryptError::InvalidFrameLength(options.frame_length.into()));
+    }
+    if let Some(key) = options.encryption_context.keys().find(|k| k.starts_with(RESERVED_PREFIX)) {
+        return Err(EncryptError::ReservedContextKey(key.clone()));
+    }
+    Ok(())
 }
 
 impl core::fmt::Debug for Encryptor {

@@ -50,6 +50,9 @@ pub enum EncryptError {
     TooManyFrames,
     /// The operating system's random number generator failed.
     Random,
+    /// A method was called in a state that does not allow it (a caller bug), such as a
+    /// detached frame of the wrong length or out of order.
+    InvalidState(&'static str),
 }
 
 impl fmt::Display for EncryptError {
@@ -70,6 +73,7 @@ impl fmt::Display for EncryptError {
             Self::Keyring(msg) => write!(f, "keyring failed: {msg}"),
             Self::TooManyFrames => f.write_str("plaintext needs more than 2^32-2 frames"),
             Self::Random => f.write_str("random number generator failed"),
+            Self::InvalidState(what) => write!(f, "encryptor misuse: {what}"),
         }
     }
 }

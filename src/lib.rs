@@ -34,6 +34,7 @@ mod decrypt;
 mod encrypt;
 mod error;
 mod format;
+mod frame;
 mod keyring;
 mod suite;
 #[cfg(target_arch = "wasm32")]
@@ -45,6 +46,7 @@ pub use decrypt::{DecryptOptions, DecryptState, Decryptor, Limits, Progress, dec
 pub use encrypt::{DEFAULT_FRAME_LENGTH, EncryptOptions, Encryptor, encrypt};
 pub use error::{DecryptError, EncryptError, Section};
 pub use format::{ContentType, EncryptedDataKey, Header, MAX_FRAME_LENGTH};
+pub use frame::FrameJob;
 pub use keyring::{KeyError, Keyring, MultiKeyring, OaepHash, RawRsaKeyring};
 pub use suite::{AlgorithmSuite, CommitmentPolicy, MessageFormatVersion};
 

@@ -221,6 +221,7 @@ pub(crate) fn frame_iv(sequence: u32) -> [u8; IV_LEN] {
 
 /// The message body AAD (`message-body-aad.md`): message ID, content string, sequence number
 /// and plaintext length. Built on the stack: it is needed once per frame.
+#[derive(Clone)]
 pub(crate) struct BodyAad {
     buf: [u8; 32 + 35 + 4 + 8],
     len: usize,

@@ -1,0 +1,384 @@
+//! Detached frames (the AES-GCM of frame bodies done outside the core, as the npm package does
+//! with WebCrypto): the bytes are exactly those of the pure-Rust `update` path, several jobs
+//! may be open at once, and every rule (order, lengths, final frame, signature, tags) stays
+//! in the core.
+#![cfg(not(target_arch = "wasm32"))]
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
+
+use aes_gcm::aead::array::Array;
+use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit};
+use cipherdrop::{
+    AlgorithmSuite, DataKey, DecryptError, DecryptOptions, DecryptState, Decryptor, EncryptError,
+    EncryptOptions, EncryptedDataKey, EncryptionContext, Encryptor, FrameJob, Keyring, OaepHash,
+    RawRsaKeyring, decrypt,
+};
+
+const PEM: &[u8] = include_bytes!("data/rsa-2048.pem");
+const SIGNED: AlgorithmSuite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384;
+const UNSIGNED: AlgorithmSuite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
+const FRAME: usize = 1000;
+
+fn options(suite: AlgorithmSuite) -> EncryptOptions {
+    let mut encryption_context = EncryptionContext::new();
+    encryption_context.insert("owner".into(), "alice".into());
+    EncryptOptions { suite, frame_length: FRAME as u32, encryption_context }
+}
+
+fn plaintext(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+/// An encryptor with fixed secrets: the same inputs give the same message.
+fn fixed(suite: AlgorithmSuite) -> Encryptor {
+    let edk = EncryptedDataKey {
+        provider_id: "fixed".into(),
+        provider_info: b"key".to_vec(),
+        ciphertext: vec![0xAB; 32],
+    };
+    let mut signing_key = [7u8; 48];
+    signing_key[0] = 1;
+    Encryptor::dangerous_new_with_fixed_secrets(
+        vec![edk],
+        &options(suite),
+        &DataKey::from_slice(&[0x42; 32]),
+        [0x24; 32],
+        Some(&signing_key),
+    )
+    .unwrap()
+}
+
+/// Unwraps nothing but the fixed data key, for decrypting `fixed` messages.
+struct FixedKey;
+
+impl Keyring for FixedKey {
+    fn wrap(
+        &self,
+        _: &DataKey,
+        _: &EncryptionContext,
+    ) -> Result<Vec<EncryptedDataKey>, EncryptError> {
+        Err(EncryptError::WrapFailed)
+    }
+
+    fn unwrap(
+        &self,
+        _: &EncryptedDataKey,
+        _: &cipherdrop::Header,
+    ) -> Option<Result<DataKey, DecryptError>> {
+        Some(Ok(DataKey::from_slice(&[0x42; 32])))
+    }
+}
+
+fn with_update(mut enc: Encryptor, data: &[u8], chunk: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for piece in data.chunks(chunk.max(1)) {
+        enc.update(piece, &mut out).unwrap();
+    }
+    enc.finish(&mut out).unwrap();
+    out
+}
+
+/// An external AES-256-GCM, as WebCrypto would be, keyed with the taken content key.
+fn external(key: &[u8]) -> Aes256Gcm {
+    Aes256Gcm::new(key.try_into().unwrap())
+}
+
+fn external_seal(cipher: &Aes256Gcm, job: &FrameJob, plaintext: &[u8]) -> Vec<u8> {
+    let mut buf = plaintext.to_vec();
+    let tag = cipher
+        .encrypt_inout_detached(&Array::from(*job.iv()), job.aad(), buf.as_mut_slice().into())
+        .unwrap();
+    buf.extend_from_slice(&tag);
+    buf
+}
+
+/// Detached encryption with `in_flight` jobs open at once; `external` seals with the
+/// aes-gcm crate keyed by the taken content key, otherwise with the core's `seal_job`.
+fn with_jobs(mut enc: Encryptor, data: &[u8], in_flight: usize, use_external: bool) -> Vec<u8> {
+    let key = enc.dangerous_take_content_key().unwrap();
+    assert!(enc.dangerous_take_content_key().is_none(), "the key is taken once");
+    let cipher = external(&key);
+    let mut frames: Vec<(&[u8], bool)> =
+        data.chunks(FRAME).filter(|c| c.len() == FRAME).map(|c| (c, false)).collect();
+    frames.push((&data[frames.len() * FRAME..], true));
+    let mut out = Vec::new();
+    enc.update(&[], &mut out).unwrap(); // the header, as the JS glue does
+    let mut open = std::collections::VecDeque::new();
+    for (plain, is_final) in frames {
+        let job = enc.frame_job(plain.len(), is_final).unwrap();
+        let sealed = if use_external {
+            external_seal(&cipher, &job, plain)
+        } else {
+            let mut buf = plain.to_vec();
+            let tag = enc.seal_job(job.sequence(), &mut buf).unwrap();
+            buf.extend_from_slice(&tag);
+            buf
+        };
+        open.push_back(sealed);
+        if open.len() == in_flight {
+            let sealed = open.pop_front().unwrap();
+            enc.frame_sealed(Some(&sealed), &mut out).unwrap();
+            out.extend_from_slice(&sealed);
+        }
+    }
+    for sealed in open {
+        enc.frame_sealed(Some(&sealed), &mut out).unwrap();
+        out.extend_from_slice(&sealed);
+    }
+    enc.finish(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn detached_encryption_writes_the_same_bytes_as_update() {
+    for suite in [UNSIGNED, SIGNED] {
+        for len in [0, 1, FRAME - 1, FRAME, FRAME + 1, 3 * FRAME + 17, 4 * FRAME] {
+            let data = plaintext(len);
+            let reference = with_update(fixed(suite), &data, 333);
+            assert_eq!(reference, with_update(fixed(suite), &data, len), "fixed secrets repeat");
+            for in_flight in [1, 3] {
+                for use_external in [false, true] {
+                    let got = with_jobs(fixed(suite), &data, in_flight, use_external);
+                    let diff = got.iter().zip(&reference).position(|(a, b)| a != b);
+                    assert!(
+                        got == reference,
+                        "{suite:?} {len} bytes {in_flight} {use_external}: {} vs {} bytes, first \
+                         difference at {diff:?}",
+                        got.len(),
+                        reference.len()
+                    );
+                }
+            }
+            let (plain, _) = decrypt(&FixedKey, &reference, DecryptOptions::default()).unwrap();
+            assert_eq!(plain, data);
+        }
+    }
+}
+
+#[test]
+fn unsigned_detached_encryption_needs_no_sealed_bytes() {
+    let data = plaintext(2 * FRAME + 5);
+    let reference = with_update(fixed(UNSIGNED), &data, 4096);
+    let mut enc = fixed(UNSIGNED);
+    let cipher = external(&enc.dangerous_take_content_key().unwrap());
+    let mut out = Vec::new();
+    for (i, plain) in data.chunks(FRAME).enumerate() {
+        let job = enc.frame_job(plain.len(), i == 2).unwrap();
+        enc.frame_sealed(None, &mut out).unwrap(); // the header comes first, unasked
+        out.extend_from_slice(&external_seal(&cipher, &job, plain));
+    }
+    enc.finish(&mut out).unwrap();
+    assert!(out == reference);
+}
+
+#[test]
+fn detached_encryption_misuse_is_an_error() {
+    let invalid = |r: Result<(), EncryptError>| matches!(r, Err(EncryptError::InvalidState(_)));
+    let mut enc = fixed(SIGNED);
+    assert!(invalid(enc.frame_job(FRAME - 1, false).map(drop)), "short regular frame");
+    assert!(invalid(enc.frame_job(FRAME + 1, true).map(drop)), "long final frame");
+    assert!(invalid(enc.frame_sealed(None, &mut Vec::new())), "nothing open");
+    let job = enc.frame_job(FRAME, false).unwrap();
+    assert!(invalid(enc.update(b"x", &mut Vec::new())), "no update with plaintext");
+    assert!(invalid(enc.seal_job(job.sequence() + 1, &mut [0; FRAME]).map(drop)), "no such job");
+    assert!(invalid(enc.seal_job(job.sequence(), &mut [0; 10]).map(drop)), "wrong length");
+    assert!(invalid(enc.frame_sealed(None, &mut Vec::new())), "signed: bytes required");
+    assert!(invalid(enc.frame_sealed(Some(&[0; 10]), &mut Vec::new())), "wrong sealed length");
+    enc.frame_job(0, true).unwrap();
+    assert!(invalid(enc.frame_job(0, true).map(drop)), "nothing after the final frame");
+    let mut out = Vec::new();
+    enc.frame_sealed(Some(&[0; FRAME + 16]), &mut out).unwrap();
+    let mut early = fixed(SIGNED);
+    early.frame_job(0, true).unwrap();
+    assert!(invalid(early.finish(&mut Vec::new())), "finish before the final frame is sealed");
+    let mut mixed = fixed(SIGNED);
+    mixed.update(b"some plaintext", &mut Vec::new()).unwrap();
+    assert!(invalid(mixed.frame_job(FRAME, false).map(drop)), "no jobs after update");
+}
+
+/// Detached decryption with an external AES-GCM: `(plaintext, states)`; `tamper` flips a
+/// bit of the sealed bytes of that frame before opening.
+fn detached_decrypt(
+    message: &[u8],
+    chunk: usize,
+    tamper: Option<u32>,
+) -> Result<(Vec<u8>, Vec<DecryptState>), DecryptError> {
+    let mut dec = Decryptor::with_detached_frames(DecryptOptions::default());
+    let mut cipher = None;
+    let mut out = Vec::new();
+    let mut held = Vec::new();
+    let mut states = Vec::new();
+    let mut at = 0;
+    loop {
+        let end = (at + chunk).min(message.len());
+        let progress = dec.update(&message[at..end], &mut out)?;
+        at += progress.consumed;
+        if states.last() != Some(&progress.state) {
+            states.push(progress.state);
+        }
+        match progress.state {
+            DecryptState::NeedDataKey => {
+                dec.unwrap_with(&FixedKey)?;
+                cipher = Some(external(&dec.dangerous_take_content_key().unwrap()));
+            }
+            DecryptState::FrameBody => {
+                let job = dec.frame_job().unwrap().clone();
+                let Some(body) = message.get(at..at + job.sealed_len()) else {
+                    break; // truncated: finish says so
+                };
+                let mut body = body.to_vec();
+                at += job.sealed_len();
+                dec.frame_body(Some(&body))?;
+                if tamper == Some(job.sequence()) {
+                    body[0] ^= 1;
+                }
+                let (content, tag) = body.split_at_mut(job.plaintext_len());
+                let ok = cipher
+                    .as_ref()
+                    .unwrap()
+                    .decrypt_inout_detached(
+                        &Array::from(*job.iv()),
+                        job.aad(),
+                        content.into(),
+                        &Array::try_from(&*tag).unwrap(),
+                    )
+                    .is_ok();
+                dec.frame_opened(job.sequence(), ok)?;
+                if job.hold() { &mut held } else { &mut out }.extend_from_slice(content);
+            }
+            DecryptState::Done => out.append(&mut held),
+            _ => {}
+        }
+        if at == message.len() && progress.state != DecryptState::FrameBody {
+            break;
+        }
+    }
+    dec.finish()?;
+    out.append(&mut held);
+    Ok((out, states))
+}
+
+#[test]
+fn detached_decryption_reads_what_update_reads() {
+    for suite in [UNSIGNED, SIGNED] {
+        for len in [0, 1, FRAME, 3 * FRAME + 17] {
+            let data = plaintext(len);
+            let message = with_update(fixed(suite), &data, 4096);
+            for chunk in [1, 7, 100, message.len()] {
+                let (plain, states) = detached_decrypt(&message, chunk, None).unwrap();
+                assert_eq!(plain, data, "{suite:?} {len} bytes, chunks of {chunk}");
+                assert_eq!(states.last(), Some(&DecryptState::Done));
+                assert!(states.contains(&DecryptState::FrameBody));
+            }
+            let frames = len / FRAME + 1;
+            let err = detached_decrypt(&message, 100, Some(frames as u32)).unwrap_err();
+            assert_eq!(err, DecryptError::BadFrameTag { sequence: frames as u32 });
+            let err = detached_decrypt(&message[..message.len() - 1], 100, None).unwrap_err();
+            assert!(matches!(err, DecryptError::Truncated(_)), "{err:?}");
+        }
+    }
+}
+
+#[test]
+fn detached_decryption_rules_stay_in_the_core() {
+    let data = plaintext(2 * FRAME);
+    let message = with_update(fixed(SIGNED), &data, 4096);
+    let mut dec = Decryptor::with_detached_frames(DecryptOptions::default());
+    let mut out = Vec::new();
+    assert!(dec.dangerous_take_content_key().is_none(), "no key before the header");
+    let p = dec.update(&message, &mut out).unwrap();
+    assert_eq!(p.state, DecryptState::NeedDataKey);
+    let mut at = p.consumed;
+    dec.unwrap_with(&FixedKey).unwrap();
+    let key = dec.dangerous_take_content_key().unwrap();
+    let p = dec.update(&message[at..], &mut out).unwrap();
+    assert_eq!((p.state, p.provisional), (DecryptState::FrameBody, true));
+    assert!(out.is_empty(), "detached mode releases no plaintext itself");
+    at += p.consumed;
+    let job = dec.frame_job().unwrap().clone();
+    assert_eq!((job.sequence(), job.is_final(), job.hold()), (1, false, false));
+    // Input while a body is awaited is not consumed.
+    let p = dec.update(&message[at..], &mut out).unwrap();
+    assert_eq!((p.consumed, p.state), (0, DecryptState::FrameBody));
+    assert!(matches!(dec.frame_body(None), Err(DecryptError::InvalidState(_))));
+    // An error is sticky; a fresh decryptor continues.
+    let mut dec = Decryptor::with_detached_frames(DecryptOptions::default());
+    let p = dec.update(&message, &mut out).unwrap();
+    dec.unwrap_with(&FixedKey).unwrap();
+    let mut at = p.consumed;
+    let cipher = external(&key);
+    let mut last = None;
+    loop {
+        let p = dec.update(&message[at..], &mut out).unwrap();
+        at += p.consumed;
+        if p.state != DecryptState::FrameBody {
+            break;
+        }
+        let job = dec.frame_job().unwrap().clone();
+        let mut body = message[at..at + job.sealed_len()].to_vec();
+        at += job.sealed_len();
+        dec.frame_body(Some(&body)).unwrap();
+        if job.sequence() == 1 {
+            // Confirming out of order is refused; the core's own AES-GCM opens in place.
+            assert!(matches!(dec.frame_opened(2, true), Err(DecryptError::InvalidState(_))));
+            break;
+        }
+        dec.open_job(job.sequence(), &mut body).unwrap();
+        last = Some((job, cipher.clone()));
+    }
+    assert!(last.is_none());
+    assert!(matches!(dec.finish(), Err(DecryptError::InvalidState(_))));
+    // Unconfirmed frames make finish fail even once the signature verified.
+    let mut dec = Decryptor::with_detached_frames(DecryptOptions::default());
+    let mut at = 0;
+    loop {
+        let p = dec.update(&message[at..], &mut out).unwrap();
+        at += p.consumed;
+        match p.state {
+            DecryptState::NeedDataKey => dec.unwrap_with(&FixedKey).unwrap(),
+            DecryptState::FrameBody => {
+                let job = dec.frame_job().unwrap().clone();
+                dec.frame_body(Some(&message[at..at + job.sealed_len()])).unwrap();
+                at += job.sealed_len();
+                assert_eq!(job.hold(), job.is_final(), "signed: the final frame is held");
+            }
+            DecryptState::Done => break,
+            _ => panic!("unexpected state"),
+        }
+    }
+    assert_eq!(
+        dec.finish().unwrap_err(),
+        DecryptError::InvalidState("frames were not confirmed opened")
+    );
+}
+
+#[test]
+fn the_taken_key_opens_messages_of_the_update_path() {
+    let keyring = RawRsaKeyring::from_pem("test", "key-1", PEM, OaepHash::Sha256).unwrap();
+    let data = plaintext(5 * FRAME + 3);
+    let message = cipherdrop::encrypt(&keyring, &data, &options(SIGNED)).unwrap();
+    let mut dec = Decryptor::with_detached_frames(DecryptOptions::default());
+    let mut out = Vec::new();
+    let mut at = 0;
+    let mut held = Vec::new();
+    loop {
+        let p = dec.update(&message[at..], &mut out).unwrap();
+        at += p.consumed;
+        match p.state {
+            DecryptState::NeedDataKey => dec.unwrap_with(&keyring).unwrap(),
+            DecryptState::FrameBody => {
+                let job = dec.frame_job().unwrap().clone();
+                let mut body = message[at..at + job.sealed_len()].to_vec();
+                at += job.sealed_len();
+                dec.frame_body(Some(&body)).unwrap();
+                dec.open_job(job.sequence(), &mut body).unwrap();
+                let plain = &body[..job.plaintext_len()];
+                if job.hold() { &mut held } else { &mut out }.extend_from_slice(plain);
+            }
+            DecryptState::Done => break,
+            _ => panic!("unexpected state"),
+        }
+    }
+    dec.finish().unwrap();
+    out.append(&mut held);
+    assert_eq!(out, data);
+}
