@@ -64,6 +64,12 @@ export interface EncryptOptions {
     onProgress?: (progress: Progress) => void;
     /** Stops the work: the promise rejects (or the stream errors) with `signal.reason`. */
     signal?: AbortSignal;
+    /**
+     * Seal frames with WebCrypto's AES-GCM (native, several frames in flight) where
+     * `crypto.subtle` exists. Default true; false uses the AES-GCM inside the WebAssembly
+     * module (the fallback, also used when WebCrypto fails). The bytes are the same either way.
+     */
+    webCrypto?: boolean;
 }
 
 /** Options of {@link decrypt} and {@link decryptStream}. */
@@ -87,6 +93,8 @@ export interface DecryptOptions {
     onProgress?: (progress: Progress) => void;
     /** Stops the work: the promise rejects (or the stream errors) with `signal.reason`. */
     signal?: AbortSignal;
+    /** Open frames with WebCrypto's AES-GCM where available (default true); see {@link EncryptOptions.webCrypto}. */
+    webCrypto?: boolean;
 }
 
 /** Options a keyring's {@link Keyring.unwrap} receives. */
@@ -275,7 +283,8 @@ export declare function decryptStream(keyring: Keyring, options?: DecryptOptions
 /** Codes of {@link EncryptError}. */
 export type EncryptErrorCode =
     | 'RESERVED_CONTEXT_KEY' | 'CONTEXT_TOO_LARGE' | 'INVALID_FRAME_LENGTH' | 'UNSUPPORTED_SUITE'
-    | 'ENCRYPTED_DATA_KEY_COUNT' | 'WRAP_FAILED' | 'KEYRING' | 'TOO_MANY_FRAMES' | 'RANDOM';
+    | 'ENCRYPTED_DATA_KEY_COUNT' | 'WRAP_FAILED' | 'KEYRING' | 'TOO_MANY_FRAMES' | 'RANDOM'
+    | 'INVALID_STATE';
 
 /** Codes of {@link DecryptError}. */
 export type DecryptErrorCode =

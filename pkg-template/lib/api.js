@@ -2,8 +2,20 @@
 // bytes between JS and the wasm Encryptor/Decryptor (which hold all the format logic), ask
 // keyrings for wrapping keys and unwrapped data keys, and handle streams, progress and aborts.
 import { DecryptError, call } from './errors.js';
+import { FrameDecryptor, FrameEncryptor, WebCryptoAes } from './frames.js';
 import { isKeyring, wasmKeyOf } from './keyrings.js';
 import { init, wasm } from './wasm.js';
+
+/**
+ * Test hooks, never for real messages (registered symbols, so that tests reach them without
+ * a public export): `options[FIXED_SECRETS] = { dataKey, messageId, signingKey, edks }` makes
+ * `encrypt` use those instead of fresh random ones (same input, same bytes); `options[
+ * REFERENCE] = true` runs the core's own `update`/`finish` path instead of detached frames.
+ */
+const FIXED_SECRETS = Symbol.for('cipherdrop.dangerous.fixedSecretsForTests');
+const REFERENCE = Symbol.for('cipherdrop.dangerous.referencePathForTests');
+/** Test hook: `options[ON_ENGINE](name)` learns which AES-GCM a session uses. */
+const ON_ENGINE = Symbol.for('cipherdrop.testing.onEngine');
 
 /** Most bytes handed to one wasm call: bounds the module's memory and the abort latency. */
 const SLICE = 1 << 20;
@@ -126,33 +138,72 @@ class EncryptSession {
         }
         throwIfAborted(signal);
         await init();
-        const keys = await keyring.wrappingKeys();
-        throwIfAborted(signal);
-        const list = new wasm.WrappingKeys();
-        try {
-            for (const key of keys) list.add(wasmKeyOf(key));
-            const encryptor = call(() => new wasm.Encryptor(list, suite, frameLength, encryptionContext));
-            return new EncryptSession(encryptor);
-        } finally {
-            list.free();
+        let encryptor;
+        const fixed = options[FIXED_SECRETS];
+        if (fixed) {
+            encryptor = call(() => wasm.Encryptor.dangerousWithFixedSecrets(fixed.edks, suite ?? 0x0578,
+                frameLength ?? 65536, encryptionContext, fixed.dataKey, fixed.messageId, fixed.signingKey));
+        } else {
+            const keys = await keyring.wrappingKeys();
+            throwIfAborted(signal);
+            const list = new wasm.WrappingKeys();
+            try {
+                for (const key of keys) list.add(wasmKeyOf(key));
+                encryptor = call(() => new wasm.Encryptor(list, suite, frameLength, encryptionContext));
+            } finally {
+                list.free();
+            }
         }
+        const session = new EncryptSession(encryptor);
+        try {
+            await session.#start(options);
+        } catch (err) {
+            session.close();
+            throw err;
+        }
+        options[ON_ENGINE]?.(session.engine);
+        return session;
     }
 
     #encryptor;
+    /** The detached-frame pipeline, or null on the reference path. */
+    #frames = null;
 
     constructor(encryptor) {
         this.#encryptor = encryptor;
         this.messageHeader = publicHeader(encryptor.header());
     }
 
-    /** Ciphertext for one slice (at most SLICE bytes) of plaintext. */
-    update(bytes) {
-        return call(() => this.#live().update(bytes));
+    /** Chooses how frames are sealed: WebCrypto unless unavailable or turned off. */
+    async #start({ webCrypto = true, [REFERENCE]: reference = false }) {
+        if (reference) return;
+        const enc = this.#live();
+        const key = call(() => enc.takeContentKey());
+        const engine = webCrypto === false ? (key.fill(0), null) : await WebCryptoAes.create(key);
+        this.#frames = new FrameEncryptor(enc, {
+            frameLength: this.messageHeader.frameLength, signed: enc.isSigned, engine,
+        });
     }
 
-    finish() {
+    /** Which AES-GCM runs: 'webcrypto', 'wasm' (the core, in place) or 'reference'. */
+    get engine() {
+        if (!this.#frames) return 'reference';
+        return this.#frames.engine ? 'webcrypto' : 'wasm';
+    }
+
+    /** Ciphertext chunks completed by one slice (at most SLICE bytes) of plaintext. */
+    async push(bytes) {
+        if (!this.#frames) return [call(() => this.#live().update(bytes))];
+        this.#live();
+        return this.#frames.push(bytes);
+    }
+
+    /** The rest of the message: final frame, frames still in flight, footer. */
+    async end() {
         try {
-            return call(() => this.#live().finish());
+            if (!this.#frames) return [call(() => this.#live().finish())];
+            this.#live();
+            return await this.#frames.end();
         } finally {
             this.close();
         }
@@ -184,14 +235,21 @@ class DecryptSession {
         throwIfAborted(signal);
         await init();
         const allowLegacy = commitmentPolicy === CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT;
-        const decryptor = call(() => new wasm.Decryptor(
-            expectedContext, allowLegacy, Boolean(refuseSigned), maxEncryptedDataKeys));
-        return new DecryptSession(decryptor, keyring, signal);
+        const reference = Boolean(options[REFERENCE]);
+        const decryptor = call(() => (reference ? new wasm.Decryptor(
+            expectedContext, allowLegacy, Boolean(refuseSigned), maxEncryptedDataKeys)
+            : wasm.Decryptor.newDetached(
+                expectedContext, allowLegacy, Boolean(refuseSigned), maxEncryptedDataKeys)));
+        return new DecryptSession(decryptor, keyring, signal, {
+            reference, webCrypto: options.webCrypto, onEngine: options[ON_ENGINE],
+        });
     }
 
     #decryptor;
     #keyring;
     #signal;
+    /** The detached-frame pipeline, or null on the reference path. */
+    #frames = null;
     /** Set once a data key verified the header. */
     messageHeader = null;
     /** True while released plaintext still awaits the message signature. */
@@ -199,14 +257,40 @@ class DecryptSession {
     /** True once the whole message was read (only the end of the input is still to come). */
     done = false;
 
-    constructor(decryptor, keyring, signal) {
+    constructor(decryptor, keyring, signal, { reference, webCrypto, onEngine }) {
         this.#decryptor = decryptor;
         this.#keyring = keyring;
         this.#signal = signal;
+        if (reference) {
+            onEngine?.('reference');
+            return;
+        }
+        this.#frames = new FrameDecryptor(decryptor, {
+            unwrap: () => this.#unwrap(),
+            keyed: async (key) => {
+                const engine = webCrypto === false ? (key?.fill(0), null) : await WebCryptoAes.create(key);
+                onEngine?.(engine ? 'webcrypto' : 'wasm');
+                return engine;
+            },
+        });
+    }
+
+    /** Which AES-GCM runs: 'webcrypto', 'wasm' (the core, in place) or 'reference'. */
+    get engine() {
+        if (!this.#frames) return 'reference';
+        return this.#frames.engine ? 'webcrypto' : 'wasm';
     }
 
     /** Feeds one slice of ciphertext; returns the plaintext chunks it released. */
     async push(bytes) {
+        if (this.#frames) {
+            this.#live();
+            const out = await this.#frames.push(bytes);
+            const decryptor = this.#live();
+            this.provisional = decryptor.provisional;
+            this.done = decryptor.state === 'done';
+            return out;
+        }
         const out = [];
         let rest = bytes;
         for (;;) {
@@ -221,16 +305,22 @@ class DecryptSession {
         }
     }
 
-    finish() {
+    /** Ends the input: every check; returns the plaintext released only now. */
+    async end() {
         try {
-            call(() => this.#live().finish());
+            let out = [];
+            this.#live();
+            if (this.#frames) out = await this.#frames.end();
+            else call(() => this.#live().finish());
             this.provisional = false;
+            return out;
         } finally {
             this.close();
         }
     }
 
     close() {
+        this.#frames?.discard();
         this.#decryptor?.free();
         this.#decryptor = null;
     }
@@ -305,13 +395,13 @@ export async function encrypt(keyring, data, options = {}) {
         const pacer = new Pacer();
         let done = 0;
         for (const slice of slices(input.bytes)) {
-            parts.push(session.update(slice));
+            parts.push(...(await session.push(slice)));
             done += slice.length;
             progress(onProgress, done, input.bytes.length);
             await pacer.maybeYield();
             throwIfAborted(signal);
         }
-        parts.push(session.finish());
+        parts.push(...(await session.end()));
         return { result: concat(parts), messageHeader };
     } finally {
         session.close();
@@ -339,7 +429,7 @@ export async function decrypt(keyring, data, options = {}) {
             await pacer.maybeYield();
             throwIfAborted(signal);
         }
-        session.finish();
+        parts.push(...(await session.end()));
         return { plaintext: concat(parts), messageHeader: session.messageHeader };
     } catch (err) {
         for (const p of parts) p.fill(0);
@@ -413,8 +503,8 @@ function pullThrough(input, { onProgress, signal }, { feed, end, stop }) {
 
 function encryptedStream(session, input, options) {
     return pullThrough(input, options, {
-        feed: async (slice) => [session.update(slice)],
-        end: async () => [session.finish()],
+        feed: (slice) => session.push(slice),
+        end: () => session.end(),
         stop: () => session.close(),
     });
 }
@@ -439,8 +529,8 @@ function decryptFeeder(first = []) {
             return released;
         },
         async end(session) {
-            session.finish();
-            const released = pending;
+            const rest = await session.end();
+            const released = [...pending, ...rest];
             pending = [];
             return released;
         },
@@ -467,7 +557,7 @@ async function decryptedStream(session, input, options) {
             done += bytes.length;
             progress(onProgress, done, input.total);
         }
-        if (ended) session.finish(); // throws: the message ended inside its header
+        if (ended) await session.end(); // throws: the message ended inside its header
     } catch (err) {
         session.close();
         reader.cancel(err).catch(() => {});
@@ -564,8 +654,8 @@ export function encryptStream(keyring, options = {}) {
     checkKeyring(keyring);
     const header = deferred();
     const stream = sessionTransform(() => EncryptSession.open(keyring, options), options, {
-        feed: async (session, slice) => [session.update(slice)],
-        end: async (session) => [session.finish()],
+        feed: (session, slice) => session.push(slice),
+        end: (session) => session.end(),
         onOpen: (session, err) => (err ? header.reject(err) : header.resolve(session.messageHeader)),
         onError: () => {},
     });

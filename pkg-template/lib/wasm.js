@@ -6,6 +6,7 @@ import initBindings, * as bindings from '../cipherdrop.js';
 let defaultSource = null;
 let ready = null;
 let loaded = false;
+let exports = null;
 
 /** Called by an entry point: a function returning what `init()` loads by default. */
 export function setDefaultSource(fn) {
@@ -20,7 +21,7 @@ export function setDefaultSource(fn) {
 export function init(source = undefined) {
     ready ??= (async () => {
         const input = source ?? (await defaultSource());
-        await initBindings({ module_or_path: input });
+        exports = await initBindings({ module_or_path: input });
         loaded = true;
     })().catch((err) => {
         ready = null; // let a later call try again (a network error, say)
@@ -33,6 +34,11 @@ export function init(source = undefined) {
 export function version() {
     if (!loaded) throw new Error('cipherdrop: call `await init()` before version()');
     return bindings.version();
+}
+
+/** The module's memory (after `init()`), for copying frames in and out of its buffers. */
+export function memory() {
+    return exports.memory;
 }
 
 export { bindings as wasm };

@@ -38,7 +38,7 @@ pub(crate) fn context_to_js(context: &EncryptionContext) -> JsValue {
     Object::from_entries(&entries).map(JsValue::from).unwrap_or(JsValue::UNDEFINED)
 }
 
-fn set(target: &Object, key: &str, value: &JsValue) {
+pub(crate) fn set(target: &Object, key: &str, value: &JsValue) {
     // A data property on a fresh plain object: cannot fail.
     let _ = Reflect::set(target, &key.into(), value);
 }
@@ -69,4 +69,39 @@ pub(crate) fn header_to_js(header: &Header) -> JsValue {
 /// The header's EDKs with their ciphertexts, for keyrings to unwrap.
 pub(crate) fn edks_to_js(header: &Header) -> Array {
     header.encrypted_data_keys().iter().map(|edk| edk_to_js(edk, true)).collect()
+}
+
+/// Reads EDKs `[{ providerId, providerInfo, ciphertext }]` (test hook of fixed secrets).
+pub(crate) fn edks_from_js(value: &JsValue) -> Result<alloc::vec::Vec<EncryptedDataKey>, JsValue> {
+    let shape = || type_error("EDKs must be [{ providerId, providerInfo, ciphertext }]");
+    let array: &Array = value.dyn_ref().ok_or_else(shape)?;
+    array
+        .iter()
+        .map(|edk| {
+            let get = |key: &str| Reflect::get(&edk, &key.into()).map_err(|_| shape());
+            let provider_id = get("providerId")?.as_string().ok_or_else(shape)?;
+            let provider_info = get("providerInfo")?.as_string().ok_or_else(shape)?.into_bytes();
+            let ciphertext: Uint8Array = get("ciphertext")?.dyn_into().map_err(|_| shape())?;
+            Ok(EncryptedDataKey { provider_id, provider_info, ciphertext: ciphertext.to_vec() })
+        })
+        .collect()
+}
+
+/// A frame job as a plain object: `{ sequence, iv, aad, plaintextLength, sealedLength,
+/// isFinal, hold }` (IV and AAD as Uint8Arrays).
+pub(crate) fn job_to_js(job: &crate::FrameJob) -> JsValue {
+    let obj = Object::new();
+    set(&obj, "sequence", &job.sequence().into());
+    set(&obj, "iv", &Uint8Array::from(&job.iv()[..]).into());
+    set(&obj, "aad", &Uint8Array::from(job.aad()).into());
+    set(&obj, "plaintextLength", &JsValue::from_f64(job.plaintext_len() as f64));
+    set(&obj, "sealedLength", &JsValue::from_f64(job.sealed_len() as f64));
+    set(&obj, "isFinal", &job.is_final().into());
+    set(&obj, "hold", &job.hold().into());
+    obj.into()
+}
+
+/// A key's bytes as a fresh Uint8Array; the wasm copy is zeroized by the caller's drop.
+pub(crate) fn key_to_js(key: &[u8]) -> Uint8Array {
+    Uint8Array::from(key)
 }

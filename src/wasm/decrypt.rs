@@ -6,7 +6,7 @@ use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroize;
 
-use super::convert::{context_from_js, edks_to_js, header_to_js};
+use super::convert::{context_from_js, edks_to_js, header_to_js, job_to_js, key_to_js};
 use super::error::decrypt_error;
 use crate::{CommitmentPolicy, DataKey, DecryptError, DecryptOptions, DecryptState, Limits};
 
@@ -21,6 +21,9 @@ pub struct Decryptor {
     consumed: usize,
     state: DecryptState,
     provisional: bool,
+    /// Detached frames opened here: JS writes a frame body into this buffer (through
+    /// `frameBuffer`), the core opens it in place, JS copies the plaintext out.
+    frame: Vec<u8>,
 }
 
 impl From<crate::Decryptor> for Decryptor {
@@ -31,6 +34,7 @@ impl From<crate::Decryptor> for Decryptor {
             consumed: 0,
             state: DecryptState::NeedInput,
             provisional: false,
+            frame: Vec::new(),
         }
     }
 }
@@ -48,21 +52,23 @@ impl Decryptor {
         refuse_signed: bool,
         max_encrypted_data_keys: Option<u32>,
     ) -> Result<Decryptor, JsValue> {
-        let mut limits = Limits::default();
-        if let Some(max) = max_encrypted_data_keys {
-            limits.max_encrypted_data_keys = max as usize;
-        }
-        let options = DecryptOptions {
-            commitment_policy: if allow_legacy {
-                CommitmentPolicy::RequireEncryptAllowDecrypt
-            } else {
-                CommitmentPolicy::RequireEncryptRequireDecrypt
-            },
-            expected_context: context_from_js(&expected_context)?,
-            refuse_signed,
-            limits,
-        };
+        let options =
+            options(expected_context, allow_legacy, refuse_signed, max_encrypted_data_keys)?;
         Ok(crate::Decryptor::new(options).into())
+    }
+
+    /// As the constructor, in detached mode: frame bodies are opened by the caller (state
+    /// `"frame-body"`, see `frameJob`).
+    #[wasm_bindgen(js_name = newDetached)]
+    pub fn new_detached(
+        expected_context: JsValue,
+        allow_legacy: bool,
+        refuse_signed: bool,
+        max_encrypted_data_keys: Option<u32>,
+    ) -> Result<Decryptor, JsValue> {
+        let options =
+            options(expected_context, allow_legacy, refuse_signed, max_encrypted_data_keys)?;
+        Ok(crate::Decryptor::with_detached_frames(options).into())
     }
 
     /// Feeds message bytes; returns the plaintext released by this call (authenticated frame
@@ -83,15 +89,96 @@ impl Decryptor {
         self.consumed
     }
 
-    /// `"need-input"`, `"need-data-key"` or `"done"` after the last `update`.
+    /// `"need-input"`, `"need-data-key"`, `"frame-body"` (detached mode) or `"done"` after
+    /// the last `update`.
     #[wasm_bindgen(getter)]
     pub fn state(&self) -> String {
         match self.state {
             DecryptState::NeedInput => "need-input",
             DecryptState::NeedDataKey => "need-data-key",
+            DecryptState::FrameBody => "frame-body",
             DecryptState::Done => "done",
         }
         .into()
+    }
+
+    /// Whether the message's suite is signed (false before the header is parsed):
+    /// `frameBody` then needs the frame bodies.
+    #[wasm_bindgen(getter, js_name = isSigned)]
+    pub fn is_signed(&self) -> Result<bool, JsValue> {
+        Ok(self.inner()?.header().is_some_and(|h| h.suite().is_signed()))
+    }
+
+    /// Takes the derived AES-GCM content key once the header is verified (once; then
+    /// `undefined`) for WebCrypto. The caller MUST import it as a non-extractable key and
+    /// zero-fill the array.
+    #[wasm_bindgen(js_name = takeContentKey)]
+    pub fn take_content_key(&mut self) -> Result<Option<Uint8Array>, JsValue> {
+        let inner = self.inner.as_mut().ok_or_else(finished)?;
+        Ok(inner.dangerous_take_content_key().map(|key| key_to_js(&key)))
+    }
+
+    /// Detached mode, state `"frame-body"`: the frame whose body comes next, `{ sequence, iv,
+    /// aad, plaintextLength, sealedLength, isFinal, hold }`. Its `sealedLength` bytes of input
+    /// MUST go to `frameBody` (signed suites) or `frameBodySkip`, not to `update`.
+    #[wasm_bindgen(js_name = frameJob)]
+    pub fn frame_job(&self) -> Result<JsValue, JsValue> {
+        Ok(self.inner()?.frame_job().map_or(JsValue::UNDEFINED, job_to_js))
+    }
+
+    /// Detached mode: the body of the current frame job (hashed for the signature). Then
+    /// open it and report with `frameOpened`, in frame order.
+    #[wasm_bindgen(js_name = frameBody)]
+    pub fn frame_body(&mut self, body: &[u8]) -> Result<(), JsValue> {
+        let inner = self.inner.as_mut().ok_or_else(finished)?;
+        inner.frame_body(Some(body)).map_err(|e| decrypt_error(&e))
+    }
+
+    /// `frameBody` for an unsigned suite, without passing the body in.
+    #[wasm_bindgen(js_name = frameBodySkip)]
+    pub fn frame_body_skip(&mut self) -> Result<(), JsValue> {
+        let inner = self.inner.as_mut().ok_or_else(finished)?;
+        inner.frame_body(None).map_err(|e| decrypt_error(&e))
+    }
+
+    /// Detached mode: whether the oldest unconfirmed frame opened (its tag verified).
+    #[wasm_bindgen(js_name = frameOpened)]
+    pub fn frame_opened(&mut self, sequence: u32, ok: bool) -> Result<(), JsValue> {
+        let inner = self.inner.as_mut().ok_or_else(finished)?;
+        inner.frame_opened(sequence, ok).map_err(|e| decrypt_error(&e))
+    }
+
+    /// The address in the module's memory of a buffer of `len` bytes for one frame body.
+    /// Valid until the next `frameBuffer` call; views of the memory MUST be made afresh after
+    /// every call (the memory may grow).
+    #[wasm_bindgen(js_name = frameBuffer)]
+    pub fn frame_buffer(&mut self, len: usize) -> usize {
+        self.frame.clear();
+        self.frame.resize(len, 0);
+        self.frame.as_mut_ptr() as usize
+    }
+
+    /// Detached mode with the core's AES-GCM: the current job's body is in the frame buffer;
+    /// passes it as `frameBody`, opens it in place and confirms it. The plaintext is then the
+    /// buffer's first `plaintextLength` bytes. No other frame may be unconfirmed.
+    #[wasm_bindgen(js_name = openInPlace)]
+    pub fn open_in_place(&mut self) -> Result<(), JsValue> {
+        let inner = self.inner.as_mut().ok_or_else(finished)?;
+        let Some(job) = inner.frame_job() else {
+            return Err(decrypt_error(&DecryptError::InvalidState("no frame body is awaited")));
+        };
+        let sequence = job.sequence();
+        let frame = self.frame.get_mut(..job.sealed_len()).ok_or_else(buffer_error)?;
+        inner.frame_body(Some(frame)).map_err(|e| decrypt_error(&e))?;
+        inner.open_job(sequence, frame).map_err(|e| decrypt_error(&e))
+    }
+
+    /// Opens the oldest unconfirmed frame `sequence` (its body in the frame buffer) with the
+    /// core's AES-GCM and confirms it: for when WebCrypto failed on it.
+    #[wasm_bindgen(js_name = openJob)]
+    pub fn open_job(&mut self, sequence: u32) -> Result<(), JsValue> {
+        let inner = self.inner.as_mut().ok_or_else(finished)?;
+        inner.open_job(sequence, &mut self.frame).map_err(|e| decrypt_error(&e))
     }
 
     /// True while released plaintext awaits the message signature (signed suites): it MUST
@@ -151,6 +238,33 @@ impl Decryptor {
 
 fn finished() -> JsValue {
     decrypt_error(&DecryptError::InvalidState("the decryptor is finished"))
+}
+
+fn options(
+    expected_context: JsValue,
+    allow_legacy: bool,
+    refuse_signed: bool,
+    max_encrypted_data_keys: Option<u32>,
+) -> Result<DecryptOptions, JsValue> {
+    let mut limits = Limits::default();
+    if let Some(max) = max_encrypted_data_keys {
+        limits.max_encrypted_data_keys = max as usize;
+    }
+    Ok(DecryptOptions {
+        commitment_policy: if allow_legacy {
+            CommitmentPolicy::RequireEncryptAllowDecrypt
+        } else {
+            CommitmentPolicy::RequireEncryptRequireDecrypt
+        },
+        expected_context: context_from_js(&expected_context)?,
+        refuse_signed,
+        limits,
+    })
+}
+
+/// The frame buffer does not hold the frame (a caller bug: `frameBuffer(len)` first).
+fn buffer_error() -> JsValue {
+    decrypt_error(&DecryptError::InvalidState("frameBuffer was not sized for this frame"))
 }
 
 /// The error for "no EDK unwrapped", as the core words it, for the JS unwrap loop.

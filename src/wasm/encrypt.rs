@@ -5,10 +5,13 @@ use alloc::vec::Vec;
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
-use super::convert::{context_from_js, header_to_js};
+use super::convert::{
+    context_from_js, edks_from_js, header_to_js, job_to_js, key_to_js, type_error,
+};
 use super::error::{decrypt_error, encrypt_error};
 use super::keyring::WrappingKeys;
-use crate::{AlgorithmSuite, DecryptError, EncryptError, EncryptOptions};
+use crate::suite::TAG_LEN;
+use crate::{AlgorithmSuite, DataKey, DecryptError, EncryptError, EncryptOptions};
 
 /// One message being written. Call `update` with plaintext chunks, then `finish` once; each
 /// returns the ciphertext bytes completed by that call. Call `free()` when done (the JS glue
@@ -19,11 +22,14 @@ pub struct Encryptor {
     inner: Option<crate::Encryptor>,
     /// Output of the last call, reused so that steady streaming does not reallocate.
     out: Vec<u8>,
+    /// Detached frames sealed here: JS writes a frame's plaintext into this buffer (through
+    /// `frameBuffer`), the core seals it in place, JS copies the sealed frame out.
+    frame: Vec<u8>,
 }
 
 impl From<crate::Encryptor> for Encryptor {
     fn from(inner: crate::Encryptor) -> Self {
-        Self { inner: Some(inner), out: Vec::new() }
+        Self { inner: Some(inner), out: Vec::new(), frame: Vec::new() }
     }
 }
 
@@ -56,6 +62,118 @@ impl Encryptor {
             .map_err(|e| encrypt_error(&e))
     }
 
+    /// **Test hook, never for real messages**: an encryptor with a fixed data key, message ID
+    /// (32 bytes), signing key (48 bytes, signed suite) and EDKs `[{ providerId, providerInfo,
+    /// ciphertext }]`, so that two runs give the same bytes. Reusing a data key and message ID
+    /// for different plaintexts breaks AES-GCM.
+    #[wasm_bindgen(js_name = dangerousWithFixedSecrets)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn dangerous_with_fixed_secrets(
+        edks: JsValue,
+        suite_id: u16,
+        frame_length: f64,
+        context: JsValue,
+        data_key: &[u8],
+        message_id: &[u8],
+        signing_key: Option<Vec<u8>>,
+    ) -> Result<Encryptor, JsValue> {
+        let suite = AlgorithmSuite::from_id(suite_id)
+            .ok_or_else(|| encrypt_error(&EncryptError::UnsupportedSuite(suite_id)))?;
+        let options = EncryptOptions {
+            suite,
+            frame_length: frame_length_from_js(frame_length)?,
+            encryption_context: context_from_js(&context)?,
+        };
+        let message_id: [u8; 32] =
+            message_id.try_into().map_err(|_| type_error("messageId must be 32 bytes"))?;
+        let signing_key: Option<[u8; 48]> = match signing_key {
+            Some(k) => Some(k.try_into().map_err(|_| type_error("signingKey must be 48 bytes"))?),
+            None => None,
+        };
+        crate::Encryptor::dangerous_new_with_fixed_secrets(
+            edks_from_js(&edks)?,
+            &options,
+            &DataKey::from_slice(data_key),
+            message_id,
+            signing_key.as_ref(),
+        )
+        .map(Self::from)
+        .map_err(|e| encrypt_error(&e))
+    }
+
+    /// Whether the suite is signed: `frameSealed` then needs the sealed bytes.
+    #[wasm_bindgen(getter, js_name = isSigned)]
+    pub fn is_signed(&self) -> Result<bool, JsValue> {
+        Ok(self.inner()?.header().suite().is_signed())
+    }
+
+    /// Takes the derived AES-GCM content key (once; then `undefined`) for WebCrypto. The
+    /// caller MUST import it as a non-extractable key and zero-fill the array.
+    #[wasm_bindgen(js_name = takeContentKey)]
+    pub fn take_content_key(&mut self) -> Result<Option<Uint8Array>, JsValue> {
+        let inner = self.inner.as_mut().ok_or_else(finished)?;
+        Ok(inner.dangerous_take_content_key().map(|key| key_to_js(&key)))
+    }
+
+    /// Detached frames: starts the next frame of `len` plaintext bytes (every regular frame
+    /// exactly the frame length, then one final frame); returns its job `{ sequence, iv,
+    /// aad, ... }` for an external AES-GCM.
+    #[wasm_bindgen(js_name = frameJob)]
+    pub fn frame_job(&mut self, len: usize, is_final: bool) -> Result<JsValue, JsValue> {
+        let inner = self.inner.as_mut().ok_or_else(finished)?;
+        inner.frame_job(len, is_final).map(|job| job_to_js(&job)).map_err(|e| encrypt_error(&e))
+    }
+
+    /// Detached frames: completes the oldest open job with its sealed bytes (ciphertext and
+    /// tag); returns the bytes to write before them (the frame head, preceded by the header
+    /// the first time).
+    #[wasm_bindgen(js_name = frameSealed)]
+    pub fn frame_sealed(&mut self, sealed: &[u8]) -> Result<Uint8Array, JsValue> {
+        self.complete(Some(sealed))
+    }
+
+    /// `frameSealed` for an unsigned suite, without passing the sealed bytes in.
+    #[wasm_bindgen(js_name = frameSealedUnsigned)]
+    pub fn frame_sealed_unsigned(&mut self) -> Result<Uint8Array, JsValue> {
+        self.complete(None)
+    }
+
+    /// The address in the module's memory of a buffer for one frame of `len` plaintext bytes
+    /// plus its tag. Valid until the next `frameBuffer` call; views of the memory MUST be made
+    /// afresh after every call (the memory may grow).
+    #[wasm_bindgen(js_name = frameBuffer)]
+    pub fn frame_buffer(&mut self, len: usize) -> usize {
+        self.frame.clear();
+        self.frame.resize(len + TAG_LEN, 0);
+        self.frame.as_mut_ptr() as usize
+    }
+
+    /// Detached frames with the core's AES-GCM: starts a frame of `len` bytes whose plaintext
+    /// is in the frame buffer, seals it there (ciphertext then tag) and completes it; returns
+    /// the bytes to write before the buffer's `len + 16` bytes. No other job may be open.
+    #[wasm_bindgen(js_name = sealInPlace)]
+    pub fn seal_in_place(&mut self, len: usize, is_final: bool) -> Result<Uint8Array, JsValue> {
+        let inner = self.inner.as_mut().ok_or_else(finished)?;
+        let frame = self.frame.get_mut(..len + TAG_LEN).ok_or_else(buffer_error)?;
+        let job = inner.frame_job(len, is_final).map_err(|e| encrypt_error(&e))?;
+        let (plain, tag) = frame.split_at_mut(len);
+        tag.copy_from_slice(&inner.seal_job(job.sequence(), plain).map_err(|e| encrypt_error(&e))?);
+        self.out.clear();
+        inner.frame_sealed(Some(frame), &mut self.out).map_err(|e| encrypt_error(&e))?;
+        Ok(Uint8Array::from(self.out.as_slice()))
+    }
+
+    /// Seals the open job `sequence` (its `len` plaintext bytes in the frame buffer) with the
+    /// core's AES-GCM, in place, without completing it: for when WebCrypto failed on it.
+    #[wasm_bindgen(js_name = sealJob)]
+    pub fn seal_job(&mut self, sequence: u32, len: usize) -> Result<(), JsValue> {
+        let inner = self.inner.as_ref().ok_or_else(finished)?;
+        let frame = self.frame.get_mut(..len + TAG_LEN).ok_or_else(buffer_error)?;
+        let (plain, tag) = frame.split_at_mut(len);
+        tag.copy_from_slice(&inner.seal_job(sequence, plain).map_err(|e| encrypt_error(&e))?);
+        Ok(())
+    }
+
     /// The header this encryptor writes: `{ encryptionContext, suiteId, frameLength,
     /// encryptedDataKeys: [{ providerId, providerInfo }] }`.
     pub fn header(&self) -> Result<JsValue, JsValue> {
@@ -84,6 +202,18 @@ impl Encryptor {
     fn inner(&self) -> Result<&crate::Encryptor, JsValue> {
         self.inner.as_ref().ok_or_else(finished)
     }
+
+    fn complete(&mut self, sealed: Option<&[u8]>) -> Result<Uint8Array, JsValue> {
+        self.out.clear();
+        let inner = self.inner.as_mut().ok_or_else(finished)?;
+        inner.frame_sealed(sealed, &mut self.out).map_err(|e| encrypt_error(&e))?;
+        Ok(Uint8Array::from(self.out.as_slice()))
+    }
+}
+
+/// The frame buffer is smaller than the frame (a caller bug: `frameBuffer(len)` first).
+fn buffer_error() -> JsValue {
+    encrypt_error(&EncryptError::InvalidState("frameBuffer was not sized for this frame"))
 }
 
 /// Misuse after `finish`: the decrypt side's `InvalidState` (the encrypt enum has none).

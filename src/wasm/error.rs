@@ -89,6 +89,7 @@ pub fn encrypt_error(err: &EncryptError) -> JsValue {
         E::Keyring(_) => ("KEYRING", vec![]),
         E::TooManyFrames => ("TOO_MANY_FRAMES", vec![]),
         E::Random => ("RANDOM", vec![]),
+        E::InvalidState(_) => ("INVALID_STATE", vec![]),
     };
     js_error("encrypt", code, &err.to_string(), &details)
 }

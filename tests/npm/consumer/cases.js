@@ -341,6 +341,91 @@ const streams = [
     },
 ];
 
+// --- AES-GCM engines: WebCrypto, the core in wasm, the reference path --------------------
+
+// Test hooks of the package (registered symbols; see lib/api.js): fixed secrets make two
+// encryptions of the same input identical; the reference path is the core's update/finish.
+const FIXED = Symbol.for('cipherdrop.dangerous.fixedSecretsForTests');
+const REFERENCE = Symbol.for('cipherdrop.dangerous.referencePathForTests');
+const ON_ENGINE = Symbol.for('cipherdrop.testing.onEngine');
+
+function fixedSecrets() {
+    const signingKey = bytes(48, 3);
+    signingKey[0] = 1; // below the P-384 group order
+    return {
+        dataKey: bytes(32, 1), messageId: bytes(32, 2), signingKey,
+        edks: [{ providerId: 'fixed', providerInfo: 'key', ciphertext: bytes(64, 4) }],
+    };
+}
+
+/** A keyring that "unwraps" the fixed data key. */
+function fixedKeyring(secrets) {
+    return { wrappingKeys: () => [], unwrap: async () => secrets.dataKey.slice() };
+}
+
+/** Runs `fn(options)` and returns [result, engine the session used]. */
+async function withEngine(fn, options) {
+    let engine = null;
+    const result = await fn({ ...options, [ON_ENGINE]: (e) => { engine = e; } });
+    return [result, engine];
+}
+
+const engines = [
+    {
+        name: 'engines: WebCrypto, the wasm fallback and the reference path write identical bytes',
+        async run(ctx) {
+            const secrets = fixedSecrets();
+            const k = fixedKeyring(secrets);
+            for (const suite of SUITES) {
+                for (const frameLength of [1000, 4096]) {
+                    for (const size of [0, 1, frameLength - 1, frameLength, frameLength + 1, 3 * frameLength, 100_003]) {
+                        const data = bytes(size, size + frameLength);
+                        const what = `${hex(suite)} frames of ${frameLength}, ${size} bytes`;
+                        const opts = { suite, frameLength, encryptionContext: { a: 'b' }, [FIXED]: secrets };
+                        const enc = (o) => ctx.cd.encrypt(k, data, o).then((r) => r.result);
+                        const [reference, e0] = await withEngine(enc, { ...opts, [REFERENCE]: true });
+                        equal(e0, 'reference', 'reference engine');
+                        const [web, e1] = await withEngine(enc, opts);
+                        equal(e1, 'webcrypto', `${what}: WebCrypto is the default`);
+                        bytesEqual(web, reference, `${what}: WebCrypto = reference`);
+                        const [fallback, e2] = await withEngine(enc, { ...opts, webCrypto: false });
+                        equal(e2, 'wasm', 'webCrypto: false');
+                        bytesEqual(fallback, reference, `${what}: wasm fallback = reference`);
+                        const streamed = await readAll((await ctx.cd.encrypt(k, streamOf(data, 777), opts)).result);
+                        bytesEqual(streamed, reference, `${what}: streamed = reference`);
+                        for (const o of [{}, { webCrypto: false }, { [REFERENCE]: true }]) {
+                            const [out, e] = await withEngine((x) => ctx.cd.decrypt(k, reference, x), o);
+                            bytesEqual(out.plaintext, data, `${what}: decrypt with ${e}`);
+                            const s = await ctx.cd.decrypt(k, streamOf(reference, 1001), o);
+                            bytesEqual(await readAll(s.plaintext), data, `${what}: stream decrypt with ${e}`);
+                        }
+                    }
+                }
+            }
+        },
+    },
+    {
+        name: 'engines: the wasm fallback refuses tampered and truncated messages',
+        async run(ctx) {
+            const k = await keyring(ctx);
+            for (const suite of SUITES) {
+                const data = bytes(3500, 9);
+                const { result } = await ctx.cd.encrypt(k, data, { suite, frameLength: 1000, webCrypto: false });
+                bytesEqual((await ctx.cd.decrypt(k, result, { webCrypto: false })).plaintext, data, 'round trip');
+                const end = result.length - (suite === 0x0578 ? signatureLength(result) : 0);
+                for (const webCrypto of [false, true]) {
+                    await rejects(ctx.cd.decrypt(k, flip(result, end - 2000), { webCrypto }),
+                        isCode(ctx.cd.DecryptError, 'BAD_FRAME_TAG'), `${hex(suite)} middle frame, webCrypto ${webCrypto}`);
+                    await rejects(ctx.cd.decrypt(k, flip(result, end - 20), { webCrypto }),
+                        isCode(ctx.cd.DecryptError, 'BAD_FRAME_TAG'), `${hex(suite)} final frame, webCrypto ${webCrypto}`);
+                    await rejects(ctx.cd.decrypt(k, result.subarray(0, end - 300), { webCrypto }),
+                        isCode(ctx.cd.DecryptError, 'TRUNCATED'), `${hex(suite)} truncated, webCrypto ${webCrypto}`);
+                }
+            }
+        },
+    },
+];
+
 // --- negative cases ------------------------------------------------------------------------
 
 /** A message of 3 full frames of 1000 bytes and a final frame of 500, and its parts. */
@@ -499,5 +584,5 @@ function interop(fixtures) {
 
 /** Every case, in a stable order (browser and Node build the same list from the fixtures). */
 export function allCases(fixtures) {
-    return [...roundTrips, ...streams, ...negatives, ...interop(fixtures)];
+    return [...roundTrips, ...streams, ...engines, ...negatives, ...interop(fixtures)];
 }

@@ -1,0 +1,361 @@
+// Detached frames: the wasm core writes and parses the header, derives the keys, numbers the
+// frames, builds each frame's IV and AAD, hashes signed messages and checks everything; the
+// AES-GCM of frame bodies runs here, on one of these engines:
+//   - WebCrypto (`crypto.subtle`, native AES, off the main thread), several frames in flight,
+//     results written in frame order: the default where it exists;
+//   - the core's own AES-GCM in wasm, in place (one copy in, one copy out per frame): the
+//     fallback when there is no SubtleCrypto, when a WebCrypto call fails, or on request;
+//   - a pool of workers (./pool.js), for large Blob and stream input.
+// The engine never changes the bytes: tests compare every engine with the core's
+// `update`/`finish` path under fixed secrets.
+import { CipherdropError, call } from './errors.js';
+import { memory } from './wasm.js';
+
+/** Bytes of frames in flight at once: bounds memory while keeping WebCrypto busy. */
+const IN_FLIGHT_BYTES = 1 << 20;
+/** Bytes handed to the decryptor per `update` once the header is verified (a frame head is
+ * at most 24 bytes, a footer about 106): the frame bodies never enter wasm this way. */
+const HEAD_STEP = 128;
+/** Bytes per `update` while the header is read. */
+const HEADER_STEP = 4096;
+
+/** How many frames of `frameLength` bytes may be in flight. */
+export function depthFor(frameLength, max = 32) {
+    return Math.max(2, Math.min(max, Math.ceil(IN_FLIGHT_BYTES / Math.max(1, frameLength))));
+}
+
+/** A Uint8Array of an ArrayBuffer result. */
+const bytesOf = (buffer) => new Uint8Array(buffer);
+
+/** AES-GCM through WebCrypto with a non-extractable key. */
+export class WebCryptoAes {
+    /**
+     * Imports the content key `keyBytes` (zero-filled here, whatever happens); resolves to
+     * an engine, or null if this environment has no usable WebCrypto AES-GCM.
+     */
+    static async create(keyBytes) {
+        try {
+            const subtle = globalThis.crypto?.subtle;
+            if (!subtle || !keyBytes) return null;
+            const key = await subtle.importKey('raw', keyBytes, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+            return new WebCryptoAes(subtle, key);
+        } catch {
+            return null;
+        } finally {
+            keyBytes?.fill(0);
+        }
+    }
+
+    constructor(subtle, key) {
+        this.subtle = subtle;
+        this.key = key;
+    }
+
+    /** Ciphertext and tag of `plaintext` (copied by WebCrypto before this returns). */
+    seal(job, plaintext) {
+        return this.subtle.encrypt({ name: 'AES-GCM', iv: job.iv, additionalData: job.aad }, this.key, plaintext)
+            .then(bytesOf);
+    }
+
+    /** Plaintext of `sealed` (ciphertext then tag); rejects if the tag does not verify. */
+    open(job, sealed) {
+        return this.subtle.decrypt({ name: 'AES-GCM', iv: job.iv, additionalData: job.aad }, this.key, sealed)
+            .then(bytesOf);
+    }
+
+    close() {}
+}
+
+/** A promise whose rejection, if nobody awaits it (an abort), is not reported as unhandled. */
+function quiet(promise) {
+    promise.catch(() => {});
+    return promise;
+}
+
+/** Copies `bytes` into the wasm frame buffer of `owner` (an Encryptor or Decryptor). */
+function intoFrameBuffer(owner, bytes, size) {
+    const ptr = owner.frameBuffer(size);
+    new Uint8Array(memory().buffer, ptr, bytes.length).set(bytes);
+    return ptr;
+}
+
+/** A copy of `len` bytes of the wasm memory at `ptr` (views are made after every call). */
+function fromMemory(ptr, len) {
+    return new Uint8Array(memory().buffer, ptr, len).slice();
+}
+
+function concat(parts, total) {
+    if (parts.length === 1 && parts[0].length === total) return parts[0];
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const p of parts) {
+        out.set(p, at);
+        at += p.length;
+    }
+    return out;
+}
+
+/**
+ * Encrypts a message frame by frame around a wasm `Encryptor`. `push(bytes)` and `end()`
+ * return the message bytes completed so far, in order (heads and sealed bodies as separate
+ * chunks: no copy to join them).
+ */
+export class FrameEncryptor {
+    #enc;
+    #engine;
+    #frameLength;
+    #signed;
+    #depth;
+    /** Plaintext short of a frame: parts and their total. */
+    #carry = [];
+    #carried = 0;
+    /** Frames in flight, oldest first: { job, plaintext, promise }. */
+    #inflight = [];
+    #out = [];
+
+    /** `engine`: an object with seal(job, plaintext) → Promise, or null for wasm in place. */
+    constructor(enc, { frameLength, signed, engine, depth }) {
+        this.#enc = enc;
+        this.#engine = engine;
+        this.#frameLength = frameLength;
+        this.#signed = signed;
+        this.#depth = depth ?? depthFor(frameLength);
+    }
+
+    get engine() {
+        return this.#engine;
+    }
+
+    async push(bytes) {
+        let at = 0;
+        const fl = this.#frameLength;
+        if (this.#carried) {
+            const take = Math.min(bytes.length, fl - this.#carried);
+            this.#carry.push(bytes.slice(0, take));
+            this.#carried += take;
+            at = take;
+            if (this.#carried === fl) {
+                const frame = concat(this.#carry, fl);
+                this.#carry = [];
+                this.#carried = 0;
+                await this.#frame(frame, false);
+            }
+        }
+        while (bytes.length - at >= fl) {
+            await this.#frame(bytes.subarray(at, at + fl), false);
+            at += fl;
+        }
+        if (at < bytes.length) {
+            this.#carry.push(bytes.slice(at));
+            this.#carried += bytes.length - at;
+        }
+        return this.#take();
+    }
+
+    /** The final frame, the remaining frames in flight and the footer. */
+    async end() {
+        const last = concat(this.#carry, this.#carried);
+        this.#carry = [];
+        this.#carried = 0;
+        await this.#frame(last, true);
+        while (this.#inflight.length) await this.#drainOne();
+        this.#out.push(call(() => this.#enc.finish()));
+        return this.#take();
+    }
+
+    #take() {
+        const out = this.#out.filter((c) => c.length);
+        this.#out = [];
+        return out;
+    }
+
+    async #frame(plaintext, isFinal) {
+        const enc = this.#enc;
+        if (!this.#engine) {
+            while (this.#inflight.length) await this.#drainOne();
+            const len = plaintext.length;
+            const ptr = intoFrameBuffer(enc, plaintext, len);
+            const head = call(() => enc.sealInPlace(len, isFinal));
+            this.#out.push(head, fromMemory(ptr, len + 16));
+            return;
+        }
+        const job = call(() => enc.frameJob(plaintext.length, isFinal));
+        let promise;
+        try {
+            promise = quiet(this.#engine.seal(job, plaintext));
+        } catch (err) {
+            promise = Promise.reject(err);
+        }
+        this.#inflight.push({ job, plaintext, promise });
+        if (this.#inflight.length >= this.#depth) await this.#drainOne();
+    }
+
+    async #drainOne() {
+        const { job, plaintext, promise } = this.#inflight.shift();
+        let sealed;
+        try {
+            sealed = await promise;
+        } catch (err) {
+            if (err instanceof CipherdropError) throw err;
+            // The engine failed (not a message error): seal this frame with the core and
+            // use the core from now on.
+            this.#engine = null;
+            const len = plaintext.length;
+            const ptr = intoFrameBuffer(this.#enc, plaintext, len);
+            call(() => this.#enc.sealJob(job.sequence, len));
+            sealed = fromMemory(ptr, len + 16);
+        }
+        const head = this.#signed
+            ? call(() => this.#enc.frameSealed(sealed))
+            : call(() => this.#enc.frameSealedUnsigned());
+        this.#out.push(head, sealed);
+    }
+}
+
+/**
+ * Decrypts a message frame by frame around a detached wasm `Decryptor`. `unwrap()` is
+ * called (and awaited) when the decryptor needs a data key; `keyed(contentKey)` right after,
+ * to choose the engine. `push(bytes)` returns the plaintext released so far, in order;
+ * plaintext of the final frame of a signed message is held until `end()`, which also
+ * requires the decryptor to finish.
+ */
+export class FrameDecryptor {
+    #dec;
+    #unwrap;
+    #keyed;
+    #engine = null;
+    #signed = false;
+    #depth = 2;
+    #hasKey = false;
+    /** A frame body spanning input slices: { job, buf, filled }. */
+    #partial = null;
+    #inflight = [];
+    #out = [];
+    #held = [];
+
+    constructor(dec, { unwrap, keyed }) {
+        this.#dec = dec;
+        this.#unwrap = unwrap;
+        this.#keyed = keyed;
+    }
+
+    get engine() {
+        return this.#engine;
+    }
+
+    async push(bytes) {
+        const dec = this.#dec;
+        let at = 0;
+        while (at < bytes.length) {
+            const partial = this.#partial;
+            if (partial) {
+                const take = Math.min(bytes.length - at, partial.buf.length - partial.filled);
+                partial.buf.set(bytes.subarray(at, at + take), partial.filled);
+                partial.filled += take;
+                at += take;
+                if (partial.filled < partial.buf.length) break;
+                this.#partial = null;
+                await this.#body(partial.job, partial.buf);
+                continue;
+            }
+            const step = this.#hasKey ? HEAD_STEP : HEADER_STEP;
+            call(() => dec.update(bytes.subarray(at, at + step)));
+            at += dec.consumed;
+            const state = dec.state;
+            if (state === 'need-data-key') {
+                await this.#unwrap();
+                this.#hasKey = true;
+                const header = dec.header();
+                this.#signed = dec.isSigned;
+                this.#depth = depthFor(header.frameLength || 1 << 20);
+                this.#engine = await this.#keyed(call(() => dec.takeContentKey()));
+            } else if (state === 'frame-body') {
+                const job = dec.frameJob();
+                const len = job.sealedLength;
+                if (bytes.length - at >= len) {
+                    const body = bytes.subarray(at, at + len);
+                    at += len;
+                    await this.#body(job, body);
+                } else {
+                    const buf = new Uint8Array(len);
+                    const have = bytes.length - at;
+                    buf.set(bytes.subarray(at));
+                    at = bytes.length;
+                    this.#partial = { job, buf, filled: have };
+                }
+            }
+        }
+        return this.#take();
+    }
+
+    /** Waits for every frame in flight, then finishes the decryptor (every check). */
+    async end() {
+        while (this.#inflight.length) await this.#drainOne();
+        call(() => this.#dec.finish());
+        this.#out.push(...this.#held);
+        this.#held = [];
+        return this.#take();
+    }
+
+    /** Zero-fills plaintext not yet released (after a failure). */
+    discard() {
+        for (const p of [...this.#out, ...this.#held]) p.fill(0);
+        this.#out = [];
+        this.#held = [];
+    }
+
+    get provisional() {
+        return this.#dec.provisional;
+    }
+
+    #take() {
+        const out = this.#out.filter((c) => c.length);
+        this.#out = [];
+        return out;
+    }
+
+    #emit(job, plaintext) {
+        (job.hold ? this.#held : this.#out).push(plaintext);
+    }
+
+    async #body(job, body) {
+        const dec = this.#dec;
+        if (!this.#engine) {
+            while (this.#inflight.length) await this.#drainOne();
+            const ptr = intoFrameBuffer(dec, body, body.length);
+            call(() => dec.openInPlace());
+            this.#emit(job, fromMemory(ptr, job.plaintextLength));
+            return;
+        }
+        if (this.#signed) call(() => dec.frameBody(body));
+        else call(() => dec.frameBodySkip());
+        let promise;
+        try {
+            promise = quiet(this.#engine.open(job, body));
+        } catch (err) {
+            promise = Promise.reject(err);
+        }
+        this.#inflight.push({ job, body, promise });
+        // After the final frame only the footer follows: settle every frame first, so that
+        // a bad frame is reported as such rather than as a bad signature.
+        const limit = job.isFinal ? 1 : this.#depth;
+        while (this.#inflight.length >= limit) await this.#drainOne();
+    }
+
+    async #drainOne() {
+        const { job, body, promise } = this.#inflight.shift();
+        let plaintext;
+        try {
+            plaintext = await promise;
+            call(() => this.#dec.frameOpened(job.sequence, true));
+        } catch (err) {
+            if (err instanceof CipherdropError) throw err;
+            // A tag that does not verify, or an engine failure: the core decides (and fails
+            // with BAD_FRAME_TAG if the tag is bad).
+            const ptr = intoFrameBuffer(this.#dec, body, body.length);
+            call(() => this.#dec.openJob(job.sequence));
+            plaintext = fromMemory(ptr, job.plaintextLength);
+        }
+        this.#emit(job, plaintext);
+    }
+}
