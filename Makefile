@@ -34,6 +34,10 @@ demo: setup pkg
 	@exec target/debug/cipherdrop demo --listen '$(CIPHERDROP_LISTEN)' \
 		--data-dir build/demo-data --static-dir www-demo/dist
 
-## bench: benchmarks (not tests): native CLI throughput against openssl, memory; see target/bench/
+## bench: benchmarks (not tests): native CLI throughput against openssl, memory; the npm package
+## in headless Chromium and Node against WebCrypto and the official JS SDKs, bundle sizes;
+## results merged into target/bench/results.json
 bench: setup
 	@build/venv/bin/python scripts/bench_native.py
+	@scripts/build-pkg.sh >/dev/null
+	@node scripts/bench_web.mjs

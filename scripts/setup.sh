@@ -22,6 +22,7 @@ NPM_PROJECTS=(
     tests/interop/node
     tests/npm
     tests/vite
+    tests/bench-web
     www-demo
 )
 # Python packages for the interop and vector runners, installed into build/venv.

@@ -1,0 +1,252 @@
+#!/usr/bin/env node
+// Browser and Node benchmarks of the npm package (not a test; `make bench` runs it after
+// scripts/bench_native.py and scripts/build-pkg.sh). All in one run, on this machine:
+//   - headless Chromium, one page (tests/bench-web/src/bench.js, bundled by Vite):
+//     the bare WebCrypto AES-256-GCM ceiling (64 KiB calls, 1..16 in flight); cipherdrop
+//     encrypt/decrypt of a 1 GiB generated stream (decrypt: the message as a Blob) at 64 KiB
+//     frames, suites 0x0478 and 0x0578, WebCrypto single thread, worker pool and the wasm
+//     fallback, with peak JS heap + wasm memory and the time to the first encrypted byte;
+//     cipherdrop and @aws-crypto/client-browser one-shot on 64 MiB at 4 KiB and 64 KiB frames;
+//   - Node (tests/bench-web/node-bench.mjs): the same streams, and cipherdrop vs
+//     @aws-crypto/client-node one-shot on 256 MiB;
+//   - the gzipped size of a minimal cipherdrop app and of a minimal client-browser app
+//     (buildClient + raw RSA keyring), built by the same Vite config;
+//   - references: `openssl speed -evp aes-256-gcm` (from bench_native.py's results when
+//     present) and the native aes-gcm crate (examples/aes_gcm_speed.rs).
+// Prints a table and the issue's targets, and merges its entries into
+// target/bench/results.json (entries of other benchmarks are kept).
+//
+//   node scripts/bench_web.mjs            BENCH_WEB_MIB=128 for a quick run (default 1024)
+import { spawnSync } from 'node:child_process';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+import { launchChromium, serve } from '../tests/npm/consumer/server.mjs';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const project = path.join(repo, 'tests/bench-web');
+const outDir = path.join(repo, 'target/bench');
+const STREAM_MIB = Number(process.env.BENCH_WEB_MIB ?? 1024);
+const ONESHOT_MIB = 64;
+const NODE_ONESHOT_MIB = 256;
+const MiB = 1 << 20;
+const hex = (s) => `0x${s.toString(16).padStart(4, '0')}`;
+const log = (...a) => console.error('bench-web:', ...a);
+
+function run(cmd, args, options = {}) {
+    const p = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26, ...options });
+    if (p.status !== 0) {
+        throw new Error(`${cmd} ${args.join(' ')} failed (${p.status ?? p.signal}):\n${p.stderr}`);
+    }
+    return p.stdout;
+}
+
+if (!existsSync(path.join(repo, 'build/pkg/cipherdrop_bg.wasm'))) {
+    throw new Error('build/pkg is missing: run scripts/build-pkg.sh first (make bench does)');
+}
+mkdirSync(outDir, { recursive: true });
+
+// --- bundles ---------------------------------------------------------------------------------
+const vite = path.join(project, 'node_modules/vite/bin/vite.js');
+for (const entry of ['bench', 'min-cipherdrop', 'min-client-browser']) {
+    log(`vite build ${entry}`);
+    run(process.execPath, [vite, 'build', '--config', 'vite.config.mjs'], {
+        cwd: project, env: { ...process.env, BENCH_ENTRY: entry },
+    });
+}
+function bundleSize(entry) {
+    const dir = path.join(repo, 'build/bench-web', entry);
+    const files = readdirSync(dir, { recursive: true }).filter((f) => /\.(js|mjs|wasm|css)$/.test(f));
+    const size = { gzip: 0, raw: 0, wasmGzip: 0, jsGzip: 0 };
+    for (const f of files) {
+        const bytes = readFileSync(path.join(dir, f));
+        const gz = gzipSync(bytes, { level: 9 }).length;
+        size.raw += bytes.length;
+        size.gzip += gz;
+        if (f.endsWith('.wasm')) size.wasmGzip += gz;
+        else size.jsGzip += gz;
+    }
+    return size;
+}
+const sizes = { cipherdrop: bundleSize('min-cipherdrop'), clientBrowser: bundleSize('min-client-browser') };
+
+// --- Chromium ----------------------------------------------------------------------------------
+const pem = readFileSync(path.join(repo, 'tests/data/rsa-3072.pem'), 'utf8');
+const keys = {
+    pkcs8Pem: createPrivateKey(pem).export({ type: 'pkcs8', format: 'pem' }),
+    pkcs8Der: createPrivateKey(pem).export({ type: 'pkcs8', format: 'der' }).toString('base64'),
+    spkiDer: createPublicKey(pem).export({ type: 'spki', format: 'der' }).toString('base64'),
+};
+const web = { ceiling: {}, stream: [], oneShot: [] };
+const server = await serve(path.join(repo, 'build/bench-web/bench'));
+const browser = await launchChromium(repo, ['--js-flags=--expose-gc', '--enable-precise-memory-info']);
+try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (err) => errors.push(String(err)));
+    await page.goto(new URL('bench.html', server.url).href);
+    await page.waitForSelector('body[data-state="ready"]', { state: 'attached', timeout: 60_000 });
+    const call = async (fn, args) => {
+        const r = await page.evaluate(([f, a]) => window.bench[f](a), [fn, args]);
+        if (errors.length) throw new Error(errors.join('\n'));
+        return r;
+    };
+    const { workersAvailable } = await call('setup', keys);
+    for (const depth of [1, 2, 4, 8, 16]) {
+        log(`WebCrypto ceiling, ${depth} in flight`);
+        web.ceiling[depth] = (await call('ceiling', { totalMiB: Math.min(STREAM_MIB, 512), chunk: 65536, depth })).mbPerSecond;
+    }
+    const engines = ['webcrypto', 'wasm', ...(workersAvailable ? ['pool'] : [])];
+    for (const suite of [0x0478, 0x0578]) {
+        for (const engine of engines) {
+            log(`Chromium encrypt ${hex(suite)} ${engine} ${STREAM_MIB} MiB`);
+            const r = await call('encryptStream', { suite, engine, totalMiB: STREAM_MIB, frameLength: 65536 });
+            web.stream.push({ op: 'encrypt', suite, mode: engine, ...r });
+        }
+        log(`Chromium encrypt ${hex(suite)} into a Blob for the decrypt runs`);
+        await call('encryptStream', { suite, engine: 'webcrypto', totalMiB: STREAM_MIB, frameLength: 65536, keep: true });
+        for (const engine of engines) {
+            log(`Chromium decrypt ${hex(suite)} ${engine}`);
+            const r = await call('decryptStream', { suite, engine });
+            web.stream.push({ op: 'decrypt', suite, mode: engine, ...r });
+        }
+        await call('drop', {});
+    }
+    for (const suite of [0x0478, 0x0578]) {
+        for (const frameLength of [4096, 65536]) {
+            log(`Chromium one-shot ${ONESHOT_MIB} MiB ${hex(suite)} frames of ${frameLength}`);
+            const cdr = await call('oneShot', { sdk: 'cipherdrop', suite, frameLength, MiB: ONESHOT_MIB });
+            const cbr = await call('oneShot', { sdk: 'client-browser', suite, frameLength, MiB: ONESHOT_MIB });
+            web.oneShot.push({ suite, frameLength, cipherdrop: cdr, clientBrowser: cbr });
+        }
+    }
+} finally {
+    await browser.close();
+    await server.close();
+}
+
+// --- Node ------------------------------------------------------------------------------------
+log(`Node: streams of ${STREAM_MIB} MiB, one-shot ${NODE_ONESHOT_MIB} MiB against @aws-crypto/client-node`);
+const node = JSON.parse(run(process.execPath, ['--expose-gc', path.join(project, 'node-bench.mjs'), repo,
+    JSON.stringify({ streamMiB: STREAM_MIB, oneShotMiB: NODE_ONESHOT_MIB })]));
+
+// --- references ------------------------------------------------------------------------------
+const resultsFile = path.join(outDir, 'results.json');
+const previous = existsSync(resultsFile) ? JSON.parse(readFileSync(resultsFile, 'utf8')) : [];
+const OPENSSL = 'openssl speed -evp aes-256-gcm (64 KiB, 1 core)';
+let openssl = previous.find((r) => r.name === OPENSSL)?.value;
+if (!openssl) {
+    log('openssl speed');
+    const text = run('openssl', ['speed', '-evp', 'aes-256-gcm', '-bytes', '65536', '-seconds', '3']);
+    const line = text.split('\n').find((l) => l.toLowerCase().startsWith('aes-256-gcm'));
+    openssl = Number(line.match(/([\d.]+)k/g).at(-1).slice(0, -1)) * 1000 / 1e6;
+}
+log('native aes-gcm crate');
+run('cargo', ['build', '--release', '-q', '--example', 'aes_gcm_speed'], { cwd: repo });
+const nativeAes = JSON.parse(run(path.join(repo, 'target/release/examples/aes_gcm_speed'), ['512'])).mb_per_s;
+
+// --- results -----------------------------------------------------------------------------------
+const results = [];
+const add = (name, value, unit, baseline = null, base = null) => {
+    results.push({
+        name, value: Math.round(value * 10) / 10, unit, baseline,
+        ratio: base ? Math.round((value / base) * 1000) / 1000 : null,
+    });
+};
+const ceiling = Math.max(...Object.values(web.ceiling));
+const CEILING = 'WebCrypto AES-256-GCM ceiling in the page (64 KiB calls, best of 1-16 in flight)';
+add(CEILING, ceiling, 'MB/s');
+for (const [depth, v] of Object.entries(web.ceiling)) {
+    add(`WebCrypto AES-256-GCM in the page, 64 KiB calls, ${depth} in flight`, v, 'MB/s', CEILING, ceiling);
+}
+add('native aes-gcm crate, AES-256-GCM 64 KiB frames (examples/aes_gcm_speed.rs)', nativeAes, 'MB/s', OPENSSL, openssl);
+const MODES = { webcrypto: 'single thread (WebCrypto)', wasm: 'fallback (wasm AES-GCM)', pool: 'worker pool' };
+const streamName = (where, r) => `cipherdrop ${where} ${r.op} ${hex(r.suite)} ${STREAM_MIB} MiB stream, 64 KiB frames, ${MODES[r.mode]}`;
+const single = (list, op, suite) => list.find((r) => r.op === op && r.suite === suite && r.mode === 'webcrypto');
+for (const r of web.stream) {
+    const name = streamName('Chromium', r);
+    if (r.mode === 'webcrypto') add(name, r.mbPerSecond, 'MB/s', CEILING, ceiling);
+    else if (r.mode === 'pool') {
+        const s = single(web.stream, r.op, r.suite);
+        add(name, r.mbPerSecond, 'MB/s', streamName('Chromium', s), s.mbPerSecond);
+    } else add(name, r.mbPerSecond, 'MB/s', 'native aes-gcm crate', nativeAes);
+    add(`${name}: peak JS heap + wasm memory above baseline`, r.memory.peakAboveBaseMiB * MiB, 'bytes');
+    if (r.firstByteMs != null) add(`${name}: time to the first encrypted byte`, r.firstByteMs, 'ms');
+}
+for (const r of web.stream.filter((x) => x.mode === 'webcrypto')) {
+    add(`${streamName('Chromium', r)} vs openssl`, r.mbPerSecond, 'MB/s', OPENSSL, openssl);
+}
+for (const r of node.stream) {
+    const mode = r.engine === 'webcrypto' ? 'webcrypto' : 'wasm';
+    const name = streamName('Node', { ...r, mode });
+    add(name, r.mbPerSecond, 'MB/s', OPENSSL, openssl);
+    add(`${name}: peak JS heap + external memory above baseline`, r.memory.peakAboveBaseMiB * MiB, 'bytes');
+    if (r.firstByteMs != null) add(`${name}: time to the first encrypted byte`, r.firstByteMs, 'ms');
+}
+for (const r of web.oneShot) {
+    for (const op of ['encrypt', 'decrypt']) {
+        const cb = `@aws-crypto/client-browser 4.2.2 ${op} ${hex(r.suite)} ${ONESHOT_MIB} MiB, ${r.frameLength / 1024} KiB frames (Chromium)`;
+        add(cb, r.clientBrowser[op], 'MB/s');
+        add(`cipherdrop ${op} ${hex(r.suite)} ${ONESHOT_MIB} MiB one-shot, ${r.frameLength / 1024} KiB frames (Chromium)`,
+            r.cipherdrop[op], 'MB/s', cb, r.clientBrowser[op]);
+    }
+}
+for (const r of node.oneShot) {
+    for (const op of ['encrypt', 'decrypt']) {
+        const cn = `@aws-crypto/client-node 5.0.2 ${op} ${hex(r.suite)} ${r.MiB} MiB, ${r.frameLength / 1024} KiB frames (Node)`;
+        add(cn, r.clientNode[op], 'MB/s');
+        add(`cipherdrop ${op} ${hex(r.suite)} ${r.MiB} MiB one-shot, ${r.frameLength / 1024} KiB frames (Node)`,
+            r.cipherdrop[op], 'MB/s', cn, r.clientNode[op]);
+    }
+}
+const CB_SIZE = 'minimal @aws-crypto/client-browser app (buildClient + raw RSA keyring + buffer), gzipped';
+add(CB_SIZE, sizes.clientBrowser.gzip, 'bytes');
+add('minimal cipherdrop app (JS + .wasm), gzipped', sizes.cipherdrop.gzip, 'bytes', CB_SIZE, sizes.clientBrowser.gzip);
+add('minimal cipherdrop app: JS part, gzipped', sizes.cipherdrop.jsGzip, 'bytes');
+add('minimal cipherdrop app: .wasm part, gzipped', sizes.cipherdrop.wasmGzip, 'bytes');
+
+const ours = new Set(results.map((r) => r.name));
+const merged = [...previous.filter((r) => !ours.has(r.name)), ...results];
+writeFileSync(resultsFile, `${JSON.stringify(merged, null, 2)}\n`);
+writeFileSync(path.join(outDir, 'web-raw.json'), `${JSON.stringify({ web, node, sizes, openssl, nativeAes }, null, 2)}\n`);
+
+// --- table and targets -------------------------------------------------------------------------
+const show = (r) => (r.unit === 'bytes' ? (r.value >= MiB ? `${(r.value / MiB).toFixed(1)} MiB` : `${(r.value / 1000).toFixed(1)} KB`)
+    : `${r.value} ${r.unit}`);
+console.log(`\n${'measure'.padEnd(112)} ${'value'.padStart(12)} ${'ratio'.padStart(7)}`);
+for (const r of results) {
+    console.log(`${r.name.padEnd(112)} ${show(r).padStart(12)} ${(r.ratio ?? '').toString().padStart(7)}`);
+}
+const targets = [];
+const target = (what, ok, detail) => targets.push(`${ok ? 'MET    ' : 'NOT MET'}  ${what}: ${detail}`);
+const enc478 = single(web.stream, 'encrypt', 0x0478);
+target('0x0478 single thread >= 90% of the WebCrypto ceiling', enc478.mbPerSecond >= 0.9 * ceiling,
+    `${enc478.mbPerSecond.toFixed(0)} vs ${ceiling.toFixed(0)} MB/s (${((100 * enc478.mbPerSecond) / ceiling).toFixed(0)}%)`);
+for (const fl of [4096, 65536]) {
+    const r = web.oneShot.find((x) => x.suite === 0x0578 && x.frameLength === fl);
+    const ratio = r.cipherdrop.encrypt / r.clientBrowser.encrypt;
+    target(`0x0578 >= 2x client-browser at ${fl / 1024} KiB frames (encrypt)`, ratio >= 2,
+        `${r.cipherdrop.encrypt.toFixed(0)} vs ${r.clientBrowser.encrypt.toFixed(0)} MB/s (${ratio.toFixed(2)}x)`);
+}
+for (const suite of [0x0478, 0x0578]) {
+    const pool = web.stream.find((x) => x.op === 'encrypt' && x.suite === suite && x.mode === 'pool');
+    const s = single(web.stream, 'encrypt', suite);
+    if (pool) {
+        target(`worker pool >= 1.7x single thread (${hex(suite)} encrypt)`, pool.mbPerSecond >= 1.7 * s.mbPerSecond,
+            `${pool.mbPerSecond.toFixed(0)} vs ${s.mbPerSecond.toFixed(0)} MB/s`);
+    } else target(`worker pool >= 1.7x single thread (${hex(suite)})`, false, 'no worker pool measured');
+}
+const fb = web.stream.find((x) => x.op === 'encrypt' && x.suite === 0x0478 && x.mode === 'wasm');
+target('fallback >= 10% of the native aes-gcm crate', fb.mbPerSecond >= 0.1 * nativeAes,
+    `${fb.mbPerSecond.toFixed(0)} vs ${nativeAes.toFixed(0)} MB/s (${((100 * fb.mbPerSecond) / nativeAes).toFixed(1)}%)`);
+const peak = Math.max(...web.stream.map((x) => x.memory.peakAboveBaseMiB));
+target(`peak memory < 64 MiB above baseline for ${STREAM_MIB} MiB`, peak < 64, `${peak.toFixed(1)} MiB (Chromium, worst run)`);
+const first = Math.max(...web.stream.filter((x) => x.firstByteMs != null && x.mode === 'webcrypto').map((x) => x.firstByteMs));
+target('first encrypted byte < 50 ms', first < 50, `${first.toFixed(1)} ms (Chromium, RSA-3072 wrap included)`);
+target('gzipped package <= 60 KB and <= client-browser', sizes.cipherdrop.gzip <= 60_000 && sizes.cipherdrop.gzip <= sizes.clientBrowser.gzip,
+    `${(sizes.cipherdrop.gzip / 1000).toFixed(1)} KB (wasm ${(sizes.cipherdrop.wasmGzip / 1000).toFixed(1)} KB) vs client-browser ${(sizes.clientBrowser.gzip / 1000).toFixed(1)} KB`);
+console.log(`\ntargets of issue 8 (this run):\n${targets.join('\n')}`);
+console.log(`\nwrote ${path.relative(repo, resultsFile)} (${results.length} entries merged)`);

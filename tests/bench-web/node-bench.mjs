@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+// Node side of `make bench` (scripts/bench_web.mjs runs it in a child process):
+//   node tests/bench-web/node-bench.mjs REPO
+// cipherdrop (build/pkg, its Node entry) on a 1 GiB generated stream and one-shot on 256 MiB,
+// and @aws-crypto/client-node (pinned in tests/interop/node) one-shot on 256 MiB. Prints one
+// JSON object.
+import { createReadStream, createWriteStream, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+const repo = path.resolve(process.argv[2] ?? '.');
+const config = JSON.parse(process.argv[3] ?? '{}');
+const STREAM_MIB = config.streamMiB ?? 1024;
+const ONESHOT_MIB = config.oneShotMiB ?? 256;
+const MiB = 1 << 20;
+const cd = await import(path.join(repo, 'build/pkg/node.js'));
+const sdk = createRequire(path.join(repo, 'tests/interop/node/package.json'))('@aws-crypto/client-node');
+const pem = readFileSync(path.join(repo, 'tests/data/rsa-3072.pem'), 'utf8');
+const keyring = await cd.RawRsaKeyring.fromPem({ keyNamespace: 'bench', keyName: 'k', privateKey: pem });
+const official = new sdk.RawRsaKeyringNode({
+    keyNamespace: 'bench', keyName: 'k', oaepHash: 'sha256',
+    rsaKey: { privateKey: createPrivateKey(pem), publicKey: createPublicKey(pem) },
+});
+const client = sdk.buildClient(sdk.CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
+const ENGINES = { webcrypto: { webCrypto: true, workers: false }, wasm: { webCrypto: false, workers: false } };
+const ON_ENGINE = Symbol.for('cipherdrop.testing.onEngine');
+
+const PATTERN = (() => {
+    const out = new Uint8Array(MiB + 251);
+    let x = 0x9e3779b9;
+    for (let i = 0; i < out.length; i++) {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        out[i] = x >>> 24;
+    }
+    return out;
+})();
+
+function generated(total, chunk = MiB) {
+    let produced = 0;
+    return new ReadableStream({
+        pull(controller) {
+            if (produced >= total) return controller.close();
+            const n = Math.min(chunk, total - produced);
+            const at = produced % (PATTERN.length - chunk);
+            controller.enqueue(PATTERN.slice(at, at + n));
+            produced += n;
+        },
+    }, { highWaterMark: 0 });
+}
+
+function sampler() {
+    const now = () => {
+        const m = process.memoryUsage();
+        return m.heapUsed + m.external;
+    };
+    globalThis.gc?.();
+    const base = now();
+    let peak = base;
+    const timer = setInterval(() => { peak = Math.max(peak, now()); }, 5);
+    return {
+        sample() { peak = Math.max(peak, now()); },
+        stop() {
+            clearInterval(timer);
+            return { baseMiB: base / MiB, peakAboveBaseMiB: (Math.max(peak, now()) - base) / MiB };
+        },
+    };
+}
+
+async function drain(stream, sample) {
+    let bytes = 0;
+    let firstByteAt = null;
+    for await (const chunk of stream) {
+        if (chunk.length && firstByteAt === null) firstByteAt = performance.now();
+        bytes += chunk.length;
+        sample();
+    }
+    return { bytes, firstByteAt };
+}
+
+const out = { stream: [], oneShot: [] };
+const file = path.join(repo, 'target/bench/node-message.bin');
+for (const suite of [0x0478, 0x0578]) {
+    for (const engine of Object.keys(ENGINES)) {
+        const total = STREAM_MIB * MiB;
+        let used;
+        let mem = sampler();
+        let t0 = performance.now();
+        const { result } = await cd.encrypt(keyring, generated(total), {
+            suite, frameLength: 65536, ...ENGINES[engine], [ON_ENGINE]: (e) => { used = e; },
+        });
+        const keep = engine === 'webcrypto';
+        let enc;
+        if (keep) {
+            await pipeline(Readable.fromWeb(result), createWriteStream(file));
+            enc = { firstByteAt: null };
+        } else {
+            enc = await drain(result, mem.sample);
+        }
+        let seconds = (performance.now() - t0) / 1000;
+        out.stream.push({ op: 'encrypt', suite, engine: used, mbPerSecond: total / 1e6 / seconds,
+            firstByteMs: enc.firstByteAt === null ? null : enc.firstByteAt - t0, memory: mem.stop(), wroteFile: keep });
+    }
+    for (const engine of Object.keys(ENGINES)) {
+        let used;
+        const mem = sampler();
+        const t0 = performance.now();
+        const { plaintext } = await cd.decrypt(keyring, Readable.toWeb(createReadStream(file, { highWaterMark: MiB })), {
+            ...ENGINES[engine], [ON_ENGINE]: (e) => { used = e; },
+        });
+        const r = await drain(plaintext, mem.sample);
+        const seconds = (performance.now() - t0) / 1000;
+        out.stream.push({ op: 'decrypt', suite, engine: used, mbPerSecond: r.bytes / 1e6 / seconds, memory: mem.stop() });
+    }
+}
+rmSync(file, { force: true });
+
+const data = new Uint8Array(ONESHOT_MIB * MiB);
+for (let at = 0; at < data.length; at += MiB) data.set(PATTERN.subarray(0, MiB), at);
+const best = async (fn, runs = 2) => {
+    let top = Infinity;
+    let value;
+    for (let i = 0; i < runs; i++) {
+        globalThis.gc?.();
+        const t = performance.now();
+        value = await fn();
+        top = Math.min(top, performance.now() - t);
+    }
+    return { mbPerSecond: data.length / 1e6 / (top / 1000), value };
+};
+for (const suite of [0x0478, 0x0578]) {
+    for (const frameLength of [4096, 65536]) {
+        const e1 = await best(async () => (await cd.encrypt(keyring, data, { suite, frameLength })).result);
+        const d1 = await best(async () => (await cd.decrypt(keyring, e1.value)).plaintext.length);
+        const e2 = await best(async () => (await client.encrypt(official, data, { suiteId: suite, frameLength })).result);
+        const d2 = await best(async () => (await client.decrypt(official, e2.value)).plaintext.length);
+        out.oneShot.push({ suite, frameLength, MiB: ONESHOT_MIB,
+            cipherdrop: { encrypt: e1.mbPerSecond, decrypt: d1.mbPerSecond },
+            clientNode: { encrypt: e2.mbPerSecond, decrypt: d2.mbPerSecond } });
+    }
+}
+console.log(JSON.stringify(out));

@@ -1,0 +1,32 @@
+// One Vite config for every bundle of the benchmark (scripts/bench_web.mjs builds it once per
+// entry, so that no chunk is shared): BENCH_ENTRY names the HTML page under src/, the output
+// goes to build/bench-web/<entry>/ in the repository. `cipherdrop` resolves to the built package in build/pkg/ (as an
+// installed package would, through its exports map's "default" entry).
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { defineConfig } from 'vite';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+const entry = process.env.BENCH_ENTRY ?? 'bench';
+
+export default defineConfig({
+    root: path.join(here, 'src'),
+    base: './',
+    logLevel: 'warn',
+    resolve: {
+        alias: [
+            { find: /^cipherdrop$/, replacement: path.join(repo, 'build/pkg/index.js') },
+            { find: /^cipherdrop\/bindings$/, replacement: path.join(repo, 'build/pkg/cipherdrop.js') },
+        ],
+    },
+    build: {
+        outDir: path.join(repo, 'build/bench-web', entry),
+        emptyOutDir: true,
+        target: 'es2022',
+        minify: true,
+        reportCompressedSize: false,
+        rollupOptions: { input: path.join(here, 'src', `${entry}.html`) },
+    },
+});
