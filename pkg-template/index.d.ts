@@ -70,6 +70,15 @@ export interface EncryptOptions {
      * module (the fallback, also used when WebCrypto fails). The bytes are the same either way.
      */
     webCrypto?: boolean;
+    /**
+     * Seal frames in parallel in a pool of Web Workers (WebCrypto in each; browsers only,
+     * the worker is the package's `cipherdrop/worker` entry). Default: automatically for
+     * inputs of 8 MiB or more (streams: once 8 MiB were read) on machines with 4 or more
+     * logical cores (on 2 cores the page's own thread was faster); false never; true always.
+     * Same bytes either way; at most about 1 MiB of frames in flight. Node has no Web Workers
+     * and runs WebCrypto on its own thread pool, so there the option does nothing.
+     */
+    workers?: boolean;
 }
 
 /** Options of {@link decrypt} and {@link decryptStream}. */
@@ -95,6 +104,8 @@ export interface DecryptOptions {
     signal?: AbortSignal;
     /** Open frames with WebCrypto's AES-GCM where available (default true); see {@link EncryptOptions.webCrypto}. */
     webCrypto?: boolean;
+    /** Open frames in a pool of Web Workers; see {@link EncryptOptions.workers}. */
+    workers?: boolean;
 }
 
 /** Options a keyring's {@link Keyring.unwrap} receives. */

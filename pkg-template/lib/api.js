@@ -4,6 +4,7 @@
 import { DecryptError, call } from './errors.js';
 import { FrameDecryptor, FrameEncryptor, WebCryptoAes } from './frames.js';
 import { isKeyring, wasmKeyOf } from './keyrings.js';
+import { POOL_MIN_BYTES, poolByDefault, poolEngine } from './pool.js';
 import { init, wasm } from './wasm.js';
 
 /**
@@ -124,10 +125,73 @@ function progress(onProgress, bytesDone, bytesTotal) {
     onProgress(bytesTotal === undefined ? { bytesDone } : { bytesDone, bytesTotal });
 }
 
+// --- engines: which AES-GCM seals and opens the frames of one message -----------------------
+
+/**
+ * The AES-GCM of one message: WebCrypto on this thread (default), the wasm core's (option
+ * `webCrypto: false`, or no usable WebCrypto), and for large inputs a worker pool (option
+ * `workers`: default automatic, from POOL_MIN_BYTES of input on machines of POOL_MIN_CORES
+ * or more; false never; true always).
+ */
+class Engines {
+    #aes = null;
+    #pool = null;
+    #mode;
+    #seen = 0;
+    #frames = null;
+    #onEngine;
+
+    constructor({ webCrypto = true, workers = 'auto', [ON_ENGINE]: onEngine }) {
+        if (webCrypto === false) this.#mode = 'wasm';
+        else if (workers === true) this.#mode = 'on';
+        else this.#mode = workers === false || !poolByDefault() ? 'off' : 'auto';
+        this.#onEngine = onEngine;
+    }
+
+    /** The first engine, from the content key (zero-filled here); null: the wasm core. */
+    async start(keyBytes, frames, total) {
+        this.#frames = frames;
+        if (this.#mode === 'wasm') {
+            keyBytes?.fill(0);
+        } else {
+            this.#aes = await WebCryptoAes.create(keyBytes);
+        }
+        frames.setEngine(this.#aes);
+        this.#maybePool(total ?? 0);
+        this.#onEngine?.(this.name);
+    }
+
+    /** Counts input; moves to the pool once a stream is large enough. */
+    saw(bytes) {
+        this.#seen += bytes;
+        if (!this.#pool && this.#mode === 'auto' && this.#seen >= POOL_MIN_BYTES) {
+            this.#maybePool(this.#seen);
+            if (this.#pool) this.#onEngine?.(this.name);
+        }
+    }
+
+    get name() {
+        if (this.#pool) return 'pool';
+        return this.#aes ? 'webcrypto' : 'wasm';
+    }
+
+    close() {
+        this.#pool?.close();
+    }
+
+    #maybePool(total) {
+        if (!this.#aes || !this.#frames) return;
+        if (this.#mode === 'on' || (this.#mode === 'auto' && total >= POOL_MIN_BYTES)) {
+            this.#pool = poolEngine(this.#aes);
+            if (this.#pool) this.#frames.setEngine(this.#pool);
+        }
+    }
+}
+
 // --- sessions: one wasm Encryptor/Decryptor each, freed exactly once -----------------------
 
 class EncryptSession {
-    static async open(keyring, options) {
+    static async open(keyring, options, total = undefined) {
         checkKeyring(keyring);
         const { encryptionContext, frameLength, suite, signal } = options;
         if (suite !== undefined && !(Number.isInteger(suite) && suite >= 0 && suite <= 0xffff)) {
@@ -156,45 +220,43 @@ class EncryptSession {
         }
         const session = new EncryptSession(encryptor);
         try {
-            await session.#start(options);
+            await session.#start(options, total);
         } catch (err) {
             session.close();
             throw err;
         }
-        options[ON_ENGINE]?.(session.engine);
         return session;
     }
 
     #encryptor;
     /** The detached-frame pipeline, or null on the reference path. */
     #frames = null;
+    #engines = null;
 
     constructor(encryptor) {
         this.#encryptor = encryptor;
         this.messageHeader = publicHeader(encryptor.header());
     }
 
-    /** Chooses how frames are sealed: WebCrypto unless unavailable or turned off. */
-    async #start({ webCrypto = true, [REFERENCE]: reference = false }) {
-        if (reference) return;
+    /** Chooses how frames are sealed (see Engines). */
+    async #start(options, total) {
+        if (options[REFERENCE]) {
+            options[ON_ENGINE]?.('reference');
+            return;
+        }
         const enc = this.#live();
-        const key = call(() => enc.takeContentKey());
-        const engine = webCrypto === false ? (key.fill(0), null) : await WebCryptoAes.create(key);
+        this.#engines = new Engines(options);
         this.#frames = new FrameEncryptor(enc, {
-            frameLength: this.messageHeader.frameLength, signed: enc.isSigned, engine,
+            frameLength: this.messageHeader.frameLength, signed: enc.isSigned, engine: null,
         });
-    }
-
-    /** Which AES-GCM runs: 'webcrypto', 'wasm' (the core, in place) or 'reference'. */
-    get engine() {
-        if (!this.#frames) return 'reference';
-        return this.#frames.engine ? 'webcrypto' : 'wasm';
+        await this.#engines.start(call(() => enc.takeContentKey()), this.#frames, total);
     }
 
     /** Ciphertext chunks completed by one slice (at most SLICE bytes) of plaintext. */
     async push(bytes) {
         if (!this.#frames) return [call(() => this.#live().update(bytes))];
         this.#live();
+        this.#engines.saw(bytes.length);
         return this.#frames.push(bytes);
     }
 
@@ -210,6 +272,7 @@ class EncryptSession {
     }
 
     close() {
+        this.#engines?.close();
         this.#encryptor?.free();
         this.#encryptor = null;
     }
@@ -221,7 +284,7 @@ class EncryptSession {
 }
 
 class DecryptSession {
-    static async open(keyring, options) {
+    static async open(keyring, options, total = undefined) {
         checkKeyring(keyring);
         const { expectedContext, commitmentPolicy = CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
             refuseSigned = false, maxEncryptedDataKeys, signal } = options;
@@ -240,9 +303,7 @@ class DecryptSession {
             expectedContext, allowLegacy, Boolean(refuseSigned), maxEncryptedDataKeys)
             : wasm.Decryptor.newDetached(
                 expectedContext, allowLegacy, Boolean(refuseSigned), maxEncryptedDataKeys)));
-        return new DecryptSession(decryptor, keyring, signal, {
-            reference, webCrypto: options.webCrypto, onEngine: options[ON_ENGINE],
-        });
+        return new DecryptSession(decryptor, keyring, signal, { reference, options, total });
     }
 
     #decryptor;
@@ -250,6 +311,7 @@ class DecryptSession {
     #signal;
     /** The detached-frame pipeline, or null on the reference path. */
     #frames = null;
+    #engines = null;
     /** Set once a data key verified the header. */
     messageHeader = null;
     /** True while released plaintext still awaits the message signature. */
@@ -257,34 +319,31 @@ class DecryptSession {
     /** True once the whole message was read (only the end of the input is still to come). */
     done = false;
 
-    constructor(decryptor, keyring, signal, { reference, webCrypto, onEngine }) {
+    constructor(decryptor, keyring, signal, { reference, options, total }) {
         this.#decryptor = decryptor;
         this.#keyring = keyring;
         this.#signal = signal;
         if (reference) {
-            onEngine?.('reference');
+            options[ON_ENGINE]?.('reference');
             return;
         }
-        this.#frames = new FrameDecryptor(decryptor, {
+        const engines = new Engines(options);
+        this.#engines = engines;
+        const frames = new FrameDecryptor(decryptor, {
             unwrap: () => this.#unwrap(),
             keyed: async (key) => {
-                const engine = webCrypto === false ? (key?.fill(0), null) : await WebCryptoAes.create(key);
-                onEngine?.(engine ? 'webcrypto' : 'wasm');
-                return engine;
+                await engines.start(key, frames, total);
+                return frames.engine;
             },
         });
-    }
-
-    /** Which AES-GCM runs: 'webcrypto', 'wasm' (the core, in place) or 'reference'. */
-    get engine() {
-        if (!this.#frames) return 'reference';
-        return this.#frames.engine ? 'webcrypto' : 'wasm';
+        this.#frames = frames;
     }
 
     /** Feeds one slice of ciphertext; returns the plaintext chunks it released. */
     async push(bytes) {
         if (this.#frames) {
             this.#live();
+            this.#engines.saw(bytes.length);
             const out = await this.#frames.push(bytes);
             const decryptor = this.#live();
             this.provisional = decryptor.provisional;
@@ -320,6 +379,7 @@ class DecryptSession {
     }
 
     close() {
+        this.#engines?.close();
         this.#frames?.discard();
         this.#decryptor?.free();
         this.#decryptor = null;
@@ -385,7 +445,7 @@ class DecryptSession {
 export async function encrypt(keyring, data, options = {}) {
     const { onProgress, signal } = options;
     const input = source(data);
-    const session = await EncryptSession.open(keyring, options);
+    const session = await EncryptSession.open(keyring, options, input.bytes?.length ?? input.total);
     const { messageHeader } = session;
     if (input.stream) {
         return { result: encryptedStream(session, input, options), messageHeader };
@@ -416,7 +476,7 @@ export async function encrypt(keyring, data, options = {}) {
 export async function decrypt(keyring, data, options = {}) {
     const { onProgress, signal } = options;
     const input = source(data);
-    const session = await DecryptSession.open(keyring, options);
+    const session = await DecryptSession.open(keyring, options, input.bytes?.length ?? input.total);
     if (input.stream) return decryptedStream(session, input, options);
     const parts = [];
     try {

@@ -19,13 +19,36 @@ const HEAD_STEP = 128;
 /** Bytes per `update` while the header is read. */
 const HEADER_STEP = 4096;
 
-/** How many frames of `frameLength` bytes may be in flight. */
-export function depthFor(frameLength, max = 32) {
-    return Math.max(2, Math.min(max, Math.ceil(IN_FLIGHT_BYTES / Math.max(1, frameLength))));
+/** Most frames in flight on one thread: more buys nothing and delays the output. */
+const MAX_DEPTH = 32;
+
+/** How many frames of `frameLength` bytes may be in flight on `engine`. */
+export function depthFor(frameLength, engine = null) {
+    const bytes = engine?.inFlightBytes ?? IN_FLIGHT_BYTES;
+    const max = engine?.maxDepth ?? MAX_DEPTH;
+    return Math.max(2, Math.min(max, Math.ceil(bytes / Math.max(1, frameLength))));
 }
 
 /** A Uint8Array of an ArrayBuffer result. */
 const bytesOf = (buffer) => new Uint8Array(buffer);
+
+/**
+ * Reads a frame job packed by the wasm bindings (src/wasm/convert.rs `job_to_js`): flags,
+ * sequence number, plaintext length, IV, AAD.
+ */
+export function jobFrom(bytes) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const plaintextLength = view.getUint32(5);
+    return {
+        isFinal: (bytes[0] & 1) !== 0,
+        hold: (bytes[0] & 2) !== 0,
+        sequence: view.getUint32(1),
+        plaintextLength,
+        sealedLength: plaintextLength + 16,
+        iv: bytes.subarray(9, 21),
+        aad: bytes.subarray(21),
+    };
+}
 
 /** AES-GCM through WebCrypto with a non-extractable key. */
 export class WebCryptoAes {
@@ -114,16 +137,21 @@ export class FrameEncryptor {
     #out = [];
 
     /** `engine`: an object with seal(job, plaintext) → Promise, or null for wasm in place. */
-    constructor(enc, { frameLength, signed, engine, depth }) {
+    constructor(enc, { frameLength, signed, engine }) {
         this.#enc = enc;
-        this.#engine = engine;
         this.#frameLength = frameLength;
         this.#signed = signed;
-        this.#depth = depth ?? depthFor(frameLength);
+        this.setEngine(engine);
     }
 
     get engine() {
         return this.#engine;
+    }
+
+    /** Seals the next frames with `engine` (frames in flight finish where they are). */
+    setEngine(engine) {
+        this.#engine = engine;
+        this.#depth = depthFor(this.#frameLength, engine);
     }
 
     async push(bytes) {
@@ -179,19 +207,21 @@ export class FrameEncryptor {
             this.#out.push(head, fromMemory(ptr, len + 16));
             return;
         }
-        const job = call(() => enc.frameJob(plaintext.length, isFinal));
+        const job = jobFrom(call(() => enc.frameJob(plaintext.length, isFinal)));
+        const engine = this.#engine;
         let promise;
         try {
-            promise = quiet(this.#engine.seal(job, plaintext));
+            promise = quiet(engine.seal(job, plaintext));
         } catch (err) {
             promise = Promise.reject(err);
         }
-        this.#inflight.push({ job, plaintext, promise });
+        this.#inflight.push({ job, plaintext, promise, engine });
         if (this.#inflight.length >= this.#depth) await this.#drainOne();
     }
 
     async #drainOne() {
-        const { job, plaintext, promise } = this.#inflight.shift();
+        const { job, plaintext, promise, engine } = this.#inflight.shift();
+        engine?.flushFor?.(promise);
         let sealed;
         try {
             sealed = await promise;
@@ -199,7 +229,7 @@ export class FrameEncryptor {
             if (err instanceof CipherdropError) throw err;
             // The engine failed (not a message error): seal this frame with the core and
             // use the core from now on.
-            this.#engine = null;
+            this.setEngine(null);
             const len = plaintext.length;
             const ptr = intoFrameBuffer(this.#enc, plaintext, len);
             call(() => this.#enc.sealJob(job.sequence, len));
@@ -226,6 +256,7 @@ export class FrameDecryptor {
     #engine = null;
     #signed = false;
     #depth = 2;
+    #frameLength = 1 << 20;
     #hasKey = false;
     /** A frame body spanning input slices: { job, buf, filled }. */
     #partial = null;
@@ -241,6 +272,12 @@ export class FrameDecryptor {
 
     get engine() {
         return this.#engine;
+    }
+
+    /** Opens the next frames with `engine` (frames in flight finish where they are). */
+    setEngine(engine) {
+        this.#engine = engine;
+        this.#depth = depthFor(this.#frameLength, engine);
     }
 
     async push(bytes) {
@@ -259,18 +296,10 @@ export class FrameDecryptor {
                 continue;
             }
             const step = this.#hasKey ? HEAD_STEP : HEADER_STEP;
-            call(() => dec.update(bytes.subarray(at, at + step)));
+            const packed = call(() => dec.updateDetached(bytes.subarray(at, at + step)));
             at += dec.consumed;
-            const state = dec.state;
-            if (state === 'need-data-key') {
-                await this.#unwrap();
-                this.#hasKey = true;
-                const header = dec.header();
-                this.#signed = dec.isSigned;
-                this.#depth = depthFor(header.frameLength || 1 << 20);
-                this.#engine = await this.#keyed(call(() => dec.takeContentKey()));
-            } else if (state === 'frame-body') {
-                const job = dec.frameJob();
+            if (packed) {
+                const job = jobFrom(packed);
                 const len = job.sealedLength;
                 if (bytes.length - at >= len) {
                     const body = bytes.subarray(at, at + len);
@@ -283,6 +312,13 @@ export class FrameDecryptor {
                     at = bytes.length;
                     this.#partial = { job, buf, filled: have };
                 }
+            } else if (dec.state === 'need-data-key') {
+                await this.#unwrap();
+                this.#hasKey = true;
+                const header = dec.header();
+                this.#signed = dec.isSigned;
+                this.#frameLength = header.frameLength || 1 << 20;
+                this.setEngine(await this.#keyed(call(() => dec.takeContentKey())));
             }
         }
         return this.#take();
@@ -329,13 +365,14 @@ export class FrameDecryptor {
         }
         if (this.#signed) call(() => dec.frameBody(body));
         else call(() => dec.frameBodySkip());
+        const engine = this.#engine;
         let promise;
         try {
-            promise = quiet(this.#engine.open(job, body));
+            promise = quiet(engine.open(job, body));
         } catch (err) {
             promise = Promise.reject(err);
         }
-        this.#inflight.push({ job, body, promise });
+        this.#inflight.push({ job, body, promise, engine });
         // After the final frame only the footer follows: settle every frame first, so that
         // a bad frame is reported as such rather than as a bad signature.
         const limit = job.isFinal ? 1 : this.#depth;
@@ -343,7 +380,8 @@ export class FrameDecryptor {
     }
 
     async #drainOne() {
-        const { job, body, promise } = this.#inflight.shift();
+        const { job, body, promise, engine } = this.#inflight.shift();
+        engine?.flushFor?.(promise);
         let plaintext;
         try {
             plaintext = await promise;

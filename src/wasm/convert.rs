@@ -87,18 +87,20 @@ pub(crate) fn edks_from_js(value: &JsValue) -> Result<alloc::vec::Vec<EncryptedD
         .collect()
 }
 
-/// A frame job as a plain object: `{ sequence, iv, aad, plaintextLength, sealedLength,
-/// isFinal, hold }` (IV and AAD as Uint8Arrays).
-pub(crate) fn job_to_js(job: &crate::FrameJob) -> JsValue {
-    let obj = Object::new();
-    set(&obj, "sequence", &job.sequence().into());
-    set(&obj, "iv", &Uint8Array::from(&job.iv()[..]).into());
-    set(&obj, "aad", &Uint8Array::from(job.aad()).into());
-    set(&obj, "plaintextLength", &JsValue::from_f64(job.plaintext_len() as f64));
-    set(&obj, "sealedLength", &JsValue::from_f64(job.sealed_len() as f64));
-    set(&obj, "isFinal", &job.is_final().into());
-    set(&obj, "hold", &job.hold().into());
-    obj.into()
+/// A frame job, packed into one Uint8Array (one allocation per frame, not an object of
+/// several arrays): byte 0 flags (1: final frame, 2: hold until the signature verified),
+/// bytes 1..5 the sequence number and 5..9 the plaintext length (big-endian), then the
+/// 12-byte IV, then the AAD. `pkg-template/lib/frames.js` `jobFrom` reads it.
+pub(crate) fn job_to_js(job: &crate::FrameJob) -> Result<Uint8Array, JsValue> {
+    let len = u32::try_from(job.plaintext_len())
+        .map_err(|_| type_error("frames of 4 GiB or more are not supported here"))?;
+    let mut bytes = alloc::vec::Vec::with_capacity(21 + job.aad().len());
+    bytes.push(u8::from(job.is_final()) | (u8::from(job.hold()) << 1));
+    bytes.extend_from_slice(&job.sequence().to_be_bytes());
+    bytes.extend_from_slice(&len.to_be_bytes());
+    bytes.extend_from_slice(job.iv());
+    bytes.extend_from_slice(job.aad());
+    Ok(Uint8Array::from(bytes.as_slice()))
 }
 
 /// A key's bytes as a fresh Uint8Array; the wasm copy is zeroized by the caller's drop.

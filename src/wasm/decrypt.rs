@@ -74,12 +74,7 @@ impl Decryptor {
     /// Feeds message bytes; returns the plaintext released by this call (authenticated frame
     /// by frame; see `provisional`). Then read `consumed` and `state`.
     pub fn update(&mut self, input: &[u8]) -> Result<Uint8Array, JsValue> {
-        self.out.clear();
-        let inner = self.inner.as_mut().ok_or_else(finished)?;
-        let progress = inner.update(input, &mut self.out).map_err(|e| decrypt_error(&e))?;
-        self.consumed = progress.consumed;
-        self.state = progress.state;
-        self.provisional = progress.provisional;
+        self.step(input)?;
         Ok(Uint8Array::from(self.out.as_slice()))
     }
 
@@ -118,12 +113,17 @@ impl Decryptor {
         Ok(inner.dangerous_take_content_key().map(|key| key_to_js(&key)))
     }
 
-    /// Detached mode, state `"frame-body"`: the frame whose body comes next, `{ sequence, iv,
-    /// aad, plaintextLength, sealedLength, isFinal, hold }`. Its `sealedLength` bytes of input
-    /// MUST go to `frameBody` (signed suites) or `frameBodySkip`, not to `update`.
-    #[wasm_bindgen(js_name = frameJob)]
-    pub fn frame_job(&self) -> Result<JsValue, JsValue> {
-        Ok(self.inner()?.frame_job().map_or(JsValue::UNDEFINED, job_to_js))
+    /// Detached mode: `update`, returning the frame job (packed: see `convert::job_to_js`)
+    /// when the state is `"frame-body"` (else `undefined`). The job's body (plaintext length
+    /// plus 16 bytes of input) MUST go to `frameBody` (signed suites) or `frameBodySkip`, not
+    /// to `update`.
+    #[wasm_bindgen(js_name = updateDetached)]
+    pub fn update_detached(&mut self, input: &[u8]) -> Result<Option<Uint8Array>, JsValue> {
+        self.step(input)?;
+        match self.inner()?.frame_job() {
+            Some(job) if self.state == DecryptState::FrameBody => job_to_js(job).map(Some),
+            _ => Ok(None),
+        }
     }
 
     /// Detached mode: the body of the current frame job (hashed for the signature). Then
@@ -231,6 +231,16 @@ impl Decryptor {
 }
 
 impl Decryptor {
+    fn step(&mut self, input: &[u8]) -> Result<(), JsValue> {
+        self.out.clear();
+        let inner = self.inner.as_mut().ok_or_else(finished)?;
+        let progress = inner.update(input, &mut self.out).map_err(|e| decrypt_error(&e))?;
+        self.consumed = progress.consumed;
+        self.state = progress.state;
+        self.provisional = progress.provisional;
+        Ok(())
+    }
+
     fn inner(&self) -> Result<&crate::Decryptor, JsValue> {
         self.inner.as_ref().ok_or_else(finished)
     }

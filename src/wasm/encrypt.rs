@@ -116,12 +116,12 @@ impl Encryptor {
     }
 
     /// Detached frames: starts the next frame of `len` plaintext bytes (every regular frame
-    /// exactly the frame length, then one final frame); returns its job `{ sequence, iv,
-    /// aad, ... }` for an external AES-GCM.
+    /// exactly the frame length, then one final frame); returns its job (packed: see
+    /// `convert::job_to_js`) for an external AES-GCM.
     #[wasm_bindgen(js_name = frameJob)]
-    pub fn frame_job(&mut self, len: usize, is_final: bool) -> Result<JsValue, JsValue> {
+    pub fn frame_job(&mut self, len: usize, is_final: bool) -> Result<Uint8Array, JsValue> {
         let inner = self.inner.as_mut().ok_or_else(finished)?;
-        inner.frame_job(len, is_final).map(|job| job_to_js(&job)).map_err(|e| encrypt_error(&e))
+        job_to_js(&inner.frame_job(len, is_final).map_err(|e| encrypt_error(&e))?)
     }
 
     /// Detached frames: completes the oldest open job with its sealed bytes (ciphertext and

@@ -405,6 +405,49 @@ const engines = [
         },
     },
     {
+        name: 'engines: the worker pool writes and reads the same bytes as one thread (browsers; Node has no pool)',
+        async run(ctx) {
+            const browser = typeof Worker === 'function' && typeof document !== 'undefined';
+            const pooled = browser ? 'pool' : 'webcrypto';
+            const secrets = fixedSecrets();
+            const k = fixedKeyring(secrets);
+            for (const suite of SUITES) {
+                for (const frameLength of [4096, 65536]) {
+                    const data = bytes(3 * 65536 + 17, frameLength);
+                    const what = `${hex(suite)} frames of ${frameLength}`;
+                    const opts = { suite, frameLength, [FIXED]: secrets };
+                    const enc = (o) => ctx.cd.encrypt(k, data, o).then((r) => r.result);
+                    const [single, e1] = await withEngine(enc, { ...opts, workers: false });
+                    equal(e1, 'webcrypto', `${what}: workers: false`);
+                    const [viaPool, e2] = await withEngine(enc, { ...opts, workers: true });
+                    equal(e2, pooled, `${what}: workers: true`);
+                    bytesEqual(viaPool, single, `${what}: pool = single thread`);
+                    const streamed = await withEngine(
+                        (o) => ctx.cd.encrypt(k, streamOf(data, 10_000), o).then((r) => readAll(r.result)),
+                        { ...opts, workers: true });
+                    bytesEqual(streamed[0], single, `${what}: pool, streamed = single thread`);
+                    const [out, e3] = await withEngine((o) => ctx.cd.decrypt(k, single, o), { workers: true });
+                    equal(e3, pooled, `${what}: decrypt with workers: true`);
+                    bytesEqual(out.plaintext, data, `${what}: decrypt with the pool`);
+                    const s = await ctx.cd.decrypt(k, streamOf(single, 5000), { workers: true });
+                    bytesEqual(await readAll(s.plaintext), data, `${what}: stream decrypt with the pool`);
+                    await rejects(ctx.cd.decrypt(k, flip(single, single.length - 70_000), { workers: true }),
+                        isCode(ctx.cd.DecryptError, 'BAD_FRAME_TAG'), `${what}: a bad frame, with the pool`);
+                }
+            }
+            // Large inputs use the pool by default, unless `workers: false`.
+            const big = new Blob([bytes(9 << 20, 5)]);
+            const auto = await withEngine((o) => ctx.cd.encrypt(k, big, o).then((r) => readAll(r.result)),
+                { [FIXED]: secrets, suite: 0x0478 });
+            const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
+            equal(auto[1], browser && cores >= 4 ? 'pool' : 'webcrypto', `a 9 MiB Blob by default (${cores} cores)`);
+            const off = await withEngine((o) => ctx.cd.encrypt(k, big, o).then((r) => readAll(r.result)),
+                { [FIXED]: secrets, suite: 0x0478, workers: false });
+            equal(off[1], 'webcrypto', 'workers: false');
+            bytesEqual(auto[0], off[0], 'same bytes');
+        },
+    },
+    {
         name: 'engines: the wasm fallback refuses tampered and truncated messages',
         async run(ctx) {
             const k = await keyring(ctx);

@@ -1,0 +1,173 @@
+// A pool of Web Workers that seal and open frames with WebCrypto, so that large inputs use
+// several cores (Chromium runs WebCrypto's AES-GCM on the calling thread). The page keeps
+// everything else: the wasm core numbers the frames and builds their IVs and AADs, hashes
+// signed messages (overlapping the workers' AES) and gets the results back in frame order
+// (./frames.js). Only browsers: Node has no Web Workers, and its WebCrypto already runs on
+// libuv's thread pool, so frames in flight use several cores there without this pool.
+import { WebCryptoAes } from './frames.js';
+
+/** Inputs at least this large use the pool by default (streams: once this much was read). */
+export const POOL_MIN_BYTES = 8 << 20;
+/**
+ * Fewest logical cores for the pool to be used by default. Measured on a 2-core machine
+ * (make bench): two workers' WebCrypto together (about 0.9 GB/s at 64 KiB) did not beat
+ * the page's own thread (about 1.2 GB/s), so there the default stays on one thread.
+ */
+export const POOL_MIN_CORES = 4;
+/** Idle time after which the workers are stopped. */
+const IDLE_MS = 10_000;
+
+let shared = null;
+let sessions = 0;
+
+/** Whether this environment can run the pool. */
+export function poolAvailable() {
+    return typeof Worker === 'function' && typeof document !== 'undefined' && Boolean(globalThis.crypto?.subtle);
+}
+
+/** Whether large inputs use the pool when the caller did not say (option `workers`). */
+export function poolByDefault() {
+    return poolAvailable() && (globalThis.navigator?.hardwareConcurrency ?? 1) >= POOL_MIN_CORES;
+}
+
+/** Bytes of frames sent to a worker in one message. */
+const BATCH_BYTES = 1 << 20;
+/** Most frames in one message. */
+const BATCH_FRAMES = 256;
+/** Batch buffers kept for reuse (allocating large ArrayBuffers is slow). */
+const SPARE_BUFFERS = 8;
+
+class WorkerPool {
+    #workers = [];
+    #pending = new Map();
+    #next = 1;
+    #turn = 0;
+    #idleTimer = null;
+    #spare = [];
+
+    constructor(size) {
+        for (let i = 0; i < size; i++) {
+            const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'cipherdrop' });
+            worker.onmessage = ({ data }) => this.#settle(data);
+            worker.onerror = (event) => this.#failAll(event.message ?? 'worker error');
+            this.#workers.push(worker);
+        }
+    }
+
+    get size() {
+        return this.#workers.length;
+    }
+
+    broadcast(message) {
+        for (const w of this.#workers) w.postMessage(message);
+    }
+
+    /** A batch buffer of at least `size` bytes (a spare one if it fits). */
+    buffer(size) {
+        const i = this.#spare.findIndex((b) => b.byteLength >= size);
+        if (i >= 0) return this.#spare.splice(i, 1)[0];
+        return new ArrayBuffer(Math.max(size, BATCH_BYTES));
+    }
+
+    /** Sends a batch (its buffer transferred) to the next worker; resolves to the results. */
+    request(message) {
+        const id = this.#next++;
+        const worker = this.#workers[this.#turn];
+        this.#turn = (this.#turn + 1) % this.#workers.length;
+        return new Promise((resolve, reject) => {
+            this.#pending.set(id, { resolve, reject });
+            worker.postMessage({ ...message, id }, [message.buf]);
+        });
+    }
+
+    hold() {
+        clearTimeout(this.#idleTimer);
+    }
+
+    release() {
+        this.#idleTimer = setTimeout(() => {
+            if (sessions === 0 && shared === this) {
+                shared = null;
+                for (const w of this.#workers) w.terminate();
+                this.#failAll('the pool stopped');
+                this.#spare = [];
+            }
+        }, IDLE_MS);
+    }
+
+    #settle({ id, buf, results }) {
+        if (buf && this.#spare.length < SPARE_BUFFERS && buf.byteLength <= BATCH_BYTES) this.#spare.push(buf);
+        const p = this.#pending.get(id);
+        if (!p) return;
+        this.#pending.delete(id);
+        p.resolve(results);
+    }
+
+    #failAll(reason) {
+        for (const p of this.#pending.values()) p.reject(new Error(`worker: ${reason}`));
+        this.#pending.clear();
+    }
+}
+
+let nextSession = 1;
+
+/**
+ * An engine (seal/open, as WebCryptoAes, plus flush) that runs on the pool with `aes`'s
+ * CryptoKey: frames are copied into a reused batch buffer (no allocation per frame) and sent
+ * in batches of about 1 MiB; `flushFor(promise)` sends a partial batch before the caller
+ * waits for a result in it. Call close() when the message is done.
+ */
+export function poolEngine(aes) {
+    if (!(aes instanceof WebCryptoAes) || !poolAvailable()) return null;
+    shared ??= new WorkerPool(Math.max(2, Math.min(4, globalThis.navigator?.hardwareConcurrency ?? 2)));
+    const pool = shared;
+    pool.hold();
+    sessions += 1;
+    const session = nextSession++;
+    pool.broadcast({ type: 'key', session, key: aes.key });
+    let closed = false;
+    let batch = null;
+
+    const flush = () => {
+        if (!batch) return;
+        const { type, buf, frames, waiters } = batch;
+        batch = null;
+        pool.request({ type, session, buf, frames }).then((results) => {
+            results.forEach((r, i) => (r ? waiters[i].resolve(new Uint8Array(r)) : waiters[i].reject(new Error('worker: failed'))));
+        }, (err) => {
+            for (const w of waiters) w.reject(err);
+        });
+    };
+    const add = (type, job, bytes) => {
+        if (batch && (batch.type !== type || batch.used + bytes.length > batch.buf.byteLength
+            || batch.frames.length >= BATCH_FRAMES)) flush();
+        batch ??= { type, buf: pool.buffer(bytes.length), used: 0, frames: [], waiters: [] };
+        new Uint8Array(batch.buf, batch.used, bytes.length).set(bytes);
+        batch.frames.push({ offset: batch.used, length: bytes.length, iv: job.iv, aad: job.aad });
+        batch.used += bytes.length;
+        const promise = new Promise((resolve, reject) => batch.waiters.push({ resolve, reject }));
+        promise.batch = batch;
+        if (batch.used >= BATCH_BYTES || batch.frames.length >= BATCH_FRAMES) flush();
+        return promise;
+    };
+    return {
+        pool: true,
+        /** Enough frames in flight for two batches per worker. */
+        inFlightBytes: 2 * pool.size * BATCH_BYTES,
+        maxDepth: 2 * pool.size * BATCH_FRAMES,
+        seal: (job, plaintext) => add('seal', job, plaintext),
+        open: (job, sealed) => add('open', job, sealed),
+        /** Sends the partial batch if `promise` (of seal or open) waits in it. */
+        flushFor(promise) {
+            if (batch && promise.batch === batch) flush();
+        },
+        close() {
+            if (closed) return;
+            closed = true;
+            flush();
+            pool.broadcast({ type: 'drop', session });
+            sessions -= 1;
+            if (sessions === 0) pool.release();
+        },
+    };
+}
