@@ -19,7 +19,8 @@ fn main() {
         let t = Instant::now();
         for i in 0..frames {
             let mut iv = [0u8; 12];
-            iv[8..].copy_from_slice(&(i as u32 + 1).to_be_bytes());
+            let sequence = u32::try_from(i + 1).unwrap();
+            iv[8..].copy_from_slice(&sequence.to_be_bytes());
             let tag = cipher
                 .encrypt_inout_detached(&Array::from(iv), &aad, frame.as_mut_slice().into())
                 .unwrap();
