@@ -3,6 +3,9 @@
 // `new URL(..., import.meta.url)` below and ship the .wasm as an asset.
 import { setDefaultSource } from './lib/wasm.js';
 
-setDefaultSource(() => new URL('./cipherdrop_bg.wasm', import.meta.url));
+// Both URLs are written out so that bundlers ship both modules; only one is fetched.
+setDefaultSource((simd) => (simd
+    ? new URL('./cipherdrop_bg.wasm', import.meta.url)
+    : new URL('./cipherdrop_nosimd_bg.wasm', import.meta.url)));
 
 export * from './lib/public.js';

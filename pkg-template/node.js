@@ -13,6 +13,6 @@ if (globalThis.crypto === undefined) {
     });
 }
 
-setDefaultSource(() => readFile(new URL('./cipherdrop_bg.wasm', import.meta.url)));
+setDefaultSource((simd) => readFile(new URL(simd ? './cipherdrop_bg.wasm' : './cipherdrop_nosimd_bg.wasm', import.meta.url)));
 
 export * from './lib/public.js';

@@ -77,6 +77,27 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS=$rustflags \
 # shellcheck disable=SC2086 # word splitting of the flag lists is intended
 wasm-opt $wasm_opt $wasm_opt_features "$out/cipherdrop_bg.wasm" -o "$out/cipherdrop_bg.wasm"
 echo "build-pkg: opt-level $opt_level (hot crates $hot_level), wasm-opt $wasm_opt, simd128 $simd"
+
+# The same module without simd128, for engines without WebAssembly SIMD (Safari before 16.4,
+# ...): lib/wasm.js loads it when WebAssembly.validate refuses a SIMD instruction. Its own
+# target directory keeps both builds incremental; its JS glue must be the same as the
+# SIMD build's (one cipherdrop.js serves both).
+if [ "$simd" = 1 ]; then
+    nosimd=target/wasm-nosimd/pkg
+    rm -rf "$nosimd"
+    CARGO_TARGET_DIR=target/wasm-nosimd \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt_level \
+        wasm-pack build --release --no-opt --target web --no-pack --out-dir "$nosimd" . -- "${cargo_config[@]}"
+    # shellcheck disable=SC2086
+    wasm-opt $wasm_opt "$nosimd/cipherdrop_bg.wasm" -o "$out/cipherdrop_nosimd_bg.wasm"
+    if ! cmp -s "$nosimd/cipherdrop.js" "$out/cipherdrop.js"; then
+        echo "build-pkg: the JS glue of the non-SIMD build differs from the SIMD build's" >&2
+        exit 1
+    fi
+    echo "build-pkg: also cipherdrop_nosimd_bg.wasm (no simd128)"
+else
+    cp "$out/cipherdrop_bg.wasm" "$out/cipherdrop_nosimd_bg.wasm"
+fi
 cp -R pkg-template/. "$out/"
 ls -l "$out"
 

@@ -1,6 +1,8 @@
 // Loads the WebAssembly module once, lazily: the first call that needs it (or an explicit
 // `init()`) starts it. Each entry point (index.js for browsers and bundlers, node.js for
-// Node) says where the .wasm comes from by default.
+// Node) says where the .wasm comes from by default: cipherdrop_bg.wasm, built with
+// WebAssembly SIMD (faster SHA-384 and AES-GCM fallback), or cipherdrop_nosimd_bg.wasm where
+// the engine has no SIMD (same code, same bytes out).
 import initBindings, * as bindings from '../cipherdrop.js';
 
 let defaultSource = null;
@@ -8,9 +10,23 @@ let ready = null;
 let loaded = false;
 let exports = null;
 
-/** Called by an entry point: a function returning what `init()` loads by default. */
+/** Called by an entry point: `fn(simd)` returns what `init()` loads by default. */
 export function setDefaultSource(fn) {
     defaultSource = fn;
+}
+
+/** A module with one SIMD instruction (i8x16.popcnt of a splat): valid only with SIMD. */
+const SIMD_PROBE = new Uint8Array([
+    0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
+
+/** Whether this engine runs WebAssembly SIMD. */
+export function hasSimd() {
+    try {
+        return WebAssembly.validate(SIMD_PROBE);
+    } catch {
+        return false;
+    }
 }
 
 /**
@@ -20,7 +36,7 @@ export function setDefaultSource(fn) {
  */
 export function init(source = undefined) {
     ready ??= (async () => {
-        const input = source ?? (await defaultSource());
+        const input = source ?? (await defaultSource(hasSimd()));
         exports = await initBindings({ module_or_path: input });
         loaded = true;
     })().catch((err) => {
