@@ -8,7 +8,7 @@
 //   - a pool of workers (./pool.js), for large Blob and stream input.
 // The engine never changes the bytes: tests compare every engine with the core's
 // `update`/`finish` path under fixed secrets.
-import { CipherdropError, call } from './errors.js';
+import { call } from './errors.js';
 import { memory } from './wasm.js';
 
 /** Bytes of frames in flight at once: bounds memory while keeping WebCrypto busy. */
@@ -29,8 +29,25 @@ export function depthFor(frameLength, engine = null) {
     return Math.max(2, Math.min(max, Math.ceil(bytes / Math.max(1, frameLength))));
 }
 
-/** A Uint8Array of an ArrayBuffer result. */
-const bytesOf = (buffer) => new Uint8Array(buffer);
+/** An engine's failure on one frame, as a value (so that no rejection goes unhandled). */
+class Failed {
+    constructor(error) {
+        this.error = error;
+    }
+}
+const failed = (error) => new Failed(error);
+
+/** Starts one frame on `engine`: a promise of its result bytes or of a Failed, never rejected. */
+function start(engine, op, job, bytes) {
+    try {
+        return engine[op](job, bytes).then(undefined, failed);
+    } catch (err) {
+        return Promise.resolve(failed(err));
+    }
+}
+
+/** Result bytes of an engine (WebCrypto gives ArrayBuffers). */
+const bytesOf = (r) => (r instanceof ArrayBuffer ? new Uint8Array(r) : r);
 
 /**
  * Reads a frame job packed by the wasm bindings (src/wasm/convert.rs `job_to_js`): flags,
@@ -76,23 +93,15 @@ export class WebCryptoAes {
 
     /** Ciphertext and tag of `plaintext` (copied by WebCrypto before this returns). */
     seal(job, plaintext) {
-        return this.subtle.encrypt({ name: 'AES-GCM', iv: job.iv, additionalData: job.aad }, this.key, plaintext)
-            .then(bytesOf);
+        return this.subtle.encrypt({ name: 'AES-GCM', iv: job.iv, additionalData: job.aad }, this.key, plaintext);
     }
 
     /** Plaintext of `sealed` (ciphertext then tag); rejects if the tag does not verify. */
     open(job, sealed) {
-        return this.subtle.decrypt({ name: 'AES-GCM', iv: job.iv, additionalData: job.aad }, this.key, sealed)
-            .then(bytesOf);
+        return this.subtle.decrypt({ name: 'AES-GCM', iv: job.iv, additionalData: job.aad }, this.key, sealed);
     }
 
     close() {}
-}
-
-/** A promise whose rejection, if nobody awaits it (an abort), is not reported as unhandled. */
-function quiet(promise) {
-    promise.catch(() => {});
-    return promise;
 }
 
 /** Copies `bytes` into the wasm frame buffer of `owner` (an Encryptor or Decryptor). */
@@ -240,24 +249,16 @@ export class FrameEncryptor {
         }
         const job = jobFrom(call(() => enc.frameJob(plaintext.length, isFinal)));
         const engine = this.#engine;
-        let promise;
-        try {
-            promise = quiet(engine.seal(job, plaintext));
-        } catch (err) {
-            promise = Promise.reject(err);
-        }
+        const promise = start(engine, 'seal', job, plaintext);
         this.#inflight.push({ job, plaintext, promise, engine, owned });
         if (this.#inflight.length >= this.#depth) await this.#drainOne();
     }
 
     async #drainOne() {
         const { job, plaintext, promise, engine, owned } = this.#inflight.shift();
-        engine?.flushFor?.(promise);
-        let sealed;
-        try {
-            sealed = await promise;
-        } catch (err) {
-            if (err instanceof CipherdropError) throw err;
+        engine?.flushFor?.(job);
+        let sealed = await promise;
+        if (sealed instanceof Failed) {
             // The engine failed (not a message error): seal this frame with the core and
             // use the core from now on.
             this.setEngine(null);
@@ -265,6 +266,8 @@ export class FrameEncryptor {
             const ptr = intoFrameBuffer(this.#enc, plaintext, len);
             call(() => this.#enc.sealJob(job.sequence, len));
             sealed = fromMemory(ptr, len + 16);
+        } else {
+            sealed = bytesOf(sealed);
         }
         if (owned) this.#spares.give(new Uint8Array(plaintext.buffer));
         const head = this.#signed
@@ -401,12 +404,7 @@ export class FrameDecryptor {
         if (this.#signed) call(() => dec.frameBody(body));
         else call(() => dec.frameBodySkip());
         const engine = this.#engine;
-        let promise;
-        try {
-            promise = quiet(engine.open(job, body));
-        } catch (err) {
-            promise = Promise.reject(err);
-        }
+        const promise = start(engine, 'open', job, body);
         this.#inflight.push({ job, body, promise, engine, owned });
         // After the final frame only the footer follows: settle every frame first, so that
         // a bad frame is reported as such rather than as a bad signature.
@@ -416,13 +414,12 @@ export class FrameDecryptor {
 
     async #drainOne() {
         const { job, body, promise, engine, owned } = this.#inflight.shift();
-        engine?.flushFor?.(promise);
-        let plaintext;
-        try {
-            plaintext = await promise;
+        engine?.flushFor?.(job);
+        let plaintext = await promise;
+        if (!(plaintext instanceof Failed)) {
+            plaintext = bytesOf(plaintext);
             call(() => this.#dec.frameOpened(job.sequence, true));
-        } catch (err) {
-            if (err instanceof CipherdropError) throw err;
+        } else {
             // A tag that does not verify, or an engine failure: the core decides (and fails
             // with BAD_FRAME_TAG if the tag is bad).
             const ptr = intoFrameBuffer(this.#dec, body, body.length);

@@ -34,6 +34,8 @@ export function poolByDefault() {
 const BATCH_BYTES = 1 << 20;
 /** Most frames in one message. */
 const BATCH_FRAMES = 256;
+/** Metadata bytes per frame at most: IV (12) and AAD (at most 79). */
+const META_BYTES = 96;
 /** Batch buffers kept for reuse (allocating large ArrayBuffers is slow). */
 const SPARE_BUFFERS = 8;
 
@@ -76,7 +78,7 @@ class WorkerPool {
         this.#turn = (this.#turn + 1) % this.#workers.length;
         return new Promise((resolve, reject) => {
             this.#pending.set(id, { resolve, reject });
-            worker.postMessage({ ...message, id }, [message.buf]);
+            worker.postMessage({ ...message, id }, [message.buf, message.meta]);
         });
     }
 
@@ -114,7 +116,7 @@ let nextSession = 1;
 /**
  * An engine (seal/open, as WebCryptoAes, plus flush) that runs on the pool with `aes`'s
  * CryptoKey: frames are copied into a reused batch buffer (no allocation per frame) and sent
- * in batches of about 1 MiB; `flushFor(promise)` sends a partial batch before the caller
+ * in batches of about 1 MiB; `flushFor(job)` sends a partial batch before the caller
  * waits for a result in it. Call close() when the message is done.
  */
 export function poolEngine(aes) {
@@ -130,9 +132,9 @@ export function poolEngine(aes) {
 
     const flush = () => {
         if (!batch) return;
-        const { type, buf, frames, waiters } = batch;
+        const { type, buf, frames, waiters, meta } = batch;
         batch = null;
-        pool.request({ type, session, buf, frames }).then((results) => {
+        pool.request({ type, session, buf, frames, meta: meta.buffer }).then((results) => {
             results.forEach((r, i) => (r ? waiters[i].resolve(new Uint8Array(r)) : waiters[i].reject(new Error('worker: failed'))));
         }, (err) => {
             for (const w of waiters) w.reject(err);
@@ -140,14 +142,22 @@ export function poolEngine(aes) {
     };
     const add = (type, job, bytes) => {
         if (batch && (batch.type !== type || batch.used + bytes.length > batch.buf.byteLength
-            || batch.frames.length >= BATCH_FRAMES)) flush();
-        batch ??= { type, buf: pool.buffer(bytes.length), used: 0, frames: [], waiters: [] };
+            || batch.waiters.length >= BATCH_FRAMES)) flush();
+        batch ??= {
+            type, buf: pool.buffer(bytes.length), used: 0, frames: [], waiters: [],
+            meta: new Uint8Array(BATCH_FRAMES * META_BYTES), metaUsed: 0,
+        };
         new Uint8Array(batch.buf, batch.used, bytes.length).set(bytes);
-        batch.frames.push({ offset: batch.used, length: bytes.length, iv: job.iv, aad: job.aad });
+        // IV and AAD go into one metadata buffer: cheap to transfer, unlike small arrays.
+        const m = batch.metaUsed;
+        batch.meta.set(job.iv, m);
+        batch.meta.set(job.aad, m + 12);
+        batch.metaUsed += 12 + job.aad.length;
+        batch.frames.push(batch.used, bytes.length, m, job.aad.length);
         batch.used += bytes.length;
         const promise = new Promise((resolve, reject) => batch.waiters.push({ resolve, reject }));
-        promise.batch = batch;
-        if (batch.used >= BATCH_BYTES || batch.frames.length >= BATCH_FRAMES) flush();
+        job.batch = batch;
+        if (batch.used >= BATCH_BYTES || batch.waiters.length >= BATCH_FRAMES) flush();
         return promise;
     };
     return {
@@ -157,9 +167,9 @@ export function poolEngine(aes) {
         maxDepth: 2 * pool.size * BATCH_FRAMES,
         seal: (job, plaintext) => add('seal', job, plaintext),
         open: (job, sealed) => add('open', job, sealed),
-        /** Sends the partial batch if `promise` (of seal or open) waits in it. */
-        flushFor(promise) {
-            if (batch && promise.batch === batch) flush();
+        /** Sends the partial batch if `job` (passed to seal or open) waits in it. */
+        flushFor(job) {
+            if (batch && job.batch === batch) flush();
         },
         close() {
             if (closed) return;

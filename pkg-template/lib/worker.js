@@ -17,11 +17,21 @@ self.onmessage = async ({ data: m }) => {
     const key = keys.get(m.session);
     const subtle = crypto.subtle;
     const run = m.type === 'seal' ? subtle.encrypt.bind(subtle) : subtle.decrypt.bind(subtle);
-    const settled = await Promise.allSettled(m.frames.map((f) => {
-        if (!key) return Promise.reject(new Error('no key for this message'));
-        const params = { name: 'AES-GCM', iv: f.iv, additionalData: f.aad };
-        return run(params, key, new Uint8Array(m.buf, f.offset, f.length));
-    }));
+    // m.frames: offset and length in m.buf, then offset and AAD length in m.meta (IV, AAD).
+    const meta = new Uint8Array(m.meta);
+    const calls = [];
+    for (let i = 0; i < m.frames.length; i += 4) {
+        const [offset, length, at, aadLength] = m.frames.slice(i, i + 4);
+        if (!key) {
+            calls.push(Promise.reject(new Error('no key for this message')));
+            continue;
+        }
+        const params = {
+            name: 'AES-GCM', iv: meta.subarray(at, at + 12), additionalData: meta.subarray(at + 12, at + 12 + aadLength),
+        };
+        calls.push(run(params, key, new Uint8Array(m.buf, offset, length)));
+    }
+    const settled = await Promise.allSettled(calls);
     const results = settled.map((s) => (s.status === 'fulfilled' ? s.value : null));
     const transfer = [m.buf, ...results.filter(Boolean)];
     self.postMessage({ id: m.id, buf: m.buf, results }, transfer);
