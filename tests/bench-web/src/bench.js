@@ -39,14 +39,19 @@ function generated(total, chunk = MiB) {
 }
 
 /**
+ * A full, synchronous GC that also frees the contents of dead ArrayBuffers (a plain gc()
+ * leaves them to a concurrent sweeper, and usedJSHeapSize still counts them).
+ */
+const fullGc = () => globalThis.gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+
+/**
  * Live JS heap + wasm memory, sampled after a full GC every `everyBytes` of output
  * (performance.memory is slow to read: only the memory runs sample, not the timed ones).
  */
 function sampler(everyBytes) {
     const now = () => performance.memory.usedJSHeapSize + (state.memory?.buffer.byteLength ?? 0);
     if (!everyBytes) return { sample() {}, stop: () => null };
-    globalThis.gc();
-    globalThis.gc();
+    fullGc();
     const base = now();
     let peak = base;
     let next = everyBytes;
@@ -54,7 +59,7 @@ function sampler(everyBytes) {
         sample(bytes) {
             if (bytes < next) return;
             next += everyBytes;
-            globalThis.gc();
+            fullGc();
             peak = Math.max(peak, now());
         },
         stop() {
@@ -184,6 +189,16 @@ window.bench = {
         const out = await drain(plaintext, mem.sample);
         const seconds = (performance.now() - t0) / 1000;
         return { engine: used, mbPerSecond: out.bytes / 1e6 / seconds, seconds, plaintextBytes: out.bytes, memory: mem.stop() };
+    },
+
+    /** Reads the message kept by `encryptStream` and does nothing else: decrypt's input cost. */
+    async readBlob({ suite, memoryEveryMiB = 0 }) {
+        const blob = state.ciphertext[suite];
+        const mem = sampler(memoryEveryMiB * MiB);
+        const t0 = performance.now();
+        const out = await drain(blob.stream(), mem.sample);
+        const seconds = (performance.now() - t0) / 1000;
+        return { mbPerSecond: out.bytes / 1e6 / seconds, memory: mem.stop() };
     },
 
     drop() {
