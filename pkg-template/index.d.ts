@@ -65,9 +65,10 @@ export interface EncryptOptions {
     /** Stops the work: the promise rejects (or the stream errors) with `signal.reason`. */
     signal?: AbortSignal;
     /**
-     * Seal frames with WebCrypto's AES-GCM (native, several frames in flight) where
-     * `crypto.subtle` exists. Default true; false uses the AES-GCM inside the WebAssembly
-     * module (the fallback, also used when WebCrypto fails). The bytes are the same either way.
+     * Seal frames with native AES-GCM: WebCrypto's (`crypto.subtle`, several frames in
+     * flight) in browsers, node:crypto's in Node. Default true; false uses the AES-GCM inside
+     * the WebAssembly module (the fallback, also used when the native one is missing or
+     * fails). The bytes are the same either way.
      */
     webCrypto?: boolean;
     /**

@@ -202,7 +202,10 @@ for (const [workers, v] of Object.entries(web.workersCeiling)) {
     add(`WebCrypto AES-256-GCM in ${workers} Web Worker(s) at once, 64 KiB calls (a pool's ceiling)`, v, 'MB/s', CEILING, ceiling);
 }
 add('native aes-gcm crate, AES-256-GCM 64 KiB frames (examples/aes_gcm_speed.rs)', nativeAes, 'MB/s', OPENSSL, openssl);
-const MODES = { webcrypto: 'single thread (WebCrypto)', wasm: 'fallback (wasm AES-GCM)', pool: 'worker pool' };
+const MODES = {
+    webcrypto: 'single thread (WebCrypto)', wasm: 'fallback (wasm AES-GCM)', pool: 'worker pool',
+    native: 'node:crypto AES-GCM (the Node default)',
+};
 const streamName = (where, r) => `cipherdrop ${where} ${r.op} ${hex(r.suite)} ${STREAM_MIB} MiB stream, 64 KiB frames, ${MODES[r.mode]}`;
 const single = (list, op, suite) => list.find((r) => r.op === op && r.suite === suite && r.mode === 'webcrypto');
 for (const r of web.stream) {
@@ -224,7 +227,7 @@ for (const r of web.stream.filter((x) => x.mode === 'webcrypto')) {
     add(`${streamName('Chromium', r)} vs openssl`, r.mbPerSecond, 'MB/s', OPENSSL, openssl);
 }
 for (const r of node.stream) {
-    const mode = r.engine === 'webcrypto' ? 'webcrypto' : 'wasm';
+    const mode = r.engine === 'wasm' ? 'wasm' : 'native';
     const name = streamName('Node', { ...r, mode });
     add(name, r.mbPerSecond, 'MB/s', OPENSSL, openssl);
     add(`${name}: peak JS heap + external memory above baseline`, r.memory.peakAboveBaseMiB * MiB, 'bytes');

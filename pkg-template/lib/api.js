@@ -2,7 +2,7 @@
 // bytes between JS and the wasm Encryptor/Decryptor (which hold all the format logic), ask
 // keyrings for wrapping keys and unwrapped data keys, and handle streams, progress and aborts.
 import { DecryptError, call } from './errors.js';
-import { FrameDecryptor, FrameEncryptor, WebCryptoAes } from './frames.js';
+import { FrameDecryptor, FrameEncryptor, NodeAes, WebCryptoAes } from './frames.js';
 import { isKeyring, wasmKeyOf } from './keyrings.js';
 import { POOL_MIN_BYTES, poolByDefault, poolEngine } from './pool.js';
 import { init, wasm } from './wasm.js';
@@ -151,10 +151,12 @@ class Engines {
     /** The first engine, from the content key (zero-filled here); null: the wasm core. */
     async start(keyBytes, frames, total) {
         this.#frames = frames;
-        if (this.#mode === 'wasm') {
+        try {
+            if (this.#mode !== 'wasm') {
+                this.#aes = NodeAes.create(keyBytes) ?? (await WebCryptoAes.create(keyBytes));
+            }
+        } finally {
             keyBytes?.fill(0);
-        } else {
-            this.#aes = await WebCryptoAes.create(keyBytes);
         }
         frames.setEngine(this.#aes);
         this.#maybePool(total ?? 0);
@@ -172,6 +174,7 @@ class Engines {
 
     get name() {
         if (this.#pool) return 'pool';
+        if (this.#aes instanceof NodeAes) return 'node';
         return this.#aes ? 'webcrypto' : 'wasm';
     }
 

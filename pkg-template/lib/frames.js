@@ -5,7 +5,9 @@
 //     results written in frame order: the default where it exists;
 //   - the core's own AES-GCM in wasm, in place (one copy in, one copy out per frame): the
 //     fallback when there is no SubtleCrypto, when a WebCrypto call fails, or on request;
-//   - a pool of workers (./pool.js), for large Blob and stream input.
+//   - a pool of workers (./pool.js), for large Blob and stream input;
+//   - in Node, node:crypto's synchronous ciphers (NodeAes): native AES without WebCrypto's
+//     thread-pool round trip per call.
 // The engine never changes the bytes: tests compare every engine with the core's
 // `update`/`finish` path under fixed secrets.
 import { call } from './errors.js';
@@ -27,6 +29,60 @@ export function depthFor(frameLength, engine = null) {
     const bytes = engine?.inFlightBytes ?? IN_FLIGHT_BYTES;
     const max = engine?.maxDepth ?? MAX_DEPTH;
     return Math.max(2, Math.min(max, Math.ceil(bytes / Math.max(1, frameLength))));
+}
+
+/** node:crypto's cipher functions, registered by the Node entry (node.js); null elsewhere. */
+let nodeCrypto = null;
+
+/** Called by the Node entry: `{ createCipheriv, createDecipheriv, createSecretKey }`. */
+export function setNodeCrypto(api) {
+    nodeCrypto = api;
+}
+
+/**
+ * AES-GCM through node:crypto's synchronous ciphers (Node only). Node's WebCrypto sends
+ * every call through its thread pool; for frames of 4 to 64 KiB the round trip costs more
+ * than the AES, so in Node this engine is about twice as fast. Same bytes.
+ */
+export class NodeAes {
+    /** An engine keyed with `keyBytes` (the caller zero-fills them), or null outside Node. */
+    static create(keyBytes) {
+        if (!nodeCrypto || !keyBytes) return null;
+        try {
+            return new NodeAes(nodeCrypto.createSecretKey(keyBytes), keyBytes.length);
+        } catch {
+            return null;
+        }
+    }
+
+    constructor(key, length) {
+        this.key = key;
+        this.algorithm = `aes-${length * 8}-gcm`;
+    }
+
+    seal(job, plaintext) {
+        const cipher = nodeCrypto.createCipheriv(this.algorithm, this.key, job.iv, { authTagLength: 16 });
+        cipher.setAAD(job.aad);
+        const body = cipher.update(plaintext);
+        cipher.final();
+        const out = new Uint8Array(body.length + 16);
+        out.set(body);
+        out.set(cipher.getAuthTag(), body.length);
+        return Promise.resolve(out);
+    }
+
+    /** Throws (a Failed frame: the core decides) if the tag does not verify. */
+    open(job, sealed) {
+        const n = sealed.length - 16;
+        const decipher = nodeCrypto.createDecipheriv(this.algorithm, this.key, job.iv, { authTagLength: 16 });
+        decipher.setAAD(job.aad);
+        decipher.setAuthTag(sealed.subarray(n));
+        const out = decipher.update(sealed.subarray(0, n));
+        decipher.final();
+        // Small Buffers share a pool slab: never hand out a view of memory beyond the frame.
+        const own = out.byteOffset === 0 && out.buffer.byteLength === out.length;
+        return Promise.resolve(own ? new Uint8Array(out.buffer) : new Uint8Array(out));
+    }
 }
 
 /** An engine's failure on one frame, as a value (so that no rejection goes unhandled). */
@@ -70,8 +126,8 @@ export function jobFrom(bytes) {
 /** AES-GCM through WebCrypto with a non-extractable key. */
 export class WebCryptoAes {
     /**
-     * Imports the content key `keyBytes` (zero-filled here, whatever happens); resolves to
-     * an engine, or null if this environment has no usable WebCrypto AES-GCM.
+     * Imports the content key `keyBytes` (the caller zero-fills them); resolves to an
+     * engine, or null if this environment has no usable WebCrypto AES-GCM.
      */
     static async create(keyBytes) {
         try {
@@ -81,8 +137,6 @@ export class WebCryptoAes {
             return new WebCryptoAes(subtle, key);
         } catch {
             return null;
-        } finally {
-            keyBytes?.fill(0);
         }
     }
 

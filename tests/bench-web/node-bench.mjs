@@ -25,6 +25,7 @@ const official = new sdk.RawRsaKeyringNode({
     rsaKey: { privateKey: createPrivateKey(pem), publicKey: createPublicKey(pem) },
 });
 const client = sdk.buildClient(sdk.CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
+// The default (node:crypto's AES-GCM in Node) and the WebAssembly fallback.
 const ENGINES = { webcrypto: { webCrypto: true, workers: false }, wasm: { webCrypto: false, workers: false } };
 const ON_ENGINE = Symbol.for('cipherdrop.testing.onEngine');
 

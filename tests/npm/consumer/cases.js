@@ -363,6 +363,9 @@ function fixedKeyring(secrets) {
     return { wrappingKeys: () => [], unwrap: async () => secrets.dataKey.slice() };
 }
 
+/** The default engine: WebCrypto in browsers, node:crypto's ciphers in Node. */
+const NATIVE = typeof document === 'undefined' && typeof process === 'object' ? 'node' : 'webcrypto';
+
 /** Runs `fn(options)` and returns [result, engine the session used]. */
 async function withEngine(fn, options) {
     let engine = null;
@@ -372,7 +375,7 @@ async function withEngine(fn, options) {
 
 const engines = [
     {
-        name: 'engines: WebCrypto, the wasm fallback and the reference path write identical bytes',
+        name: 'engines: native AES-GCM (WebCrypto; Node: node:crypto), the wasm fallback and the reference path write identical bytes',
         async run(ctx) {
             const secrets = fixedSecrets();
             const k = fixedKeyring(secrets);
@@ -386,8 +389,8 @@ const engines = [
                         const [reference, e0] = await withEngine(enc, { ...opts, [REFERENCE]: true });
                         equal(e0, 'reference', 'reference engine');
                         const [web, e1] = await withEngine(enc, opts);
-                        equal(e1, 'webcrypto', `${what}: WebCrypto is the default`);
-                        bytesEqual(web, reference, `${what}: WebCrypto = reference`);
+                        equal(e1, NATIVE, `${what}: native AES-GCM is the default`);
+                        bytesEqual(web, reference, `${what}: ${NATIVE} = reference`);
                         const [fallback, e2] = await withEngine(enc, { ...opts, webCrypto: false });
                         equal(e2, 'wasm', 'webCrypto: false');
                         bytesEqual(fallback, reference, `${what}: wasm fallback = reference`);
@@ -408,7 +411,7 @@ const engines = [
         name: 'engines: the worker pool writes and reads the same bytes as one thread (browsers; Node has no pool)',
         async run(ctx) {
             const browser = typeof Worker === 'function' && typeof document !== 'undefined';
-            const pooled = browser ? 'pool' : 'webcrypto';
+            const pooled = browser ? 'pool' : NATIVE;
             const secrets = fixedSecrets();
             const k = fixedKeyring(secrets);
             for (const suite of SUITES) {
@@ -418,7 +421,7 @@ const engines = [
                     const opts = { suite, frameLength, [FIXED]: secrets };
                     const enc = (o) => ctx.cd.encrypt(k, data, o).then((r) => r.result);
                     const [single, e1] = await withEngine(enc, { ...opts, workers: false });
-                    equal(e1, 'webcrypto', `${what}: workers: false`);
+                    equal(e1, NATIVE, `${what}: workers: false`);
                     const [viaPool, e2] = await withEngine(enc, { ...opts, workers: true });
                     equal(e2, pooled, `${what}: workers: true`);
                     bytesEqual(viaPool, single, `${what}: pool = single thread`);
@@ -440,10 +443,10 @@ const engines = [
             const auto = await withEngine((o) => ctx.cd.encrypt(k, big, o).then((r) => readAll(r.result)),
                 { [FIXED]: secrets, suite: 0x0478 });
             const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
-            equal(auto[1], browser && cores >= 4 ? 'pool' : 'webcrypto', `a 9 MiB Blob by default (${cores} cores)`);
+            equal(auto[1], browser && cores >= 4 ? 'pool' : NATIVE, `a 9 MiB Blob by default (${cores} cores)`);
             const off = await withEngine((o) => ctx.cd.encrypt(k, big, o).then((r) => readAll(r.result)),
                 { [FIXED]: secrets, suite: 0x0478, workers: false });
-            equal(off[1], 'webcrypto', 'workers: false');
+            equal(off[1], NATIVE, 'workers: false');
             bytesEqual(auto[0], off[0], 'same bytes');
         },
     },
