@@ -262,7 +262,7 @@ impl Encryptor {
     /// plaintext with AES-GCM under the content key, with the job's IV and AAD, and pass the
     /// result to [`Encryptor::frame_sealed`]; several jobs may be open at once.
     pub fn frame_job(&mut self, len: usize, is_final: bool) -> Result<FrameJob, EncryptError> {
-        if !self.detached.active && !self.pending.is_empty() {
+        if !self.detached.active && (!self.pending.is_empty() || self.next_sequence != 1) {
             return Err(EncryptError::InvalidState("plaintext was passed to update"));
         }
         if self.detached.final_issued {

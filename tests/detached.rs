@@ -193,6 +193,9 @@ fn detached_encryption_misuse_is_an_error() {
     let mut mixed = fixed(SIGNED);
     mixed.update(b"some plaintext", &mut Vec::new()).unwrap();
     assert!(invalid(mixed.frame_job(FRAME, false).map(drop)), "no jobs after update");
+    let mut whole = fixed(UNSIGNED);
+    whole.update(&plaintext(FRAME), &mut Vec::new()).unwrap();
+    assert!(invalid(whole.frame_job(0, true).map(drop)), "nor after update sealed a frame");
 }
 
 /// Detached decryption with an external AES-GCM: `(plaintext, states)`; `tamper` flips a
