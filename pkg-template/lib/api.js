@@ -128,10 +128,11 @@ function progress(onProgress, bytesDone, bytesTotal) {
 // --- engines: which AES-GCM seals and opens the frames of one message -----------------------
 
 /**
- * The AES-GCM of one message: WebCrypto on this thread (default), the wasm core's (option
- * `webCrypto: false`, or no usable WebCrypto), and for large inputs a worker pool (option
- * `workers`: default automatic, from POOL_MIN_BYTES of input on machines of POOL_MIN_CORES
- * or more; false never; true always).
+ * The AES-GCM of one message: native AES by default (WebCrypto on this thread; in Node,
+ * node:crypto's ciphers), the wasm core's (option `webCrypto: false`, or no usable native
+ * AES), and for large inputs in browsers a worker pool (option `workers`: default
+ * automatic, from POOL_MIN_BYTES of input on machines of POOL_MIN_CORES or more; false
+ * never; true always).
  */
 class Engines {
     #aes = null;

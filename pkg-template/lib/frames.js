@@ -1,8 +1,8 @@
 // Detached frames: the wasm core writes and parses the header, derives the keys, numbers the
 // frames, builds each frame's IV and AAD, hashes signed messages and checks everything; the
 // AES-GCM of frame bodies runs here, on one of these engines:
-//   - WebCrypto (`crypto.subtle`, native AES, off the main thread), several frames in flight,
-//     results written in frame order: the default where it exists;
+//   - WebCrypto (`crypto.subtle`, native AES; Chromium runs it on the calling thread),
+//     several frames in flight, results written in frame order: the default in browsers;
 //   - the core's own AES-GCM in wasm, in place (one copy in, one copy out per frame): the
 //     fallback when there is no SubtleCrypto, when a WebCrypto call fails, or on request;
 //   - a pool of workers (./pool.js), for large Blob and stream input;
