@@ -179,10 +179,60 @@ pub(crate) fn commit_keys_match(derived: &[u8; 32], stored: &[u8; 32]) -> bool {
     derived.ct_eq(stored).into()
 }
 
+/// The running hash of a signed message: SHA-384 for the ECDSA P-384 suites, SHA-256 for the
+/// P-256 suite (`framework/algorithm-suites.md` "Signature Algorithm"). The core keeps one in
+/// its signer and verifier; with delegated hashing ([`crate::Encryptor::delegate_hash`],
+/// [`crate::Decryptor::delegate_hash`]) the caller runs one elsewhere, such as in another
+/// thread, over the same bytes, and passes the digest back.
+pub struct MessageHasher(Hasher);
+
+enum Hasher {
+    Sha256(Sha256),
+    Sha384(MessageHash),
+}
+
+impl MessageHasher {
+    /// The hash of `suite`'s signature; `None` for an unsigned suite.
+    pub fn for_suite(suite: AlgorithmSuite) -> Option<Self> {
+        Some(Self(match suite.signing()? {
+            Signing::EcdsaP256Sha256 => Hasher::Sha256(Sha256::new()),
+            Signing::EcdsaP384Sha384 => Hasher::Sha384(MessageHash::new()),
+        }))
+    }
+
+    /// Hashes the next bytes of the message.
+    pub fn update(&mut self, bytes: &[u8]) {
+        match &mut self.0 {
+            Hasher::Sha256(h) => h.update(bytes),
+            Hasher::Sha384(h) => h.update(bytes),
+        }
+    }
+
+    /// The digest: 48 bytes (SHA-384) or 32 (SHA-256).
+    pub fn finalize(self) -> Vec<u8> {
+        match self.0 {
+            Hasher::Sha256(h) => h.finalize().to_vec(),
+            Hasher::Sha384(h) => h.finalize().to_vec(),
+        }
+    }
+}
+
+impl fmt::Debug for MessageHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MessageHasher").finish_non_exhaustive()
+    }
+}
+
+enum VerifyingKey {
+    P256(p256::ecdsa::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+}
+
 /// Running verification of a signed message (header, body, then the footer's signature).
-pub(crate) enum Verifier {
-    P256(p256::ecdsa::VerifyingKey, Sha256),
-    P384(p384::ecdsa::VerifyingKey, MessageHash),
+pub(crate) struct Verifier {
+    key: VerifyingKey,
+    /// `None` once the hashing is delegated to the caller.
+    hash: Option<MessageHasher>,
 }
 
 impl Verifier {
@@ -191,36 +241,55 @@ impl Verifier {
     pub(crate) fn new(suite: AlgorithmSuite, entry: &str) -> Result<Option<Self>, DecryptError> {
         let Some(signing) = suite.signing() else { return Ok(None) };
         let point = BASE64.decode(entry).map_err(|_| DecryptError::PublicKeyEntry)?;
-        let verifier = match signing {
-            Signing::EcdsaP256Sha256 => Self::P256(
+        let key = match signing {
+            Signing::EcdsaP256Sha256 => VerifyingKey::P256(
                 p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
                     .map_err(|_| DecryptError::PublicKeyEntry)?,
-                Sha256::new(),
             ),
-            Signing::EcdsaP384Sha384 => Self::P384(
+            Signing::EcdsaP384Sha384 => VerifyingKey::P384(
                 p384::ecdsa::VerifyingKey::from_sec1_bytes(&point)
                     .map_err(|_| DecryptError::PublicKeyEntry)?,
-                MessageHash::new(),
             ),
         };
-        Ok(Some(verifier))
+        Ok(Some(Self { key, hash: MessageHasher::for_suite(suite) }))
+    }
+
+    /// Stops hashing: the caller hashes the message and passes the digest to
+    /// [`Verifier::verify_digest`].
+    pub(crate) fn delegate(&mut self) {
+        self.hash = None;
+    }
+
+    pub(crate) fn is_delegated(&self) -> bool {
+        self.hash.is_none()
     }
 
     pub(crate) fn update(&mut self, bytes: &[u8]) {
-        match self {
-            Self::P256(_, h) => h.update(bytes),
-            Self::P384(_, h) => h.update(bytes),
+        if let Some(h) = &mut self.hash {
+            h.update(bytes);
         }
     }
 
     /// Verifies a DER-encoded ECDSA signature over everything passed to `update`.
-    pub(crate) fn verify(self, signature: &[u8]) -> Result<(), DecryptError> {
+    pub(crate) fn verify(mut self, signature: &[u8]) -> Result<(), DecryptError> {
+        let hash = self.hash.take().ok_or(DecryptError::InvalidState("the hash is delegated"))?;
+        self.verify_digest(&hash.finalize(), signature)
+    }
+
+    /// Verifies a DER-encoded ECDSA signature over a message whose digest is `digest`.
+    pub(crate) fn verify_digest(self, digest: &[u8], signature: &[u8]) -> Result<(), DecryptError> {
         use p384::ecdsa::signature::hazmat::PrehashVerifier;
-        let ok = match self {
-            Self::P256(key, h) => p256::ecdsa::DerSignature::try_from(signature)
-                .is_ok_and(|sig| key.verify_prehash(&h.finalize(), &sig).is_ok()),
-            Self::P384(key, h) => p384::ecdsa::DerSignature::try_from(signature)
-                .is_ok_and(|sig| key.verify_prehash(&h.finalize(), &sig).is_ok()),
+        let ok = match self.key {
+            VerifyingKey::P256(key) => {
+                digest.len() == 32
+                    && p256::ecdsa::DerSignature::try_from(signature)
+                        .is_ok_and(|sig| key.verify_prehash(digest, &sig).is_ok())
+            }
+            VerifyingKey::P384(key) => {
+                digest.len() == 48
+                    && p384::ecdsa::DerSignature::try_from(signature)
+                        .is_ok_and(|sig| key.verify_prehash(digest, &sig).is_ok())
+            }
         };
         if ok { Ok(()) } else { Err(DecryptError::BadSignature) }
     }
@@ -260,7 +329,8 @@ impl MessageHash {
 /// lives only as long as the message and is zeroized on drop by `p384`.
 pub(crate) struct Signer {
     key: p384::ecdsa::SigningKey,
-    hash: MessageHash,
+    /// `None` once the hashing is delegated to the caller.
+    hash: Option<MessageHash>,
 }
 
 impl Signer {
@@ -268,7 +338,7 @@ impl Signer {
     /// bytes are not a valid P-384 scalar.
     pub(crate) fn from_bytes(bytes: &[u8; 48]) -> Option<Self> {
         let key = p384::ecdsa::SigningKey::from_slice(&bytes[..]).ok()?;
-        Some(Self { key, hash: MessageHash::new() })
+        Some(Self { key, hash: Some(MessageHash::new()) })
     }
 
     pub(crate) fn generate() -> Result<Self, getrandom::Error> {
@@ -277,7 +347,7 @@ impl Signer {
             getrandom::fill(&mut bytes[..])?;
             // Rejection sampling: a 48-byte string is a valid scalar with overwhelming odds.
             if let Ok(key) = p384::ecdsa::SigningKey::from_slice(&bytes[..]) {
-                return Ok(Self { key, hash: MessageHash::new() });
+                return Ok(Self { key, hash: Some(MessageHash::new()) });
             }
         }
     }
@@ -288,15 +358,33 @@ impl Signer {
     }
 
     pub(crate) fn update(&mut self, bytes: &[u8]) {
-        self.hash.update(bytes);
+        if let Some(h) = &mut self.hash {
+            h.update(bytes);
+        }
     }
 
-    /// The DER-encoded signature over everything passed to `update`.
-    pub(crate) fn sign(self) -> Vec<u8> {
+    /// Stops hashing: the caller hashes the message and signs with [`Signer::sign_digest`].
+    pub(crate) fn delegate(&mut self) {
+        self.hash = None;
+    }
+
+    pub(crate) fn is_delegated(&self) -> bool {
+        self.hash.is_none()
+    }
+
+    /// The DER-encoded signature over everything passed to `update`; `None` if the hashing
+    /// is delegated.
+    pub(crate) fn sign(mut self) -> Option<Vec<u8>> {
+        let digest = self.hash.take()?.finalize();
+        Some(self.sign_digest(&digest))
+    }
+
+    /// The DER-encoded signature of a message whose SHA-384 is `digest`.
+    pub(crate) fn sign_digest(self, digest: &[u8; 48]) -> Vec<u8> {
         use p384::ecdsa::signature::hazmat::PrehashSigner;
         let sig: p384::ecdsa::DerSignature = self
             .key
-            .sign_prehash(&self.hash.finalize())
+            .sign_prehash(digest)
             .expect("a SHA-384 prehash has the length ECDSA P-384 accepts");
         sig.as_bytes().to_vec()
     }

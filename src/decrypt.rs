@@ -81,6 +81,10 @@ pub enum DecryptState {
     /// any further input is an error. In detached mode, frames whose opening is not yet
     /// confirmed stay unverified until [`Decryptor::finish`] succeeds.
     Done,
+    /// Delegated hashing only ([`Decryptor::delegate_hash`]): the footer was read. The caller
+    /// MUST pass the digest of every message byte before the footer to
+    /// [`Decryptor::provide_digest`], which verifies the signature.
+    NeedDigest,
     /// Detached mode only: a frame head was read. The caller MUST take
     /// [`Decryptor::frame_job`], pass the next `sealed_len()` bytes of the message to
     /// [`Decryptor::frame_body`] (not to `update`), open them with the job's IV and AAD,
@@ -111,6 +115,8 @@ enum Stage {
     /// Detached mode: waiting for [`Decryptor::frame_body`].
     FrameBody,
     Footer,
+    /// Delegated hashing: waiting for [`Decryptor::provide_digest`].
+    NeedDigest,
     Done,
 }
 
@@ -146,6 +152,10 @@ pub struct Decryptor {
     /// Detached mode: frames whose bodies were read but whose opening is not confirmed,
     /// oldest first.
     unconfirmed: VecDeque<FrameJob>,
+    /// Delegated hashing: the caller hashes the message ([`Decryptor::delegate_hash`]).
+    hash_delegated: bool,
+    /// Delegated hashing: the footer's signature, until the digest comes.
+    signature: Option<Vec<u8>>,
 }
 
 impl Decryptor {
@@ -168,7 +178,44 @@ impl Decryptor {
             detached: false,
             job: None,
             unconfirmed: VecDeque::new(),
+            hash_delegated: false,
+            signature: None,
         }
+    }
+
+    /// Delegated hashing, in detached mode, once the header is parsed (state
+    /// [`DecryptState::NeedDataKey`]) and the suite is signed: the decryptor does not hash
+    /// the message for the signature; the caller MUST hash, with a [`crate::MessageHasher`]
+    /// of the suite, every message byte before the footer (the header, then each frame's
+    /// head and body), in order, and pass the digest to [`Decryptor::provide_digest`] at
+    /// [`DecryptState::NeedDigest`]. This lets the one sequential pass of a signed suite run
+    /// on another thread than the frames.
+    pub fn delegate_hash(&mut self) -> Result<(), DecryptError> {
+        self.sticky(|this| {
+            let signed = this.header.as_ref().is_some_and(|h| h.suite().is_signed());
+            if !this.detached || this.stage != Stage::NeedKey || !signed {
+                return Err(DecryptError::InvalidState(
+                    "delegate the hash of a signed message in detached mode, before its key",
+                ));
+            }
+            this.hash_delegated = true;
+            Ok(())
+        })
+    }
+
+    /// Delegated hashing, state [`DecryptState::NeedDigest`]: the digest of every message
+    /// byte before the footer; verifies the signature with it.
+    pub fn provide_digest(&mut self, digest: &[u8]) -> Result<(), DecryptError> {
+        self.sticky(|this| {
+            let (Stage::NeedDigest, Some(signature), Some(verifier)) =
+                (this.stage, this.signature.take(), this.verifier.take())
+            else {
+                return Err(DecryptError::InvalidState("no digest is awaited"));
+            };
+            verifier.verify_digest(digest, &signature)?;
+            this.stage = Stage::Done;
+            Ok(())
+        })
     }
 
     /// A decryptor in detached mode: frame bodies are opened by the caller (see
@@ -205,7 +252,7 @@ impl Decryptor {
                 Some(bytes) if bytes.len() != job.sealed_len() => {
                     return Err(DecryptError::InvalidState("frame body of the wrong length"));
                 }
-                None if this.verifier.is_some() => {
+                None if this.verifier.as_ref().is_some_and(|v| !v.is_delegated()) => {
                     return Err(DecryptError::InvalidState(
                         "a signed message needs the frame body",
                     ));
@@ -309,6 +356,7 @@ impl Decryptor {
                 Err(DecryptError::InvalidState("frames were not confirmed opened"))
             }
             Stage::Done => Ok(self.header.take().expect("a finished message has a header")),
+            Stage::NeedDigest => Err(DecryptError::InvalidState("the digest was not provided")),
             Stage::Header | Stage::NeedKey => Err(DecryptError::Truncated(Section::Header)),
             Stage::Body | Stage::FrameBody => Err(DecryptError::Truncated(Section::Body)),
             Stage::Footer => Err(DecryptError::Truncated(Section::Footer)),
@@ -334,6 +382,7 @@ impl Decryptor {
         let state = match self.stage {
             Stage::NeedKey => DecryptState::NeedDataKey,
             Stage::FrameBody => DecryptState::FrameBody,
+            Stage::NeedDigest => DecryptState::NeedDigest,
             Stage::Done => DecryptState::Done,
             _ => DecryptState::NeedInput,
         };
@@ -355,8 +404,10 @@ impl Decryptor {
         loop {
             match self.stage {
                 Stage::NeedKey | Stage::FrameBody => return Ok(self.progress(consumed)),
-                Stage::Done if consumed < input.len() => return Err(DecryptError::TrailingBytes),
-                Stage::Done => return Ok(self.progress(consumed)),
+                Stage::Done | Stage::NeedDigest if consumed < input.len() => {
+                    return Err(DecryptError::TrailingBytes);
+                }
+                Stage::Done | Stage::NeedDigest => return Ok(self.progress(consumed)),
                 Stage::Header => match read::header(&self.buf, &self.options.limits)? {
                     Parse::Done(header, _) => {
                         self.buf.clear();
@@ -445,6 +496,12 @@ impl Decryptor {
                 Stage::Footer => {
                     let mut r = Reader::new(&self.buf);
                     let want = match r.bytes16() {
+                        Some(signature) if self.hash_delegated => {
+                            self.signature = Some(signature.to_vec());
+                            self.buf.clear();
+                            self.stage = Stage::NeedDigest;
+                            continue;
+                        }
                         Some(signature) => {
                             let verifier =
                                 self.verifier.take().expect("signed messages have a verifier");
@@ -502,6 +559,9 @@ impl Decryptor {
         let entry = header.context.get(PUBLIC_KEY_ENTRY).map_or("", String::as_str);
         let mut verifier = Verifier::new(suite, entry)?;
         if let Some(v) = &mut verifier {
+            if self.hash_delegated {
+                v.delegate();
+            }
             v.update(header.as_bytes());
         }
         self.verifier = verifier;

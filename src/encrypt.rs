@@ -223,8 +223,12 @@ impl Encryptor {
 
     /// Writes the final frame and, for a signed suite, the signature footer. In detached
     /// mode the final frame MUST have been sealed ([`Encryptor::frame_sealed`]) first; then
-    /// only the footer is written.
+    /// only the footer is written. With delegated hashing, call
+    /// [`Encryptor::finish_with_digest`] instead.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), EncryptError> {
+        if self.signer.as_ref().is_some_and(Signer::is_delegated) {
+            return Err(EncryptError::InvalidState("the hash is delegated: finish_with_digest"));
+        }
         let start;
         if self.detached.active {
             if !self.detached.final_sealed {
@@ -239,12 +243,48 @@ impl Encryptor {
         }
         if let Some(mut signer) = self.signer.take() {
             signer.update(&out[start..]);
-            let signature = signer.sign();
-            let len =
-                u16::try_from(signature.len()).expect("DER ECDSA P-384 signatures are < 104 bytes");
-            out.extend_from_slice(&len.to_be_bytes());
-            out.extend_from_slice(&signature);
+            let signature = signer.sign().expect("the hash is not delegated");
+            write_footer(&signature, out);
         }
+        Ok(())
+    }
+
+    /// Delegated hashing: from now on the encryptor does not hash the message for its
+    /// signature; the caller MUST hash, with a [`crate::MessageHasher`] of the suite, every
+    /// byte the encryptor writes (header, frame heads and the sealed bytes written after
+    /// them), in order, and pass the digest to [`Encryptor::finish_with_digest`]. This lets
+    /// the one sequential pass of a signed suite run on another thread than the frames.
+    /// Only for a signed suite, before anything was written.
+    pub fn delegate_hash(&mut self) -> Result<(), EncryptError> {
+        match &mut self.signer {
+            Some(signer) if !self.header_written && self.next_sequence == 1 => {
+                signer.delegate();
+                Ok(())
+            }
+            Some(_) => Err(EncryptError::InvalidState("output was already written")),
+            None => Err(EncryptError::InvalidState("the suite is not signed")),
+        }
+    }
+
+    /// Delegated hashing: writes the signature footer of a message whose digest (SHA-384 of
+    /// everything written before the footer) is `digest`. The final frame MUST have been
+    /// sealed.
+    pub fn finish_with_digest(
+        mut self,
+        digest: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), EncryptError> {
+        let signer = match self.signer.take() {
+            Some(signer) if signer.is_delegated() => signer,
+            _ => return Err(EncryptError::InvalidState("the hash is not delegated")),
+        };
+        if !self.detached.final_sealed {
+            return Err(EncryptError::InvalidState("the final frame is not sealed"));
+        }
+        let digest: &[u8; 48] = digest
+            .try_into()
+            .map_err(|_| EncryptError::InvalidState("a SHA-384 digest has 48 bytes"))?;
+        write_footer(&signer.sign_digest(digest), out);
         Ok(())
     }
 
@@ -302,8 +342,8 @@ impl Encryptor {
     /// tag, `sealed_len()` bytes) and appends the frame's head (sequence number, IV, and for
     /// the final frame its length) to `out`, preceded by the header if not yet written. The
     /// caller MUST write the sealed bytes right after that head. For a signed suite the
-    /// sealed bytes are REQUIRED (they are hashed into the signature); for an unsigned suite
-    /// `None` is allowed.
+    /// sealed bytes are REQUIRED (they are hashed into the signature) unless the hashing is
+    /// delegated; for an unsigned suite `None` is allowed.
     pub fn frame_sealed(
         &mut self,
         sealed: Option<&[u8]>,
@@ -316,7 +356,7 @@ impl Encryptor {
             Some(bytes) if bytes.len() != len + TAG_LEN => {
                 return Err(EncryptError::InvalidState("sealed frame of the wrong length"));
             }
-            None if self.signer.is_some() => {
+            None if self.signer.as_ref().is_some_and(|s| !s.is_delegated()) => {
                 return Err(EncryptError::InvalidState("a signed message needs the sealed bytes"));
             }
             _ => {}
@@ -383,6 +423,13 @@ impl Encryptor {
         self.next_sequence = sequence + 1;
         Ok(())
     }
+}
+
+/// Appends the footer: the signature with its 2-byte length (`message-footer.md`).
+fn write_footer(signature: &[u8], out: &mut Vec<u8>) {
+    let len = u16::try_from(signature.len()).expect("DER ECDSA P-384 signatures are < 104 bytes");
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(signature);
 }
 
 /// Checks what the caller chose: a committing suite, the frame length, no reserved keys.

@@ -41,7 +41,7 @@ mod suite;
 pub mod wasm;
 
 pub use context::{EncryptionContext, PUBLIC_KEY_ENTRY, RESERVED_PREFIX};
-pub use crypto::DataKey;
+pub use crypto::{DataKey, MessageHasher};
 pub use decrypt::{DecryptOptions, DecryptState, Decryptor, Limits, Progress, decrypt};
 pub use encrypt::{DEFAULT_FRAME_LENGTH, EncryptOptions, Encryptor, encrypt};
 pub use error::{DecryptError, EncryptError, Section};

@@ -9,8 +9,8 @@ use aes_gcm::aead::array::Array;
 use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit};
 use cipherdrop::{
     AlgorithmSuite, DataKey, DecryptError, DecryptOptions, DecryptState, Decryptor, EncryptError,
-    EncryptOptions, EncryptedDataKey, EncryptionContext, Encryptor, FrameJob, Keyring, OaepHash,
-    RawRsaKeyring, decrypt,
+    EncryptOptions, EncryptedDataKey, EncryptionContext, Encryptor, FrameJob, Keyring,
+    MessageHasher, OaepHash, RawRsaKeyring, decrypt,
 };
 
 const PEM: &[u8] = include_bytes!("data/rsa-2048.pem");
@@ -384,4 +384,138 @@ fn the_taken_key_opens_messages_of_the_update_path() {
     dec.finish().unwrap();
     out.append(&mut held);
     assert_eq!(out, data);
+}
+
+/// Delegated hashing: the caller hashes what the encryptor writes (another thread could) and
+/// passes the digest back; the bytes are those of the core's own hashing.
+fn with_delegated_hash(mut enc: Encryptor, data: &[u8]) -> (Vec<u8>, usize) {
+    enc.delegate_hash().unwrap();
+    let cipher = external(&enc.dangerous_take_content_key().unwrap());
+    let mut hasher = MessageHasher::for_suite(SIGNED).unwrap();
+    let mut out = Vec::new();
+    let frames: Vec<&[u8]> = data.chunks(FRAME).collect();
+    let regular = data.len() / FRAME;
+    let mut jobs = Vec::new();
+    for i in 0..=regular {
+        let plain: &[u8] =
+            frames.get(i).copied().filter(|_| i < regular).unwrap_or(&data[regular * FRAME..]);
+        jobs.push((enc.frame_job(plain.len(), i == regular).unwrap(), plain));
+    }
+    for (job, plain) in jobs {
+        let sealed = external_seal(&cipher, &job, plain);
+        let at = out.len();
+        enc.frame_sealed(None, &mut out).unwrap(); // no sealed bytes: the core hashes nothing
+        out.extend_from_slice(&sealed);
+        hasher.update(&out[at..]);
+    }
+    let body_end = out.len();
+    enc.finish_with_digest(&hasher.finalize(), &mut out).unwrap();
+    (out, body_end)
+}
+
+#[test]
+fn delegated_hashing_writes_and_reads_the_same_bytes() {
+    for len in [0, 1, FRAME, 3 * FRAME + 17] {
+        let data = plaintext(len);
+        let reference = with_update(fixed(SIGNED), &data, 4096);
+        let (message, body_end) = with_delegated_hash(fixed(SIGNED), &data);
+        assert!(message == reference, "{len} bytes");
+        // Reading: the caller hashes everything before the footer.
+        for (digest_of, expect_ok) in [(body_end, true), (body_end - 1, false)] {
+            let mut dec = Decryptor::with_detached_frames(DecryptOptions::default());
+            let mut at = 0;
+            let mut out = Vec::new();
+            loop {
+                let p = dec.update(&message[at..], &mut out).unwrap();
+                at += p.consumed;
+                match p.state {
+                    DecryptState::NeedDataKey => {
+                        dec.delegate_hash().unwrap();
+                        dec.unwrap_with(&FixedKey).unwrap();
+                    }
+                    DecryptState::FrameBody => {
+                        let job = dec.frame_job().unwrap().clone();
+                        let mut body = message[at..at + job.sealed_len()].to_vec();
+                        at += job.sealed_len();
+                        dec.frame_body(None).unwrap(); // the core needs no body to hash
+                        dec.open_job(job.sequence(), &mut body).unwrap();
+                    }
+                    DecryptState::NeedDigest => {
+                        assert!(matches!(
+                            dec.update(b"x", &mut out),
+                            Err(DecryptError::TrailingBytes)
+                        ));
+                        break;
+                    }
+                    _ => panic!("unexpected state {:?}", p.state),
+                }
+            }
+            // A fresh run to the digest (the trailing byte above failed the first).
+            let mut dec = Decryptor::with_detached_frames(DecryptOptions::default());
+            let mut at = 0;
+            loop {
+                let p = dec.update(&message[at..], &mut out).unwrap();
+                at += p.consumed;
+                match p.state {
+                    DecryptState::NeedDataKey => {
+                        dec.delegate_hash().unwrap();
+                        dec.unwrap_with(&FixedKey).unwrap();
+                    }
+                    DecryptState::FrameBody => {
+                        let job = dec.frame_job().unwrap().clone();
+                        let mut body = message[at..at + job.sealed_len()].to_vec();
+                        at += job.sealed_len();
+                        dec.frame_body(None).unwrap();
+                        dec.open_job(job.sequence(), &mut body).unwrap();
+                    }
+                    DecryptState::NeedDigest => break,
+                    _ => panic!("unexpected state {:?}", p.state),
+                }
+            }
+            let mut hasher = MessageHasher::for_suite(SIGNED).unwrap();
+            hasher.update(&message[..digest_of]);
+            let verified = dec.provide_digest(&hasher.finalize());
+            assert_eq!(verified.is_ok(), expect_ok, "{len} bytes, digest of {digest_of}");
+            if expect_ok {
+                dec.finish().unwrap();
+            } else {
+                assert_eq!(verified.unwrap_err(), DecryptError::BadSignature);
+            }
+        }
+    }
+}
+
+#[test]
+fn delegated_hashing_misuse_is_an_error() {
+    let mut unsigned = fixed(UNSIGNED);
+    assert!(matches!(unsigned.delegate_hash(), Err(EncryptError::InvalidState(_))));
+    let mut late = fixed(SIGNED);
+    late.update(&[], &mut Vec::new()).unwrap();
+    assert!(matches!(late.delegate_hash(), Err(EncryptError::InvalidState(_))), "after the header");
+    let mut enc = fixed(SIGNED);
+    enc.delegate_hash().unwrap();
+    enc.frame_job(0, true).unwrap();
+    enc.frame_sealed(None, &mut Vec::new()).unwrap();
+    assert!(matches!(enc.finish(&mut Vec::new()), Err(EncryptError::InvalidState(_))));
+    let mut enc = fixed(SIGNED);
+    enc.delegate_hash().unwrap();
+    enc.frame_job(0, true).unwrap();
+    enc.frame_sealed(None, &mut Vec::new()).unwrap();
+    assert!(matches!(
+        enc.finish_with_digest(&[0; 47], &mut Vec::new()),
+        Err(EncryptError::InvalidState(_))
+    ));
+    // Reading: only in detached mode, before the key.
+    let message = with_update(fixed(SIGNED), b"abc", 4096);
+    let mut dec = Decryptor::new(DecryptOptions::default());
+    let _ = dec.update(&message, &mut Vec::new()).unwrap();
+    assert!(matches!(dec.delegate_hash(), Err(DecryptError::InvalidState(_))), "not detached");
+    let mut dec = Decryptor::with_detached_frames(DecryptOptions::default());
+    let _ = dec.update(&message, &mut Vec::new()).unwrap();
+    dec.unwrap_with(&FixedKey).unwrap();
+    assert!(matches!(dec.delegate_hash(), Err(DecryptError::InvalidState(_))), "after the key");
+    let unsigned = with_update(fixed(UNSIGNED), b"abc", 4096);
+    let mut dec = Decryptor::with_detached_frames(DecryptOptions::default());
+    let _ = dec.update(&unsigned, &mut Vec::new()).unwrap();
+    assert!(matches!(dec.delegate_hash(), Err(DecryptError::InvalidState(_))), "unsigned");
 }
