@@ -4,6 +4,7 @@
 import { DecryptError, call } from './errors.js';
 import { FrameDecryptor, FrameEncryptor, NodeAes, WebCryptoAes } from './frames.js';
 import { isKeyring, wasmKeyOf } from './keyrings.js';
+import { HASH_MIN_BYTES, RemoteHash } from './hash.js';
 import { POOL_MIN_BYTES, poolByDefault, poolEngine } from './pool.js';
 import { init, wasm } from './wasm.js';
 
@@ -17,6 +18,8 @@ const FIXED_SECRETS = Symbol.for('cipherdrop.dangerous.fixedSecretsForTests');
 const REFERENCE = Symbol.for('cipherdrop.dangerous.referencePathForTests');
 /** Test hook: `options[ON_ENGINE](name)` learns which AES-GCM a session uses. */
 const ON_ENGINE = Symbol.for('cipherdrop.testing.onEngine');
+/** Test hook: `options[ON_HASH]()` is called when a signed message's hash runs on a worker. */
+const ON_HASH = Symbol.for('cipherdrop.testing.onHashWorker');
 
 /** Most bytes handed to one wasm call: bounds the module's memory and the abort latency. */
 const SLICE = 1 << 20;
@@ -142,7 +145,12 @@ class Engines {
     #frames = null;
     #onEngine;
 
-    constructor({ webCrypto = true, workers = 'auto', [ON_ENGINE]: onEngine }) {
+    #workers;
+    #onHash;
+
+    constructor({ webCrypto = true, workers = 'auto', [ON_ENGINE]: onEngine, [ON_HASH]: onHash }) {
+        this.#workers = workers;
+        this.#onHash = onHash;
         if (webCrypto === false) this.#mode = 'wasm';
         else if (workers === true) this.#mode = 'on';
         else this.#mode = workers === false || !poolByDefault() ? 'off' : 'auto';
@@ -162,6 +170,18 @@ class Engines {
         frames.setEngine(this.#aes);
         this.#maybePool(total ?? 0);
         this.#onEngine?.(this.name);
+    }
+
+    /**
+     * A hash worker for a signed message of suite `suiteId` (./hash.js), or null: used
+     * unless `workers: false`, for inputs of unknown size or HASH_MIN_BYTES or more.
+     */
+    hashFor(suiteId, total) {
+        if (this.#workers === false) return null;
+        if (this.#workers !== true && total !== undefined && total < HASH_MIN_BYTES) return null;
+        const hash = RemoteHash.start(suiteId);
+        if (hash) this.#onHash?.();
+        return hash;
     }
 
     /** Counts input; moves to the pool once a stream is large enough. */
@@ -250,8 +270,10 @@ class EncryptSession {
         }
         const enc = this.#live();
         this.#engines = new Engines(options);
+        const hash = enc.isSigned ? this.#engines.hashFor(this.messageHeader.suiteId, total) : null;
+        if (hash) call(() => enc.delegateHash());
         this.#frames = new FrameEncryptor(enc, {
-            frameLength: this.messageHeader.frameLength, signed: enc.isSigned, engine: null,
+            frameLength: this.messageHeader.frameLength, signed: enc.isSigned, engine: null, hash,
         });
         await this.#engines.start(call(() => enc.takeContentKey()), this.#frames, total);
     }
@@ -277,6 +299,7 @@ class EncryptSession {
 
     close() {
         this.#engines?.close();
+        this.#frames?.close();
         this.#encryptor?.free();
         this.#encryptor = null;
     }
@@ -339,6 +362,7 @@ class DecryptSession {
                 await engines.start(key, frames, total);
                 return frames.engine;
             },
+            delegate: (suiteId) => engines.hashFor(suiteId, total),
         });
         this.#frames = frames;
     }
@@ -384,6 +408,7 @@ class DecryptSession {
 
     close() {
         this.#engines?.close();
+        this.#frames?.close();
         this.#frames?.discard();
         this.#decryptor?.free();
         this.#decryptor = null;

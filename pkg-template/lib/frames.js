@@ -208,6 +208,7 @@ function concat(parts, total) {
 export class FrameEncryptor {
     #enc;
     #engine;
+    #hash;
     #frameLength;
     #signed;
     #depth;
@@ -221,11 +222,21 @@ export class FrameEncryptor {
     #out = [];
 
     /** `engine`: an object with seal(job, plaintext) → Promise, or null for wasm in place. */
-    constructor(enc, { frameLength, signed, engine }) {
+    /**
+     * `hash`: a RemoteHash (./hash.js) if the encryptor's hashing was delegated to it: this
+     * then passes it every byte written before the footer.
+     */
+    constructor(enc, { frameLength, signed, engine, hash = null }) {
         this.#enc = enc;
         this.#frameLength = frameLength;
         this.#signed = signed;
+        this.#hash = hash;
         this.setEngine(engine);
+    }
+
+    /** Stops the delegated hash, if any. */
+    close() {
+        this.#hash?.close();
     }
 
     get engine() {
@@ -260,7 +271,12 @@ export class FrameEncryptor {
         const owned = this.#carried > 0;
         await this.#frame(owned ? this.#takeCarry() : new Uint8Array(0), true, owned);
         while (this.#inflight.length) await this.#drainOne();
-        this.#out.push(call(() => this.#enc.finish()));
+        if (this.#hash) {
+            const digest = await this.#hash.digest();
+            this.#out.push(call(() => this.#enc.finishWithDigest(digest)));
+        } else {
+            this.#out.push(call(() => this.#enc.finish()));
+        }
         return this.#take();
     }
 
@@ -297,8 +313,10 @@ export class FrameEncryptor {
             const len = plaintext.length;
             const ptr = intoFrameBuffer(enc, plaintext, len);
             const head = call(() => enc.sealInPlace(len, isFinal));
-            this.#out.push(head, fromMemory(ptr, len + 16));
+            const sealed = fromMemory(ptr, len + 16);
+            this.#out.push(head, sealed);
             if (owned) this.#spares.give(new Uint8Array(plaintext.buffer));
+            await this.#hashed(head, sealed);
             return;
         }
         const job = jobFrom(call(() => enc.frameJob(plaintext.length, isFinal)));
@@ -324,10 +342,20 @@ export class FrameEncryptor {
             sealed = bytesOf(sealed);
         }
         if (owned) this.#spares.give(new Uint8Array(plaintext.buffer));
-        const head = this.#signed
+        const head = this.#signed && !this.#hash
             ? call(() => this.#enc.frameSealed(sealed))
             : call(() => this.#enc.frameSealedUnsigned());
         this.#out.push(head, sealed);
+        await this.#hashed(head, sealed);
+    }
+
+    /** Passes written bytes to the delegated hash (waiting if the worker is behind). */
+    async #hashed(...parts) {
+        if (!this.#hash) return;
+        for (const p of parts) {
+            const wait = this.#hash.update(p);
+            if (wait) await wait;
+        }
     }
 }
 
@@ -342,6 +370,11 @@ export class FrameDecryptor {
     #dec;
     #unwrap;
     #keyed;
+    #delegate;
+    /** Delegated hashing: the RemoteHash, and whether bytes read now go to it (header to
+     * final frame, not the footer). */
+    #hash = null;
+    #hashing = false;
     #engine = null;
     #signed = false;
     #depth = 2;
@@ -355,10 +388,20 @@ export class FrameDecryptor {
     #out = [];
     #held = [];
 
-    constructor(dec, { unwrap, keyed }) {
+    /**
+     * `delegate(suiteId)`: a RemoteHash (./hash.js) to hash a signed message on, or null to
+     * let the core hash it.
+     */
+    constructor(dec, { unwrap, keyed, delegate = () => null }) {
         this.#dec = dec;
         this.#unwrap = unwrap;
         this.#keyed = keyed;
+        this.#delegate = delegate;
+    }
+
+    /** Stops the delegated hash, if any. */
+    close() {
+        this.#hash?.close();
     }
 
     get engine() {
@@ -387,8 +430,10 @@ export class FrameDecryptor {
                 continue;
             }
             const step = this.#hasKey ? HEAD_STEP : HEADER_STEP;
+            const from = at;
             const packed = call(() => dec.updateDetached(bytes.subarray(at, at + step)));
             at += dec.consumed;
+            if (this.#hashing) await this.#hashed(bytes.subarray(from, at));
             if (packed) {
                 const job = jobFrom(packed);
                 const len = job.sealedLength;
@@ -403,7 +448,18 @@ export class FrameDecryptor {
                     at = bytes.length;
                     this.#partial = { job, buf, filled: have };
                 }
+            } else if (dec.state === 'need-digest') {
+                const digest = await this.#hash.digest();
+                call(() => dec.provideDigest(digest));
             } else if (dec.state === 'need-data-key') {
+                if (dec.isSigned) {
+                    this.#hash = this.#delegate(dec.header().suiteId);
+                    if (this.#hash) {
+                        call(() => dec.delegateHash());
+                        this.#hashing = true;
+                        await this.#hashed(call(() => dec.headerBytes()));
+                    }
+                }
                 await this.#unwrap();
                 this.#hasKey = true;
                 const header = dec.header();
@@ -445,8 +501,18 @@ export class FrameDecryptor {
         (job.hold ? this.#held : this.#out).push(plaintext);
     }
 
+    /** Passes read bytes to the delegated hash (waiting if the worker is behind). */
+    async #hashed(bytes) {
+        const wait = this.#hash.update(bytes);
+        if (wait) await wait;
+    }
+
     async #body(job, body, owned) {
         const dec = this.#dec;
+        if (this.#hashing) {
+            await this.#hashed(body);
+            if (job.isFinal) this.#hashing = false; // the footer is not hashed
+        }
         if (!this.#engine) {
             while (this.#inflight.length) await this.#drainOne();
             const ptr = intoFrameBuffer(dec, body, body.length);
@@ -455,7 +521,7 @@ export class FrameDecryptor {
             if (owned) this.#spares.give(body);
             return;
         }
-        if (this.#signed) call(() => dec.frameBody(body));
+        if (this.#signed && !this.#hash) call(() => dec.frameBody(body));
         else call(() => dec.frameBodySkip());
         const engine = this.#engine;
         const promise = start(engine, 'open', job, body);

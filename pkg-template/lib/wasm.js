@@ -9,6 +9,7 @@ let defaultSource = null;
 let ready = null;
 let loaded = false;
 let exports = null;
+let compiled = null;
 
 /** Called by an entry point: `fn(simd)` returns what `init()` loads by default. */
 export function setDefaultSource(fn) {
@@ -30,14 +31,33 @@ export function hasSimd() {
 }
 
 /**
+ * Compiles what `init` was given (URL or string, Response or a promise of one, BufferSource,
+ * WebAssembly.Module): the compiled module is kept, for workers to instantiate (./hash.js).
+ */
+async function compile(input) {
+    if (input instanceof WebAssembly.Module) return input;
+    if (typeof input === 'string' || input instanceof URL) input = fetch(input);
+    input = await input;
+    if (typeof Response === 'function' && input instanceof Response) {
+        if (!input.ok) throw new Error(`cipherdrop: fetching the WebAssembly module failed (${input.status})`);
+        const type = input.headers.get('content-type') ?? '';
+        if (WebAssembly.compileStreaming && type.startsWith('application/wasm')) {
+            return WebAssembly.compileStreaming(input);
+        }
+        return WebAssembly.compile(await input.arrayBuffer());
+    }
+    return WebAssembly.compile(input);
+}
+
+/**
  * Loads the WebAssembly module. Optional: every function that needs it calls it. Pass a
  * URL, Response, BufferSource or WebAssembly.Module to load it from elsewhere than next to
  * this file; only the first successful call loads anything.
  */
 export function init(source = undefined) {
     ready ??= (async () => {
-        const input = source ?? (await defaultSource(hasSimd()));
-        exports = await initBindings({ module_or_path: input });
+        compiled = await compile(source ?? (await defaultSource(hasSimd())));
+        exports = await initBindings({ module_or_path: compiled });
         loaded = true;
     })().catch((err) => {
         ready = null; // let a later call try again (a network error, say)
@@ -50,6 +70,11 @@ export function init(source = undefined) {
 export function version() {
     if (!loaded) throw new Error('cipherdrop: call `await init()` before version()');
     return bindings.version();
+}
+
+/** The compiled module (after `init()`), for workers to instantiate. */
+export function wasmModule() {
+    return compiled;
 }
 
 /** The module's memory (after `init()`), for copying frames in and out of its buffers. */

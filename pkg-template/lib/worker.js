@@ -1,11 +1,50 @@
-// The worker of the frame pool (./pool.js; exported as `cipherdrop/worker`): runs WebCrypto
-// AES-256-GCM on batches of frames, with the non-extractable CryptoKey of each message
+// The worker of the frame pool (./pool.js) and of delegated hashing (./hash.js); exported
+// as `cipherdrop/worker`. For the pool it runs WebCrypto AES-256-GCM on batches of frames, with the non-extractable CryptoKey of each message
 // (structured-cloned from the page: its bytes never reach this worker). It knows nothing of
 // the message format: IV and AAD come from the wasm core in the page, and the page writes
 // the results in frame order. The batch buffer goes back to the page for reuse.
+import initBindings, { MessageHasher } from '../cipherdrop.js';
+
 const keys = new Map();
 
+// Delegated hashing: the page's compiled WebAssembly module, instantiated here once; one
+// MessageHasher per message, fed in order (a promise chain per message).
+let instance = null;
+const hashes = new Map();
+
+function hashMessage(m) {
+    if (m.type === 'hash-start') {
+        instance ??= initBindings({ module_or_path: m.module });
+        hashes.set(m.id, instance.then(() => new MessageHasher(m.suiteId)));
+        return;
+    }
+    const chain = hashes.get(m.id);
+    if (!chain) return;
+    const fail = (err) => self.postMessage({ id: m.id, error: err?.message ?? String(err) });
+    if (m.type === 'hash') {
+        hashes.set(m.id, chain.then((hasher) => {
+            hasher.update(new Uint8Array(m.buf, 0, m.length));
+            self.postMessage({ type: 'hash-ack', id: m.id, buf: m.buf }, [m.buf]);
+            return hasher;
+        }));
+        hashes.get(m.id).catch(fail);
+    } else if (m.type === 'hash-end' || m.type === 'hash-drop') {
+        hashes.delete(m.id);
+        chain.then((hasher) => {
+            if (m.type === 'hash-end') {
+                const digest = hasher.finish();
+                self.postMessage({ type: 'hash-digest', id: m.id, digest }, [digest.buffer]);
+            }
+            hasher.free();
+        }, m.type === 'hash-end' ? fail : () => {});
+    }
+}
+
 self.onmessage = async ({ data: m }) => {
+    if (m.type.startsWith('hash')) {
+        hashMessage(m);
+        return;
+    }
     if (m.type === 'key') {
         keys.set(m.session, m.key);
         return;

@@ -84,17 +84,37 @@ impl Decryptor {
         self.consumed
     }
 
-    /// `"need-input"`, `"need-data-key"`, `"frame-body"` (detached mode) or `"done"` after
-    /// the last `update`.
+    /// `"need-input"`, `"need-data-key"`, `"frame-body"` (detached mode), `"need-digest"`
+    /// (delegated hashing) or `"done"` after the last `update`.
     #[wasm_bindgen(getter)]
     pub fn state(&self) -> String {
         match self.state {
             DecryptState::NeedInput => "need-input",
             DecryptState::NeedDataKey => "need-data-key",
             DecryptState::FrameBody => "frame-body",
+            DecryptState::NeedDigest => "need-digest",
             DecryptState::Done => "done",
         }
         .into()
+    }
+
+    /// Delegated hashing (detached mode, signed suite, state `"need-data-key"`): the caller
+    /// hashes every message byte before the footer with a `MessageHasher` and passes the
+    /// digest to `provideDigest` at state `"need-digest"`; `frameBody` then needs no body.
+    #[wasm_bindgen(js_name = delegateHash)]
+    pub fn delegate_hash(&mut self) -> Result<(), JsValue> {
+        let inner = self.inner.as_mut().ok_or_else(finished)?;
+        inner.delegate_hash().map_err(|e| decrypt_error(&e))
+    }
+
+    /// Delegated hashing: the digest of every message byte before the footer; verifies the
+    /// signature.
+    #[wasm_bindgen(js_name = provideDigest)]
+    pub fn provide_digest(&mut self, digest: &[u8]) -> Result<(), JsValue> {
+        let inner = self.inner.as_mut().ok_or_else(finished)?;
+        inner.provide_digest(digest).map_err(|e| decrypt_error(&e))?;
+        self.state = DecryptState::Done;
+        Ok(())
     }
 
     /// Whether the message's suite is signed (false before the header is parsed):

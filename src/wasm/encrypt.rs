@@ -101,6 +101,25 @@ impl Encryptor {
         .map_err(|e| encrypt_error(&e))
     }
 
+    /// Delegated hashing (signed suite, before anything is written): the caller hashes
+    /// every byte this encryptor writes, with a `MessageHasher` (in a worker, say), and ends
+    /// with `finishWithDigest`; `frameSealed` no longer needs the sealed bytes.
+    #[wasm_bindgen(js_name = delegateHash)]
+    pub fn delegate_hash(&mut self) -> Result<(), JsValue> {
+        let inner = self.inner.as_mut().ok_or_else(finished)?;
+        inner.delegate_hash().map_err(|e| encrypt_error(&e))
+    }
+
+    /// Delegated hashing: the footer of a message whose digest (of everything written before
+    /// it) is `digest`; the encryptor is spent.
+    #[wasm_bindgen(js_name = finishWithDigest)]
+    pub fn finish_with_digest(&mut self, digest: &[u8]) -> Result<Uint8Array, JsValue> {
+        self.out.clear();
+        let inner = self.inner.take().ok_or_else(finished)?;
+        inner.finish_with_digest(digest, &mut self.out).map_err(|e| encrypt_error(&e))?;
+        Ok(Uint8Array::from(self.out.as_slice()))
+    }
+
     /// Whether the suite is signed: `frameSealed` then needs the sealed bytes.
     #[wasm_bindgen(getter, js_name = isSigned)]
     pub fn is_signed(&self) -> Result<bool, JsValue> {

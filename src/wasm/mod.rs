@@ -14,6 +14,7 @@ mod convert;
 mod decrypt;
 mod encrypt;
 pub mod error;
+mod hash;
 mod keyring;
 
 use wasm_bindgen::prelude::*;
@@ -21,6 +22,7 @@ use wasm_bindgen::prelude::*;
 pub use decrypt::Decryptor;
 pub use decrypt::no_decryptable_key;
 pub use encrypt::Encryptor;
+pub use hash::MessageHasher;
 pub use keyring::{WrappingKey, WrappingKeys, oaep_hash};
 
 /// Runs once when the module is instantiated: panics print their message to the console.

@@ -1,0 +1,154 @@
+// Delegated hashing of signed messages (suite 0x0578): the running SHA-384 over the whole
+// message is one sequential pass, as long as the AES-GCM of all frames together. Here it runs
+// on a Web Worker, with its own instance of the same WebAssembly module (the core's
+// MessageHasher), while this thread seals or opens frames: the two overlap. The page sends
+// the message bytes in order, in batches of about 1 MiB (reused buffers, transferred), at
+// most MAX_IN_FLIGHT batches ahead; the wasm core signs or verifies with the digest.
+import { wasmModule } from './wasm.js';
+
+/** Bytes per batch sent to the hash worker. */
+const BATCH_BYTES = 1 << 20;
+/** Batches sent and not yet hashed, at most: bounds the memory the worker's queue holds. */
+const MAX_IN_FLIGHT = 4;
+/** Idle time after which the hash worker is stopped. */
+const IDLE_MS = 10_000;
+/** Inputs at least this large (or of unknown size) delegate their hash by default. */
+export const HASH_MIN_BYTES = 1 << 20;
+
+let worker = null;
+let users = 0;
+let idleTimer = null;
+let nextId = 1;
+const waiting = new Map();
+
+/** Whether a hash worker can run here (browsers with Web Workers, 2 or more cores). */
+export function hashWorkerAvailable() {
+    return typeof Worker === 'function' && typeof document !== 'undefined'
+        && (globalThis.navigator?.hardwareConcurrency ?? 1) >= 2;
+}
+
+function hashWorker() {
+    clearTimeout(idleTimer);
+    if (!worker) {
+        worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'cipherdrop-hash' });
+        worker.onmessage = ({ data }) => waiting.get(data.id)?.(data);
+        worker.onerror = (event) => {
+            for (const settle of waiting.values()) settle({ error: event.message ?? 'worker error' });
+        };
+    }
+    users += 1;
+    return worker;
+}
+
+function release() {
+    users -= 1;
+    if (users > 0) return;
+    idleTimer = setTimeout(() => {
+        if (users === 0 && worker) {
+            worker.terminate();
+            worker = null;
+        }
+    }, IDLE_MS);
+}
+
+/** The running hash of one message, computed on the hash worker. */
+export class RemoteHash {
+    /** Starts a hash of suite `suiteId` on the worker; null if none can run. */
+    static start(suiteId) {
+        const module = wasmModule();
+        if (!module || !hashWorkerAvailable()) return null;
+        return new RemoteHash(hashWorker(), module, suiteId);
+    }
+
+    #worker;
+    #id = nextId++;
+    #batch = null;
+    #used = 0;
+    #spare = [];
+    #inFlight = 0;
+    #acked = null;
+    #digest = null;
+    #error = null;
+    #closed = false;
+
+    constructor(w, module, suiteId) {
+        this.#worker = w;
+        waiting.set(this.#id, (m) => this.#message(m));
+        w.postMessage({ type: 'hash-start', id: this.#id, module, suiteId });
+    }
+
+    /**
+     * Hashes the next message bytes (copied: the caller keeps them). Returns a promise to
+     * await before the next call when the worker is behind, else undefined.
+     */
+    update(bytes) {
+        let at = 0;
+        while (at < bytes.length) {
+            this.#batch ??= this.#spare.pop() ?? new Uint8Array(BATCH_BYTES);
+            const take = Math.min(bytes.length - at, BATCH_BYTES - this.#used);
+            this.#batch.set(bytes.subarray(at, at + take), this.#used);
+            this.#used += take;
+            at += take;
+            if (this.#used === BATCH_BYTES) this.#send();
+        }
+        if (this.#inFlight >= MAX_IN_FLIGHT) return this.#nextAck();
+        return undefined;
+    }
+
+    /** The digest of every byte passed to `update`. */
+    async digest() {
+        if (this.#used) this.#send();
+        const done = new Promise((resolve, reject) => {
+            this.#digest = { resolve, reject };
+        });
+        this.#worker.postMessage({ type: 'hash-end', id: this.#id });
+        if (this.#error) throw this.#error;
+        return done;
+    }
+
+    close() {
+        if (this.#closed) return;
+        this.#closed = true;
+        waiting.delete(this.#id);
+        this.#worker.postMessage({ type: 'hash-drop', id: this.#id });
+        this.#digest?.reject(new Error('the hash was stopped'));
+        this.#acked?.resolve();
+        release();
+    }
+
+    #send() {
+        const buf = this.#batch.buffer;
+        this.#worker.postMessage({ type: 'hash', id: this.#id, buf, length: this.#used }, [buf]);
+        this.#batch = null;
+        this.#used = 0;
+        this.#inFlight += 1;
+    }
+
+    #nextAck() {
+        if (!this.#acked) {
+            let resolve;
+            const promise = new Promise((r) => { resolve = r; });
+            this.#acked = { promise, resolve };
+        }
+        return this.#acked.promise;
+    }
+
+    #message({ type, buf, digest, error }) {
+        if (error !== undefined) {
+            this.#error = new Error(`hash worker: ${error}`);
+            this.#digest?.reject(this.#error);
+            this.#acked?.resolve();
+            this.#acked = null;
+            return;
+        }
+        if (type === 'hash-ack') {
+            this.#inFlight -= 1;
+            if (this.#spare.length < 2) this.#spare.push(new Uint8Array(buf));
+            const acked = this.#acked;
+            this.#acked = null;
+            acked?.resolve();
+        } else if (type === 'hash-digest') {
+            this.#digest?.resolve(new Uint8Array(digest));
+        }
+    }
+}

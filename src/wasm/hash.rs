@@ -1,0 +1,44 @@
+//! The message hash of signed suites for JS: [`MessageHasher`] over [`crate::MessageHasher`],
+//! for delegated hashing on another thread (a Web Worker with its own instance of the module).
+
+use js_sys::Uint8Array;
+use wasm_bindgen::prelude::*;
+
+use super::error::decrypt_error;
+use crate::{AlgorithmSuite, DecryptError};
+
+/// The running SHA-384 (or SHA-256) of a signed message. `update` with every message byte
+/// before the footer, in order; `finish` once. Call `free()` when done.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct MessageHasher {
+    inner: Option<crate::MessageHasher>,
+}
+
+#[wasm_bindgen]
+impl MessageHasher {
+    /// The hash of the signed suite `suite_id` (0x0578, ...).
+    #[wasm_bindgen(constructor)]
+    pub fn new(suite_id: u16) -> Result<MessageHasher, JsValue> {
+        AlgorithmSuite::from_id(suite_id)
+            .and_then(crate::MessageHasher::for_suite)
+            .map(|h| Self { inner: Some(h) })
+            .ok_or_else(|| decrypt_error(&DecryptError::UnsupportedSuite(suite_id)))
+    }
+
+    /// Hashes the next bytes of the message.
+    pub fn update(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
+        self.inner.as_mut().ok_or_else(finished)?.update(bytes);
+        Ok(())
+    }
+
+    /// The digest; the hasher is spent.
+    pub fn finish(&mut self) -> Result<Uint8Array, JsValue> {
+        let hasher = self.inner.take().ok_or_else(finished)?;
+        Ok(Uint8Array::from(hasher.finalize().as_slice()))
+    }
+}
+
+fn finished() -> JsValue {
+    decrypt_error(&DecryptError::InvalidState("the hasher is finished"))
+}
