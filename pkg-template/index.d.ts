@@ -72,12 +72,14 @@ export interface EncryptOptions {
      */
     webCrypto?: boolean;
     /**
-     * Seal frames in parallel in a pool of Web Workers (WebCrypto in each; browsers only,
-     * the worker is the package's `cipherdrop/worker` entry). Default: automatically for
-     * inputs of 8 MiB or more (streams: once 8 MiB were read) on machines with 4 or more
-     * logical cores (on 2 cores the page's own thread was faster); false never; true always.
-     * Same bytes either way; at most about 1 MiB of frames in flight. Node has no Web Workers
-     * and runs WebCrypto on its own thread pool, so there the option does nothing.
+     * Use Web Workers (browsers only; the worker is the package's `cipherdrop/worker`
+     * entry). Signed suites (0x0578) run the message's SHA-384 on a worker while the page
+     * seals or opens frames, for inputs of 1 MiB or more or of unknown size (streams); and
+     * frames are sealed in parallel in a pool of workers (WebCrypto in each) for inputs of
+     * 8 MiB or more (streams: once 8 MiB were read) on machines with 4 or more logical cores
+     * (on 2 cores the page's own thread was as fast). Default: that; false: no worker at
+     * all; true: both, whatever the size. Same bytes either way; a few MiB in flight at most.
+     * Node has no Web Workers, so there the option does nothing.
      */
     workers?: boolean;
 }
