@@ -442,7 +442,9 @@ class DecryptSession {
                 key = await this.#keyring.unwrap(edk, headerBytes, { signal: this.#signal });
             } catch (err) {
                 throwIfAborted(this.#signal);
-                if (err?.code === 'KEYRING') refusal = err;
+                // The first refusal, as the core: a key server's denial rather than a later
+                // keyring's "only a public key".
+                if (err?.code === 'KEYRING') refusal ??= err;
                 else failedAttempts += 1;
                 continue;
             }

@@ -238,18 +238,19 @@ export class MultiKeyring {
         return keys;
     }
 
+    /** The first key any keyring unwraps; if none does, the first keyring's error, as the core. */
     async unwrap(edk, headerBytes, options = undefined) {
-        let lastError = null;
+        let firstError = null;
         for (const keyring of this.#keyrings()) {
             try {
                 const key = await keyring.unwrap(edk, headerBytes, options);
                 if (key != null) return key;
             } catch (err) {
                 if (options?.signal?.aborted) throw err;
-                lastError = err;
+                firstError ??= err;
             }
         }
-        if (lastError) throw lastError;
+        if (firstError) throw firstError;
         return null;
     }
 

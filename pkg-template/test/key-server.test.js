@@ -147,3 +147,18 @@ test('create: a refused or odd public key is KeyError INVALID_KEY', async () => 
         { name: 'KeyError', code: 'INVALID_KEY' });
     await assert.rejects(KeyServerKeyring.create({ url: 'http://k', keyId: 'alias/archive' }), TypeError);
 });
+
+test('the first refusal is reported: the server denial, not the escrow keyring without a private key', async () => {
+    const { fetchFn } = fakeServer({ refuse: { status: 403, error: 'AccessDenied', message: 'bob may not Unwrap' } });
+    const server = await KeyServerKeyring.create({ url: 'http://server', token: TOKEN, keyId: 'alias/archive', fetch: fetchFn });
+    const escrow = await RawRsaKeyring.fromPem({
+        keyNamespace: 'escrow', keyName: 'offline', publicKey: await keyFile('rsa-2048.pub.pem'),
+    });
+    const keyring = new MultiKeyring({ generator: server, children: [escrow] });
+    const { result } = await encrypt(keyring, data, { encryptionContext: context });
+    await assert.rejects(decrypt(keyring, result), (err) => {
+        assert.ok(err instanceof DecryptError && err.code === 'KEYRING', `${err}`);
+        assert.match(err.message, /AccessDenied/);
+        return true;
+    });
+});
