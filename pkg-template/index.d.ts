@@ -118,8 +118,8 @@ export interface UnwrapOptions {
 }
 
 /**
- * What `encrypt` and `decrypt` need from a keyring. Wrapping runs inside the WebAssembly
- * module with the public {@link WrappingKey}s the keyring lists; unwrapping is the keyring's
+ * What `encrypt` and `decrypt` need from a keyring. Wrapping runs through WebCrypto
+ * RSA-OAEP with the public {@link WrappingKey}s the keyring lists; unwrapping is the keyring's
  * own (WebCrypto for {@link RawRsaKeyring}; a request to a key server for a remote keyring).
  */
 export interface Keyring {
@@ -135,7 +135,7 @@ export interface Keyring {
     unwrap(edk: EncryptedDataKey, headerBytes: Uint8Array, options?: UnwrapOptions): Promise<Uint8Array | null>;
 }
 
-/** A public wrapping key, used inside the WebAssembly module. */
+/** A public RSA-OAEP wrapping key (WebCrypto `CryptoKey` inside). */
 export declare class WrappingKey {
     private constructor();
     /**
@@ -150,6 +150,8 @@ export declare class WrappingKey {
     }): Promise<WrappingKey>;
     readonly keyNamespace: string;
     readonly keyName: string;
+    /** The OAEP hash in WebCrypto spelling ('SHA-256', ...). */
+    readonly oaepHash: string;
 }
 
 /** RSA-OAEP hash (also used for MGF1). Lowercase spellings such as `sha256` are accepted. */
@@ -312,7 +314,7 @@ export type DecryptErrorCode =
 /** Codes of {@link KeyError}. */
 export type KeyErrorCode =
     | 'PKCS1V15_REFUSED' | 'UNKNOWN_PADDING' | 'INVALID_PEM' | 'INVALID_KEY' | 'RESERVED_NAMESPACE'
-    | 'PRIVATE_KEY_UNSUPPORTED' | 'KEY_MISMATCH';
+    | 'KEY_MISMATCH';
 
 /** Base class of the package's errors: `code` is stable; `message` is for people. */
 export declare class CipherdropError extends Error {

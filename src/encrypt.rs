@@ -76,10 +76,24 @@ struct Detached {
     final_sealed: bool,
 }
 
-impl Encryptor {
-    /// Generates a data key, wraps it with `keyring` and prepares the header.
-    pub fn new(keyring: &dyn Keyring, options: &EncryptOptions) -> Result<Self, EncryptError> {
-        check_options(options)?;
+/// An encryption whose data key exists but is not yet wrapped: the caller wraps
+/// [`PendingEncryptor::data_key`] for each recipient (asynchronously, say, with WebCrypto) and
+/// hands the EDKs to [`PendingEncryptor::with_encrypted_data_keys`], which seals the header.
+/// [`Encryptor::new`] does both steps with a [`Keyring`].
+pub struct PendingEncryptor {
+    suite: AlgorithmSuite,
+    frame_length: u32,
+    /// The caller's context plus the signature's public key entry (signed suites).
+    context: EncryptionContext,
+    serialized_context: Vec<u8>,
+    data_key: DataKey,
+    message_id: [u8; 32],
+    signer: Option<Signer>,
+}
+
+impl PendingEncryptor {
+    /// Checks `options` and generates the data key, message ID and (signed suite) signing key.
+    pub fn new(options: &EncryptOptions) -> Result<Self, EncryptError> {
         let data_key =
             DataKey::generate(options.suite.key_len()).map_err(|_| EncryptError::Random)?;
         let signer = match options.suite.is_signed() {
@@ -88,9 +102,122 @@ impl Encryptor {
         };
         let mut message_id = [0u8; 32];
         crypto::random(&mut message_id).map_err(|_| EncryptError::Random)?;
-        Self::build(options, &data_key, message_id, signer, |key, context| {
-            keyring.wrap(key, context)
+        Self::with_secrets(options, data_key, message_id, signer)
+    }
+
+    fn with_secrets(
+        options: &EncryptOptions,
+        data_key: DataKey,
+        message_id: [u8; 32],
+        signer: Option<Signer>,
+    ) -> Result<Self, EncryptError> {
+        check_options(options)?;
+        let mut context = options.encryption_context.clone();
+        if let Some(signer) = &signer {
+            context.insert(PUBLIC_KEY_ENTRY.into(), signer.public_entry());
+        }
+        let serialized_context = context::serialize(&context)
+            .filter(|c| u16::try_from(c.len()).is_ok())
+            .ok_or(EncryptError::ContextTooLarge)?;
+        Ok(Self {
+            suite: options.suite,
+            frame_length: options.frame_length,
+            context,
+            serialized_context,
+            data_key,
+            message_id,
+            signer,
         })
+    }
+
+    /// The plaintext data key to wrap. It is zeroized when this value (or the encryptor made
+    /// from it) is dropped; a caller that copies it must wipe the copy.
+    pub fn data_key(&self) -> &DataKey {
+        &self.data_key
+    }
+
+    /// The encryption context the header will hold (the caller's pairs, plus
+    /// `aws-crypto-public-key` for signed suites): what a keyring may bind its EDKs to.
+    pub fn encryption_context(&self) -> &EncryptionContext {
+        &self.context
+    }
+
+    /// The suite of the message.
+    pub fn suite(&self) -> AlgorithmSuite {
+        self.suite
+    }
+
+    /// Seals the header over `edks` (1 to 65,535, each field at most 65,535 bytes).
+    pub fn with_encrypted_data_keys(
+        self,
+        edks: Vec<EncryptedDataKey>,
+    ) -> Result<Encryptor, EncryptError> {
+        let Self { suite, frame_length, context, serialized_context, data_key, message_id, signer } =
+            self;
+        if edks.is_empty() || edks.len() > usize::from(u16::MAX) {
+            return Err(EncryptError::EncryptedDataKeyCount(edks.len()));
+        }
+        let (cipher, content_key, commit_key) = crypto::derive_keys(suite, &data_key, &message_id);
+        let commit_key = commit_key.expect("committing suites derive a commit key");
+        let body = write::header_body_v2(
+            suite,
+            &message_id,
+            &serialized_context,
+            &edks,
+            frame_length,
+            &commit_key,
+        )
+        .ok_or_else(|| EncryptError::Keyring(format!("an EDK field exceeds {} bytes", u16::MAX)))?;
+        // Header authentication: empty plaintext, the header body as AAD, an all-zero IV.
+        let tag =
+            cipher.seal(&[0; IV_LEN], &body, &mut []).map_err(|_| EncryptError::WrapFailed)?;
+        let body_len = body.len();
+        let mut bytes = body;
+        bytes.extend_from_slice(&tag);
+
+        let header = Header {
+            suite,
+            message_id: message_id.to_vec(),
+            context,
+            edks,
+            content_type: ContentType::Framed,
+            frame_length,
+            commit_key: Some(*commit_key),
+            iv: [0; IV_LEN],
+            tag,
+            bytes,
+            body_len,
+        };
+        Ok(Encryptor {
+            header,
+            header_written: false,
+            cipher,
+            content_key: Some(content_key),
+            frame_length: frame_length as usize,
+            next_sequence: 1,
+            pending: Vec::new(),
+            signer,
+            detached: Detached { next_sealed: 1, ..Detached::default() },
+        })
+    }
+}
+
+impl core::fmt::Debug for PendingEncryptor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PendingEncryptor")
+            .field("suite", &self.suite)
+            .field("frame_length", &self.frame_length)
+            .field("context", &self.context)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Encryptor {
+    /// Generates a data key, wraps it with `keyring` and prepares the header.
+    pub fn new(keyring: &dyn Keyring, options: &EncryptOptions) -> Result<Self, EncryptError> {
+        let pending = PendingEncryptor::new(options)?;
+        let edks = keyring.wrap(pending.data_key(), pending.encryption_context())?;
+        pending.with_encrypted_data_keys(edks)
     }
 
     /// **Test hook, never for real messages.** An encryptor with a caller-chosen data key,
@@ -115,71 +242,9 @@ impl Encryptor {
             (true, None) => return Err(EncryptError::Random),
             (false, _) => None,
         };
-        Self::build(options, data_key, message_id, signer, move |_, _| Ok(edks))
-    }
-
-    fn build(
-        options: &EncryptOptions,
-        data_key: &DataKey,
-        message_id: [u8; 32],
-        signer: Option<Signer>,
-        wrap: impl FnOnce(&DataKey, &EncryptionContext) -> Result<Vec<EncryptedDataKey>, EncryptError>,
-    ) -> Result<Self, EncryptError> {
-        let suite = options.suite;
-        let mut context = options.encryption_context.clone();
-        if let Some(signer) = &signer {
-            context.insert(PUBLIC_KEY_ENTRY.into(), signer.public_entry());
-        }
-        let serialized_context = context::serialize(&context)
-            .filter(|c| u16::try_from(c.len()).is_ok())
-            .ok_or(EncryptError::ContextTooLarge)?;
-
-        let edks = wrap(data_key, &context)?;
-        if edks.is_empty() || edks.len() > usize::from(u16::MAX) {
-            return Err(EncryptError::EncryptedDataKeyCount(edks.len()));
-        }
-        let (cipher, content_key, commit_key) = crypto::derive_keys(suite, data_key, &message_id);
-        let commit_key = commit_key.expect("committing suites derive a commit key");
-        let body = write::header_body_v2(
-            suite,
-            &message_id,
-            &serialized_context,
-            &edks,
-            options.frame_length,
-            &commit_key,
-        )
-        .ok_or_else(|| EncryptError::Keyring(format!("an EDK field exceeds {} bytes", u16::MAX)))?;
-        // Header authentication: empty plaintext, the header body as AAD, an all-zero IV.
-        let tag =
-            cipher.seal(&[0; IV_LEN], &body, &mut []).map_err(|_| EncryptError::WrapFailed)?;
-        let body_len = body.len();
-        let mut bytes = body;
-        bytes.extend_from_slice(&tag);
-
-        let header = Header {
-            suite,
-            message_id: message_id.to_vec(),
-            context,
-            edks,
-            content_type: ContentType::Framed,
-            frame_length: options.frame_length,
-            commit_key: Some(*commit_key),
-            iv: [0; IV_LEN],
-            tag,
-            bytes,
-            body_len,
-        };
-        Ok(Self {
-            header,
-            header_written: false,
-            cipher,
-            content_key: Some(content_key),
-            frame_length: options.frame_length as usize,
-            next_sequence: 1,
-            pending: Vec::new(),
-            signer,
-            detached: Detached { next_sealed: 1, ..Detached::default() },
-        })
+        let data_key = DataKey::from_slice(data_key.dangerous_as_bytes());
+        PendingEncryptor::with_secrets(options, data_key, message_id, signer)?
+            .with_encrypted_data_keys(edks)
     }
 
     /// The header this encryptor writes (encryption context, EDKs, suite, frame length).

@@ -43,11 +43,13 @@ pub mod wasm;
 pub use context::{EncryptionContext, PUBLIC_KEY_ENTRY, RESERVED_PREFIX};
 pub use crypto::{DataKey, MessageHasher};
 pub use decrypt::{DecryptOptions, DecryptState, Decryptor, Limits, Progress, decrypt};
-pub use encrypt::{DEFAULT_FRAME_LENGTH, EncryptOptions, Encryptor, encrypt};
+pub use encrypt::{DEFAULT_FRAME_LENGTH, EncryptOptions, Encryptor, PendingEncryptor, encrypt};
 pub use error::{DecryptError, EncryptError, Section};
 pub use format::{ContentType, EncryptedDataKey, Header, MAX_FRAME_LENGTH};
 pub use frame::FrameJob;
-pub use keyring::{KeyError, Keyring, MultiKeyring, OaepHash, RawRsaKeyring};
+pub use keyring::{Keyring, MultiKeyring};
+#[cfg(not(target_arch = "wasm32"))]
+pub use keyring::{KeyError, OaepHash, RawRsaKeyring};
 pub use suite::{AlgorithmSuite, CommitmentPolicy, MessageFormatVersion};
 
 /// The crate version, as built.

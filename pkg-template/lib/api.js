@@ -3,7 +3,7 @@
 // keyrings for wrapping keys and unwrapped data keys, and handle streams, progress and aborts.
 import { DecryptError, call } from './errors.js';
 import { FrameDecryptor, FrameEncryptor, NodeAes, WebCryptoAes } from './frames.js';
-import { isKeyring, wasmKeyOf } from './keyrings.js';
+import { isKeyring, wrapDataKey } from './keyrings.js';
 import { HASH_MIN_BYTES, RemoteHash } from './hash.js';
 import { POOL_MIN_BYTES, poolByDefault, poolEngine } from './pool.js';
 import { init, wasm } from './wasm.js';
@@ -234,12 +234,19 @@ class EncryptSession {
         } else {
             const keys = await keyring.wrappingKeys();
             throwIfAborted(signal);
-            const list = new wasm.WrappingKeys();
+            const pending = call(() => new wasm.PendingEncryptor(suite, frameLength, encryptionContext));
             try {
-                for (const key of keys) list.add(wasmKeyOf(key));
-                encryptor = call(() => new wasm.Encryptor(list, suite, frameLength, encryptionContext));
+                const dataKey = pending.dataKey();
+                let edks;
+                try {
+                    edks = await Promise.all(keys.map((key) => wrapDataKey(key, dataKey)));
+                } finally {
+                    dataKey.fill(0);
+                }
+                throwIfAborted(signal);
+                encryptor = call(() => pending.withEncryptedDataKeys(edks));
             } finally {
-                list.free();
+                pending.free();
             }
         }
         const session = new EncryptSession(encryptor);

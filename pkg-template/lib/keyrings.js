@@ -1,24 +1,29 @@
 // Keyrings: what `encrypt` wraps the data key with, and what `decrypt` asks to unwrap it.
 //
 // The keyring interface (index.d.ts `Keyring`) has two methods:
-// - `wrappingKeys()`: the public wrapping keys (`WrappingKey`); the wrap itself runs in wasm.
+// - `wrappingKeys()`: the public wrapping keys (`WrappingKey`); each wraps the data key with
+//   WebCrypto RSA-OAEP (native, so the wasm module carries no RSA code).
 // - `unwrap(edk, headerBytes, { signal })`: async; the data key bytes if this keyring can
 //   unwrap that encrypted data key, `null` if the EDK is not its own; it throws a
 //   DecryptError with code `KEYRING` to refuse (a key server's policy denial, no private key).
 // A key-server keyring fits the same shape: the server's public keys as wrapping keys, and
 // an unwrap that sends the EDK and the header to the server.
-import { DecryptError, EncryptError, KeyError, call } from './errors.js';
+import { DecryptError, EncryptError, KeyError } from './errors.js';
 import { decodePem, pkcs1PrivateToPkcs8, pkcs1PublicToSpki, sameBytes, spkiOfPkcs8 } from './der.js';
-import { init, wasm } from './wasm.js';
 
-const wasmKeys = new WeakMap(); // WrappingKey → its wasm object
 const TOKEN = Symbol('cipherdrop.internal');
+const publicKeys = new WeakMap(); // WrappingKey → its WebCrypto RSA-OAEP public key
 
-/** A public wrapping key; the data key is wrapped with it inside the wasm module. */
+/** A public RSA-OAEP wrapping key: the data key is wrapped with it through WebCrypto. */
 export class WrappingKey {
-    constructor(token, inner) {
+    #keyNamespace;
+    #keyName;
+
+    constructor(token, keyNamespace, keyName, publicKey) {
         if (token !== TOKEN) throw new TypeError('use WrappingKey.rsaOaep() or a keyring');
-        wasmKeys.set(this, inner);
+        this.#keyNamespace = keyNamespace;
+        this.#keyName = keyName;
+        publicKeys.set(this, publicKey);
     }
 
     /**
@@ -27,35 +32,78 @@ export class WrappingKey {
      * 'SHA-512'.
      */
     static async rsaOaep({ keyNamespace, keyName, publicKey, oaepHash = 'SHA-256' }) {
-        await init();
         const spki = publicKey instanceof Uint8Array ? publicKey : spkiFromPem(publicKey);
-        return wrappingKeyFromSpki(keyNamespace, keyName, spki, oaepHash);
+        return wrappingKeyFromSpki(keyNamespace, keyName, spki, webCryptoHash(oaepHash));
     }
 
     /** The key namespace (EDK provider ID). */
     get keyNamespace() {
-        return wasmKeys.get(this).keyNamespace;
+        return this.#keyNamespace;
     }
 
     /** The key name (EDK provider information). */
     get keyName() {
-        return wasmKeys.get(this).keyName;
+        return this.#keyName;
+    }
+
+    /** The OAEP hash in WebCrypto spelling ('SHA-256', ...). */
+    get oaepHash() {
+        return publicKeys.get(this).algorithm.hash.name;
     }
 }
 
-/** A WrappingKey from SPKI DER (the module is loaded). */
-function wrappingKeyFromSpki(keyNamespace, keyName, spki, oaepHash) {
-    checkName('keyNamespace', keyNamespace);
-    checkName('keyName', keyName);
-    const inner = call(() => wasm.WrappingKey.rsaOaep(keyNamespace, keyName, spki, oaepHash));
-    return new WrappingKey(TOKEN, inner);
+/** The EDK of `dataKey` under `key` (internal: the encrypt path calls it). */
+export async function wrapDataKey(key, dataKey) {
+    const publicKey = publicKeys.get(key);
+    if (!publicKey) throw new TypeError('wrappingKeys() must return WrappingKey objects');
+    let ciphertext;
+    try {
+        ciphertext = await crypto.subtle.encrypt({ name: 'RSA-OAEP' }, publicKey, dataKey);
+    } catch (err) {
+        throw new EncryptError(`RSA-OAEP wrap with ${key.keyNamespace}/${key.keyName} failed`,
+            'WRAP_FAILED', undefined, { cause: err });
+    }
+    return { providerId: key.keyNamespace, providerInfo: key.keyName, ciphertext: new Uint8Array(ciphertext) };
 }
 
-/** The wasm object of a WrappingKey (internal). */
-export function wasmKeyOf(key) {
-    const inner = wasmKeys.get(key);
-    if (!inner) throw new TypeError('wrappingKeys() must return WrappingKey objects');
-    return inner;
+const OAEP_HASHES = new Map([
+    ['sha1', 'SHA-1'], ['sha256', 'SHA-256'], ['sha384', 'SHA-384'], ['sha512', 'SHA-512'],
+]);
+
+/**
+ * The WebCrypto spelling of an OAEP hash name (`sha256`, `SHA-256`, ...). PKCS#1 v1.5 padding
+ * is refused by name, so that asking for it gives a clear error.
+ */
+export function webCryptoHash(name) {
+    const key = String(name).toLowerCase().replaceAll('-', '');
+    const hash = OAEP_HASHES.get(key);
+    if (hash) return hash;
+    if (['pkcs1', 'pkcs1v15', 'pkcs1v1.5'].includes(key)) {
+        throw new KeyError('RSA PKCS#1 v1.5 encryption padding is not supported; use OAEP',
+            'PKCS1V15_REFUSED');
+    }
+    throw new KeyError(`unknown RSA padding ${JSON.stringify(String(name))} (sha1|sha256|sha384|sha512)`,
+        'UNKNOWN_PADDING');
+}
+
+/** A WrappingKey from SPKI DER and a WebCrypto hash name. */
+async function wrappingKeyFromSpki(keyNamespace, keyName, spki, hash) {
+    checkName('keyNamespace', keyNamespace);
+    checkName('keyName', keyName);
+    if (keyNamespace === 'aws-kms') {
+        throw new KeyError('key namespace "aws-kms" is reserved', 'RESERVED_NAMESPACE');
+    }
+    let publicKey;
+    try {
+        publicKey = await crypto.subtle.importKey('spki', spki, { name: 'RSA-OAEP', hash }, false, ['encrypt']);
+    } catch (err) {
+        throw new KeyError('not an RSA key of 2048 to 8192 bits', 'INVALID_KEY', undefined, { cause: err });
+    }
+    const bits = publicKey.algorithm.modulusLength;
+    if (bits < 2048 || bits > 8192) {
+        throw new KeyError(`not an RSA key of 2048 to 8192 bits (${bits} bits)`, 'INVALID_KEY');
+    }
+    return new WrappingKey(TOKEN, keyNamespace, keyName, publicKey);
 }
 
 function checkName(what, value) {
@@ -133,8 +181,7 @@ export class RawRsaKeyring {
         if (publicKey == null && privateKey == null) {
             throw new TypeError('RawRsaKeyring.fromPem needs publicKey, privateKey or both');
         }
-        await init();
-        const hash = call(() => wasm.oaepHash(String(oaepHash)));
+        const hash = webCryptoHash(oaepHash);
         const spki = publicKey != null ? spkiFromPem(publicKey) : null;
         let cryptoKey = null;
         let derived = null;
@@ -155,7 +202,7 @@ export class RawRsaKeyring {
                 throw new KeyError('publicKey and privateKey are not one key pair', 'KEY_MISMATCH');
             }
         }
-        const wrappingKey = wrappingKeyFromSpki(keyNamespace, keyName, spki ?? derived, hash);
+        const wrappingKey = await wrappingKeyFromSpki(keyNamespace, keyName, spki ?? derived, hash);
         return new RawRsaKeyring(TOKEN, {
             wrappingKey, privateKey: cryptoKey, keyNamespace, keyName, oaepHash: hash,
         });

@@ -4,17 +4,16 @@
 //! multi-keyring can hold any mix of keyrings as `Box<dyn Keyring>`.
 
 mod multi;
+// RSA in wasm is the JS glue's (WebCrypto): the module carries no RSA code.
+#[cfg(not(target_arch = "wasm32"))]
 mod raw_rsa;
 #[cfg(not(target_arch = "wasm32"))]
-#[path = "rsa_native.rs"]
-mod rsa_backend;
-#[cfg(target_arch = "wasm32")]
-#[path = "rsa_wasm.rs"]
-mod rsa_backend;
+mod rsa_native;
 
 use alloc::vec::Vec;
 
 pub use multi::MultiKeyring;
+#[cfg(not(target_arch = "wasm32"))]
 pub use raw_rsa::{KeyError, OaepHash, RawRsaKeyring};
 
 use crate::context::EncryptionContext;

@@ -14,7 +14,7 @@ use core::str::FromStr;
 use zeroize::Zeroizing;
 
 use super::Keyring;
-use super::rsa_backend::{PrivateKey, PublicKey};
+use super::rsa_native::{PrivateKey, PublicKey};
 use crate::context::EncryptionContext;
 use crate::crypto::DataKey;
 use crate::error::{DecryptError, EncryptError};
@@ -66,8 +66,6 @@ pub enum KeyError {
     InvalidKey,
     /// The key namespace `aws-kms` is reserved for the KMS keyring.
     ReservedNamespace,
-    /// This build cannot hold private keys (wasm: unwrap goes through WebCrypto).
-    PrivateKeyUnsupported,
 }
 
 impl fmt::Display for KeyError {
@@ -84,9 +82,6 @@ impl fmt::Display for KeyError {
             ),
             Self::InvalidKey => f.write_str("not an RSA key of 2048 to 8192 bits"),
             Self::ReservedNamespace => f.write_str("key namespace \"aws-kms\" is reserved"),
-            Self::PrivateKeyUnsupported => {
-                f.write_str("this build cannot use RSA private keys (use WebCrypto)")
-            }
         }
     }
 }

@@ -6,10 +6,9 @@ use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
 use super::convert::{
-    context_from_js, edks_from_js, header_to_js, job_to_js, key_to_js, type_error,
+    context_from_js, context_to_js, edks_from_js, header_to_js, job_to_js, key_to_js, type_error,
 };
 use super::error::{decrypt_error, encrypt_error};
-use super::keyring::WrappingKeys;
 use crate::suite::TAG_LEN;
 use crate::{AlgorithmSuite, DataKey, DecryptError, EncryptError, EncryptOptions};
 
@@ -33,18 +32,26 @@ impl From<crate::Encryptor> for Encryptor {
     }
 }
 
+/// An encryption waiting for its encrypted data keys (the core's [`crate::PendingEncryptor`]):
+/// JS wraps `dataKey()` with each recipient's key through WebCrypto RSA-OAEP (native, so no
+/// RSA in this module) and passes the EDKs to `withEncryptedDataKeys`.
 #[wasm_bindgen]
-impl Encryptor {
-    /// Generates the data key, wraps it with every key of `keys` and prepares the header.
-    /// `suite_id` is 0x0578 or 0x0478, `frame_length` in `1..=2^31-1` (`undefined`: the
-    /// core's defaults); `context` an object of strings (or `undefined`).
+#[derive(Debug)]
+pub struct PendingEncryptor {
+    inner: Option<crate::PendingEncryptor>,
+}
+
+#[wasm_bindgen]
+impl PendingEncryptor {
+    /// Generates the data key, message ID and signing key. `suite_id` is 0x0578 or 0x0478,
+    /// `frame_length` in `1..=2^31-1` (`undefined`: the core's defaults); `context` an object
+    /// of strings (or `undefined`).
     #[wasm_bindgen(constructor)]
     pub fn new(
-        keys: &WrappingKeys,
         suite_id: Option<u16>,
         frame_length: Option<f64>,
         context: JsValue,
-    ) -> Result<Encryptor, JsValue> {
+    ) -> Result<PendingEncryptor, JsValue> {
         let defaults = EncryptOptions::default();
         let suite = match suite_id {
             None => defaults.suite,
@@ -57,11 +64,38 @@ impl Encryptor {
         };
         let options =
             EncryptOptions { suite, frame_length, encryption_context: context_from_js(&context)? };
-        crate::Encryptor::new(&keys.keyring()?, &options)
-            .map(Self::from)
-            .map_err(|e| encrypt_error(&e))
+        let inner = crate::PendingEncryptor::new(&options).map_err(|e| encrypt_error(&e))?;
+        Ok(Self { inner: Some(inner) })
     }
 
+    /// A copy of the plaintext data key, for the RSA-OAEP wraps. The caller MUST zero-fill it
+    /// when done (the module's own copy is zeroized when this object goes).
+    #[wasm_bindgen(js_name = dataKey)]
+    pub fn data_key(&self) -> Result<Uint8Array, JsValue> {
+        let inner = self.inner.as_ref().ok_or_else(finished)?;
+        Ok(key_to_js(inner.data_key().dangerous_as_bytes()))
+    }
+
+    /// The encryption context the header will hold (with `aws-crypto-public-key` for signed
+    /// suites), for keyrings that bind their EDKs to it.
+    #[wasm_bindgen(js_name = encryptionContext)]
+    pub fn encryption_context(&self) -> Result<JsValue, JsValue> {
+        let inner = self.inner.as_ref().ok_or_else(finished)?;
+        Ok(context_to_js(inner.encryption_context()))
+    }
+
+    /// Seals the header over `edks` (`[{ providerId, providerInfo, ciphertext }]`, at least
+    /// one) and returns the encryptor; this object is spent.
+    #[wasm_bindgen(js_name = withEncryptedDataKeys)]
+    pub fn with_encrypted_data_keys(&mut self, edks: JsValue) -> Result<Encryptor, JsValue> {
+        let edks = edks_from_js(&edks)?;
+        let inner = self.inner.take().ok_or_else(finished)?;
+        inner.with_encrypted_data_keys(edks).map(Encryptor::from).map_err(|e| encrypt_error(&e))
+    }
+}
+
+#[wasm_bindgen]
+impl Encryptor {
     /// **Test hook, never for real messages**: an encryptor with a fixed data key, message ID
     /// (32 bytes), signing key (48 bytes, signed suite) and EDKs `[{ providerId, providerInfo,
     /// ciphertext }]`, so that two runs give the same bytes. Reusing a data key and message ID

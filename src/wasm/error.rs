@@ -7,7 +7,7 @@
 use js_sys::{Error, Reflect};
 use wasm_bindgen::JsValue;
 
-use crate::{DecryptError, EncryptError, KeyError, Section};
+use crate::{DecryptError, EncryptError, Section};
 
 /// A JS `Error` with `name`, `kind`, `code` and extra numeric or string fields.
 fn js_error(kind: &str, code: &str, message: &str, details: &[(&str, JsValue)]) -> JsValue {
@@ -92,18 +92,4 @@ pub fn encrypt_error(err: &EncryptError) -> JsValue {
         E::InvalidState(_) => ("INVALID_STATE", vec![]),
     };
     js_error("encrypt", code, &err.to_string(), &details)
-}
-
-/// Converts a [`KeyError`].
-pub fn key_error(err: &KeyError) -> JsValue {
-    use KeyError as E;
-    let code = match err {
-        E::Pkcs1v15Refused => "PKCS1V15_REFUSED",
-        E::UnknownPadding(_) => "UNKNOWN_PADDING",
-        E::InvalidPem => "INVALID_PEM",
-        E::InvalidKey => "INVALID_KEY",
-        E::ReservedNamespace => "RESERVED_NAMESPACE",
-        E::PrivateKeyUnsupported => "PRIVATE_KEY_UNSUPPORTED",
-    };
-    js_error("key", code, &err.to_string(), &[])
 }

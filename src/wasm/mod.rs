@@ -6,24 +6,22 @@
 //! here is a JS `Error` with a `kind` (`"encrypt"`, `"decrypt"` or `"key"`) and a stable
 //! `code` string per core error variant (see [`error`]).
 //!
-//! Wrapping happens here, with public keys ([`WrappingKey`]); unwrapping happens in JS
-//! (WebCrypto RSA-OAEP, or a key server), which hands the data key to
-//! [`Decryptor::provide_data_key`].
+//! RSA happens in JS, through WebCrypto (native and constant-time, and it keeps big-integer
+//! code out of this module): JS wraps the data key of a [`PendingEncryptor`] and unwraps
+//! (WebCrypto or a key server) the one it hands to [`Decryptor::provide_data_key`].
 
 mod convert;
 mod decrypt;
 mod encrypt;
 pub mod error;
 mod hash;
-mod keyring;
 
 use wasm_bindgen::prelude::*;
 
 pub use decrypt::Decryptor;
 pub use decrypt::no_decryptable_key;
-pub use encrypt::Encryptor;
+pub use encrypt::{Encryptor, PendingEncryptor};
 pub use hash::MessageHasher;
-pub use keyring::{WrappingKey, WrappingKeys, oaep_hash};
 
 /// Runs once when the module is instantiated: panics print their message to the console.
 #[wasm_bindgen(start)]

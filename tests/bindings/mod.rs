@@ -1,10 +1,8 @@
 //! Tests of the wasm bindings (`src/wasm/`), shared by `tests/web.rs` (Chromium) and
 //! `tests/node.rs` (Node): they call the exported types as the package's JS glue does, with
-//! WebCrypto RSA-OAEP for the unwrap, and check the `kind`/`code` of every error they throw.
+//! WebCrypto RSA-OAEP for the wrap and the unwrap, and check the `kind`/`code` of every error they throw.
 
-use cipherdrop::wasm::{
-    Decryptor, Encryptor, WrappingKey, WrappingKeys, no_decryptable_key, oaep_hash,
-};
+use cipherdrop::wasm::{Decryptor, Encryptor, PendingEncryptor, no_decryptable_key};
 use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -13,6 +11,11 @@ const PUBLIC_PEM: &str = include_str!("../data/rsa-2048.pub.pem");
 const PRIVATE_PEM: &str = include_str!("../data/rsa-2048.pem");
 
 #[wasm_bindgen(inline_js = "
+export async function rsaWrap(spki, dataKey, hash) {
+    const key = await crypto.subtle.importKey('spki', spki, { name: 'RSA-OAEP', hash }, false, ['encrypt']);
+    const ciphertext = new Uint8Array(await crypto.subtle.encrypt({ name: 'RSA-OAEP' }, key, dataKey));
+    return [{ providerId: 'acme', providerInfo: 'archive-2026', ciphertext }];
+}
 export async function rsaUnwrap(pkcs8, ciphertext, hash) {
     const key = await crypto.subtle.importKey('pkcs8', pkcs8, { name: 'RSA-OAEP', hash }, false, ['decrypt']);
     return new Uint8Array(await crypto.subtle.decrypt({ name: 'RSA-OAEP' }, key, ciphertext));
@@ -20,6 +23,8 @@ export async function rsaUnwrap(pkcs8, ciphertext, hash) {
 export function isTypeError(e) { return e instanceof TypeError; }
 ")]
 extern "C" {
+    #[wasm_bindgen(js_name = rsaWrap, catch)]
+    async fn rsa_wrap(spki: &[u8], data_key: &[u8], hash: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = rsaUnwrap, catch)]
     async fn rsa_unwrap(pkcs8: &[u8], ciphertext: &[u8], hash: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = isTypeError)]
@@ -48,17 +53,16 @@ fn context(pairs: &[(&str, &str)]) -> JsValue {
     obj.into()
 }
 
-fn keys(hash: &str) -> WrappingKeys {
-    let mut keys = WrappingKeys::new();
-    let key = WrappingKey::rsa_oaep("acme", "archive-2026", &der(PUBLIC_PEM), hash)
-        .expect("valid public key");
-    keys.add(&key);
-    keys
+/// An encryptor whose data key WebCrypto wrapped with the test key, as the JS glue does.
+async fn encryptor(suite: Option<u16>, frame: Option<f64>, ctx: JsValue) -> Result<Encryptor, JsValue> {
+    let mut pending = PendingEncryptor::new(suite, frame, ctx)?;
+    let data_key = pending.data_key()?.to_vec();
+    let edks = rsa_wrap(&der(PUBLIC_PEM), &data_key, "SHA-256").await.expect("WebCrypto wraps");
+    pending.with_encrypted_data_keys(edks)
 }
 
-fn encrypt(suite: u16, frame: f64, plaintext: &[u8], ctx: &JsValue) -> Vec<u8> {
-    let mut enc =
-        Encryptor::new(&keys("SHA-256"), Some(suite), Some(frame), ctx.clone()).expect("encryptor");
+async fn encrypt(suite: u16, frame: f64, plaintext: &[u8], ctx: &JsValue) -> Vec<u8> {
+    let mut enc = encryptor(Some(suite), Some(frame), ctx.clone()).await.expect("encryptor");
     let mut out = Vec::new();
     for chunk in plaintext.chunks(7) {
         out.extend(enc.update(chunk).expect("update").to_vec());
@@ -104,7 +108,7 @@ async fn round_trip_both_suites_with_webcrypto_unwrap() {
     let plaintext: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
     for suite in [0x0578, 0x0478] {
         let ctx = context(&[("purpose", "test"), ("__proto__", "data, not a prototype")]);
-        let message = encrypt(suite, 100.0, &plaintext, &ctx);
+        let message = encrypt(suite, 100.0, &plaintext, &ctx).await;
         let got = decrypt(&message, context(&[("purpose", "test")])).await.expect("decrypts");
         assert_eq!(got, plaintext, "suite {suite:#06x}");
     }
@@ -112,7 +116,7 @@ async fn round_trip_both_suites_with_webcrypto_unwrap() {
 
 #[wasm_bindgen_test]
 async fn header_fields_and_key_zeroing() {
-    let message = encrypt(0x0578, 64.0, b"hello", &context(&[("k", "v")]));
+    let message = encrypt(0x0578, 64.0, b"hello", &context(&[("k", "v")])).await;
     let mut dec = Decryptor::new(JsValue::UNDEFINED, false, false, None).expect("decryptor");
     let rest = until_key(&mut dec, &message);
     let header = dec.header().expect("live");
@@ -144,7 +148,7 @@ async fn header_fields_and_key_zeroing() {
 async fn signed_plaintext_is_provisional_until_the_footer() {
     let plaintext = [7u8; 300];
     for (suite, provisional) in [(0x0578, true), (0x0478, false)] {
-        let message = encrypt(suite, 100.0, &plaintext, &JsValue::UNDEFINED);
+        let message = encrypt(suite, 100.0, &plaintext, &JsValue::UNDEFINED).await;
         let mut dec = Decryptor::new(JsValue::UNDEFINED, false, false, None).expect("decryptor");
         let rest = until_key(&mut dec, &message);
         let mut key = unwrap_first(&dec).await;
@@ -161,7 +165,7 @@ async fn signed_plaintext_is_provisional_until_the_footer() {
 
 #[wasm_bindgen_test]
 async fn tampered_truncated_and_trailing_messages_fail_with_their_codes() {
-    let message = encrypt(0x0478, 100.0, &[1u8; 250], &JsValue::UNDEFINED);
+    let message = encrypt(0x0478, 100.0, &[1u8; 250], &JsValue::UNDEFINED).await;
     let decrypt_err = |m: Vec<u8>| async move {
         code(decrypt(&m, JsValue::UNDEFINED).await.expect_err("must fail"))
     };
@@ -180,7 +184,7 @@ async fn tampered_truncated_and_trailing_messages_fail_with_their_codes() {
     assert_eq!(get(&err, "code").as_string().as_deref(), Some("TRUNCATED"));
     assert_eq!(get(&err, "section").as_string().as_deref(), Some("body"));
 
-    let signed = encrypt(0x0578, 100.0, &[1u8; 250], &JsValue::UNDEFINED);
+    let signed = encrypt(0x0578, 100.0, &[1u8; 250], &JsValue::UNDEFINED).await;
     let mut bad_signature = signed.clone();
     let last = bad_signature.len() - 1;
     bad_signature[last] ^= 1;
@@ -194,7 +198,7 @@ async fn tampered_truncated_and_trailing_messages_fail_with_their_codes() {
 
 #[wasm_bindgen_test]
 async fn decryptor_options_and_key_failures() {
-    let message = encrypt(0x0578, 100.0, b"x", &context(&[("tenant", "a")]));
+    let message = encrypt(0x0578, 100.0, b"x", &context(&[("tenant", "a")])).await;
 
     let mut dec = Decryptor::new(context(&[("tenant", "b")]), false, false, None).expect("new");
     let err = dec.update(&message).expect_err("checked with the header, before any unwrap");
@@ -248,9 +252,9 @@ async fn decryptor_options_and_key_failures() {
 }
 
 #[wasm_bindgen_test]
-fn encryptor_options_fail_with_their_codes() {
+async fn encryptor_options_fail_with_their_codes() {
     let enc_err = |suite: Option<u16>, frame: Option<f64>, ctx: JsValue| {
-        code(Encryptor::new(&keys("sha256"), suite, frame, ctx).expect_err("must fail"))
+        code(PendingEncryptor::new(suite, frame, ctx).expect_err("must fail"))
     };
     for frame in [0.0, 1.5, -1.0, 2f64.powi(31), 2f64.powi(40), f64::NAN] {
         assert_eq!(
@@ -263,14 +267,22 @@ fn encryptor_options_fail_with_their_codes() {
     assert_eq!(enc_err(Some(0x1234), None, JsValue::UNDEFINED).1, "UNSUPPORTED_SUITE");
     let reserved = context(&[("aws-crypto-x", "y")]);
     assert_eq!(enc_err(None, None, reserved).1, "RESERVED_CONTEXT_KEY");
-    let err =
-        Encryptor::new(&keys("sha256"), None, None, JsValue::from(5)).expect_err("not an object");
+    let err = PendingEncryptor::new(None, None, JsValue::from(5)).expect_err("not an object");
     assert!(is_type_error(&err));
-    let none = WrappingKeys::new();
-    let err = Encryptor::new(&none, None, None, JsValue::UNDEFINED).expect_err("no keys");
+    let mut pending = PendingEncryptor::new(None, None, JsValue::UNDEFINED).expect("defaults");
+    let err = pending.with_encrypted_data_keys(js_sys::Array::new().into()).expect_err("no EDKs");
     assert_eq!(code(err).1, "ENCRYPTED_DATA_KEY_COUNT");
+    // Spent by the failed call: the data key is gone with it.
+    assert_eq!(code(pending.data_key().expect_err("spent")).1, "INVALID_STATE");
 
-    let mut enc = Encryptor::new(&keys("SHA-1"), None, None, JsValue::UNDEFINED).expect("defaults");
+    // The signed default suite: the context the header will hold has the public key entry.
+    let pending = PendingEncryptor::new(None, None, context(&[("k", "v")])).expect("defaults");
+    let ctx = pending.encryption_context().expect("live");
+    assert_eq!(get(&ctx, "k").as_string().as_deref(), Some("v"));
+    assert!(get(&ctx, "aws-crypto-public-key").as_string().is_some());
+    assert_eq!(pending.data_key().expect("live").length(), 32);
+
+    let mut enc = encryptor(None, None, JsValue::UNDEFINED).await.expect("defaults");
     assert_eq!(get(&enc.header().expect("live"), "frameLength").as_f64(), Some(65536.0));
     assert_eq!(get(&enc.header().expect("live"), "suiteId").as_f64(), Some(1400.0));
     enc.finish().expect("empty message");
@@ -278,35 +290,9 @@ fn encryptor_options_fail_with_their_codes() {
 }
 
 #[wasm_bindgen_test]
-fn wrapping_keys_and_oaep_names() {
-    assert_eq!(oaep_hash("sha1").expect("known"), "SHA-1");
-    assert_eq!(oaep_hash("SHA-256").expect("known"), "SHA-256");
-    assert_eq!(oaep_hash("sha384").expect("known"), "SHA-384");
-    assert_eq!(oaep_hash("SHA512").expect("known"), "SHA-512");
-    assert_eq!(
-        code(oaep_hash("pkcs1").expect_err("refused")),
-        ("key".into(), "PKCS1V15_REFUSED".into())
-    );
-    assert_eq!(code(oaep_hash("md5").expect_err("unknown")).1, "UNKNOWN_PADDING");
-    let spki = der(PUBLIC_PEM);
-    let err = WrappingKey::rsa_oaep("ns", "k", &spki[..40], "sha256").expect_err("cut DER");
-    assert_eq!(code(err).1, "INVALID_KEY");
-    let err = WrappingKey::rsa_oaep("aws-kms", "k", &spki, "sha256").expect_err("reserved");
-    assert_eq!(code(err).1, "RESERVED_NAMESPACE");
-    let key = WrappingKey::rsa_oaep("ns", "name", &spki, "sha256").expect("valid");
-    assert_eq!((key.key_namespace(), key.key_name()), ("ns".into(), "name".into()));
-    let mut list = WrappingKeys::new();
-    list.add(&key);
-    list.add(&key);
-    assert_eq!(list.length(), 2);
-    // The key stays usable after being added: it is shared, not moved.
-    assert_eq!(key.key_name(), "name");
-}
-
-#[wasm_bindgen_test]
-fn data_keys_and_message_ids_come_from_getrandom() {
-    let a = encrypt(0x0478, 100.0, b"same", &JsValue::UNDEFINED);
-    let b = encrypt(0x0478, 100.0, b"same", &JsValue::UNDEFINED);
+async fn data_keys_and_message_ids_come_from_getrandom() {
+    let a = encrypt(0x0478, 100.0, b"same", &JsValue::UNDEFINED).await;
+    let b = encrypt(0x0478, 100.0, b"same", &JsValue::UNDEFINED).await;
     assert_ne!(a, b);
     // Message IDs (bytes 4..36 of a format 2.0 header) differ.
     assert_ne!(a[4..36], b[4..36]);

@@ -178,6 +178,42 @@ const roundTrips = [
         },
     },
     {
+        name: 'WrappingKey: WebCrypto RSA-OAEP wrap, key checks, no stray wrapping keys',
+        async run(ctx) {
+            const { cd } = ctx;
+            const spki = ctx.fixtures.keys[2048].spki;
+            const key = await cd.WrappingKey.rsaOaep({ keyNamespace: 'ns', keyName: 'k', publicKey: spki, oaepHash: 'sha384' });
+            equal(key.oaepHash, 'SHA-384', 'hash in WebCrypto spelling');
+            deepEqual([key.keyNamespace, key.keyName], ['ns', 'k'], 'names');
+            const der = (pem) => Uint8Array.from(atob(pem.replace(/-----[^-]+-----|\s/g, '')), (c) => c.charCodeAt(0));
+            const from = (o) => cd.WrappingKey.rsaOaep({ keyNamespace: 'ns', keyName: 'k', publicKey: spki, ...o });
+            await rejects(from({ publicKey: der(spki).subarray(0, 40) }), isCode(cd.KeyError, 'INVALID_KEY'), 'cut SPKI');
+            const small = await crypto.subtle.generateKey(
+                { name: 'RSA-OAEP', modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+                true, ['encrypt', 'decrypt']);
+            const smallSpki = new Uint8Array(await crypto.subtle.exportKey('spki', small.publicKey));
+            await rejects(from({ publicKey: smallSpki }), isCode(cd.KeyError, 'INVALID_KEY'), '1024-bit key');
+            await rejects(from({ keyNamespace: 'aws-kms' }), isCode(cd.KeyError, 'RESERVED_NAMESPACE'), 'aws-kms');
+            await rejects(from({ keyName: '' }), (e) => e instanceof TypeError, 'empty key name');
+            await rejects(from({ oaepHash: 'pkcs1v15' }), isCode(cd.KeyError, 'PKCS1V15_REFUSED'), 'pkcs1');
+            // What wrappingKeys() returns must be WrappingKey objects, and at least one.
+            const fake = { wrappingKeys: () => [{ keyNamespace: 'ns', keyName: 'k' }], unwrap: async () => null };
+            await rejects(cd.encrypt(fake, bytes(1)), (e) => e instanceof TypeError, 'not a WrappingKey');
+            const none = { wrappingKeys: () => [], unwrap: async () => null };
+            await rejects(cd.encrypt(none, bytes(1)), isCode(cd.EncryptError, 'ENCRYPTED_DATA_KEY_COUNT'), 'no keys');
+            // The same key twice: two EDKs (RSA-OAEP is randomized), either unwraps.
+            const inner = await keyring(ctx);
+            const twice = { wrappingKeys: () => [key, key], unwrap: async () => null };
+            const sha384 = await cd.RawRsaKeyring.fromPem({
+                keyNamespace: 'ns', keyName: 'k', privateKey: ctx.fixtures.keys[2048].pkcs8, oaepHash: 'SHA-384',
+            });
+            const { result, messageHeader } = await cd.encrypt(twice, bytes(100));
+            equal(messageHeader.encryptedDataKeys.length, 2, 'two EDKs');
+            bytesEqual((await cd.decrypt(sha384, result)).plaintext, bytes(100), 'unwraps');
+            await rejects(cd.decrypt(inner, result), isCode(cd.DecryptError, 'NO_DECRYPTABLE_KEY'), 'other key');
+        },
+    },
+    {
         name: 'onProgress and AbortSignal on Uint8Array input',
         async run(ctx) {
             const k = await keyring(ctx);
