@@ -33,31 +33,43 @@ if [ "$cargo_version" != "$pkg_version" ]; then
     exit 1
 fi
 
-# Release settings of the .wasm: the smallest that cost no measurable speed. Measured with
-# tests/npm/bench.mjs (Node 20, 32 MiB one-shot, best of 5, three interleaved rounds; MB/s
-# encrypt/decrypt 0x0578, 0x0478; gzip -9 of the .wasm), 2026-11-23:
+# Release settings of the .wasm: small first, since every page load pays for it; speed where
+# bytes are hashed or sealed. Measured with tests/npm/bench.mjs (Node 20, 32 MiB one-shot,
+# best of 5, three interleaved rounds; MB/s encrypt/decrypt 0x0578, 0x0478; gzip -9 of the
+# .wasm), 2026-11-23, when the module still held RSA (the `rsa` crate) and P-256:
 #   opt-level 3, wasm-opt -O3                       69/69, 82/82   159.4 KB
 #   opt-level 3, wasm-opt -O3, simd128              71/71, 83/82   148.5 KB
 #   opt-level s, hot crates 3, -Oz                  68/67, 80/80   142.9 KB
-#   opt-level s, hot crates 3, -Oz, simd128         70/70, 82/82   132.7 KB  <- default
+#   opt-level s, hot crates 3, -Oz, simd128         70/70, 82/82   132.7 KB
 #   opt-level s, -Oz (everything)                   47/49, 55/55   125.4 KB
 #   opt-level z, hot crates 3, -Oz                  41/44, 52/55   146.3 KB
 #   opt-level z, -Oz (everything)                   13/13, 13/15   128.3 KB
+# Then RSA moved to WebCrypto and P-256 out of the package (the `legacy-p256` feature):
+# 111 KB with the cipherdrop crate among the hot ones, 86 KB without it (it is where the
+# generic ECDSA and AES-GCM code is instantiated). That costs the wasm AES-GCM fallback about
+# a fifth (Node 70 → 57 MB/s 0x0578, Chromium 89 → 74 MB/s 0x0478); the SHA-384 of signed
+# messages (the sha2 crate, still hot) keeps its speed (Chromium 535 MB/s).
+#   CIPHERDROP_WASM_CORE_LEVEL=3: 98.1 KB, fallback 70 MB/s; =2: 97.7 KB, 65 MB/s.
 # simd128 needs Chrome 91+, Firefox 89+, Safari 16.4+, Node 16.4+.
 # Overridable for measurements:
 #   CIPHERDROP_WASM_OPT_LEVEL  rustc opt-level of the wasm build (the native release
 #                              profile keeps its own; only this build's is overridden)
 #   CIPHERDROP_WASM_OPT        wasm-opt flags (npm binaryen from tools/)
 #   CIPHERDROP_WASM_SIMD       1: build with the wasm simd128 target feature
-#   CIPHERDROP_WASM_HOT_LEVEL  opt-level of the crates on the per-byte path (AES-GCM, SHA-2,
-#                              the message core), whatever the rest gets
+#   CIPHERDROP_WASM_HOT_LEVEL  opt-level of the crates on the per-byte path (AES-GCM, SHA-2),
+#                              whatever the rest gets
+#   CIPHERDROP_WASM_CORE_LEVEL opt-level of the cipherdrop crate itself (default: the rest's)
 opt_level=${CIPHERDROP_WASM_OPT_LEVEL:-s}
 hot_level=${CIPHERDROP_WASM_HOT_LEVEL:-3}
 wasm_opt=${CIPHERDROP_WASM_OPT:--Oz}
 simd=${CIPHERDROP_WASM_SIMD:-1}
-hot_crates=(cipherdrop aes aes-gcm ghash polyval ctr cipher universal-hash inout sha2 digest
+hot_crates=(aes aes-gcm ghash polyval ctr cipher universal-hash inout sha2 digest
     block-buffer hybrid-array crypto-common)
-cargo_config=()
+# No P-256 (format 1.0 suite 0x0214 only): 11 KB of the gzipped module.
+cargo_config=(--no-default-features --features std)
+if [ -n "${CIPHERDROP_WASM_CORE_LEVEL:-}" ]; then
+    cargo_config+=(--config "profile.release.package.cipherdrop.opt-level=$CIPHERDROP_WASM_CORE_LEVEL")
+fi
 for crate in "${hot_crates[@]}"; do
     cargo_config+=(--config "profile.release.package.$crate.opt-level=$hot_level")
 done

@@ -224,6 +224,7 @@ impl fmt::Debug for MessageHasher {
 }
 
 enum VerifyingKey {
+    #[cfg(feature = "legacy-p256")]
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
 }
@@ -242,10 +243,13 @@ impl Verifier {
         let Some(signing) = suite.signing() else { return Ok(None) };
         let point = BASE64.decode(entry).map_err(|_| DecryptError::PublicKeyEntry)?;
         let key = match signing {
+            #[cfg(feature = "legacy-p256")]
             Signing::EcdsaP256Sha256 => VerifyingKey::P256(
                 p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
                     .map_err(|_| DecryptError::PublicKeyEntry)?,
             ),
+            #[cfg(not(feature = "legacy-p256"))]
+            Signing::EcdsaP256Sha256 => return Err(DecryptError::UnsupportedSuite(suite.id())),
             Signing::EcdsaP384Sha384 => VerifyingKey::P384(
                 p384::ecdsa::VerifyingKey::from_sec1_bytes(&point)
                     .map_err(|_| DecryptError::PublicKeyEntry)?,
@@ -280,6 +284,7 @@ impl Verifier {
     pub(crate) fn verify_digest(self, digest: &[u8], signature: &[u8]) -> Result<(), DecryptError> {
         use p384::ecdsa::signature::hazmat::PrehashVerifier;
         let ok = match self.key {
+            #[cfg(feature = "legacy-p256")]
             VerifyingKey::P256(key) => {
                 digest.len() == 32
                     && p256::ecdsa::DerSignature::try_from(signature)

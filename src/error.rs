@@ -91,7 +91,8 @@ pub enum DecryptError {
     Malformed(Section, &'static str),
     /// The message format version is not 1 or 2.
     UnsupportedVersion(u8),
-    /// The algorithm suite ID is not one the ESDK defines.
+    /// The algorithm suite ID is not one the ESDK defines, or one this build leaves out
+    /// (0x0214, ECDSA P-256, without the `legacy-p256` feature, as in the npm package).
     UnsupportedSuite(u16),
     /// The content type is neither framed (2) nor non-framed (1).
     UnsupportedContentType(u8),

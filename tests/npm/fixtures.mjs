@@ -93,23 +93,36 @@ async function fromClientNode(repo, keySet) {
     return out;
 }
 
+/** Format 1.0 messages (the Python SDK writes them on request): signed P-384, unsigned, and
+ * signed P-256, which the npm package does not read. */
+function legacyRequests(keySet) {
+    return [0x0378, 0x0178, 0x0214].map((suite, i) => ({
+        name: `python format 1.0 0x${suite.toString(16).padStart(4, '0')}`,
+        producer: 'python', legacy: true, suite, oaep: 'sha256',
+        keys: [{ namespace: NAMESPACE, name: 'rsa-2048', pem: keySet[2048].file, bits: 2048 }],
+        frameLength: 1024, context: { producer: 'python' },
+        plaintext: plaintextOf(3000, 2000 + i).toString('base64'),
+    }));
+}
+
 /** Messages from the Python SDK (tests/npm/python_messages.py). */
-function fromPython(repo, keySet) {
+function fromPython(repo, requestList) {
     const python = path.join(repo, 'build/venv/bin/python');
     const p = spawnSync(python, [path.join(repo, 'tests/npm/python_messages.py')], {
-        input: JSON.stringify(requests(keySet, 'python')), encoding: 'utf8', maxBuffer: 1 << 28,
+        input: JSON.stringify(requestList), encoding: 'utf8', maxBuffer: 1 << 28,
     });
     if (p.status !== 0) throw new Error(`python_messages.py failed (${p.status}): ${p.stderr || p.error}`);
     return JSON.parse(p.stdout);
 }
 
-/** All interop fixtures: `{ keys, messages }`. */
+/** All interop fixtures: `{ keys, messages, legacyMessages }`. */
 export async function makeFixtures(repo) {
     const keySet = keys(repo);
-    const messages = [...(await fromClientNode(repo, keySet)), ...fromPython(repo, keySet)];
-    for (const m of messages) for (const k of m.keys) delete k.pem;
+    const messages = [...(await fromClientNode(repo, keySet)), ...fromPython(repo, requests(keySet, 'python'))];
+    const legacyMessages = fromPython(repo, legacyRequests(keySet));
+    for (const m of [...messages, ...legacyMessages]) for (const k of m.keys) delete k.pem;
     for (const k of Object.values(keySet)) delete k.file;
-    return { namespace: NAMESPACE, keys: keySet, messages };
+    return { namespace: NAMESPACE, keys: keySet, messages, legacyMessages };
 }
 
 /**

@@ -2,8 +2,8 @@
 """Encrypts messages with the official AWS Encryption SDK for Python, for tests/npm/run.mjs.
 
 Reads a JSON list of requests on stdin, each {name, suite, oaep, keys: [{namespace, name,
-pem}], context, frameLength, plaintext (base64)}, and writes the same list with `message`
-(base64) added. Raw RSA master keys (the Python SDK's raw RSA keyring), private PEM files.
+pem}], context, frameLength, plaintext (base64), legacy (optional: a format 1.0 suite, written
+under FORBID_ENCRYPT_ALLOW_DECRYPT)}, and writes the same list with `message` (base64) added. Raw RSA master keys (the Python SDK's raw RSA keyring), private PEM files.
 """
 
 import base64
@@ -51,9 +51,11 @@ def provider(keys, oaep):
 def main():
     client = aws_encryption_sdk.EncryptionSDKClient(
         commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
+    legacy = aws_encryption_sdk.EncryptionSDKClient(
+        commitment_policy=CommitmentPolicy.FORBID_ENCRYPT_ALLOW_DECRYPT)
     out = []
     for req in json.load(sys.stdin):
-        message, _header = client.encrypt(
+        message, _header = (legacy if req.get("legacy") else client).encrypt(
             source=base64.b64decode(req["plaintext"]),
             key_provider=provider(req["keys"], req["oaep"]),
             encryption_context=req["context"],
