@@ -242,13 +242,19 @@ export declare class KeyServerKeyring implements Keyring {
 /** Input of {@link encrypt} and {@link decrypt}. */
 export type Data = Uint8Array | ArrayBuffer | ArrayBufferView | Blob | ReadableStream<Uint8Array>;
 
-/** `result` is a Uint8Array for byte input, a ReadableStream for Blob and stream input. */
+/**
+ * `result` is a Uint8Array for byte input, a ReadableStream for Blob and stream input. The
+ * Uint8Array may view a slightly longer ArrayBuffer (read it through the view, not `.buffer`).
+ */
 export type EncryptResult<D> = {
     readonly result: D extends Blob | ReadableStream ? ReadableStream<Uint8Array> : Uint8Array;
     readonly messageHeader: MessageHeader;
 };
 
-/** `plaintext` is a Uint8Array for byte input, a ReadableStream for Blob and stream input. */
+/**
+ * `plaintext` is a Uint8Array for byte input, a ReadableStream for Blob and stream input. The
+ * Uint8Array may view a slightly longer ArrayBuffer (zero-filled beyond the plaintext).
+ */
 export type DecryptResult<D> = {
     readonly plaintext: D extends Blob | ReadableStream ? ReadableStream<Uint8Array> : Uint8Array;
     readonly messageHeader: MessageHeader;

@@ -82,14 +82,51 @@ function* slices(bytes) {
     for (let at = 0; at < bytes.length; at += SLICE) yield bytes.subarray(at, at + SLICE);
 }
 
-function concat(parts) {
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-        out.set(p, at);
-        at += p.length;
+/**
+ * The one-shot output: chunks are copied in as they come (while the thread waits on the
+ * engines anyway, and so that their buffers die young) into one buffer sized from an upper
+ * bound, grown if the bound was short. The result is a view of it: its `buffer` may be a few
+ * KB longer than the message (as Node's Buffers share slabs).
+ */
+class Sink {
+    #buf;
+    #len = 0;
+
+    constructor(capacity) {
+        this.#buf = new Uint8Array(capacity);
     }
-    return out;
+
+    push(chunks) {
+        for (const c of chunks) {
+            if (this.#len + c.length > this.#buf.length) {
+                const grown = new Uint8Array(Math.max(this.#buf.length * 2, this.#len + c.length));
+                grown.set(this.#buf.subarray(0, this.#len));
+                this.#buf.fill(0);
+                this.#buf = grown;
+            }
+            this.#buf.set(c, this.#len);
+            this.#len += c.length;
+        }
+    }
+
+    bytes() {
+        return this.#buf.subarray(0, this.#len);
+    }
+
+    wipe() {
+        this.#buf.fill(0);
+    }
+}
+
+/** Bytes of a message of `plaintextLength` bytes at most: frame heads and tags, the header
+ * (its EDKs, RSA-8192 at most, and context), the footer; a short guess only costs a regrow. */
+function messageBound(plaintextLength, header) {
+    const frames = Math.floor(plaintextLength / header.frameLength) + 1;
+    const edks = header.encryptedDataKeys.reduce(
+        (n, e) => n + 6 + (e.providerId.length + e.providerInfo.length) * 3 + 1024, 0);
+    const context = Object.entries(header.encryptionContext)
+        .reduce((n, [k, v]) => n + 4 + (k.length + v.length) * 3, 0);
+    return plaintextLength + frames * 36 + edks + context + 512;
 }
 
 const yieldNow = typeof setImmediate === 'function'
@@ -489,18 +526,18 @@ export async function encrypt(keyring, data, options = {}) {
         return { result: encryptedStream(session, input, options), messageHeader };
     }
     try {
-        const parts = [];
+        const sink = new Sink(messageBound(input.bytes.length, messageHeader));
         const pacer = new Pacer();
         let done = 0;
         for (const slice of slices(input.bytes)) {
-            parts.push(...(await session.push(slice)));
+            sink.push(await session.push(slice));
             done += slice.length;
             progress(onProgress, done, input.bytes.length);
             await pacer.maybeYield();
             throwIfAborted(signal);
         }
-        parts.push(...(await session.end()));
-        return { result: concat(parts), messageHeader };
+        sink.push(await session.end());
+        return { result: sink.bytes(), messageHeader };
     } finally {
         session.close();
     }
@@ -516,21 +553,22 @@ export async function decrypt(keyring, data, options = {}) {
     const input = source(data);
     const session = await DecryptSession.open(keyring, options, input.bytes?.length ?? input.total);
     if (input.stream) return decryptedStream(session, input, options);
-    const parts = [];
+    // The plaintext is shorter than the message.
+    const sink = new Sink(input.bytes.length);
     try {
         const pacer = new Pacer();
         let done = 0;
         for (const slice of slices(input.bytes)) {
-            parts.push(...(await session.push(slice)));
+            sink.push(await session.push(slice));
             done += slice.length;
             progress(onProgress, done, input.bytes.length);
             await pacer.maybeYield();
             throwIfAborted(signal);
         }
-        parts.push(...(await session.end()));
-        return { plaintext: concat(parts), messageHeader: session.messageHeader };
+        sink.push(await session.end());
+        return { plaintext: sink.bytes(), messageHeader: session.messageHeader };
     } catch (err) {
-        for (const p of parts) p.fill(0);
+        sink.wipe();
         throw err;
     } finally {
         session.close();

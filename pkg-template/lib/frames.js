@@ -256,10 +256,15 @@ export class FrameEncryptor {
             const take = Math.min(bytes.length, fl - this.#carried);
             this.#keep(bytes.subarray(0, take));
             at = take;
-            if (this.#carried === fl) await this.#frame(this.#takeCarry(), false, true);
+            if (this.#carried === fl) {
+                const wait = this.#frame(this.#takeCarry(), false, true);
+                if (wait) await wait;
+            }
         }
         while (bytes.length - at >= fl) {
-            await this.#frame(bytes.subarray(at, at + fl), false, false);
+            // #frame returns a promise only when it must wait: most frames just start.
+            const wait = this.#frame(bytes.subarray(at, at + fl), false, false);
+            if (wait) await wait;
             at += fl;
         }
         if (at < bytes.length) this.#keep(bytes.subarray(at));
@@ -269,7 +274,8 @@ export class FrameEncryptor {
     /** The final frame, the remaining frames in flight and the footer. */
     async end() {
         const owned = this.#carried > 0;
-        await this.#frame(owned ? this.#takeCarry() : new Uint8Array(0), true, owned);
+        const wait = this.#frame(owned ? this.#takeCarry() : new Uint8Array(0), true, owned);
+        if (wait) await wait;
         while (this.#inflight.length) await this.#drainOne();
         if (this.#hash) {
             const digest = await this.#hash.digest();
@@ -306,24 +312,27 @@ export class FrameEncryptor {
         return Array.isArray(carry) ? concat(carry, len) : carry.subarray(0, len);
     }
 
-    async #frame(plaintext, isFinal, owned) {
-        const enc = this.#enc;
-        if (!this.#engine) {
-            while (this.#inflight.length) await this.#drainOne();
-            const len = plaintext.length;
-            const ptr = intoFrameBuffer(enc, plaintext, len);
-            const head = call(() => enc.sealInPlace(len, isFinal));
-            const sealed = fromMemory(ptr, len + 16);
-            this.#out.push(head, sealed);
-            if (owned) this.#spares.give(new Uint8Array(plaintext.buffer));
-            await this.#hashed(head, sealed);
-            return;
-        }
-        const job = jobFrom(call(() => enc.frameJob(plaintext.length, isFinal)));
+    /** Starts one frame; a promise to await before the next if the pipeline is full. */
+    #frame(plaintext, isFinal, owned) {
+        if (!this.#engine) return this.#frameInPlace(plaintext, isFinal, owned);
+        const job = jobFrom(call(() => this.#enc.frameJob(plaintext.length, isFinal)));
         const engine = this.#engine;
         const promise = start(engine, 'seal', job, plaintext);
         this.#inflight.push({ job, plaintext, promise, engine, owned });
-        if (this.#inflight.length >= this.#depth) await this.#drainOne();
+        return this.#inflight.length >= this.#depth ? this.#drainOne() : undefined;
+    }
+
+    /** The core's AES-GCM, in the wasm frame buffer. */
+    async #frameInPlace(plaintext, isFinal, owned) {
+        const enc = this.#enc;
+        while (this.#inflight.length) await this.#drainOne();
+        const len = plaintext.length;
+        const ptr = intoFrameBuffer(enc, plaintext, len);
+        const head = call(() => enc.sealInPlace(len, isFinal));
+        const sealed = fromMemory(ptr, len + 16);
+        this.#out.push(head, sealed);
+        if (owned) this.#spares.give(new Uint8Array(plaintext.buffer));
+        if (this.#hash) await this.#hashed(head, sealed);
     }
 
     async #drainOne() {
@@ -346,12 +355,11 @@ export class FrameEncryptor {
             ? call(() => this.#enc.frameSealed(sealed))
             : call(() => this.#enc.frameSealedUnsigned());
         this.#out.push(head, sealed);
-        await this.#hashed(head, sealed);
+        if (this.#hash) await this.#hashed(head, sealed);
     }
 
     /** Passes written bytes to the delegated hash (waiting if the worker is behind). */
     async #hashed(...parts) {
-        if (!this.#hash) return;
         for (const p of parts) {
             const wait = this.#hash.update(p);
             if (wait) await wait;
