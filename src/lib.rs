@@ -47,9 +47,9 @@ pub use encrypt::{DEFAULT_FRAME_LENGTH, EncryptOptions, Encryptor, PendingEncryp
 pub use error::{DecryptError, EncryptError, Section};
 pub use format::{ContentType, EncryptedDataKey, Header, MAX_FRAME_LENGTH};
 pub use frame::FrameJob;
-pub use keyring::{Keyring, MultiKeyring};
 #[cfg(not(target_arch = "wasm32"))]
 pub use keyring::{KeyError, OaepHash, RawRsaKeyring};
+pub use keyring::{Keyring, MultiKeyring};
 pub use suite::{AlgorithmSuite, CommitmentPolicy, MessageFormatVersion};
 
 /// The crate version, as built.

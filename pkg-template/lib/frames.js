@@ -105,21 +105,34 @@ function start(engine, op, job, bytes) {
 /** Result bytes of an engine (WebCrypto gives ArrayBuffers). */
 const bytesOf = (r) => (r instanceof ArrayBuffer ? new Uint8Array(r) : r);
 
+/** A byte view of the module's whole memory, made afresh once the memory has grown. */
+let memoryBytes = null;
+function memoryView() {
+    const buffer = memory().buffer;
+    if (memoryBytes?.buffer !== buffer) memoryBytes = new Uint8Array(buffer);
+    return memoryBytes;
+}
+
 /**
- * Reads a frame job packed by the wasm bindings (src/wasm/convert.rs `job_to_js`): flags,
- * sequence number, plaintext length, IV, AAD.
+ * Reads the frame job the wasm bindings packed at `ptr` (src/wasm/convert.rs `pack_job`):
+ * flags, sequence number, plaintext length, AAD length, IV, AAD. `iv` and `aad` are views of
+ * the module's memory, valid until the same object's next job: engines copy them when called.
+ * Should the memory grow meanwhile (another message's allocation, while this one awaited),
+ * the views are empty, the engine fails on the frame and the core seals or opens it itself.
  */
-export function jobFrom(bytes) {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const plaintextLength = view.getUint32(5);
+export function jobAt(ptr) {
+    const mem = memoryView();
+    const u32 = (at) => ((mem[at] << 24) | (mem[at + 1] << 16) | (mem[at + 2] << 8) | mem[at + 3]) >>> 0;
+    const plaintextLength = u32(ptr + 5);
+    const aadLength = (mem[ptr + 9] << 8) | mem[ptr + 10];
     return {
-        isFinal: (bytes[0] & 1) !== 0,
-        hold: (bytes[0] & 2) !== 0,
-        sequence: view.getUint32(1),
+        isFinal: (mem[ptr] & 1) !== 0,
+        hold: (mem[ptr] & 2) !== 0,
+        sequence: u32(ptr + 1),
         plaintextLength,
         sealedLength: plaintextLength + 16,
-        iv: bytes.subarray(9, 21),
-        aad: bytes.subarray(21),
+        iv: mem.subarray(ptr + 11, ptr + 23),
+        aad: mem.subarray(ptr + 23, ptr + 23 + aadLength),
     };
 }
 
@@ -161,13 +174,13 @@ export class WebCryptoAes {
 /** Copies `bytes` into the wasm frame buffer of `owner` (an Encryptor or Decryptor). */
 function intoFrameBuffer(owner, bytes, size) {
     const ptr = owner.frameBuffer(size);
-    new Uint8Array(memory().buffer, ptr, bytes.length).set(bytes);
+    memoryView().set(bytes, ptr);
     return ptr;
 }
 
 /** A copy of `len` bytes of the wasm memory at `ptr` (views are made after every call). */
 function fromMemory(ptr, len) {
-    return new Uint8Array(memory().buffer, ptr, len).slice();
+    return memoryView().slice(ptr, ptr + len);
 }
 
 /** Frames up to this long are assembled in reused buffers (larger ones in fresh ones). */
@@ -315,7 +328,7 @@ export class FrameEncryptor {
     /** Starts one frame; a promise to await before the next if the pipeline is full. */
     #frame(plaintext, isFinal, owned) {
         if (!this.#engine) return this.#frameInPlace(plaintext, isFinal, owned);
-        const job = jobFrom(call(() => this.#enc.frameJob(plaintext.length, isFinal)));
+        const job = jobAt(call(() => this.#enc.frameJob(plaintext.length, isFinal)));
         const engine = this.#engine;
         const promise = start(engine, 'seal', job, plaintext);
         this.#inflight.push({ job, plaintext, promise, engine, owned });
@@ -439,11 +452,12 @@ export class FrameDecryptor {
             }
             const step = this.#hasKey ? HEAD_STEP : HEADER_STEP;
             const from = at;
-            const packed = call(() => dec.updateDetached(bytes.subarray(at, at + step)));
+            const ptr = call(() => dec.updateDetached(bytes.subarray(at, at + step)));
+            // Read before any other call into the module.
+            const job = ptr ? jobAt(ptr) : null;
             at += dec.consumed;
             if (this.#hashing) await this.#hashed(bytes.subarray(from, at));
-            if (packed) {
-                const job = jobFrom(packed);
+            if (job) {
                 const len = job.sealedLength;
                 if (bytes.length - at >= len) {
                     const body = bytes.subarray(at, at + len);
@@ -454,7 +468,8 @@ export class FrameDecryptor {
                     const have = bytes.length - at;
                     buf.set(bytes.subarray(at));
                     at = bytes.length;
-                    this.#partial = { job, buf, filled: have };
+                    // The job outlives this call: its own copies of the IV and AAD.
+                    this.#partial = { job: { ...job, iv: job.iv.slice(), aad: job.aad.slice() }, buf, filled: have };
                 }
             } else if (dec.state === 'need-digest') {
                 const digest = await this.#hash.digest();
@@ -529,10 +544,11 @@ export class FrameDecryptor {
             if (owned) this.#spares.give(body);
             return;
         }
-        if (this.#signed && !this.#hash) call(() => dec.frameBody(body));
-        else call(() => dec.frameBodySkip());
+        // Started before frameBody, which may grow the module's memory under the job's views.
         const engine = this.#engine;
         const promise = start(engine, 'open', job, body);
+        if (this.#signed && !this.#hash) call(() => dec.frameBody(body));
+        else call(() => dec.frameBodySkip());
         this.#inflight.push({ job, body, promise, engine, owned });
         // After the final frame only the footer follows: settle every frame first, so that
         // a bad frame is reported as such rather than as a bad signature.

@@ -87,20 +87,23 @@ pub(crate) fn edks_from_js(value: &JsValue) -> Result<alloc::vec::Vec<EncryptedD
         .collect()
 }
 
-/// A frame job, packed into one Uint8Array (one allocation per frame, not an object of
-/// several arrays): byte 0 flags (1: final frame, 2: hold until the signature verified),
-/// bytes 1..5 the sequence number and 5..9 the plaintext length (big-endian), then the
-/// 12-byte IV, then the AAD. `pkg-template/lib/frames.js` `jobFrom` reads it.
-pub(crate) fn job_to_js(job: &crate::FrameJob) -> Result<Uint8Array, JsValue> {
+/// Packs a frame job into `out`, a buffer of the module that JS reads in place (no
+/// allocation per frame); returns its address. Byte 0: flags (1: final frame, 2: hold until
+/// the signature verified); bytes 1..5 the sequence number, 5..9 the plaintext length, 9..11
+/// the AAD length (big-endian); then the 12-byte IV and the AAD. `pkg-template/lib/frames.js`
+/// `jobAt` reads it, before the next call into the module.
+pub(crate) fn pack_job(job: &crate::FrameJob, out: &mut Vec<u8>) -> Result<usize, JsValue> {
     let len = u32::try_from(job.plaintext_len())
         .map_err(|_| type_error("frames of 4 GiB or more are not supported here"))?;
-    let mut bytes = alloc::vec::Vec::with_capacity(21 + job.aad().len());
-    bytes.push(u8::from(job.is_final()) | (u8::from(job.hold()) << 1));
-    bytes.extend_from_slice(&job.sequence().to_be_bytes());
-    bytes.extend_from_slice(&len.to_be_bytes());
-    bytes.extend_from_slice(job.iv());
-    bytes.extend_from_slice(job.aad());
-    Ok(Uint8Array::from(bytes.as_slice()))
+    let aad_len = u16::try_from(job.aad().len()).map_err(|_| type_error("frame AAD too long"))?;
+    out.clear();
+    out.push(u8::from(job.is_final()) | (u8::from(job.hold()) << 1));
+    out.extend_from_slice(&job.sequence().to_be_bytes());
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&aad_len.to_be_bytes());
+    out.extend_from_slice(job.iv());
+    out.extend_from_slice(job.aad());
+    Ok(out.as_ptr() as usize)
 }
 
 /// A key's bytes as a fresh Uint8Array; the wasm copy is zeroized by the caller's drop.

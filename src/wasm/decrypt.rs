@@ -6,7 +6,7 @@ use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroize;
 
-use super::convert::{context_from_js, edks_to_js, header_to_js, job_to_js, key_to_js};
+use super::convert::{context_from_js, edks_to_js, header_to_js, key_to_js, pack_job};
 use super::error::decrypt_error;
 use crate::{CommitmentPolicy, DataKey, DecryptError, DecryptOptions, DecryptState, Limits};
 
@@ -24,6 +24,8 @@ pub struct Decryptor {
     /// Detached frames opened here: JS writes a frame body into this buffer (through
     /// `frameBuffer`), the core opens it in place, JS copies the plaintext out.
     frame: Vec<u8>,
+    /// The last frame job, packed (`convert::pack_job`).
+    job: Vec<u8>,
 }
 
 impl From<crate::Decryptor> for Decryptor {
@@ -35,6 +37,7 @@ impl From<crate::Decryptor> for Decryptor {
             state: DecryptState::NeedInput,
             provisional: false,
             frame: Vec::new(),
+            job: Vec::new(),
         }
     }
 }
@@ -133,16 +136,17 @@ impl Decryptor {
         Ok(inner.dangerous_take_content_key().map(|key| key_to_js(&key)))
     }
 
-    /// Detached mode: `update`, returning the frame job (packed: see `convert::job_to_js`)
-    /// when the state is `"frame-body"` (else `undefined`). The job's body (plaintext length
-    /// plus 16 bytes of input) MUST go to `frameBody` (signed suites) or `frameBodySkip`, not
-    /// to `update`.
+    /// Detached mode: `update`, returning the address of the frame job in the module's
+    /// memory (packed: see `convert::pack_job`; valid until the next call) when the state is
+    /// `"frame-body"`, else 0. The job's body (plaintext length plus 16 bytes of input) MUST
+    /// go to `frameBody` (signed suites) or `frameBodySkip`, not to `update`.
     #[wasm_bindgen(js_name = updateDetached)]
-    pub fn update_detached(&mut self, input: &[u8]) -> Result<Option<Uint8Array>, JsValue> {
+    pub fn update_detached(&mut self, input: &[u8]) -> Result<usize, JsValue> {
         self.step(input)?;
-        match self.inner()?.frame_job() {
-            Some(job) if self.state == DecryptState::FrameBody => job_to_js(job).map(Some),
-            _ => Ok(None),
+        let Some(inner) = self.inner.as_ref() else { return Err(finished()) };
+        match inner.frame_job() {
+            Some(job) if self.state == DecryptState::FrameBody => pack_job(job, &mut self.job),
+            _ => Ok(0),
         }
     }
 

@@ -6,7 +6,7 @@ use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
 use super::convert::{
-    context_from_js, context_to_js, edks_from_js, header_to_js, job_to_js, key_to_js, type_error,
+    context_from_js, context_to_js, edks_from_js, header_to_js, key_to_js, pack_job, type_error,
 };
 use super::error::{decrypt_error, encrypt_error};
 use crate::suite::TAG_LEN;
@@ -24,11 +24,13 @@ pub struct Encryptor {
     /// Detached frames sealed here: JS writes a frame's plaintext into this buffer (through
     /// `frameBuffer`), the core seals it in place, JS copies the sealed frame out.
     frame: Vec<u8>,
+    /// The last frame job, packed (`convert::pack_job`).
+    job: Vec<u8>,
 }
 
 impl From<crate::Encryptor> for Encryptor {
     fn from(inner: crate::Encryptor) -> Self {
-        Self { inner: Some(inner), out: Vec::new(), frame: Vec::new() }
+        Self { inner: Some(inner), out: Vec::new(), frame: Vec::new(), job: Vec::new() }
     }
 }
 
@@ -169,12 +171,12 @@ impl Encryptor {
     }
 
     /// Detached frames: starts the next frame of `len` plaintext bytes (every regular frame
-    /// exactly the frame length, then one final frame); returns its job (packed: see
-    /// `convert::job_to_js`) for an external AES-GCM.
+    /// exactly the frame length, then one final frame); returns the address of its job in
+    /// the module's memory (packed: see `convert::pack_job`), valid until the next call.
     #[wasm_bindgen(js_name = frameJob)]
-    pub fn frame_job(&mut self, len: usize, is_final: bool) -> Result<Uint8Array, JsValue> {
+    pub fn frame_job(&mut self, len: usize, is_final: bool) -> Result<usize, JsValue> {
         let inner = self.inner.as_mut().ok_or_else(finished)?;
-        job_to_js(&inner.frame_job(len, is_final).map_err(|e| encrypt_error(&e))?)
+        pack_job(&inner.frame_job(len, is_final).map_err(|e| encrypt_error(&e))?, &mut self.job)
     }
 
     /// Detached frames: completes the oldest open job with its sealed bytes (ciphertext and
