@@ -513,12 +513,25 @@ class DecryptSession {
 
 // --- one-shot encrypt / decrypt ------------------------------------------------------------
 
+/** Feeds all of `bytes` to a one-shot session, slice by slice, and its output to `sink`. */
+async function feedAll(session, bytes, sink, { onProgress, signal }) {
+    const pacer = new Pacer();
+    let done = 0;
+    for (const slice of slices(bytes)) {
+        sink.push(await session.push(slice));
+        done += slice.length;
+        progress(onProgress, done, bytes.length);
+        await pacer.maybeYield();
+        throwIfAborted(signal);
+    }
+    sink.push(await session.end());
+}
+
 /**
  * Encrypts `data` for `keyring`. For a Uint8Array, `result` is the whole message as a
  * Uint8Array; for a Blob or a ReadableStream it is a ReadableStream of the message.
  */
 export async function encrypt(keyring, data, options = {}) {
-    const { onProgress, signal } = options;
     const input = source(data);
     const session = await EncryptSession.open(keyring, options, input.bytes?.length ?? input.total);
     const { messageHeader } = session;
@@ -527,16 +540,7 @@ export async function encrypt(keyring, data, options = {}) {
     }
     try {
         const sink = new Sink(messageBound(input.bytes.length, messageHeader));
-        const pacer = new Pacer();
-        let done = 0;
-        for (const slice of slices(input.bytes)) {
-            sink.push(await session.push(slice));
-            done += slice.length;
-            progress(onProgress, done, input.bytes.length);
-            await pacer.maybeYield();
-            throwIfAborted(signal);
-        }
-        sink.push(await session.end());
+        await feedAll(session, input.bytes, sink, options);
         return { result: sink.bytes(), messageHeader };
     } finally {
         session.close();
@@ -549,23 +553,13 @@ export async function encrypt(keyring, data, options = {}) {
  * that errors instead of closing if any later check fails (see `decryptStream`).
  */
 export async function decrypt(keyring, data, options = {}) {
-    const { onProgress, signal } = options;
     const input = source(data);
     const session = await DecryptSession.open(keyring, options, input.bytes?.length ?? input.total);
     if (input.stream) return decryptedStream(session, input, options);
     // The plaintext is shorter than the message.
     const sink = new Sink(input.bytes.length);
     try {
-        const pacer = new Pacer();
-        let done = 0;
-        for (const slice of slices(input.bytes)) {
-            sink.push(await session.push(slice));
-            done += slice.length;
-            progress(onProgress, done, input.bytes.length);
-            await pacer.maybeYield();
-            throwIfAborted(signal);
-        }
-        sink.push(await session.end());
+        await feedAll(session, input.bytes, sink, options);
         return { plaintext: sink.bytes(), messageHeader: session.messageHeader };
     } catch (err) {
         sink.wipe();
