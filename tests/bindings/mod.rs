@@ -54,7 +54,11 @@ fn context(pairs: &[(&str, &str)]) -> JsValue {
 }
 
 /// An encryptor whose data key WebCrypto wrapped with the test key, as the JS glue does.
-async fn encryptor(suite: Option<u16>, frame: Option<f64>, ctx: JsValue) -> Result<Encryptor, JsValue> {
+async fn encryptor(
+    suite: Option<u16>,
+    frame: Option<f64>,
+    ctx: JsValue,
+) -> Result<Encryptor, JsValue> {
     let mut pending = PendingEncryptor::new(suite, frame, ctx)?;
     let data_key = pending.data_key()?.to_vec();
     let edks = rsa_wrap(&der(PUBLIC_PEM), &data_key, "SHA-256").await.expect("WebCrypto wraps");
