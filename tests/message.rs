@@ -5,8 +5,8 @@
 
 use cipherdrop::{
     AlgorithmSuite, DecryptError, DecryptOptions, DecryptState, Decryptor, EncryptOptions,
-    EncryptionContext, Encryptor, Keyring, Limits, MultiKeyring, OaepHash, RawRsaKeyring, Section,
-    decrypt, encrypt,
+    EncryptError, EncryptionContext, Encryptor, Keyring, Limits, MultiKeyring, OaepHash,
+    PUBLIC_KEY_ENTRY, PendingEncryptor, RawRsaKeyring, Section, decrypt, encrypt,
 };
 
 const PEM: &[u8] = include_bytes!("data/rsa-2048.pem");
@@ -77,6 +77,43 @@ fn round_trips_every_size_around_frame_boundaries() {
             }
         }
     }
+}
+
+#[test]
+fn pending_encryptor_takes_edks_wrapped_elsewhere() {
+    // The wasm bindings' path: the data key first, the EDKs from the caller (WebCrypto
+    // there, the keyring here), then the header.
+    for suite in [SIGNED, UNSIGNED] {
+        let pending = PendingEncryptor::new(&options(suite, 100)).unwrap();
+        assert_eq!(pending.suite(), suite);
+        assert_eq!(pending.data_key().len(), 32);
+        let context = pending.encryption_context();
+        assert_eq!(context.get("owner").map(String::as_str), Some("alice"));
+        assert_eq!(context.contains_key(PUBLIC_KEY_ENTRY), suite.is_signed());
+        let edks = keyring().wrap(pending.data_key(), context).unwrap();
+        let mut encryptor = pending.with_encrypted_data_keys(edks).unwrap();
+        let mut message = Vec::new();
+        encryptor.update(&plaintext(250), &mut message).unwrap();
+        encryptor.finish(&mut message).unwrap();
+        let (got, header) = decrypt(&keyring(), &message, DecryptOptions::default()).unwrap();
+        assert_eq!(got, plaintext(250));
+        assert_eq!(header.encryption_context().get("owner").map(String::as_str), Some("alice"));
+    }
+    let pending = PendingEncryptor::new(&options(UNSIGNED, 100)).unwrap();
+    let err = pending.with_encrypted_data_keys(Vec::new()).unwrap_err();
+    assert!(matches!(err, EncryptError::EncryptedDataKeyCount(0)), "{err:?}");
+    // A wrong key in an EDK is found by the reader, not the writer: the header commits to
+    // the data key, and no other key unwraps to it.
+    let pending = PendingEncryptor::new(&options(UNSIGNED, 100)).unwrap();
+    let other = PendingEncryptor::new(&options(UNSIGNED, 100)).unwrap();
+    let edks = keyring().wrap(other.data_key(), other.encryption_context()).unwrap();
+    let mut encryptor = pending.with_encrypted_data_keys(edks).unwrap();
+    let mut message = Vec::new();
+    encryptor.finish(&mut message).unwrap();
+    let err = decrypt(&keyring(), &message, DecryptOptions::default()).unwrap_err();
+    assert!(matches!(err, DecryptError::CommitmentMismatch), "{err:?}");
+    let formatted = format!("{:?}", PendingEncryptor::new(&options(SIGNED, 100)).unwrap());
+    assert!(!formatted.contains("data_key"), "no secrets in Debug: {formatted}");
 }
 
 #[test]
