@@ -107,7 +107,7 @@ fn pending_encryptor_takes_edks_wrapped_elsewhere() {
     let pending = PendingEncryptor::new(&options(UNSIGNED, 100)).unwrap();
     let other = PendingEncryptor::new(&options(UNSIGNED, 100)).unwrap();
     let edks = keyring().wrap(other.data_key(), other.encryption_context()).unwrap();
-    let mut encryptor = pending.with_encrypted_data_keys(edks).unwrap();
+    let encryptor = pending.with_encrypted_data_keys(edks).unwrap();
     let mut message = Vec::new();
     encryptor.finish(&mut message).unwrap();
     let err = decrypt(&keyring(), &message, DecryptOptions::default()).unwrap_err();
