@@ -85,7 +85,7 @@ const keys = {
     pkcs8Der: createPrivateKey(pem).export({ type: 'pkcs8', format: 'der' }).toString('base64'),
     spkiDer: createPublicKey(pem).export({ type: 'spki', format: 'der' }).toString('base64'),
 };
-const web = { ceiling: {}, workersCeiling: {}, sha384: null, blobRead: {}, stream: [], oneShot: [] };
+const web = { ceiling: {}, paired: null, workersCeiling: {}, sha384: null, blobRead: {}, stream: [], oneShot: [] };
 const server = await serve(path.join(repo, 'build/bench-web/bench'));
 const browser = await launchChromium(repo, ['--js-flags=--expose-gc', '--enable-precise-memory-info']);
 try {
@@ -113,6 +113,18 @@ try {
     for (const depth of [1, 2, 4, 8, 16]) {
         log(`WebCrypto ceiling, ${depth} in flight`);
         web.ceiling[depth] = (await best('ceiling', { totalMiB: Math.min(STREAM_MIB, 512), chunk: 65536, depth })).mbPerSecond;
+    }
+    // The 90% target compares two noisy measures: the best of the sweep above has 15 tries,
+    // a mode only RUNS. Paired rounds give both the same tries under the same conditions:
+    // the ceiling at its best depth, then cipherdrop's single thread, RUNS times.
+    const bestDepth = Object.entries(web.ceiling).sort((a, b) => b[1] - a[1])[0][0];
+    web.paired = { depth: Number(bestDepth), ceiling: 0, cipherdrop: 0 };
+    for (let i = 0; i < RUNS; i++) {
+        log(`paired round ${i + 1}: ceiling at ${bestDepth} in flight, then cipherdrop 0x0478 single thread`);
+        const c = await call('ceiling', { totalMiB: STREAM_MIB, chunk: 65536, depth: Number(bestDepth) });
+        const e = await call('encryptStream', { suite: 0x0478, engine: 'webcrypto', totalMiB: STREAM_MIB, frameLength: 65536 });
+        web.paired.ceiling = Math.max(web.paired.ceiling, c.mbPerSecond);
+        web.paired.cipherdrop = Math.max(web.paired.cipherdrop, e.mbPerSecond);
     }
     log('wasm SHA-384 alone');
     web.sha384 = (await best('sha384', { totalMiB: Math.min(STREAM_MIB, 256), chunk: MiB })).mbPerSecond;
@@ -212,6 +224,10 @@ add(CEILING, ceiling, 'MB/s');
 for (const [depth, v] of Object.entries(web.ceiling)) {
     add(`WebCrypto AES-256-GCM in the page, 64 KiB calls, ${depth} in flight`, v, 'MB/s', CEILING, ceiling);
 }
+const PAIRED = `WebCrypto AES-256-GCM ceiling in the page, ${web.paired.depth} in flight, best of ${RUNS} rounds paired with cipherdrop's`;
+add(PAIRED, web.paired.ceiling, 'MB/s');
+add(`cipherdrop Chromium encrypt 0x0478 ${STREAM_MIB} MiB stream, 64 KiB frames, single thread, best of the same ${RUNS} rounds`,
+    web.paired.cipherdrop, 'MB/s', PAIRED, web.paired.ceiling);
 for (const [workers, v] of Object.entries(web.workersCeiling)) {
     add(`WebCrypto AES-256-GCM in ${workers} Web Worker(s) at once, 64 KiB calls (a pool's ceiling)`, v, 'MB/s', CEILING, ceiling);
 }
@@ -295,8 +311,11 @@ for (const r of results) {
 const targets = [];
 const target = (what, ok, detail) => targets.push(`${ok ? 'MET    ' : 'NOT MET'}  ${what}: ${detail}`);
 const enc478 = single(web.stream, 'encrypt', 0x0478);
-target('0x0478 single thread >= 90% of the WebCrypto ceiling', enc478.mbPerSecond >= 0.9 * ceiling,
-    `${enc478.mbPerSecond.toFixed(0)} vs ${ceiling.toFixed(0)} MB/s (${((100 * enc478.mbPerSecond) / ceiling).toFixed(0)}%)`);
+const { paired } = web;
+target('0x0478 single thread >= 90% of the WebCrypto ceiling (paired rounds)', paired.cipherdrop >= 0.9 * paired.ceiling,
+    `${paired.cipherdrop.toFixed(0)} vs ${paired.ceiling.toFixed(0)} MB/s (${((100 * paired.cipherdrop) / paired.ceiling).toFixed(0)}%); `
+    + `best of the runs above vs best of the whole sweep: ${enc478.mbPerSecond.toFixed(0)} vs ${ceiling.toFixed(0)} MB/s `
+    + `(${((100 * enc478.mbPerSecond) / ceiling).toFixed(0)}%)`);
 for (const fl of [4096, 65536]) {
     const r = web.oneShot.find((x) => x.suite === 0x0578 && x.frameLength === fl);
     for (const op of ['encrypt', 'decrypt']) {
