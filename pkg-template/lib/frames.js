@@ -372,11 +372,11 @@ export class FrameEncryptor {
     }
 
     /** Passes written bytes to the delegated hash (waiting if the worker is behind). */
-    async #hashed(...parts) {
-        for (const p of parts) {
-            const wait = this.#hash.update(p);
-            if (wait) await wait;
-        }
+    async #hashed(head, sealed) {
+        // Both in, then one wait: the worker's backlog is bounded either way.
+        const first = this.#hash.update(head);
+        const wait = this.#hash.update(sealed) ?? first;
+        if (wait) await wait;
     }
 }
 
@@ -447,7 +447,8 @@ export class FrameDecryptor {
                 at += take;
                 if (partial.filled < partial.buf.length) break;
                 this.#partial = null;
-                await this.#body(partial.job, partial.buf, true);
+                const wait = this.#body(partial.job, partial.buf, true);
+                if (wait) await wait;
                 continue;
             }
             const step = this.#hasKey ? HEAD_STEP : HEADER_STEP;
@@ -456,13 +457,15 @@ export class FrameDecryptor {
             // Read before any other call into the module.
             const job = ptr ? jobAt(ptr) : null;
             at += dec.consumed;
-            if (this.#hashing) await this.#hashed(bytes.subarray(from, at));
+            // Hashed in order; waited for once the frame is under way.
+            const headWait = this.#hashing ? this.#hash.update(bytes.subarray(from, at)) : undefined;
             if (job) {
                 const len = job.sealedLength;
                 if (bytes.length - at >= len) {
                     const body = bytes.subarray(at, at + len);
                     at += len;
-                    await this.#body(job, body, false);
+                    const wait = this.#body(job, body, false, headWait);
+                    if (wait) await wait;
                 } else {
                     const buf = len <= REUSE_MAX ? this.#spares.take(len) : new Uint8Array(len);
                     const have = bytes.length - at;
@@ -470,8 +473,12 @@ export class FrameDecryptor {
                     at = bytes.length;
                     // The job outlives this call: its own copies of the IV and AAD.
                     this.#partial = { job: { ...job, iv: job.iv.slice(), aad: job.aad.slice() }, buf, filled: have };
+                    if (headWait) await headWait;
                 }
-            } else if (dec.state === 'need-digest') {
+                continue;
+            }
+            if (headWait) await headWait;
+            if (dec.state === 'need-digest') {
                 const digest = await this.#hash.digest();
                 call(() => dec.provideDigest(digest));
             } else if (dec.state === 'need-data-key') {
@@ -480,7 +487,8 @@ export class FrameDecryptor {
                     if (this.#hash) {
                         call(() => dec.delegateHash());
                         this.#hashing = true;
-                        await this.#hashed(call(() => dec.headerBytes()));
+                        const wait = this.#hash.update(call(() => dec.headerBytes()));
+                        if (wait) await wait;
                     }
                 }
                 await this.#unwrap();
@@ -524,26 +532,17 @@ export class FrameDecryptor {
         (job.hold ? this.#held : this.#out).push(plaintext);
     }
 
-    /** Passes read bytes to the delegated hash (waiting if the worker is behind). */
-    async #hashed(bytes) {
-        const wait = this.#hash.update(bytes);
-        if (wait) await wait;
-    }
-
-    async #body(job, body, owned) {
+    /**
+     * Starts opening one frame body; a promise to await before the next if the pipeline is
+     * full or the hash worker behind (`wait`: the hash's wait for the frame's head).
+     */
+    #body(job, body, owned, wait = undefined) {
         const dec = this.#dec;
         if (this.#hashing) {
-            await this.#hashed(body);
+            wait = this.#hash.update(body) ?? wait;
             if (job.isFinal) this.#hashing = false; // the footer is not hashed
         }
-        if (!this.#engine) {
-            while (this.#inflight.length) await this.#drainOne();
-            const ptr = intoFrameBuffer(dec, body, body.length);
-            call(() => dec.openInPlace());
-            this.#emit(job, fromMemory(ptr, job.plaintextLength));
-            if (owned) this.#spares.give(body);
-            return;
-        }
+        if (!this.#engine) return this.#bodyInPlace(job, body, owned, wait);
         // Started before frameBody, which may grow the module's memory under the job's views.
         const engine = this.#engine;
         const promise = start(engine, 'open', job, body);
@@ -553,7 +552,23 @@ export class FrameDecryptor {
         // After the final frame only the footer follows: settle every frame first, so that
         // a bad frame is reported as such rather than as a bad signature.
         const limit = job.isFinal ? 1 : this.#depth;
+        return wait || this.#inflight.length >= limit ? this.#settle(wait, limit) : undefined;
+    }
+
+    async #settle(wait, limit) {
+        if (wait) await wait;
         while (this.#inflight.length >= limit) await this.#drainOne();
+    }
+
+    /** The core's AES-GCM, in the wasm frame buffer. */
+    async #bodyInPlace(job, body, owned, wait) {
+        const dec = this.#dec;
+        if (wait) await wait;
+        while (this.#inflight.length) await this.#drainOne();
+        const ptr = intoFrameBuffer(dec, body, body.length);
+        call(() => dec.openInPlace());
+        this.#emit(job, fromMemory(ptr, job.plaintextLength));
+        if (owned) this.#spares.give(body);
     }
 
     async #drainOne() {

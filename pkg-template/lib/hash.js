@@ -86,7 +86,8 @@ export class RemoteHash {
         while (at < bytes.length) {
             this.#batch ??= this.#spare.pop() ?? new Uint8Array(BATCH_BYTES);
             const take = Math.min(bytes.length - at, BATCH_BYTES - this.#used);
-            this.#batch.set(bytes.subarray(at, at + take), this.#used);
+            // Most chunks (a frame, its head) fit whole: no view to make.
+            this.#batch.set(take === bytes.length ? bytes : bytes.subarray(at, at + take), this.#used);
             this.#used += take;
             at += take;
             if (this.#used === BATCH_BYTES) this.#send();
