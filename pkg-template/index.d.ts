@@ -77,9 +77,12 @@ export interface EncryptOptions {
      * seals or opens frames, for inputs of 1 MiB or more or of unknown size (streams); and
      * frames are sealed in parallel in a pool of workers (WebCrypto in each) for inputs of
      * 8 MiB or more (streams: once 8 MiB were read) on machines with 4 or more logical cores
-     * (on 2 cores the page's own thread was as fast). Default: that; false: no worker at
-     * all; true: both, whatever the size. Same bytes either way; a few MiB in flight at most.
-     * Node has no Web Workers, so there the option does nothing.
+     * (on 2 cores the page's own thread was as fast); and a Blob or File of 8 MiB or more is
+     * read on a worker (reading a Blob costs the reading thread about as much as the AES),
+     * unless the message is signed and the machine has fewer than 4 cores (the hash has the
+     * second). Default: that; false: no worker at all; true: all of them, whatever the size.
+     * Same bytes either way; a few MiB in flight at most. Node has no Web Workers, so there
+     * the option does nothing.
      */
     workers?: boolean;
 }
@@ -107,7 +110,7 @@ export interface DecryptOptions {
     signal?: AbortSignal;
     /** Open frames with WebCrypto's AES-GCM where available (default true); see {@link EncryptOptions.webCrypto}. */
     webCrypto?: boolean;
-    /** Open frames in a pool of Web Workers; see {@link EncryptOptions.workers}. */
+    /** Web Workers for the hash, frames and Blob reading; see {@link EncryptOptions.workers}. */
     workers?: boolean;
 }
 

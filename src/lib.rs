@@ -45,7 +45,7 @@ pub use crypto::{DataKey, MessageHasher};
 pub use decrypt::{DecryptOptions, DecryptState, Decryptor, Limits, Progress, decrypt};
 pub use encrypt::{DEFAULT_FRAME_LENGTH, EncryptOptions, Encryptor, PendingEncryptor, encrypt};
 pub use error::{DecryptError, EncryptError, Section};
-pub use format::{ContentType, EncryptedDataKey, Header, MAX_FRAME_LENGTH};
+pub use format::{ContentType, EncryptedDataKey, Header, MAX_FRAME_LENGTH, message_suite};
 pub use frame::FrameJob;
 #[cfg(not(target_arch = "wasm32"))]
 pub use keyring::{KeyError, OaepHash, RawRsaKeyring};

@@ -4,9 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 
 use cipherdrop::{
-    AlgorithmSuite, DecryptError, DecryptOptions, DecryptState, Decryptor, EncryptOptions,
-    EncryptError, EncryptionContext, Encryptor, Keyring, Limits, MultiKeyring, OaepHash,
-    PUBLIC_KEY_ENTRY, PendingEncryptor, RawRsaKeyring, Section, decrypt, encrypt,
+    AlgorithmSuite, DecryptError, DecryptOptions, DecryptState, Decryptor, EncryptError,
+    EncryptOptions, EncryptionContext, Encryptor, Keyring, Limits, MultiKeyring, OaepHash,
+    PUBLIC_KEY_ENTRY, PendingEncryptor, RawRsaKeyring, Section, decrypt, encrypt, message_suite,
 };
 
 const PEM: &[u8] = include_bytes!("data/rsa-2048.pem");
@@ -114,6 +114,21 @@ fn pending_encryptor_takes_edks_wrapped_elsewhere() {
     assert!(matches!(err, DecryptError::CommitmentMismatch), "{err:?}");
     let formatted = format!("{:?}", PendingEncryptor::new(&options(SIGNED, 100)).unwrap());
     assert!(!formatted.contains("data_key"), "no secrets in Debug: {formatted}");
+}
+
+#[test]
+fn message_suite_reads_the_first_bytes_only() {
+    for suite in [SIGNED, UNSIGNED] {
+        let message = encrypt(&keyring(), b"x", &options(suite, 100)).unwrap();
+        assert_eq!(message_suite(&message[..4]), Some(suite));
+        assert_eq!(message_suite(&message[..3]), Some(suite), "format 2.0 needs 3 bytes");
+        assert_eq!(message_suite(&message[..2]), None);
+    }
+    let legacy = AlgorithmSuite::from_id(0x0378).unwrap();
+    assert_eq!(message_suite(&[1, 0x80, 0x03, 0x78]), Some(legacy));
+    assert_eq!(message_suite(&[1, 0x81, 0x03, 0x78]), None, "format 1.0 type byte");
+    assert_eq!(message_suite(&[2, 0x12, 0x34, 0]), None, "unknown suite");
+    assert_eq!(message_suite(&[3, 0x04, 0x78, 0]), None, "unknown version");
 }
 
 #[test]

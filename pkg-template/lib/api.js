@@ -6,6 +6,7 @@ import { FrameDecryptor, FrameEncryptor, NodeAes, WebCryptoAes } from './frames.
 import { isKeyring, wrapDataKey } from './keyrings.js';
 import { HASH_MIN_BYTES, RemoteHash } from './hash.js';
 import { POOL_MIN_BYTES, poolByDefault, poolEngine } from './pool.js';
+import { blobStream } from './reader.js';
 import { init, wasm } from './wasm.js';
 
 /**
@@ -68,11 +69,11 @@ function chunkBytes(chunk) {
     return bytes;
 }
 
-/** `{ bytes }`, or `{ stream, total? }` for a Blob or ReadableStream. */
+/** `{ bytes }`, `{ blob, total }` (see `blobStream`), or `{ stream }` for a ReadableStream. */
 function source(data) {
     const bytes = asBytes(data);
     if (bytes) return { bytes };
-    if (typeof Blob !== 'undefined' && data instanceof Blob) return { stream: data.stream(), total: data.size };
+    if (typeof Blob !== 'undefined' && data instanceof Blob) return { blob: data, total: data.size };
     if (data && typeof data.getReader === 'function') return { stream: data };
     throw new TypeError('data must be a Uint8Array, a Blob or a ReadableStream');
 }
@@ -304,6 +305,7 @@ class EncryptSession {
     constructor(encryptor) {
         this.#encryptor = encryptor;
         this.messageHeader = publicHeader(encryptor.header());
+        this.signed = encryptor.isSigned;
     }
 
     /** Chooses how frames are sealed (see Engines). */
@@ -535,6 +537,14 @@ export async function encrypt(keyring, data, options = {}) {
     const input = source(data);
     const session = await EncryptSession.open(keyring, options, input.bytes?.length ?? input.total);
     const { messageHeader } = session;
+    if (input.blob) {
+        try {
+            input.stream = await blobStream(input.blob, options, session.signed);
+        } catch (err) {
+            session.close();
+            throw err;
+        }
+    }
     if (input.stream) {
         return { result: encryptedStream(session, input, options), messageHeader };
     }
@@ -555,6 +565,14 @@ export async function encrypt(keyring, data, options = {}) {
 export async function decrypt(keyring, data, options = {}) {
     const input = source(data);
     const session = await DecryptSession.open(keyring, options, input.bytes?.length ?? input.total);
+    if (input.blob) {
+        try {
+            input.stream = await blobStream(input.blob, options, undefined);
+        } catch (err) {
+            session.close();
+            throw err;
+        }
+    }
     if (input.stream) return decryptedStream(session, input, options);
     // The plaintext is shorter than the message.
     const sink = new Sink(input.bytes.length);

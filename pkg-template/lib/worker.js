@@ -1,5 +1,5 @@
-// The worker of the frame pool (./pool.js) and of delegated hashing (./hash.js); exported
-// as `cipherdrop/worker`. For the pool it runs WebCrypto AES-256-GCM on batches of frames, with the non-extractable CryptoKey of each message
+// The worker of the frame pool (./pool.js), of delegated hashing (./hash.js) and of Blob
+// reading (./reader.js); exported as `cipherdrop/worker`. For the pool it runs WebCrypto AES-256-GCM on batches of frames, with the non-extractable CryptoKey of each message
 // (structured-cloned from the page: its bytes never reach this worker). It knows nothing of
 // the message format: IV and AAD come from the wasm core in the page, and the page writes
 // the results in frame order. The batch buffer goes back to the page for reuse.
@@ -40,9 +40,43 @@ function hashMessage(m) {
     }
 }
 
+// Blob reading: one Blob per worker, at most `readAhead` chunks ahead of the page (each
+// 'read-more' from the page allows one more); each chunk's buffer is transferred.
+let readCredit = 0;
+let readWake = null;
+
+async function readBlob({ blob, readAhead }) {
+    readCredit = readAhead;
+    try {
+        const reader = blob.stream().getReader();
+        for (;;) {
+            while (readCredit <= 0) await new Promise((resolve) => { readWake = resolve; });
+            const { value, done } = await reader.read();
+            if (done) break;
+            readCredit -= 1;
+            // A chunk may view part of a larger buffer: transfer only a buffer of its own.
+            const own = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : value.slice();
+            self.postMessage({ type: 'read-chunk', buf: own.buffer }, [own.buffer]);
+        }
+        self.postMessage({ type: 'read-end' });
+    } catch (err) {
+        self.postMessage({ type: 'read-error', name: err?.name ?? 'Error', message: err?.message ?? String(err) });
+    }
+}
+
 self.onmessage = async ({ data: m }) => {
     if (m.type.startsWith('hash')) {
         hashMessage(m);
+        return;
+    }
+    if (m.type === 'read') {
+        readBlob(m);
+        return;
+    }
+    if (m.type === 'read-more') {
+        readCredit += 1;
+        readWake?.();
+        readWake = null;
         return;
     }
     if (m.type === 'key') {

@@ -28,6 +28,19 @@ pub const MAX_FRAME_LENGTH: u32 = i32::MAX as u32;
 /// Frames a message can hold: sequence numbers run from 1 and 0xFFFF_FFFF marks the final frame.
 pub(crate) const MAX_SEQUENCE_NUMBER: u32 = SEQUENCE_NUMBER_END - 1;
 
+/// The suite a message names in its first bytes (4 are enough in either format), before its
+/// header is read: for a caller choosing how to read the rest (a signed message wants its
+/// hash on a thread of its own). `None` for bytes that start no message this crate reads.
+/// Nothing is checked beyond that: the header parse decides.
+pub fn message_suite(prefix: &[u8]) -> Option<AlgorithmSuite> {
+    let id = match prefix {
+        [2, hi, lo, ..] => u16::from_be_bytes([*hi, *lo]),
+        [1, V1_TYPE, hi, lo, ..] => u16::from_be_bytes([*hi, *lo]),
+        _ => return None,
+    };
+    AlgorithmSuite::from_id(id)
+}
+
 /// An encrypted data key: the data key wrapped by one key of one key provider.
 ///
 /// Source: `framework/structures.md` "Encrypted Data Key".

@@ -42,3 +42,10 @@ impl MessageHasher {
 fn finished() -> JsValue {
     decrypt_error(&DecryptError::InvalidState("the hasher is finished"))
 }
+
+/// Whether the message starting with `prefix` (its first 4 bytes) is of a signed suite;
+/// `undefined` if those bytes start no message this module reads.
+#[wasm_bindgen(js_name = messageIsSigned)]
+pub fn message_is_signed(prefix: &[u8]) -> Option<bool> {
+    crate::message_suite(prefix).map(AlgorithmSuite::is_signed)
+}

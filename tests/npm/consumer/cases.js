@@ -385,6 +385,7 @@ const FIXED = Symbol.for('cipherdrop.dangerous.fixedSecretsForTests');
 const REFERENCE = Symbol.for('cipherdrop.dangerous.referencePathForTests');
 const ON_ENGINE = Symbol.for('cipherdrop.testing.onEngine');
 const ON_HASH = Symbol.for('cipherdrop.testing.onHashWorker');
+const ON_READER = Symbol.for('cipherdrop.testing.onReader');
 
 function fixedSecrets() {
     const signingKey = bytes(48, 3);
@@ -505,6 +506,60 @@ const engines = [
                 { [FIXED]: secrets, suite: 0x0478, workers: false });
             equal(off[1], NATIVE, 'workers: false');
             bytesEqual(auto[0], off[0], 'same bytes');
+        },
+    },
+    {
+        name: 'Blob input: read on a worker where that pays (browsers), same bytes, errors and aborts as on the page',
+        async run(ctx) {
+            const browser = typeof Worker === 'function' && typeof document !== 'undefined';
+            const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
+            const secrets = fixedSecrets();
+            const k = fixedKeyring(secrets);
+            const data = bytes((9 << 20) + 5, 11);
+            const big = new Blob([data]);
+            const read = async (fn, options) => {
+                const seen = [];
+                const out = await fn({ ...options, [ON_READER]: (w) => seen.push(w) });
+                return [out, seen.join()];
+            };
+            const enc = (blob, o) => read((x) => ctx.cd.encrypt(k, blob, x).then((r) => readAll(r.result)), o);
+            const dec = (blob, o) => read((x) => ctx.cd.decrypt(k, blob, x).then((r) => readAll(r.plaintext)), o);
+            const onWorker = browser ? 'worker' : 'page';
+            for (const suite of SUITES) {
+                const opts = { suite, frameLength: 65536, [FIXED]: secrets };
+                const reference = (await ctx.cd.encrypt(k, data, opts)).result;
+                // Signed messages keep the second core for their hash (fewer than 4 cores).
+                const auto = suite === 0x0478 || cores >= 4 ? onWorker : 'page';
+                const [viaAuto, w1] = await enc(big, opts);
+                equal(w1, auto, `${hex(suite)} encrypt, default (${cores} cores)`);
+                bytesEqual(viaAuto, reference, `${hex(suite)} encrypt: same bytes`);
+                const [viaWorker, w2] = await enc(big, { ...opts, workers: true });
+                equal(w2, onWorker, `${hex(suite)} encrypt, workers: true`);
+                bytesEqual(viaWorker, reference, `${hex(suite)} encrypt, workers: true: same bytes`);
+                const [onPage, w3] = await enc(big, { ...opts, workers: false });
+                equal(w3, 'page', `${hex(suite)} encrypt, workers: false`);
+                bytesEqual(onPage, reference, `${hex(suite)} encrypt, workers: false: same bytes`);
+                // Decryption reads the suite from the Blob's first bytes to decide.
+                const [plain, w4] = await dec(new Blob([reference]), {});
+                equal(w4, auto, `${hex(suite)} decrypt, default`);
+                bytesEqual(plain, data, `${hex(suite)} decrypt: plaintext`);
+                const [plain2, w5] = await dec(new Blob([reference]), { workers: true });
+                equal(w5, onWorker, `${hex(suite)} decrypt, workers: true`);
+                bytesEqual(plain2, data, `${hex(suite)} decrypt, workers: true: plaintext`);
+                // The promise rejects if the bad frame came with the header's chunk, else the stream errors.
+                const bad = await ctx.cd.decrypt(k, new Blob([flip(reference, 200_000)]), { workers: true })
+                    .then((r) => drain(r.plaintext), (error) => ({ error }));
+                ok(bad.error?.code === 'BAD_FRAME_TAG', `${hex(suite)} a bad frame read on a worker: ${bad.error?.code}`);
+            }
+            const [, small] = await enc(new Blob([data.subarray(0, 1 << 20)]), { suite: 0x0478, [FIXED]: secrets });
+            equal(small, 'page', 'a 1 MiB Blob is read on the page');
+            await rejects(ctx.cd.decrypt(k, new Blob([new Uint8Array(9 << 20)])),
+                isCode(ctx.cd.DecryptError, 'UNSUPPORTED_VERSION'), 'not a message: the core says so');
+            const controller = new AbortController();
+            const aborted = ctx.cd.encrypt(k, big, { suite: 0x0478, workers: true, signal: controller.signal })
+                .then((r) => readAll(r.result));
+            controller.abort(new Error('stop'));
+            await rejects(aborted, (e) => e.message === 'stop', 'abort while a worker reads');
         },
     },
     {
