@@ -57,7 +57,13 @@ export class RemoteHash {
     static start(suiteId) {
         const module = wasmModule();
         if (!module || !hashWorkerAvailable()) return null;
-        return new RemoteHash(hashWorker(), module, suiteId);
+        let w;
+        try {
+            w = hashWorker();
+        } catch {
+            return null; // a Content Security Policy may forbid workers: hash on the page
+        }
+        return new RemoteHash(w, module, suiteId);
     }
 
     #worker;

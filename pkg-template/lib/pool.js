@@ -47,12 +47,18 @@ class WorkerPool {
     #idleTimer = null;
     #spare = [];
 
+    /** Throws if a worker cannot be made (the ones already made are stopped). */
     constructor(size) {
-        for (let i = 0; i < size; i++) {
-            const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'cipherdrop' });
-            worker.onmessage = ({ data }) => this.#settle(data);
-            worker.onerror = (event) => this.#failAll(event.message ?? 'worker error');
-            this.#workers.push(worker);
+        try {
+            for (let i = 0; i < size; i++) {
+                const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'cipherdrop' });
+                worker.onmessage = ({ data }) => this.#settle(data);
+                worker.onerror = (event) => this.#failAll(event.message ?? 'worker error');
+                this.#workers.push(worker);
+            }
+        } catch (err) {
+            for (const w of this.#workers) w.terminate();
+            throw err;
         }
     }
 
@@ -121,7 +127,11 @@ let nextSession = 1;
  */
 export function poolEngine(aes) {
     if (!(aes instanceof WebCryptoAes) || !poolAvailable()) return null;
-    shared ??= new WorkerPool(Math.max(2, Math.min(4, globalThis.navigator?.hardwareConcurrency ?? 2)));
+    try {
+        shared ??= new WorkerPool(Math.max(2, Math.min(4, globalThis.navigator?.hardwareConcurrency ?? 2)));
+    } catch {
+        return null; // a Content Security Policy may forbid workers: one thread then
+    }
     const pool = shared;
     pool.hold();
     sessions += 1;

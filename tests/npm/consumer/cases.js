@@ -563,6 +563,49 @@ const engines = [
         },
     },
     {
+        name: 'workers that cannot start (a CSP, say): Blob reading, hashing and the pool stay on the page',
+        async run(ctx) {
+            if (typeof Worker !== 'function' || typeof document === 'undefined') return; // browsers only
+            const secrets = fixedSecrets();
+            const k = fixedKeyring(secrets);
+            const data = bytes((9 << 20) + 3, 12);
+            const opts = { suite: 0x0478, frameLength: 65536, [FIXED]: secrets };
+            const reference = (await ctx.cd.encrypt(k, data, opts)).result;
+            const RealWorker = globalThis.Worker;
+            const failing = {
+                // The constructor throws.
+                throws: class { constructor() { throw new DOMException('blocked by CSP', 'SecurityError'); } },
+                // The script fails to load: an error event before any message.
+                errors: class {
+                    constructor() { setTimeout(() => this.onerror?.({ message: 'failed to load', preventDefault() {} }), 0); }
+                    postMessage() {}
+                    terminate() {}
+                },
+            };
+            const signedOpts = { ...opts, suite: 0x0578 };
+            const signed = (await ctx.cd.encrypt(k, data, signedOpts)).result;
+            try {
+                for (const [how, Broken] of Object.entries(failing)) {
+                    globalThis.Worker = Broken;
+                    const enc = await ctx.cd.encrypt(k, new Blob([data]), opts);
+                    bytesEqual(await readAll(enc.result), reference, `worker ${how}: encrypt, same bytes`);
+                    const dec = await ctx.cd.decrypt(k, new Blob([reference]), {});
+                    bytesEqual(await readAll(dec.plaintext), data, `worker ${how}: decrypt`);
+                }
+                // A constructor that throws: the hash worker and the pool (shared, so earlier
+                // cases may have started them) must not fail the message either.
+                globalThis.Worker = failing.throws;
+                const viaPage = (await ctx.cd.encrypt(k, data, { ...signedOpts, workers: true })).result;
+                bytesEqual(viaPage, signed, 'signed, workers: true: same bytes');
+                const pooled = (await ctx.cd.encrypt(k, data, { ...opts, workers: true })).result;
+                bytesEqual(pooled, reference, 'workers: true: same bytes');
+                bytesEqual((await ctx.cd.decrypt(k, signed, { workers: true })).plaintext, data, 'decrypt, workers: true');
+            } finally {
+                globalThis.Worker = RealWorker;
+            }
+        },
+    },
+    {
         name: 'engines: the wasm fallback refuses tampered and truncated messages',
         async run(ctx) {
             const k = await keyring(ctx);
