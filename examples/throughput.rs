@@ -1,14 +1,18 @@
 //! In-memory encrypt/decrypt throughput of the core (no I/O): `cargo run --release --example
-//! throughput [MiB]`.
+//! throughput [MiB]`. Native only: the raw RSA keyring is not in the wasm build.
 #![allow(clippy::unwrap_used)]
 
-use std::time::Instant;
+#[cfg(target_arch = "wasm32")]
+fn main() {}
 
-use cipherdrop::{
-    AlgorithmSuite, DecryptOptions, EncryptOptions, Encryptor, OaepHash, RawRsaKeyring, decrypt,
-};
-
+#[cfg(not(target_arch = "wasm32"))]
 fn main() {
+    use std::time::Instant;
+
+    use cipherdrop::{
+        AlgorithmSuite, DecryptOptions, EncryptOptions, Encryptor, OaepHash, RawRsaKeyring, decrypt,
+    };
+
     let mib: usize = std::env::args().nth(1).map_or(256, |a| a.parse().unwrap());
     let keyring = RawRsaKeyring::from_pem(
         "b",
