@@ -116,9 +116,10 @@ function memoryView() {
 /**
  * Reads the frame job the wasm bindings packed at `ptr` (src/wasm/convert.rs `pack_job`):
  * flags, sequence number, plaintext length, AAD length, IV, AAD. `iv` and `aad` are views of
- * the module's memory, valid until the same object's next job: engines copy them when called.
- * Should the memory grow meanwhile (another message's allocation, while this one awaited),
- * the views are empty, the engine fails on the frame and the core seals or opens it itself.
+ * the module's memory: the callers start the frame's engine (which copies them) before any
+ * other call into the module or any await, and copy them for a job that must wait (a frame
+ * body spanning input chunks). Were the memory to grow first, the views would be empty, the
+ * engine would fail on the frame and the core would seal or open it itself.
  */
 export function jobAt(ptr) {
     const mem = memoryView();
