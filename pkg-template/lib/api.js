@@ -2,7 +2,7 @@
 // bytes between JS and the wasm Encryptor/Decryptor (which hold all the format logic), ask
 // keyrings for wrapping keys and unwrapped data keys, and handle streams, progress and aborts.
 import { DecryptError, call } from './errors.js';
-import { FrameDecryptor, FrameEncryptor, NodeAes, WebCryptoAes } from './frames.js';
+import { FrameDecryptor, FrameEncryptor, NodeAes, NodeHash, WebCryptoAes } from './frames.js';
 import { isKeyring, wrapDataKey } from './keyrings.js';
 import { HASH_MIN_BYTES, RemoteHash } from './hash.js';
 import { POOL_MIN_BYTES, poolByDefault, poolEngine } from './pool.js';
@@ -211,10 +211,13 @@ class Engines {
     }
 
     /**
-     * A hash worker for a signed message of suite `suiteId` (./hash.js), or null: used
-     * unless `workers: false`, for inputs of unknown size or HASH_MIN_BYTES or more.
+     * Where a signed message of suite `suiteId` is hashed, if not in the core: in Node,
+     * node:crypto's native hash (always); in browsers a hash worker (./hash.js), unless
+     * `workers: false`, for inputs of unknown size or HASH_MIN_BYTES or more; else null.
      */
     hashFor(suiteId, total) {
+        const native = NodeHash.start(wasm.signatureHash(suiteId));
+        if (native) return native;
         if (this.#workers === false) return null;
         if (this.#workers !== true && total !== undefined && total < HASH_MIN_BYTES) return null;
         const hash = RemoteHash.start(suiteId);

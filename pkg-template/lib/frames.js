@@ -34,7 +34,7 @@ export function depthFor(frameLength, engine = null) {
 /** node:crypto's cipher functions, registered by the Node entry (node.js); null elsewhere. */
 let nodeCrypto = null;
 
-/** Called by the Node entry: `{ createCipheriv, createDecipheriv, createSecretKey }`. */
+/** Called by the Node entry: `{ createCipheriv, createDecipheriv, createSecretKey, createHash }`. */
 export function setNodeCrypto(api) {
     nodeCrypto = api;
 }
@@ -83,6 +83,37 @@ export class NodeAes {
         const own = out.byteOffset === 0 && out.buffer.byteLength === out.length;
         return Promise.resolve(own ? new Uint8Array(out.buffer) : new Uint8Array(out));
     }
+}
+
+/**
+ * A signed message's running hash through node:crypto's native `createHash` (Node only): the
+ * core delegates its hash (as to the browsers' hash worker, ./hash.js) and signs or verifies
+ * with the digest. Native SHA-384 is about 1.4x the module's here.
+ */
+export class NodeHash {
+    /** A hash of `algorithm` ('SHA-384' or 'SHA-256'), or null outside Node. */
+    static start(algorithm) {
+        if (!nodeCrypto?.createHash || !algorithm) return null;
+        return new NodeHash(nodeCrypto.createHash(algorithm.replace('-', '').toLowerCase()));
+    }
+
+    #hash;
+
+    constructor(hash) {
+        this.#hash = hash;
+    }
+
+    /** Never makes the caller wait (same shape as RemoteHash.update). */
+    update(bytes) {
+        this.#hash.update(bytes);
+        return undefined;
+    }
+
+    async digest() {
+        return new Uint8Array(this.#hash.digest());
+    }
+
+    close() {}
 }
 
 /** An engine's failure on one frame, as a value (so that no rejection goes unhandled). */

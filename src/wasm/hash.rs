@@ -5,6 +5,7 @@ use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
 use super::error::decrypt_error;
+use crate::suite::Signing;
 use crate::{AlgorithmSuite, DecryptError};
 
 /// The running SHA-384 (or SHA-256) of a signed message. `update` with every message byte
@@ -48,4 +49,15 @@ fn finished() -> JsValue {
 #[wasm_bindgen(js_name = messageIsSigned)]
 pub fn message_is_signed(prefix: &[u8]) -> Option<bool> {
     crate::message_suite(prefix).map(AlgorithmSuite::is_signed)
+}
+
+/// The hash a signed suite's signature covers the message with, in WebCrypto spelling
+/// (`"SHA-384"`), for a native hasher (Node's `createHash`); `undefined` for an unsigned or
+/// unknown suite.
+#[wasm_bindgen(js_name = signatureHash)]
+pub fn signature_hash(suite_id: u16) -> Option<String> {
+    Some(match AlgorithmSuite::from_id(suite_id)?.signing()? {
+        Signing::EcdsaP384Sha384 => "SHA-384".into(),
+        Signing::EcdsaP256Sha256 => "SHA-256".into(),
+    })
 }

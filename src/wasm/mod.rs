@@ -21,7 +21,7 @@ use wasm_bindgen::prelude::*;
 pub use decrypt::Decryptor;
 pub use decrypt::no_decryptable_key;
 pub use encrypt::{Encryptor, PendingEncryptor};
-pub use hash::{MessageHasher, message_is_signed};
+pub use hash::{MessageHasher, message_is_signed, signature_hash};
 
 /// Runs once when the module is instantiated: panics print their message to the console.
 #[wasm_bindgen(start)]

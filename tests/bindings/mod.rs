@@ -2,7 +2,9 @@
 //! `tests/node.rs` (Node): they call the exported types as the package's JS glue does, with
 //! WebCrypto RSA-OAEP for the wrap and the unwrap, and check the `kind`/`code` of every error they throw.
 
-use cipherdrop::wasm::{Decryptor, Encryptor, PendingEncryptor, no_decryptable_key};
+use cipherdrop::wasm::{
+    Decryptor, Encryptor, PendingEncryptor, message_is_signed, no_decryptable_key, signature_hash,
+};
 use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -105,6 +107,20 @@ async fn decrypt(message: &[u8], expected: JsValue) -> Result<Vec<u8>, JsValue> 
 #[wasm_bindgen_test]
 fn version_is_the_cargo_version() {
     assert_eq!(cipherdrop::wasm::version(), env!("CARGO_PKG_VERSION"));
+}
+
+#[wasm_bindgen_test]
+async fn suite_facts_for_the_js_glue() {
+    assert_eq!(signature_hash(0x0578).as_deref(), Some("SHA-384"));
+    assert_eq!(signature_hash(0x0378).as_deref(), Some("SHA-384"));
+    assert_eq!(signature_hash(0x0214).as_deref(), Some("SHA-256"));
+    assert_eq!(signature_hash(0x0478), None);
+    assert_eq!(signature_hash(0x1234), None);
+    let signed = encrypt(0x0578, 100.0, b"x", &JsValue::UNDEFINED).await;
+    let unsigned = encrypt(0x0478, 100.0, b"x", &JsValue::UNDEFINED).await;
+    assert_eq!(message_is_signed(&signed[..4]), Some(true));
+    assert_eq!(message_is_signed(&unsigned[..4]), Some(false));
+    assert_eq!(message_is_signed(b"junk"), None);
 }
 
 #[wasm_bindgen_test]
