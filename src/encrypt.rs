@@ -94,6 +94,8 @@ pub struct PendingEncryptor {
 impl PendingEncryptor {
     /// Checks `options` and generates the data key, message ID and (signed suite) signing key.
     pub fn new(options: &EncryptOptions) -> Result<Self, EncryptError> {
+        // Before any secret is made: bad options cost no key generation.
+        check_options(options)?;
         let data_key =
             DataKey::generate(options.suite.key_len()).map_err(|_| EncryptError::Random)?;
         let signer = match options.suite.is_signed() {
@@ -105,13 +107,13 @@ impl PendingEncryptor {
         Self::with_secrets(options, data_key, message_id, signer)
     }
 
+    /// `options` must have passed `check_options` (both callers check first).
     fn with_secrets(
         options: &EncryptOptions,
         data_key: DataKey,
         message_id: [u8; 32],
         signer: Option<Signer>,
     ) -> Result<Self, EncryptError> {
-        check_options(options)?;
         let mut context = options.encryption_context.clone();
         if let Some(signer) = &signer {
             context.insert(PUBLIC_KEY_ENTRY.into(), signer.public_entry());
