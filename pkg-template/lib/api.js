@@ -518,6 +518,17 @@ class DecryptSession {
 
 // --- one-shot encrypt / decrypt ------------------------------------------------------------
 
+/** For Blob input, sets `input.stream` (see `blobStream`); closes `session` if that fails. */
+async function openBlob(input, session, options, signed) {
+    if (!input.blob) return;
+    try {
+        input.stream = await blobStream(input.blob, options, signed);
+    } catch (err) {
+        session.close();
+        throw err;
+    }
+}
+
 /** Feeds all of `bytes` to a one-shot session, slice by slice, and its output to `sink`. */
 async function feedAll(session, bytes, sink, { onProgress, signal }) {
     const pacer = new Pacer();
@@ -540,14 +551,7 @@ export async function encrypt(keyring, data, options = {}) {
     const input = source(data);
     const session = await EncryptSession.open(keyring, options, input.bytes?.length ?? input.total);
     const { messageHeader } = session;
-    if (input.blob) {
-        try {
-            input.stream = await blobStream(input.blob, options, session.signed);
-        } catch (err) {
-            session.close();
-            throw err;
-        }
-    }
+    await openBlob(input, session, options, session.signed);
     if (input.stream) {
         return { result: encryptedStream(session, input, options), messageHeader };
     }
@@ -568,14 +572,8 @@ export async function encrypt(keyring, data, options = {}) {
 export async function decrypt(keyring, data, options = {}) {
     const input = source(data);
     const session = await DecryptSession.open(keyring, options, input.bytes?.length ?? input.total);
-    if (input.blob) {
-        try {
-            input.stream = await blobStream(input.blob, options, undefined);
-        } catch (err) {
-            session.close();
-            throw err;
-        }
-    }
+    // The suite is read from the Blob's first bytes, if that matters.
+    await openBlob(input, session, options, undefined);
     if (input.stream) return decryptedStream(session, input, options);
     // The plaintext is shorter than the message.
     const sink = new Sink(input.bytes.length);

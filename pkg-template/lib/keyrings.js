@@ -154,19 +154,14 @@ function checkKeyring(what, value) {
  * RSA-OAEP encryption of the data key (MGF1 with the same hash, empty label).
  */
 export class RawRsaKeyring {
+    /** Names and OAEP hash: the wrapping key's (the private key was imported with the same). */
     #wrappingKey;
     #privateKey;
-    #keyNamespace;
-    #keyName;
-    #oaepHash;
 
-    constructor(token, { wrappingKey, privateKey, keyNamespace, keyName, oaepHash }) {
+    constructor(token, { wrappingKey, privateKey }) {
         if (token !== TOKEN) throw new TypeError('use `await RawRsaKeyring.fromPem({...})`');
         this.#wrappingKey = wrappingKey;
         this.#privateKey = privateKey;
-        this.#keyNamespace = keyNamespace;
-        this.#keyName = keyName;
-        this.#oaepHash = oaepHash;
     }
 
     /**
@@ -203,22 +198,20 @@ export class RawRsaKeyring {
             }
         }
         const wrappingKey = await wrappingKeyFromSpki(keyNamespace, keyName, spki ?? derived, hash);
-        return new RawRsaKeyring(TOKEN, {
-            wrappingKey, privateKey: cryptoKey, keyNamespace, keyName, oaepHash: hash,
-        });
+        return new RawRsaKeyring(TOKEN, { wrappingKey, privateKey: cryptoKey });
     }
 
     get keyNamespace() {
-        return this.#keyNamespace;
+        return this.#wrappingKey.keyNamespace;
     }
 
     get keyName() {
-        return this.#keyName;
+        return this.#wrappingKey.keyName;
     }
 
     /** The OAEP hash in WebCrypto spelling ('SHA-256', ...). */
     get oaepHash() {
-        return this.#oaepHash;
+        return this.#wrappingKey.oaepHash;
     }
 
     /** Whether this keyring holds a private key (can decrypt). */
@@ -231,10 +224,11 @@ export class RawRsaKeyring {
     }
 
     async unwrap(edk, _headerBytes, _options = undefined) {
-        if (edk.providerId !== this.#keyNamespace || edk.providerInfo !== this.#keyName) return null;
+        const { keyNamespace, keyName } = this;
+        if (edk.providerId !== keyNamespace || edk.providerInfo !== keyName) return null;
         if (!this.#privateKey) {
             throw new DecryptError(
-                `keyring failed: raw RSA keyring ${this.#keyNamespace}/${this.#keyName} has only a public key`,
+                `keyring failed: raw RSA keyring ${keyNamespace}/${keyName} has only a public key`,
                 'KEYRING');
         }
         try {
