@@ -2,48 +2,126 @@
 //! data key only when the caller's identity, the key's state and policy, and the message's
 //! verified encryption context allow it. Every call is audited in a hash chain.
 //!
-//! The binary only parses arguments; [`launch_with_tcp_listener`] runs the server.
+//! Layers: [`router`] → handlers (`/v0`) and the archive → [`domain`] → `store` (SQLite or
+//! PostgreSQL). The binary only parses arguments; [`launch_with_tcp_listener`] runs the server.
 #![forbid(unsafe_code)]
 
 mod archive;
+mod backup;
 pub mod client;
 pub mod demo;
 pub mod domain;
-mod error;
 mod handlers;
 mod router;
 mod settings;
 mod state;
+mod store;
 
 use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
 
-pub use error::AppError;
-pub use settings::Settings;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 
-/// The principal whose token `serve` creates on first start; it may create keys, aliases and
-/// tokens, read the audit log, and always read or replace key policies.
-pub const ADMIN_PRINCIPAL: &str = "admin";
+pub use backup::{backup, restore};
+pub use domain::{ADMIN_PRINCIPAL, DomainError};
+pub use settings::{DataSettings, Settings};
 
-/// Opens (or initialises) the data directory and serves on `listener` until `shutdown`
+use crate::domain::KeyServer;
+use crate::domain::secrets::{self, RootKey};
+
+/// Opens (or initialises) the database and serves on `listener` until `shutdown`
 /// completes; in-flight requests finish first.
 pub async fn launch_with_tcp_listener(
     settings: Settings,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), AppError> {
-    let state = state::AppState::open(&settings).await?;
+) -> Result<(), DomainError> {
+    let (store, keys) = open(&settings.data).await?;
+    keys.bootstrap_admin(&settings.data.data_dir).await?;
     let demo_config = match settings.demo {
-        true => Some(demo::bootstrap(&state, &settings.data_dir).await?),
+        true => Some(demo::bootstrap(&keys, &settings.data.data_dir).await?),
         false => None,
     };
-    let sweeper = tokio::spawn(state.clone().sweep_expired_keys());
-    let app = router::router(state, &settings, demo_config);
-    let addr = listener.local_addr().map_err(|e| AppError::internal(e.to_string()))?;
+    let auth = handlers::Auth::new(keys.clone(), settings.rate_limit);
+    let archive = match settings.archive_url() {
+        Some(url) => {
+            let limits = archive::Limits {
+                max_object: settings.max_object_size,
+                max_open_uploads: i64::from(settings.max_open_uploads),
+                upload_ttl_ms: i64::try_from(settings.upload_ttl.saturating_mul(1000))
+                    .unwrap_or(i64::MAX),
+            };
+            let log = keys.audit_log().clone();
+            Some(archive::Archive::open(&url, store, log, auth.clone(), limits)?)
+        }
+        None => None,
+    };
+    let mut sweepers = vec![tokio::spawn(sweep_expired_keys(keys.clone()))];
+    if let Some(a) = &archive {
+        sweepers.push(tokio::spawn(a.clone().sweep_expired_uploads()));
+    }
+    let state = state::AppState::new(keys, auth);
+    let app = router::router(state, archive, &settings, demo_config);
+    let addr = listener.local_addr().map_err(|e| DomainError::internal(e.to_string()))?;
     tracing::info!(%addr, "cipherdrop key server listening");
     let served =
         axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
-    sweeper.abort();
-    served.map_err(|e| AppError::internal(e.to_string()))
+    for s in sweepers {
+        s.abort();
+    }
+    served.map_err(|e| DomainError::internal(e.to_string()))
+}
+
+/// The store and the key service over it, the root key checked against the database.
+async fn open(data: &DataSettings) -> Result<(Arc<dyn store::Store>, Arc<KeyServer>), DomainError> {
+    let dir = &data.data_dir;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| DomainError::internal(format!("{}: {e}", dir.display())))?;
+    let store = store::open(&data.database_url()).await?;
+    tracing::info!(backend = store.backend(), "database open");
+    let root = RootKey::new(&root_key_bytes(data)?)?;
+    let keys = Arc::new(KeyServer::open(store.clone(), root).await?);
+    Ok((store, keys))
+}
+
+/// Deletes keys whose deletion window ended, every minute.
+async fn sweep_expired_keys(keys: Arc<KeyServer>) {
+    loop {
+        if let Err(e) = keys.sweep_expired_keys().await {
+            tracing::error!(error = %e, "deleting expired keys failed");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    }
+}
+
+/// The root key: `CIPHERDROP_ROOT_KEY` (base64 of 32 bytes), else `--root-key-file`, else
+/// `DATA_DIR/root-key`, created with mode 0600 on first start.
+fn root_key_bytes(data: &DataSettings) -> Result<zeroize::Zeroizing<Vec<u8>>, DomainError> {
+    if let Ok(b64) = std::env::var("CIPHERDROP_ROOT_KEY") {
+        let bytes = STANDARD
+            .decode(b64.trim())
+            .map_err(|_| DomainError::internal("CIPHERDROP_ROOT_KEY is not base64"))?;
+        return Ok(zeroize::Zeroizing::new(bytes));
+    }
+    let path = match &data.root_key_file {
+        Some(path) => path.clone(),
+        None => {
+            let path = data.data_dir.join("root-key");
+            if !path.exists() {
+                secrets::write_secret(&path, &secrets::random::<32>()?)?;
+            }
+            path
+        }
+    };
+    read_secret(&path)
+}
+
+fn read_secret(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, DomainError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| DomainError::internal(format!("{}: {e}", path.display())))?;
+    Ok(zeroize::Zeroizing::new(bytes))
 }

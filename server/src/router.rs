@@ -7,6 +7,7 @@ use axum::middleware;
 use axum::routing::{get, post, put};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::archive::Archive;
 use crate::handlers::{self, v0};
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -15,6 +16,7 @@ use crate::state::AppState;
 /// metrics.
 pub(crate) fn router(
     state: AppState,
+    archive: Option<Archive>,
     settings: &Settings,
     demo: Option<serde_json::Value>,
 ) -> Router {
@@ -43,8 +45,11 @@ pub(crate) fn router(
         .route("/aliases", get(v0::aliases::list).post(v0::aliases::create))
         .route("/aliases/{*alias}", put(v0::aliases::update).delete(v0::aliases::delete))
         .route("/tokens", post(v0::tokens::create))
-        .route("/audit", get(v0::audit::list))
-        .nest("/archive", crate::archive::routes());
+        .route("/audit", get(v0::audit::list));
+    let api = match archive {
+        Some(archive) => api.nest("/archive", crate::archive::routes(archive)),
+        None => api,
+    };
     let app = Router::new()
         .route("/healthz", get(handlers::ops::healthz))
         .route("/metrics", get(handlers::ops::metrics))

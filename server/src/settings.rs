@@ -2,12 +2,39 @@
 
 use std::path::PathBuf;
 
+/// Where the key server's data is: the database and the root key.
+#[derive(Clone, Debug, clap::Args)]
+pub struct DataSettings {
+    /// Directory for the admin token, and by default the SQLite database and the root key.
+    #[arg(long, env = "CIPHERDROP_DATA_DIR", default_value = "cipherdrop-data")]
+    pub data_dir: PathBuf,
+    /// Database: `sqlite://PATH` (default: DATA_DIR/cipherdrop.db) or
+    /// `postgres://USER@HOST:PORT/DB` (several replicas may share one).
+    #[arg(long, env = "CIPHERDROP_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// File holding the root key (32 random bytes) that seals every private key; replicas
+    /// must share it. Default: DATA_DIR/root-key, created on first start. The environment
+    /// variable CIPHERDROP_ROOT_KEY (base64) takes precedence over both.
+    #[arg(long, env = "CIPHERDROP_ROOT_KEY_FILE")]
+    pub root_key_file: Option<PathBuf>,
+}
+
+impl DataSettings {
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("cipherdrop.db").display()),
+        }
+    }
+}
+
 /// `cipherdrop serve` settings.
 #[derive(Clone, Debug, clap::Args)]
 pub struct Settings {
-    /// Directory for the database, the root key and the admin token.
-    #[arg(long, env = "CIPHERDROP_DATA_DIR", default_value = "cipherdrop-data")]
-    pub data_dir: PathBuf,
+    /// Database, root key and data directory.
+    #[command(flatten)]
+    pub data: DataSettings,
     /// Address to listen on.
     #[arg(long, env = "CIPHERDROP_LISTEN", default_value = "127.0.0.1:8700")]
     pub listen: String,
@@ -20,12 +47,23 @@ pub struct Settings {
     /// Requests per second each principal may make (burst: twice that).
     #[arg(long, env = "CIPHERDROP_RATE_LIMIT", default_value_t = 200)]
     pub rate_limit: u32,
-    /// Also serve the archive store (`/v0/archive`), keeping objects in this directory.
+    /// Also serve the archive store (`/v0/archive`) at this URL: `file:///DIR` or
+    /// `s3://BUCKET/PREFIX` (AWS environment variables: credentials, AWS_REGION,
+    /// AWS_ENDPOINT_URL, AWS_ALLOW_HTTP=true for a local endpoint).
+    #[arg(long, env = "CIPHERDROP_ARCHIVE_URL", conflicts_with = "archive_dir")]
+    pub archive_url: Option<String>,
+    /// Shorthand for `--archive-url file:///DIR`.
     #[arg(long, env = "CIPHERDROP_ARCHIVE_DIR")]
     pub archive_dir: Option<PathBuf>,
     /// Largest archive object, in bytes.
     #[arg(long, env = "CIPHERDROP_MAX_OBJECT_SIZE", default_value_t = 8 << 30)]
     pub max_object_size: u64,
+    /// Seconds an unfinished archive upload stays open.
+    #[arg(long, env = "CIPHERDROP_UPLOAD_TTL", default_value_t = 24 * 3600)]
+    pub upload_ttl: u64,
+    /// Unfinished archive uploads each principal may have open at once.
+    #[arg(long, env = "CIPHERDROP_MAX_OPEN_UPLOADS", default_value_t = 16)]
+    pub max_open_uploads: u32,
     /// Also serve the static files of this directory at `/` (the demo page).
     #[arg(long, env = "CIPHERDROP_STATIC_DIR")]
     pub static_dir: Option<PathBuf>,
@@ -33,4 +71,18 @@ pub struct Settings {
     /// demo principals' tokens. Never for production.
     #[arg(skip)]
     pub demo: bool,
+}
+
+impl Settings {
+    /// The archive URL in force, if the archive is on.
+    pub fn archive_url(&self) -> Option<String> {
+        match (&self.archive_url, &self.archive_dir) {
+            (Some(url), _) => Some(url.clone()),
+            (None, Some(dir)) => {
+                let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+                url::Url::from_directory_path(&dir).ok().map(String::from)
+            }
+            (None, None) => None,
+        }
+    }
 }

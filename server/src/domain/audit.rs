@@ -7,9 +7,14 @@
 use cipherdrop::EncryptionContext;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::SqliteConnection;
+use std::sync::Arc;
 
-use crate::error::AppError;
+use tokio::sync::{mpsc, oneshot};
+
+use super::error::DomainError;
+use super::keys::{now_ms, rfc3339};
+use super::Caller;
+use crate::store::{AuditRow, Store, StoreError, WriteTx};
 
 /// `prev_hash` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -60,49 +65,155 @@ pub fn chain_hash(prev_hash: &str, record_json: &str) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Appends `record` (its `seq` is assigned here) inside the caller's transaction.
-pub(crate) async fn append(
-    conn: &mut SqliteConnection,
-    mut record: Record,
-) -> Result<(), AppError> {
-    let last: Option<(i64, String)> =
-        sqlx::query_as("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await?;
-    let (seq, prev) = last.unwrap_or((0, GENESIS.to_string()));
-    record.seq = seq + 1;
-    let json = serde_json::to_string(&record).map_err(|e| AppError::internal(e.to_string()))?;
-    let hash = chain_hash(&prev, &json);
-    sqlx::query("INSERT INTO audit (seq, record, prev_hash, hash) VALUES (?, ?, ?, ?)")
-        .bind(record.seq)
-        .bind(&json)
-        .bind(&prev)
-        .bind(&hash)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+impl Record {
+    /// The record of an allowed request.
+    pub(crate) fn allowed(caller: &Caller, action: &str, key_id: Option<&str>) -> Self {
+        Self::of(caller, action, key_id, None, &Ok::<(), DomainError>(()))
+    }
+
+    /// The record of a request by `caller` with `outcome`; `seq` is assigned on append.
+    pub(crate) fn of<T>(
+        caller: &Caller,
+        action: &str,
+        key_id: Option<&str>,
+        context: Option<&EncryptionContext>,
+        outcome: &Result<T, DomainError>,
+    ) -> Self {
+        let (result, detail) = match outcome {
+            Ok(_) => ("Allowed", String::new()),
+            Err(e) => (e.audit_result(), e.code().to_string()),
+        };
+        Self {
+            seq: 0,
+            time: rfc3339(now_ms()),
+            request_id: caller.request_id.clone(),
+            principal: caller.principal.clone(),
+            action: action.into(),
+            key_id: key_id.map(String::from),
+            context: context.cloned(),
+            result: result.into(),
+            detail,
+        }
+    }
+}
+
+/// Appends `records` in order inside `tx`, linking each to the chain's head.
+pub(crate) async fn append_in(
+    tx: &mut dyn WriteTx,
+    records: impl IntoIterator<Item = Record>,
+) -> Result<(), DomainError> {
+    let head = tx.head().clone();
+    let (mut seq, mut prev) = (head.seq, head.hash);
+    let mut rows = Vec::new();
+    for mut record in records {
+        seq += 1;
+        record.seq = seq;
+        let json =
+            serde_json::to_string(&record).map_err(|e| DomainError::internal(e.to_string()))?;
+        let hash = chain_hash(&prev, &json);
+        rows.push(AuditRow { seq, record: json, prev_hash: prev, hash: hash.clone() });
+        prev = hash;
+    }
+    tx.append_audit(&rows).await.map_err(audit_failed)
+}
+
+/// A store failure while appending: the request must not take effect.
+fn audit_failed(e: StoreError) -> DomainError {
+    match e {
+        StoreError::Unavailable(m) => DomainError::Unavailable(m),
+        other => DomainError::AuditFailed(other.to_string()),
+    }
 }
 
 /// Records with `seq > after`, at most `limit`, as stored.
 pub(crate) async fn list(
-    conn: &mut SqliteConnection,
+    store: &dyn Store,
     after: i64,
     limit: i64,
-) -> Result<Vec<ChainedRecord>, AppError> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT record, prev_hash, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
-    )
-    .bind(after)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.into_iter()
-        .map(|(json, prev_hash, hash)| {
-            let record = serde_json::from_str(&json)
-                .map_err(|e| AppError::internal(format!("audit record unreadable: {e}")))?;
-            Ok(ChainedRecord { record, prev_hash, hash })
+) -> Result<Vec<ChainedRecord>, DomainError> {
+    store
+        .audit_page(after, limit)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let record = serde_json::from_str(&row.record)
+                .map_err(|e| DomainError::internal(format!("audit record unreadable: {e}")))?;
+            Ok(ChainedRecord { record, prev_hash: row.prev_hash, hash: row.hash })
         })
         .collect()
+}
+
+/// Most records one group commit appends.
+const MAX_BATCH: usize = 512;
+
+/// The audit log's writer: records of concurrent requests are appended in one transaction
+/// (whatever arrived while the previous commit was in flight), and each request learns when
+/// its own record is durable. The chain's order is the database's: replicas each have a
+/// writer, and their transactions take turns on the chain head.
+#[derive(Clone, Debug)]
+pub(crate) struct AuditLog {
+    queue: mpsc::Sender<Pending>,
+}
+
+struct Pending {
+    record: Record,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+impl AuditLog {
+    /// Starts the writer task on the current runtime.
+    pub(crate) fn start(store: Arc<dyn Store>) -> Self {
+        let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(write_batches(store, rx));
+        Self { queue }
+    }
+
+    /// Appends `record` and waits until it is durable. Fails closed: the caller must not act
+    /// (or answer as if it had) unless this returns `Ok`.
+    pub(crate) async fn append(&self, record: Record) -> Result<(), DomainError> {
+        let (done, wait) = oneshot::channel();
+        let stopped = || DomainError::AuditFailed("the audit writer stopped".into());
+        self.queue.send(Pending { record, done }).await.map_err(|_| stopped())?;
+        match wait.await.map_err(|_| stopped())? {
+            Ok(()) => Ok(()),
+            Err(e) => Err(DomainError::AuditFailed(e)),
+        }
+    }
+
+    /// Records a request that changed nothing (reads, refusals, unwraps) and passes its
+    /// outcome on, unless the record cannot be written.
+    pub(crate) async fn outcome<T>(
+        &self,
+        caller: &Caller,
+        action: &str,
+        key_id: Option<&str>,
+        context: Option<&EncryptionContext>,
+        outcome: Result<T, DomainError>,
+    ) -> Result<T, DomainError> {
+        self.append(Record::of(caller, action, key_id, context, &outcome)).await?;
+        outcome
+    }
+}
+
+async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Pending>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (records, waiters): (Vec<_>, Vec<_>) =
+            batch.drain(..).map(|p| (p.record, p.done)).unzip();
+        let result = async {
+            let mut tx = store.write().await?;
+            append_in(tx.as_mut(), records).await?;
+            tx.commit().await.map_err(audit_failed)
+        }
+        .await
+        .map_err(|e: DomainError| {
+            tracing::error!(error = %e, "audit batch not written");
+            e.to_string()
+        });
+        for waiter in waiters {
+            let _ = waiter.send(result.clone());
+        }
+    }
 }
 
 /// Checks a chain from its start: links, hashes and sequence numbers. Returns the number of

@@ -1,15 +1,15 @@
-//! Keys, versions and aliases in the database, and the key states of AWS KMS.
+//! Key names, IDs, states (AWS KMS names) and the documents DescribeKey and GetPublicKey
+//! return.
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::Serialize;
-use sqlx::SqliteConnection;
-
+use super::error::DomainError;
 use super::policy::Policy;
 use super::secrets::ENCRYPTION_ALGORITHMS;
-use crate::error::AppError;
+use crate::store::KeyRow;
 
 /// EDK provider ID (raw RSA keyring key namespace) of every server key.
 pub const KEY_NAMESPACE: &str = "cipherdrop";
@@ -21,21 +21,6 @@ pub(crate) const DELETION_WINDOW_DAYS: std::ops::RangeInclusive<i64> = 7..=30;
 pub(crate) const ENABLED: &str = "Enabled";
 pub(crate) const DISABLED: &str = "Disabled";
 pub(crate) const PENDING_DELETION: &str = "PendingDeletion";
-
-/// A key row.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub(crate) struct KeyRow {
-    pub(crate) key_id: String,
-    pub(crate) description: String,
-    pub(crate) key_spec: String,
-    pub(crate) key_usage: String,
-    pub(crate) state: String,
-    pub(crate) deletion_date: Option<i64>,
-    pub(crate) created_at: i64,
-    pub(crate) current_version: i64,
-    pub(crate) tags: String,
-    pub(crate) policy: String,
-}
 
 /// What DescribeKey returns.
 #[derive(Debug, Serialize)]
@@ -51,6 +36,13 @@ pub(crate) struct KeyMetadata {
     current_version: i64,
     tags: BTreeMap<String, String>,
     encryption_algorithms: [&'static str; 2],
+}
+
+impl KeyMetadata {
+    /// The key's ID.
+    pub(crate) fn key_id(&self) -> &str {
+        &self.key_id
+    }
 }
 
 impl KeyRow {
@@ -69,21 +61,21 @@ impl KeyRow {
         }
     }
 
-    pub(crate) fn policy(&self) -> Result<Policy, AppError> {
+    pub(crate) fn policy(&self) -> Result<Policy, DomainError> {
         let value = serde_json::from_str(&self.policy)
-            .map_err(|e| AppError::internal(format!("stored policy: {e}")))?;
+            .map_err(|e| DomainError::internal(format!("stored policy: {e}")))?;
         Policy::from_json(value)
     }
 
     /// Refuses use of the key unless it is Enabled.
-    pub(crate) fn require_enabled(&self) -> Result<(), AppError> {
+    pub(crate) fn require_enabled(&self) -> Result<(), DomainError> {
         match self.state.as_str() {
             ENABLED => Ok(()),
-            PENDING_DELETION => Err(AppError::KeyPendingDeletion(format!(
+            PENDING_DELETION => Err(DomainError::KeyPendingDeletion(format!(
                 "key {} is pending deletion",
                 self.key_id
             ))),
-            _ => Err(AppError::KeyDisabled(format!("key {} is disabled", self.key_id))),
+            _ => Err(DomainError::KeyDisabled(format!("key {} is disabled", self.key_id))),
         }
     }
 }
@@ -114,7 +106,7 @@ pub(crate) fn rfc3339(ms: i64) -> String {
 }
 
 /// A new key ID in the UUID form AWS KMS uses.
-pub(crate) fn new_key_id() -> Result<String, AppError> {
+pub(crate) fn new_key_id() -> Result<String, DomainError> {
     let mut b: [u8; 16] = super::secrets::random()?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
@@ -122,126 +114,10 @@ pub(crate) fn new_key_id() -> Result<String, AppError> {
     Ok(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]))
 }
 
-/// Resolves a key ID or `alias/NAME`. Keys whose deletion date has passed no longer exist.
-pub(crate) async fn resolve(
-    conn: &mut SqliteConnection,
-    key_ref: &str,
-) -> Result<KeyRow, AppError> {
-    let row: Option<KeyRow> = if key_ref.starts_with("alias/") {
-        sqlx::query_as(
-            "SELECT k.* FROM keys k JOIN aliases a ON a.key_id = k.key_id WHERE a.alias_name = ?",
-        )
-        .bind(key_ref)
-        .fetch_optional(&mut *conn)
-        .await?
-    } else {
-        sqlx::query_as("SELECT * FROM keys WHERE key_id = ?")
-            .bind(key_ref)
-            .fetch_optional(&mut *conn)
-            .await?
-    };
-    row.filter(|k| k.deletion_date.is_none_or(|d| d > now_ms()))
-        .ok_or_else(|| AppError::NotFound(format!("key {key_ref} not found")))
-}
-
-pub(crate) async fn list(conn: &mut SqliteConnection) -> Result<Vec<KeyRow>, AppError> {
-    let now = now_ms();
-    let rows: Vec<KeyRow> = sqlx::query_as("SELECT * FROM keys ORDER BY created_at, key_id")
-        .fetch_all(&mut *conn)
-        .await?;
-    Ok(rows.into_iter().filter(|k| k.deletion_date.is_none_or(|d| d > now)).collect())
-}
-
-pub(crate) async fn insert(conn: &mut SqliteConnection, key: &KeyRow) -> Result<(), AppError> {
-    sqlx::query(
-        "INSERT INTO keys (key_id, description, key_spec, key_usage, state, deletion_date, \
-         created_at, current_version, tags, policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&key.key_id)
-    .bind(&key.description)
-    .bind(&key.key_spec)
-    .bind(&key.key_usage)
-    .bind(&key.state)
-    .bind(key.deletion_date)
-    .bind(key.created_at)
-    .bind(key.current_version)
-    .bind(&key.tags)
-    .bind(&key.policy)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-pub(crate) async fn insert_version(
-    conn: &mut SqliteConnection,
-    key_id: &str,
-    version: i64,
-    public_der: &[u8],
-    private_sealed: &[u8],
-) -> Result<(), AppError> {
-    sqlx::query(
-        "INSERT INTO key_versions (key_id, version, public_der, private_sealed, created_at) \
-         VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(key_id)
-    .bind(version)
-    .bind(public_der)
-    .bind(private_sealed)
-    .bind(now_ms())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// (SPKI DER, sealed PKCS#8) of a key version.
-pub(crate) async fn version(
-    conn: &mut SqliteConnection,
-    key_id: &str,
-    version: i64,
-) -> Result<(Vec<u8>, Vec<u8>), AppError> {
-    sqlx::query_as(
-        "SELECT public_der, private_sealed FROM key_versions WHERE key_id = ? AND version = ?",
-    )
-    .bind(key_id)
-    .bind(version)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(|| AppError::NotFound(format!("key {key_id} has no version {version}")))
-}
-
-/// Updates state, deletion date, current version and policy of `key`.
-pub(crate) async fn update(conn: &mut SqliteConnection, key: &KeyRow) -> Result<(), AppError> {
-    sqlx::query("UPDATE keys SET state = ?, deletion_date = ?, current_version = ?, policy = ? WHERE key_id = ?")
-        .bind(&key.state)
-        .bind(key.deletion_date)
-        .bind(key.current_version)
-        .bind(&key.policy)
-        .bind(&key.key_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-/// Keys whose deletion window has ended: deleted with their versions and aliases.
-pub(crate) async fn expired(conn: &mut SqliteConnection) -> Result<Vec<String>, AppError> {
-    let ids: Vec<(String,)> = sqlx::query_as(
-        "SELECT key_id FROM keys WHERE state = 'PendingDeletion' AND deletion_date <= ?",
-    )
-    .bind(now_ms())
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(ids.into_iter().map(|(id,)| id).collect())
-}
-
-pub(crate) async fn delete(conn: &mut SqliteConnection, key_id: &str) -> Result<(), AppError> {
-    for statement in [
-        "DELETE FROM aliases WHERE key_id = ?",
-        "DELETE FROM key_versions WHERE key_id = ?",
-        "DELETE FROM keys WHERE key_id = ?",
-    ] {
-        sqlx::query(statement).bind(key_id).execute(&mut *conn).await?;
-    }
-    Ok(())
+/// Whether a key still exists: keys whose deletion date has passed are gone, even before
+/// the sweeper removes their rows.
+pub(crate) fn live(key: &KeyRow, now: i64) -> bool {
+    key.deletion_date.is_none_or(|d| d > now)
 }
 
 /// The public key document of GetPublicKey: SPKI DER (base64), PEM and JWK.
@@ -249,11 +125,11 @@ pub(crate) fn public_key_document(
     key: &KeyRow,
     version: i64,
     spki: &[u8],
-) -> Result<serde_json::Value, AppError> {
+) -> Result<serde_json::Value, DomainError> {
     let b64 = STANDARD.encode(spki);
     let pem = super::secrets::pem("PUBLIC KEY", spki);
     let (n, e) =
-        rsa_components(spki).ok_or_else(|| AppError::internal("stored public key unreadable"))?;
+        rsa_components(spki).ok_or_else(|| DomainError::internal("stored public key unreadable"))?;
     Ok(serde_json::json!({
         "keyId": key.key_id,
         "keyVersion": version,

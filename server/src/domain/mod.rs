@@ -1,6 +1,35 @@
-//! Key lifecycle, policy, audit and key material: plain functions that handlers call.
+//! The key server's rules: key lifecycle, policy, audit and key material. It speaks the
+//! store's traits and its own error type, never HTTP.
 
 pub mod audit;
+pub mod error;
 pub(crate) mod keys;
 pub mod policy;
 pub mod secrets;
+mod service;
+
+pub use error::DomainError;
+pub(crate) use service::{EdkSelector, KeyServer, NewKey};
+
+/// The principal whose token `serve` creates on first start; it may create keys, aliases and
+/// tokens, read the audit log, and always read or replace key policies.
+pub const ADMIN_PRINCIPAL: &str = "admin";
+
+/// Principal of the records the server writes itself (sweeper, first start).
+pub(crate) const SYSTEM_PRINCIPAL: &str = "system";
+
+/// Who made a request, and its ID, for authorisation and the audit log.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// Principal name, `-` when unauthenticated.
+    pub principal: String,
+    /// The request's `x-request-id`.
+    pub request_id: String,
+}
+
+impl Caller {
+    /// The server itself, for records of its own actions.
+    pub(crate) fn system(request_id: &str) -> Self {
+        Self { principal: SYSTEM_PRINCIPAL.into(), request_id: request_id.into() }
+    }
+}

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use cipherdrop::EncryptionContext;
 use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
+use super::error::DomainError;
 
 /// Actions a key policy can name.
 pub const ACTIONS: [&str; 11] = [
@@ -108,19 +108,19 @@ pub fn default_policy() -> Policy {
 
 impl Policy {
     /// Parses and validates a policy document.
-    pub fn from_json(value: serde_json::Value) -> Result<Self, AppError> {
+    pub fn from_json(value: serde_json::Value) -> Result<Self, DomainError> {
         let policy: Self = serde_json::from_value(value)
-            .map_err(|e| AppError::invalid(format!("invalid policy: {e}")))?;
+            .map_err(|e| DomainError::invalid(format!("invalid policy: {e}")))?;
         for st in &policy.statements {
             if let Some(a) = st.action.iter().find(|a| *a != "*" && !ACTIONS.contains(a)) {
-                return Err(AppError::invalid(format!("unknown action {a:?}")));
+                return Err(DomainError::invalid(format!("unknown action {a:?}")));
             }
             for (op, conditions) in &st.condition {
                 if !["StringEquals", "StringNotEquals", "StringLike"].contains(&op.as_str()) {
-                    return Err(AppError::invalid(format!("unknown condition operator {op:?}")));
+                    return Err(DomainError::invalid(format!("unknown condition operator {op:?}")));
                 }
                 if let Some(k) = conditions.keys().find(|k| !k.starts_with(CONTEXT_KEY_PREFIX)) {
-                    return Err(AppError::invalid(format!(
+                    return Err(DomainError::invalid(format!(
                         "condition key {k:?} must start with {CONTEXT_KEY_PREFIX:?}"
                     )));
                 }

@@ -9,7 +9,7 @@ use aws_lc_rs::rsa::{
 };
 use zeroize::Zeroizing;
 
-use crate::error::AppError;
+use super::error::DomainError;
 
 /// RSA key specs, as AWS KMS names them.
 pub(crate) const KEY_SPECS: [&str; 3] = ["RSA_2048", "RSA_3072", "RSA_4096"];
@@ -22,17 +22,17 @@ pub struct RootKey(LessSafeKey);
 
 impl RootKey {
     /// A root key from its 32 bytes.
-    pub fn new(bytes: &[u8]) -> Result<Self, AppError> {
+    pub fn new(bytes: &[u8]) -> Result<Self, DomainError> {
         let key = UnboundKey::new(&AES_256_GCM, bytes)
-            .map_err(|_| AppError::internal("root key must be 32 bytes"))?;
+            .map_err(|_| DomainError::internal("root key must be 32 bytes"))?;
         Ok(Self(LessSafeKey::new(key)))
     }
 
     /// `nonce || ciphertext || tag`, bound to `label` (key ID and version) as AAD, so a sealed
     /// key cannot be moved to another row.
-    pub(crate) fn seal(&self, label: &str, plaintext: &[u8]) -> Result<Vec<u8>, AppError> {
+    pub(crate) fn seal(&self, label: &str, plaintext: &[u8]) -> Result<Vec<u8>, DomainError> {
         let mut nonce = [0u8; NONCE_LEN];
-        getrandom::fill(&mut nonce).map_err(|_| AppError::internal("random failed"))?;
+        getrandom::fill(&mut nonce).map_err(|_| DomainError::internal("random failed"))?;
         let mut out = plaintext.to_vec();
         self.0
             .seal_in_place_append_tag(
@@ -40,14 +40,14 @@ impl RootKey {
                 Aad::from(label),
                 &mut out,
             )
-            .map_err(|_| AppError::internal("seal failed"))?;
+            .map_err(|_| DomainError::internal("seal failed"))?;
         let mut sealed = nonce.to_vec();
         sealed.append(&mut out);
         Ok(sealed)
     }
 
-    pub(crate) fn open(&self, label: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, AppError> {
-        let corrupt = || AppError::internal("sealed private key does not open");
+    pub(crate) fn open(&self, label: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, DomainError> {
+        let corrupt = || DomainError::internal("sealed private key does not open");
         let (nonce, body) = sealed.split_at_checked(NONCE_LEN).ok_or_else(corrupt)?;
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| corrupt())?;
         let mut buf = Zeroizing::new(body.to_vec());
@@ -64,20 +64,30 @@ impl std::fmt::Debug for RootKey {
     }
 }
 
+/// The RSA key size of a key spec.
+fn key_size(spec: &str) -> Result<KeySize, DomainError> {
+    match spec {
+        "RSA_2048" => Ok(KeySize::Rsa2048),
+        "RSA_3072" => Ok(KeySize::Rsa3072),
+        "RSA_4096" => Ok(KeySize::Rsa4096),
+        _ => Err(DomainError::invalid(format!("keySpec must be one of {KEY_SPECS:?}"))),
+    }
+}
+
+/// Refuses unknown key specs before any key is generated.
+pub(crate) fn check_spec(spec: &str) -> Result<(), DomainError> {
+    key_size(spec).map(|_| ())
+}
+
 /// A new RSA key: (PKCS#8 DER private key, SPKI DER public key).
-pub(crate) fn generate(spec: &str) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), AppError> {
-    let size = match spec {
-        "RSA_2048" => KeySize::Rsa2048,
-        "RSA_3072" => KeySize::Rsa3072,
-        "RSA_4096" => KeySize::Rsa4096,
-        _ => return Err(AppError::invalid(format!("keySpec must be one of {KEY_SPECS:?}"))),
-    };
+pub(crate) fn generate(spec: &str) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), DomainError> {
+    let size = key_size(spec)?;
     let key =
-        PrivateDecryptingKey::generate(size).map_err(|_| AppError::internal("keygen failed"))?;
+        PrivateDecryptingKey::generate(size).map_err(|_| DomainError::internal("keygen failed"))?;
     let pkcs8: Pkcs8V1Der<'static> =
-        key.as_der().map_err(|_| AppError::internal("encode failed"))?;
+        key.as_der().map_err(|_| DomainError::internal("encode failed"))?;
     let public = key.public_key();
-    let spki = public.as_der().map_err(|_| AppError::internal("encode failed"))?;
+    let spki = public.as_der().map_err(|_| DomainError::internal("encode failed"))?;
     Ok((Zeroizing::new(pkcs8.as_ref().to_vec()), spki.as_ref().to_vec()))
 }
 
@@ -86,10 +96,10 @@ pub(crate) fn decrypt(
     pkcs8: &[u8],
     sha1: bool,
     ciphertext: &[u8],
-) -> Result<Zeroizing<Vec<u8>>, AppError> {
-    let opaque = || AppError::InvalidCiphertext;
-    let key = PrivateDecryptingKey::from_pkcs8(pkcs8).map_err(|_| AppError::internal("bad key"))?;
-    let key = OaepPrivateDecryptingKey::new(key).map_err(|_| AppError::internal("bad key"))?;
+) -> Result<Zeroizing<Vec<u8>>, DomainError> {
+    let opaque = || DomainError::InvalidCiphertext;
+    let key = PrivateDecryptingKey::from_pkcs8(pkcs8).map_err(|_| DomainError::internal("bad key"))?;
+    let key = OaepPrivateDecryptingKey::new(key).map_err(|_| DomainError::internal("bad key"))?;
     let algorithm = if sha1 { &OAEP_SHA1_MGF1SHA1 } else { &OAEP_SHA256_MGF1SHA256 };
     let mut out = Zeroizing::new(vec![0u8; key.min_output_size()]);
     let len = key.decrypt(algorithm, ciphertext, &mut out, None).map_err(|_| opaque())?.len();
@@ -111,8 +121,66 @@ pub(crate) fn pem(label: &str, der: &[u8]) -> String {
 }
 
 /// Fills a fresh buffer with `N` random bytes.
-pub(crate) fn random<const N: usize>() -> Result<[u8; N], AppError> {
+pub(crate) fn random<const N: usize>() -> Result<[u8; N], DomainError> {
     let mut out = [0u8; N];
-    getrandom::fill(&mut out).map_err(|_| AppError::internal("random failed"))?;
+    getrandom::fill(&mut out).map_err(|_| DomainError::internal("random failed"))?;
     Ok(out)
+}
+
+/// Runs private-key work (OAEP decryption, key generation) on blocking threads, at most one
+/// per core at a time: RSA never stalls the async executor, and a burst of unwraps queues
+/// here instead of oversubscribing the cores.
+#[derive(Debug)]
+pub(crate) struct CryptoPool {
+    permits: tokio::sync::Semaphore,
+}
+
+impl CryptoPool {
+    /// A pool as wide as the machine's cores.
+    pub(crate) fn for_cores() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        Self { permits: tokio::sync::Semaphore::new(cores) }
+    }
+
+    /// Runs `work` on a blocking thread once a core is free.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, DomainError> + Send + 'static,
+    ) -> Result<T, DomainError> {
+        let _permit =
+            self.permits.acquire().await.map_err(|_| DomainError::internal("crypto pool closed"))?;
+        tokio::task::spawn_blocking(work).await.map_err(|e| DomainError::internal(e.to_string()))?
+    }
+}
+
+/// File mode of the root key, the admin token and backups: readable by the owner only.
+pub(crate) const SECRET_FILE_MODE: u32 = 0o600;
+
+/// Writes a new secret file (mode 0600); fails if `path` exists.
+pub(crate) fn write_secret(path: &std::path::Path, bytes: &[u8]) -> Result<(), DomainError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let fail = |e: std::io::Error| DomainError::internal(format!("{}: {e}", path.display()));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(SECRET_FILE_MODE)
+        .open(path)
+        .map_err(fail)?;
+    file.write_all(bytes).map_err(fail)?;
+    file.sync_all().map_err(fail)
+}
+
+/// Writes a secret file (mode 0600) beside `path`, then renames it over `path`: readers see
+/// the old content or the new, never a part.
+pub(crate) fn write_secret_replacing(
+    path: &std::path::Path,
+    bytes: &[u8],
+) -> Result<(), DomainError> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    write_secret(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| DomainError::internal(format!("{}: {e}", path.display())))
 }

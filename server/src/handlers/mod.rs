@@ -1,27 +1,52 @@
-//! HTTP handlers: they authenticate, call the domain functions and audit.
+//! HTTP handlers: they authenticate, parse, call the domain and answer; the domain audits.
 
+mod error;
 pub(crate) mod ops;
 pub(crate) mod v0;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, OriginalUri};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::error::AppError;
-use crate::state::{AppState, Caller};
+use crate::domain::{Caller, DomainError, KeyServer};
 
 /// Header that carries the request ID (set by [`ops::request_id`] when absent).
 pub(crate) const REQUEST_ID: &str = "x-request-id";
 
+/// What authenticating a request needs: the token store (through the key server) and the
+/// per-principal rate limiter. Any router whose state provides it may extract a [`Caller`].
+#[derive(Clone, Debug)]
+pub(crate) struct Auth {
+    keys: Arc<KeyServer>,
+    limiter: Arc<DefaultKeyedRateLimiter<String>>,
+}
+
+impl Auth {
+    /// `per_second` requests per principal, bursts of twice that.
+    pub(crate) fn new(keys: Arc<KeyServer>, per_second: u32) -> Self {
+        use std::num::NonZeroU32;
+        let per_second = NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+        let burst = per_second.saturating_mul(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN));
+        let limiter = RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst));
+        Self { keys, limiter: Arc::new(limiter) }
+    }
+}
+
 /// The authenticated caller: a bearer token that belongs to a principal, within its rate.
 /// A refused request is audited here, since no handler will see it.
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = AppError;
+impl<S: Send + Sync> FromRequestParts<S> for Caller
+where
+    Auth: FromRef<S>,
+{
+    type Rejection = DomainError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, DomainError> {
+        let auth = Auth::from_ref(state);
         let request_id =
             parts.headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
         let token = parts
@@ -30,7 +55,7 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
         let principal = match token {
-            Some(token) => state.principal_of(token.trim()).await?,
+            Some(token) => auth.keys.principal_of(token.trim()).await?,
             None => None,
         };
         // The path as the client sent it: routers nested under /v0 see it shortened.
@@ -38,35 +63,26 @@ impl FromRequestParts<AppState> for Caller {
         let action = format!("{} {path}", parts.method);
         let Some(principal) = principal else {
             // Limited per client address before they are audited, so that requests without a
-            // valid token cannot flood the audit log or hold the writer lock.
+            // valid token cannot flood the audit log.
             let client = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
             let bucket =
                 format!("anonymous {}", client.map_or("unknown".into(), |ip| ip.to_string()));
-            if state.limiter.check_key(&bucket).is_err() {
-                return Err(AppError::RateLimited);
+            if auth.limiter.check_key(&bucket).is_err() {
+                return Err(DomainError::RateLimited);
             }
             let anonymous = Caller { principal: "-".into(), request_id };
-            return state.audit(&anonymous, &action, None, None, Err(AppError::Unauthorized)).await;
+            return auth.keys.refuse(&anonymous, &action, DomainError::Unauthorized).await;
         };
         let caller = Caller { principal, request_id };
-        if state.limiter.check_key(&caller.principal).is_err() {
-            return state.audit(&caller, &action, None, None, Err(AppError::RateLimited)).await;
+        if auth.limiter.check_key(&caller.principal).is_err() {
+            return auth.keys.refuse(&caller, &action, DomainError::RateLimited).await;
         }
         Ok(caller)
     }
 }
 
-/// Refuses callers other than the admin principal.
-pub(crate) fn require_admin(caller: &Caller) -> Result<(), AppError> {
-    if caller.principal == crate::ADMIN_PRINCIPAL {
-        Ok(())
-    } else {
-        Err(AppError::AccessDenied(format!("only {} may do this", crate::ADMIN_PRINCIPAL)))
-    }
-}
-
-/// A JSON request body, or the reason it is not one, as an [`AppError`] that the handler
+/// A JSON request body, or the reason it is not one, as a [`DomainError`] that the domain
 /// audits (axum's own rejections would answer in plain text and skip the audit log).
-pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
-    body.map(|Json(v)| v).map_err(|e| AppError::invalid(e.body_text()))
+pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, DomainError> {
+    body.map(|Json(v)| v).map_err(|e| DomainError::invalid(e.body_text()))
 }

@@ -7,14 +7,14 @@ use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use super::REQUEST_ID;
-use crate::error::AppError;
+use crate::domain::DomainError;
 use crate::state::AppState;
 
 /// The OpenAPI document, tested against the real routes.
 pub(crate) const OPENAPI: &str = include_str!("../../openapi.json");
 
-pub(crate) async fn healthz(State(state): State<AppState>) -> Result<&'static str, AppError> {
-    sqlx::query("SELECT 1").execute(&state.pool).await?;
+pub(crate) async fn healthz(State(state): State<AppState>) -> Result<&'static str, DomainError> {
+    state.keys.ping().await?;
     Ok("ok\n")
 }
 

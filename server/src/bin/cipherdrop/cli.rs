@@ -22,6 +22,11 @@ pub(crate) enum Command {
     Serve(cipherdrop_server::Settings),
     /// Run the archive demo: key server, archive store and demo page on one port.
     Demo(DemoArgs),
+    /// Write the key server's database (sealed keys, aliases, policies, token hashes, audit
+    /// chain) to one file, consistent at one point in time, while servers keep serving.
+    Backup(BackupArgs),
+    /// Load a backup into an empty database (either backend); the same root key opens it.
+    Restore(RestoreArgs),
     /// Manage keys on a key server (CIPHERDROP_ADDR, CIPHERDROP_TOKEN).
     #[command(subcommand)]
     Key(crate::admin::KeyCommand),
@@ -94,6 +99,26 @@ pub(crate) struct DecryptArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct BackupArgs {
+    /// The database to back up.
+    #[command(flatten)]
+    pub(crate) data: cipherdrop_server::DataSettings,
+    /// The backup file (written with mode 0600 beside, then renamed).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RestoreArgs {
+    /// The empty database to restore into.
+    #[command(flatten)]
+    pub(crate) data: cipherdrop_server::DataSettings,
+    /// The backup file.
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
     /// Directory for the database, keys, tokens, escrow key and archived objects.
     #[arg(long, env = "CIPHERDROP_DATA_DIR", default_value = "build/demo-data")]
@@ -104,4 +129,10 @@ pub(crate) struct DemoArgs {
     /// The built demo page.
     #[arg(long, default_value = "www-demo/dist")]
     pub(crate) static_dir: PathBuf,
+    /// Archive store URL (`file:///DIR` or `s3://BUCKET/PREFIX`); default DATA_DIR/archive.
+    #[arg(long, env = "CIPHERDROP_ARCHIVE_URL")]
+    pub(crate) archive_url: Option<String>,
+    /// Database URL (default: SQLite in the data directory).
+    #[arg(long, env = "CIPHERDROP_DATABASE_URL")]
+    pub(crate) database_url: Option<String>,
 }

@@ -13,7 +13,7 @@ pub(crate) enum Error {
     Encrypt(cipherdrop::EncryptError),
     Decrypt(cipherdrop::DecryptError),
     /// The key server failed to start or stopped with an error.
-    Server(cipherdrop_server::AppError),
+    Server(cipherdrop_server::DomainError),
     /// A call to the key server failed or was refused.
     Client(cipherdrop_server::client::Error),
     /// The audit log's hash chain does not verify.

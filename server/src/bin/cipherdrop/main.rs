@@ -19,6 +19,8 @@ fn main() -> Result<(), Error> {
         Command::Decrypt(args) => crypt::decrypt(&args),
         Command::Serve(settings) => serve::run(settings),
         Command::Demo(args) => serve::run(serve::demo_settings(args)),
+        Command::Backup(args) => serve::backup(&args),
+        Command::Restore(args) => serve::restore(&args),
         admin => admin::run(admin),
     }
 }

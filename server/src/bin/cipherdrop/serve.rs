@@ -1,23 +1,62 @@
 //! `cipherdrop serve`: the key server in the foreground, JSON logs on stderr.
 
-use cipherdrop_server::{Settings, launch_with_tcp_listener};
+use cipherdrop_server::{DataSettings, Settings, launch_with_tcp_listener};
 
-use crate::cli::DemoArgs;
+use crate::cli::{BackupArgs, DemoArgs, RestoreArgs};
 use crate::error::Error;
 
 /// Demo settings: archive store under the data directory, the page, demo set-up on.
 pub(crate) fn demo_settings(args: DemoArgs) -> Settings {
     Settings {
-        archive_dir: Some(args.data_dir.join("archive")),
-        data_dir: args.data_dir,
+        archive_dir: args.archive_url.is_none().then(|| args.data_dir.join("archive")),
+        archive_url: args.archive_url,
+        data: DataSettings {
+            data_dir: args.data_dir,
+            database_url: args.database_url,
+            root_key_file: None,
+        },
         listen: args.listen,
         cors_origins: Vec::new(),
         body_limit: 1 << 20,
         rate_limit: 1000,
         max_object_size: 8 << 30,
+        upload_ttl: 24 * 3600,
+        max_open_uploads: 16,
         static_dir: Some(args.static_dir),
         demo: true,
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Runtime::new().map_err(Error::io("cannot start the runtime", None))
+}
+
+/// `cipherdrop backup`: prints what it wrote.
+pub(crate) fn backup(args: &BackupArgs) -> Result<(), Error> {
+    let counts = runtime()?
+        .block_on(cipherdrop_server::backup(&args.data, &args.out))
+        .map_err(Error::Server)?;
+    println!(
+        "backup {}: {} keys, {} audit records",
+        args.out.display(),
+        counts.keys,
+        counts.records
+    );
+    Ok(())
+}
+
+/// `cipherdrop restore`: prints what it loaded.
+pub(crate) fn restore(args: &RestoreArgs) -> Result<(), Error> {
+    let counts = runtime()?
+        .block_on(cipherdrop_server::restore(&args.data, &args.file))
+        .map_err(Error::Server)?;
+    println!(
+        "restored {}: {} keys, {} audit records",
+        args.file.display(),
+        counts.keys,
+        counts.records
+    );
+    Ok(())
 }
 
 pub(crate) fn run(settings: Settings) -> Result<(), Error> {
@@ -29,9 +68,7 @@ pub(crate) fn run(settings: Settings) -> Result<(), Error> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let runtime =
-        tokio::runtime::Runtime::new().map_err(Error::io("cannot start the runtime", None))?;
-    runtime.block_on(async {
+    runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::bind(&settings.listen)
             .await
             .map_err(Error::io(format!("cannot listen on {}", settings.listen), None))?;

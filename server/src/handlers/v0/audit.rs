@@ -6,11 +6,8 @@ use axum::extract::{Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::audited;
-use crate::domain::audit;
-use crate::error::AppError;
-use crate::handlers::require_admin;
-use crate::state::{AppState, Caller};
+use crate::domain::{Caller, DomainError};
+use crate::state::AppState;
 
 /// Most records one page returns.
 const PAGE: i64 = 1000;
@@ -26,16 +23,15 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     page: Result<Query<Page>, QueryRejection>,
-) -> Result<Json<Value>, AppError> {
-    let admin = require_admin(&caller);
-    audited(&state, &caller, "ListAudit", move |tx, _| {
-        Box::pin(async move {
-            admin?;
-            let Query(page) = page.map_err(|e| AppError::invalid(e.body_text()))?;
-            let limit = page.limit.unwrap_or(PAGE).clamp(1, PAGE);
-            let records = audit::list(tx, page.after, limit).await?;
-            Ok(Json(json!({ "records": records })))
-        })
-    })
-    .await
+) -> Result<Json<Value>, DomainError> {
+    let Query(page) = match page {
+        Ok(p) => p,
+        Err(e) => {
+            let e = DomainError::invalid(e.body_text());
+            return state.keys.refuse(&caller, "ListAudit", e).await;
+        }
+    };
+    let limit = page.limit.unwrap_or(PAGE).clamp(1, PAGE);
+    let records = state.keys.audit_page(&caller, page.after, limit).await?;
+    Ok(Json(json!({ "records": records })))
 }

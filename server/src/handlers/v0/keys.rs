@@ -3,18 +3,16 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Tx, audited};
-use crate::domain::keys::{self, DISABLED, ENABLED, KeyRow, PENDING_DELETION, now_ms};
-use crate::domain::policy::{Policy, default_policy};
-use crate::domain::secrets;
-use crate::error::AppError;
-use crate::handlers::{json_body, require_admin};
-use crate::state::{AppState, Caller};
-use axum::extract::rejection::JsonRejection;
+use crate::domain::{Caller, DomainError, NewKey};
+use crate::handlers::json_body;
+use crate::state::AppState;
+
+type Answer = Result<Json<Value>, DomainError>;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -38,178 +36,77 @@ fn default_usage() -> String {
     "ENCRYPT_DECRYPT".into()
 }
 
-/// Whether `caller` may do `action` on `key`. The admin may always read and replace key
-/// policies, so that no policy can lock a key out of management.
-pub(crate) fn authorize(caller: &Caller, key: &KeyRow, action: &str) -> Result<(), AppError> {
-    let admin_override = caller.principal == crate::ADMIN_PRINCIPAL
-        && matches!(action, "GetKeyPolicy" | "PutKeyPolicy");
-    if admin_override || key.policy()?.allows(&caller.principal, action, None) {
-        Ok(())
-    } else {
-        Err(AppError::AccessDenied(format!(
-            "{} may not {action} key {}",
-            caller.principal, key.key_id
-        )))
-    }
-}
-
-/// Resolves, authorises and runs a key-scoped action, audited.
-async fn key_action<T: Send + 'static>(
-    state: &AppState,
-    caller: &Caller,
-    key_ref: &str,
-    action: &'static str,
-    act: impl for<'a> FnOnce(
-        &'a mut Tx,
-        KeyRow,
-    ) -> futures_util::future::BoxFuture<'a, Result<T, AppError>>
-    + Send
-    + 'static,
-) -> Result<T, AppError> {
-    let (key_ref, who) = (key_ref.to_string(), caller.clone());
-    audited(state, caller, action, |tx, key_id| {
-        Box::pin(async move {
-            let key = keys::resolve(tx, &key_ref).await?;
-            *key_id = Some(key.key_id.clone());
-            authorize(&who, &key, action)?;
-            act(tx, key).await
-        })
-    })
-    .await
-}
-
 pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     body: Result<Json<CreateKey>, JsonRejection>,
-) -> Result<Json<Value>, AppError> {
-    let req = match require_admin(&caller).and_then(|()| json_body(body)) {
+) -> Answer {
+    let req = match json_body(body) {
         Ok(req) => req,
-        Err(e) => return state.audit(&caller, "CreateKey", None, None, Err(e)).await,
+        Err(e) => return state.keys.refuse(&caller, "CreateKey", e).await,
     };
-    if req.key_usage != "ENCRYPT_DECRYPT" {
-        let e = AppError::invalid("keyUsage must be ENCRYPT_DECRYPT");
-        return state.audit(&caller, "CreateKey", None, None, Err(e)).await;
-    }
-    let policy = match req.policy.map(Policy::from_json).transpose() {
-        Ok(p) => p.unwrap_or_else(default_policy),
-        Err(e) => return state.audit(&caller, "CreateKey", None, None, Err(e)).await,
-    };
-    // Key generation takes up to seconds: before the writer lock, off the async threads.
-    let spec = req.key_spec.clone();
-    let generated = tokio::task::spawn_blocking(move || secrets::generate(&spec))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))?;
-    let (pkcs8, spki) = match generated {
-        Ok(pair) => pair,
-        Err(e) => return state.audit(&caller, "CreateKey", None, None, Err(e)).await,
-    };
-    let key = KeyRow {
-        key_id: keys::new_key_id()?,
-        description: req.description,
+    let new = NewKey {
         key_spec: req.key_spec,
         key_usage: req.key_usage,
-        state: ENABLED.into(),
-        deletion_date: None,
-        created_at: now_ms(),
-        current_version: 1,
-        tags: serde_json::to_string(&req.tags).map_err(|e| AppError::internal(e.to_string()))?,
-        policy: serde_json::to_string(&policy).map_err(|e| AppError::internal(e.to_string()))?,
+        description: req.description,
+        tags: req.tags,
+        policy: req.policy,
+        alias: None,
     };
-    let sealed = state.root.seal(&keys::key_name(&key.key_id, 1), &pkcs8)?;
-    audited(&state, &caller, "CreateKey", |tx, key_id| {
-        Box::pin(async move {
-            *key_id = Some(key.key_id.clone());
-            keys::insert(tx, &key).await?;
-            keys::insert_version(tx, &key.key_id, 1, &spki, &sealed).await?;
-            Ok(Json(json!(key.metadata())))
-        })
-    })
-    .await
+    Ok(Json(json!(state.keys.create_key(&caller, new).await?)))
 }
 
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Value>, AppError> {
-    let who = caller.clone();
-    audited(&state, &caller, "ListKeys", |tx, _| {
-        Box::pin(async move {
-            let keys = keys::list(tx).await?;
-            let visible: Vec<_> = keys
-                .iter()
-                .filter(|k| authorize(&who, k, "DescribeKey").is_ok())
-                .map(KeyRow::metadata)
-                .collect();
-            Ok(Json(json!({ "keys": visible })))
-        })
-    })
-    .await
+pub(crate) async fn list(State(state): State<AppState>, caller: Caller) -> Answer {
+    Ok(Json(json!({ "keys": state.keys.list_keys(&caller).await? })))
 }
 
 pub(crate) async fn describe(
     State(state): State<AppState>,
     caller: Caller,
     Path(key_ref): Path<String>,
-) -> Result<Json<Value>, AppError> {
-    key_action(&state, &caller, &key_ref, "DescribeKey", |_, key| {
-        Box::pin(async move { Ok(Json(json!(key.metadata()))) })
-    })
-    .await
+) -> Answer {
+    Ok(Json(json!(state.keys.describe(&caller, &key_ref).await?)))
 }
 
 pub(crate) async fn public_key(
     State(state): State<AppState>,
     caller: Caller,
     Path(key_ref): Path<String>,
-) -> Result<Json<Value>, AppError> {
-    key_action(&state, &caller, &key_ref, "GetPublicKey", |tx, key| {
-        Box::pin(async move {
-            key.require_enabled()?;
-            let (spki, _) = keys::version(tx, &key.key_id, key.current_version).await?;
-            Ok(Json(keys::public_key_document(&key, key.current_version, &spki)?))
-        })
-    })
-    .await
+) -> Answer {
+    Ok(Json(state.keys.public_key(&caller, &key_ref).await?))
 }
 
-/// Moves `key` to `to` if its state is one of `from`.
 async fn transition(
-    tx: &mut Tx,
-    mut key: KeyRow,
-    from: &[&str],
-    to: &str,
-    deletion_date: Option<i64>,
-) -> Result<Json<Value>, AppError> {
-    if !from.contains(&key.state.as_str()) {
-        return Err(AppError::InvalidState(format!("key {} is {}", key.key_id, key.state)));
-    }
-    key.state = to.into();
-    key.deletion_date = deletion_date;
-    keys::update(tx, &key).await?;
-    Ok(Json(json!(key.metadata())))
+    state: &AppState,
+    caller: &Caller,
+    key_ref: &str,
+    action: &'static str,
+) -> Answer {
+    Ok(Json(json!(state.keys.transition(caller, key_ref, action, None).await?)))
 }
 
 pub(crate) async fn enable(
     State(state): State<AppState>,
     caller: Caller,
     Path(key_ref): Path<String>,
-) -> Result<Json<Value>, AppError> {
-    key_action(&state, &caller, &key_ref, "EnableKey", |tx, key| {
-        Box::pin(transition(tx, key, &[ENABLED, DISABLED], ENABLED, None))
-    })
-    .await
+) -> Answer {
+    transition(&state, &caller, &key_ref, "EnableKey").await
 }
 
 pub(crate) async fn disable(
     State(state): State<AppState>,
     caller: Caller,
     Path(key_ref): Path<String>,
-) -> Result<Json<Value>, AppError> {
-    key_action(&state, &caller, &key_ref, "DisableKey", |tx, key| {
-        Box::pin(transition(tx, key, &[ENABLED, DISABLED], DISABLED, None))
-    })
-    .await
+) -> Answer {
+    transition(&state, &caller, &key_ref, "DisableKey").await
+}
+
+pub(crate) async fn cancel_deletion(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(key_ref): Path<String>,
+) -> Answer {
+    transition(&state, &caller, &key_ref, "CancelKeyDeletion").await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -223,73 +120,35 @@ pub(crate) async fn schedule_deletion(
     caller: Caller,
     Path(key_ref): Path<String>,
     body: Result<Json<ScheduleDeletion>, JsonRejection>,
-) -> Result<Json<Value>, AppError> {
+) -> Answer {
     // The body is optional: no JSON at all means the default window.
     let days = match body {
         Ok(Json(b)) => b.pending_window_in_days,
         Err(JsonRejection::MissingJsonContentType(_)) => None,
         Err(e) => {
-            let e = AppError::invalid(e.body_text());
-            return state.audit(&caller, "ScheduleKeyDeletion", None, None, Err(e)).await;
+            let e = DomainError::invalid(e.body_text());
+            return state.keys.refuse(&caller, "ScheduleKeyDeletion", e).await;
         }
-    }
-    .unwrap_or(30);
-    key_action(&state, &caller, &key_ref, "ScheduleKeyDeletion", move |tx, key| {
-        Box::pin(async move {
-            if !keys::DELETION_WINDOW_DAYS.contains(&days) {
-                return Err(AppError::invalid("pendingWindowInDays must be 7 to 30"));
-            }
-            let when = now_ms() + days * 24 * 3600 * 1000;
-            transition(tx, key, &[ENABLED, DISABLED], PENDING_DELETION, Some(when)).await
-        })
-    })
-    .await
-}
-
-pub(crate) async fn cancel_deletion(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(key_ref): Path<String>,
-) -> Result<Json<Value>, AppError> {
-    key_action(&state, &caller, &key_ref, "CancelKeyDeletion", |tx, key| {
-        Box::pin(transition(tx, key, &[PENDING_DELETION], DISABLED, None))
-    })
-    .await
+    };
+    let action = "ScheduleKeyDeletion";
+    Ok(Json(json!(state.keys.transition(&caller, &key_ref, action, days).await?)))
 }
 
 pub(crate) async fn rotate(
     State(state): State<AppState>,
     caller: Caller,
     Path(key_ref): Path<String>,
-) -> Result<Json<Value>, AppError> {
-    let root = state.clone();
-    key_action(&state, &caller, &key_ref, "RotateKey", move |tx, mut key| {
-        Box::pin(async move {
-            key.require_enabled()?;
-            let spec = key.key_spec.clone();
-            let (pkcs8, spki) = tokio::task::spawn_blocking(move || secrets::generate(&spec))
-                .await
-                .map_err(|e| AppError::internal(e.to_string()))??;
-            let version = key.current_version + 1;
-            let sealed = root.root.seal(&keys::key_name(&key.key_id, version), &pkcs8)?;
-            keys::insert_version(tx, &key.key_id, version, &spki, &sealed).await?;
-            key.current_version = version;
-            keys::update(tx, &key).await?;
-            Ok(Json(json!(key.metadata())))
-        })
-    })
-    .await
+) -> Answer {
+    Ok(Json(json!(state.keys.rotate(&caller, &key_ref).await?)))
 }
 
 pub(crate) async fn get_policy(
     State(state): State<AppState>,
     caller: Caller,
     Path(key_ref): Path<String>,
-) -> Result<Json<Value>, AppError> {
-    key_action(&state, &caller, &key_ref, "GetKeyPolicy", |_, key| {
-        Box::pin(async move { Ok(Json(json!({ "keyId": key.key_id, "policy": key.policy()? }))) })
-    })
-    .await
+) -> Answer {
+    let (key_id, policy) = state.keys.get_policy(&caller, &key_ref).await?;
+    Ok(Json(json!({ "keyId": key_id, "policy": policy })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -303,15 +162,11 @@ pub(crate) async fn put_policy(
     caller: Caller,
     Path(key_ref): Path<String>,
     body: Result<Json<PutPolicy>, JsonRejection>,
-) -> Result<Json<Value>, AppError> {
-    key_action(&state, &caller, &key_ref, "PutKeyPolicy", move |tx, mut key| {
-        Box::pin(async move {
-            let policy = Policy::from_json(json_body(body)?.policy)?;
-            key.policy =
-                serde_json::to_string(&policy).map_err(|e| AppError::internal(e.to_string()))?;
-            keys::update(tx, &key).await?;
-            Ok(Json(json!({ "keyId": key.key_id, "policy": policy })))
-        })
-    })
-    .await
+) -> Answer {
+    let document = match json_body(body) {
+        Ok(b) => b.policy,
+        Err(e) => return state.keys.refuse(&caller, "PutKeyPolicy", e).await,
+    };
+    let (key_id, policy) = state.keys.put_policy(&caller, &key_ref, document).await?;
+    Ok(Json(json!({ "keyId": key_id, "policy": policy })))
 }

@@ -2,13 +2,13 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::error::AppError;
-use crate::handlers::{json_body, require_admin};
-use crate::state::{AppState, Caller};
-use axum::extract::rejection::JsonRejection;
+use crate::domain::{Caller, DomainError};
+use crate::handlers::json_body;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,23 +20,11 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
     body: Result<Json<CreateToken>, JsonRejection>,
-) -> Result<Json<Value>, AppError> {
-    let valid = |p: &str| {
-        !p.is_empty()
-            && p.len() <= 128
-            && p.chars().all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c))
-    };
-    let checked = require_admin(&caller).and_then(|()| json_body(body)).and_then(|req| {
-        if valid(&req.principal) {
-            Ok(req)
-        } else {
-            Err(AppError::invalid("invalid principal name"))
-        }
-    });
-    let req = match checked {
+) -> Result<Json<Value>, DomainError> {
+    let req = match json_body(body) {
         Ok(req) => req,
-        Err(e) => return state.audit(&caller, "CreateToken", None, None, Err(e)).await,
+        Err(e) => return state.keys.refuse(&caller, "CreateToken", e).await,
     };
-    let token = state.create_token(&req.principal, Some(&caller)).await?;
+    let token = state.keys.create_token(&caller, &req.principal).await?;
     Ok(Json(json!({ "principal": req.principal, "token": token })))
 }

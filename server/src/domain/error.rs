@@ -1,14 +1,12 @@
-//! The server's one error type. Clients get a status, a stable code and a short message;
-//! details of internal failures go to the log only.
+//! The domain's one error type. Each variant carries a message a client may see; details of
+//! internal failures stay in the log (the HTTP layer decides what is shown).
 
-use axum::Json;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use crate::store::StoreError;
 
-/// Why a request failed.
+/// Why a key-server or archive operation failed.
 #[derive(Debug)]
-pub enum AppError {
-    /// No such key, alias or version.
+pub enum DomainError {
+    /// No such key, alias, version or object.
     NotFound(String),
     /// The request is malformed or names something invalid.
     Invalid(String),
@@ -20,17 +18,23 @@ pub enum AppError {
     KeyDisabled(String),
     /// The key is pending deletion; using it raises an alarm record.
     KeyPendingDeletion(String),
-    /// The key's state does not allow the change (for example enabling a pending key).
+    /// The state does not allow the change (enabling a pending key, a taken object ID).
     InvalidState(String),
     /// The wrapped key, header or context did not verify.
     InvalidCiphertext,
     /// The principal exceeded its request rate.
     RateLimited,
+    /// A quota (open uploads per principal) is used up.
+    LimitExceeded(String),
+    /// The database cannot be reached now; retry later.
+    Unavailable(String),
+    /// The audit record could not be made durable, so the request did nothing.
+    AuditFailed(String),
     /// Anything else; the message is logged, not returned.
     Internal(String),
 }
 
-impl AppError {
+impl DomainError {
     pub(crate) fn internal(msg: impl Into<String>) -> Self {
         Self::Internal(msg.into())
     }
@@ -51,6 +55,9 @@ impl AppError {
             Self::InvalidState(_) => "InvalidState",
             Self::InvalidCiphertext => "InvalidCiphertext",
             Self::RateLimited => "RateLimited",
+            Self::LimitExceeded(_) => "LimitExceeded",
+            Self::Unavailable(_) => "ServiceUnavailable",
+            Self::AuditFailed(_) => "AuditUnavailable",
             Self::Internal(_) => "Internal",
         }
     }
@@ -63,54 +70,56 @@ impl AppError {
             | Self::AccessDenied(m)
             | Self::KeyDisabled(m)
             | Self::KeyPendingDeletion(m)
-            | Self::InvalidState(m) => m.clone(),
+            | Self::InvalidState(m)
+            | Self::LimitExceeded(m) => m.clone(),
             Self::Unauthorized => "a valid bearer token is required".into(),
             Self::InvalidCiphertext => {
                 "the wrapped key, header or encryption context did not verify".into()
             }
             Self::RateLimited => "too many requests".into(),
+            Self::Unavailable(_) => "the key server's database is unavailable; retry".into(),
+            Self::AuditFailed(_) => {
+                "the audit record could not be written, so nothing was done; retry".into()
+            }
             Self::Internal(_) => "internal error".into(),
         }
     }
 
-    fn status(&self) -> StatusCode {
+    /// The audit record's result for this refusal: `Alarm` for use of a key pending deletion,
+    /// `Denied` for refusals of who or how often, `Error` for the rest.
+    pub(crate) fn audit_result(&self) -> &'static str {
         match self {
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Invalid(_) | Self::InvalidCiphertext => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::AccessDenied(_) | Self::KeyDisabled(_) | Self::KeyPendingDeletion(_) => {
-                StatusCode::FORBIDDEN
-            }
-            Self::InvalidState(_) => StatusCode::CONFLICT,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::KeyPendingDeletion(_) => "Alarm",
+            Self::AccessDenied(_)
+            | Self::KeyDisabled(_)
+            | Self::Unauthorized
+            | Self::RateLimited
+            | Self::LimitExceeded(_) => "Denied",
+            _ => "Error",
         }
     }
 }
 
-impl std::fmt::Display for AppError {
+impl std::fmt::Display for DomainError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Internal(detail) => write!(f, "internal error: {detail}"),
+            Self::Unavailable(detail) | Self::AuditFailed(detail) => {
+                write!(f, "{}: {detail}", self.code())
+            }
             other => write!(f, "{}: {}", other.code(), other.public_message()),
         }
     }
 }
 
-impl std::error::Error for AppError {}
+impl std::error::Error for DomainError {}
 
-impl From<sqlx::Error> for AppError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Internal(format!("database: {e}"))
-    }
-}
-
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        if let Self::Internal(detail) = &self {
-            tracing::error!(detail = %detail, "request failed");
+impl From<StoreError> for DomainError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => Self::Unavailable(m),
+            StoreError::Conflict(m) => Self::InvalidState(m),
+            StoreError::Corrupt(m) | StoreError::Backend(m) => Self::Internal(m),
         }
-        let body = serde_json::json!({ "error": self.code(), "message": self.public_message() });
-        (self.status(), Json(body)).into_response()
     }
 }

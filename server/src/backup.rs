@@ -1,0 +1,215 @@
+//! `cipherdrop backup` and `cipherdrop restore`: the whole key-server database in one file,
+//! read at one point in time while servers keep serving.
+//!
+//! The file is JSON (`"format": "cipherdrop-backup"`, version 1) holding keys with their
+//! versions still sealed under the root key, aliases, policies, token hashes, server-wide
+//! values and the audit chain. A restore needs the same root key; it loads into an empty
+//! database of either backend and appends a `Restore` record to the chain.
+
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::audit::{self, Record};
+use crate::domain::{Caller, DomainError, secrets};
+use crate::settings::DataSettings;
+use crate::store::{self, AliasRow, AuditRow, KeyRow, KeyVersion, MetaRow, Snapshot, TokenRow};
+
+const FORMAT: &str = "cipherdrop-backup";
+const VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct File {
+    format: String,
+    version: u32,
+    created: String,
+    meta: Vec<(String, String)>,
+    keys: Vec<Key>,
+    versions: Vec<Version>,
+    aliases: Vec<(String, String, i64)>,
+    tokens: Vec<(String, String, i64)>,
+    audit: Vec<(i64, String, String, String)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Key {
+    key_id: String,
+    description: String,
+    key_spec: String,
+    key_usage: String,
+    state: String,
+    deletion_date: Option<i64>,
+    created_at: i64,
+    current_version: i64,
+    tags: String,
+    policy: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Version {
+    key_id: String,
+    version: i64,
+    public_der: String,
+    private_sealed: String,
+    created_at: i64,
+}
+
+fn b64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+fn unb64(text: &str) -> Result<Vec<u8>, DomainError> {
+    STANDARD.decode(text).map_err(|_| DomainError::invalid("backup: a binary field is not base64"))
+}
+
+/// What a backup wrote or a restore loaded.
+#[derive(Debug, Clone, Copy)]
+pub struct Counts {
+    /// Keys.
+    pub keys: usize,
+    /// Audit records.
+    pub records: usize,
+}
+
+/// Writes the database named by `data` to `out` (mode 0600, complete or absent).
+pub async fn backup(data: &DataSettings, out: &Path) -> Result<Counts, DomainError> {
+    let store = store::open(&data.database_url()).await?;
+    let s = store.snapshot().await?;
+    let counts = Counts { keys: s.keys.len(), records: s.audit.len() };
+    let file = File {
+        format: FORMAT.into(),
+        version: VERSION,
+        created: crate::domain::keys::rfc3339(crate::domain::keys::now_ms()),
+        meta: s.meta.into_iter().map(|m| (m.name, b64(&m.value))).collect(),
+        keys: s
+            .keys
+            .into_iter()
+            .map(|k| Key {
+                key_id: k.key_id,
+                description: k.description,
+                key_spec: k.key_spec,
+                key_usage: k.key_usage,
+                state: k.state,
+                deletion_date: k.deletion_date,
+                created_at: k.created_at,
+                current_version: k.current_version,
+                tags: k.tags,
+                policy: k.policy,
+            })
+            .collect(),
+        versions: s
+            .versions
+            .into_iter()
+            .map(|v| Version {
+                key_id: v.key_id,
+                version: v.version,
+                public_der: b64(&v.public_der),
+                private_sealed: b64(&v.private_sealed),
+                created_at: v.created_at,
+            })
+            .collect(),
+        aliases: s.aliases.into_iter().map(|a| (a.alias_name, a.key_id, a.updated_at)).collect(),
+        tokens: s
+            .tokens
+            .into_iter()
+            .map(|t| (b64(&t.token_hash), t.principal, t.created_at))
+            .collect(),
+        audit: s.audit.into_iter().map(|r| (r.seq, r.record, r.prev_hash, r.hash)).collect(),
+    };
+    let text = serde_json::to_vec(&file).map_err(|e| DomainError::internal(e.to_string()))?;
+    secrets::write_secret_replacing(out, &text)?;
+    Ok(counts)
+}
+
+/// Loads a backup into the empty database named by `data`. The chain is checked before
+/// anything is written.
+pub async fn restore(data: &DataSettings, input: &Path) -> Result<Counts, DomainError> {
+    let text = std::fs::read(input)
+        .map_err(|e| DomainError::invalid(format!("{}: {e}", input.display())))?;
+    let file: File = serde_json::from_slice(&text)
+        .map_err(|e| DomainError::invalid(format!("{}: not a backup: {e}", input.display())))?;
+    if file.format != FORMAT || file.version != VERSION {
+        return Err(DomainError::invalid(format!(
+            "{}: format {} version {} (expected {FORMAT} {VERSION})",
+            input.display(),
+            file.format,
+            file.version
+        )));
+    }
+    let audit_rows: Vec<AuditRow> = file
+        .audit
+        .into_iter()
+        .map(|(seq, record, prev_hash, hash)| AuditRow { seq, record, prev_hash, hash })
+        .collect();
+    let chained = audit_rows
+        .iter()
+        .map(|r| {
+            let record = serde_json::from_str(&r.record)
+                .map_err(|e| DomainError::invalid(format!("backup: audit record {}: {e}", r.seq)))?;
+            Ok(audit::ChainedRecord { record, prev_hash: r.prev_hash.clone(), hash: r.hash.clone() })
+        })
+        .collect::<Result<Vec<_>, DomainError>>()?;
+    if let Err((seq, why)) = audit::verify(&chained) {
+        return Err(DomainError::invalid(format!("backup: audit chain broken at {seq}: {why}")));
+    }
+    let snapshot = Snapshot {
+        meta: file
+            .meta
+            .into_iter()
+            .map(|(name, v)| Ok(MetaRow { name, value: unb64(&v)? }))
+            .collect::<Result<_, DomainError>>()?,
+        keys: file
+            .keys
+            .into_iter()
+            .map(|k| KeyRow {
+                key_id: k.key_id,
+                description: k.description,
+                key_spec: k.key_spec,
+                key_usage: k.key_usage,
+                state: k.state,
+                deletion_date: k.deletion_date,
+                created_at: k.created_at,
+                current_version: k.current_version,
+                tags: k.tags,
+                policy: k.policy,
+            })
+            .collect(),
+        versions: file
+            .versions
+            .into_iter()
+            .map(|v| {
+                Ok(KeyVersion {
+                    key_id: v.key_id,
+                    version: v.version,
+                    public_der: unb64(&v.public_der)?,
+                    private_sealed: unb64(&v.private_sealed)?,
+                    created_at: v.created_at,
+                })
+            })
+            .collect::<Result<_, DomainError>>()?,
+        aliases: file
+            .aliases
+            .into_iter()
+            .map(|(alias_name, key_id, updated_at)| AliasRow { alias_name, key_id, updated_at })
+            .collect(),
+        tokens: file
+            .tokens
+            .into_iter()
+            .map(|(h, principal, created_at)| {
+                Ok(TokenRow { token_hash: unb64(&h)?, principal, created_at })
+            })
+            .collect::<Result<_, DomainError>>()?,
+        audit: audit_rows,
+    };
+    let counts = Counts { keys: snapshot.keys.len(), records: snapshot.audit.len() + 1 };
+    let store = store::open(&data.database_url()).await?;
+    store.restore(&snapshot).await?;
+    let mut tx = store.write().await?;
+    let mut record = Record::allowed(&Caller::system("-"), "Restore", None);
+    record.detail = format!("backup of {}", file.created);
+    audit::append_in(tx.as_mut(), [record]).await?;
+    tx.commit().await?;
+    Ok(counts)
+}

@@ -1,0 +1,732 @@
+//! The key server's operations. Each one authorises the caller, acts through the store and
+//! leaves exactly one audit record: a change and its record commit in one transaction; a
+//! read, an unwrap or a refusal goes through the group-committed [`AuditLog`]. Nothing here
+//! holds a database transaction across RSA work or key generation.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use cipherdrop::{DataKey, EncryptionContext, Header, Limits};
+use futures_util::future::BoxFuture;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::audit::{self, AuditLog, ChainedRecord, Record};
+use super::error::DomainError;
+use super::keys::{
+    self, DISABLED, ENABLED, KEY_NAMESPACE, KeyMetadata, PENDING_DELETION, live, now_ms,
+};
+use super::policy::{Policy, default_policy};
+use super::secrets::{self, CryptoPool, RootKey};
+use super::{ADMIN_PRINCIPAL, Caller};
+use crate::store::{AliasRow, KeyRow, KeyVersion, Store, TokenRow, WriteTx};
+
+type Result<T> = std::result::Result<T, DomainError>;
+
+/// Meta row holding a value sealed under the root key: a root key that cannot open it
+/// belongs to another database.
+const ROOT_KEY_CHECK: &str = "root-key-check";
+/// Meta row set by the start that issued the admin token (once per database).
+const ADMIN_TOKEN_ISSUED: &str = "admin-token-issued";
+
+/// A key to create.
+#[derive(Debug)]
+pub(crate) struct NewKey {
+    /// Key spec (`RSA_3072` by default).
+    pub(crate) key_spec: String,
+    /// Key usage (`ENCRYPT_DECRYPT`).
+    pub(crate) key_usage: String,
+    /// Description.
+    pub(crate) description: String,
+    /// Tags.
+    pub(crate) tags: BTreeMap<String, String>,
+    /// Policy document; the default policy when absent.
+    pub(crate) policy: Option<serde_json::Value>,
+    /// Alias to create with the key, in the same transaction.
+    pub(crate) alias: Option<String>,
+}
+
+/// A data key an unwrap recovered.
+pub(crate) struct Unwrapped {
+    /// The key that wrapped it.
+    pub(crate) key_id: String,
+    /// Its version.
+    pub(crate) version: i64,
+    /// The data key.
+    pub(crate) data_key: DataKey,
+}
+
+/// Which EDK of a header to unwrap.
+#[derive(Debug)]
+pub(crate) enum EdkSelector {
+    /// Position in the header.
+    Index(usize),
+    /// Key name (provider information).
+    Name(String),
+}
+
+/// A change run inside a write transaction; it may name the key concerned for the record.
+type Change<'a, T> = BoxFuture<'a, Result<T>>;
+
+/// The key server: store, root key, audit log and crypto pool.
+#[derive(Debug)]
+pub(crate) struct KeyServer {
+    store: Arc<dyn Store>,
+    root: Arc<RootKey>,
+    audit: AuditLog,
+    crypto: CryptoPool,
+}
+
+impl KeyServer {
+    /// Starts the audit writer and checks that `root` is this database's root key (setting
+    /// the check value on a new database).
+    pub(crate) async fn open(store: Arc<dyn Store>, root: RootKey) -> Result<Self> {
+        let check = match store.meta(ROOT_KEY_CHECK).await? {
+            Some(check) => check,
+            None => {
+                let sealed = root.seal(ROOT_KEY_CHECK, ROOT_KEY_CHECK.as_bytes())?;
+                let mut tx = store.write().await?;
+                tx.insert_meta_once(ROOT_KEY_CHECK, &sealed).await?;
+                tx.commit().await?;
+                // Another replica may have set it first: check whichever value won.
+                store.meta(ROOT_KEY_CHECK).await?.unwrap_or(sealed)
+            }
+        };
+        if root.open(ROOT_KEY_CHECK, &check).is_err() {
+            return Err(DomainError::internal(
+                "the root key does not open this database's keys: every replica needs the \
+                 same root key (--root-key-file or CIPHERDROP_ROOT_KEY)",
+            ));
+        }
+        let audit = AuditLog::start(store.clone());
+        Ok(Self { store, root: Arc::new(root), audit, crypto: CryptoPool::for_cores() })
+    }
+
+    /// The group-committed audit log, for other services (the archive) to record through.
+    pub(crate) fn audit_log(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// A database round trip.
+    pub(crate) async fn ping(&self) -> Result<()> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// Records a request refused before it reached an operation (no token, a bad body).
+    pub(crate) async fn refuse<T>(
+        &self,
+        caller: &Caller,
+        action: &str,
+        error: DomainError,
+    ) -> Result<T> {
+        self.audit.outcome(caller, action, None, None, Err(error)).await
+    }
+
+    /// Runs `act` in a write transaction and commits it with its record. On failure nothing
+    /// changes and the refusal alone is recorded; if no record can be written, the request
+    /// fails.
+    async fn change<T: Send>(
+        &self,
+        caller: &Caller,
+        action: &str,
+        act: impl for<'a> FnOnce(&'a mut dyn WriteTx, &'a mut Option<String>) -> Change<'a, T>,
+    ) -> Result<T> {
+        let mut key_id = None;
+        let outcome = match self.store.write().await {
+            Ok(mut tx) => match act(tx.as_mut(), &mut key_id).await {
+                Ok(value) => {
+                    let record =
+                        Record::allowed(caller, action, key_id.as_deref());
+                    let committed = async {
+                        audit::append_in(tx.as_mut(), [record]).await?;
+                        tx.commit().await.map_err(DomainError::from)
+                    };
+                    match committed.await {
+                        Ok(()) => return Ok(value),
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e.into()),
+        };
+        self.audit.outcome(caller, action, key_id.as_deref(), None, outcome).await
+    }
+
+    /// Resolves a key ID or alias outside a transaction.
+    async fn resolve(&self, key_ref: &str) -> Result<KeyRow> {
+        found(self.store.key(key_ref).await?, key_ref)
+    }
+
+    // --- Tokens -----------------------------------------------------------------------------
+
+    /// The principal that owns `token`.
+    pub(crate) async fn principal_of(&self, token: &str) -> Result<Option<String>> {
+        Ok(self.store.token_principal(&token_hash(token)).await?)
+    }
+
+    /// A new bearer token for `principal` (admin only), stored hashed.
+    pub(crate) async fn create_token(&self, caller: &Caller, principal: &str) -> Result<String> {
+        let checked = require_admin(caller).and_then(|()| valid_principal(principal));
+        if let Err(e) = checked {
+            return self.refuse(caller, "CreateToken", e).await;
+        }
+        let token = new_token()?;
+        let row = token_row(&token, principal);
+        let mut tx = self.store.write().await?;
+        tx.insert_token(&row).await?;
+        let mut record = Record::allowed(caller, "CreateToken", None);
+        record.detail = format!("principal={principal}");
+        audit::append_in(tx.as_mut(), [record]).await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// On a database's first start, writes a token for the admin principal to
+    /// `DIR/admin-token` (only its hash is stored). Later starts, and other replicas, issue
+    /// none: losing the file does not mint a second admin token.
+    pub(crate) async fn bootstrap_admin(&self, dir: &Path) -> Result<()> {
+        let token = new_token()?;
+        let mut tx = self.store.write().await?;
+        if !tx.insert_meta_once(ADMIN_TOKEN_ISSUED, now_ms().to_string().as_bytes()).await? {
+            return Ok(());
+        }
+        tx.insert_token(&token_row(&token, ADMIN_PRINCIPAL)).await?;
+        let mut record = Record::allowed(&Caller::system("-"), "CreateToken", None);
+        record.detail = format!("principal={ADMIN_PRINCIPAL}");
+        audit::append_in(tx.as_mut(), [record]).await?;
+        // The file first: a token that was committed but never written would lock the
+        // operator out.
+        let path = dir.join("admin-token");
+        secrets::write_secret_replacing(&path, token.as_bytes())?;
+        if let Err(e) = tx.commit().await {
+            let _ = std::fs::remove_file(&path);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    // --- Keys -------------------------------------------------------------------------------
+
+    /// Creates a key (admin only): its first version is generated before any transaction.
+    pub(crate) async fn create_key(&self, caller: &Caller, req: NewKey) -> Result<KeyMetadata> {
+        let checked = require_admin(caller).and_then(|()| {
+            let policy = match req.policy.clone() {
+                Some(p) => Policy::from_json(p)?,
+                None => default_policy(),
+            };
+            if req.key_usage != "ENCRYPT_DECRYPT" {
+                return Err(DomainError::invalid("keyUsage must be ENCRYPT_DECRYPT"));
+            }
+            secrets::check_spec(&req.key_spec)?;
+            if let Some(alias) = &req.alias {
+                valid_alias(alias)?;
+            }
+            serde_json::to_string(&policy).map_err(|e| DomainError::internal(e.to_string()))
+        });
+        let policy = match checked {
+            Ok(p) => p,
+            Err(e) => return self.refuse(caller, "CreateKey", e).await,
+        };
+        let spec = req.key_spec.clone();
+        let (pkcs8, spki) = self.crypto.run(move || secrets::generate(&spec)).await?;
+        let key = KeyRow {
+            key_id: keys::new_key_id()?,
+            description: req.description,
+            key_spec: req.key_spec,
+            key_usage: req.key_usage,
+            state: ENABLED.into(),
+            deletion_date: None,
+            created_at: now_ms(),
+            current_version: 1,
+            tags: serde_json::to_string(&req.tags)
+                .map_err(|e| DomainError::internal(e.to_string()))?,
+            policy,
+        };
+        let version = seal_version(&self.root, &key.key_id, 1, &pkcs8, spki)?;
+        let alias = req.alias;
+        let created = self
+            .change(caller, "CreateKey", |tx, key_id| {
+                Box::pin(async move {
+                    *key_id = Some(key.key_id.clone());
+                    tx.insert_key(&key).await?;
+                    tx.insert_version(&version).await?;
+                    if let Some(alias) = alias {
+                        if tx.alias(&alias).await?.is_some() {
+                            return Err(DomainError::invalid(format!("{alias} already exists")));
+                        }
+                        let row = AliasRow {
+                            alias_name: alias,
+                            key_id: key.key_id.clone(),
+                            updated_at: now_ms(),
+                        };
+                        tx.put_alias(&row).await?;
+                    }
+                    Ok(key)
+                })
+            })
+            .await?;
+        Ok(created.metadata())
+    }
+
+    /// The keys `caller` may describe.
+    pub(crate) async fn list_keys(&self, caller: &Caller) -> Result<Vec<KeyMetadata>> {
+        let outcome = async {
+            let now = now_ms();
+            let all = self.store.keys().await?;
+            Ok(all
+                .iter()
+                .filter(|k| live(k, now) && authorize(caller, k, "DescribeKey").is_ok())
+                .map(KeyRow::metadata)
+                .collect())
+        }
+        .await;
+        self.audit.outcome(caller, "ListKeys", None, None, outcome).await
+    }
+
+    /// A read of one key, authorised for `action`, audited.
+    async fn read_key<T>(
+        &self,
+        caller: &Caller,
+        key_ref: &str,
+        action: &str,
+        read: impl AsyncFnOnce(KeyRow) -> Result<T>,
+    ) -> Result<T> {
+        let mut key_id = None;
+        let outcome = async {
+            let key = self.resolve(key_ref).await?;
+            key_id = Some(key.key_id.clone());
+            authorize(caller, &key, action)?;
+            read(key).await
+        }
+        .await;
+        self.audit.outcome(caller, action, key_id.as_deref(), None, outcome).await
+    }
+
+    /// DescribeKey.
+    pub(crate) async fn describe(&self, caller: &Caller, key_ref: &str) -> Result<KeyMetadata> {
+        self.read_key(caller, key_ref, "DescribeKey", async |key| Ok(key.metadata())).await
+    }
+
+    /// GetPublicKey of the current version.
+    pub(crate) async fn public_key(
+        &self,
+        caller: &Caller,
+        key_ref: &str,
+    ) -> Result<serde_json::Value> {
+        self.read_key(caller, key_ref, "GetPublicKey", async |key| {
+            key.require_enabled()?;
+            let version = self.version(&key, key.current_version).await?;
+            keys::public_key_document(&key, key.current_version, &version.public_der)
+        })
+        .await
+    }
+
+    /// GetKeyPolicy.
+    pub(crate) async fn get_policy(&self, caller: &Caller, key_ref: &str) -> Result<(String, Policy)> {
+        self.read_key(caller, key_ref, "GetKeyPolicy", async |key| {
+            Ok((key.key_id.clone(), key.policy()?))
+        })
+        .await
+    }
+
+    async fn version(&self, key: &KeyRow, version: i64) -> Result<KeyVersion> {
+        self.store.key_version(&key.key_id, version).await?.ok_or_else(|| {
+            DomainError::NotFound(format!("key {} has no version {version}", key.key_id))
+        })
+    }
+
+    /// A key-scoped change: resolved and authorised inside the transaction, so that it acts on
+    /// the key's state as of the change.
+    async fn key_change<T: Send + 'static>(
+        &self,
+        caller: &Caller,
+        key_ref: &str,
+        action: &'static str,
+        act: impl for<'a> FnOnce(&'a mut dyn WriteTx, KeyRow) -> Change<'a, T> + Send + 'static,
+    ) -> Result<T> {
+        let (key_ref, who) = (key_ref.to_string(), caller.clone());
+        self.change(caller, action, |tx, key_id| {
+            Box::pin(async move {
+                let key = found(tx.key(&key_ref).await?, &key_ref)?;
+                *key_id = Some(key.key_id.clone());
+                authorize(&who, &key, action)?;
+                act(tx, key).await
+            })
+        })
+        .await
+    }
+
+    /// EnableKey, DisableKey, ScheduleKeyDeletion (`days`) and CancelKeyDeletion.
+    pub(crate) async fn transition(
+        &self,
+        caller: &Caller,
+        key_ref: &str,
+        action: &'static str,
+        days: Option<i64>,
+    ) -> Result<KeyMetadata> {
+        let (from, to): (&[&str], &str) = match action {
+            "EnableKey" => (&[ENABLED, DISABLED], ENABLED),
+            "DisableKey" => (&[ENABLED, DISABLED], DISABLED),
+            "ScheduleKeyDeletion" => (&[ENABLED, DISABLED], PENDING_DELETION),
+            "CancelKeyDeletion" => (&[PENDING_DELETION], DISABLED),
+            _ => return Err(DomainError::internal(format!("no transition {action}"))),
+        };
+        let deletion_date = match action {
+            "ScheduleKeyDeletion" => {
+                let days = days.unwrap_or(30);
+                if !keys::DELETION_WINDOW_DAYS.contains(&days) {
+                    let e = DomainError::invalid("pendingWindowInDays must be 7 to 30");
+                    return self.refuse(caller, action, e).await;
+                }
+                Some(now_ms() + days * 24 * 3600 * 1000)
+            }
+            _ => None,
+        };
+        self.key_change(caller, key_ref, action, move |tx, mut key| {
+            Box::pin(async move {
+                if !from.contains(&key.state.as_str()) {
+                    return Err(DomainError::InvalidState(format!(
+                        "key {} is {}",
+                        key.key_id, key.state
+                    )));
+                }
+                key.state = to.into();
+                key.deletion_date = deletion_date;
+                tx.update_key(&key).await?;
+                Ok(key.metadata())
+            })
+        })
+        .await
+    }
+
+    /// RotateKey: the new version is generated first, outside any transaction; the key is
+    /// then checked again as of the change.
+    pub(crate) async fn rotate(&self, caller: &Caller, key_ref: &str) -> Result<KeyMetadata> {
+        let precheck = async {
+            let key = self.resolve(key_ref).await?;
+            authorize(caller, &key, "RotateKey")?;
+            key.require_enabled()?;
+            Ok(key)
+        }
+        .await;
+        let key = match precheck {
+            Ok(key) => key,
+            Err(e) => return self.refuse(caller, "RotateKey", e).await,
+        };
+        let spec = key.key_spec.clone();
+        let (pkcs8, spki) = self.crypto.run(move || secrets::generate(&spec)).await?;
+        let root = self.root.clone();
+        let key_id = key.key_id.clone();
+        let (who, key_ref) = (caller.clone(), key_ref.to_string());
+        self.change(caller, "RotateKey", |tx, seen| {
+            Box::pin(async move {
+                let mut key = found(tx.key(&key_id).await?, &key_ref)?;
+                *seen = Some(key.key_id.clone());
+                authorize(&who, &key, "RotateKey")?;
+                key.require_enabled()?;
+                let next = key.current_version + 1;
+                let version = seal_version(&root, &key.key_id, next, &pkcs8, spki)?;
+                tx.insert_version(&version).await?;
+                key.current_version = next;
+                tx.update_key(&key).await?;
+                Ok(key.metadata())
+            })
+        })
+        .await
+    }
+
+    /// PutKeyPolicy.
+    pub(crate) async fn put_policy(
+        &self,
+        caller: &Caller,
+        key_ref: &str,
+        document: serde_json::Value,
+    ) -> Result<(String, Policy)> {
+        let policy = match Policy::from_json(document) {
+            Ok(p) => p,
+            Err(e) => return self.refuse(caller, "PutKeyPolicy", e).await,
+        };
+        self.key_change(caller, key_ref, "PutKeyPolicy", move |tx, mut key| {
+            Box::pin(async move {
+                key.policy = serde_json::to_string(&policy)
+                    .map_err(|e| DomainError::internal(e.to_string()))?;
+                tx.update_key(&key).await?;
+                Ok((key.key_id, policy))
+            })
+        })
+        .await
+    }
+
+    // --- Unwrap and Decrypt -----------------------------------------------------------------
+
+    /// Unwraps one EDK of a message header: RSA-decrypts it, verifies commitment and header
+    /// tag with the recovered key, and only then evaluates the policy against the verified
+    /// encryption context.
+    pub(crate) async fn unwrap(
+        &self,
+        caller: &Caller,
+        header: &[u8],
+        edk: EdkSelector,
+    ) -> Result<Unwrapped> {
+        let mut key_id = None;
+        let mut context = None;
+        let outcome = self.unwrap_inner(caller, header, edk, &mut key_id, &mut context).await;
+        self.audit.outcome(caller, "Unwrap", key_id.as_deref(), context.as_ref(), outcome).await
+    }
+
+    async fn unwrap_inner(
+        &self,
+        caller: &Caller,
+        bytes: &[u8],
+        selector: EdkSelector,
+        key_id: &mut Option<String>,
+        context: &mut Option<EncryptionContext>,
+    ) -> Result<Unwrapped> {
+        let (header, len) = Header::parse(bytes, &Limits::default())
+            .map_err(|e| DomainError::invalid(format!("header: {e}")))?;
+        if len != bytes.len() {
+            return Err(DomainError::invalid("bytes follow the header"));
+        }
+        let edks = header.encrypted_data_keys();
+        let edk = match &selector {
+            EdkSelector::Index(i) => edks.get(*i),
+            EdkSelector::Name(name) => edks
+                .iter()
+                .find(|e| e.provider_id == KEY_NAMESPACE && e.provider_info == name.as_bytes()),
+        }
+        .ok_or_else(|| DomainError::invalid("no such encrypted data key in the header"))?;
+        let name = std::str::from_utf8(&edk.provider_info).ok().and_then(keys::parse_key_name);
+        let (id, version) = match (edk.provider_id.as_str(), name) {
+            (KEY_NAMESPACE, Some(name)) => name,
+            _ => return Err(DomainError::invalid("the EDK is not one of this server's keys")),
+        };
+        let key = self.resolve(id).await?;
+        *key_id = Some(key.key_id.clone());
+        // Permission before state, as in AWS KMS: a caller with no right to the key learns
+        // nothing of its state, and cannot raise pending-deletion alarms.
+        let policy = key.policy()?;
+        if !policy.may_allow(&caller.principal, "Unwrap") {
+            return Err(denied(caller, &key));
+        }
+        key.require_enabled()?;
+        let sealed = self.version(&key, version).await?.private_sealed;
+        let plaintext = self.private_decrypt(&key.key_id, version, sealed, false, edk.ciphertext.clone()).await?;
+        let data_key = DataKey::from_slice(&plaintext);
+        header.verify(&data_key).map_err(|_| DomainError::InvalidCiphertext)?;
+        *context = Some(header.encryption_context().clone());
+        if !policy.allows(&caller.principal, "Unwrap", Some(header.encryption_context())) {
+            return Err(denied(caller, &key));
+        }
+        Ok(Unwrapped { key_id: key.key_id, version, data_key })
+    }
+
+    /// Opens a sealed version and RSA-decrypts on the crypto pool.
+    async fn private_decrypt(
+        &self,
+        key_id: &str,
+        version: i64,
+        sealed: Vec<u8>,
+        sha1: bool,
+        ciphertext: Vec<u8>,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let pkcs8 = self.root.open(&keys::key_name(key_id, version), &sealed)?;
+        self.crypto.run(move || secrets::decrypt(&pkcs8, sha1, &ciphertext)).await
+    }
+
+    /// Plain RSA-OAEP Decrypt, for compatibility: (key ID, version, plaintext).
+    pub(crate) async fn decrypt(
+        &self,
+        caller: &Caller,
+        key_ref: &str,
+        ciphertext: Vec<u8>,
+        sha1: bool,
+        version: Option<i64>,
+    ) -> Result<(String, i64, Zeroizing<Vec<u8>>)> {
+        self.read_key(caller, key_ref, "Decrypt", async |key| {
+            key.require_enabled()?;
+            let version = version.unwrap_or(key.current_version);
+            let sealed = self.version(&key, version).await?.private_sealed;
+            let plaintext = self.private_decrypt(&key.key_id, version, sealed, sha1, ciphertext).await?;
+            Ok((key.key_id, version, plaintext))
+        })
+        .await
+    }
+
+    // --- Aliases ----------------------------------------------------------------------------
+
+    /// Every alias.
+    pub(crate) async fn list_aliases(&self, caller: &Caller) -> Result<Vec<AliasRow>> {
+        let outcome = self.store.aliases().await.map_err(DomainError::from);
+        self.audit.outcome(caller, "ListAliases", None, None, outcome).await
+    }
+
+    /// CreateAlias (`create`) or UpdateAlias, admin only.
+    pub(crate) async fn set_alias(
+        &self,
+        caller: &Caller,
+        name: String,
+        target: String,
+        create: bool,
+    ) -> Result<AliasRow> {
+        let action = if create { "CreateAlias" } else { "UpdateAlias" };
+        let checked = require_admin(caller).and_then(|()| valid_alias(&name)).and_then(|()| {
+            if target.starts_with("alias/") {
+                Err(DomainError::invalid("targetKeyId must be a key ID"))
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = checked {
+            return self.refuse(caller, action, e).await;
+        }
+        self.change(caller, action, |tx, key_id| {
+            Box::pin(async move {
+                let key = found(tx.key(&target).await?, &target)?;
+                *key_id = Some(key.key_id.clone());
+                match (create, tx.alias(&name).await?) {
+                    (true, Some(_)) => {
+                        return Err(DomainError::invalid(format!("{name} already exists")));
+                    }
+                    (false, None) => return Err(DomainError::NotFound(format!("{name} not found"))),
+                    _ => {}
+                }
+                let row = AliasRow { alias_name: name, key_id: key.key_id, updated_at: now_ms() };
+                tx.put_alias(&row).await?;
+                Ok(row)
+            })
+        })
+        .await
+    }
+
+    /// DeleteAlias, admin only.
+    pub(crate) async fn delete_alias(&self, caller: &Caller, name: String) -> Result<String> {
+        if let Err(e) = require_admin(caller) {
+            return self.refuse(caller, "DeleteAlias", e).await;
+        }
+        self.change(caller, "DeleteAlias", |tx, _| {
+            Box::pin(async move {
+                if !tx.delete_alias(&name).await? {
+                    return Err(DomainError::NotFound(format!("{name} not found")));
+                }
+                Ok(name)
+            })
+        })
+        .await
+    }
+
+    // --- Audit and housekeeping -------------------------------------------------------------
+
+    /// One page of the audit log (admin only).
+    pub(crate) async fn audit_page(
+        &self,
+        caller: &Caller,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<ChainedRecord>> {
+        let outcome = match require_admin(caller) {
+            Ok(()) => audit::list(self.store.as_ref(), after, limit).await,
+            Err(e) => Err(e),
+        };
+        self.audit.outcome(caller, "ListAudit", None, None, outcome).await
+    }
+
+    /// Deletes keys whose deletion window ended, each with a record, in one transaction (a
+    /// second replica sweeping at once finds nothing left).
+    pub(crate) async fn sweep_expired_keys(&self) -> Result<usize> {
+        let system = Caller::system("-");
+        let mut tx = self.store.write().await?;
+        let expired = tx.expired_keys(now_ms()).await?;
+        for key_id in &expired {
+            tx.delete_key(key_id).await?;
+        }
+        let records = expired
+            .iter()
+            .map(|id| Record::allowed(&system, "DeleteKey", Some(id)));
+        audit::append_in(tx.as_mut(), records).await?;
+        tx.commit().await?;
+        Ok(expired.len())
+    }
+}
+
+/// A key version with its private key sealed under the root key, bound to its name.
+fn seal_version(
+    root: &RootKey,
+    key_id: &str,
+    version: i64,
+    pkcs8: &[u8],
+    spki: Vec<u8>,
+) -> Result<KeyVersion> {
+    Ok(KeyVersion {
+        key_id: key_id.into(),
+        version,
+        public_der: spki,
+        private_sealed: root.seal(&keys::key_name(key_id, version), pkcs8)?,
+        created_at: now_ms(),
+    })
+}
+
+/// A resolved key, unless it is missing or its deletion date has passed.
+fn found(key: Option<KeyRow>, key_ref: &str) -> Result<KeyRow> {
+    key.filter(|k| live(k, now_ms()))
+        .ok_or_else(|| DomainError::NotFound(format!("key {key_ref} not found")))
+}
+
+/// Whether `caller` may do `action` on `key`. The admin may always read and replace key
+/// policies, so that no policy can lock a key out of management.
+fn authorize(caller: &Caller, key: &KeyRow, action: &str) -> Result<()> {
+    let admin_override = caller.principal == ADMIN_PRINCIPAL
+        && matches!(action, "GetKeyPolicy" | "PutKeyPolicy");
+    if admin_override || key.policy()?.allows(&caller.principal, action, None) {
+        Ok(())
+    } else {
+        Err(DomainError::AccessDenied(format!(
+            "{} may not {action} key {}",
+            caller.principal, key.key_id
+        )))
+    }
+}
+
+fn denied(caller: &Caller, key: &KeyRow) -> DomainError {
+    DomainError::AccessDenied(format!("{} may not Unwrap with key {}", caller.principal, key.key_id))
+}
+
+/// Refuses callers other than the admin principal.
+pub(crate) fn require_admin(caller: &Caller) -> Result<()> {
+    if caller.principal == ADMIN_PRINCIPAL {
+        Ok(())
+    } else {
+        Err(DomainError::AccessDenied(format!("only {ADMIN_PRINCIPAL} may do this")))
+    }
+}
+
+fn valid_principal(p: &str) -> Result<()> {
+    let ok = !p.is_empty()
+        && p.len() <= 128
+        && p.chars().all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c));
+    if ok { Ok(()) } else { Err(DomainError::invalid("invalid principal name")) }
+}
+
+fn valid_alias(name: &str) -> Result<()> {
+    let rest = name.strip_prefix("alias/").unwrap_or_default();
+    let ok = !rest.is_empty()
+        && rest.len() <= 250
+        && !rest.starts_with("aws/")
+        && rest.chars().all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c));
+    if ok { Ok(()) } else { Err(DomainError::invalid(format!("invalid alias name {name:?}"))) }
+}
+
+fn new_token() -> Result<String> {
+    Ok(format!("cdt_{}", URL_SAFE_NO_PAD.encode(secrets::random::<32>()?)))
+}
+
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+fn token_row(token: &str, principal: &str) -> TokenRow {
+    TokenRow { token_hash: token_hash(token), principal: principal.into(), created_at: now_ms() }
+}

@@ -1,0 +1,263 @@
+//! Storage: every table the key server and the archive keep, behind traits, so that the
+//! domain never sees SQL. One implementation, [`sql::SqlStore`], serves both backends
+//! (SQLite, the embedded default, and PostgreSQL for replicas): the statements are written
+//! once in the dialect both accept, and only the migrations and the connection set-up differ.
+//!
+//! Concurrency contract: [`Store::write`] opens a transaction that first locks the audit
+//! chain's head row. Every change goes through such a transaction, so changes (and the audit
+//! records that go with them) are serialised by the database itself, across processes, and a
+//! reader never needs a lock.
+
+mod sql;
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+pub(crate) use sql::SqlStore;
+
+/// Why a store call failed.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The database cannot be reached now (connection lost, pool exhausted, server shutting
+    /// down or busy); the request may be retried.
+    Unavailable(String),
+    /// A row with this key already exists.
+    Conflict(String),
+    /// A stored value does not read back (a corrupt or foreign row).
+    Corrupt(String),
+    /// Any other database failure (a permission withdrawn, a constraint, a bug).
+    Backend(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unavailable(m) => write!(f, "database unavailable: {m}"),
+            Self::Conflict(m) => write!(f, "already exists: {m}"),
+            Self::Corrupt(m) => write!(f, "stored value unreadable: {m}"),
+            Self::Backend(m) => write!(f, "database: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Store results.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A key, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRow {
+    /// Key ID (UUID form).
+    pub key_id: String,
+    /// Free-form description.
+    pub description: String,
+    /// `RSA_2048`, `RSA_3072` or `RSA_4096`.
+    pub key_spec: String,
+    /// `ENCRYPT_DECRYPT`.
+    pub key_usage: String,
+    /// `Enabled`, `Disabled` or `PendingDeletion`.
+    pub state: String,
+    /// Milliseconds since the epoch when a pending deletion takes effect.
+    pub deletion_date: Option<i64>,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    /// The version new messages are wrapped to.
+    pub current_version: i64,
+    /// Tags, as a JSON object.
+    pub tags: String,
+    /// Key policy, as JSON.
+    pub policy: String,
+}
+
+/// One version of a key's material.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyVersion {
+    /// Key ID.
+    pub key_id: String,
+    /// Version, from 1.
+    pub version: i64,
+    /// SPKI DER.
+    pub public_der: Vec<u8>,
+    /// PKCS#8 DER sealed under the root key.
+    pub private_sealed: Vec<u8>,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+}
+
+/// An alias row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AliasRow {
+    /// `alias/NAME`.
+    pub alias_name: String,
+    /// Key ID.
+    pub key_id: String,
+    /// Milliseconds since the epoch.
+    pub updated_at: i64,
+}
+
+/// A bearer token row: only the token's hash is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRow {
+    /// SHA-256 of the token.
+    pub token_hash: Vec<u8>,
+    /// Its principal.
+    pub principal: String,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+}
+
+/// An audit row: the record's canonical JSON and its chain links.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRow {
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    /// Canonical JSON of the record.
+    pub record: String,
+    /// Hash of the previous record.
+    pub prev_hash: String,
+    /// Hash of this record.
+    pub hash: String,
+}
+
+/// The audit chain's newest link (seq 0 and the genesis hash when empty).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainHead {
+    /// Sequence number of the newest record.
+    pub seq: i64,
+    /// Its hash.
+    pub hash: String,
+}
+
+/// A server-wide setting kept in the database (for example the root-key check value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetaRow {
+    /// Name.
+    pub name: String,
+    /// Value.
+    pub value: Vec<u8>,
+}
+
+/// An archive object: claimed by its uploader, then complete.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectRow {
+    /// Object ID.
+    pub object_id: String,
+    /// The uploading principal.
+    pub owner: String,
+    /// `uploading` or `complete`.
+    pub state: String,
+    /// Bytes received so far (uploading) or in all (complete).
+    pub size: i64,
+    /// Parts received (upload sessions).
+    pub next_part: i64,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    /// When an unfinished upload is abandoned (milliseconds since the epoch).
+    pub expires_at: i64,
+    /// Whether the encrypted metadata record was written.
+    pub has_meta: bool,
+}
+
+/// Everything a backup holds, read at one point in time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Server-wide settings.
+    pub meta: Vec<MetaRow>,
+    /// Keys.
+    pub keys: Vec<KeyRow>,
+    /// Key versions (sealed).
+    pub versions: Vec<KeyVersion>,
+    /// Aliases.
+    pub aliases: Vec<AliasRow>,
+    /// Token hashes.
+    pub tokens: Vec<TokenRow>,
+    /// The audit chain.
+    pub audit: Vec<AuditRow>,
+}
+
+/// Reads outside a transaction, and the start of every write.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    /// Which backend (`sqlite` or `postgres`), for logs and metrics.
+    fn backend(&self) -> &'static str;
+    /// A cheap round trip, for health checks.
+    async fn ping(&self) -> Result<()>;
+    /// A key by ID or `alias/NAME`.
+    async fn key(&self, key_ref: &str) -> Result<Option<KeyRow>>;
+    /// Every key, oldest first.
+    async fn keys(&self) -> Result<Vec<KeyRow>>;
+    /// One version of a key.
+    async fn key_version(&self, key_id: &str, version: i64) -> Result<Option<KeyVersion>>;
+    /// Every alias, by name.
+    async fn aliases(&self) -> Result<Vec<AliasRow>>;
+    /// The principal of a token hash.
+    async fn token_principal(&self, token_hash: &[u8]) -> Result<Option<String>>;
+    /// Audit rows with `seq > after`, at most `limit`, in order.
+    async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>>;
+    /// A server-wide setting.
+    async fn meta(&self, name: &str) -> Result<Option<Vec<u8>>>;
+    /// An archive object's row.
+    async fn object(&self, object_id: &str) -> Result<Option<ObjectRow>>;
+    /// Complete archive objects, by ID.
+    async fn complete_objects(&self) -> Result<Vec<ObjectRow>>;
+    /// Everything a backup holds, in one read-only transaction (one point in time).
+    async fn snapshot(&self) -> Result<Snapshot>;
+    /// Loads a snapshot into an empty database, in one transaction; refuses a database that
+    /// holds any key, token or audit record.
+    async fn restore(&self, snapshot: &Snapshot) -> Result<()>;
+    /// Opens a write transaction that holds the audit chain's head until it ends.
+    async fn write(&self) -> Result<Box<dyn WriteTx>>;
+}
+
+/// A write transaction. Dropping it without [`WriteTx::commit`] rolls it back.
+#[async_trait]
+pub trait WriteTx: Send {
+    /// The chain head as of this transaction (locked: nobody else can append).
+    fn head(&self) -> &ChainHead;
+    /// Appends chain rows (each linking to the one before) and moves the head to the last.
+    async fn append_audit(&mut self, rows: &[AuditRow]) -> Result<()>;
+    /// A key by ID or `alias/NAME`, as of this transaction.
+    async fn key(&mut self, key_ref: &str) -> Result<Option<KeyRow>>;
+    /// Inserts a key.
+    async fn insert_key(&mut self, key: &KeyRow) -> Result<()>;
+    /// Inserts a key version.
+    async fn insert_version(&mut self, version: &KeyVersion) -> Result<()>;
+    /// Updates state, deletion date, current version and policy of a key.
+    async fn update_key(&mut self, key: &KeyRow) -> Result<()>;
+    /// IDs of keys pending deletion whose date is at or before `now`.
+    async fn expired_keys(&mut self, now: i64) -> Result<Vec<String>>;
+    /// Deletes a key with its versions and aliases.
+    async fn delete_key(&mut self, key_id: &str) -> Result<()>;
+    /// An alias's target.
+    async fn alias(&mut self, alias_name: &str) -> Result<Option<AliasRow>>;
+    /// Creates or retargets an alias.
+    async fn put_alias(&mut self, alias: &AliasRow) -> Result<()>;
+    /// Deletes an alias; false when there was none.
+    async fn delete_alias(&mut self, alias_name: &str) -> Result<bool>;
+    /// Inserts a token hash.
+    async fn insert_token(&mut self, token: &TokenRow) -> Result<()>;
+    /// Sets a server-wide value once; false (and no change) when it is already set.
+    async fn insert_meta_once(&mut self, name: &str, value: &[u8]) -> Result<bool>;
+    /// Claims an object ID; [`StoreError::Conflict`] when it is taken.
+    async fn claim_object(&mut self, object: &ObjectRow) -> Result<()>;
+    /// Open uploads of `owner` that have not expired by `now`.
+    async fn open_uploads(&mut self, owner: &str, now: i64) -> Result<i64>;
+    /// An object's row, as of this transaction.
+    async fn object(&mut self, object_id: &str) -> Result<Option<ObjectRow>>;
+    /// Updates an object's state, size, part count and metadata flag.
+    async fn update_object(&mut self, object: &ObjectRow) -> Result<()>;
+    /// Deletes an object's row.
+    async fn delete_object(&mut self, object_id: &str) -> Result<()>;
+    /// IDs of unfinished uploads abandoned by `now`.
+    async fn expired_uploads(&mut self, now: i64) -> Result<Vec<String>>;
+    /// Commits.
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// Opens the store a database URL names (`sqlite://PATH` or `postgres://…`) and brings its
+/// schema up to date.
+pub(crate) async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+    Ok(std::sync::Arc::new(SqlStore::open(url).await?))
+}

@@ -1,0 +1,718 @@
+//! The SQL store: sqlx's `Any` driver over SQLite or PostgreSQL, chosen by the URL.
+//!
+//! Every statement below runs unchanged on both: `$N` placeholders (SQLite reads them as
+//! positional), `INSERT … ON CONFLICT`, `UPDATE … RETURNING`. Only the migrations
+//! (`migrations/sqlite`, `migrations/postgres`) and the per-connection set-up differ.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+
+use super::{
+    AliasRow, AuditRow, ChainHead, KeyRow, KeyVersion, MetaRow, ObjectRow, Result, Snapshot,
+    Store, StoreError, TokenRow, WriteTx,
+};
+
+/// Which database an URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The store over a connection pool.
+#[derive(Debug)]
+pub(crate) struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// How long a request waits for a connection before it is told the database is unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+impl SqlStore {
+    /// Connects, sets each connection up and runs the migrations.
+    pub(crate) async fn open(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Backend(
+                "the database URL must start with sqlite:// or postgres://".into(),
+            ));
+        };
+        let options = AnyPoolOptions::new()
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(true)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // FULL: an acknowledged change (and its audit record) survives a
+                        // crash. The busy timeout covers a writer of another connection.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            });
+        let options = match backend {
+            // SQLite has one writer at a time; more readers than cores buy nothing.
+            Backend::Sqlite => options.max_connections(8),
+            Backend::Postgres => options.max_connections(16),
+        };
+        let pool = options.connect(url).await.map_err(classify)?;
+        let migrated = match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await,
+        };
+        migrated.map_err(|e| StoreError::Backend(format!("migrations: {e}")))?;
+        Ok(Self { pool, backend })
+    }
+}
+
+/// Sorts sqlx errors into what a caller can act on: transient unavailability (retry, 503),
+/// a taken key, or anything else.
+fn classify(e: sqlx::Error) -> StoreError {
+    let text = e.to_string();
+    match &e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::BeginFailed => StoreError::Unavailable(text),
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+            // PostgreSQL: class 08 (connection), 57P0x (shutting down, cannot connect now),
+            // 53xxx (out of resources), 40001/40P01 (serialisation, deadlock). SQLite: 5
+            // (BUSY) and 6 (LOCKED) with their extended codes.
+            let transient = code.starts_with("08")
+                || code.starts_with("57P")
+                || code.starts_with("53")
+                || code == "40001"
+                || code == "40P01"
+                || code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
+            if transient {
+                StoreError::Unavailable(text)
+            } else if db.is_unique_violation() {
+                StoreError::Conflict(text)
+            } else {
+                StoreError::Backend(text)
+            }
+        }
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => StoreError::Corrupt(text),
+        _ => StoreError::Backend(text),
+    }
+}
+
+fn get<'r, T: sqlx::Decode<'r, Any> + sqlx::Type<Any>>(row: &'r AnyRow, name: &str) -> Result<T> {
+    row.try_get(name).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+}
+
+fn key_row(r: &AnyRow) -> Result<KeyRow> {
+    Ok(KeyRow {
+        key_id: get(r, "key_id")?,
+        description: get(r, "description")?,
+        key_spec: get(r, "key_spec")?,
+        key_usage: get(r, "key_usage")?,
+        state: get(r, "state")?,
+        deletion_date: get(r, "deletion_date")?,
+        created_at: get(r, "created_at")?,
+        current_version: get(r, "current_version")?,
+        tags: get(r, "tags")?,
+        policy: get(r, "policy")?,
+    })
+}
+
+fn version_row(r: &AnyRow) -> Result<KeyVersion> {
+    Ok(KeyVersion {
+        key_id: get(r, "key_id")?,
+        version: get(r, "version")?,
+        public_der: get(r, "public_der")?,
+        private_sealed: get(r, "private_sealed")?,
+        created_at: get(r, "created_at")?,
+    })
+}
+
+fn alias_row(r: &AnyRow) -> Result<AliasRow> {
+    Ok(AliasRow {
+        alias_name: get(r, "alias_name")?,
+        key_id: get(r, "key_id")?,
+        updated_at: get(r, "updated_at")?,
+    })
+}
+
+fn token_row(r: &AnyRow) -> Result<TokenRow> {
+    Ok(TokenRow {
+        token_hash: get(r, "token_hash")?,
+        principal: get(r, "principal")?,
+        created_at: get(r, "created_at")?,
+    })
+}
+
+fn audit_row(r: &AnyRow) -> Result<AuditRow> {
+    Ok(AuditRow {
+        seq: get(r, "seq")?,
+        record: get(r, "record")?,
+        prev_hash: get(r, "prev_hash")?,
+        hash: get(r, "hash")?,
+    })
+}
+
+fn meta_row(r: &AnyRow) -> Result<MetaRow> {
+    Ok(MetaRow { name: get(r, "name")?, value: get(r, "value")? })
+}
+
+fn object_row(r: &AnyRow) -> Result<ObjectRow> {
+    Ok(ObjectRow {
+        object_id: get(r, "object_id")?,
+        owner: get(r, "owner")?,
+        state: get(r, "state")?,
+        size: get(r, "size")?,
+        next_part: get(r, "next_part")?,
+        created_at: get(r, "created_at")?,
+        expires_at: get(r, "expires_at")?,
+        has_meta: get::<i64>(r, "has_meta")? != 0,
+    })
+}
+
+fn rows<T>(rows: Vec<AnyRow>, f: fn(&AnyRow) -> Result<T>) -> Result<Vec<T>> {
+    rows.iter().map(f).collect()
+}
+
+async fn all(tx: &mut Transaction<'static, Any>, sql: &'static str) -> Result<Vec<AnyRow>> {
+    sqlx::query(sql).fetch_all(&mut **tx).await.map_err(classify)
+}
+
+/// A key by ID or alias, on a pool or in a transaction.
+async fn fetch_key<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    key_ref: &str,
+) -> Result<Option<KeyRow>> {
+    let row = if key_ref.starts_with("alias/") {
+        sqlx::query(
+            "SELECT k.key_id, k.description, k.key_spec, k.key_usage, k.state, k.deletion_date, \
+             k.created_at, k.current_version, k.tags, k.policy \
+             FROM keys k JOIN aliases a ON a.key_id = k.key_id WHERE a.alias_name = $1",
+        )
+        .bind(key_ref.to_string())
+        .fetch_optional(e)
+        .await
+    } else {
+        sqlx::query(
+            "SELECT key_id, description, key_spec, key_usage, state, deletion_date, \
+             created_at, current_version, tags, policy FROM keys WHERE key_id = $1",
+        )
+        .bind(key_ref.to_string())
+        .fetch_optional(e)
+        .await
+    };
+    row.map_err(classify)?.as_ref().map(key_row).transpose()
+}
+
+async fn fetch_object<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    object_id: &str,
+) -> Result<Option<ObjectRow>> {
+    let row = sqlx::query(
+        "SELECT object_id, owner, state, size, next_part, created_at, expires_at, has_meta \
+         FROM objects WHERE object_id = $1",
+    )
+    .bind(object_id.to_string())
+    .fetch_optional(e)
+    .await
+    .map_err(classify)?;
+    row.as_ref().map(object_row).transpose()
+}
+
+async fn insert_key<'c, E: Executor<'c, Database = Any>>(e: E, key: &KeyRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO keys (key_id, description, key_spec, key_usage, state, deletion_date, \
+         created_at, current_version, tags, policy) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(key.key_id.clone())
+    .bind(key.description.clone())
+    .bind(key.key_spec.clone())
+    .bind(key.key_usage.clone())
+    .bind(key.state.clone())
+    .bind(key.deletion_date)
+    .bind(key.created_at)
+    .bind(key.current_version)
+    .bind(key.tags.clone())
+    .bind(key.policy.clone())
+    .execute(e)
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+async fn insert_version<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    v: &KeyVersion,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO key_versions (key_id, version, public_der, private_sealed, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(v.key_id.clone())
+    .bind(v.version)
+    .bind(v.public_der.clone())
+    .bind(v.private_sealed.clone())
+    .bind(v.created_at)
+    .execute(e)
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+async fn put_alias<'c, E: Executor<'c, Database = Any>>(e: E, a: &AliasRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO aliases (alias_name, key_id, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (alias_name) DO UPDATE SET key_id = excluded.key_id, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(a.alias_name.clone())
+    .bind(a.key_id.clone())
+    .bind(a.updated_at)
+    .execute(e)
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+async fn insert_token<'c, E: Executor<'c, Database = Any>>(e: E, t: &TokenRow) -> Result<()> {
+    sqlx::query("INSERT INTO tokens (token_hash, principal, created_at) VALUES ($1, $2, $3)")
+        .bind(t.token_hash.clone())
+        .bind(t.principal.clone())
+        .bind(t.created_at)
+        .execute(e)
+        .await
+        .map_err(classify)?;
+    Ok(())
+}
+
+async fn insert_audit<'c, E: Executor<'c, Database = Any>>(e: E, r: &AuditRow) -> Result<()> {
+    sqlx::query("INSERT INTO audit (seq, record, prev_hash, hash) VALUES ($1, $2, $3, $4)")
+        .bind(r.seq)
+        .bind(r.record.clone())
+        .bind(r.prev_hash.clone())
+        .bind(r.hash.clone())
+        .execute(e)
+        .await
+        .map_err(classify)?;
+    Ok(())
+}
+
+async fn set_head<'c, E: Executor<'c, Database = Any>>(e: E, head: &ChainHead) -> Result<()> {
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(head.seq)
+        .bind(head.hash.clone())
+        .execute(e)
+        .await
+        .map_err(classify)?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(classify)?;
+        Ok(())
+    }
+
+    async fn key(&self, key_ref: &str) -> Result<Option<KeyRow>> {
+        fetch_key(&self.pool, key_ref).await
+    }
+
+    async fn keys(&self) -> Result<Vec<KeyRow>> {
+        let all = sqlx::query(
+            "SELECT key_id, description, key_spec, key_usage, state, deletion_date, \
+             created_at, current_version, tags, policy FROM keys ORDER BY created_at, key_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows(all, key_row)
+    }
+
+    async fn key_version(&self, key_id: &str, version: i64) -> Result<Option<KeyVersion>> {
+        let row = sqlx::query(
+            "SELECT key_id, version, public_der, private_sealed, created_at FROM key_versions \
+             WHERE key_id = $1 AND version = $2",
+        )
+        .bind(key_id.to_string())
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        row.as_ref().map(version_row).transpose()
+    }
+
+    async fn aliases(&self) -> Result<Vec<AliasRow>> {
+        let all = sqlx::query(
+            "SELECT alias_name, key_id, updated_at FROM aliases ORDER BY alias_name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows(all, alias_row)
+    }
+
+    async fn token_principal(&self, token_hash: &[u8]) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT principal FROM tokens WHERE token_hash = $1")
+            .bind(token_hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        row.as_ref().map(|r| get(r, "principal")).transpose()
+    }
+
+    async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>> {
+        let page = sqlx::query(
+            "SELECT seq, record, prev_hash, hash FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows(page, audit_row)
+    }
+
+    async fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT name, value FROM meta WHERE name = $1")
+            .bind(name.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(row.as_ref().map(meta_row).transpose()?.map(|m| m.value))
+    }
+
+    async fn object(&self, object_id: &str) -> Result<Option<ObjectRow>> {
+        fetch_object(&self.pool, object_id).await
+    }
+
+    async fn complete_objects(&self) -> Result<Vec<ObjectRow>> {
+        let all = sqlx::query(
+            "SELECT object_id, owner, state, size, next_part, created_at, expires_at, has_meta \
+             FROM objects WHERE state = 'complete' ORDER BY object_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows(all, object_row)
+    }
+
+    async fn snapshot(&self) -> Result<Snapshot> {
+        let mut tx = self.pool.begin().await.map_err(classify)?;
+        if self.backend == Backend::Postgres {
+            // One snapshot for every statement below (SQLite's WAL read transaction is one
+            // snapshot already).
+            tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await
+                .map_err(classify)?;
+        }
+        let meta = rows(all(&mut tx, "SELECT name, value FROM meta ORDER BY name").await?, meta_row)?;
+        let keys = rows(
+            all(&mut tx, "SELECT key_id, description, key_spec, key_usage, state, deletion_date, \
+                 created_at, current_version, tags, policy FROM keys ORDER BY created_at, key_id")
+            .await?,
+            key_row,
+        )?;
+        let versions = rows(
+            all(&mut tx, "SELECT key_id, version, public_der, private_sealed, created_at \
+                 FROM key_versions ORDER BY key_id, version")
+            .await?,
+            version_row,
+        )?;
+        let aliases = rows(
+            all(&mut tx, "SELECT alias_name, key_id, updated_at FROM aliases ORDER BY alias_name").await?,
+            alias_row,
+        )?;
+        let tokens = rows(
+            all(&mut tx, "SELECT token_hash, principal, created_at FROM tokens ORDER BY created_at, \
+                 principal")
+            .await?,
+            token_row,
+        )?;
+        let audit =
+            rows(all(&mut tx, "SELECT seq, record, prev_hash, hash FROM audit ORDER BY seq").await?, audit_row)?;
+        tx.rollback().await.map_err(classify)?;
+        Ok(Snapshot { meta, keys, versions, aliases, tokens, audit })
+    }
+
+    async fn restore(&self, s: &Snapshot) -> Result<()> {
+        let mut tx = SqlWrite::begin(&self.pool).await?;
+        let counts = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM keys) AS keys, (SELECT COUNT(*) FROM tokens) AS tokens, \
+             (SELECT COUNT(*) FROM audit) AS audit",
+        )
+        .fetch_one(&mut *tx.tx)
+        .await
+        .map_err(classify)?;
+        for table in ["keys", "tokens", "audit"] {
+            if get::<i64>(&counts, table)? != 0 {
+                return Err(StoreError::Conflict(format!(
+                    "the database is not empty (table {table} has rows)"
+                )));
+            }
+        }
+        sqlx::query("DELETE FROM meta").execute(&mut *tx.tx).await.map_err(classify)?;
+        for m in &s.meta {
+            tx.insert_meta_once(&m.name, &m.value).await?;
+        }
+        for k in &s.keys {
+            insert_key(&mut *tx.tx, k).await?;
+        }
+        for v in &s.versions {
+            insert_version(&mut *tx.tx, v).await?;
+        }
+        for a in &s.aliases {
+            put_alias(&mut *tx.tx, a).await?;
+        }
+        for t in &s.tokens {
+            insert_token(&mut *tx.tx, t).await?;
+        }
+        for r in &s.audit {
+            insert_audit(&mut *tx.tx, r).await?;
+        }
+        if let Some(last) = s.audit.last() {
+            tx.head = ChainHead { seq: last.seq, hash: last.hash.clone() };
+            set_head(&mut *tx.tx, &tx.head).await?;
+        }
+        Box::new(tx).commit().await
+    }
+
+    async fn write(&self) -> Result<Box<dyn WriteTx>> {
+        Ok(Box::new(SqlWrite::begin(&self.pool).await?))
+    }
+}
+
+/// A write transaction that took the chain head's row first.
+struct SqlWrite {
+    tx: Transaction<'static, Any>,
+    head: ChainHead,
+}
+
+impl SqlWrite {
+    async fn begin(pool: &AnyPool) -> Result<Self> {
+        let mut tx = pool.begin().await.map_err(classify)?;
+        // The first statement writes: PostgreSQL locks the row until commit, SQLite takes its
+        // one write lock (waiting out another writer rather than failing on a stale snapshot).
+        let row = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(classify)?;
+        let head = ChainHead { seq: get(&row, "seq")?, hash: get(&row, "hash")? };
+        Ok(Self { tx, head })
+    }
+}
+
+#[async_trait]
+impl WriteTx for SqlWrite {
+    fn head(&self) -> &ChainHead {
+        &self.head
+    }
+
+    async fn append_audit(&mut self, new: &[AuditRow]) -> Result<()> {
+        let Some(last) = new.last() else { return Ok(()) };
+        for r in new {
+            insert_audit(&mut *self.tx, r).await?;
+        }
+        self.head = ChainHead { seq: last.seq, hash: last.hash.clone() };
+        set_head(&mut *self.tx, &self.head).await
+    }
+
+    async fn key(&mut self, key_ref: &str) -> Result<Option<KeyRow>> {
+        fetch_key(&mut *self.tx, key_ref).await
+    }
+
+    async fn insert_key(&mut self, key: &KeyRow) -> Result<()> {
+        insert_key(&mut *self.tx, key).await
+    }
+
+    async fn insert_version(&mut self, version: &KeyVersion) -> Result<()> {
+        insert_version(&mut *self.tx, version).await
+    }
+
+    async fn update_key(&mut self, key: &KeyRow) -> Result<()> {
+        sqlx::query(
+            "UPDATE keys SET state = $1, deletion_date = $2, current_version = $3, policy = $4 \
+             WHERE key_id = $5",
+        )
+        .bind(key.state.clone())
+        .bind(key.deletion_date)
+        .bind(key.current_version)
+        .bind(key.policy.clone())
+        .bind(key.key_id.clone())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn expired_keys(&mut self, now: i64) -> Result<Vec<String>> {
+        let ids = sqlx::query(
+            "SELECT key_id FROM keys WHERE state = 'PendingDeletion' AND deletion_date <= $1 \
+             ORDER BY key_id",
+        )
+        .bind(now)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(classify)?;
+        ids.iter().map(|r| get(r, "key_id")).collect()
+    }
+
+    async fn delete_key(&mut self, key_id: &str) -> Result<()> {
+        for statement in [
+            "DELETE FROM aliases WHERE key_id = $1",
+            "DELETE FROM key_versions WHERE key_id = $1",
+            "DELETE FROM keys WHERE key_id = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(key_id.to_string())
+                .execute(&mut *self.tx)
+                .await
+                .map_err(classify)?;
+        }
+        Ok(())
+    }
+
+    async fn alias(&mut self, alias_name: &str) -> Result<Option<AliasRow>> {
+        let row = sqlx::query(
+            "SELECT alias_name, key_id, updated_at FROM aliases WHERE alias_name = $1",
+        )
+        .bind(alias_name.to_string())
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(classify)?;
+        row.as_ref().map(alias_row).transpose()
+    }
+
+    async fn put_alias(&mut self, alias: &AliasRow) -> Result<()> {
+        put_alias(&mut *self.tx, alias).await
+    }
+
+    async fn delete_alias(&mut self, alias_name: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM aliases WHERE alias_name = $1")
+            .bind(alias_name.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_token(&mut self, token: &TokenRow) -> Result<()> {
+        insert_token(&mut *self.tx, token).await
+    }
+
+    async fn insert_meta_once(&mut self, name: &str, value: &[u8]) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name.to_string())
+        .bind(value.to_vec())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn claim_object(&mut self, o: &ObjectRow) -> Result<()> {
+        let done = sqlx::query(
+            "INSERT INTO objects (object_id, owner, state, size, next_part, created_at, \
+             expires_at, has_meta) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (object_id) DO NOTHING",
+        )
+        .bind(o.object_id.clone())
+        .bind(o.owner.clone())
+        .bind(o.state.clone())
+        .bind(o.size)
+        .bind(o.next_part)
+        .bind(o.created_at)
+        .bind(o.expires_at)
+        .bind(i64::from(o.has_meta))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(classify)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!("object {}", o.object_id)));
+        }
+        Ok(())
+    }
+
+    async fn open_uploads(&mut self, owner: &str, now: i64) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM objects WHERE owner = $1 AND state = 'uploading' \
+             AND expires_at > $2",
+        )
+        .bind(owner.to_string())
+        .bind(now)
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(classify)?;
+        get(&row, "n")
+    }
+
+    async fn object(&mut self, object_id: &str) -> Result<Option<ObjectRow>> {
+        fetch_object(&mut *self.tx, object_id).await
+    }
+
+    async fn update_object(&mut self, o: &ObjectRow) -> Result<()> {
+        sqlx::query(
+            "UPDATE objects SET state = $1, size = $2, next_part = $3, has_meta = $4, \
+             expires_at = $5 WHERE object_id = $6",
+        )
+        .bind(o.state.clone())
+        .bind(o.size)
+        .bind(o.next_part)
+        .bind(i64::from(o.has_meta))
+        .bind(o.expires_at)
+        .bind(o.object_id.clone())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn delete_object(&mut self, object_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM objects WHERE object_id = $1")
+            .bind(object_id.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn expired_uploads(&mut self, now: i64) -> Result<Vec<String>> {
+        let ids = sqlx::query(
+            "SELECT object_id FROM objects WHERE state = 'uploading' AND expires_at <= $1 \
+             ORDER BY object_id",
+        )
+        .bind(now)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(classify)?;
+        ids.iter().map(|r| get(r, "object_id")).collect()
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.tx.commit().await.map_err(classify)
+    }
+}
