@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use cipherdrop::{Header, Limits};
 use cipherdrop_server::client::{Client, Method};
 use cipherdrop_server::domain::audit::ChainedRecord;
-use common::{DATA, Server, cli, failure, json, run_python, run_sqlite, success};
+use common::{DATA, Server, cli, failure, json, run_python, success};
 use serde_json::{Value, json};
 
 /// Encrypts `pt` to `out` with the admin token and `keys` (`--server-key`/`--rsa-key` args).
@@ -454,9 +454,7 @@ fn restart_keeps_state_and_audit_verify_finds_tampering() {
     let seq =
         audit(&server).into_iter().find(|r| r.record.action == "CreateAlias").unwrap().record.seq;
     server.stop();
-    let db = dir.join("cipherdrop.db");
-    run_sqlite(
-        &db,
+    server.sql(
         "UPDATE audit SET record = replace(record, ?, ?) WHERE seq = ?",
         &[r#""result":"Allowed""#, r#""result":"Denied""#, &seq.to_string()],
     );

@@ -1,12 +1,21 @@
 //! Test kit for end-to-end key-server tests: the real `cipherdrop serve` binary on a port the
 //! OS picks (`--listen 127.0.0.1:0`; the server prints its address), a temporary data
 //! directory, the CLI run as a user runs it, and an HTTP client.
+//!
+//! The storage backend is chosen by `CIPHERDROP_TEST_BACKEND`: `sqlite` (the default: the
+//! server's database in its data directory) or `postgres` (a throwaway PostgreSQL cluster per
+//! data directory, see [`services::Postgres`], passed to the server as `--database-url`).
 #![allow(clippy::unwrap_used, dead_code)]
+
+pub mod services;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+use services::{Postgres, bind_params, psql_url, shared_cluster};
 
 use cipherdrop_server::client::Client;
 use serde_json::Value;
@@ -16,7 +25,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_cipherdrop");
 /// The repository's test keys.
 pub const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data");
 /// Environment variables of the CLI and server that the tests set themselves.
-const ENV: [&str; 7] = [
+const ENV: [&str; 11] = [
     "CIPHERDROP_ADDR",
     "CIPHERDROP_TOKEN",
     "CIPHERDROP_DATA_DIR",
@@ -24,7 +33,22 @@ const ENV: [&str; 7] = [
     "CIPHERDROP_ROOT_KEY",
     "CIPHERDROP_CORS_ORIGINS",
     "CIPHERDROP_RATE_LIMIT",
+    "CIPHERDROP_DATABASE_URL",
+    "CIPHERDROP_ROOT_KEY_FILE",
+    "CIPHERDROP_ARCHIVE_URL",
+    "CIPHERDROP_ARCHIVE_DIR",
 ];
+
+/// The storage backend of [`Server::start`]: `"sqlite"` (default) or `"postgres"`, from
+/// `CIPHERDROP_TEST_BACKEND`.
+pub fn backend() -> &'static str {
+    static BACKEND: OnceLock<&'static str> = OnceLock::new();
+    BACKEND.get_or_init(|| match std::env::var("CIPHERDROP_TEST_BACKEND").as_deref() {
+        Err(_) | Ok("" | "sqlite") => "sqlite",
+        Ok("postgres") => "postgres",
+        Ok(other) => panic!("CIPHERDROP_TEST_BACKEND={other:?}: expected `sqlite` or `postgres`"),
+    })
+}
 
 /// A running `cipherdrop serve`; killed (SIGKILL) on drop if still running.
 pub struct Server {
@@ -35,8 +59,14 @@ pub struct Server {
     pub addr: String,
     /// The data directory.
     pub dir: PathBuf,
-    /// The admin token the server wrote on first start.
+    /// The admin token the server wrote on first start (empty for a replica whose data
+    /// directory has none).
     pub admin: String,
+    /// The PostgreSQL cluster of `dir` (backend `postgres`); shared by every server started on
+    /// the same `dir` while one of them is alive, so a restart finds the same data.
+    pg: Option<Arc<Postgres>>,
+    /// The `--database-url` the server was given, if any.
+    database_url: Option<String>,
 }
 
 impl Server {
@@ -47,6 +77,54 @@ impl Server {
 
     /// Like [`Server::start`], with more `serve` arguments.
     pub fn start_with(dir: &Path, args: &[&str]) -> Self {
+        Self::start_with_env(dir, args, &[])
+    }
+
+    /// Like [`Server::start_with`], with more environment variables for the server (e.g.
+    /// [`services::S3::env`]).
+    pub fn start_with_env(dir: &Path, args: &[&str], env: &[(String, String)]) -> Self {
+        if backend() != "postgres" || args.contains(&"--database-url") {
+            return Self::spawn(dir, args, env, None, None, true);
+        }
+        let pg = shared_cluster(&dir.with_extension("pg"));
+        let url = pg.ensure_database("cipherdrop");
+        Self::spawn(dir, args, env, Some(pg), Some(url), true)
+    }
+
+    /// A replica: a server on `dir` (its own data directory) with an explicit
+    /// `--database-url URL --root-key-file FILE`, for tests running several servers on one
+    /// database. Its `admin` is the data directory's admin token if there is one, else empty.
+    pub fn start_replica(
+        dir: &Path,
+        database_url: &str,
+        root_key_file: &Path,
+        args: &[&str],
+    ) -> Self {
+        Self::start_replica_env(dir, database_url, root_key_file, args, &[])
+    }
+
+    /// Like [`Server::start_replica`], with more environment variables for the server.
+    pub fn start_replica_env(
+        dir: &Path,
+        database_url: &str,
+        root_key_file: &Path,
+        args: &[&str],
+        env: &[(String, String)],
+    ) -> Self {
+        let key = root_key_file.to_str().expect("UTF-8 path");
+        let mut all = vec!["--root-key-file", key];
+        all.extend_from_slice(args);
+        Self::spawn(dir, &all, env, None, Some(database_url.to_string()), false)
+    }
+
+    fn spawn(
+        dir: &Path,
+        args: &[&str],
+        env: &[(String, String)],
+        pg: Option<Arc<Postgres>>,
+        database_url: Option<String>,
+        require_admin: bool,
+    ) -> Self {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -56,11 +134,14 @@ impl Server {
         for var in ENV {
             cmd.env_remove(var);
         }
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir);
+        if let Some(url) = &database_url {
+            cmd.args(["--database-url", url]);
+        }
         let mut child = cmd
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
             .args(args)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -73,7 +154,11 @@ impl Server {
             let _ = child.kill();
             let _ = child.wait();
             let log = std::fs::read_to_string(dir.with_extension("log")).unwrap_or_default();
-            panic!("server did not start: {line:?}\n{log}");
+            let pg_log = pg
+                .as_ref()
+                .map(|pg| format!("\nPostgreSQL log:\n{}", pg.log()))
+                .unwrap_or_default();
+            panic!("server did not start: {line:?}\n{log}{pg_log}");
         };
         let addr = addr.to_string();
         let client = Client::new(&addr, None).unwrap();
@@ -82,8 +167,57 @@ impl Server {
             assert!(Instant::now() < deadline, "server at {addr} never became healthy");
             std::thread::sleep(Duration::from_millis(20));
         }
-        let admin = std::fs::read_to_string(dir.join("admin-token")).unwrap().trim().to_string();
-        Self { child: Some(child), _stdout: Some(stdout), addr, dir: dir.to_path_buf(), admin }
+        let admin = match std::fs::read_to_string(dir.join("admin-token")) {
+            Ok(token) => token.trim().to_string(),
+            Err(e) if require_admin => panic!("{}: {e}", dir.join("admin-token").display()),
+            Err(_) => String::new(),
+        };
+        Self {
+            child: Some(child),
+            _stdout: Some(stdout),
+            addr,
+            dir: dir.to_path_buf(),
+            admin,
+            pg,
+            database_url,
+        }
+    }
+
+    /// The server's process ID; panics if it was stopped.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server is running").id()
+    }
+
+    /// The `--database-url` the server was given (backend `postgres`, or a replica).
+    pub fn database_url(&self) -> Option<String> {
+        self.database_url.clone()
+    }
+
+    /// The PostgreSQL cluster the kit started for this server (backend `postgres`).
+    pub fn postgres(&self) -> Option<&Arc<Postgres>> {
+        self.pg.as_ref()
+    }
+
+    /// Runs one SQL statement with `?` parameters on the server's database, whichever the
+    /// backend; exactly one row must change. SQLite: `DIR/cipherdrop.db` through
+    /// [`run_sqlite`] (stop the server first). PostgreSQL: psql, the `?` bound as `:'p1'`,
+    /// `:'p2'`… (quoted literals: PostgreSQL casts them to the column's type).
+    pub fn sql(&self, sql: &str, params: &[&str]) {
+        let Some(url) = self.database_url.as_deref().filter(|u| u.starts_with("postgres")) else {
+            let db = match self.database_url.as_deref().and_then(|u| u.strip_prefix("sqlite:")) {
+                Some(path) => {
+                    let path = path.strip_prefix("//").unwrap_or(path);
+                    PathBuf::from(path.split('?').next().unwrap())
+                }
+                None => self.dir.join("cipherdrop.db"),
+            };
+            return run_sqlite(&db, sql, params);
+        };
+        let (sql, vars) = bind_params(sql.trim_end().trim_end_matches(';'), params);
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        let out = psql_url(url, &format!("{sql};\n\\echo ROW_COUNT=:ROW_COUNT\n"), &vars);
+        let count = out.lines().last().and_then(|l| l.strip_prefix("ROW_COUNT=")).unwrap_or("?");
+        assert_eq!(count, "1", "{count} rows changed: {sql}");
     }
 
     /// SIGTERM, then waits; the server must exit cleanly.
