@@ -120,8 +120,16 @@ async fn claim(archive: &Archive, caller: &Caller, id: &str) -> Result<ObjectRow
             caller.principal, archive.limits.max_open_uploads
         )));
     }
+    // An upload whose TTL ended is gone already, whether or not the sweeper has run.
+    let abandoned = tx.object(id).await?.filter(|r| r.state == UPLOADING && r.expires_at <= now);
+    if abandoned.is_some() {
+        tx.delete_object(id).await?;
+    }
     tx.claim_object(&row).await.map_err(|e| taken(e, id))?;
     tx.commit().await?;
+    if let Some(old) = abandoned {
+        remove_storage(archive, id, old.next_part).await?;
+    }
     Ok(row)
 }
 
