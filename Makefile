@@ -34,10 +34,12 @@ demo: setup pkg
 	@exec target/debug/cipherdrop demo --listen '$(CIPHERDROP_LISTEN)' \
 		--data-dir build/demo-data --static-dir www-demo/dist
 
-## bench: benchmarks (not tests): native CLI throughput against openssl, memory; the npm package
+## bench: benchmarks (not tests): native CLI throughput against openssl, memory; key-server
+## unwraps/s on SQLite, PostgreSQL and two replicas against raw RSA; the npm package
 ## in headless Chromium and Node against WebCrypto and the official JS SDKs, bundle sizes;
 ## results merged into target/bench/results.json
 bench: setup
 	@build/venv/bin/python scripts/bench_native.py
+	@build/venv/bin/python scripts/bench_keyserver.py
 	@scripts/build-pkg.sh >/dev/null
 	@node scripts/bench_web.mjs

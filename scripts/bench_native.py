@@ -9,12 +9,9 @@ Prints a table and writes target/bench/results.json (one entry per measure).
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,47 +43,6 @@ def openssl_speed():
     line = next(l for l in out.splitlines() if l.lower().startswith("aes-256-gcm"))
     kbytes_per_s = float(re.findall(r"([\d.]+)k", line)[-1])
     return kbytes_per_s * 1000 / 1e6
-
-
-def unwrap_bench(seconds=10, threads=4):
-    """Key server unwraps/s (RSA-3072) over loopback HTTP vs raw aws-lc-rs decrypts/s."""
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "cipherdrop-server", "--example", "unwrap_bench"],
-                   cwd=ROOT, check=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    addr = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as data:
-        server = subprocess.Popen([BIN, "serve", "--data-dir", data, "--listen", f"127.0.0.1:{port}",
-                                   "--rate-limit", "1000000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(f"{addr}/healthz")
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            token = Path(data, "admin-token").read_text()
-            req = urllib.request.Request(f"{addr}/v0/keys", data=b'{"keySpec": "RSA_3072"}', method="POST",
-                                         headers={"Authorization": f"Bearer {token}",
-                                                  "Content-Type": "application/json"})
-            key_id = json.load(urllib.request.urlopen(req))["keyId"]
-            out = subprocess.run([ROOT / "target" / "release" / "examples" / "unwrap_bench", addr, token, key_id,
-                                  str(seconds), str(threads)], check=True, capture_output=True, text=True).stdout
-        finally:
-            server.terminate()
-            server.wait()
-    r = json.loads(out)
-    return [
-        {"name": f"key server unwraps/s, RSA-3072, HTTP loopback, {threads} clients", "value": round(r["unwraps_per_s"], 1),
-         "unit": "ops/s", "baseline": "aws-lc-rs RSA-3072 OAEP decrypts/s", "ratio": round(r["ratio"], 3)},
-        {"name": "aws-lc-rs RSA-3072 OAEP decrypts/s (same threads)", "value": round(r["raw_decrypts_per_s"], 1),
-         "unit": "ops/s", "baseline": None, "ratio": None},
-        {"name": "key server unwrap latency p50", "value": round(r["p50_ms"], 2), "unit": "ms", "baseline": None,
-         "ratio": None},
-        {"name": "key server unwrap latency p99", "value": round(r["p99_ms"], 2), "unit": "ms", "baseline": None,
-         "ratio": None},
-    ]
 
 
 def main():
@@ -121,7 +77,6 @@ def main():
         results.append({"name": f"cipherdrop decrypt {suite} peak RSS", "value": rss, "unit": "bytes",
                         "baseline": "plaintext size", "ratio": round(rss / SIZE, 5)})
         msg.unlink()
-    results += unwrap_bench()
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"\n{'measure':60} {'value':>14} {'ratio':>8}")
     for r in results:

@@ -1,9 +1,15 @@
-//! Unwraps per second over HTTP against a running key server, as a ratio to raw aws-lc-rs
-//! RSA-OAEP decryptions per second of the same key size measured in the same run.
+//! Load generator for the key-server benchmark (driven by scripts/bench_keyserver.py).
 //!
-//! Usage: `unwrap_bench ADDR TOKEN KEY_ID SECONDS THREADS` (driven by scripts/bench_native.py).
+//! - `unwrap_bench raw SECONDS THREADS KEY_SPEC`: raw aws-lc-rs RSA-OAEP-SHA256 decryptions
+//!   per second, the baseline.
+//! - `unwrap_bench http ADDRS TOKEN KEY_ID SECONDS CLIENTS [RATE]`: unwraps over HTTP, each
+//!   client with its own keep-alive connection, requests spread round-robin over ADDRS
+//!   (comma-separated: replicas). Without RATE, closed loop (as fast as answers come); with
+//!   RATE, open loop at RATE requests/s in all, each latency measured from the moment its
+//!   request was due, so that a stalled server cannot hide its queue.
+//!
 //! Prints one JSON object.
-#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation, missing_docs)]
 
 use std::time::{Duration, Instant};
 
@@ -17,15 +23,58 @@ use cipherdrop::{AlgorithmSuite, EncryptOptions, Encryptor, OaepHash, RawRsaKeyr
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let (addr, token, key_id) = (&args[1], &args[2], &args[3]);
-    let seconds: u64 = args[4].parse().unwrap();
-    let threads: usize = args[5].parse().unwrap();
-    let agent = ureq::Agent::new_with_defaults();
-    let auth = format!("Bearer {token}");
+    match args.get(1).map(String::as_str) {
+        Some("raw") => raw(args[2].parse().unwrap(), args[3].parse().unwrap(), &args[4]),
+        Some("http") => http(
+            &args[2],
+            &args[3],
+            &args[4],
+            args[5].parse().unwrap(),
+            args[6].parse().unwrap(),
+            args.get(7).map(|r| r.parse().unwrap()),
+        ),
+        _ => panic!("usage: unwrap_bench raw|http ..."),
+    }
+}
 
+fn raw(seconds: f64, threads: usize, spec: &str) {
+    let size = match spec {
+        "RSA_2048" => KeySize::Rsa2048,
+        "RSA_4096" => KeySize::Rsa4096,
+        _ => KeySize::Rsa3072,
+    };
+    let private = PrivateDecryptingKey::generate(size).unwrap();
+    let public = OaepPublicEncryptingKey::new(private.public_key()).unwrap();
+    let mut ct = vec![0u8; public.ciphertext_size()];
+    let ct = public.encrypt(&OAEP_SHA256_MGF1SHA256, &[7u8; 32], &mut ct, None).unwrap().to_vec();
+    let private = OaepPrivateDecryptingKey::new(private).unwrap();
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let ops: usize = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = vec![0u8; private.min_output_size()];
+                    let mut n = 0;
+                    while Instant::now() < deadline {
+                        private.decrypt(&OAEP_SHA256_MGF1SHA256, &ct, &mut out, None).unwrap();
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    println!("{}", serde_json::json!({ "decrypts_per_s": ops as f64 / seconds, "threads": threads }));
+}
+
+fn http(addrs: &str, token: &str, key_id: &str, seconds: f64, clients: usize, rate: Option<f64>) {
+    let addrs: Vec<&str> = addrs.split(',').collect();
+    let auth = format!("Bearer {token}");
+    let agent = ureq::Agent::new_with_defaults();
     // A message header wrapped to the server key.
     let doc: serde_json::Value = agent
-        .get(format!("{addr}/v0/keys/{key_id}/public-key"))
+        .get(format!("{}/v0/keys/{key_id}/public-key", addrs[0]))
         .header("Authorization", &auth)
         .call()
         .unwrap()
@@ -47,73 +96,70 @@ fn main() {
     let header = STANDARD.encode(Encryptor::new(&keyring, &options).unwrap().header().as_bytes());
     let body = serde_json::json!({ "header": header, "edkIndex": 0 }).to_string();
 
-    // Unwraps over HTTP, `threads` clients for `seconds`.
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let mut latencies: Vec<Duration> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(seconds);
+    // Open loop: client i sends at start + (i + k * clients) / rate.
+    let interval = rate.map(|r| Duration::from_secs_f64(clients as f64 / r));
+    let (mut latencies, errors): (Vec<Duration>, usize) = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..clients)
+            .map(|i| {
+                let (auth, body, addrs) = (&auth, &body, &addrs);
+                s.spawn(move || {
                     let agent = ureq::Agent::new_with_defaults();
-                    let mut lat = Vec::new();
-                    while Instant::now() < deadline {
-                        let t = Instant::now();
-                        let r = agent
+                    let (mut lat, mut errors) = (Vec::new(), 0);
+                    let mut due = start
+                        + interval.map_or(Duration::ZERO, |iv| iv.mul_f64(i as f64 / clients as f64));
+                    let mut n = i;
+                    loop {
+                        if let Some(iv) = interval {
+                            let now = Instant::now();
+                            if due > now {
+                                std::thread::sleep(due - now);
+                            }
+                        } else {
+                            due = Instant::now();
+                        }
+                        if due >= deadline {
+                            break;
+                        }
+                        let addr = addrs[n % addrs.len()];
+                        let answer = agent
                             .post(format!("{addr}/v0/unwrap"))
-                            .header("Authorization", &auth)
+                            .header("Authorization", auth)
                             .header("Content-Type", "application/json")
-                            .send(&body)
-                            .unwrap();
-                        assert_eq!(r.status(), 200);
-                        lat.push(t.elapsed());
+                            .send(body);
+                        match answer {
+                            Ok(r) if r.status() == 200 => lat.push(due.elapsed()),
+                            _ => errors += 1,
+                        }
+                        n += 1;
+                        if let Some(iv) = interval {
+                            due += iv;
+                        }
                     }
-                    lat
+                    (lat, errors)
                 })
             })
             .collect();
-        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+        workers.into_iter().map(|w| w.join().unwrap()).fold(
+            (Vec::new(), 0),
+            |(mut all, e), (lat, errors)| {
+                all.extend(lat);
+                (all, e + errors)
+            },
+        )
     });
     latencies.sort();
-    let http_rate = latencies.len() as f64 / seconds as f64;
-    let pct =
-        |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize].as_secs_f64() * 1000.0;
-
-    // Raw RSA-OAEP-SHA256 decryptions of the same size, same thread count.
-    let bits =
-        doc["keySpec"].as_str().unwrap().trim_start_matches("RSA_").parse::<usize>().unwrap();
-    let size = match bits {
-        2048 => KeySize::Rsa2048,
-        4096 => KeySize::Rsa4096,
-        _ => KeySize::Rsa3072,
+    let pct = |p: f64| match latencies.len() {
+        0 => f64::NAN,
+        n => latencies[((n - 1) as f64 * p) as usize].as_secs_f64() * 1000.0,
     };
-    let private = PrivateDecryptingKey::generate(size).unwrap();
-    let public = OaepPublicEncryptingKey::new(private.public_key()).unwrap();
-    let mut ct = vec![0u8; public.ciphertext_size()];
-    let ct = public.encrypt(&OAEP_SHA256_MGF1SHA256, &[7u8; 32], &mut ct, None).unwrap().to_vec();
-    let private = OaepPrivateDecryptingKey::new(private).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let raw_ops: usize = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = vec![0u8; private.min_output_size()];
-                    let mut n = 0;
-                    while Instant::now() < deadline {
-                        private.decrypt(&OAEP_SHA256_MGF1SHA256, &ct, &mut out, None).unwrap();
-                        n += 1;
-                    }
-                    n
-                })
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join().unwrap()).sum()
-    });
-    let raw_rate = raw_ops as f64 / seconds as f64;
     println!(
         "{}",
         serde_json::json!({
-            "key_spec": doc["keySpec"], "threads": threads, "unwraps_per_s": http_rate,
-            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "raw_decrypts_per_s": raw_rate,
-            "ratio": http_rate / raw_rate,
+            "unwraps_per_s": latencies.len() as f64 / seconds, "errors": errors,
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "clients": clients, "rate": rate,
+            "replicas": addrs.len(),
         })
     );
 }

@@ -8,6 +8,7 @@ use cipherdrop::EncryptionContext;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -153,6 +154,18 @@ const MAX_BATCH: usize = 512;
 #[derive(Clone, Debug)]
 pub(crate) struct AuditLog {
     queue: mpsc::Sender<Pending>,
+    stats: Arc<AuditStats>,
+}
+
+/// Counters of the audit writer, for `/metrics`.
+#[derive(Debug, Default)]
+pub(crate) struct AuditStats {
+    /// Records made durable.
+    pub(crate) records: AtomicU64,
+    /// Group commits that succeeded.
+    pub(crate) batches: AtomicU64,
+    /// Group commits that failed (their requests were refused).
+    pub(crate) failed_batches: AtomicU64,
 }
 
 struct Pending {
@@ -164,8 +177,14 @@ impl AuditLog {
     /// Starts the writer task on the current runtime.
     pub(crate) fn start(store: Arc<dyn Store>) -> Self {
         let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(write_batches(store, rx));
-        Self { queue }
+        let stats = Arc::new(AuditStats::default());
+        tokio::spawn(write_batches(store, rx, stats.clone()));
+        Self { queue, stats }
+    }
+
+    /// The writer's counters.
+    pub(crate) fn stats(&self) -> &AuditStats {
+        &self.stats
     }
 
     /// Appends `record` and waits until it is durable. Fails closed: the caller must not act
@@ -195,7 +214,11 @@ impl AuditLog {
     }
 }
 
-async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Pending>) {
+async fn write_batches(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<Pending>,
+    stats: Arc<AuditStats>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (records, waiters): (Vec<_>, Vec<_>) =
@@ -210,6 +233,11 @@ async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Pending>) {
             tracing::error!(error = %e, "audit batch not written");
             e.to_string()
         });
+        let counter = if result.is_ok() { &stats.batches } else { &stats.failed_batches };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if result.is_ok() {
+            stats.records.fetch_add(waiters.len() as u64, Ordering::Relaxed);
+        }
         for waiter in waiters {
             let _ = waiter.send(result.clone());
         }

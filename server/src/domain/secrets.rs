@@ -91,20 +91,89 @@ pub(crate) fn generate(spec: &str) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), Doma
     Ok((Zeroizing::new(pkcs8.as_ref().to_vec()), spki.as_ref().to_vec()))
 }
 
-/// RSA-OAEP decryption with a sealed private key. Every failure is the same opaque error.
+/// RSA-OAEP decryption. Every failure is the same opaque error.
 pub(crate) fn decrypt(
-    pkcs8: &[u8],
+    key: &OaepPrivateDecryptingKey,
     sha1: bool,
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, DomainError> {
-    let opaque = || DomainError::InvalidCiphertext;
-    let key = PrivateDecryptingKey::from_pkcs8(pkcs8).map_err(|_| DomainError::internal("bad key"))?;
-    let key = OaepPrivateDecryptingKey::new(key).map_err(|_| DomainError::internal("bad key"))?;
     let algorithm = if sha1 { &OAEP_SHA1_MGF1SHA1 } else { &OAEP_SHA256_MGF1SHA256 };
     let mut out = Zeroizing::new(vec![0u8; key.min_output_size()]);
-    let len = key.decrypt(algorithm, ciphertext, &mut out, None).map_err(|_| opaque())?.len();
+    let len = key
+        .decrypt(algorithm, ciphertext, &mut out, None)
+        .map_err(|_| DomainError::InvalidCiphertext)?
+        .len();
     out.truncate(len);
     Ok(out)
+}
+
+/// Opened private keys, so that an unwrap does not parse PKCS#8 and rebuild the key's
+/// Montgomery and blinding state each time (measured: that doubled its CPU cost).
+///
+/// This holds key material only, never state: every use first reads the key, its state,
+/// policy and sealed version from the database, and an entry is used only for the exact
+/// sealed bytes that row holds now. Entries idle for [`KEY_CACHE_IDLE`] go, the cache never
+/// holds more than [`KEY_CACHE_SIZE`], and keys this process deletes are dropped at once.
+#[derive(Debug, Default)]
+pub(crate) struct KeyCache {
+    entries: std::sync::Mutex<std::collections::HashMap<(String, i64), CachedKey>>,
+}
+
+#[derive(Debug)]
+struct CachedKey {
+    sealed_digest: [u8; 32],
+    key: std::sync::Arc<OaepPrivateDecryptingKey>,
+    used: std::time::Instant,
+}
+
+/// Most keys kept open.
+const KEY_CACHE_SIZE: usize = 256;
+/// How long an unused open key is kept.
+const KEY_CACHE_IDLE: std::time::Duration = std::time::Duration::from_secs(300);
+
+impl KeyCache {
+    /// The opened key of a sealed version, opening (and caching) it if needed.
+    pub(crate) fn open(
+        &self,
+        root: &RootKey,
+        name: &str,
+        key_id: &str,
+        version: i64,
+        sealed: &[u8],
+    ) -> Result<std::sync::Arc<OaepPrivateDecryptingKey>, DomainError> {
+        use sha2::Digest as _;
+        let digest: [u8; 32] = sha2::Sha256::digest(sealed).into();
+        let id = (key_id.to_string(), version);
+        let now = std::time::Instant::now();
+        if let Ok(mut entries) = self.entries.lock()
+            && let Some(entry) = entries.get_mut(&id)
+            && entry.sealed_digest == digest
+        {
+            entry.used = now;
+            return Ok(entry.key.clone());
+        }
+        let pkcs8 = root.open(name, sealed)?;
+        let bad = || DomainError::internal("stored private key unreadable");
+        let key = PrivateDecryptingKey::from_pkcs8(&pkcs8).map_err(|_| bad())?;
+        let key = std::sync::Arc::new(OaepPrivateDecryptingKey::new(key).map_err(|_| bad())?);
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, e| now.duration_since(e.used) < KEY_CACHE_IDLE);
+            if entries.len() >= KEY_CACHE_SIZE
+                && let Some(oldest) = entries.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone())
+            {
+                entries.remove(&oldest);
+            }
+            entries.insert(id, CachedKey { sealed_digest: digest, key: key.clone(), used: now });
+        }
+        Ok(key)
+    }
+
+    /// Drops every opened version of `key_id`.
+    pub(crate) fn forget(&self, key_id: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|(id, _), _| id != key_id);
+        }
+    }
 }
 
 /// PEM text of `der` under `label` (RFC 7468: base64 in 64-column lines).

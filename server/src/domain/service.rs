@@ -20,7 +20,7 @@ use super::keys::{
     self, DISABLED, ENABLED, KEY_NAMESPACE, KeyMetadata, PENDING_DELETION, live, now_ms,
 };
 use super::policy::{Policy, default_policy};
-use super::secrets::{self, CryptoPool, RootKey};
+use super::secrets::{self, CryptoPool, KeyCache, RootKey};
 use super::{ADMIN_PRINCIPAL, Caller};
 use crate::store::{AliasRow, KeyRow, KeyVersion, Store, TokenRow, WriteTx};
 
@@ -78,6 +78,7 @@ pub(crate) struct KeyServer {
     root: Arc<RootKey>,
     audit: AuditLog,
     crypto: CryptoPool,
+    opened: Arc<KeyCache>,
 }
 
 impl KeyServer {
@@ -102,7 +103,8 @@ impl KeyServer {
             ));
         }
         let audit = AuditLog::start(store.clone());
-        Ok(Self { store, root: Arc::new(root), audit, crypto: CryptoPool::for_cores() })
+        let crypto = CryptoPool::for_cores();
+        Ok(Self { store, root: Arc::new(root), audit, crypto, opened: Arc::default() })
     }
 
     /// The group-committed audit log, for other services (the archive) to record through.
@@ -504,7 +506,10 @@ impl KeyServer {
             (KEY_NAMESPACE, Some(name)) => name,
             _ => return Err(DomainError::invalid("the EDK is not one of this server's keys")),
         };
-        let key = self.resolve(id).await?;
+        let (key, sealed) = match self.store.key_with_version(id, version).await? {
+            Some((key, v)) if live(&key, now_ms()) => (key, v.map(|v| v.private_sealed)),
+            _ => return Err(DomainError::NotFound(format!("key {id} not found"))),
+        };
         *key_id = Some(key.key_id.clone());
         // Permission before state, as in AWS KMS: a caller with no right to the key learns
         // nothing of its state, and cannot raise pending-deletion alarms.
@@ -513,8 +518,11 @@ impl KeyServer {
             return Err(denied(caller, &key));
         }
         key.require_enabled()?;
-        let sealed = self.version(&key, version).await?.private_sealed;
-        let plaintext = self.private_decrypt(&key.key_id, version, sealed, false, edk.ciphertext.clone()).await?;
+        let sealed = sealed.ok_or_else(|| {
+            DomainError::NotFound(format!("key {} has no version {version}", key.key_id))
+        })?;
+        let ciphertext = edk.ciphertext.clone();
+        let plaintext = self.private_decrypt(&key.key_id, version, sealed, false, ciphertext).await?;
         let data_key = DataKey::from_slice(&plaintext);
         header.verify(&data_key).map_err(|_| DomainError::InvalidCiphertext)?;
         *context = Some(header.encryption_context().clone());
@@ -524,7 +532,7 @@ impl KeyServer {
         Ok(Unwrapped { key_id: key.key_id, version, data_key })
     }
 
-    /// Opens a sealed version and RSA-decrypts on the crypto pool.
+    /// Opens a sealed version (or finds it open) and RSA-decrypts, on the crypto pool.
     async fn private_decrypt(
         &self,
         key_id: &str,
@@ -533,8 +541,14 @@ impl KeyServer {
         sha1: bool,
         ciphertext: Vec<u8>,
     ) -> Result<Zeroizing<Vec<u8>>> {
-        let pkcs8 = self.root.open(&keys::key_name(key_id, version), &sealed)?;
-        self.crypto.run(move || secrets::decrypt(&pkcs8, sha1, &ciphertext)).await
+        let (root, cache, key_id) = (self.root.clone(), self.opened.clone(), key_id.to_string());
+        self.crypto
+            .run(move || {
+                let name = keys::key_name(&key_id, version);
+                let key = cache.open(&root, &name, &key_id, version, &sealed)?;
+                secrets::decrypt(&key, sha1, &ciphertext)
+            })
+            .await
     }
 
     /// Plain RSA-OAEP Decrypt, for compatibility: (key ID, version, plaintext).
@@ -648,6 +662,9 @@ impl KeyServer {
             .map(|id| Record::allowed(&system, "DeleteKey", Some(id)));
         audit::append_in(tx.as_mut(), records).await?;
         tx.commit().await?;
+        for key_id in &expired {
+            self.opened.forget(key_id);
+        }
         Ok(expired.len())
     }
 }

@@ -28,6 +28,15 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         "# HELP cipherdrop_http_requests_total HTTP requests by method, route and status.\n\
          # TYPE cipherdrop_http_requests_total counter\n",
     );
+    let audit = state.keys.audit_log().stats();
+    for (name, help, value) in [
+        ("cipherdrop_audit_records_total", "Audit records made durable.", &audit.records),
+        ("cipherdrop_audit_commits_total", "Group commits of audit records.", &audit.batches),
+        ("cipherdrop_audit_failed_commits_total", "Group commits that failed.", &audit.failed_batches),
+    ] {
+        let value = value.load(std::sync::atomic::Ordering::Relaxed);
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
+    }
     let counts = state.requests.lock().map(|m| m.clone()).unwrap_or_default();
     for ((method, route, status), n) in counts {
         out.push_str(&format!(

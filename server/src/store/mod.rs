@@ -190,6 +190,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn keys(&self) -> Result<Vec<KeyRow>>;
     /// One version of a key.
     async fn key_version(&self, key_id: &str, version: i64) -> Result<Option<KeyVersion>>;
+    /// A key by ID with one of its versions, in one round trip (the unwrap path).
+    async fn key_with_version(
+        &self,
+        key_id: &str,
+        version: i64,
+    ) -> Result<Option<(KeyRow, Option<KeyVersion>)>>;
     /// Every alias, by name.
     async fn aliases(&self) -> Result<Vec<AliasRow>>;
     /// The principal of a token hash.

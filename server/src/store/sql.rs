@@ -300,17 +300,26 @@ async fn insert_token<'c, E: Executor<'c, Database = Any>>(e: E, t: &TokenRow) -
     Ok(())
 }
 
-async fn insert_audit<'c, E: Executor<'c, Database = Any>>(e: E, r: &AuditRow) -> Result<()> {
-    sqlx::query("INSERT INTO audit (seq, record, prev_hash, hash) VALUES ($1, $2, $3, $4)")
-        .bind(r.seq)
-        .bind(r.record.clone())
-        .bind(r.prev_hash.clone())
-        .bind(r.hash.clone())
-        .execute(e)
-        .await
-        .map_err(classify)?;
+async fn insert_audit<'c, E: Executor<'c, Database = Any>>(e: E, rows: &[AuditRow]) -> Result<()> {
+    // One statement for a whole group commit: a round trip per record would cost more than
+    // the records. Chunks keep within every backend's limit on bound parameters.
+    let placeholders: Vec<String> = (0..rows.len())
+        .map(|i| format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
+        .collect();
+    let sql = format!(
+        "INSERT INTO audit (seq, record, prev_hash, hash) VALUES {}",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for r in rows {
+        query = query.bind(r.seq).bind(r.record.clone()).bind(r.prev_hash.clone()).bind(r.hash.clone());
+    }
+    query.execute(e).await.map_err(classify)?;
     Ok(())
 }
+
+/// Audit rows per INSERT statement (4 parameters each; SQLite allows 32766).
+const AUDIT_ROWS_PER_INSERT: usize = 256;
 
 async fn set_head<'c, E: Executor<'c, Database = Any>>(e: E, head: &ChainHead) -> Result<()> {
     sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
@@ -362,6 +371,38 @@ impl Store for SqlStore {
         .await
         .map_err(classify)?;
         row.as_ref().map(version_row).transpose()
+    }
+
+    async fn key_with_version(
+        &self,
+        key_id: &str,
+        version: i64,
+    ) -> Result<Option<(KeyRow, Option<KeyVersion>)>> {
+        let row = sqlx::query(
+            "SELECT k.key_id, k.description, k.key_spec, k.key_usage, k.state, k.deletion_date, \
+             k.created_at, k.current_version, k.tags, k.policy, v.version AS v_version, \
+             v.public_der, v.private_sealed, v.created_at AS v_created_at \
+             FROM keys k LEFT JOIN key_versions v ON v.key_id = k.key_id AND v.version = $2 \
+             WHERE k.key_id = $1",
+        )
+        .bind(key_id.to_string())
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        let Some(r) = row else { return Ok(None) };
+        let key = key_row(&r)?;
+        let version = match get::<Option<i64>>(&r, "v_version")? {
+            Some(version) => Some(KeyVersion {
+                key_id: key.key_id.clone(),
+                version,
+                public_der: get(&r, "public_der")?,
+                private_sealed: get(&r, "private_sealed")?,
+                created_at: get(&r, "v_created_at")?,
+            }),
+            None => None,
+        };
+        Ok(Some((key, version)))
     }
 
     async fn aliases(&self) -> Result<Vec<AliasRow>> {
@@ -489,8 +530,8 @@ impl Store for SqlStore {
         for t in &s.tokens {
             insert_token(&mut *tx.tx, t).await?;
         }
-        for r in &s.audit {
-            insert_audit(&mut *tx.tx, r).await?;
+        for chunk in s.audit.chunks(AUDIT_ROWS_PER_INSERT) {
+            insert_audit(&mut *tx.tx, chunk).await?;
         }
         if let Some(last) = s.audit.last() {
             tx.head = ChainHead { seq: last.seq, hash: last.hash.clone() };
@@ -532,8 +573,8 @@ impl WriteTx for SqlWrite {
 
     async fn append_audit(&mut self, new: &[AuditRow]) -> Result<()> {
         let Some(last) = new.last() else { return Ok(()) };
-        for r in new {
-            insert_audit(&mut *self.tx, r).await?;
+        for chunk in new.chunks(AUDIT_ROWS_PER_INSERT) {
+            insert_audit(&mut *self.tx, chunk).await?;
         }
         self.head = ChainHead { seq: last.seq, hash: last.hash.clone() };
         set_head(&mut *self.tx, &self.head).await
