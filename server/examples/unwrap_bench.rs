@@ -65,7 +65,10 @@ fn raw(seconds: f64, threads: usize, spec: &str) {
             .collect();
         workers.into_iter().map(|w| w.join().unwrap()).sum()
     });
-    println!("{}", serde_json::json!({ "decrypts_per_s": ops as f64 / seconds, "threads": threads }));
+    println!(
+        "{}",
+        serde_json::json!({ "decrypts_per_s": ops as f64 / seconds, "threads": threads })
+    );
 }
 
 fn http(addrs: &str, token: &str, key_id: &str, seconds: f64, clients: usize, rate: Option<f64>) {
@@ -108,10 +111,11 @@ fn http(addrs: &str, token: &str, key_id: &str, seconds: f64, clients: usize, ra
                     let agent = ureq::Agent::new_with_defaults();
                     let (mut lat, mut errors) = (Vec::new(), 0);
                     let mut due = start
-                        + interval.map_or(Duration::ZERO, |iv| iv.mul_f64(i as f64 / clients as f64));
+                        + interval
+                            .map_or(Duration::ZERO, |iv| iv.mul_f64(i as f64 / clients as f64));
                     let mut n = i;
                     loop {
-                        if let Some(iv) = interval {
+                        if interval.is_some() {
                             let now = Instant::now();
                             if due > now {
                                 std::thread::sleep(due - now);

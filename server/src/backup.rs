@@ -146,9 +146,14 @@ pub async fn restore(data: &DataSettings, input: &Path) -> Result<Counts, Domain
     let chained = audit_rows
         .iter()
         .map(|r| {
-            let record = serde_json::from_str(&r.record)
-                .map_err(|e| DomainError::invalid(format!("backup: audit record {}: {e}", r.seq)))?;
-            Ok(audit::ChainedRecord { record, prev_hash: r.prev_hash.clone(), hash: r.hash.clone() })
+            let record = serde_json::from_str(&r.record).map_err(|e| {
+                DomainError::invalid(format!("backup: audit record {}: {e}", r.seq))
+            })?;
+            Ok(audit::ChainedRecord {
+                record,
+                prev_hash: r.prev_hash.clone(),
+                hash: r.hash.clone(),
+            })
         })
         .collect::<Result<Vec<_>, DomainError>>()?;
     if let Err((seq, why)) = audit::verify(&chained) {

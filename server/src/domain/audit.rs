@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::Caller;
 use super::error::DomainError;
 use super::keys::{now_ms, rfc3339};
-use super::Caller;
 use crate::store::{AuditRow, Store, StoreError, WriteTx};
 
 /// `prev_hash` of the first record.

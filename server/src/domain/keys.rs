@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use serde::Serialize;
 use super::error::DomainError;
 use super::policy::Policy;
 use super::secrets::ENCRYPTION_ALGORITHMS;
 use crate::store::KeyRow;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::Serialize;
 
 /// EDK provider ID (raw RSA keyring key namespace) of every server key.
 pub const KEY_NAMESPACE: &str = "cipherdrop";
@@ -128,8 +128,8 @@ pub(crate) fn public_key_document(
 ) -> Result<serde_json::Value, DomainError> {
     let b64 = STANDARD.encode(spki);
     let pem = super::secrets::pem("PUBLIC KEY", spki);
-    let (n, e) =
-        rsa_components(spki).ok_or_else(|| DomainError::internal("stored public key unreadable"))?;
+    let (n, e) = rsa_components(spki)
+        .ok_or_else(|| DomainError::internal("stored public key unreadable"))?;
     Ok(serde_json::json!({
         "keyId": key.key_id,
         "keyVersion": version,

@@ -46,7 +46,11 @@ impl RootKey {
         Ok(sealed)
     }
 
-    pub(crate) fn open(&self, label: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, DomainError> {
+    pub(crate) fn open(
+        &self,
+        label: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, DomainError> {
         let corrupt = || DomainError::internal("sealed private key does not open");
         let (nonce, body) = sealed.split_at_checked(NONCE_LEN).ok_or_else(corrupt)?;
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| corrupt())?;
@@ -159,7 +163,8 @@ impl KeyCache {
         if let Ok(mut entries) = self.entries.lock() {
             entries.retain(|_, e| now.duration_since(e.used) < KEY_CACHE_IDLE);
             if entries.len() >= KEY_CACHE_SIZE
-                && let Some(oldest) = entries.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone())
+                && let Some(oldest) =
+                    entries.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone())
             {
                 entries.remove(&oldest);
             }
@@ -216,8 +221,11 @@ impl CryptoPool {
         &self,
         work: impl FnOnce() -> Result<T, DomainError> + Send + 'static,
     ) -> Result<T, DomainError> {
-        let _permit =
-            self.permits.acquire().await.map_err(|_| DomainError::internal("crypto pool closed"))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| DomainError::internal("crypto pool closed"))?;
         tokio::task::spawn_blocking(work).await.map_err(|e| DomainError::internal(e.to_string()))?
     }
 }

@@ -140,8 +140,7 @@ impl KeyServer {
         let outcome = match self.store.write().await {
             Ok(mut tx) => match act(tx.as_mut(), &mut key_id).await {
                 Ok(value) => {
-                    let record =
-                        Record::allowed(caller, action, key_id.as_deref());
+                    let record = Record::allowed(caller, action, key_id.as_deref());
                     let committed = async {
                         audit::append_in(tx.as_mut(), [record]).await?;
                         tx.commit().await.map_err(DomainError::from)
@@ -328,7 +327,11 @@ impl KeyServer {
     }
 
     /// GetKeyPolicy.
-    pub(crate) async fn get_policy(&self, caller: &Caller, key_ref: &str) -> Result<(String, Policy)> {
+    pub(crate) async fn get_policy(
+        &self,
+        caller: &Caller,
+        key_ref: &str,
+    ) -> Result<(String, Policy)> {
         self.read_key(caller, key_ref, "GetKeyPolicy", async |key| {
             Ok((key.key_id.clone(), key.policy()?))
         })
@@ -522,7 +525,8 @@ impl KeyServer {
             DomainError::NotFound(format!("key {} has no version {version}", key.key_id))
         })?;
         let ciphertext = edk.ciphertext.clone();
-        let plaintext = self.private_decrypt(&key.key_id, version, sealed, false, ciphertext).await?;
+        let plaintext =
+            self.private_decrypt(&key.key_id, version, sealed, false, ciphertext).await?;
         let data_key = DataKey::from_slice(&plaintext);
         header.verify(&data_key).map_err(|_| DomainError::InvalidCiphertext)?;
         *context = Some(header.encryption_context().clone());
@@ -564,7 +568,8 @@ impl KeyServer {
             key.require_enabled()?;
             let version = version.unwrap_or(key.current_version);
             let sealed = self.version(&key, version).await?.private_sealed;
-            let plaintext = self.private_decrypt(&key.key_id, version, sealed, sha1, ciphertext).await?;
+            let plaintext =
+                self.private_decrypt(&key.key_id, version, sealed, sha1, ciphertext).await?;
             Ok((key.key_id, version, plaintext))
         })
         .await
@@ -605,7 +610,9 @@ impl KeyServer {
                     (true, Some(_)) => {
                         return Err(DomainError::invalid(format!("{name} already exists")));
                     }
-                    (false, None) => return Err(DomainError::NotFound(format!("{name} not found"))),
+                    (false, None) => {
+                        return Err(DomainError::NotFound(format!("{name} not found")));
+                    }
                     _ => {}
                 }
                 let row = AliasRow { alias_name: name, key_id: key.key_id, updated_at: now_ms() };
@@ -657,9 +664,7 @@ impl KeyServer {
         for key_id in &expired {
             tx.delete_key(key_id).await?;
         }
-        let records = expired
-            .iter()
-            .map(|id| Record::allowed(&system, "DeleteKey", Some(id)));
+        let records = expired.iter().map(|id| Record::allowed(&system, "DeleteKey", Some(id)));
         audit::append_in(tx.as_mut(), records).await?;
         tx.commit().await?;
         for key_id in &expired {
@@ -695,8 +700,8 @@ fn found(key: Option<KeyRow>, key_ref: &str) -> Result<KeyRow> {
 /// Whether `caller` may do `action` on `key`. The admin may always read and replace key
 /// policies, so that no policy can lock a key out of management.
 fn authorize(caller: &Caller, key: &KeyRow, action: &str) -> Result<()> {
-    let admin_override = caller.principal == ADMIN_PRINCIPAL
-        && matches!(action, "GetKeyPolicy" | "PutKeyPolicy");
+    let admin_override =
+        caller.principal == ADMIN_PRINCIPAL && matches!(action, "GetKeyPolicy" | "PutKeyPolicy");
     if admin_override || key.policy()?.allows(&caller.principal, action, None) {
         Ok(())
     } else {
@@ -708,7 +713,10 @@ fn authorize(caller: &Caller, key: &KeyRow, action: &str) -> Result<()> {
 }
 
 fn denied(caller: &Caller, key: &KeyRow) -> DomainError {
-    DomainError::AccessDenied(format!("{} may not Unwrap with key {}", caller.principal, key.key_id))
+    DomainError::AccessDenied(format!(
+        "{} may not Unwrap with key {}",
+        caller.principal, key.key_id
+    ))
 }
 
 /// Refuses callers other than the admin principal.

@@ -32,7 +32,11 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
     for (name, help, value) in [
         ("cipherdrop_audit_records_total", "Audit records made durable.", &audit.records),
         ("cipherdrop_audit_commits_total", "Group commits of audit records.", &audit.batches),
-        ("cipherdrop_audit_failed_commits_total", "Group commits that failed.", &audit.failed_batches),
+        (
+            "cipherdrop_audit_failed_commits_total",
+            "Group commits that failed.",
+            &audit.failed_batches,
+        ),
     ] {
         let value = value.load(std::sync::atomic::Ordering::Relaxed);
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));

@@ -11,8 +11,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 use super::{
-    AliasRow, AuditRow, ChainHead, KeyRow, KeyVersion, MetaRow, ObjectRow, Result, Snapshot,
-    Store, StoreError, TokenRow, WriteTx,
+    AliasRow, AuditRow, ChainHead, KeyRow, KeyVersion, MetaRow, ObjectRow, Result, Snapshot, Store,
+    StoreError, TokenRow, WriteTx,
 };
 
 /// Which database an URL names.
@@ -255,10 +255,7 @@ async fn insert_key<'c, E: Executor<'c, Database = Any>>(e: E, key: &KeyRow) -> 
     Ok(())
 }
 
-async fn insert_version<'c, E: Executor<'c, Database = Any>>(
-    e: E,
-    v: &KeyVersion,
-) -> Result<()> {
+async fn insert_version<'c, E: Executor<'c, Database = Any>>(e: E, v: &KeyVersion) -> Result<()> {
     sqlx::query(
         "INSERT INTO key_versions (key_id, version, public_der, private_sealed, created_at) \
          VALUES ($1, $2, $3, $4, $5)",
@@ -312,7 +309,8 @@ async fn insert_audit<'c, E: Executor<'c, Database = Any>>(e: E, rows: &[AuditRo
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for r in rows {
-        query = query.bind(r.seq).bind(r.record.clone()).bind(r.prev_hash.clone()).bind(r.hash.clone());
+        query =
+            query.bind(r.seq).bind(r.record.clone()).bind(r.prev_hash.clone()).bind(r.hash.clone());
     }
     query.execute(e).await.map_err(classify)?;
     Ok(())
@@ -406,12 +404,11 @@ impl Store for SqlStore {
     }
 
     async fn aliases(&self) -> Result<Vec<AliasRow>> {
-        let all = sqlx::query(
-            "SELECT alias_name, key_id, updated_at FROM aliases ORDER BY alias_name",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(classify)?;
+        let all =
+            sqlx::query("SELECT alias_name, key_id, updated_at FROM aliases ORDER BY alias_name")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(classify)?;
         rows(all, alias_row)
     }
 
@@ -469,31 +466,44 @@ impl Store for SqlStore {
                 .await
                 .map_err(classify)?;
         }
-        let meta = rows(all(&mut tx, "SELECT name, value FROM meta ORDER BY name").await?, meta_row)?;
+        let meta =
+            rows(all(&mut tx, "SELECT name, value FROM meta ORDER BY name").await?, meta_row)?;
         let keys = rows(
-            all(&mut tx, "SELECT key_id, description, key_spec, key_usage, state, deletion_date, \
-                 created_at, current_version, tags, policy FROM keys ORDER BY created_at, key_id")
+            all(
+                &mut tx,
+                "SELECT key_id, description, key_spec, key_usage, state, deletion_date, \
+                 created_at, current_version, tags, policy FROM keys ORDER BY created_at, key_id",
+            )
             .await?,
             key_row,
         )?;
         let versions = rows(
-            all(&mut tx, "SELECT key_id, version, public_der, private_sealed, created_at \
-                 FROM key_versions ORDER BY key_id, version")
+            all(
+                &mut tx,
+                "SELECT key_id, version, public_der, private_sealed, created_at \
+                 FROM key_versions ORDER BY key_id, version",
+            )
             .await?,
             version_row,
         )?;
         let aliases = rows(
-            all(&mut tx, "SELECT alias_name, key_id, updated_at FROM aliases ORDER BY alias_name").await?,
+            all(&mut tx, "SELECT alias_name, key_id, updated_at FROM aliases ORDER BY alias_name")
+                .await?,
             alias_row,
         )?;
         let tokens = rows(
-            all(&mut tx, "SELECT token_hash, principal, created_at FROM tokens ORDER BY created_at, \
-                 principal")
+            all(
+                &mut tx,
+                "SELECT token_hash, principal, created_at FROM tokens ORDER BY created_at, \
+                 principal",
+            )
             .await?,
             token_row,
         )?;
-        let audit =
-            rows(all(&mut tx, "SELECT seq, record, prev_hash, hash FROM audit ORDER BY seq").await?, audit_row)?;
+        let audit = rows(
+            all(&mut tx, "SELECT seq, record, prev_hash, hash FROM audit ORDER BY seq").await?,
+            audit_row,
+        )?;
         tx.rollback().await.map_err(classify)?;
         Ok(Snapshot { meta, keys, versions, aliases, tokens, audit })
     }
@@ -636,13 +646,12 @@ impl WriteTx for SqlWrite {
     }
 
     async fn alias(&mut self, alias_name: &str) -> Result<Option<AliasRow>> {
-        let row = sqlx::query(
-            "SELECT alias_name, key_id, updated_at FROM aliases WHERE alias_name = $1",
-        )
-        .bind(alias_name.to_string())
-        .fetch_optional(&mut *self.tx)
-        .await
-        .map_err(classify)?;
+        let row =
+            sqlx::query("SELECT alias_name, key_id, updated_at FROM aliases WHERE alias_name = $1")
+                .bind(alias_name.to_string())
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(classify)?;
         row.as_ref().map(alias_row).transpose()
     }
 
