@@ -236,6 +236,11 @@ impl Server {
         }
     }
 
+    /// Whether the server process is still running (it has not exited on its own).
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+
     /// SIGKILL (kill -9), then reaps the process.
     pub fn kill9(&mut self) {
         let mut child = self.child.take().expect("server is running");
@@ -283,6 +288,49 @@ impl Drop for Server {
             let _ = child.wait();
         }
     }
+}
+
+/// Runs `cipherdrop serve` on `dir` with `args` (as [`Server`] does, `--listen 127.0.0.1:0`
+/// and stderr appended to `DIR.log`) for a start that should fail, and waits up to `timeout`
+/// for it to exit. Returns its exit status (`None`: it was still running, and is killed) and
+/// what it wrote to stderr.
+pub fn serve_expecting_exit(
+    dir: &Path,
+    args: &[&str],
+    timeout: Duration,
+) -> (Option<std::process::ExitStatus>, String) {
+    let log_path = dir.with_extension("log");
+    let before = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).unwrap();
+    let mut cmd = Command::new(BIN);
+    for var in ENV {
+        cmd.env_remove(var);
+    }
+    let mut child = cmd
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let text = std::fs::read(&log_path).unwrap_or_default();
+    let start = usize::try_from(before).unwrap().min(text.len());
+    (status, String::from_utf8_lossy(&text[start..]).into_owned())
 }
 
 /// Runs the CLI with `CIPHERDROP_ADDR` and `CIPHERDROP_TOKEN` set (or unset) and `stdin`.
