@@ -3,7 +3,7 @@
 //! verified encryption context allow it. Every call is audited in a hash chain.
 //!
 //! Layers: [`router`] → handlers (`/v0`) and the archive → [`domain`] → `store` (SQLite or
-//! PostgreSQL). The binary only parses arguments; [`launch_with_tcp_listener`] runs the server.
+//! PostgreSQL). The binary only parses arguments; [`Service`] runs the server.
 #![forbid(unsafe_code)]
 
 mod archive;
@@ -31,49 +31,74 @@ pub use settings::{DataSettings, Settings};
 use crate::domain::KeyServer;
 use crate::domain::secrets::{self, RootKey};
 
-/// Opens (or initialises) the database and serves on `listener` until `shutdown`
-/// completes; in-flight requests finish first.
-pub async fn launch_with_tcp_listener(
+/// A key server ready to serve: database open and migrated, root key checked, admin token
+/// issued on a new database, demo and archive set up.
+pub struct Service {
     settings: Settings,
-    listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), DomainError> {
-    let (store, keys) = open(&settings.data).await?;
-    keys.bootstrap_admin(&settings.data.data_dir).await?;
-    let demo_config = match settings.demo {
-        true => Some(demo::bootstrap(&keys, &settings.data.data_dir).await?),
-        false => None,
-    };
-    let auth = handlers::Auth::new(keys.clone(), settings.rate_limit);
-    let archive = match settings.archive_url() {
-        Some(url) => {
-            let limits = archive::Limits {
-                max_object: settings.max_object_size,
-                max_open_uploads: i64::from(settings.max_open_uploads),
-                upload_ttl_ms: i64::try_from(settings.upload_ttl.saturating_mul(1000))
-                    .unwrap_or(i64::MAX),
-            };
-            let log = keys.audit_log().clone();
-            Some(archive::Archive::open(&url, store, log, auth.clone(), limits)?)
+    state: state::AppState,
+    keys: Arc<KeyServer>,
+    archive: Option<archive::Archive>,
+    demo: Option<serde_json::Value>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// Opens (or initialises) the database and everything the server needs; nothing is
+    /// served yet, so a start that cannot work fails here.
+    pub async fn open(settings: Settings) -> Result<Self, DomainError> {
+        let (store, keys) = open(&settings.data).await?;
+        keys.bootstrap_admin(&settings.data.data_dir).await?;
+        let demo = match settings.demo {
+            true => Some(demo::bootstrap(&keys, &settings.data.data_dir).await?),
+            false => None,
+        };
+        let auth = handlers::Auth::new(keys.clone(), settings.rate_limit);
+        let archive = match settings.archive_url() {
+            Some(url) => {
+                let limits = archive::Limits {
+                    max_object: settings.max_object_size,
+                    max_open_uploads: i64::from(settings.max_open_uploads),
+                    upload_ttl_ms: i64::try_from(settings.upload_ttl.saturating_mul(1000))
+                        .unwrap_or(i64::MAX),
+                };
+                let log = keys.audit_log().clone();
+                Some(archive::Archive::open(&url, store, log, auth.clone(), limits)?)
+            }
+            None => None,
+        };
+        let state = state::AppState::new(keys.clone(), auth);
+        Ok(Self { settings, state, keys, archive, demo })
+    }
+
+    /// Serves on `listener` until `shutdown` completes; in-flight requests finish first.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), DomainError> {
+        let mut sweepers = vec![tokio::spawn(sweep_expired_keys(self.keys.clone()))];
+        if let Some(a) = &self.archive {
+            sweepers.push(tokio::spawn(a.clone().sweep_expired_uploads()));
         }
-        None => None,
-    };
-    let mut sweepers = vec![tokio::spawn(sweep_expired_keys(keys.clone()))];
-    if let Some(a) = &archive {
-        sweepers.push(tokio::spawn(a.clone().sweep_expired_uploads()));
+        let app = router::router(self.state, self.archive, &self.settings, self.demo);
+        let addr = listener.local_addr().map_err(|e| DomainError::internal(e.to_string()))?;
+        tracing::info!(%addr, "cipherdrop key server listening");
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        for s in sweepers {
+            s.abort();
+        }
+        served.map_err(|e| DomainError::internal(e.to_string()))
     }
-    let state = state::AppState::new(keys, auth);
-    let app = router::router(state, archive, &settings, demo_config);
-    let addr = listener.local_addr().map_err(|e| DomainError::internal(e.to_string()))?;
-    tracing::info!(%addr, "cipherdrop key server listening");
-    let served =
-        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await;
-    for s in sweepers {
-        s.abort();
-    }
-    served.map_err(|e| DomainError::internal(e.to_string()))
 }
 
 /// The store and the key service over it, the root key checked against the database.

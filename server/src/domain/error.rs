@@ -30,6 +30,9 @@ pub enum DomainError {
     Unavailable(String),
     /// The audit record could not be made durable, so the request did nothing.
     AuditFailed(String),
+    /// The server's own configuration cannot work (a root key that belongs to another
+    /// database); found at start.
+    Misconfigured(String),
     /// Anything else; the message is logged, not returned.
     Internal(String),
 }
@@ -58,6 +61,7 @@ impl DomainError {
             Self::LimitExceeded(_) => "LimitExceeded",
             Self::Unavailable(_) => "ServiceUnavailable",
             Self::AuditFailed(_) => "AuditUnavailable",
+            Self::Misconfigured(_) => "Misconfigured",
             Self::Internal(_) => "Internal",
         }
     }
@@ -81,7 +85,7 @@ impl DomainError {
             Self::AuditFailed(_) => {
                 "the audit record could not be written, so nothing was done; retry".into()
             }
-            Self::Internal(_) => "internal error".into(),
+            Self::Internal(_) | Self::Misconfigured(_) => "internal error".into(),
         }
     }
 
@@ -104,6 +108,7 @@ impl std::fmt::Display for DomainError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Internal(detail) => write!(f, "internal error: {detail}"),
+            Self::Misconfigured(detail) => write!(f, "misconfigured: {detail}"),
             Self::Unavailable(detail) | Self::AuditFailed(detail) => {
                 write!(f, "{}: {detail}", self.code())
             }

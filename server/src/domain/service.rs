@@ -97,9 +97,10 @@ impl KeyServer {
             }
         };
         if root.open(ROOT_KEY_CHECK, &check).is_err() {
-            return Err(DomainError::internal(
+            return Err(DomainError::Misconfigured(
                 "the root key does not open this database's keys: every replica needs the \
-                 same root key (--root-key-file or CIPHERDROP_ROOT_KEY)",
+                 same root key (--root-key-file or CIPHERDROP_ROOT_KEY)"
+                    .into(),
             ));
         }
         let audit = AuditLog::start(store.clone());

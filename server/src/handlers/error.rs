@@ -20,14 +20,18 @@ fn status(e: &DomainError) -> StatusCode {
         DomainError::Unavailable(_) | DomainError::AuditFailed(_) => {
             StatusCode::SERVICE_UNAVAILABLE
         }
-        DomainError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        DomainError::Internal(_) | DomainError::Misconfigured(_) => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     }
 }
 
 impl IntoResponse for DomainError {
     fn into_response(self) -> Response {
         match &self {
-            DomainError::Internal(detail) => tracing::error!(detail = %detail, "request failed"),
+            DomainError::Internal(detail) | DomainError::Misconfigured(detail) => {
+                tracing::error!(detail = %detail, "request failed");
+            }
             DomainError::Unavailable(detail) | DomainError::AuditFailed(detail) => {
                 tracing::warn!(code = self.code(), detail = %detail, "request refused");
             }

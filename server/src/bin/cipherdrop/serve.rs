@@ -1,6 +1,6 @@
 //! `cipherdrop serve`: the key server in the foreground, JSON logs on stderr.
 
-use cipherdrop_server::{DataSettings, Settings, launch_with_tcp_listener};
+use cipherdrop_server::{DataSettings, Service, Settings};
 
 use crate::cli::{BackupArgs, DemoArgs, RestoreArgs};
 use crate::error::Error;
@@ -73,8 +73,10 @@ pub(crate) fn run(settings: Settings) -> Result<(), Error> {
             .await
             .map_err(Error::io(format!("cannot listen on {}", settings.listen), None))?;
         let addr = listener.local_addr().map_err(Error::io("cannot listen", None))?;
+        let service = Service::open(settings).await.map_err(Error::Server)?;
+        // Only once the database is open and the root key checked: the line means "ready".
         println!("cipherdrop key server on http://{addr}");
-        launch_with_tcp_listener(settings, listener, shutdown_signal()).await.map_err(Error::Server)
+        service.serve(listener, shutdown_signal()).await.map_err(Error::Server)
     })
 }
 
