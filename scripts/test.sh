@@ -32,6 +32,10 @@ suite() { suites+=("$1"); scripts/run-suite "$@"; }
 # --- The suites, in order -----------------------------------------------------------------
 # Native Rust: unit, integration and doc tests of the whole workspace.
 suite cargo -- cargo test --workspace --no-fail-fast
+# The key server's suites again with PostgreSQL as its database: each test starts its own
+# cluster (initdb as the postgres user, a free loopback port) and stops it after.
+suite server-postgres -- env CIPHERDROP_TEST_BACKEND=postgres \
+    cargo test -p cipherdrop-server --no-fail-fast
 # wasm32 in headless Chromium: tests/web.rs (run_in_browser).
 suite wasm-chromium -- wasm-pack test --headless --chrome -- --test web
 # wasm32 in Node: tests/node.rs (no run_in_browser; `--node` silently skips browser files).
