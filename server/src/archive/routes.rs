@@ -1,6 +1,7 @@
 //! Archive routes under `/v0/archive`, each audited through the key server's audit log.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -46,7 +47,17 @@ fn checked_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
         && id.len() <= 64
         && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if ok { Ok(()) } else { Err(DomainError::invalid("object IDs are 1-64 letters, digits and dashes")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError::invalid("object IDs are 1-64 letters, digits and dashes"))
+    }
+}
+
+/// A buffered request body, or why there is none (over the size limit, interrupted) as a
+/// refusal that is audited and answered in JSON, which axum's own rejection is not.
+fn buffered(body: std::result::Result<Bytes, BytesRejection>) -> Result<Bytes> {
+    body.map_err(|e| DomainError::invalid(e.body_text()))
 }
 
 fn object(id: &str, part: &str) -> ObjectPath {
@@ -92,11 +103,41 @@ async fn session(archive: &Archive, caller: &Caller, id: &str) -> Result<ObjectR
     let row = archive.db.object(id).await?;
     let row = row
         .filter(|r| r.state == UPLOADING && r.expires_at > now_ms())
-        .ok_or_else(|| DomainError::NotFound(format!("no upload of {id} in progress")))?;
+        .ok_or_else(|| no_upload(id))?;
     if row.owner != caller.principal {
         return Err(DomainError::AccessDenied("the upload belongs to another principal".into()));
     }
     Ok(row)
+}
+
+/// Whether `row` is the claim `claimed` was read from (same owner, same start): an ID whose
+/// upload expired may since have been claimed by another principal.
+fn same_claim(row: &ObjectRow, claimed: &ObjectRow) -> bool {
+    row.owner == claimed.owner && row.created_at == claimed.created_at
+}
+
+/// `claimed` as it is now, if it is still an open upload: not completed, not past its TTL,
+/// not replaced. An upload that outlived its TTL must not complete, count a part or remove
+/// anything, since the ID may belong to someone else by now.
+fn still_open(row: &ObjectRow, claimed: &ObjectRow) -> Result<()> {
+    if row.state == UPLOADING && same_claim(row, claimed) && row.expires_at > now_ms() {
+        Ok(())
+    } else {
+        Err(no_upload(&claimed.object_id))
+    }
+}
+
+fn no_upload(id: &str) -> DomainError {
+    DomainError::NotFound(format!("no upload of {id} in progress"))
+}
+
+/// Checks that `claimed` is still open just before its data is written to `objects/ID/data`,
+/// so that an expired upload does not replace the object of whoever claimed the ID next.
+async fn ensure_open(archive: &Archive, claimed: &ObjectRow) -> Result<()> {
+    match archive.db.object(&claimed.object_id).await? {
+        Some(row) => still_open(&row, claimed),
+        None => Err(no_upload(&claimed.object_id)),
+    }
 }
 
 /// Claims `id` for the caller, within the caller's quota of open uploads.
@@ -141,10 +182,8 @@ async fn update(
     change: impl FnOnce(&mut ObjectRow) + Send,
 ) -> Result<ObjectRow> {
     let mut tx = archive.db.write().await?;
-    let mut row = tx
-        .object(id)
-        .await?
-        .ok_or_else(|| DomainError::NotFound(format!("no object {id}")))?;
+    let mut row =
+        tx.object(id).await?.ok_or_else(|| DomainError::NotFound(format!("no object {id}")))?;
     expect(&row)?;
     change(&mut row);
     tx.update_object(&row).await?;
@@ -152,16 +191,22 @@ async fn update(
     Ok(row)
 }
 
-/// Drops a row and whatever storage an unfinished or deleted object left.
-async fn forget(archive: &Archive, id: &str, staged_parts: i64) -> Result<()> {
+/// Drops the row of `claimed` and whatever storage that unfinished or deleted object left;
+/// nothing if the ID has been claimed anew since (an expired upload's ID is anyone's).
+async fn forget(archive: &Archive, claimed: &ObjectRow, staged_parts: i64) -> Result<()> {
+    let id = &claimed.object_id;
     let mut tx = archive.db.write().await?;
+    if !tx.object(id).await?.is_some_and(|r| same_claim(&r, claimed)) {
+        return Ok(());
+    }
     tx.delete_object(id).await?;
     tx.commit().await?;
     remove_storage(archive, id, staged_parts).await
 }
 
 async fn remove_storage(archive: &Archive, id: &str, staged_parts: i64) -> Result<()> {
-    let paths = (0..staged_parts).map(|n| staged(id, n)).chain([object(id, "data"), object(id, "meta")]);
+    let paths =
+        (0..staged_parts).map(|n| staged(id, n)).chain([object(id, "data"), object(id, "meta")]);
     for path in paths {
         match archive.objects.delete(&path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
@@ -197,19 +242,24 @@ async fn put_object(
     body: Body,
 ) -> Result<Json<Value>> {
     let outcome = async {
-        claim(&archive, &caller, &id).await?;
-        let streamed = stream_into(&archive, &id, body).await;
+        let claimed = claim(&archive, &caller, &id).await?;
+        let streamed = stream_into(&archive, &claimed, body).await;
         let size = match streamed {
             Ok(size) => size,
             Err(e) => {
-                let _ = forget(&archive, &id, 0).await;
+                let _ = forget(&archive, &claimed, 0).await;
                 return Err(e);
             }
         };
-        let done = update(&archive, &id, |_| Ok(()), |r| {
-            r.state = COMPLETE.into();
-            r.size = size;
-        });
+        let done = update(
+            &archive,
+            &id,
+            |r| still_open(r, &claimed),
+            |r| {
+                r.state = COMPLETE.into();
+                r.size = size;
+            },
+        );
         done.await?;
         Ok(Json(json!({ "id": id, "size": size })))
     }
@@ -217,7 +267,8 @@ async fn put_object(
     archive.audit.outcome(&caller, "PutObject", None, None, outcome).await
 }
 
-async fn stream_into(archive: &Archive, id: &str, body: Body) -> Result<i64> {
+async fn stream_into(archive: &Archive, claimed: &ObjectRow, body: Body) -> Result<i64> {
+    let id = &claimed.object_id;
     let upload = archive.objects.put_multipart(&object(id, "data")).await.map_err(store_error)?;
     let mut writer = WriteMultipart::new(upload);
     let mut size = 0u64;
@@ -238,6 +289,10 @@ async fn stream_into(archive: &Archive, id: &str, body: Body) -> Result<i64> {
         writer.wait_for_capacity(PARTS_IN_FLIGHT).await.map_err(store_error)?;
         writer.put(chunk);
     }
+    if let Err(e) = ensure_open(archive, claimed).await {
+        let _ = writer.abort().await;
+        return Err(e);
+    }
     writer.finish().await.map_err(store_error)?;
     i64::try_from(size).map_err(|_| too_large(archive.limits.max_object))
 }
@@ -246,10 +301,11 @@ async fn put_meta(
     State(archive): State<Archive>,
     caller: Caller,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>> {
     let outcome = async {
         checked_id(&id)?;
+        let body = buffered(body)?;
         if body.len() > MAX_META {
             return Err(DomainError::invalid(format!(
                 "metadata records are limited to {MAX_META} bytes"
@@ -264,7 +320,10 @@ async fn put_meta(
             &id,
             |r| {
                 if r.state != COMPLETE {
-                    Err(DomainError::InvalidState(format!("object {} is not uploaded", r.object_id)))
+                    Err(DomainError::InvalidState(format!(
+                        "object {} is not uploaded",
+                        r.object_id
+                    )))
                 } else if r.owner != principal {
                     Err(DomainError::AccessDenied(format!(
                         "only the uploader may describe {}",
@@ -345,7 +404,7 @@ async fn delete_object(
                 "only the uploader may delete object {id}"
             )));
         }
-        forget(&archive, &id, 0).await?;
+        forget(&archive, &row, 0).await?;
         Ok(StatusCode::NO_CONTENT)
     }
     .await;
@@ -368,10 +427,15 @@ async fn start_upload(
 async fn put_part(
     State(archive): State<Archive>,
     caller: Caller,
-    Path((id, part)): Path<(String, i64)>,
-    body: axum::body::Bytes,
+    Path((id, part)): Path<(String, String)>,
+    body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>> {
     let outcome = async {
+        // Parsed here, not by the extractor, whose rejection would be plain text, unaudited.
+        let part: i64 = part
+            .parse()
+            .map_err(|_| DomainError::invalid(format!("part {part:?} is not a part number")))?;
+        let body = buffered(body)?;
         let row = session(&archive, &caller, &id).await?;
         if part != row.next_part {
             return Err(DomainError::invalid(format!("expected part {}", row.next_part)));
@@ -380,17 +444,25 @@ async fn put_part(
         if u64::try_from(row.size.saturating_add(len)).unwrap_or(u64::MAX)
             > archive.limits.max_object
         {
-            forget(&archive, &id, row.next_part).await?;
+            forget(&archive, &row, row.next_part).await?;
             return Err(too_large(archive.limits.max_object));
         }
-        archive.objects.put(&staged(&id, part), PutPayload::from(body)).await.map_err(store_error)?;
+        archive
+            .objects
+            .put(&staged(&id, part), PutPayload::from(body))
+            .await
+            .map_err(store_error)?;
+        let claimed = row;
         // Counted only if no other request took this part meanwhile.
         let row = update(
             &archive,
             &id,
-            |r| match r.state == UPLOADING && r.next_part == part {
-                true => Ok(()),
-                false => Err(DomainError::invalid(format!("expected part {}", r.next_part))),
+            |r| {
+                still_open(r, &claimed)?;
+                match r.next_part == part {
+                    true => Ok(()),
+                    false => Err(DomainError::invalid(format!("expected part {}", r.next_part))),
+                }
             },
             |r| {
                 r.next_part += 1;
@@ -440,16 +512,25 @@ async fn complete_upload(
         }
         if size != row.size {
             let _ = writer.abort().await;
-            return Err(DomainError::InvalidState(format!("the parts of {id} changed; upload again")));
+            return Err(DomainError::InvalidState(format!(
+                "the parts of {id} changed; upload again"
+            )));
+        }
+        if let Err(e) = ensure_open(&archive, &row).await {
+            let _ = writer.abort().await;
+            return Err(e);
         }
         writer.finish().await.map_err(store_error)?;
         let parts = row.next_part;
         let done = update(
             &archive,
             &id,
-            |r| match r.state == UPLOADING && r.next_part == parts {
-                true => Ok(()),
-                false => Err(DomainError::InvalidState(format!("the upload of {id} changed"))),
+            |r| {
+                still_open(r, &row)?;
+                match r.next_part == parts {
+                    true => Ok(()),
+                    false => Err(DomainError::InvalidState(format!("the upload of {id} changed"))),
+                }
             },
             |r| r.state = COMPLETE.into(),
         );
@@ -470,7 +551,7 @@ async fn abort_upload(
 ) -> Result<StatusCode> {
     let outcome = async {
         let row = session(&archive, &caller, &id).await?;
-        forget(&archive, &id, row.next_part).await?;
+        forget(&archive, &row, row.next_part).await?;
         Ok(StatusCode::NO_CONTENT)
     }
     .await;
