@@ -65,6 +65,10 @@ suite cli-build --build -- cargo build -p cipherdrop-server
 # disable/enable, tampering, cancel); screenshots build/demo{,-bob,-phone}.png.
 suite demo-build --build -- npm --prefix www-demo run --silent build
 suite demo-page -- node --test --test-reporter=spec www-demo/test/
+# The same with the archive on a real S3-compatible server: moto (build/venv) on a free loopback
+# port, the demo run with --archive-url s3://BUCKET/demo; stored objects read and tampered with
+# through boto3 (www-demo/test/s3.py); screenshots build/demo-s3{,-bob,-phone}.png.
+suite demo-page-s3 -- env CIPHERDROP_DEMO_ARCHIVE=s3 node --test --test-reporter=spec www-demo/test/
 [ -f tests/interop/run.py ] &&
     suite interop -- build/venv/bin/python tests/interop/run.py --cli target/debug/cipherdrop
 # The AWS vector files may not be committed (they come from a fetched public repository):

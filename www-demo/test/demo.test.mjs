@@ -6,14 +6,22 @@
 // tamper with an object, break the network, cancel an upload; then a phone-width check and
 // the full-page screenshot build/demo.png (also build/demo-bob.png and build/demo-phone.png).
 //
+// The archive is the default file store under DATA/archive, or with CIPHERDROP_DEMO_ARCHIVE=s3
+// a real S3-compatible server: moto (build/venv/bin/moto_server) on a free loopback port, the
+// demo started with --archive-url s3://BUCKET/demo and the usual AWS environment. The steps
+// that look at what the server stored go through `storage` (file or S3, via www-demo/test/s3.py
+// and boto3), so both modes make the same assertions. Screenshots in S3 mode:
+// build/demo-s3{,-bob,-phone}.png.
+//
 // Needs: the page built (www-demo/dist), the package it was built from (build/pkg), the CLI
-// (cargo build -p cipherdrop-server) and build/venv with aws_encryption_sdk; `make test`
-// (scripts/test.sh) builds them first.
+// (cargo build -p cipherdrop-server) and build/venv with aws_encryption_sdk (and moto, boto3
+// for S3 mode); `make test` (scripts/test.sh) builds them first.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -23,9 +31,17 @@ import { promisify } from 'node:util';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = path.join(ROOT, 'target/debug/cipherdrop');
 const PYTHON = path.join(ROOT, 'build/venv/bin/python');
-const SCREENSHOT = path.join(ROOT, 'build/demo.png');
-const PHONE_SCREENSHOT = path.join(ROOT, 'build/demo-phone.png');
-const BOB_SCREENSHOT = path.join(ROOT, 'build/demo-bob.png');
+const MODE = process.env.CIPHERDROP_DEMO_ARCHIVE || 'file';
+if (!['file', 's3'].includes(MODE))
+    throw new Error(`CIPHERDROP_DEMO_ARCHIVE must be file or s3, not ${MODE}`);
+const SHOT = MODE === 's3' ? 'build/demo-s3' : 'build/demo';
+const SCREENSHOT = path.join(ROOT, `${SHOT}.png`);
+const PHONE_SCREENSHOT = path.join(ROOT, `${SHOT}-phone.png`);
+const BOB_SCREENSHOT = path.join(ROOT, `${SHOT}-bob.png`);
+const MOTO = path.join(ROOT, 'build/venv/bin/moto_server');
+const S3_HELPER = path.join(ROOT, 'www-demo/test/s3.py');
+const BUCKET = 'cipherdrop-demo';
+const S3_PREFIX = 'demo';
 const { chromium } = createRequire(path.join(ROOT, 'tools/package.json'))('playwright-core');
 const run = promisify(execFile);
 
@@ -37,6 +53,10 @@ let work; // temporary directory: data dir, originals, downloads
 let dataDir;
 let server; // the cipherdrop demo process
 let serverLog = '';
+let moto; // S3 mode: the moto server process
+let motoLog = '';
+let serverEnv = process.env; // S3 mode: plus the AWS variables of the moto endpoint
+let storage; // where the archive keeps its objects: FileStorage or S3Storage
 let baseUrl;
 let browser;
 let page;
@@ -64,9 +84,146 @@ function textFile(title, lines) {
     return Buffer.from(out.join('\n'));
 }
 
+/**
+ * The archive's objects in the file store (DATA/archive): keys are paths under the root,
+ * `objects/ID/data`, `objects/ID/meta`, `uploads/ID/NNNNNNNN`.
+ */
+class FileStorage {
+    constructor(root) {
+        this.root = root;
+    }
+
+    /** Every key under PREFIX (a directory, ending in '/'), sorted; [] if there is none. */
+    async keys(prefix) {
+        const out = [];
+        const walk = async (dir, key) => {
+            let entries;
+            try {
+                entries = await readdir(dir, { withFileTypes: true });
+            } catch (e) {
+                if (e.code === 'ENOENT') return;
+                throw e;
+            }
+            for (const entry of entries) {
+                if (entry.isDirectory())
+                    await walk(path.join(dir, entry.name), `${key}${entry.name}/`);
+                else out.push(`${key}${entry.name}`);
+            }
+        };
+        await walk(path.join(this.root, prefix), prefix);
+        return out.sort();
+    }
+
+    read(key) {
+        return readFile(path.join(this.root, key));
+    }
+
+    write(key, bytes) {
+        return writeFile(path.join(this.root, key), bytes);
+    }
+
+    /** A local file holding the object's bytes. */
+    async file(key) {
+        return path.join(this.root, key);
+    }
+}
+
+/** The archive's objects in S3 (moto) under s3://BUCKET/PREFIX/, through s3.py and boto3. */
+class S3Storage {
+    constructor(bucket, prefix) {
+        this.bucket = bucket;
+        this.prefix = prefix;
+        this.copies = 0;
+    }
+
+    async helper(...args) {
+        const { stdout } = await run(PYTHON, [S3_HELPER, ...args], {
+            env: serverEnv,
+            maxBuffer: 16 * MiB,
+        });
+        return stdout;
+    }
+
+    async keys(prefix) {
+        const full = `${this.prefix}/${prefix}`;
+        const keys = JSON.parse(await this.helper('list', this.bucket, full));
+        return keys.map((k) => k.slice(this.prefix.length + 1)).sort();
+    }
+
+    async read(key) {
+        return readFile(await this.file(key));
+    }
+
+    async write(key, bytes) {
+        const file = path.join(work, 's3-copies', `put-${(this.copies += 1)}`);
+        await writeFile(file, bytes);
+        await this.helper('put', this.bucket, `${this.prefix}/${key}`, file);
+    }
+
+    /** A local file holding the object's bytes (a fresh copy). */
+    async file(key) {
+        const file = path.join(work, 's3-copies', `get-${(this.copies += 1)}`);
+        await this.helper('get', this.bucket, `${this.prefix}/${key}`, file);
+        return file;
+    }
+}
+
+/** A free loopback port (listen on port 0, note the port, close). */
+function freePort() {
+    return new Promise((resolve, reject) => {
+        const probe = createServer();
+        probe.on('error', reject);
+        probe.listen(0, '127.0.0.1', () => {
+            const { port } = probe.address();
+            probe.close(() => resolve(port));
+        });
+    });
+}
+
+/** S3 mode: starts moto on a free port, waits until it answers, creates the bucket. */
+async function startMoto() {
+    const port = await freePort();
+    const endpoint = `http://127.0.0.1:${port}`;
+    moto = spawn(MOTO, ['-H', '127.0.0.1', '-p', String(port)], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (d) => {
+        motoLog = (motoLog + d).slice(-4 * MiB);
+    };
+    moto.stdout.on('data', keep);
+    moto.stderr.on('data', keep);
+    let exited = null;
+    moto.on('exit', (code) => {
+        exited = code;
+    });
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+        if (exited !== null) throw new Error(`moto_server exited (${exited}): ${motoLog}`);
+        try {
+            await fetch(`${endpoint}/`);
+            break;
+        } catch {
+            if (Date.now() > deadline) throw new Error(`moto_server never answered: ${motoLog}`);
+            await new Promise((r) => setTimeout(r, 200));
+        }
+    }
+    serverEnv = {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: 'test',
+        AWS_SECRET_ACCESS_KEY: 'test',
+        AWS_REGION: 'us-east-1',
+        AWS_ENDPOINT_URL: endpoint,
+        AWS_ALLOW_HTTP: 'true',
+    };
+    await mkdir(path.join(work, 's3-copies'));
+    storage = new S3Storage(BUCKET, S3_PREFIX);
+    await storage.helper('create-bucket', BUCKET);
+}
+
 /** Starts `cipherdrop demo` on 127.0.0.1:0 and resolves with its URL. */
 function startDemo() {
     return new Promise((resolve, reject) => {
+        const archive = MODE === 's3' ? ['--archive-url', `s3://${BUCKET}/${S3_PREFIX}`] : [];
         server = spawn(
             CLI,
             [
@@ -77,8 +234,9 @@ function startDemo() {
                 '127.0.0.1:0',
                 '--static-dir',
                 path.join(ROOT, 'www-demo/dist'),
+                ...archive,
             ],
-            { stdio: ['ignore', 'pipe', 'pipe'] },
+            { stdio: ['ignore', 'pipe', 'pipe'], env: serverEnv },
         );
         let out = '';
         server.stdout.on('data', (d) => {
@@ -87,7 +245,7 @@ function startDemo() {
             if (match) resolve(`${match[1]}/`);
         });
         server.stderr.on('data', (d) => {
-            serverLog = (serverLog + d).slice(-20_000);
+            serverLog = (serverLog + d).slice(-4 * MiB);
         });
         server.on('exit', (code) =>
             reject(new Error(`cipherdrop demo exited (${code}): ${serverLog.slice(-2000)}`)),
@@ -122,15 +280,25 @@ async function auditRecords() {
     }
 }
 
-/** Files under DIR/archive/objects: [{ id, part, file }] */
+/** The stored objects (`objects/ID/PART`): [{ id, part, key }] */
 async function storedFiles() {
-    const root = path.join(dataDir, 'archive', 'objects');
-    const out = [];
-    for (const id of await readdir(root)) {
-        for (const part of await readdir(path.join(root, id)))
-            out.push({ id, part, file: path.join(root, id, part) });
+    return (await storage.keys('objects/')).map((key) => {
+        const [, id, part, ...rest] = key.split('/');
+        assert.equal(rest.length, 0, `unexpected stored key ${key}`);
+        return { id, part, key };
+    });
+}
+
+/** Staged upload parts (`uploads/ID/NNNNNNNN`) left in the archive: must be none when idle. */
+async function assertNoStagedParts() {
+    let staged;
+    // A cancelled part may still be landing while its session is aborted: allow a moment.
+    for (let i = 0; i < 20; i += 1) {
+        staged = await storage.keys('uploads/');
+        if (staged.length === 0) return;
+        await new Promise((r) => setTimeout(r, 250));
     }
-    return out;
+    assert.deepEqual(staged, [], 'staged upload parts remain after the uploads finished');
 }
 
 const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -213,6 +381,8 @@ before(async () => {
             throw new Error(`${built} is missing: run through \`make test\` (it builds it)`);
         });
     }
+    if (MODE === 's3') await startMoto();
+    else storage = new FileStorage(path.join(dataDir, 'archive'));
     baseUrl = await startDemo();
     browser = await chromium.launch({
         executablePath: '/usr/bin/chromium',
@@ -243,9 +413,25 @@ after(async () => {
         server.kill('SIGTERM');
         await new Promise((resolve) => server.once('exit', resolve));
     }
+    if (moto && moto.exitCode === null) {
+        moto.kill('SIGTERM');
+        await new Promise((resolve) => moto.once('exit', resolve));
+    }
+    // The server's (and moto's) warnings and errors, to see why a step failed.
+    for (const [who, log] of [
+        ['server', serverLog],
+        ['moto', motoLog],
+    ]) {
+        for (const line of log.split('\n').filter((l) => /\b(ERROR|WARN|Traceback)\b/.test(l)))
+            console.log(`# ${who}: ${line}`);
+    }
     if (work && !process.env.CIPHERDROP_KEEP_TEST_DIR)
         await rm(work, { recursive: true, force: true });
-    else if (work) console.log(`# kept ${work}`);
+    else if (work) {
+        await writeFile(path.join(work, 'server.log'), serverLog);
+        if (moto) await writeFile(path.join(work, 'moto.log'), motoLog);
+        console.log(`# kept ${work}`);
+    }
 });
 
 test('the page loads as alice, with labelled controls', async () => {
@@ -340,6 +526,8 @@ test(
         );
         assert.equal(seen.at(-1), 100);
 
+        await assertNoStagedParts();
+
         await waitForItems(6, true);
         for (const entry of await page.getByTestId('archive-item').all()) {
             const name = await entry.getByTestId('item-name').textContent();
@@ -378,6 +566,11 @@ test('the server stores only messages: no plaintext window, no file name', SLOW,
     const stored = await storedFiles();
     const data = stored.filter((f) => f.part === 'data');
     assert.equal(data.length, originals.size);
+    const meta = stored.filter((f) => f.part === 'meta');
+    assert.deepEqual(new Set(meta.map((f) => f.id)), new Set(objectNames.keys()));
+    if (MODE === 's3') {
+        await assert.rejects(stat(path.join(dataDir, 'archive')), { code: 'ENOENT' });
+    }
     assert.deepEqual(new Set(data.map((f) => f.id)), new Set(objectNames.keys()));
     for (const { id } of data) assert.match(id, /^[A-Za-z0-9-]{1,64}$/);
     // 32-byte windows of every original: start, middle, end and a few random places.
@@ -395,15 +588,12 @@ test('the server stores only messages: no plaintext window, no file name', SLOW,
         .flatMap((n) => [n, path.basename(n)])
         .concat(['project-folder', 'secret-plan'])
         .map((n) => Buffer.from(n));
-    for (const { id, part, file } of stored) {
-        const bytes = await readFile(file);
-        if (part === 'data' || part === 'meta') {
-            assert.equal(bytes[0], 0x02, `${id}/${part}: message format version 2`);
-            assert.equal(bytes.readUInt16BE(1), 0x0578, `${id}/${part}: suite 0x0578`);
-        } else {
-            assert.equal(part, 'owner');
-            assert.equal(bytes.toString(), 'alice');
-        }
+    for (const { id, part, key } of stored) {
+        // Ownership is a database row: only the message and its metadata record are stored.
+        assert.ok(part === 'data' || part === 'meta', `unexpected stored part ${id}/${part}`);
+        const bytes = await storage.read(key);
+        assert.equal(bytes[0], 0x02, `${id}/${part}: message format version 2`);
+        assert.equal(bytes.readUInt16BE(1), 0x0578, `${id}/${part}: suite 0x0578`);
         for (const { name, window } of windows) {
             assert.equal(bytes.indexOf(window), -1, `${id}/${part} contains plaintext of ${name}`);
         }
@@ -420,7 +610,7 @@ test('the official Python SDK decrypts an object with the escrow private key', S
         [
             path.join(ROOT, 'www-demo/test/escrow_decrypt.py'),
             dataDir,
-            path.join(dataDir, 'archive', 'objects', id, 'data'),
+            await storage.file(`objects/${id}/data`),
             out,
         ],
         { maxBuffer: 16 * MiB },
@@ -495,16 +685,16 @@ test(
     SLOW,
     async () => {
         const [id] = [...objectNames].find(([, name]) => name === 'holiday-photo.jpg');
-        const file = path.join(dataDir, 'archive', 'objects', id, 'data');
-        const original = await readFile(file);
+        const key = `objects/${id}/data`;
+        const original = await storage.read(key);
         const tampered = Buffer.from(original);
         tampered[Math.floor(tampered.length * 0.6)] ^= 0x01; // inside a frame
-        await writeFile(file, tampered);
+        await storage.write(key, tampered);
         try {
             const text = await downloadFails('holiday-photo.jpg');
             assert.match(text, /tampered with or damaged \(BAD_FRAME_TAG\).*Nothing was saved/);
         } finally {
-            await writeFile(file, original);
+            await storage.write(key, original);
         }
 
         const route = `**/v0/archive/objects/${id}`;
@@ -541,6 +731,7 @@ test('cancel stops the encryption and the upload: nothing is stored', SLOW, asyn
     await waitForItems(originals.size, true);
     const data = (await storedFiles()).filter((f) => f.part === 'data');
     assert.equal(data.length, originals.size);
+    await assertNoStagedParts();
 });
 
 test('keyboard only: tab to every control and download with Enter', SLOW, async () => {
@@ -568,7 +759,7 @@ test('keyboard only: tab to every control and download with Enter', SLOW, async 
     assert.equal(sha256(await readFile(saved)), originals.get('dropped-memo.txt').sha256);
 });
 
-test('readable at phone width; full-page screenshot build/demo.png', async () => {
+test(`readable at phone width; full-page screenshot ${SHOT}.png`, async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 390, `no horizontal scrolling at 390 px (page is ${width} px wide)`);
