@@ -99,42 +99,56 @@ fn http(addrs: &str, token: &str, key_id: &str, seconds: f64, clients: usize, ra
     let header = STANDARD.encode(Encryptor::new(&keyring, &options).unwrap().header().as_bytes());
     let body = serde_json::json!({ "header": header, "edkIndex": 0 }).to_string();
 
+    // The load generator must cost the shared cores as little as it can: one thread, one
+    // task per client connection, requests written from one prepared buffer, answers read
+    // just far enough to check the status and skip the body (as wrk does).
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(seconds);
-    // Open loop: client i sends at start + (i + k * clients) / rate.
     let interval = rate.map(|r| Duration::from_secs_f64(clients as f64 / r));
-    let (mut latencies, errors): (Vec<Duration>, usize) = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..clients)
+    let requests: Vec<(String, Vec<u8>)> = addrs
+        .iter()
+        .map(|addr| {
+            let host = addr.trim_start_matches("http://").to_string();
+            let request = format!(
+                "POST /v0/unwrap HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            (host, request.into_bytes())
+        })
+        .collect();
+    let (mut latencies, errors) = runtime.block_on(async {
+        let tasks: Vec<_> = (0..clients)
             .map(|i| {
-                let (auth, body, addrs) = (&auth, &body, &addrs);
-                s.spawn(move || {
-                    let agent = ureq::Agent::new_with_defaults();
-                    let (mut lat, mut errors) = (Vec::new(), 0);
+                let requests = requests.clone();
+                tokio::spawn(async move {
+                    let mut conns = Vec::new();
+                    for (host, _) in &requests {
+                        conns.push(tokio::net::TcpStream::connect(host).await.unwrap());
+                    }
+                    let (mut lat, mut errors) = (Vec::new(), 0usize);
                     let mut due = start
                         + interval
                             .map_or(Duration::ZERO, |iv| iv.mul_f64(i as f64 / clients as f64));
+                    let mut buf = vec![0u8; 64 * 1024];
                     let mut n = i;
                     loop {
-                        if interval.is_some() {
-                            let now = Instant::now();
-                            if due > now {
-                                std::thread::sleep(due - now);
-                            }
-                        } else {
-                            due = Instant::now();
+                        match interval {
+                            Some(_) => tokio::time::sleep_until(due.into()).await,
+                            None => due = Instant::now(),
                         }
                         if due >= deadline {
                             break;
                         }
-                        let addr = addrs[n % addrs.len()];
-                        let answer = agent
-                            .post(format!("{addr}/v0/unwrap"))
-                            .header("Authorization", auth)
-                            .header("Content-Type", "application/json")
-                            .send(body);
-                        match answer {
-                            Ok(r) if r.status() == 200 => lat.push(due.elapsed()),
-                            _ => errors += 1,
+                        let which = n % requests.len();
+                        let ok = exchange(&mut conns[which], &requests[which].1, &mut buf).await;
+                        if ok {
+                            lat.push(due.elapsed());
+                        } else {
+                            errors += 1;
+                            conns[which] =
+                                tokio::net::TcpStream::connect(&requests[which].0).await.unwrap();
                         }
                         n += 1;
                         if let Some(iv) = interval {
@@ -145,13 +159,13 @@ fn http(addrs: &str, token: &str, key_id: &str, seconds: f64, clients: usize, ra
                 })
             })
             .collect();
-        workers.into_iter().map(|w| w.join().unwrap()).fold(
-            (Vec::new(), 0),
-            |(mut all, e), (lat, errors)| {
-                all.extend(lat);
-                (all, e + errors)
-            },
-        )
+        let mut all = (Vec::new(), 0);
+        for t in tasks {
+            let (lat, errors) = t.await.unwrap();
+            all.0.extend(lat);
+            all.1 += errors;
+        }
+        all
     });
     latencies.sort();
     let pct = |p: f64| match latencies.len() {
@@ -166,4 +180,41 @@ fn http(addrs: &str, token: &str, key_id: &str, seconds: f64, clients: usize, ra
             "replicas": addrs.len(),
         })
     );
+}
+
+/// One request and its answer on a keep-alive connection: whether it was a 200.
+async fn exchange(conn: &mut tokio::net::TcpStream, request: &[u8], buf: &mut [u8]) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if conn.write_all(request).await.is_err() {
+        return false;
+    }
+    let mut have = 0;
+    let head_end = loop {
+        match conn.read(&mut buf[have..]).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => have += n,
+        }
+        if let Some(p) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
+        if have == buf.len() {
+            return false;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let ok = head.starts_with("http/1.1 200");
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut rest = (head_end + length).saturating_sub(have);
+    while rest > 0 {
+        let want = rest.min(buf.len());
+        match conn.read(&mut buf[..want]).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => rest -= n,
+        }
+    }
+    ok
 }
