@@ -27,8 +27,16 @@ pub(crate) fn demo_settings(args: DemoArgs) -> Settings {
     }
 }
 
+/// The async runtime: half the cores (at least one) unless TOKIO_WORKER_THREADS says
+/// otherwise. RSA runs on the key server's own crypto threads, one per core, so the async
+/// side only moves bytes; more workers than that measured slower (context switches).
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Runtime::new().map_err(Error::io("cannot start the runtime", None))
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        builder.worker_threads((cores / 2).max(1));
+    }
+    builder.enable_all().build().map_err(Error::io("cannot start the runtime", None))
 }
 
 /// `cipherdrop backup`: prints what it wrote.
