@@ -3,7 +3,8 @@
 //!
 //! The file is JSON (`"format": "cipherdrop-backup"`, version 1) holding keys with their
 //! versions still sealed under the root key, aliases, policies, token hashes, server-wide
-//! values and the audit chain. A restore needs the same root key; it loads into an empty
+//! values, the audit chain and the archive's object rows (who owns which object ID; the
+//! objects themselves stay in their store). A restore needs the same root key; it loads into an empty
 //! database of either backend and appends a `Restore` record to the chain.
 
 use std::path::Path;
@@ -15,7 +16,20 @@ use serde::{Deserialize, Serialize};
 use crate::domain::audit::{self, Record};
 use crate::domain::{Caller, DomainError, secrets};
 use crate::settings::DataSettings;
-use crate::store::{self, AliasRow, AuditRow, KeyRow, KeyVersion, MetaRow, Snapshot, TokenRow};
+use crate::store::{
+    self, AliasRow, AuditRow, KeyRow, KeyVersion, MetaRow, ObjectRow, Snapshot, TokenRow,
+};
+
+/// A database URL as it may be shown: without a password.
+fn shown(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
 
 const FORMAT: &str = "cipherdrop-backup";
 const VERSION: u32 = 1;
@@ -31,6 +45,21 @@ struct File {
     aliases: Vec<(String, String, i64)>,
     tokens: Vec<(String, String, i64)>,
     audit: Vec<(i64, String, String, String)>,
+    /// Archive object rows (owners of object IDs).
+    #[serde(default)]
+    objects: Vec<Object>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Object {
+    object_id: String,
+    owner: String,
+    state: String,
+    size: i64,
+    next_part: i64,
+    created_at: i64,
+    expires_at: i64,
+    has_meta: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -75,7 +104,13 @@ pub struct Counts {
 
 /// Writes the database named by `data` to `out` (mode 0600, complete or absent).
 pub async fn backup(data: &DataSettings, out: &Path) -> Result<Counts, DomainError> {
-    let store = store::open(&data.database_url()).await?;
+    let url = data.existing_database_url();
+    let store = store::open(&url).await.map_err(|e| match e {
+        store::StoreError::Backend(m) | store::StoreError::Unavailable(m) => {
+            DomainError::invalid(format!("no database to back up at {}: {m}", shown(&url)))
+        }
+        other => other.into(),
+    })?;
     let s = store.snapshot().await?;
     let counts = Counts { keys: s.keys.len(), records: s.audit.len() };
     let file = File {
@@ -117,6 +152,20 @@ pub async fn backup(data: &DataSettings, out: &Path) -> Result<Counts, DomainErr
             .map(|t| (b64(&t.token_hash), t.principal, t.created_at))
             .collect(),
         audit: s.audit.into_iter().map(|r| (r.seq, r.record, r.prev_hash, r.hash)).collect(),
+        objects: s
+            .objects
+            .into_iter()
+            .map(|o| Object {
+                object_id: o.object_id,
+                owner: o.owner,
+                state: o.state,
+                size: o.size,
+                next_part: o.next_part,
+                created_at: o.created_at,
+                expires_at: o.expires_at,
+                has_meta: o.has_meta,
+            })
+            .collect(),
     };
     let text = serde_json::to_vec(&file).map_err(|e| DomainError::internal(e.to_string()))?;
     secrets::write_secret_replacing(out, &text)?;
@@ -207,8 +256,24 @@ pub async fn restore(data: &DataSettings, input: &Path) -> Result<Counts, Domain
             })
             .collect::<Result<_, DomainError>>()?,
         audit: audit_rows,
+        objects: file
+            .objects
+            .into_iter()
+            .map(|o| ObjectRow {
+                object_id: o.object_id,
+                owner: o.owner,
+                state: o.state,
+                size: o.size,
+                next_part: o.next_part,
+                created_at: o.created_at,
+                expires_at: o.expires_at,
+                has_meta: o.has_meta,
+            })
+            .collect(),
     };
     let counts = Counts { keys: snapshot.keys.len(), records: snapshot.audit.len() + 1 };
+    std::fs::create_dir_all(&data.data_dir)
+        .map_err(|e| DomainError::invalid(format!("{}: {e}", data.data_dir.display())))?;
     let store = store::open(&data.database_url()).await?;
     store.restore(&snapshot).await?;
     let mut tx = store.write().await?;

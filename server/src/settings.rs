@@ -20,11 +20,24 @@ pub struct DataSettings {
 }
 
 impl DataSettings {
-    /// The database URL in force.
+    /// The database URL in force; the default SQLite database is created if missing.
     pub fn database_url(&self) -> String {
+        self.url("rwc")
+    }
+
+    /// The database URL in force, for tools that must find an existing database (`backup`):
+    /// a default SQLite database that does not exist is an error, not a new empty one.
+    pub fn existing_database_url(&self) -> String {
+        self.url("rw")
+    }
+
+    fn url(&self, sqlite_mode: &str) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("cipherdrop.db").display()),
+            None => format!(
+                "sqlite://{}?mode={sqlite_mode}",
+                self.data_dir.join("cipherdrop.db").display()
+            ),
         }
     }
 }

@@ -485,3 +485,75 @@ fn restore_refuses_a_corrupted_backup() {
     restored.stop();
     drop(pg);
 }
+
+/// Archive object rows are part of the backup: after a restore, alice still owns her object
+/// (bob's PUT to its ID is refused with 409 and the stored bytes stay hers), and the listing
+/// shows it. On the code before this test, the restored listing was empty and bob's PUT took
+/// the ID and overwrote alice's data.
+#[test]
+fn archive_ownership_survives_backup_and_restore() {
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("archive");
+    let archive_arg = ["--archive-dir", path(&archive)];
+    let source = Server::start_with(&tmp.path().join("src"), &archive_arg);
+    let (alice, bob) = (source.token("alice"), source.token("bob"));
+    let put = |server: &Server, token: &str, body: &'static [u8]| {
+        ureq::put(format!("{}/v0/archive/objects/o-1", server.addr))
+            .header("Authorization", &format!("Bearer {token}"))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .send(body)
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(put(&source, &alice, b"alice's ciphertext"), 200);
+    let file = tmp.path().join("src.backup");
+    let src_args = db_args(&source);
+    backup(&file, &src_args.iter().map(String::as_str).collect::<Vec<_>>());
+    drop(source);
+
+    let dir = tmp.path().join("restored");
+    let root_key = tmp.path().join("src").join("root-key");
+    let pg = Postgres::start(&tmp.path().join("pg"));
+    let url = pg.create_database("restored");
+    restore(&file, &["--data-dir", path(&dir), "--database-url", &url]);
+    let restored = Server::start_replica(&dir, &url, &root_key, &archive_arg);
+    assert_eq!(put(&restored, &bob, b"bob's"), 409);
+    let listed = Client::new(&restored.addr, Some(alice.clone()))
+        .unwrap()
+        .call(cipherdrop_server::client::Method::Get, "/v0/archive/objects", None)
+        .unwrap();
+    assert_eq!(listed["objects"][0]["id"], "o-1", "{listed}");
+    assert_eq!(listed["objects"][0]["owner"], "alice", "{listed}");
+    let stored = std::fs::read(archive.join("objects/o-1/data")).unwrap();
+    assert_eq!(stored, b"alice's ciphertext");
+}
+
+/// `restore` creates a data directory that does not exist yet (as `serve` does), and
+/// `backup` of a data directory without a database is an error that creates nothing, not an
+/// empty backup.
+#[test]
+fn restore_makes_its_data_dir_and_backup_needs_a_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = Server::start(&tmp.path().join("src"));
+    let key = source.create_key();
+    let file = tmp.path().join("src.backup");
+    backup(&file, &db_args(&source).iter().map(String::as_str).collect::<Vec<_>>());
+
+    let fresh = tmp.path().join("new/data");
+    restore(&file, &["--data-dir", path(&fresh)]);
+    assert!(fresh.join("cipherdrop.db").exists());
+    let root = tmp.path().join("src").join("root-key");
+    let restored = Server::start_replica(&fresh, &sqlite_url(&fresh), &root, &[]);
+    assert!(key_ids(&restored.client(Some(&source.admin))).contains(&key));
+
+    let empty = tmp.path().join("typo");
+    std::fs::create_dir(&empty).unwrap();
+    let out_file = tmp.path().join("typo.backup");
+    let line = failure(&run(&["backup", "--out", path(&out_file), "--data-dir", path(&empty)]));
+    assert!(line.contains("no database to back up"), "{line}");
+    assert!(!out_file.exists(), "a backup file was written");
+    assert!(!empty.join("cipherdrop.db").exists(), "an empty database was created");
+}

@@ -221,19 +221,20 @@ impl CryptoPool {
         let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
         for i in 0..cores {
             let queue = queue.clone();
-            let spawned = std::thread::Builder::new().name(format!("crypto-{i}")).spawn(move || {
-                loop {
-                    // The lock is held only while waiting for a job, not while running it.
-                    let job = match queue.lock() {
-                        Ok(q) => q.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return,
+            let spawned =
+                std::thread::Builder::new().name(format!("crypto-{i}")).spawn(move || {
+                    loop {
+                        // The lock is held only while waiting for a job, not while running it.
+                        let job = match queue.lock() {
+                            Ok(q) => q.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
                     }
-                }
-            });
+                });
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "cannot start a crypto thread");
             }

@@ -175,6 +175,8 @@ pub struct Snapshot {
     pub tokens: Vec<TokenRow>,
     /// The audit chain.
     pub audit: Vec<AuditRow>,
+    /// Archive objects (who owns which ID).
+    pub objects: Vec<ObjectRow>,
 }
 
 /// Reads outside a transaction, and the start of every write.

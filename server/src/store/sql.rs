@@ -504,20 +504,29 @@ impl Store for SqlStore {
             all(&mut tx, "SELECT seq, record, prev_hash, hash FROM audit ORDER BY seq").await?,
             audit_row,
         )?;
+        let objects = rows(
+            all(
+                &mut tx,
+                "SELECT object_id, owner, state, size, next_part, created_at, expires_at, \
+                 has_meta FROM objects ORDER BY object_id",
+            )
+            .await?,
+            object_row,
+        )?;
         tx.rollback().await.map_err(classify)?;
-        Ok(Snapshot { meta, keys, versions, aliases, tokens, audit })
+        Ok(Snapshot { meta, keys, versions, aliases, tokens, audit, objects })
     }
 
     async fn restore(&self, s: &Snapshot) -> Result<()> {
         let mut tx = SqlWrite::begin(&self.pool).await?;
         let counts = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM keys) AS keys, (SELECT COUNT(*) FROM tokens) AS tokens, \
-             (SELECT COUNT(*) FROM audit) AS audit",
+             (SELECT COUNT(*) FROM audit) AS audit, (SELECT COUNT(*) FROM objects) AS objects",
         )
         .fetch_one(&mut *tx.tx)
         .await
         .map_err(classify)?;
-        for table in ["keys", "tokens", "audit"] {
+        for table in ["keys", "tokens", "audit", "objects"] {
             if get::<i64>(&counts, table)? != 0 {
                 return Err(StoreError::Conflict(format!(
                     "the database is not empty (table {table} has rows)"
@@ -542,6 +551,9 @@ impl Store for SqlStore {
         }
         for chunk in s.audit.chunks(AUDIT_ROWS_PER_INSERT) {
             insert_audit(&mut *tx.tx, chunk).await?;
+        }
+        for o in &s.objects {
+            tx.claim_object(o).await?;
         }
         if let Some(last) = s.audit.last() {
             tx.head = ChainHead { seq: last.seq, hash: last.hash.clone() };
