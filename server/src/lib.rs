@@ -85,8 +85,20 @@ impl Service {
         if let Some(a) = &self.archive {
             sweepers.push(tokio::spawn(a.clone().sweep_expired_uploads()));
         }
-        let app = router::router(self.state, self.archive, &self.settings, self.demo);
         let addr = listener.local_addr().map_err(|e| DomainError::internal(e.to_string()))?;
+        if let Some(metrics) = &self.settings.metrics_listen {
+            let bound = tokio::net::TcpListener::bind(metrics)
+                .await
+                .map_err(|e| DomainError::Misconfigured(format!("--metrics-listen {metrics}: {e}")))?;
+            tracing::info!(addr = %metrics, "metrics listening");
+            let app = router::metrics_router(self.state.clone());
+            sweepers.push(tokio::spawn(async move {
+                if let Err(e) = axum::serve(bound, app).await {
+                    tracing::error!(error = %e, "metrics listener failed");
+                }
+            }));
+        }
+        let app = router::router(self.state, self.archive, addr, &self.settings, self.demo);
         tracing::info!(%addr, "cipherdrop key server listening");
         let served = axum::serve(
             listener,
@@ -104,9 +116,21 @@ impl Service {
 /// The store and the key service over it, the root key checked against the database.
 async fn open(data: &DataSettings) -> Result<(Arc<dyn store::Store>, Arc<KeyServer>), DomainError> {
     let dir = &data.data_dir;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| DomainError::internal(format!("{}: {e}", dir.display())))?;
-    let store = store::open(&data.database_url()).await?;
+    private_dir(dir)?;
+    let url = data.database_url();
+    let sqlite_file = sqlite_path(&url);
+    if let Some(file) = &sqlite_file {
+        private_file(file, true)?;
+    }
+    let store = store::open(&url).await?;
+    if let Some(file) = &sqlite_file {
+        // SQLite makes its -wal and -shm files beside the database: owner only, as it is.
+        for suffix in ["-wal", "-shm"] {
+            let mut name = file.clone().into_os_string();
+            name.push(suffix);
+            private_file(Path::new(&name), false)?;
+        }
+    }
     tracing::info!(backend = store.backend(), "database open");
     let root = RootKey::new(&root_key_bytes(data)?)?;
     let keys = Arc::new(KeyServer::open(store.clone(), root).await?);
@@ -143,6 +167,57 @@ fn root_key_bytes(data: &DataSettings) -> Result<zeroize::Zeroizing<Vec<u8>>, Do
         }
     };
     read_secret(&path)
+}
+
+/// The data directory, created owner-only (0700); one that other users may enter is made
+/// owner-only at start, with a warning: it holds sealed keys, token hashes and contexts.
+fn private_dir(dir: &Path) -> Result<(), DomainError> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    let fail = |e: std::io::Error| DomainError::internal(format!("{}: {e}", dir.display()));
+    if !dir.exists() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(fail)?;
+    }
+    let mode = std::fs::metadata(dir).map_err(fail)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "data directory was open to other users; made 0700");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// Makes `file` owner-only (0600), creating it empty first when `create` (so that it never
+/// exists with wider permissions, not even for a moment).
+fn private_file(file: &Path, create: bool) -> Result<(), DomainError> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let fail = |e: std::io::Error| DomainError::internal(format!("{}: {e}", file.display()));
+    if create && !file.exists() {
+        let made = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(secrets::SECRET_FILE_MODE)
+            .open(file);
+        match made {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(fail(e)),
+        }
+    }
+    match std::fs::metadata(file) {
+        Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+            let perms = std::fs::Permissions::from_mode(secrets::SECRET_FILE_MODE);
+            std::fs::set_permissions(file, perms).map_err(fail)
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(fail(e)),
+    }
+}
+
+/// The file of a `sqlite://PATH?...` URL.
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
 }
 
 fn read_secret(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, DomainError> {

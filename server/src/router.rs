@@ -17,13 +17,18 @@ use crate::state::AppState;
 pub(crate) fn router(
     state: AppState,
     archive: Option<Archive>,
+    addr: std::net::SocketAddr,
     settings: &Settings,
     demo: Option<serde_json::Value>,
 ) -> Router {
+    // `*` is "any origin" (tower-http panics on a list that holds it); bearer tokens, not
+    // cookies, carry identity, so no credentials mode is needed either way.
+    let any_origin = settings.cors_origins.iter().any(|o| o.trim() == "*");
     let origins: Vec<HeaderValue> =
         settings.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o.trim()).ok()).collect();
+    let allow = if any_origin { AllowOrigin::any() } else { AllowOrigin::list(origins) };
     let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(allow)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
         .allow_headers([
             header::AUTHORIZATION,
@@ -62,7 +67,21 @@ pub(crate) fn router(
         .with_state(state);
     let app = match demo {
         Some(config) => {
-            app.route("/demo/config.json", get(move || async move { axum::Json(config) }))
+            let hosts = demo_hosts(addr);
+            let config = move |headers: axum::http::HeaderMap| async move {
+                // The config holds the demo principals' tokens: a page served under another
+                // name (DNS rebinding) must not read it.
+                let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+                if hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+                    Ok(axum::Json(config))
+                } else {
+                    Err(crate::domain::DomainError::AccessDenied(format!(
+                        "the demo configuration is served to {} only",
+                        hosts.join(", ")
+                    )))
+                }
+            };
+            app.route("/demo/config.json", get(config))
         }
         None => app,
     };
@@ -70,4 +89,21 @@ pub(crate) fn router(
         Some(dir) => app.fallback_service(tower_http::services::ServeDir::new(dir)),
         None => app,
     }
+}
+
+/// The `Host` values the demo configuration is served to: the listening address, and its
+/// `localhost` names when that is a loopback address.
+fn demo_hosts(addr: std::net::SocketAddr) -> Vec<String> {
+    let port = addr.port();
+    let mut hosts = vec![addr.to_string()];
+    if addr.ip().is_loopback() {
+        hosts.extend([format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}")]);
+    }
+    hosts.dedup();
+    hosts
+}
+
+/// The `--metrics-listen` listener: `/metrics` alone, without a token.
+pub(crate) fn metrics_router(state: AppState) -> Router {
+    Router::new().route("/metrics", get(handlers::ops::open_metrics)).with_state(state)
 }

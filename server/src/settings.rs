@@ -51,6 +51,10 @@ pub struct Settings {
     /// Address to listen on.
     #[arg(long, env = "CIPHERDROP_LISTEN", default_value = "127.0.0.1:8700")]
     pub listen: String,
+    /// Also serve `/metrics` without a token on this address (for the operator's network
+    /// only); on the API's address `/metrics` needs the admin token.
+    #[arg(long, env = "CIPHERDROP_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
     /// Origins allowed by CORS (comma-separated), e.g. https://app.example.
     #[arg(long, env = "CIPHERDROP_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,

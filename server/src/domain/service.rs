@@ -729,11 +729,26 @@ pub(crate) fn require_admin(caller: &Caller) -> Result<()> {
     }
 }
 
+/// Principal names the server writes itself or shows for nobody: no token may carry them.
+const RESERVED_PRINCIPALS: [&str; 3] = ["-", super::SYSTEM_PRINCIPAL, "anonymous"];
+
+/// Principal names are lowercase, so that two names can never differ by case alone (`Admin`
+/// beside `admin`), and compared exactly as stored.
 fn valid_principal(p: &str) -> Result<()> {
+    if RESERVED_PRINCIPALS.contains(&p) {
+        return Err(DomainError::invalid(format!("principal name {p:?} is reserved")));
+    }
     let ok = !p.is_empty()
         && p.len() <= 128
-        && p.chars().all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c));
-    if ok { Ok(()) } else { Err(DomainError::invalid("invalid principal name")) }
+        && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._@-".contains(c))
+        && p.chars().any(|c| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError::invalid(
+            "principal names are 1-128 lowercase letters, digits and ._@- with a letter or digit",
+        ))
+    }
 }
 
 fn valid_alias(name: &str) -> Result<()> {

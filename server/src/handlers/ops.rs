@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use super::REQUEST_ID;
-use crate::domain::DomainError;
+use crate::domain::{Caller, DomainError, require_admin};
 use crate::state::AppState;
 
 /// The OpenAPI document, tested against the real routes.
@@ -22,12 +22,9 @@ pub(crate) async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
-/// Prometheus text exposition of the request counters.
-pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let mut out = String::from(
-        "# HELP cipherdrop_http_requests_total HTTP requests by method, route and status.\n\
-         # TYPE cipherdrop_http_requests_total counter\n",
-    );
+/// Prometheus text exposition: HTTP requests, and the audit writer's counters.
+fn exposition(state: &AppState) -> impl IntoResponse + use<> {
+    let mut out = String::new();
     let audit = state.keys.audit_log().stats();
     for (name, help, value) in [
         ("cipherdrop_audit_records_total", "Audit records made durable.", &audit.records),
@@ -41,6 +38,10 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         let value = value.load(std::sync::atomic::Ordering::Relaxed);
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
     }
+    out.push_str(
+        "# HELP cipherdrop_http_requests_total HTTP requests by method, route and status.\n\
+         # TYPE cipherdrop_http_requests_total counter\n",
+    );
     let counts = state.requests.lock().map(|m| m.clone()).unwrap_or_default();
     for ((method, route, status), n) in counts {
         out.push_str(&format!(
@@ -50,13 +51,32 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
 
+/// `/metrics` on the API's listener: the admin's token only (the series name routes and
+/// outcomes that other principals need not see), audited like any read.
+pub(crate) async fn metrics(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<impl IntoResponse, DomainError> {
+    let outcome = require_admin(&caller).map(|()| exposition(&state));
+    state.keys.audit_log().outcome(&caller, "GetMetrics", None, None, outcome).await
+}
+
+/// `/metrics` on `--metrics-listen`, a listener for the operator's network only.
+pub(crate) async fn open_metrics(State(state): State<AppState>) -> impl IntoResponse {
+    exposition(&state)
+}
+
 /// Counts requests by matched route (not raw path: key IDs would explode the label set).
 pub(crate) async fn count_requests(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    let method = request.method().to_string();
+    // Bounded labels: a client choosing its method or path must not grow the series set.
+    let method = match request.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "OPTIONS" | "PATCH") => m.to_string(),
+        _ => "other".to_string(),
+    };
     let route = request
         .extensions()
         .get::<MatchedPath>()

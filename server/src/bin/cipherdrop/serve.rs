@@ -16,6 +16,7 @@ pub(crate) fn demo_settings(args: DemoArgs) -> Settings {
             root_key_file: None,
         },
         listen: args.listen,
+        metrics_listen: None,
         cors_origins: Vec::new(),
         body_limit: 1 << 20,
         rate_limit: 1000,
