@@ -87,9 +87,9 @@ impl Service {
         }
         let addr = listener.local_addr().map_err(|e| DomainError::internal(e.to_string()))?;
         if let Some(metrics) = &self.settings.metrics_listen {
-            let bound = tokio::net::TcpListener::bind(metrics)
-                .await
-                .map_err(|e| DomainError::Misconfigured(format!("--metrics-listen {metrics}: {e}")))?;
+            let bound = tokio::net::TcpListener::bind(metrics).await.map_err(|e| {
+                DomainError::Misconfigured(format!("--metrics-listen {metrics}: {e}"))
+            })?;
             tracing::info!(addr = %metrics, "metrics listening");
             let app = router::metrics_router(self.state.clone());
             sweepers.push(tokio::spawn(async move {

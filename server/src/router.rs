@@ -97,7 +97,11 @@ fn demo_hosts(addr: std::net::SocketAddr) -> Vec<String> {
     let port = addr.port();
     let mut hosts = vec![addr.to_string()];
     if addr.ip().is_loopback() {
-        hosts.extend([format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}")]);
+        hosts.extend([
+            format!("localhost:{port}"),
+            format!("127.0.0.1:{port}"),
+            format!("[::1]:{port}"),
+        ]);
     }
     hosts.dedup();
     hosts

@@ -69,7 +69,8 @@ fn data_dir_and_database_files_are_owner_only() {
     let server = Server::start(&dir);
     server.create_key();
     assert_eq!(mode(&dir), 0o700, "data directory");
-    for file in ["cipherdrop.db", "cipherdrop.db-wal", "cipherdrop.db-shm", "root-key", "admin-token"]
+    for file in
+        ["cipherdrop.db", "cipherdrop.db-wal", "cipherdrop.db-shm", "root-key", "admin-token"]
     {
         assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
     }
@@ -83,8 +84,7 @@ fn metrics_are_bounded_and_not_public() {
     let tmp = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let metrics_addr = format!("127.0.0.1:{port}");
-    let server =
-        Server::start_with(&tmp.path().join("data"), &["--metrics-listen", &metrics_addr]);
+    let server = Server::start_with(&tmp.path().join("data"), &["--metrics-listen", &metrics_addr]);
     let host = server.addr.trim_start_matches("http://").to_string();
     for i in 0..50 {
         // HTTP clients refuse such methods: a raw request, as an attacker sends it.
@@ -176,4 +176,38 @@ fn demo_config_only_for_its_own_host() {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Finding 11: a flood of requests with bad tokens from one address is limited (429s) and
+/// costs a handful of audit records (refusals of an address share one record per window),
+/// while a principal with a valid token from the same address is not locked out.
+#[test]
+fn bad_token_flood_is_limited_and_aggregated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"));
+    let before = server.admin().audit_all().unwrap().len();
+    let url = format!("{}/v0/keys", server.addr);
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..250)
+                        .map(|_| request("GET", &url, Some("cdt_bogus"), None).0)
+                        .collect::<Vec<u16>>()
+                })
+            })
+            .collect();
+        let alice_ok = s.spawn(|| {
+            let alice = server.token("alice");
+            (0..20).all(|_| request("GET", &url, Some(&alice), None).0 == 200)
+        });
+        assert!(alice_ok.join().unwrap(), "a valid token was locked out by the flood");
+        workers.into_iter().flat_map(|w| w.join().unwrap()).collect::<Vec<u16>>()
+    });
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+    assert!(limited >= 900, "only {limited} of 1000 bad-token requests got 429");
+    let records = server.admin().audit_all().unwrap();
+    let anonymous = records[before..].iter().filter(|r| r.record.principal == "-").count();
+    assert!((1..=3).contains(&anonymous), "{anonymous} records for the flood");
 }

@@ -128,6 +128,21 @@ impl KeyServer {
         self.audit.outcome(caller, action, None, None, Err(error)).await
     }
 
+    /// Like [`KeyServer::refuse`], with a note in the record's detail.
+    pub(crate) async fn refuse_noted<T>(
+        &self,
+        caller: &Caller,
+        action: &str,
+        error: DomainError,
+        note: String,
+    ) -> Result<T> {
+        let outcome = Err(error);
+        let mut record = Record::of(caller, action, None, None, &outcome);
+        record.detail = format!("{} {note}", record.detail);
+        self.audit.append(record).await?;
+        outcome
+    }
+
     /// Runs `act` in a write transaction and commits it with its record. On failure nothing
     /// changes and the refusal alone is recorded; if no record can be written, the request
     /// fails.

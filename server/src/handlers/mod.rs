@@ -24,6 +24,61 @@ pub(crate) const REQUEST_ID: &str = "x-request-id";
 pub(crate) struct Auth {
     keys: Arc<KeyServer>,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    /// Requests without a valid token, per client address: stricter, and kept apart so that
+    /// a flood of bad tokens never uses up an authenticated principal's rate.
+    anonymous: Arc<DefaultKeyedRateLimiter<std::net::IpAddr>>,
+    refusals: Arc<Refusals>,
+}
+
+/// Anonymous requests each address may make per second (bursts of twice that).
+const ANONYMOUS_PER_SECOND: u32 = 10;
+/// Refusals of one address within this window share one audit record.
+const REFUSAL_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
+/// Addresses tracked at once; beyond that, finished windows are dropped first.
+const REFUSAL_ADDRESSES: usize = 10_000;
+
+/// Aggregates refusals of requests without a valid token, per client address and window: the
+/// first refusal of a window is recorded (naming how many the previous window left out),
+/// the rest are only counted. A flood then costs a record per address per window, not an
+/// fsync per request.
+#[derive(Debug, Default)]
+struct Refusals {
+    windows: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, Window>>,
+}
+
+#[derive(Debug)]
+struct Window {
+    start: std::time::Instant,
+    unrecorded: u64,
+}
+
+impl Refusals {
+    /// `Some(n)` when this refusal opens a window and must be recorded (`n`: refusals of the
+    /// address's previous window that were not), `None` when it is only counted.
+    fn note(&self, ip: std::net::IpAddr) -> Option<u64> {
+        let now = std::time::Instant::now();
+        let Ok(mut windows) = self.windows.lock() else { return Some(0) };
+        if windows.len() >= REFUSAL_ADDRESSES {
+            windows.retain(|_, w| now.duration_since(w.start) < REFUSAL_WINDOW);
+            if windows.len() >= REFUSAL_ADDRESSES {
+                windows.clear();
+            }
+        }
+        match windows.get_mut(&ip) {
+            Some(w) if now.duration_since(w.start) < REFUSAL_WINDOW => {
+                w.unrecorded += 1;
+                None
+            }
+            Some(w) => {
+                let before = std::mem::replace(w, Window { start: now, unrecorded: 0 });
+                Some(before.unrecorded)
+            }
+            None => {
+                windows.insert(ip, Window { start: now, unrecorded: 0 });
+                Some(0)
+            }
+        }
+    }
 }
 
 impl Auth {
@@ -33,8 +88,21 @@ impl Auth {
         let per_second = NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = per_second.saturating_mul(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN));
         let limiter = RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst));
-        Self { keys, limiter: Arc::new(limiter) }
+        let anonymous = NonZeroU32::new(ANONYMOUS_PER_SECOND).unwrap_or(NonZeroU32::MIN);
+        let anonymous = RateLimiter::keyed(
+            Quota::per_second(anonymous).allow_burst(anonymous.saturating_mul(burst_factor())),
+        );
+        Self {
+            keys,
+            limiter: Arc::new(limiter),
+            anonymous: Arc::new(anonymous),
+            refusals: Arc::default(),
+        }
     }
+}
+
+fn burst_factor() -> std::num::NonZeroU32 {
+    std::num::NonZeroU32::new(2).unwrap_or(std::num::NonZeroU32::MIN)
 }
 
 /// The authenticated caller: a bearer token that belongs to a principal, within its rate.
@@ -62,16 +130,24 @@ where
         let path = parts.extensions.get::<OriginalUri>().map_or(parts.uri.path(), |u| u.0.path());
         let action = format!("{} {path}", parts.method);
         let Some(principal) = principal else {
-            // Limited per client address before they are audited, so that requests without a
-            // valid token cannot flood the audit log.
             let client = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-            let bucket =
-                format!("anonymous {}", client.map_or("unknown".into(), |ip| ip.to_string()));
-            if auth.limiter.check_key(&bucket).is_err() {
+            let client = client.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+            if auth.anonymous.check_key(&client).is_err() {
                 return Err(DomainError::RateLimited);
             }
+            let Some(unrecorded) = auth.refusals.note(client) else {
+                return Err(DomainError::Unauthorized);
+            };
             let anonymous = Caller { principal: "-".into(), request_id };
-            return auth.keys.refuse(&anonymous, &action, DomainError::Unauthorized).await;
+            let detail = format!(
+                "client={client} (later refusals of this address within {}s are counted, not \
+                 recorded; the previous window left out {unrecorded})",
+                REFUSAL_WINDOW.as_secs()
+            );
+            return auth
+                .keys
+                .refuse_noted(&anonymous, &action, DomainError::Unauthorized, detail)
+                .await;
         };
         let caller = Caller { principal, request_id };
         if auth.limiter.check_key(&caller.principal).is_err() {
