@@ -43,11 +43,21 @@ struct File {
     keys: Vec<Key>,
     versions: Vec<Version>,
     aliases: Vec<(String, String, i64)>,
-    tokens: Vec<(String, String, i64)>,
+    tokens: Vec<Token>,
     audit: Vec<(i64, String, String, String)>,
     /// Archive object rows (owners of object IDs).
     #[serde(default)]
     objects: Vec<Object>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Token {
+    token_hash: String,
+    principal: String,
+    created_at: i64,
+    token_id: String,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -149,7 +159,14 @@ pub async fn backup(data: &DataSettings, out: &Path) -> Result<Counts, DomainErr
         tokens: s
             .tokens
             .into_iter()
-            .map(|t| (b64(&t.token_hash), t.principal, t.created_at))
+            .map(|t| Token {
+                token_hash: b64(&t.token_hash),
+                principal: t.principal,
+                created_at: t.created_at,
+                token_id: t.token_id,
+                expires_at: t.expires_at,
+                revoked_at: t.revoked_at,
+            })
             .collect(),
         audit: s.audit.into_iter().map(|r| (r.seq, r.record, r.prev_hash, r.hash)).collect(),
         objects: s
@@ -251,8 +268,15 @@ pub async fn restore(data: &DataSettings, input: &Path) -> Result<Counts, Domain
         tokens: file
             .tokens
             .into_iter()
-            .map(|(h, principal, created_at)| {
-                Ok(TokenRow { token_hash: unb64(&h)?, principal, created_at })
+            .map(|t| {
+                Ok(TokenRow {
+                    token_hash: unb64(&t.token_hash)?,
+                    principal: t.principal,
+                    created_at: t.created_at,
+                    token_id: t.token_id,
+                    expires_at: t.expires_at,
+                    revoked_at: t.revoked_at,
+                })
             })
             .collect::<Result<_, DomainError>>()?,
         audit: audit_rows,

@@ -324,7 +324,30 @@ impl Client {
 
     /// A new bearer token for `principal` (admin only); the answer holds it once.
     pub fn create_token(&self, principal: &str) -> Result<Value, Error> {
-        self.call(Method::Post, "/v0/tokens", Some(&json!({ "principal": principal })))
+        self.create_token_for(principal, None)
+    }
+
+    /// A new bearer token for `principal` valid for `ttl_seconds` (none: until revoked).
+    pub fn create_token_for(
+        &self,
+        principal: &str,
+        ttl_seconds: Option<u64>,
+    ) -> Result<Value, Error> {
+        let mut body = json!({ "principal": principal });
+        if let Some(ttl) = ttl_seconds {
+            body["ttlSeconds"] = json!(ttl);
+        }
+        self.call(Method::Post, "/v0/tokens", Some(&body))
+    }
+
+    /// Every token's ID, principal, state and dates (admin only); never a token.
+    pub fn list_tokens(&self) -> Result<Value, Error> {
+        self.call(Method::Get, "/v0/tokens", None)
+    }
+
+    /// Revokes a token by its ID (admin only).
+    pub fn revoke_token(&self, token_id: &str) -> Result<Value, Error> {
+        self.call(Method::Delete, &format!("/v0/tokens/{}", encode_segment(token_id)), None)
     }
 
     /// One page of audit records with `seq > after`.

@@ -43,7 +43,11 @@ pub(crate) async fn bootstrap(keys: &KeyServer, dir: &Path) -> Result<Value, Dom
         return serde_json::from_str(&text)
             .map_err(|e| DomainError::internal(format!("demo.json: {e}")));
     }
-    let admin = Caller { principal: ADMIN_PRINCIPAL.into(), request_id: "demo-setup".into() };
+    let admin = Caller {
+        principal: ADMIN_PRINCIPAL.into(),
+        request_id: "demo-setup".into(),
+        token_id: None,
+    };
     let key = keys
         .create_key(
             &admin,
@@ -60,7 +64,8 @@ pub(crate) async fn bootstrap(keys: &KeyServer, dir: &Path) -> Result<Value, Dom
 
     let mut tokens = serde_json::Map::new();
     for principal in PRINCIPALS {
-        tokens.insert(principal.into(), json!(keys.create_token(&admin, principal).await?));
+        let (token, _) = keys.create_token(&admin, principal, None).await?;
+        tokens.insert(principal.into(), json!(token));
     }
 
     let (escrow_pkcs8, escrow_spki) = tokio::task::spawn_blocking(|| secrets::generate("RSA_3072"))

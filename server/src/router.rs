@@ -4,7 +4,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::archive::Archive;
@@ -49,7 +49,8 @@ pub(crate) fn router(
         .route("/unwrap", post(v0::unwrap::unwrap))
         .route("/aliases", get(v0::aliases::list).post(v0::aliases::create))
         .route("/aliases/{*alias}", put(v0::aliases::update).delete(v0::aliases::delete))
-        .route("/tokens", post(v0::tokens::create))
+        .route("/tokens", get(v0::tokens::list).post(v0::tokens::create))
+        .route("/tokens/{token_id}", delete(v0::tokens::revoke))
         .route("/audit", get(v0::audit::list));
     let api = match archive {
         Some(archive) => api.nest("/archive", crate::archive::routes(archive)),

@@ -42,6 +42,10 @@ pub struct Record {
     pub result: String,
     /// Error code or short note.
     pub detail: String,
+    /// ID of the token the caller presented, never the token (absent in records written
+    /// before token IDs existed, so that their hashes still verify).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<String>,
 }
 
 /// A stored record with its chain links, as the API returns it.
@@ -94,6 +98,7 @@ impl Record {
             context: context.cloned(),
             result: result.into(),
             detail,
+            token_id: caller.token_id.clone(),
         }
     }
 }

@@ -25,11 +25,13 @@ pub struct Caller {
     pub principal: String,
     /// The request's `x-request-id`.
     pub request_id: String,
+    /// ID of the token the caller presented (never the token itself).
+    pub token_id: Option<String>,
 }
 
 impl Caller {
     /// The server itself, for records of its own actions.
     pub(crate) fn system(request_id: &str) -> Self {
-        Self { principal: SYSTEM_PRINCIPAL.into(), request_id: request_id.into() }
+        Self { principal: SYSTEM_PRINCIPAL.into(), request_id: request_id.into(), token_id: None }
     }
 }

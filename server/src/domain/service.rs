@@ -152,11 +152,28 @@ impl KeyServer {
         action: &str,
         act: impl for<'a> FnOnce(&'a mut dyn WriteTx, &'a mut Option<String>) -> Change<'a, T>,
     ) -> Result<T> {
+        self.change_noted(caller, action, None, act).await
+    }
+
+    /// [`KeyServer::change`] whose record, allowed or refused, also carries `note`.
+    async fn change_noted<T: Send>(
+        &self,
+        caller: &Caller,
+        action: &str,
+        note: Option<String>,
+        act: impl for<'a> FnOnce(&'a mut dyn WriteTx, &'a mut Option<String>) -> Change<'a, T>,
+    ) -> Result<T> {
+        let noted = |mut record: Record| {
+            if let Some(note) = &note {
+                record.detail = [record.detail.as_str(), note].join(" ").trim().to_string();
+            }
+            record
+        };
         let mut key_id = None;
         let outcome = match self.store.write().await {
             Ok(mut tx) => match act(tx.as_mut(), &mut key_id).await {
                 Ok(value) => {
-                    let record = Record::allowed(caller, action, key_id.as_deref());
+                    let record = noted(Record::allowed(caller, action, key_id.as_deref()));
                     let committed = async {
                         audit::append_in(tx.as_mut(), [record]).await?;
                         tx.commit().await.map_err(DomainError::from)
@@ -170,7 +187,10 @@ impl KeyServer {
             },
             Err(e) => Err(e.into()),
         };
-        self.audit.outcome(caller, action, key_id.as_deref(), None, outcome).await
+        self.audit
+            .append(noted(Record::of(caller, action, key_id.as_deref(), None, &outcome)))
+            .await?;
+        outcome
     }
 
     /// Resolves a key ID or alias outside a transaction.
@@ -180,26 +200,73 @@ impl KeyServer {
 
     // --- Tokens -----------------------------------------------------------------------------
 
-    /// The principal that owns `token`.
-    pub(crate) async fn principal_of(&self, token: &str) -> Result<Option<String>> {
-        Ok(self.store.token_principal(&token_hash(token)).await?)
+    /// The principal and token ID of `token`, unless it is unknown, expired or revoked.
+    pub(crate) async fn principal_of(&self, token: &str) -> Result<Option<(String, String)>> {
+        Ok(self.store.token_principal(&token_hash(token), now_ms()).await?)
     }
 
-    /// A new bearer token for `principal` (admin only), stored hashed.
-    pub(crate) async fn create_token(&self, caller: &Caller, principal: &str) -> Result<String> {
-        let checked = require_admin(caller).and_then(|()| valid_principal(principal));
+    /// A new bearer token for `principal` (admin only), stored hashed, valid for `ttl`
+    /// seconds if given: (token, its ID, expiry).
+    pub(crate) async fn create_token(
+        &self,
+        caller: &Caller,
+        principal: &str,
+        ttl: Option<i64>,
+    ) -> Result<(String, TokenRow)> {
+        let checked = require_admin(caller).and_then(|()| valid_principal(principal)).and_then(
+            |()| match ttl {
+                Some(t) if !(1..=MAX_TOKEN_TTL).contains(&t) => {
+                    Err(DomainError::invalid(format!("ttlSeconds must be 1 to {MAX_TOKEN_TTL}")))
+                }
+                _ => Ok(()),
+            },
+        );
         if let Err(e) = checked {
             return self.refuse(caller, "CreateToken", e).await;
         }
         let token = new_token()?;
-        let row = token_row(&token, principal);
-        let mut tx = self.store.write().await?;
-        tx.insert_token(&row).await?;
-        let mut record = Record::allowed(caller, "CreateToken", None);
-        record.detail = format!("principal={principal}");
-        audit::append_in(tx.as_mut(), [record]).await?;
-        tx.commit().await?;
-        Ok(token)
+        let mut row = token_row(&token, principal)?;
+        row.expires_at = ttl.map(|t| row.created_at + t * 1000);
+        let detail = format!("principal={principal} tokenId={}", row.token_id);
+        let created = row.clone();
+        self.change_noted(caller, "CreateToken", Some(detail), |tx, _| {
+            Box::pin(async move {
+                tx.insert_token(&row).await?;
+                Ok(())
+            })
+        })
+        .await?;
+        Ok((token, created))
+    }
+
+    /// Every token's ID, principal, dates and state (admin only); never a token or a hash.
+    pub(crate) async fn list_tokens(&self, caller: &Caller) -> Result<Vec<TokenRow>> {
+        let outcome = match require_admin(caller) {
+            Ok(()) => self.store.tokens().await.map_err(DomainError::from),
+            Err(e) => Err(e),
+        };
+        let outcome = outcome.map(|rows| {
+            rows.into_iter().map(|t| TokenRow { token_hash: Vec::new(), ..t }).collect()
+        });
+        self.audit.outcome(caller, "ListTokens", None, None, outcome).await
+    }
+
+    /// Revokes a token by ID (admin only): refused at its next request, through any replica.
+    pub(crate) async fn revoke_token(&self, caller: &Caller, token_id: &str) -> Result<()> {
+        if let Err(e) = require_admin(caller) {
+            return self.refuse(caller, "RevokeToken", e).await;
+        }
+        let id = token_id.to_string();
+        let note = Some(format!("tokenId={token_id}"));
+        self.change_noted(caller, "RevokeToken", note, |tx, _| {
+            Box::pin(async move {
+                if !tx.revoke_token(&id, now_ms()).await? {
+                    return Err(DomainError::NotFound(format!("no live token {id}")));
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// On a database's first start, writes a token for the admin principal to
@@ -211,9 +278,10 @@ impl KeyServer {
         if !tx.insert_meta_once(ADMIN_TOKEN_ISSUED, now_ms().to_string().as_bytes()).await? {
             return Ok(());
         }
-        tx.insert_token(&token_row(&token, ADMIN_PRINCIPAL)).await?;
+        let row = token_row(&token, ADMIN_PRINCIPAL)?;
+        tx.insert_token(&row).await?;
         let mut record = Record::allowed(&Caller::system("-"), "CreateToken", None);
-        record.detail = format!("principal={ADMIN_PRINCIPAL}");
+        record.detail = format!("principal={ADMIN_PRINCIPAL} tokenId={}", row.token_id);
         audit::append_in(tx.as_mut(), [record]).await?;
         // The file first: a token that was committed but never written would lock the
         // operator out.
@@ -783,6 +851,17 @@ fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-fn token_row(token: &str, principal: &str) -> TokenRow {
-    TokenRow { token_hash: token_hash(token), principal: principal.into(), created_at: now_ms() }
+fn token_row(token: &str, principal: &str) -> Result<TokenRow> {
+    let id: [u8; 8] = secrets::random()?;
+    Ok(TokenRow {
+        token_hash: token_hash(token),
+        principal: principal.into(),
+        created_at: now_ms(),
+        token_id: format!("tok_{}", id.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+        expires_at: None,
+        revoked_at: None,
+    })
 }
+
+/// Longest token lifetime a caller may ask for: one year.
+const MAX_TOKEN_TTL: i64 = 366 * 24 * 3600;

@@ -138,7 +138,7 @@ where
             let Some(unrecorded) = auth.refusals.note(client) else {
                 return Err(DomainError::Unauthorized);
             };
-            let anonymous = Caller { principal: "-".into(), request_id };
+            let anonymous = Caller { principal: "-".into(), request_id, token_id: None };
             let detail = format!(
                 "client={client} (later refusals of this address within {}s are counted, not \
                  recorded; the previous window left out {unrecorded})",
@@ -149,7 +149,8 @@ where
                 .refuse_noted(&anonymous, &action, DomainError::Unauthorized, detail)
                 .await;
         };
-        let caller = Caller { principal, request_id };
+        let (principal, token_id) = principal;
+        let caller = Caller { principal, request_id, token_id: Some(token_id) };
         if auth.limiter.check_key(&caller.principal).is_err() {
             return auth.keys.refuse(&caller, &action, DomainError::RateLimited).await;
         }

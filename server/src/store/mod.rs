@@ -106,6 +106,12 @@ pub struct TokenRow {
     pub principal: String,
     /// Milliseconds since the epoch.
     pub created_at: i64,
+    /// The name the token goes by (audit records, revocation), never secret.
+    pub token_id: String,
+    /// When it stops working (milliseconds since the epoch), if ever.
+    pub expires_at: Option<i64>,
+    /// When it was revoked.
+    pub revoked_at: Option<i64>,
 }
 
 /// An audit row: the record's canonical JSON and its chain links.
@@ -200,8 +206,15 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> Result<Option<(KeyRow, Option<KeyVersion>)>>;
     /// Every alias, by name.
     async fn aliases(&self) -> Result<Vec<AliasRow>>;
-    /// The principal of a token hash.
-    async fn token_principal(&self, token_hash: &[u8]) -> Result<Option<String>>;
+    /// The principal and token ID of a token hash, if that token is neither expired at `now`
+    /// nor revoked.
+    async fn token_principal(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+    ) -> Result<Option<(String, String)>>;
+    /// Every token (hashes included), oldest first.
+    async fn tokens(&self) -> Result<Vec<TokenRow>>;
     /// Audit rows with `seq > after`, at most `limit`, in order.
     async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>>;
     /// A server-wide setting.
@@ -246,6 +259,8 @@ pub trait WriteTx: Send {
     async fn delete_alias(&mut self, alias_name: &str) -> Result<bool>;
     /// Inserts a token hash.
     async fn insert_token(&mut self, token: &TokenRow) -> Result<()>;
+    /// Revokes a token by ID at `now`; false when there is no such token not yet revoked.
+    async fn revoke_token(&mut self, token_id: &str, now: i64) -> Result<bool>;
     /// Sets a server-wide value once; false (and no change) when it is already set.
     async fn insert_meta_once(&mut self, name: &str, value: &[u8]) -> Result<bool>;
     /// Claims an object ID; [`StoreError::Conflict`] when it is taken.

@@ -155,6 +155,9 @@ fn token_row(r: &AnyRow) -> Result<TokenRow> {
         token_hash: get(r, "token_hash")?,
         principal: get(r, "principal")?,
         created_at: get(r, "created_at")?,
+        token_id: get(r, "token_id")?,
+        expires_at: get(r, "expires_at")?,
+        revoked_at: get(r, "revoked_at")?,
     })
 }
 
@@ -287,13 +290,19 @@ async fn put_alias<'c, E: Executor<'c, Database = Any>>(e: E, a: &AliasRow) -> R
 }
 
 async fn insert_token<'c, E: Executor<'c, Database = Any>>(e: E, t: &TokenRow) -> Result<()> {
-    sqlx::query("INSERT INTO tokens (token_hash, principal, created_at) VALUES ($1, $2, $3)")
-        .bind(t.token_hash.clone())
-        .bind(t.principal.clone())
-        .bind(t.created_at)
-        .execute(e)
-        .await
-        .map_err(classify)?;
+    sqlx::query(
+        "INSERT INTO tokens (token_hash, principal, created_at, token_id, expires_at, \
+         revoked_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(t.token_hash.clone())
+    .bind(t.principal.clone())
+    .bind(t.created_at)
+    .bind(t.token_id.clone())
+    .bind(t.expires_at)
+    .bind(t.revoked_at)
+    .execute(e)
+    .await
+    .map_err(classify)?;
     Ok(())
 }
 
@@ -412,13 +421,32 @@ impl Store for SqlStore {
         rows(all, alias_row)
     }
 
-    async fn token_principal(&self, token_hash: &[u8]) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT principal FROM tokens WHERE token_hash = $1")
-            .bind(token_hash.to_vec())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(classify)?;
-        row.as_ref().map(|r| get(r, "principal")).transpose()
+    async fn token_principal(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+    ) -> Result<Option<(String, String)>> {
+        let row = sqlx::query(
+            "SELECT principal, token_id FROM tokens WHERE token_hash = $1 \
+             AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+        )
+        .bind(token_hash.to_vec())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        row.as_ref().map(|r| Ok((get(r, "principal")?, get(r, "token_id")?))).transpose()
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRow>> {
+        let all = sqlx::query(
+            "SELECT token_hash, principal, created_at, token_id, expires_at, revoked_at \
+             FROM tokens ORDER BY created_at, token_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows(all, token_row)
     }
 
     async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>> {
@@ -494,8 +522,8 @@ impl Store for SqlStore {
         let tokens = rows(
             all(
                 &mut tx,
-                "SELECT token_hash, principal, created_at FROM tokens ORDER BY created_at, \
-                 principal",
+                "SELECT token_hash, principal, created_at, token_id, expires_at, revoked_at \
+                 FROM tokens ORDER BY created_at, token_id",
             )
             .await?,
             token_row,
@@ -682,6 +710,18 @@ impl WriteTx for SqlWrite {
 
     async fn insert_token(&mut self, token: &TokenRow) -> Result<()> {
         insert_token(&mut *self.tx, token).await
+    }
+
+    async fn revoke_token(&mut self, token_id: &str, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE tokens SET revoked_at = $1 WHERE token_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(token_id.to_string())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn insert_meta_once(&mut self, name: &str, value: &[u8]) -> Result<bool> {

@@ -118,12 +118,41 @@ pub(crate) enum PolicyCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum TokenCommand {
-    /// Create a bearer token for a principal; it is shown once.
+    /// Create a bearer token for a principal; it is shown once (with its ID, which is not
+    /// secret and names it in audit records and to `token revoke`).
     Create {
-        /// Principal name (letters, digits, `._@-`).
+        /// Principal name (lowercase letters, digits, `._@-`).
         #[arg(long, value_name = "NAME")]
         principal: String,
+        /// Lifetime: seconds, or a number with s, m, h or d (e.g. 12h, 30d); default: until
+        /// revoked.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        ttl: Option<u64>,
     },
+    /// List tokens: ID, principal, state (Active, Expired, Revoked) and dates.
+    List,
+    /// Revoke a token by its ID: refused at its next request, through every replica.
+    Revoke {
+        /// Token ID (`tok_...`).
+        token_id: String,
+    },
+}
+
+/// Seconds of a duration written `N`, `Ns`, `Nm`, `Nh` or `Nd`.
+fn parse_duration(text: &str) -> Result<u64, String> {
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("{text:?} is not a duration"))?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?}: the unit must be s, m, h or d")),
+    };
+    n.checked_mul(scale).filter(|s| *s > 0).ok_or_else(|| format!("{text:?} is out of range"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,9 +177,11 @@ pub(crate) fn run(command: Command) -> Result<(), Error> {
         Command::Key(c) => key(&client, c)?,
         Command::Alias(c) => alias(&client, c)?.into(),
         Command::Policy(c) => policy(&client, c)?.into(),
-        Command::Token(TokenCommand::Create { principal }) => {
-            client.create_token(&principal)?.into()
+        Command::Token(TokenCommand::Create { principal, ttl }) => {
+            client.create_token_for(&principal, ttl)?.into()
         }
+        Command::Token(TokenCommand::List) => client.list_tokens()?.into(),
+        Command::Token(TokenCommand::Revoke { token_id }) => client.revoke_token(&token_id)?.into(),
         Command::Audit(AuditCommand::List { after, limit }) => {
             serde_json::json!({ "records": client.audit_page(after, limit)? }).into()
         }

@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::domain::policy::PolicyDocument;
 use crate::domain::{Caller, DomainError, NewKey};
 use crate::handlers::json_body;
 use crate::state::AppState;
@@ -25,7 +26,8 @@ pub(crate) struct CreateKey {
     description: String,
     #[serde(default)]
     tags: BTreeMap<String, String>,
-    policy: Option<Value>,
+    /// Parsed with duplicate keys refused and the size limit applied.
+    policy: Option<PolicyDocument>,
 }
 
 fn default_spec() -> String {
@@ -50,7 +52,7 @@ pub(crate) async fn create(
         key_usage: req.key_usage,
         description: req.description,
         tags: req.tags,
-        policy: req.policy,
+        policy: req.policy.map(|p| p.0),
         alias: None,
     };
     Ok(Json(json!(state.keys.create_key(&caller, new).await?)))
@@ -154,7 +156,8 @@ pub(crate) async fn get_policy(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PutPolicy {
-    policy: Value,
+    /// Parsed with duplicate keys refused and the size limit applied.
+    policy: PolicyDocument,
 }
 
 pub(crate) async fn put_policy(
@@ -164,7 +167,7 @@ pub(crate) async fn put_policy(
     body: Result<Json<PutPolicy>, JsonRejection>,
 ) -> Answer {
     let document = match json_body(body) {
-        Ok(b) => b.policy,
+        Ok(b) => b.policy.0,
         Err(e) => return state.keys.refuse(&caller, "PutKeyPolicy", e).await,
     };
     let (key_id, policy) = state.keys.put_policy(&caller, &key_ref, document).await?;
