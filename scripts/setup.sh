@@ -29,8 +29,9 @@ NPM_PROJECTS=(
 PY_REQUIREMENTS=tests/interop/requirements.txt
 VENV=build/venv
 # Debian packages: Chromium and its WebDriver for wasm-bindgen browser tests and the demo
-# screenshot, and a font so pages render text.
-APT_PACKAGES=(chromium chromium-driver fonts-dejavu-core)
+# screenshot, a font so pages render text, and faketime, with which the key-server tests
+# move a real server's clock past a deletion date (no test clock in the binary).
+APT_PACKAGES=(chromium chromium-driver fonts-dejavu-core faketime)
 
 STAMPS=build/stamps
 START=$SECONDS

@@ -139,8 +139,9 @@ async fn open(data: &DataSettings) -> Result<(Arc<dyn store::Store>, Arc<KeyServ
 
 /// Deletes keys whose deletion window ended, every minute.
 async fn sweep_expired_keys(keys: Arc<KeyServer>) {
+    let mut first = true;
     loop {
-        if let Err(e) = keys.sweep_expired_keys().await {
+        if let Err(e) = keys.sweep_expired_keys(std::mem::take(&mut first)).await {
             tracing::error!(error = %e, "deleting expired keys failed");
         }
         tokio::time::sleep(std::time::Duration::from_secs(60)).await;

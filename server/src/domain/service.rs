@@ -741,7 +741,10 @@ impl KeyServer {
 
     /// Deletes keys whose deletion window ended, each with a record, in one transaction (a
     /// second replica sweeping at once finds nothing left).
-    pub(crate) async fn sweep_expired_keys(&self) -> Result<usize> {
+    ///
+    /// With `shred_anyway` the database files are shredded even when nothing expired now (at
+    /// start: a process that died between a deletion and its shredding leaves none undone).
+    pub(crate) async fn sweep_expired_keys(&self, shred_anyway: bool) -> Result<usize> {
         let system = Caller::system("-");
         let mut tx = self.store.write().await?;
         let expired = tx.expired_keys(now_ms()).await?;
@@ -753,6 +756,17 @@ impl KeyServer {
         tx.commit().await?;
         for key_id in &expired {
             self.opened.forget(key_id);
+        }
+        if shred_anyway || !expired.is_empty() {
+            // Crypto-shredding: the rows are gone; now no copy of the sealed material may
+            // stay in the database's files either.
+            match self.store.shred_deleted().await {
+                Ok(None) => tracing::info!(keys = expired.len(), "deleted keys shredded"),
+                Ok(Some(left)) => {
+                    tracing::warn!(left = %left, "deleted keys' material may remain in the database files")
+                }
+                Err(e) => tracing::error!(error = %e, "shredding deleted keys failed"),
+            }
         }
         Ok(expired.len())
     }

@@ -228,6 +228,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Loads a snapshot into an empty database, in one transaction; refuses a database that
     /// holds any key, token or audit record.
     async fn restore(&self, snapshot: &Snapshot) -> Result<()>;
+    /// Erases what deleted rows left in the database's files (after a key's deletion): no
+    /// copy of the deleted sealed material may stay readable in a file the store owns.
+    /// Returns what could not be done, for the log (a missing privilege), if anything.
+    async fn shred_deleted(&self) -> Result<Option<String>>;
     /// Opens a write transaction that holds the audit chain's head until it ends.
     async fn write(&self) -> Result<Box<dyn WriteTx>>;
 }

@@ -53,9 +53,12 @@ impl SqlStore {
                     if backend == Backend::Sqlite {
                         // FULL: an acknowledged change (and its audit record) survives a
                         // crash. The busy timeout covers a writer of another connection.
+                        // secure_delete: deleted rows are overwritten with zeros, not left in
+                        // free pages (a deleted key's sealed material must be gone).
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                             PRAGMA secure_delete = ON;",
                         )
                         .await?;
                     }
@@ -588,6 +591,49 @@ impl Store for SqlStore {
             set_head(&mut *tx.tx, &tx.head).await?;
         }
         Box::new(tx).commit().await
+    }
+
+    async fn shred_deleted(&self) -> Result<Option<String>> {
+        match self.backend {
+            // The zeroed pages are in the WAL; the frames before them still hold the old
+            // content. A TRUNCATE checkpoint writes the zeroed pages into the database file
+            // and empties the WAL. It cannot finish while a reader holds an old snapshot:
+            // retry a little, then report.
+            Backend::Sqlite => {
+                for _ in 0..50 {
+                    let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(classify)?;
+                    let busy: i64 =
+                        row.try_get(0).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    if busy == 0 {
+                        return Ok(None);
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Ok(Some("the WAL checkpoint stayed busy (a long reader)".into()))
+            }
+            // VACUUM FULL rewrites the key-material table into new files (the old ones are
+            // emptied, then unlinked at the next checkpoint). The WAL still holds the rows'
+            // pages: a switch to a new segment and a checkpoint make those segments old, and
+            // with `wal_recycle = off` PostgreSQL unlinks rather than reuses them. Needs table
+            // ownership, CHECKPOINT (superuser or pg_checkpoint) and pg_switch_wal().
+            Backend::Postgres => {
+                let mut missing = Vec::new();
+                for statement in [
+                    "VACUUM FULL key_versions",
+                    "VACUUM FULL keys",
+                    "SELECT pg_switch_wal()",
+                    "CHECKPOINT",
+                ] {
+                    if let Err(e) = sqlx::query(statement).execute(&self.pool).await {
+                        missing.push(format!("{statement}: {e}"));
+                    }
+                }
+                Ok((!missing.is_empty()).then(|| missing.join("; ")))
+            }
+        }
     }
 
     async fn write(&self) -> Result<Box<dyn WriteTx>> {
