@@ -380,6 +380,21 @@ impl Client {
         }
     }
 
+    /// Every signed digest of the audit chain, as stored (admin only).
+    pub fn audit_digests(&self) -> Result<Vec<String>, Error> {
+        let answer = self.call(Method::Get, "/v0/audit/digests", None)?;
+        let documents = answer
+            .get("documents")
+            .and_then(Value::as_array)
+            .ok_or_else(|| Error::Response("the digests answer has no documents".into()))?;
+        Ok(documents.iter().filter_map(|d| d.as_str().map(String::from)).collect())
+    }
+
+    /// The audit-signing public key document (`publicKey`, `pem`).
+    pub fn audit_public_key(&self) -> Result<Value, Error> {
+        self.call(Method::Get, "/v0/audit/public-key", None)
+    }
+
     /// Unwraps EDK `edk_index` of a serialized message header through `POST /v0/unwrap`.
     /// The data key bytes are zeroized when the returned key is dropped.
     pub fn unwrap(&self, header: &[u8], edk_index: usize) -> Result<Unwrapped, Error> {

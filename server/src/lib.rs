@@ -51,7 +51,12 @@ impl Service {
     /// Opens (or initialises) the database and everything the server needs; nothing is
     /// served yet, so a start that cannot work fails here.
     pub async fn open(settings: Settings) -> Result<Self, DomainError> {
-        let (store, keys) = open(&settings.data).await?;
+        let digests = domain::DigestOptions {
+            every_records: settings.audit_digest_records.max(1),
+            every: std::time::Duration::from_secs(settings.audit_digest_interval.max(1)),
+            dir: settings.audit_dir.clone(),
+        };
+        let (store, keys) = open(&settings.data, digests).await?;
         keys.bootstrap_admin(&settings.data.data_dir).await?;
         let demo = match settings.demo {
             true => Some(demo::bootstrap(&keys, &settings.data.data_dir).await?),
@@ -81,7 +86,10 @@ impl Service {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), DomainError> {
-        let mut sweepers = vec![tokio::spawn(sweep_expired_keys(self.keys.clone()))];
+        let mut sweepers = vec![
+            tokio::spawn(sweep_expired_keys(self.keys.clone())),
+            tokio::spawn(sign_digests(self.keys.clone())),
+        ];
         if let Some(a) = &self.archive {
             sweepers.push(tokio::spawn(a.clone().sweep_expired_uploads()));
         }
@@ -109,12 +117,19 @@ impl Service {
         for s in sweepers {
             s.abort();
         }
+        // The last records are covered before the process goes.
+        if let Err(e) = self.keys.sign_digest(true).await {
+            tracing::error!(error = %e, "no audit digest at shutdown");
+        }
         served.map_err(|e| DomainError::internal(e.to_string()))
     }
 }
 
 /// The store and the key service over it, the root key checked against the database.
-async fn open(data: &DataSettings) -> Result<(Arc<dyn store::Store>, Arc<KeyServer>), DomainError> {
+async fn open(
+    data: &DataSettings,
+    digests: domain::DigestOptions,
+) -> Result<(Arc<dyn store::Store>, Arc<KeyServer>), DomainError> {
     let dir = &data.data_dir;
     private_dir(dir)?;
     let url = data.database_url();
@@ -133,8 +148,19 @@ async fn open(data: &DataSettings) -> Result<(Arc<dyn store::Store>, Arc<KeyServ
     }
     tracing::info!(backend = store.backend(), "database open");
     let root = RootKey::new(&root_key_bytes(data)?)?;
-    let keys = Arc::new(KeyServer::open(store.clone(), root).await?);
+    let keys = Arc::new(KeyServer::open(store.clone(), root, digests).await?);
     Ok((store, keys))
+}
+
+/// Signs audit digests when due (checked every second: two small reads), the first at start.
+async fn sign_digests(keys: Arc<KeyServer>) {
+    let mut first = true;
+    loop {
+        if let Err(e) = keys.sign_digest(std::mem::take(&mut first)).await {
+            tracing::error!(error = %e, "signing an audit digest failed");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 /// Deletes keys whose deletion window ended, every minute.

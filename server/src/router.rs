@@ -51,7 +51,9 @@ pub(crate) fn router(
         .route("/aliases/{*alias}", put(v0::aliases::update).delete(v0::aliases::delete))
         .route("/tokens", get(v0::tokens::list).post(v0::tokens::create))
         .route("/tokens/{token_id}", delete(v0::tokens::revoke))
-        .route("/audit", get(v0::audit::list));
+        .route("/audit", get(v0::audit::list))
+        .route("/audit/digests", get(v0::audit::digests))
+        .route("/audit/public-key", get(v0::audit::public_key));
     let api = match archive {
         Some(archive) => api.nest("/archive", crate::archive::routes(archive)),
         None => api,

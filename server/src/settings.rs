@@ -51,6 +51,16 @@ pub struct Settings {
     /// Address to listen on.
     #[arg(long, env = "CIPHERDROP_LISTEN", default_value = "127.0.0.1:8700")]
     pub listen: String,
+    /// Append-only directory, outside the database, where each signed digest of the audit
+    /// chain (`digests/N.json`) and the records it covers (`records/N.jsonl`) are written.
+    #[arg(long, env = "CIPHERDROP_AUDIT_DIR")]
+    pub audit_dir: Option<PathBuf>,
+    /// Sign a digest of the audit chain once this many records are uncovered...
+    #[arg(long, env = "CIPHERDROP_AUDIT_DIGEST_RECORDS", default_value_t = 1000)]
+    pub audit_digest_records: i64,
+    /// ...or once uncovered records wait this many seconds (and at shutdown).
+    #[arg(long, env = "CIPHERDROP_AUDIT_DIGEST_INTERVAL", default_value_t = 60)]
+    pub audit_digest_interval: u64,
     /// Also serve `/metrics` without a token on this address (for the operator's network
     /// only); on the API's address `/metrics` needs the admin token.
     #[arg(long, env = "CIPHERDROP_METRICS_LISTEN")]

@@ -6,7 +6,7 @@
 
 use cipherdrop::EncryptionContext;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -269,4 +269,103 @@ pub fn verify(records: &[ChainedRecord]) -> Result<usize, (i64, &'static str)> {
         prev = r.hash.clone();
     }
     Ok(records.len())
+}
+
+/// `format` of a signed digest document.
+pub const DIGEST_FORMAT: &str = "cipherdrop-audit-digest-1";
+
+/// A signed digest of the chain's head (CloudTrail-style): the chain up to `seq` has hash
+/// `hash`, and this is digest number `digest`, after the one whose document hashes to
+/// `previous_digest_hash`. The signature (ECDSA P-256, SHA-256, ASN.1 DER) covers the canonical
+/// JSON of every other field, in this order.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignedDigest {
+    /// [`DIGEST_FORMAT`].
+    pub format: String,
+    /// Number of this digest, from 1.
+    pub digest: i64,
+    /// The newest record it covers.
+    pub seq: i64,
+    /// That record's chain hash.
+    pub hash: String,
+    /// RFC 3339 time of signing.
+    pub time: String,
+    /// SHA-256 (hex) of the previous digest's document as stored; [`GENESIS`] for the first.
+    pub previous_digest_hash: String,
+    /// Base64 signature; empty while the document is being signed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub signature: String,
+}
+
+impl SignedDigest {
+    /// The bytes the signature covers: the document without its signature.
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        let unsigned = Self { signature: String::new(), ..self.clone() };
+        serde_json::to_vec(&unsigned).unwrap_or_default()
+    }
+
+    /// SHA-256 (hex) of a stored document, for the next digest's `previousDigestHash`.
+    pub fn document_hash(document: &str) -> String {
+        Sha256::digest(document.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Checks signed digests against the chain: each digest's signature (with `public_key`, an
+/// uncompressed P-256 point), numbering and link to the one before, and that the chain's
+/// record at the digest's `seq` exists with the signed hash. A cut tail (records a digest
+/// covers are gone) or a rewrite (even with every hash recomputed) fails here. Returns the
+/// number of digests, or why they do not verify.
+pub fn verify_digests(
+    records: &[ChainedRecord],
+    documents: &[String],
+    public_key: &[u8],
+) -> Result<usize, String> {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
+    use base64::Engine as _;
+    if documents.is_empty() {
+        return match records.is_empty() {
+            true => Ok(0),
+            false => Err("no signed digest covers the chain".into()),
+        };
+    }
+    let key = UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, public_key);
+    let mut previous = GENESIS.to_string();
+    for (i, document) in documents.iter().enumerate() {
+        let d: SignedDigest = serde_json::from_str(document)
+            .map_err(|e| format!("digest {}: unreadable: {e}", i + 1))?;
+        let n = d.digest;
+        if d.format != DIGEST_FORMAT || n != i as i64 + 1 {
+            return Err(format!("digest {}: out of order or unknown format", i + 1));
+        }
+        let signature = base64::engine::general_purpose::STANDARD
+            .decode(&d.signature)
+            .map_err(|_| format!("digest {n}: signature is not base64"))?;
+        key.verify(&d.signed_bytes(), &signature)
+            .map_err(|_| format!("digest {n}: the signature does not verify"))?;
+        if d.previous_digest_hash != previous {
+            return Err(format!("digest {n}: does not follow digest {}", n - 1));
+        }
+        check_covered(records, &d)?;
+        previous = SignedDigest::document_hash(document);
+    }
+    Ok(documents.len())
+}
+
+/// Whether the chain holds the record a (verified) digest signed.
+pub fn check_covered(records: &[ChainedRecord], d: &SignedDigest) -> Result<(), String> {
+    let last = records.last().map_or(0, |r| r.record.seq);
+    let Some(record) = usize::try_from(d.seq - 1).ok().and_then(|i| records.get(i)) else {
+        return Err(format!(
+            "the chain ends at seq {last} but signed digest {} covers seq {} (records were cut)",
+            d.digest, d.seq
+        ));
+    };
+    if d.seq == 0 || record.record.seq != d.seq || record.hash != d.hash {
+        return Err(format!(
+            "seq {}: the chain differs from signed digest {} (records were rewritten)",
+            d.seq, d.digest
+        ));
+    }
+    Ok(())
 }

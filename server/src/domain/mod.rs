@@ -9,7 +9,7 @@ pub mod secrets;
 mod service;
 
 pub use error::DomainError;
-pub(crate) use service::{EdkSelector, KeyServer, NewKey, require_admin};
+pub(crate) use service::{DigestOptions, EdkSelector, KeyServer, NewKey, require_admin};
 
 /// The principal whose token `serve` creates on first start; it may create keys, aliases and
 /// tokens, read the audit log, and always read or replace key policies.

@@ -14,7 +14,7 @@ use futures_util::future::BoxFuture;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::audit::{self, AuditLog, ChainedRecord, Record};
+use super::audit::{self, AuditLog, ChainedRecord, Record, SignedDigest};
 use super::error::DomainError;
 use super::keys::{
     self, DISABLED, ENABLED, KEY_NAMESPACE, KeyMetadata, PENDING_DELETION, live, now_ms,
@@ -79,12 +79,50 @@ pub(crate) struct KeyServer {
     audit: AuditLog,
     crypto: CryptoPool,
     opened: Arc<KeyCache>,
+    signer: DigestSigner,
+    digests: DigestOptions,
+    /// The newest seq a digest covers, as this process last saw it.
+    covered: std::sync::atomic::AtomicI64,
+    /// Since when this process has seen records no digest covers.
+    uncovered_since: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// When and where signed digests of the audit chain are made.
+#[derive(Clone, Debug)]
+pub(crate) struct DigestOptions {
+    /// A digest once this many records are not yet covered...
+    pub(crate) every_records: i64,
+    /// ...or once uncovered records are this old (and at shutdown).
+    pub(crate) every: std::time::Duration,
+    /// Append-only directory outside the database: `records/N.jsonl` (the records digest N
+    /// covers) and `digests/N.json`.
+    pub(crate) dir: Option<std::path::PathBuf>,
+}
+
+/// The server's audit-signing key: ECDSA P-256, made at the first start, kept sealed under
+/// the root key in the database (so every replica signs with it).
+struct DigestSigner {
+    key: aws_lc_rs::signature::EcdsaKeyPair,
+    public: Vec<u8>,
+}
+
+impl std::fmt::Debug for DigestSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DigestSigner(..)")
+    }
+}
+
+/// Meta row of the sealed audit-signing key.
+const AUDIT_SIGNING_KEY: &str = "audit-signing-key";
 
 impl KeyServer {
     /// Starts the audit writer and checks that `root` is this database's root key (setting
     /// the check value on a new database).
-    pub(crate) async fn open(store: Arc<dyn Store>, root: RootKey) -> Result<Self> {
+    pub(crate) async fn open(
+        store: Arc<dyn Store>,
+        root: RootKey,
+        digests: DigestOptions,
+    ) -> Result<Self> {
         let check = match store.meta(ROOT_KEY_CHECK).await? {
             Some(check) => check,
             None => {
@@ -103,9 +141,161 @@ impl KeyServer {
                     .into(),
             ));
         }
+        let signer = signer(store.as_ref(), &root).await?;
         let audit = AuditLog::start(store.clone());
         let crypto = CryptoPool::for_cores();
-        Ok(Self { store, root: Arc::new(root), audit, crypto, opened: Arc::default() })
+        let root = Arc::new(root);
+        Ok(Self {
+            store,
+            root,
+            audit,
+            crypto,
+            opened: Arc::default(),
+            signer,
+            digests,
+            covered: std::sync::atomic::AtomicI64::new(0),
+            uncovered_since: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// The audit-signing public key: (uncompressed P-256 point, SPKI DER).
+    pub(crate) fn audit_public_key(&self) -> Result<(Vec<u8>, Vec<u8>)> {
+        use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+        use aws_lc_rs::signature::KeyPair as _;
+        let spki: PublicKeyX509Der<'static> = self
+            .signer
+            .key
+            .public_key()
+            .as_der()
+            .map_err(|_| DomainError::internal("audit public key unencodable"))?;
+        Ok((self.signer.public.clone(), spki.as_ref().to_vec()))
+    }
+
+    /// Signed digests after number `after` (admin only), as stored.
+    pub(crate) async fn digests(&self, caller: &Caller, after: i64) -> Result<Vec<String>> {
+        let outcome = match require_admin(caller) {
+            Ok(()) => self.store.digests(after).await.map_err(DomainError::from),
+            Err(e) => Err(e),
+        };
+        let outcome = outcome.map(|all| all.into_iter().map(|(_, _, d)| d).collect());
+        self.audit.outcome(caller, "ListAuditDigests", None, None, outcome).await
+    }
+
+    /// Signs a digest of the chain's head if records are uncovered and `due` says so (given
+    /// how many and since when, the newest digest's time), under the chain's lock; then
+    /// writes it, and the records it covers, to the audit directory. Returns its number.
+    pub(crate) async fn sign_digest(&self, force: bool) -> Result<Option<i64>> {
+        use base64::Engine as _;
+        // A cheap look first: no write transaction (and no chain lock) unless a digest may be
+        // due. Another replica may have signed since; the locked check below decides.
+        let head = self.store.chain_head().await?;
+        let known = self.covered.load(std::sync::atomic::Ordering::Relaxed);
+        let waiting = self.uncovered_since.lock().ok().and_then(|t| *t);
+        let maybe_due = head.seq > known
+            && (force
+                || head.seq - known >= self.digests.every_records
+                || waiting.is_none_or(|t| t.elapsed() >= self.digests.every));
+        if head.seq > known {
+            if let Ok(mut t) = self.uncovered_since.lock() {
+                t.get_or_insert_with(std::time::Instant::now);
+            }
+        }
+        if !maybe_due {
+            return Ok(None);
+        }
+        let mut tx = self.store.write().await?;
+        let latest = tx.latest_digest().await?;
+        let (n, covered, previous, last_time) = match &latest {
+            Some((n, seq, doc)) => {
+                let d: SignedDigest = serde_json::from_str(doc)
+                    .map_err(|e| DomainError::internal(format!("stored digest: {e}")))?;
+                (*n, *seq, SignedDigest::document_hash(doc), Some(d.time))
+            }
+            None => (0, 0, audit::GENESIS.to_string(), None),
+        };
+        let head_now = tx.head().clone();
+        let uncovered = head_now.seq - covered;
+        let old = last_time
+            .and_then(|t| {
+                time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
+            })
+            .is_none_or(|t| {
+                let age = time::OffsetDateTime::from_unix_timestamp_nanos(
+                    i128::from(now_ms()) * 1_000_000,
+                )
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+                    - t;
+                age >= self.digests.every
+            });
+        let due = uncovered > 0 && (force || uncovered >= self.digests.every_records || old);
+        if !due {
+            self.covered.store(covered, std::sync::atomic::Ordering::Relaxed);
+            return Ok(None);
+        }
+        let mut digest = SignedDigest {
+            format: audit::DIGEST_FORMAT.into(),
+            digest: n + 1,
+            seq: head_now.seq,
+            hash: head_now.hash.clone(),
+            time: keys::rfc3339(now_ms()),
+            previous_digest_hash: previous,
+            signature: String::new(),
+        };
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let signature = self
+            .signer
+            .key
+            .sign(&rng, &digest.signed_bytes())
+            .map_err(|_| DomainError::internal("signing the audit digest failed"))?;
+        digest.signature = base64::engine::general_purpose::STANDARD.encode(signature.as_ref());
+        let document =
+            serde_json::to_string(&digest).map_err(|e| DomainError::internal(e.to_string()))?;
+        tx.insert_digest(digest.digest, digest.seq, &document).await?;
+        tx.commit().await?;
+        self.covered.store(digest.seq, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut t) = self.uncovered_since.lock() {
+            *t = None;
+        }
+        if let Some(dir) = &self.digests.dir {
+            self.export_digest(dir, covered, &digest, &document).await?;
+        }
+        Ok(Some(digest.digest))
+    }
+
+    /// Writes digest N and the records it covers to the append-only audit directory.
+    async fn export_digest(
+        &self,
+        dir: &Path,
+        after: i64,
+        digest: &SignedDigest,
+        document: &str,
+    ) -> Result<()> {
+        let mut lines = String::new();
+        let mut from = after;
+        while from < digest.seq {
+            let page = self.store.audit_page(from, 1000).await?;
+            let Some(last) = page.last() else { break };
+            from = last.seq;
+            for row in page.iter().filter(|r| r.seq <= digest.seq) {
+                let line = serde_json::json!({
+                    "record": serde_json::from_str::<serde_json::Value>(&row.record).unwrap_or_default(),
+                    "prevHash": row.prev_hash, "hash": row.hash,
+                });
+                lines.push_str(&line.to_string());
+                lines.push('\n');
+            }
+        }
+        let name = format!("{:08}", digest.digest);
+        for (sub, file, text) in [
+            ("records", format!("{name}.jsonl"), lines.as_str()),
+            ("digests", format!("{name}.json"), document),
+        ] {
+            let folder = dir.join(sub);
+            std::fs::create_dir_all(&folder)
+                .map_err(|e| DomainError::internal(format!("{}: {e}", folder.display())))?;
+            secrets::write_secret(&folder.join(file), text.as_bytes())?;
+        }
+        Ok(())
     }
 
     /// The group-committed audit log, for other services (the archive) to record through.
@@ -770,6 +960,30 @@ impl KeyServer {
         }
         Ok(expired.len())
     }
+}
+
+/// The audit-signing key: opened from the database, or made and stored on a new one (the
+/// first replica to store it wins; the others open that one).
+async fn signer(store: &dyn Store, root: &RootKey) -> Result<DigestSigner> {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair as _};
+    let sealed = match store.meta(AUDIT_SIGNING_KEY).await? {
+        Some(sealed) => sealed,
+        None => {
+            let rng = aws_lc_rs::rand::SystemRandom::new();
+            let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
+                .map_err(|_| DomainError::internal("audit key generation failed"))?;
+            let sealed = root.seal(AUDIT_SIGNING_KEY, pkcs8.as_ref())?;
+            let mut tx = store.write().await?;
+            tx.insert_meta_once(AUDIT_SIGNING_KEY, &sealed).await?;
+            tx.commit().await?;
+            store.meta(AUDIT_SIGNING_KEY).await?.unwrap_or(sealed)
+        }
+    };
+    let pkcs8 = root.open(AUDIT_SIGNING_KEY, &sealed)?;
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &pkcs8)
+        .map_err(|_| DomainError::internal("stored audit-signing key unreadable"))?;
+    let public = key.public_key().as_ref().to_vec();
+    Ok(DigestSigner { key, public })
 }
 
 /// A key version with its private key sealed under the root key, bound to its name.

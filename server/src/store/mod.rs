@@ -219,6 +219,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>>;
     /// A server-wide setting.
     async fn meta(&self, name: &str) -> Result<Option<Vec<u8>>>;
+    /// The audit chain's head as last committed.
+    async fn chain_head(&self) -> Result<ChainHead>;
+    /// Signed digests with number `> after`, in order: (number, covered seq, document).
+    async fn digests(&self, after: i64) -> Result<Vec<(i64, i64, String)>>;
     /// An archive object's row.
     async fn object(&self, object_id: &str) -> Result<Option<ObjectRow>>;
     /// Complete archive objects, by ID.
@@ -265,6 +269,10 @@ pub trait WriteTx: Send {
     async fn insert_token(&mut self, token: &TokenRow) -> Result<()>;
     /// Revokes a token by ID at `now`; false when there is no such token not yet revoked.
     async fn revoke_token(&mut self, token_id: &str, now: i64) -> Result<bool>;
+    /// The newest signed digest: (number, covered seq, document).
+    async fn latest_digest(&mut self) -> Result<Option<(i64, i64, String)>>;
+    /// Stores signed digest `n` covering the chain up to `seq`.
+    async fn insert_digest(&mut self, n: i64, seq: i64, document: &str) -> Result<()>;
     /// Sets a server-wide value once; false (and no change) when it is already set.
     async fn insert_meta_once(&mut self, name: &str, value: &[u8]) -> Result<bool>;
     /// Claims an object ID; [`StoreError::Conflict`] when it is taken.

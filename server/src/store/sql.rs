@@ -477,6 +477,23 @@ impl Store for SqlStore {
         fetch_object(&self.pool, object_id).await
     }
 
+    async fn chain_head(&self) -> Result<ChainHead> {
+        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(classify)?;
+        Ok(ChainHead { seq: get(&row, "seq")?, hash: get(&row, "hash")? })
+    }
+
+    async fn digests(&self, after: i64) -> Result<Vec<(i64, i64, String)>> {
+        let all = sqlx::query("SELECT n, seq, document FROM audit_digests WHERE n > $1 ORDER BY n")
+            .bind(after)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+        all.iter().map(|r| Ok((get(r, "n")?, get(r, "seq")?, get(r, "document")?))).collect()
+    }
+
     async fn complete_objects(&self) -> Result<Vec<ObjectRow>> {
         let all = sqlx::query(
             "SELECT object_id, owner, state, size, next_part, created_at, expires_at, has_meta \
@@ -756,6 +773,25 @@ impl WriteTx for SqlWrite {
 
     async fn insert_token(&mut self, token: &TokenRow) -> Result<()> {
         insert_token(&mut *self.tx, token).await
+    }
+
+    async fn latest_digest(&mut self) -> Result<Option<(i64, i64, String)>> {
+        let row = sqlx::query("SELECT n, seq, document FROM audit_digests ORDER BY n DESC LIMIT 1")
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(classify)?;
+        row.map(|r| Ok((get(&r, "n")?, get(&r, "seq")?, get(&r, "document")?))).transpose()
+    }
+
+    async fn insert_digest(&mut self, n: i64, seq: i64, document: &str) -> Result<()> {
+        sqlx::query("INSERT INTO audit_digests (n, seq, document) VALUES ($1, $2, $3)")
+            .bind(n)
+            .bind(seq)
+            .bind(document.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(classify)?;
+        Ok(())
     }
 
     async fn revoke_token(&mut self, token_id: &str, now: i64) -> Result<bool> {

@@ -4,6 +4,7 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
+use base64::Engine as _;
 use cipherdrop_server::client::Client;
 use cipherdrop_server::domain::audit;
 use clap::Subcommand;
@@ -166,9 +167,24 @@ pub(crate) enum AuditCommand {
         #[arg(long, value_name = "N")]
         limit: Option<i64>,
     },
-    /// Fetch every record and verify the hash chain locally; exit 1 naming the first broken
-    /// record.
-    Verify,
+    /// Fetch every record and the signed digests and verify them locally: the hash chain,
+    /// each digest's signature and link, and that the chain holds what each digest signed
+    /// (a cut tail or a rewrite fails); exit 1 naming what broke.
+    Verify {
+        /// Also check the chain against this digest (a `digests/N.json` kept elsewhere).
+        #[arg(long, value_name = "FILE")]
+        digest: Option<PathBuf>,
+        /// The audit-signing public key (PEM from `audit public-key --pem`), instead of
+        /// asking the server for it.
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
+    },
+    /// Show the audit-signing public key.
+    PublicKey {
+        /// Print only the PEM (SPKI).
+        #[arg(long)]
+        pem: bool,
+    },
 }
 
 pub(crate) fn run(command: Command) -> Result<(), Error> {
@@ -185,7 +201,16 @@ pub(crate) fn run(command: Command) -> Result<(), Error> {
         Command::Audit(AuditCommand::List { after, limit }) => {
             serde_json::json!({ "records": client.audit_page(after, limit)? }).into()
         }
-        Command::Audit(AuditCommand::Verify) => return verify(&client),
+        Command::Audit(AuditCommand::Verify { digest, public_key }) => {
+            return verify(&client, digest.as_ref(), public_key.as_ref());
+        }
+        Command::Audit(AuditCommand::PublicKey { pem }) => {
+            let doc = client.audit_public_key()?;
+            match (pem, doc.get("pem").and_then(Value::as_str)) {
+                (true, Some(pem)) => Answer::Text(pem.to_string()),
+                _ => doc.into(),
+            }
+        }
         // main dispatches every other command itself.
         _ => return Err(Error::Usage("not an admin command".into())),
     };
@@ -288,16 +313,64 @@ fn read_policy(path: &PathBuf) -> Result<Value, Error> {
     })
 }
 
-/// `audit verify`: every record, page by page, checked with the server's own chain rule.
-fn verify(client: &Client) -> Result<(), Error> {
+/// `audit verify`: the signed digests first, then every record page by page (so that the
+/// records fetched include all the digests cover), checked with the server's own rules.
+fn verify(client: &Client, digest: Option<&PathBuf>, key: Option<&PathBuf>) -> Result<(), Error> {
+    let documents = client.audit_digests()?;
     let records = client.audit_all()?;
-    match audit::verify(&records) {
-        Ok(n) => {
-            println!("audit chain OK: {n} records");
-            Ok(())
+    let n = audit::verify(&records).map_err(|(seq, reason)| {
+        Error::Audit(format!("audit chain broken at seq {seq}: {reason}"))
+    })?;
+    let public_key = match key {
+        Some(path) => public_key_file(path)?,
+        None => {
+            let doc = client.audit_public_key()?;
+            let b64 = doc.get("publicKey").and_then(Value::as_str).unwrap_or_default();
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|_| Error::Audit("the server's audit public key is not base64".into()))?
         }
-        Err((seq, reason)) => {
-            Err(Error::Audit(format!("audit chain broken at seq {seq}: {reason}")))
-        }
+    };
+    let digests = audit::verify_digests(&records, &documents, &public_key)
+        .map_err(|e| Error::Audit(format!("audit chain does not match its signed digests: {e}")))?;
+    if let Some(path) = digest {
+        let text = std::fs::read_to_string(path).map_err(Error::io("cannot read", Some(path)))?;
+        let kept: audit::SignedDigest = serde_json::from_str(&text)
+            .map_err(|e| Error::Usage(format!("{}: not a digest: {e}", path.display())))?;
+        let signature = base64::engine::general_purpose::STANDARD
+            .decode(&kept.signature)
+            .map_err(|_| Error::Audit(format!("{}: signature is not base64", path.display())))?;
+        let verifier = aws_lc_rs::signature::UnparsedPublicKey::new(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1,
+            &public_key,
+        );
+        verifier.verify(&kept.signed_bytes(), &signature).map_err(|_| {
+            Error::Audit(format!("{}: the signature does not verify", path.display()))
+        })?;
+        audit::check_covered(&records, &kept).map_err(|e| {
+            Error::Audit(format!("audit chain does not match {}: {e}", path.display()))
+        })?;
     }
+    println!("audit chain OK: {n} records");
+    let newest = documents
+        .last()
+        .and_then(|d| serde_json::from_str::<audit::SignedDigest>(d).ok())
+        .map_or(0, |d| d.seq);
+    println!("signed digests OK: {digests}, the newest covers seq {newest}");
+    Ok(())
+}
+
+/// The P-256 point of a PEM SPKI file: its last 65 bytes (the uncompressed point is the
+/// BIT STRING that ends a P-256 SubjectPublicKeyInfo).
+fn public_key_file(path: &PathBuf) -> Result<Vec<u8>, Error> {
+    let text = std::fs::read_to_string(path).map_err(Error::io("cannot read", Some(path)))?;
+    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|_| Error::Usage(format!("{}: not a PEM public key", path.display())))?;
+    let point = der.get(der.len().saturating_sub(65)..).unwrap_or_default();
+    if der.len() < 65 + 26 || point.first() != Some(&4) {
+        return Err(Error::Usage(format!("{}: not a P-256 public key", path.display())));
+    }
+    Ok(point.to_vec())
 }
