@@ -211,3 +211,39 @@ fn bad_token_flood_is_limited_and_aggregated() {
     let anonymous = records[before..].iter().filter(|r| r.record.principal == "-").count();
     assert!((1..=3).contains(&anonymous), "{anonymous} records for the flood");
 }
+
+/// The metrics operators need: audited operations by action, key and result (so denials
+/// and unwraps per key), alarms (any use of a key pending deletion), the audit digest lag
+/// and the store's commit latency.
+#[test]
+fn metrics_count_operations_denials_and_alarms() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"));
+    let key = server.create_key();
+    let (pt, ct) = (tmp.path().join("pt"), tmp.path().join("ct"));
+    std::fs::write(&pt, b"metrics").unwrap();
+    let (pt, ct) = (pt.to_str().unwrap(), ct.to_str().unwrap());
+    let admin = Some(server.admin.as_str());
+    common::success(&server.cli(admin, &["encrypt", "-i", pt, "-o", ct, "--server-key", &key]));
+    common::success(&server.cli(admin, &["decrypt", "-i", ct, "--server-key", "any"]));
+    let bob = server.token("bob");
+    assert!(server.client(Some(&bob)).describe_key(&key).is_err());
+    server.admin_json(&["key", "schedule-deletion", &key]);
+    assert!(!server.cli(admin, &["decrypt", "-i", ct, "--server-key", "any"]).status.success());
+    let (status, text) =
+        request("GET", &format!("{}/metrics", server.addr), Some(&server.admin), None);
+    assert_eq!(status, 200);
+    let has = |line: &str| text.lines().any(|l| l == line);
+    let unwraps = format!(
+        "cipherdrop_operations_total{{action=\"Unwrap\",key=\"{key}\",result=\"Allowed\"}} 1"
+    );
+    assert!(has(&unwraps), "{text}");
+    let alarm = format!(
+        "cipherdrop_operations_total{{action=\"Unwrap\",key=\"{key}\",result=\"Alarm\"}} 1"
+    );
+    assert!(has(&alarm), "{text}");
+    assert!(has("cipherdrop_alarms_total 1"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("cipherdrop_denials_total ") && !l.ends_with(" 0")));
+    assert!(text.contains("cipherdrop_audit_digest_lag_records "), "{text}");
+    assert!(text.contains("cipherdrop_audit_commit_seconds_count "), "{text}");
+}

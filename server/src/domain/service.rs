@@ -158,6 +158,13 @@ impl KeyServer {
         })
     }
 
+    /// Records no signed digest covers yet (the digest lag): the chain's head in the
+    /// database against the newest digest this process has seen.
+    pub(crate) async fn digest_lag(&self) -> Result<i64> {
+        let head = self.store.chain_head().await?;
+        Ok(head.seq - self.covered.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     /// The audit-signing public key: (uncompressed P-256 point, SPKI DER).
     pub(crate) fn audit_public_key(&self) -> Result<(Vec<u8>, Vec<u8>)> {
         use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
@@ -365,11 +372,14 @@ impl KeyServer {
                 Ok(value) => {
                     let record = noted(Record::allowed(caller, action, key_id.as_deref()));
                     let committed = async {
-                        audit::append_in(tx.as_mut(), [record]).await?;
+                        audit::append_in(tx.as_mut(), [record.clone()]).await?;
                         tx.commit().await.map_err(DomainError::from)
                     };
                     match committed.await {
-                        Ok(()) => return Ok(value),
+                        Ok(()) => {
+                            self.audit.stats().note([&record]);
+                            return Ok(value);
+                        }
                         Err(e) => Err(e),
                     }
                 }

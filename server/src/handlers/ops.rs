@@ -23,7 +23,7 @@ pub(crate) async fn openapi() -> impl IntoResponse {
 }
 
 /// Prometheus text exposition: HTTP requests, and the audit writer's counters.
-fn exposition(state: &AppState) -> impl IntoResponse + use<> {
+fn exposition(state: &AppState, lag: Option<i64>) -> impl IntoResponse + use<> {
     let mut out = String::new();
     let audit = state.keys.audit_log().stats();
     for (name, help, value) in [
@@ -38,6 +38,41 @@ fn exposition(state: &AppState) -> impl IntoResponse + use<> {
         let value = value.load(std::sync::atomic::Ordering::Relaxed);
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
     }
+    let micros = audit.commit_micros.load(std::sync::atomic::Ordering::Relaxed);
+    out.push_str(&format!(
+        "# HELP cipherdrop_audit_commit_seconds Time in audit group commits (store latency).\n\
+         # TYPE cipherdrop_audit_commit_seconds summary\n\
+         cipherdrop_audit_commit_seconds_sum {}\ncipherdrop_audit_commit_seconds_count {}\n",
+        micros as f64 / 1e6,
+        audit.batches.load(std::sync::atomic::Ordering::Relaxed)
+            + audit.failed_batches.load(std::sync::atomic::Ordering::Relaxed),
+    ));
+    if let Some(lag) = lag {
+        out.push_str(&format!(
+            "# HELP cipherdrop_audit_digest_lag_records Records no signed digest covers yet.\n\
+             # TYPE cipherdrop_audit_digest_lag_records gauge\n\
+             cipherdrop_audit_digest_lag_records {lag}\n"
+        ));
+    }
+    let ops = audit.operations.lock().map(|m| m.clone()).unwrap_or_default();
+    out.push_str(
+        "# HELP cipherdrop_operations_total Audited operations by action, key and result \
+         (Allowed, Denied, Error; Alarm: use of a key pending deletion).\n\
+         # TYPE cipherdrop_operations_total counter\n",
+    );
+    for ((action, key, result), n) in &ops {
+        out.push_str(&format!(
+            "cipherdrop_operations_total{{action=\"{action}\",key=\"{key}\",result=\"{result}\"}} {n}\n"
+        ));
+    }
+    let alarms: u64 = ops.iter().filter(|((_, _, r), _)| r == "Alarm").map(|(_, n)| n).sum();
+    let denials: u64 = ops.iter().filter(|((_, _, r), _)| r == "Denied").map(|(_, n)| n).sum();
+    out.push_str(&format!(
+        "# HELP cipherdrop_alarms_total Uses of keys pending deletion.\n\
+         # TYPE cipherdrop_alarms_total counter\ncipherdrop_alarms_total {alarms}\n\
+         # HELP cipherdrop_denials_total Requests refused for who or how often.\n\
+         # TYPE cipherdrop_denials_total counter\ncipherdrop_denials_total {denials}\n"
+    ));
     out.push_str(
         "# HELP cipherdrop_http_requests_total HTTP requests by method, route and status.\n\
          # TYPE cipherdrop_http_requests_total counter\n",
@@ -57,13 +92,15 @@ pub(crate) async fn metrics(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<impl IntoResponse, DomainError> {
-    let outcome = require_admin(&caller).map(|()| exposition(&state));
+    let lag = state.keys.digest_lag().await.ok();
+    let outcome = require_admin(&caller).map(|()| exposition(&state, lag));
     state.keys.audit_log().outcome(&caller, "GetMetrics", None, None, outcome).await
 }
 
 /// `/metrics` on `--metrics-listen`, a listener for the operator's network only.
 pub(crate) async fn open_metrics(State(state): State<AppState>) -> impl IntoResponse {
-    exposition(&state)
+    let lag = state.keys.digest_lag().await.ok();
+    exposition(&state, lag)
 }
 
 /// Counts requests by matched route (not raw path: key IDs would explode the label set).
