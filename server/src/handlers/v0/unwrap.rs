@@ -3,10 +3,12 @@
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::domain::{Caller, DomainError, EdkSelector};
 use crate::handlers::json_body;
@@ -37,17 +39,42 @@ pub(crate) async fn unwrap(
     State(state): State<AppState>,
     caller: Caller,
     body: Result<Json<UnwrapRequest>, JsonRejection>,
-) -> Result<Json<Value>, DomainError> {
+) -> Result<Response, DomainError> {
     let (header, selector) = match json_body(body).and_then(parse_unwrap) {
         Ok(parsed) => parsed,
         Err(e) => return state.keys.refuse(&caller, "Unwrap", e).await,
     };
     let unwrapped = state.keys.unwrap(&caller, &header, selector).await?;
-    Ok(Json(json!({
-        "keyId": unwrapped.key_id,
-        "keyVersion": unwrapped.version,
-        "dataKey": STANDARD.encode(unwrapped.data_key.dangerous_as_bytes()),
-    })))
+    Ok(secret_json(
+        &unwrapped.key_id,
+        unwrapped.version,
+        "dataKey",
+        unwrapped.data_key.dangerous_as_bytes(),
+    ))
+}
+
+/// A JSON answer `{"keyId", "keyVersion", FIELD: base64(secret)}` whose every copy of the
+/// secret is zeroized: the base64 text, and the body buffer, which the HTTP stack drops
+/// (zeroizing it) once written.
+fn secret_json(key_id: &str, version: i64, field: &str, secret: &[u8]) -> Response {
+    let b64 = zeroize::Zeroizing::new(STANDARD.encode(secret));
+    let mut body = zeroize::Zeroizing::new(Vec::with_capacity(b64.len() + key_id.len() + 64));
+    let head = json!({ "keyId": key_id, "keyVersion": version }).to_string();
+    body.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+    body.extend_from_slice(format!(",\"{field}\":\"").as_bytes());
+    body.extend_from_slice(b64.as_bytes());
+    body.extend_from_slice(b"\"}");
+    let bytes = bytes::Bytes::from_owner(ZeroizedBody(body));
+    ([(header::CONTENT_TYPE, "application/json")], axum::body::Body::from(bytes)).into_response()
+}
+
+/// A body buffer that is zeroized when the last reference to it goes.
+struct ZeroizedBody(zeroize::Zeroizing<Vec<u8>>);
+
+impl AsRef<[u8]> for ZeroizedBody {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,14 +104,12 @@ pub(crate) async fn decrypt(
     caller: Caller,
     Path(key_ref): Path<String>,
     body: Result<Json<DecryptRequest>, JsonRejection>,
-) -> Result<Json<Value>, DomainError> {
+) -> Result<Response, DomainError> {
     let (ciphertext, sha1, version) = match json_body(body).and_then(parse_decrypt) {
         Ok(parsed) => parsed,
         Err(e) => return state.keys.refuse(&caller, "Decrypt", e).await,
     };
     let (key_id, version, plaintext) =
         state.keys.decrypt(&caller, &key_ref, ciphertext, sha1, version).await?;
-    Ok(Json(
-        json!({ "keyId": key_id, "keyVersion": version, "plaintext": STANDARD.encode(&*plaintext) }),
-    ))
+    Ok(secret_json(&key_id, version, "plaintext", &plaintext))
 }
