@@ -6,18 +6,37 @@
 #   JS tests in test/, copied so that they import the package by name through that map).
 # `npm pack build/pkg` would publish `files` from package.json only (not test/).
 #
-#   scripts/build-pkg.sh           build build/pkg/
-#   scripts/build-pkg.sh --pack    also write target/npm/cipherdrop-<version>.tgz (`make package`)
+#   scripts/build-pkg.sh                      build build/pkg/ (the release package)
+#   scripts/build-pkg.sh --pack               also write target/npm/cipherdrop-<version>.tgz
+#                                             (`make package`)
+#   scripts/build-pkg.sh --test-hooks [--pack]
+#       the TEST build, for the tests that need the test hooks (fixed data keys, message IDs
+#       and signing keys; the reference path; engine observers): build/pkg-test/ (and with
+#       --pack target/npm-test/cipherdrop-test-hooks-<version>.tgz), named
+#       `cipherdrop-test-hooks` and private (npm refuses to publish it). Its .wasm is built
+#       with the crate's `test-hooks` feature and its lib/test-hooks.js is
+#       pkg-template/test-hooks/lib/test-hooks.js; its test/ is pkg-template/test-hooks/test/.
+# The release build never enables that feature nor copies pkg-template/test-hooks/, and
+# checks at the end that its .wasm exports and its files have no hook in them.
 set -euo pipefail
 pack=0
-case ${1:-} in
-    --pack) pack=1 ;;
-    "") ;;
-    *) echo "usage: $0 [--pack]" >&2; exit 2 ;;
-esac
+hooks=0
+for arg in "$@"; do
+    case $arg in
+        --pack) pack=1 ;;
+        --test-hooks) hooks=1 ;;
+        *) echo "usage: $0 [--test-hooks] [--pack]" >&2; exit 2 ;;
+    esac
+done
 cd "$(dirname "$0")/.."
 export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-out=build/pkg
+if [ "$hooks" -eq 1 ]; then
+    out=build/pkg-test
+    pack_dir=target/npm-test
+else
+    out=build/pkg
+    pack_dir=target/npm
+fi
 
 case $(command -v wasm-opt || true) in
     "$PWD"/tools/node_modules/.bin/wasm-opt) ;;
@@ -65,8 +84,11 @@ wasm_opt=${CIPHERDROP_WASM_OPT:--Oz}
 simd=${CIPHERDROP_WASM_SIMD:-1}
 hot_crates=(aes aes-gcm ghash polyval ctr cipher universal-hash inout sha2 digest
     block-buffer hybrid-array crypto-common)
-# No P-256 (format 1.0 suite 0x0214 only): 11 KB of the gzipped module.
-cargo_config=(--no-default-features --features std)
+# No P-256 (format 1.0 suite 0x0214 only): 11 KB of the gzipped module. The test hooks only
+# in the test build (--test-hooks).
+features=std
+[ "$hooks" -eq 1 ] && features=std,test-hooks
+cargo_config=(--no-default-features --features "$features")
 if [ -n "${CIPHERDROP_WASM_CORE_LEVEL:-}" ]; then
     cargo_config+=(--config "profile.release.package.cipherdrop.opt-level=$CIPHERDROP_WASM_CORE_LEVEL")
 fi
@@ -88,7 +110,7 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS=$rustflags \
     wasm-pack build --release --no-opt --target web --no-pack --out-dir "$out" . -- "${cargo_config[@]}"
 # shellcheck disable=SC2086 # word splitting of the flag lists is intended
 wasm-opt $wasm_opt $wasm_opt_features "$out/cipherdrop_bg.wasm" -o "$out/cipherdrop_bg.wasm"
-echo "build-pkg: opt-level $opt_level (hot crates $hot_level), wasm-opt $wasm_opt, simd128 $simd"
+echo "build-pkg: $out: features $features, opt-level $opt_level (hot crates $hot_level), wasm-opt $wasm_opt, simd128 $simd"
 
 # The same module without simd128, for engines without WebAssembly SIMD (Safari before 16.4,
 # ...): lib/wasm.js loads it when WebAssembly.validate refuses a SIMD instruction. Its own
@@ -96,6 +118,7 @@ echo "build-pkg: opt-level $opt_level (hot crates $hot_level), wasm-opt $wasm_op
 # SIMD build's (one cipherdrop.js serves both).
 if [ "$simd" = 1 ]; then
     nosimd=target/wasm-nosimd/pkg
+    [ "$hooks" -eq 1 ] && nosimd=target/wasm-nosimd/pkg-test
     rm -rf "$nosimd"
     CARGO_TARGET_DIR=target/wasm-nosimd \
     CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt_level \
@@ -111,11 +134,54 @@ else
     cp "$out/cipherdrop_bg.wasm" "$out/cipherdrop_nosimd_bg.wasm"
 fi
 cp -R pkg-template/. "$out/"
+rm -rf "$out/test-hooks"
+if [ "$hooks" -eq 1 ]; then
+    # The test build: the hooks module instead of the release stub, only the tests that need
+    # the hooks (the others run against build/pkg), and a name of its own, private.
+    rm -rf "$out/test"
+    cp -R pkg-template/test-hooks/. "$out/"
+    node -e 'const fs = require("fs"); const f = process.argv[1]; const p = JSON.parse(fs.readFileSync(f, "utf8"));
+        p.name = "cipherdrop-test-hooks"; p.private = true;
+        p.description = "TEST BUILD of cipherdrop with its test hooks (fixed secrets): never publish, never serve";
+        fs.writeFileSync(f, JSON.stringify(p, null, 2) + "\n")' "$out/package.json"
+else
+    # The release build has no test hook: no wasm export for one, no hook in its files (test/
+    # is not packed). tests/npm/consumer/release.test.mjs checks the packed .tgz as well.
+    node - "$out" <<'JS'
+const fs = require('fs');
+const path = require('path');
+const out = process.argv[2];
+const banned = /dangerous_?new_?with_?fixed_?secrets|dangerous_?with_?fixed_?secrets|cipherdrop\.(dangerous|testing)\.|ForTests|Symbol\.for\(/i;
+const bad = [];
+const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const f = path.join(dir, e.name);
+        if (e.isDirectory()) {
+            if (f !== path.join(out, 'test')) walk(f);
+            continue;
+        }
+        const bytes = fs.readFileSync(f);
+        if (f.endsWith('.wasm')) {
+            for (const { name } of WebAssembly.Module.exports(new WebAssembly.Module(bytes))) {
+                if (/fixed|dangerous/i.test(name)) bad.push(`${f}: export ${name}`);
+            }
+        }
+        const m = bytes.toString('latin1').match(banned);
+        if (m) bad.push(`${f}: ${m[0]}`);
+    }
+};
+walk(out);
+if (bad.length) {
+    console.error(`build-pkg: test hooks in the release build:\n  ${bad.join('\n  ')}`);
+    process.exit(1);
+}
+JS
+fi
 ls -l "$out"
 
 if [ "$pack" -eq 1 ]; then
-    mkdir -p target/npm
-    tgz=$(cd "$out" && npm pack --pack-destination "$OLDPWD/target/npm" --json |
+    mkdir -p "$pack_dir"
+    tgz=$(cd "$out" && npm pack --pack-destination "$OLDPWD/$pack_dir" --json |
         node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => console.log(JSON.parse(s)[0].filename))')
-    echo "build-pkg: wrote target/npm/$tgz"
+    echo "build-pkg: wrote $pack_dir/$tgz"
 fi

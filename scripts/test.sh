@@ -41,13 +41,19 @@ suite wasm-chromium -- wasm-pack test --headless --chrome -- --test web
 # wasm32 in Node: tests/node.rs (no run_in_browser; `--node` silently skips browser files).
 suite wasm-node -- wasm-pack test --node -- --test node
 # The npm package (build/pkg, also served by `make demo`, packed into target/npm/) and its JS
-# tests in place.
+# tests in place. The release build has no test hooks; the test build (build/pkg-test, the
+# crate's `test-hooks` feature and pkg-template/test-hooks/, packed into target/npm-test/ as
+# the private `cipherdrop-test-hooks`) serves only the tests that need them: its test/
+# (byte identity of the SIMD and non-SIMD modules) and cases.js hookCases in tests/npm.
 suite pkg-build --build -- scripts/build-pkg.sh --pack
-suite pkg-js -- node --test --test-reporter=spec build/pkg/test/
+suite pkg-test-build --build -- scripts/build-pkg.sh --test-hooks --pack
+suite pkg-js -- node --test --test-reporter=spec build/pkg/test/ build/pkg-test/test/
 # The packed .tgz installed into a fresh project (build/npm-consumer/), as a user would: the
 # shared cases (round trips, streams, negative cases, interop with @aws-crypto/client-node
-# and the Python SDK) in Node.
+# and the Python SDK) in Node; the cases that need test hooks against the test build.
 suite npm-node -- node tests/npm/run.mjs node.test.mjs
+# The packed release .tgz has no test hook: no wasm export, JS file or symbol key of one.
+suite npm-release -- node tests/npm/run.mjs release.test.mjs
 # The same cases in headless Chromium, the package loaded by a plain <script type="module">.
 suite npm-chromium -- node tests/npm/run.mjs browser.test.mjs
 # index.d.ts as installed: a strict TypeScript consumer (typescript pinned in tests/npm/).

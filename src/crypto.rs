@@ -340,7 +340,8 @@ pub(crate) struct Signer {
 
 impl Signer {
     /// A signer with the given private scalar (test hook: fixed signing keys); `None` if the
-    /// bytes are not a valid P-384 scalar.
+    /// bytes are not a valid P-384 scalar. Only with the `test-hooks` feature.
+    #[cfg(feature = "test-hooks")]
     pub(crate) fn from_bytes(bytes: &[u8; 48]) -> Option<Self> {
         let key = p384::ecdsa::SigningKey::from_slice(&bytes[..]).ok()?;
         Some(Self { key, hash: Some(MessageHash::new()) })

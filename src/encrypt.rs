@@ -227,6 +227,8 @@ impl Encryptor {
     /// fresh random ones and a keyring, so that two encryptions of the same plaintext give the
     /// same bytes (tests compare the detached-frame and the `update` paths with it). Reusing a
     /// data key and message ID across different plaintexts destroys AES-GCM's security.
+    /// Only with the `test-hooks` feature, which no release build enables.
+    #[cfg(feature = "test-hooks")]
     #[doc(hidden)]
     pub fn dangerous_new_with_fixed_secrets(
         edks: Vec<EncryptedDataKey>,

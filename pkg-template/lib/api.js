@@ -7,20 +7,10 @@ import { isKeyring, wrapDataKey } from './keyrings.js';
 import { HASH_MIN_BYTES, RemoteHash } from './hash.js';
 import { POOL_MIN_BYTES, poolByDefault, poolEngine } from './pool.js';
 import { blobStream } from './reader.js';
+// null in the released package; only the test build of the package (scripts/build-pkg.sh
+// --test-hooks) has hooks there (fixed secrets, the reference path, engine observers).
+import { testHooks } from './test-hooks.js';
 import { init, wasm } from './wasm.js';
-
-/**
- * Test hooks, never for real messages (registered symbols, so that tests reach them without
- * a public export): `options[FIXED_SECRETS] = { dataKey, messageId, signingKey, edks }` makes
- * `encrypt` use those instead of fresh random ones (same input, same bytes); `options[
- * REFERENCE] = true` runs the core's own `update`/`finish` path instead of detached frames.
- */
-const FIXED_SECRETS = Symbol.for('cipherdrop.dangerous.fixedSecretsForTests');
-const REFERENCE = Symbol.for('cipherdrop.dangerous.referencePathForTests');
-/** Test hook: `options[ON_ENGINE](name)` learns which AES-GCM a session uses. */
-const ON_ENGINE = Symbol.for('cipherdrop.testing.onEngine');
-/** Test hook: `options[ON_HASH]()` is called when a signed message's hash runs on a worker. */
-const ON_HASH = Symbol.for('cipherdrop.testing.onHashWorker');
 
 /** Most bytes handed to one wasm call: bounds the module's memory and the abort latency. */
 const SLICE = 1 << 20;
@@ -186,13 +176,14 @@ class Engines {
     #workers;
     #onHash;
 
-    constructor({ webCrypto = true, workers = 'auto', [ON_ENGINE]: onEngine, [ON_HASH]: onHash }) {
+    constructor(options) {
+        const { webCrypto = true, workers = 'auto' } = options;
         this.#workers = workers;
-        this.#onHash = onHash;
+        this.#onHash = testHooks?.onHash(options);
         if (webCrypto === false) this.#mode = 'wasm';
         else if (workers === true) this.#mode = 'on';
         else this.#mode = workers === false || !poolByDefault() ? 'off' : 'auto';
-        this.#onEngine = onEngine;
+        this.#onEngine = testHooks?.onEngine(options);
     }
 
     /** The first engine, from the content key (zero-filled here); null: the wasm core. */
@@ -267,12 +258,8 @@ class EncryptSession {
         }
         throwIfAborted(signal);
         await init();
-        let encryptor;
-        const fixed = options[FIXED_SECRETS];
-        if (fixed) {
-            encryptor = call(() => wasm.Encryptor.dangerousWithFixedSecrets(fixed.edks, suite ?? 0x0578,
-                frameLength ?? 65536, encryptionContext, fixed.dataKey, fixed.messageId, fixed.signingKey));
-        } else {
+        let encryptor = testHooks?.fixedEncryptor(options, { suite, frameLength, encryptionContext });
+        if (!encryptor) {
             const keys = await keyring.wrappingKeys();
             throwIfAborted(signal);
             const pending = call(() => new wasm.PendingEncryptor(suite, frameLength, encryptionContext));
@@ -313,8 +300,8 @@ class EncryptSession {
 
     /** Chooses how frames are sealed (see Engines). */
     async #start(options, total) {
-        if (options[REFERENCE]) {
-            options[ON_ENGINE]?.('reference');
+        if (testHooks?.reference(options)) {
+            testHooks.onEngine(options)?.('reference');
             return;
         }
         const enc = this.#live();
@@ -374,7 +361,7 @@ class DecryptSession {
         throwIfAborted(signal);
         await init();
         const allowLegacy = commitmentPolicy === CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT;
-        const reference = Boolean(options[REFERENCE]);
+        const reference = Boolean(testHooks?.reference(options));
         const decryptor = call(() => (reference ? new wasm.Decryptor(
             expectedContext, allowLegacy, Boolean(refuseSigned), maxEncryptedDataKeys)
             : wasm.Decryptor.newDetached(
@@ -400,7 +387,7 @@ class DecryptSession {
         this.#keyring = keyring;
         this.#signal = signal;
         if (reference) {
-            options[ON_ENGINE]?.('reference');
+            testHooks.onEngine(options)?.('reference');
             return;
         }
         const engines = new Engines(options);

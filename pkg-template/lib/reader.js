@@ -2,6 +2,7 @@
 // (and of `slice().arrayBuffer()`) on the reading thread, at about the speed of WebCrypto's
 // AES-GCM: on the page's thread that halves decryption from a Blob (make bench: 600 MB/s, and
 // 800 with the reading on a worker). The worker reads and transfers the chunks (no copy).
+import { testHooks } from './test-hooks.js';
 import { wasm } from './wasm.js';
 
 /** Blobs at least this large are read on a worker by default. */
@@ -15,9 +16,6 @@ const READ_AHEAD = 4;
  */
 const SIGNED_MIN_CORES = 4;
 
-/** Test hook: `options[ON_READER](where)` learns where a Blob is read ('worker' or 'page'). */
-const ON_READER = Symbol.for('cipherdrop.testing.onReader');
-
 /**
  * A ReadableStream of `blob`'s bytes, read on a worker where that pays: browsers with Web
  * Workers, Blobs of READER_MIN_BYTES or more, and for a signed message (`signed`: true, false,
@@ -25,7 +23,8 @@ const ON_READER = Symbol.for('cipherdrop.testing.onReader');
  * more. Option `workers`: false never, true always. The module must be loaded.
  */
 export async function blobStream(blob, options, signed) {
-    const { workers = 'auto', [ON_READER]: onReader } = options;
+    const { workers = 'auto' } = options;
+    const onReader = testHooks?.onReader(options);
     const where = (await onWorker(blob, workers, signed)) ? 'worker' : 'page';
     onReader?.(where);
     return where === 'worker' ? workerStream(blob) : blob.stream();

@@ -5,12 +5,16 @@ use alloc::vec::Vec;
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
+#[cfg(feature = "test-hooks")]
+use super::convert::type_error;
 use super::convert::{
-    context_from_js, context_to_js, edks_from_js, header_to_js, key_to_js, pack_job, type_error,
+    context_from_js, context_to_js, edks_from_js, header_to_js, key_to_js, pack_job,
 };
 use super::error::{decrypt_error, encrypt_error};
+#[cfg(feature = "test-hooks")]
+use crate::DataKey;
 use crate::suite::TAG_LEN;
-use crate::{AlgorithmSuite, DataKey, DecryptError, EncryptError, EncryptOptions};
+use crate::{AlgorithmSuite, DecryptError, EncryptError, EncryptOptions};
 
 /// One message being written. Call `update` with plaintext chunks, then `finish` once; each
 /// returns the ciphertext bytes completed by that call. Call `free()` when done (the JS glue
@@ -101,7 +105,9 @@ impl Encryptor {
     /// **Test hook, never for real messages**: an encryptor with a fixed data key, message ID
     /// (32 bytes), signing key (48 bytes, signed suite) and EDKs `[{ providerId, providerInfo,
     /// ciphertext }]`, so that two runs give the same bytes. Reusing a data key and message ID
-    /// for different plaintexts breaks AES-GCM.
+    /// for different plaintexts breaks AES-GCM. Only with the `test-hooks` feature: the
+    /// release module (build/pkg, the npm package) has no such export.
+    #[cfg(feature = "test-hooks")]
     #[wasm_bindgen(js_name = dangerousWithFixedSecrets)]
     #[allow(clippy::too_many_arguments)]
     pub fn dangerous_with_fixed_secrets(

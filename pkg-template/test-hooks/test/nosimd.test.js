@@ -1,6 +1,8 @@
 // The module built without WebAssembly SIMD (cipherdrop_nosimd_bg.wasm, loaded where the
 // engine has no SIMD) writes the same bytes as the default SIMD module: this process loads
 // the non-SIMD module; a child process computes the same messages with the default one.
+// It needs the test hooks (fixed secrets, the reference path): it runs in the test build of
+// the package (build/pkg-test, `cipherdrop-test-hooks`; scripts/build-pkg.sh --test-hooks).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -8,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import * as cd from 'cipherdrop';
+import * as cd from 'cipherdrop-test-hooks';
 
 const FIXED = Symbol.for('cipherdrop.dangerous.fixedSecretsForTests');
 const REFERENCE = Symbol.for('cipherdrop.dangerous.referencePathForTests');
@@ -50,7 +52,7 @@ if (process.env.CIPHERDROP_SIMD_CHILD) {
     console.log(JSON.stringify(await digests()));
 } else {
     test('the non-SIMD module writes the same bytes as the SIMD module', async () => {
-        const url = new URL(import.meta.resolve('cipherdrop/cipherdrop_nosimd_bg.wasm'));
+        const url = new URL(import.meta.resolve('cipherdrop-test-hooks/cipherdrop_nosimd_bg.wasm'));
         await cd.init(await readFile(url));
         const mine = await digests();
         const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url)], {

@@ -1,12 +1,13 @@
 // The shared cases (cases.js) in headless Chromium, against the package installed from the
 // packed .tgz and loaded by a plain <script type="module"> (page.html, with an import map; and
-// plain.html, importing the file by path). @aws-crypto/client-node stays in Node: the page
+// plain.html, importing the file by path); the cases that need the test hooks against the
+// test build of the package (`cipherdrop-test-hooks`) on the same page. @aws-crypto/client-node stays in Node: the page
 // calls it through page.exposeFunction.
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { allCases } from './cases.js';
+import { allCases, hookCases } from './cases.js';
 import { officialDecrypt } from './fixtures.mjs';
 import { launchChromium, serve } from './server.mjs';
 
@@ -40,11 +41,11 @@ after(async () => {
 
 test('the page lists the same cases as Node', async () => {
     const names = await page.evaluate(() => window.caseNames);
-    const expected = allCases(fixtures).map((c) => c.name);
+    const expected = [...allCases(fixtures), ...hookCases()].map((c) => c.name);
     if (JSON.stringify(names) !== JSON.stringify(expected)) throw new Error('case lists differ');
 });
 
-for (const { name } of allCases(fixtures)) {
+for (const { name } of [...allCases(fixtures), ...hookCases()]) {
     test(`chromium: ${name}`, async () => {
         const result = await page.evaluate((n) => window.runCase(n), name);
         if (!result.ok) throw new Error(result.error);

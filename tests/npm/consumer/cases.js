@@ -7,6 +7,10 @@
 //                                      frameLength, context, plaintext, message }] } (base64)
 //   ctx.officialDecrypt async ({ message: Uint8Array, bits: ['2048'], oaep }) →
 //                       { plaintext, encryptionContext, suiteId, frameLength } by @aws-crypto/client-node
+// `allCases` run against the release package (`cipherdrop`, from target/npm/, which has no
+// test hooks); `hookCases` need the test hooks and run against the test build of the package
+// (`cipherdrop-test-hooks`, from target/npm-test/: scripts/build-pkg.sh --test-hooks --pack),
+// as ctx.cd too.
 import {
     base64ToBytes, bytesEqual, deepEqual, equal, ok, rejects,
 } from './check.js';
@@ -379,8 +383,9 @@ const streams = [
 
 // --- AES-GCM engines: WebCrypto, the core in wasm, the reference path --------------------
 
-// Test hooks of the package (registered symbols; see lib/api.js): fixed secrets make two
-// encryptions of the same input identical; the reference path is the core's update/finish.
+// Test hooks of the test build of the package (registered symbols; see pkg-template/
+// test-hooks/lib/test-hooks.js): fixed secrets make two encryptions of the same input
+// identical; the reference path is the core's update/finish. The release package has none.
 const FIXED = Symbol.for('cipherdrop.dangerous.fixedSecretsForTests');
 const REFERENCE = Symbol.for('cipherdrop.dangerous.referencePathForTests');
 const ON_ENGINE = Symbol.for('cipherdrop.testing.onEngine');
@@ -411,7 +416,8 @@ async function withEngine(fn, options) {
     return [result, engine];
 }
 
-const engines = [
+/** The cases that need the test hooks (run against the test build only). */
+const hookedEngines = [
     {
         name: 'engines: native AES-GCM (WebCrypto; Node: node:crypto), the wasm fallback and the reference path write identical bytes',
         async run(ctx) {
@@ -605,6 +611,9 @@ const engines = [
             }
         },
     },
+];
+
+const engines = [
     {
         name: 'engines: the wasm fallback refuses tampered and truncated messages',
         async run(ctx) {
@@ -803,7 +812,54 @@ function interop(fixtures) {
     return cases;
 }
 
+// --- the release package has no test hook ---------------------------------------------------
+
+const release = [
+    {
+        name: 'release: options under the test hooks\' symbols do nothing (no fixed secrets, reference path or observers)',
+        async run(ctx) {
+            const k = await keyring(ctx);
+            const secrets = fixedSecrets();
+            const seen = [];
+            const hooks = {
+                [FIXED]: secrets, [REFERENCE]: true,
+                [ON_ENGINE]: (e) => seen.push(`onEngine ${e}`),
+                [ON_HASH]: () => seen.push('onHashWorker'),
+                [ON_READER]: (w) => seen.push(`onReader ${w}`),
+            };
+            const data = bytes(100_000, 21);
+            const expectedEdks = [{ providerId: ctx.fixtures.namespace, providerInfo: 'rsa-2048' }];
+            const messageId = (m) => [...m.subarray(3, 35)].join();
+            for (const suite of SUITES) {
+                const one = await ctx.cd.encrypt(k, data, { suite, frameLength: 4096, ...hooks });
+                const two = await ctx.cd.encrypt(k, new Blob([data]), { suite, frameLength: 4096, workers: true, ...hooks });
+                const twoBytes = await readAll(two.result);
+                for (const [what, r] of [['Uint8Array', one], ['Blob', two]]) {
+                    deepEqual(r.messageHeader.encryptedDataKeys, expectedEdks, `${hex(suite)} ${what}: the keyring's EDK, not a fixed one`);
+                }
+                ok(messageId(one.result) !== messageId(twoBytes), `${hex(suite)}: fresh message IDs`);
+                ok(messageId(one.result) !== [...secrets.messageId].join(), `${hex(suite)}: not the fixed message ID`);
+                ok(one.result.length !== twoBytes.length || one.result.some((b, i) => b !== twoBytes[i]),
+                    `${hex(suite)}: two encryptions of the same input differ`);
+                for (const message of [one.result, twoBytes]) {
+                    bytesEqual((await ctx.cd.decrypt(k, message, hooks)).plaintext, data, `${hex(suite)} decrypt`);
+                    const s = await ctx.cd.decrypt(k, new Blob([message]), { workers: true, ...hooks });
+                    bytesEqual(await readAll(s.plaintext), data, `${hex(suite)} decrypt a Blob`);
+                }
+                // The fixed data key opens nothing: the data key came from the module's RNG.
+                await rejects(ctx.cd.decrypt(fixedKeyring(secrets), one.result), () => true, `${hex(suite)}: the fixed key`);
+            }
+            deepEqual(seen, [], 'no hook observer was called');
+        },
+    },
+];
+
 /** Every case, in a stable order (browser and Node build the same list from the fixtures). */
 export function allCases(fixtures) {
-    return [...roundTrips, ...streams, ...engines, ...negatives, ...interop(fixtures)];
+    return [...roundTrips, ...streams, ...release, ...engines, ...negatives, ...interop(fixtures)];
+}
+
+/** The cases that need the test hooks: for the test build of the package only. */
+export function hookCases() {
+    return hookedEngines.map(({ name, run }) => ({ name: `test build: ${name}`, run }));
 }

@@ -1,10 +1,12 @@
-// The shared cases (cases.js) in Node, against the package installed from the packed .tgz.
+// The shared cases (cases.js) in Node, against the package installed from the packed .tgz
+// (the release build, no test hooks); then the cases that need the test hooks against the
+// test build of the package (`cipherdrop-test-hooks`, from target/npm-test/).
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 
 import * as cd from 'cipherdrop';
 
-import { allCases } from './cases.js';
+import { allCases, hookCases } from './cases.js';
 import { officialDecrypt } from './fixtures.mjs';
 
 const repo = process.env.CIPHERDROP_REPO;
@@ -19,4 +21,11 @@ test('the package resolves to its Node entry', () => {
 
 for (const { name, run } of allCases(fixtures)) {
     test(name, () => run(ctx));
+}
+
+const hooked = await import('cipherdrop-test-hooks').catch((err) => {
+    throw new Error(`the test build of the package is not installed (scripts/build-pkg.sh --test-hooks --pack): ${err.message}`);
+});
+for (const { name, run } of hookCases()) {
+    test(name, () => run({ ...ctx, cd: hooked }));
 }

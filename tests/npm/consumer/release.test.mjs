@@ -1,0 +1,100 @@
+// The packed release package has no test hook (issue "Key server trust", finding 14): test-only
+// code that fixed data keys, message IDs and signing keys, or observed the engines, shipped in
+// the npm module, where any script on a page could reach it through registered symbols. Here:
+// neither the .tgz (target/npm/cipherdrop-<version>.tgz, as packed) nor the package installed
+// from it has the wasm export `encryptor_dangerousWithFixedSecrets`, the names of the Rust hook
+// (`dangerous_new_with_fixed_secrets`) or of its binding, or the hook symbols' keys; and the
+// package, imported, ignores options under those symbols (the shared case "release: ..." in
+// cases.js checks the same in Chromium). The hooks live only in the test build
+// (scripts/build-pkg.sh --test-hooks, package `cipherdrop-test-hooks`).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const repo = process.env.CIPHERDROP_REPO;
+const here = path.dirname(fileURLToPath(import.meta.url));
+const version = JSON.parse(readFileSync(path.join(repo, 'pkg-template/package.json'), 'utf8')).version;
+const tgz = path.join(repo, 'target/npm', `cipherdrop-${version}.tgz`);
+const installed = path.join(here, 'node_modules/cipherdrop');
+
+/** The keys of the test hooks' registered symbols, as the test build defines them. */
+const HOOK_SYMBOLS = [
+    'cipherdrop.dangerous.fixedSecretsForTests',
+    'cipherdrop.dangerous.referencePathForTests',
+    'cipherdrop.testing.onEngine',
+    'cipherdrop.testing.onHashWorker',
+    'cipherdrop.testing.onReader',
+];
+/** Names no file of the release package may contain. */
+const BANNED = [
+    'dangerous_new_with_fixed_secrets', 'dangerous_with_fixed_secrets', 'dangerousWithFixedSecrets',
+    'encryptor_dangerousWithFixedSecrets', 'fixedSecretsForTests', 'referencePathForTests',
+    'cipherdrop.dangerous.', 'cipherdrop.testing.', ...HOOK_SYMBOLS,
+];
+
+const unpacked = mkdtempSync(path.join(tmpdir(), 'cipherdrop-release-'));
+after(() => rmSync(unpacked, { recursive: true, force: true }));
+
+function files(dir) {
+    return readdirSync(dir, { withFileTypes: true, recursive: true })
+        .filter((e) => e.isFile())
+        .map((e) => path.join(e.parentPath ?? e.path, e.name));
+}
+
+/** Every finding of a hook in the package at `root`: banned names, wasm exports. */
+function hooksIn(root) {
+    const found = [];
+    const all = files(root);
+    assert.ok(all.some((f) => f.endsWith('.wasm')), `${root}: no .wasm file`);
+    assert.ok(all.some((f) => f.endsWith('.js')), `${root}: no .js file`);
+    for (const f of all) {
+        const bytes = readFileSync(f);
+        const text = bytes.toString('latin1');
+        const rel = path.relative(root, f);
+        for (const name of BANNED) if (text.includes(name)) found.push(`${rel}: ${name}`);
+        if (/\.(c|m)?js$/.test(f) && text.includes('Symbol.for(')) found.push(`${rel}: Symbol.for(`);
+        if (f.endsWith('.wasm')) {
+            for (const { name, kind } of WebAssembly.Module.exports(new WebAssembly.Module(bytes))) {
+                if (/fixed|dangerous|hook/i.test(name)) found.push(`${rel}: wasm ${kind} export ${name}`);
+            }
+        }
+    }
+    return found;
+}
+
+test('release package: the packed .tgz has no test hook (wasm exports, JS, any file)', () => {
+    const p = spawnSync('tar', ['-xzf', tgz, '-C', unpacked], { encoding: 'utf8' });
+    assert.equal(p.status, 0, `tar -xzf ${tgz}: ${p.stderr}`);
+    const root = path.join(unpacked, 'package');
+    const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+    assert.equal(manifest.name, 'cipherdrop');
+    assert.notEqual(manifest.private, true, 'the release package is publishable');
+    assert.deepEqual(hooksIn(root), []);
+});
+
+test('release package: the installed package has no test hook either', () => {
+    assert.equal(JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8')).name, 'cipherdrop');
+    assert.deepEqual(hooksIn(installed), []);
+});
+
+test('release package: importing it exposes no hook (exports, globals, the wasm bindings)', async () => {
+    const cd = await import('cipherdrop');
+    await cd.init();
+    const exported = Object.keys(cd).filter((k) => /fixed|dangerous|hook|test/i.test(k));
+    assert.deepEqual(exported, [], 'no hook among the exports');
+    const symbols = Object.getOwnPropertySymbols(globalThis).map(String).filter((s) => s.includes('cipherdrop'));
+    assert.deepEqual(symbols, [], 'no cipherdrop symbol on globalThis');
+    const globals = Object.getOwnPropertyNames(globalThis).filter((k) => /cipherdrop/i.test(k));
+    assert.deepEqual(globals, [], 'no cipherdrop global');
+    // The wasm-bindgen glue (not exported by the package, but a file of it): its Encryptor
+    // class has no constructor with fixed secrets.
+    const glue = await import(pathToFileURL(path.join(installed, 'cipherdrop.js')).href);
+    const statics = Object.getOwnPropertyNames(glue.Encryptor).filter((k) => /fixed|dangerous/i.test(k));
+    assert.deepEqual(statics, [], 'no static hook on the glue Encryptor');
+    const hooksModule = await import(pathToFileURL(path.join(installed, 'lib/test-hooks.js')).href);
+    assert.equal(hooksModule.testHooks, null, 'lib/test-hooks.js is the release stub');
+});
