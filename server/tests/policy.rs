@@ -326,3 +326,26 @@ fn policies_over_32_kib_are_refused() {
     assert_eq!(refusals(&server, "PutKeyPolicy"), ["InvalidRequest"]);
     assert_eq!(refusals(&server, "CreateKey"), ["InvalidRequest"]);
 }
+
+/// `cipherdrop policy put FILE` refuses a file with a duplicated key (it used to parse it
+/// into a JSON value, which keeps the last, and send that): one line naming the key.
+#[test]
+fn the_cli_refuses_duplicate_keys_in_a_policy_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = common::Server::start(&tmp.path().join("data"));
+    let key = server.create_key();
+    let file = tmp.path().join("policy.json");
+    std::fs::write(
+        &file,
+        r#"{"Statement": [{"Effect": "Allow", "Principal": "bob", "Action": "Unwrap",
+            "Condition": {"StringEquals": {"EncryptionContext:owner": "bob"}},
+            "Condition": {}}]}"#,
+    )
+    .unwrap();
+    let before = server.admin_json(&["policy", "get", &key]);
+    let line = common::failure(
+        &server.cli(Some(&server.admin), &["policy", "put", &key, file.to_str().unwrap()]),
+    );
+    assert!(line.contains("duplicate") && line.contains("Condition"), "{line}");
+    assert_eq!(server.admin_json(&["policy", "get", &key]), before);
+}

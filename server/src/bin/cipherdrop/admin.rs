@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use base64::Engine as _;
 use cipherdrop_server::client::Client;
 use cipherdrop_server::domain::audit;
+use cipherdrop_server::domain::policy::PolicyDocument;
 use clap::Subcommand;
 use serde_json::Value;
 
@@ -303,8 +304,11 @@ fn read_policy(path: &PathBuf) -> Result<Value, Error> {
     } else {
         text = std::fs::read_to_string(path).map_err(Error::io("cannot read", Some(path)))?;
     }
-    let doc: Value = serde_json::from_str(&text)
-        .map_err(|e| Error::Usage(format!("policy {}: not JSON: {e}", path.display())))?;
+    // Parsed as the server parses policies: a duplicated key anywhere is an error here, not
+    // silently the last one (a plain JSON value would keep only that).
+    let doc: Value = serde_json::from_str::<PolicyDocument>(&text)
+        .map(|d| d.0)
+        .map_err(|e| Error::Usage(format!("policy {}: {e}", path.display())))?;
     Ok(match doc {
         Value::Object(mut o) if !o.contains_key("Statement") && o.contains_key("policy") => {
             o.remove("policy").unwrap_or_default()
