@@ -196,12 +196,14 @@ async fn update(
 async fn forget(archive: &Archive, claimed: &ObjectRow, staged_parts: i64) -> Result<()> {
     let id = &claimed.object_id;
     let mut tx = archive.db.write().await?;
-    if !tx.object(id).await?.is_some_and(|r| same_claim(&r, claimed)) {
+    let Some(current) = tx.object(id).await?.filter(|r| same_claim(r, claimed)) else {
         return Ok(());
-    }
+    };
     tx.delete_object(id).await?;
     tx.commit().await?;
-    remove_storage(archive, id, staged_parts).await
+    // The parts counted as of the delete: a part may have been counted since `claimed` was
+    // read (and one still being stored removes itself when it finds the row gone).
+    remove_storage(archive, id, staged_parts.max(current.next_part)).await
 }
 
 async fn remove_storage(archive: &Archive, id: &str, staged_parts: i64) -> Result<()> {
@@ -469,7 +471,19 @@ async fn put_part(
                 r.size += len;
             },
         )
-        .await?;
+        .await;
+        let row = match row {
+            Ok(row) => row,
+            Err(e) => {
+                // Aborted, expired or completed while this part was being stored: the abort
+                // removed the parts it knew, not this one. Remove it unless the ID is in use
+                // again (then part numbers may be someone else's).
+                if archive.db.object(&id).await.is_ok_and(|r| r.is_none()) {
+                    let _ = archive.objects.delete(&staged(&id, part)).await;
+                }
+                return Err(e);
+            }
+        };
         Ok(Json(json!({ "id": id, "part": part, "size": row.size })))
     }
     .await;
