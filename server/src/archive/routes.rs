@@ -207,8 +207,18 @@ async fn forget(archive: &Archive, claimed: &ObjectRow, staged_parts: i64) -> Re
 }
 
 async fn remove_storage(archive: &Archive, id: &str, staged_parts: i64) -> Result<()> {
-    let paths =
-        (0..staged_parts).map(|n| staged(id, n)).chain([object(id, "data"), object(id, "meta")]);
+    // Every staged part there is, not only those counted: a part whose request was cut off
+    // (the client went away) may have been stored without being counted.
+    let mut stragglers = Vec::new();
+    let mut listing = archive.objects.list(Some(&ObjectPath::from(format!("uploads/{id}"))));
+    while let Some(meta) = listing.next().await {
+        stragglers.push(meta.map_err(store_error)?.location);
+    }
+    drop(listing);
+    let paths = (0..staged_parts)
+        .map(|n| staged(id, n))
+        .chain(stragglers)
+        .chain([object(id, "data"), object(id, "meta")]);
     for path in paths {
         match archive.objects.delete(&path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
@@ -449,16 +459,36 @@ async fn put_part(
             forget(&archive, &row, row.next_part).await?;
             return Err(too_large(archive.limits.max_object));
         }
+        // The rest runs to its end even if the client goes away meanwhile (axum drops the
+        // request's future): a part stored but neither counted nor removed would be left over.
+        let (archive, id) = (archive.clone(), id.clone());
+        let stored =
+            tokio::spawn(async move { store_part(&archive, row, &id, part, body, len).await });
+        stored.await.map_err(|e| DomainError::internal(e.to_string()))?
+    }
+    .await;
+    archive.audit.outcome(&caller, "UploadPart", None, None, outcome).await
+}
+
+/// Stores part `part` of the upload `claimed` and counts it, or removes it again.
+async fn store_part(
+    archive: &Archive,
+    claimed: ObjectRow,
+    id: &str,
+    part: i64,
+    body: Bytes,
+    len: i64,
+) -> Result<Json<Value>> {
+    {
         archive
             .objects
-            .put(&staged(&id, part), PutPayload::from(body))
+            .put(&staged(id, part), PutPayload::from(body))
             .await
             .map_err(store_error)?;
-        let claimed = row;
         // Counted only if no other request took this part meanwhile.
         let row = update(
-            &archive,
-            &id,
+            archive,
+            id,
             |r| {
                 still_open(r, &claimed)?;
                 match r.next_part == part {
@@ -478,16 +508,14 @@ async fn put_part(
                 // Aborted, expired or completed while this part was being stored: the abort
                 // removed the parts it knew, not this one. Remove it unless the ID is in use
                 // again (then part numbers may be someone else's).
-                if archive.db.object(&id).await.is_ok_and(|r| r.is_none()) {
-                    let _ = archive.objects.delete(&staged(&id, part)).await;
+                if archive.db.object(id).await.is_ok_and(|r| r.is_none()) {
+                    let _ = archive.objects.delete(&staged(id, part)).await;
                 }
                 return Err(e);
             }
         };
         Ok(Json(json!({ "id": id, "part": part, "size": row.size })))
     }
-    .await;
-    archive.audit.outcome(&caller, "UploadPart", None, None, outcome).await
 }
 
 /// Joins the staged parts into `objects/ID/data`, then marks the object complete.
