@@ -5,7 +5,7 @@ SHELL := /bin/bash
 # npm's wasm-opt (tools/) first: never Debian's binaryen; then cargo-installed tools.
 export PATH := $(CURDIR)/tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup test demo pkg package bench
+.PHONY: setup test demo pkg package bench fuzz
 
 ## setup: install the toolchain, browsers and npm/Python dependencies (idempotent)
 setup:
@@ -43,3 +43,11 @@ bench: setup
 	@build/venv/bin/python scripts/bench_keyserver.py
 	@scripts/build-pkg.sh >/dev/null
 	@node scripts/bench_web.mjs
+
+## fuzz: every cargo-fuzz target (decrypt, policy, unwrap_header) for $FUZZ_SECONDS seconds
+## each (default 120), one after another, from fuzz/seeds, with fuzz/Cargo.lock checked as
+## --locked would (a stale lock fails); not part of `make test`. Needs the nightly toolchain and
+## cargo-fuzz; crashes land in fuzz/artifacts/ (fuzz/run.sh)
+FUZZ_SECONDS ?= 120
+fuzz:
+	@FUZZ_SECONDS='$(FUZZ_SECONDS)' fuzz/run.sh
