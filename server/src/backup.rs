@@ -34,65 +34,22 @@ fn shown(url: &str) -> String {
 const FORMAT: &str = "cipherdrop-backup";
 const VERSION: u32 = 1;
 
+/// The file. Key, version, token and object rows are the store's own (binary columns in
+/// base64); meta, aliases and audit rows are tuples.
 #[derive(Serialize, Deserialize)]
 struct File {
     format: String,
     version: u32,
     created: String,
     meta: Vec<(String, String)>,
-    keys: Vec<Key>,
-    versions: Vec<Version>,
+    keys: Vec<KeyRow>,
+    versions: Vec<KeyVersion>,
     aliases: Vec<(String, String, i64)>,
-    tokens: Vec<Token>,
+    tokens: Vec<TokenRow>,
     audit: Vec<(i64, String, String, String)>,
     /// Archive object rows (owners of object IDs).
     #[serde(default)]
-    objects: Vec<Object>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Token {
-    token_hash: String,
-    principal: String,
-    created_at: i64,
-    token_id: String,
-    expires_at: Option<i64>,
-    revoked_at: Option<i64>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Object {
-    object_id: String,
-    owner: String,
-    state: String,
-    size: i64,
-    next_part: i64,
-    created_at: i64,
-    expires_at: i64,
-    has_meta: bool,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Key {
-    key_id: String,
-    description: String,
-    key_spec: String,
-    key_usage: String,
-    state: String,
-    deletion_date: Option<i64>,
-    created_at: i64,
-    current_version: i64,
-    tags: String,
-    policy: String,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Version {
-    key_id: String,
-    version: i64,
-    public_der: String,
-    private_sealed: String,
-    created_at: i64,
+    objects: Vec<ObjectRow>,
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -128,61 +85,12 @@ pub async fn backup(data: &DataSettings, out: &Path) -> Result<Counts, DomainErr
         version: VERSION,
         created: crate::domain::keys::rfc3339(crate::domain::keys::now_ms()),
         meta: s.meta.into_iter().map(|m| (m.name, b64(&m.value))).collect(),
-        keys: s
-            .keys
-            .into_iter()
-            .map(|k| Key {
-                key_id: k.key_id,
-                description: k.description,
-                key_spec: k.key_spec,
-                key_usage: k.key_usage,
-                state: k.state,
-                deletion_date: k.deletion_date,
-                created_at: k.created_at,
-                current_version: k.current_version,
-                tags: k.tags,
-                policy: k.policy,
-            })
-            .collect(),
-        versions: s
-            .versions
-            .into_iter()
-            .map(|v| Version {
-                key_id: v.key_id,
-                version: v.version,
-                public_der: b64(&v.public_der),
-                private_sealed: b64(&v.private_sealed),
-                created_at: v.created_at,
-            })
-            .collect(),
+        keys: s.keys,
+        versions: s.versions,
         aliases: s.aliases.into_iter().map(|a| (a.alias_name, a.key_id, a.updated_at)).collect(),
-        tokens: s
-            .tokens
-            .into_iter()
-            .map(|t| Token {
-                token_hash: b64(&t.token_hash),
-                principal: t.principal,
-                created_at: t.created_at,
-                token_id: t.token_id,
-                expires_at: t.expires_at,
-                revoked_at: t.revoked_at,
-            })
-            .collect(),
+        tokens: s.tokens,
         audit: s.audit.into_iter().map(|r| (r.seq, r.record, r.prev_hash, r.hash)).collect(),
-        objects: s
-            .objects
-            .into_iter()
-            .map(|o| Object {
-                object_id: o.object_id,
-                owner: o.owner,
-                state: o.state,
-                size: o.size,
-                next_part: o.next_part,
-                created_at: o.created_at,
-                expires_at: o.expires_at,
-                has_meta: o.has_meta,
-            })
-            .collect(),
+        objects: s.objects,
     };
     let text = serde_json::to_vec(&file).map_err(|e| DomainError::internal(e.to_string()))?;
     secrets::write_secret_replacing(out, &text)?;
@@ -231,69 +139,16 @@ pub async fn restore(data: &DataSettings, input: &Path) -> Result<Counts, Domain
             .into_iter()
             .map(|(name, v)| Ok(MetaRow { name, value: unb64(&v)? }))
             .collect::<Result<_, DomainError>>()?,
-        keys: file
-            .keys
-            .into_iter()
-            .map(|k| KeyRow {
-                key_id: k.key_id,
-                description: k.description,
-                key_spec: k.key_spec,
-                key_usage: k.key_usage,
-                state: k.state,
-                deletion_date: k.deletion_date,
-                created_at: k.created_at,
-                current_version: k.current_version,
-                tags: k.tags,
-                policy: k.policy,
-            })
-            .collect(),
-        versions: file
-            .versions
-            .into_iter()
-            .map(|v| {
-                Ok(KeyVersion {
-                    key_id: v.key_id,
-                    version: v.version,
-                    public_der: unb64(&v.public_der)?,
-                    private_sealed: unb64(&v.private_sealed)?,
-                    created_at: v.created_at,
-                })
-            })
-            .collect::<Result<_, DomainError>>()?,
+        keys: file.keys,
+        versions: file.versions,
         aliases: file
             .aliases
             .into_iter()
             .map(|(alias_name, key_id, updated_at)| AliasRow { alias_name, key_id, updated_at })
             .collect(),
-        tokens: file
-            .tokens
-            .into_iter()
-            .map(|t| {
-                Ok(TokenRow {
-                    token_hash: unb64(&t.token_hash)?,
-                    principal: t.principal,
-                    created_at: t.created_at,
-                    token_id: t.token_id,
-                    expires_at: t.expires_at,
-                    revoked_at: t.revoked_at,
-                })
-            })
-            .collect::<Result<_, DomainError>>()?,
+        tokens: file.tokens,
         audit: audit_rows,
-        objects: file
-            .objects
-            .into_iter()
-            .map(|o| ObjectRow {
-                object_id: o.object_id,
-                owner: o.owner,
-                state: o.state,
-                size: o.size,
-                next_part: o.next_part,
-                created_at: o.created_at,
-                expires_at: o.expires_at,
-                has_meta: o.has_meta,
-            })
-            .collect(),
+        objects: file.objects,
     };
     let counts = Counts { keys: snapshot.keys.len(), records: snapshot.audit.len() + 1 };
     std::fs::create_dir_all(&data.data_dir)
@@ -301,8 +156,8 @@ pub async fn restore(data: &DataSettings, input: &Path) -> Result<Counts, Domain
     let store = store::open(&data.database_url()).await?;
     store.restore(&snapshot).await?;
     let mut tx = store.write().await?;
-    let mut record = Record::allowed(&Caller::system("-"), "Restore", None);
-    record.detail = format!("backup of {}", file.created);
+    let record = Record::allowed(&Caller::system("-"), "Restore", None)
+        .noted(&format!("backup of {}", file.created));
     audit::append_in(tx.as_mut(), [record]).await?;
     tx.commit().await?;
     Ok(counts)

@@ -56,10 +56,10 @@ fn files_holding(dirs: &[&Path], secrets: &[Vec<u8>]) -> Vec<String> {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                if windows.iter().any(|w| bytes.windows(w.len()).any(|b| b == *w)) {
-                    found.push(path.display().to_string());
-                }
+            } else if let Ok(bytes) = std::fs::read(&path)
+                && windows.iter().any(|w| bytes.windows(w.len()).any(|b| b == *w))
+            {
+                found.push(path.display().to_string());
             }
         }
     }

@@ -617,9 +617,8 @@ pub(super) async fn sweep(archive: &Archive) -> Result<()> {
     }
     let system = Caller::system("-");
     let records = rows.iter().map(|r| {
-        let mut record = Record::allowed(&system, "AbandonUpload", None);
-        record.detail = format!("object={} owner={}", r.object_id, r.owner);
-        record
+        Record::allowed(&system, "AbandonUpload", None)
+            .noted(&format!("object={} owner={}", r.object_id, r.owner))
     });
     audit::append_in(tx.as_mut(), records).await?;
     tx.commit().await?;

@@ -63,14 +63,28 @@ pub struct ChainedRecord {
 
 /// The chain hash of `record_json` after `prev_hash`.
 pub fn chain_hash(prev_hash: &str, record_json: &str) -> String {
+    sha256_hex(&[prev_hash.as_bytes(), b"\n", record_json.as_bytes()])
+}
+
+/// Lowercase hex SHA-256 of `parts` in order.
+fn sha256_hex(parts: &[&[u8]]) -> String {
     let mut h = Sha256::new();
-    h.update(prev_hash.as_bytes());
-    h.update(b"\n");
-    h.update(record_json.as_bytes());
+    for part in parts {
+        h.update(part);
+    }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Record {
+    /// This record with `note` after its detail (the error code, if any).
+    pub(crate) fn noted(mut self, note: &str) -> Self {
+        self.detail = match self.detail.is_empty() {
+            true => note.to_string(),
+            false => format!("{} {note}", self.detail),
+        };
+        self
+    }
+
     /// The record of an allowed request.
     pub(crate) fn allowed(caller: &Caller, action: &str, key_id: Option<&str>) -> Self {
         Self::of(caller, action, key_id, None, &Ok::<(), DomainError>(()))
@@ -376,7 +390,7 @@ impl SignedDigest {
 
     /// SHA-256 (hex) of a stored document, for the next digest's `previousDigestHash`.
     pub fn document_hash(document: &str) -> String {
-        Sha256::digest(document.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+        sha256_hex(&[document.as_bytes()])
     }
 }
 

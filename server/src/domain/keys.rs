@@ -105,6 +105,13 @@ pub(crate) fn rfc3339(ms: i64) -> String {
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
+/// Milliseconds since the epoch of an RFC 3339 time, as [`rfc3339`] writes them.
+pub(crate) fn parse_rfc3339_ms(text: &str) -> Option<i64> {
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
 /// A new key ID in the UUID form AWS KMS uses.
 pub(crate) fn new_key_id() -> Result<String, DomainError> {
     let mut b: [u8; 16] = super::secrets::random()?;

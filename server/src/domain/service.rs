@@ -123,17 +123,10 @@ impl KeyServer {
         root: RootKey,
         digests: DigestOptions,
     ) -> Result<Self> {
-        let check = match store.meta(ROOT_KEY_CHECK).await? {
-            Some(check) => check,
-            None => {
-                let sealed = root.seal(ROOT_KEY_CHECK, ROOT_KEY_CHECK.as_bytes())?;
-                let mut tx = store.write().await?;
-                tx.insert_meta_once(ROOT_KEY_CHECK, &sealed).await?;
-                tx.commit().await?;
-                // Another replica may have set it first: check whichever value won.
-                store.meta(ROOT_KEY_CHECK).await?.unwrap_or(sealed)
-            }
-        };
+        let check = meta_once(store.as_ref(), ROOT_KEY_CHECK, || {
+            root.seal(ROOT_KEY_CHECK, ROOT_KEY_CHECK.as_bytes())
+        })
+        .await?;
         if root.open(ROOT_KEY_CHECK, &check).is_err() {
             return Err(DomainError::Misconfigured(
                 "the root key does not open this database's keys: every replica needs the \
@@ -202,10 +195,10 @@ impl KeyServer {
             && (force
                 || head.seq - known >= self.digests.every_records
                 || waiting.is_none_or(|t| t.elapsed() >= self.digests.every));
-        if head.seq > known {
-            if let Ok(mut t) = self.uncovered_since.lock() {
-                t.get_or_insert_with(std::time::Instant::now);
-            }
+        if head.seq > known
+            && let Ok(mut t) = self.uncovered_since.lock()
+        {
+            t.get_or_insert_with(std::time::Instant::now);
         }
         if !maybe_due {
             return Ok(None);
@@ -222,18 +215,11 @@ impl KeyServer {
         };
         let head_now = tx.head().clone();
         let uncovered = head_now.seq - covered;
+        let every_ms = i64::try_from(self.digests.every.as_millis()).unwrap_or(i64::MAX);
         let old = last_time
-            .and_then(|t| {
-                time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
-            })
-            .is_none_or(|t| {
-                let age = time::OffsetDateTime::from_unix_timestamp_nanos(
-                    i128::from(now_ms()) * 1_000_000,
-                )
-                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-                    - t;
-                age >= self.digests.every
-            });
+            .as_deref()
+            .and_then(keys::parse_rfc3339_ms)
+            .is_none_or(|signed| now_ms().saturating_sub(signed) >= every_ms);
         let due = uncovered > 0 && (force || uncovered >= self.digests.every_records || old);
         if !due {
             self.covered.store(covered, std::sync::atomic::Ordering::Relaxed);
@@ -334,9 +320,7 @@ impl KeyServer {
         note: String,
     ) -> Result<T> {
         let outcome = Err(error);
-        let mut record = Record::of(caller, action, None, None, &outcome);
-        record.detail = format!("{} {note}", record.detail);
-        self.audit.append(record).await?;
+        self.audit.append(Record::of(caller, action, None, None, &outcome).noted(&note)).await?;
         outcome
     }
 
@@ -360,11 +344,9 @@ impl KeyServer {
         note: Option<String>,
         act: impl for<'a> FnOnce(&'a mut dyn WriteTx, &'a mut Option<String>) -> Change<'a, T>,
     ) -> Result<T> {
-        let noted = |mut record: Record| {
-            if let Some(note) = &note {
-                record.detail = [record.detail.as_str(), note].join(" ").trim().to_string();
-            }
-            record
+        let noted = |record: Record| match &note {
+            Some(note) => record.noted(note),
+            None => record,
         };
         let mut key_id = None;
         let outcome = match self.store.write().await {
@@ -480,8 +462,8 @@ impl KeyServer {
         }
         let row = token_row(&token, ADMIN_PRINCIPAL)?;
         tx.insert_token(&row).await?;
-        let mut record = Record::allowed(&Caller::system("-"), "CreateToken", None);
-        record.detail = format!("principal={ADMIN_PRINCIPAL} tokenId={}", row.token_id);
+        let record = Record::allowed(&Caller::system("-"), "CreateToken", None)
+            .noted(&format!("principal={ADMIN_PRINCIPAL} tokenId={}", row.token_id));
         audit::append_in(tx.as_mut(), [record]).await?;
         // The file first: a token that was committed but never written would lock the
         // operator out.
@@ -976,24 +958,35 @@ impl KeyServer {
 /// first replica to store it wins; the others open that one).
 async fn signer(store: &dyn Store, root: &RootKey) -> Result<DigestSigner> {
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair as _};
-    let sealed = match store.meta(AUDIT_SIGNING_KEY).await? {
-        Some(sealed) => sealed,
-        None => {
-            let rng = aws_lc_rs::rand::SystemRandom::new();
-            let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
-                .map_err(|_| DomainError::internal("audit key generation failed"))?;
-            let sealed = root.seal(AUDIT_SIGNING_KEY, pkcs8.as_ref())?;
-            let mut tx = store.write().await?;
-            tx.insert_meta_once(AUDIT_SIGNING_KEY, &sealed).await?;
-            tx.commit().await?;
-            store.meta(AUDIT_SIGNING_KEY).await?.unwrap_or(sealed)
-        }
-    };
+    let sealed = meta_once(store, AUDIT_SIGNING_KEY, || {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
+            .map_err(|_| DomainError::internal("audit key generation failed"))?;
+        root.seal(AUDIT_SIGNING_KEY, pkcs8.as_ref())
+    })
+    .await?;
     let pkcs8 = root.open(AUDIT_SIGNING_KEY, &sealed)?;
     let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &pkcs8)
         .map_err(|_| DomainError::internal("stored audit-signing key unreadable"))?;
     let public = key.public_key().as_ref().to_vec();
     Ok(DigestSigner { key, public })
+}
+
+/// The server-wide value `name`: as stored, or `make`'s, stored now. When replicas start at
+/// once, the first to store wins and every one returns that value.
+async fn meta_once(
+    store: &dyn Store,
+    name: &str,
+    make: impl FnOnce() -> Result<Vec<u8>>,
+) -> Result<Vec<u8>> {
+    if let Some(value) = store.meta(name).await? {
+        return Ok(value);
+    }
+    let value = make()?;
+    let mut tx = store.write().await?;
+    tx.insert_meta_once(name, &value).await?;
+    tx.commit().await?;
+    Ok(store.meta(name).await?.unwrap_or(value))
 }
 
 /// A key version with its private key sealed under the root key, bound to its name.

@@ -43,11 +43,27 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+/// Binary columns as base64 text where rows are serialized (backups).
+mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD.decode(text).map_err(|_| serde::de::Error::custom("a binary field is not base64"))
+    }
+}
+
 /// Store results.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// A key, as stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KeyRow {
     /// Key ID (UUID form).
     pub key_id: String,
@@ -72,15 +88,17 @@ pub struct KeyRow {
 }
 
 /// One version of a key's material.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KeyVersion {
     /// Key ID.
     pub key_id: String,
     /// Version, from 1.
     pub version: i64,
     /// SPKI DER.
+    #[serde(with = "base64_bytes")]
     pub public_der: Vec<u8>,
     /// PKCS#8 DER sealed under the root key.
+    #[serde(with = "base64_bytes")]
     pub private_sealed: Vec<u8>,
     /// Milliseconds since the epoch.
     pub created_at: i64,
@@ -98,9 +116,10 @@ pub struct AliasRow {
 }
 
 /// A bearer token row: only the token's hash is kept.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TokenRow {
     /// SHA-256 of the token.
+    #[serde(with = "base64_bytes")]
     pub token_hash: Vec<u8>,
     /// Its principal.
     pub principal: String,
@@ -146,7 +165,7 @@ pub struct MetaRow {
 }
 
 /// An archive object: claimed by its uploader, then complete.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ObjectRow {
     /// Object ID.
     pub object_id: String,
