@@ -85,6 +85,8 @@ pub(crate) struct KeyServer {
     covered: std::sync::atomic::AtomicI64,
     /// Since when this process has seen records no digest covers.
     uncovered_since: std::sync::Mutex<Option<std::time::Instant>>,
+    /// The last shredding left something; the next sweep tries again.
+    shred_pending: std::sync::atomic::AtomicBool,
 }
 
 /// When and where signed digests of the audit chain are made.
@@ -148,6 +150,7 @@ impl KeyServer {
             digests,
             covered: std::sync::atomic::AtomicI64::new(0),
             uncovered_since: std::sync::Mutex::new(None),
+            shred_pending: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -939,16 +942,26 @@ impl KeyServer {
         for key_id in &expired {
             self.opened.forget(key_id);
         }
-        if shred_anyway || !expired.is_empty() {
+        let pending = self.shred_pending.load(std::sync::atomic::Ordering::Relaxed);
+        if shred_anyway || pending || !expired.is_empty() {
             // Crypto-shredding: the rows are gone; now no copy of the sealed material may
-            // stay in the database's files either.
-            match self.store.shred_deleted().await {
-                Ok(None) => tracing::info!(keys = expired.len(), "deleted keys shredded"),
-                Ok(Some(left)) => {
-                    tracing::warn!(left = %left, "deleted keys' material may remain in the database files")
+            // stay in the database's files either. What could not be done is tried again at
+            // the next sweep.
+            let done = match self.store.shred_deleted().await {
+                Ok(None) => {
+                    tracing::info!(keys = expired.len(), "deleted keys shredded");
+                    true
                 }
-                Err(e) => tracing::error!(error = %e, "shredding deleted keys failed"),
-            }
+                Ok(Some(left)) => {
+                    tracing::warn!(left = %left, "deleted keys' material may remain in the database files");
+                    false
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "shredding deleted keys failed");
+                    false
+                }
+            };
+            self.shred_pending.store(!done, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(expired.len())
     }

@@ -15,6 +15,30 @@ use super::{
     StoreError, TokenRow, WriteTx,
 };
 
+/// Column lists, in the order the row decoders below read them, for statements that
+/// name every column (`concat!` keeps each statement a static string).
+macro_rules! key_columns {
+    () => {
+        "key_id, description, key_spec, key_usage, state, deletion_date, created_at, \
+         current_version, tags, policy"
+    };
+}
+macro_rules! version_columns {
+    () => {
+        "key_id, version, public_der, private_sealed, created_at"
+    };
+}
+macro_rules! token_columns {
+    () => {
+        "token_hash, principal, created_at, token_id, expires_at, revoked_at"
+    };
+}
+macro_rules! object_columns {
+    () => {
+        "object_id, owner, state, size, next_part, created_at, expires_at, has_meta"
+    };
+}
+
 /// Which database an URL names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Backend {
@@ -213,13 +237,10 @@ async fn fetch_key<'c, E: Executor<'c, Database = Any>>(
         .fetch_optional(e)
         .await
     } else {
-        sqlx::query(
-            "SELECT key_id, description, key_spec, key_usage, state, deletion_date, \
-             created_at, current_version, tags, policy FROM keys WHERE key_id = $1",
-        )
-        .bind(key_ref.to_string())
-        .fetch_optional(e)
-        .await
+        sqlx::query(concat!("SELECT ", key_columns!(), " FROM keys WHERE key_id = $1"))
+            .bind(key_ref.to_string())
+            .fetch_optional(e)
+            .await
     };
     row.map_err(classify)?.as_ref().map(key_row).transpose()
 }
@@ -228,23 +249,21 @@ async fn fetch_object<'c, E: Executor<'c, Database = Any>>(
     e: E,
     object_id: &str,
 ) -> Result<Option<ObjectRow>> {
-    let row = sqlx::query(
-        "SELECT object_id, owner, state, size, next_part, created_at, expires_at, has_meta \
-         FROM objects WHERE object_id = $1",
-    )
-    .bind(object_id.to_string())
-    .fetch_optional(e)
-    .await
-    .map_err(classify)?;
+    let row =
+        sqlx::query(concat!("SELECT ", object_columns!(), " FROM objects WHERE object_id = $1"))
+            .bind(object_id.to_string())
+            .fetch_optional(e)
+            .await
+            .map_err(classify)?;
     row.as_ref().map(object_row).transpose()
 }
 
 async fn insert_key<'c, E: Executor<'c, Database = Any>>(e: E, key: &KeyRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO keys (key_id, description, key_spec, key_usage, state, deletion_date, \
-         created_at, current_version, tags, policy) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
+    sqlx::query(concat!(
+        "INSERT INTO keys (",
+        key_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ))
     .bind(key.key_id.clone())
     .bind(key.description.clone())
     .bind(key.key_spec.clone())
@@ -262,10 +281,11 @@ async fn insert_key<'c, E: Executor<'c, Database = Any>>(e: E, key: &KeyRow) -> 
 }
 
 async fn insert_version<'c, E: Executor<'c, Database = Any>>(e: E, v: &KeyVersion) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO key_versions (key_id, version, public_der, private_sealed, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
+    sqlx::query(concat!(
+        "INSERT INTO key_versions (",
+        version_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5)"
+    ))
     .bind(v.key_id.clone())
     .bind(v.version)
     .bind(v.public_der.clone())
@@ -293,10 +313,11 @@ async fn put_alias<'c, E: Executor<'c, Database = Any>>(e: E, a: &AliasRow) -> R
 }
 
 async fn insert_token<'c, E: Executor<'c, Database = Any>>(e: E, t: &TokenRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO tokens (token_hash, principal, created_at, token_id, expires_at, \
-         revoked_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
+    sqlx::query(concat!(
+        "INSERT INTO tokens (",
+        token_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6)"
+    ))
     .bind(t.token_hash.clone())
     .bind(t.principal.clone())
     .bind(t.created_at)
@@ -360,10 +381,11 @@ impl Store for SqlStore {
     }
 
     async fn keys(&self) -> Result<Vec<KeyRow>> {
-        let all = sqlx::query(
-            "SELECT key_id, description, key_spec, key_usage, state, deletion_date, \
-             created_at, current_version, tags, policy FROM keys ORDER BY created_at, key_id",
-        )
+        let all = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM keys ORDER BY created_at, key_id"
+        ))
         .fetch_all(&self.pool)
         .await
         .map_err(classify)?;
@@ -371,10 +393,11 @@ impl Store for SqlStore {
     }
 
     async fn key_version(&self, key_id: &str, version: i64) -> Result<Option<KeyVersion>> {
-        let row = sqlx::query(
-            "SELECT key_id, version, public_der, private_sealed, created_at FROM key_versions \
-             WHERE key_id = $1 AND version = $2",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            version_columns!(),
+            " FROM key_versions WHERE key_id = $1 AND version = $2"
+        ))
         .bind(key_id.to_string())
         .bind(version)
         .fetch_optional(&self.pool)
@@ -442,10 +465,11 @@ impl Store for SqlStore {
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRow>> {
-        let all = sqlx::query(
-            "SELECT token_hash, principal, created_at, token_id, expires_at, revoked_at \
-             FROM tokens ORDER BY created_at, token_id",
-        )
+        let all = sqlx::query(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM tokens ORDER BY created_at, token_id"
+        ))
         .fetch_all(&self.pool)
         .await
         .map_err(classify)?;
@@ -495,10 +519,11 @@ impl Store for SqlStore {
     }
 
     async fn complete_objects(&self) -> Result<Vec<ObjectRow>> {
-        let all = sqlx::query(
-            "SELECT object_id, owner, state, size, next_part, created_at, expires_at, has_meta \
-             FROM objects WHERE state = 'complete' ORDER BY object_id",
-        )
+        let all = sqlx::query(concat!(
+            "SELECT ",
+            object_columns!(),
+            " FROM objects WHERE state = 'complete' ORDER BY object_id"
+        ))
         .fetch_all(&self.pool)
         .await
         .map_err(classify)?;
@@ -519,8 +544,7 @@ impl Store for SqlStore {
         let keys = rows(
             all(
                 &mut tx,
-                "SELECT key_id, description, key_spec, key_usage, state, deletion_date, \
-                 created_at, current_version, tags, policy FROM keys ORDER BY created_at, key_id",
+                concat!("SELECT ", key_columns!(), " FROM keys ORDER BY created_at, key_id"),
             )
             .await?,
             key_row,
@@ -528,8 +552,11 @@ impl Store for SqlStore {
         let versions = rows(
             all(
                 &mut tx,
-                "SELECT key_id, version, public_der, private_sealed, created_at \
-                 FROM key_versions ORDER BY key_id, version",
+                concat!(
+                    "SELECT ",
+                    version_columns!(),
+                    " FROM key_versions ORDER BY key_id, version"
+                ),
             )
             .await?,
             version_row,
@@ -542,8 +569,7 @@ impl Store for SqlStore {
         let tokens = rows(
             all(
                 &mut tx,
-                "SELECT token_hash, principal, created_at, token_id, expires_at, revoked_at \
-                 FROM tokens ORDER BY created_at, token_id",
+                concat!("SELECT ", token_columns!(), " FROM tokens ORDER BY created_at, token_id"),
             )
             .await?,
             token_row,
@@ -553,12 +579,8 @@ impl Store for SqlStore {
             audit_row,
         )?;
         let objects = rows(
-            all(
-                &mut tx,
-                "SELECT object_id, owner, state, size, next_part, created_at, expires_at, \
-                 has_meta FROM objects ORDER BY object_id",
-            )
-            .await?,
+            all(&mut tx, concat!("SELECT ", object_columns!(), " FROM objects ORDER BY object_id"))
+                .await?,
             object_row,
         )?;
         tx.rollback().await.map_err(classify)?;
@@ -819,11 +841,11 @@ impl WriteTx for SqlWrite {
     }
 
     async fn claim_object(&mut self, o: &ObjectRow) -> Result<()> {
-        let done = sqlx::query(
-            "INSERT INTO objects (object_id, owner, state, size, next_part, created_at, \
-             expires_at, has_meta) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (object_id) DO NOTHING",
-        )
+        let done = sqlx::query(concat!(
+            "INSERT INTO objects (",
+            object_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (object_id) DO NOTHING"
+        ))
         .bind(o.object_id.clone())
         .bind(o.owner.clone())
         .bind(o.state.clone())
