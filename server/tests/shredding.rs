@@ -100,7 +100,12 @@ fn deleted_key_leaves_nothing(server: Server, db_args: &[&str], scan: &[&Path], 
         if gone && left.is_empty() {
             break;
         }
-        assert!(Instant::now() < deadline, "after the deletion date: gone={gone}, in {left:?}");
+        if Instant::now() >= deadline {
+            let log = std::fs::read_to_string(dir.with_extension("log")).unwrap_or_default();
+            let notes: Vec<&str> =
+                log.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")).collect();
+            panic!("after the deletion date: gone={gone}, in {left:?}; server: {notes:#?}");
+        }
         std::thread::sleep(Duration::from_millis(200));
     }
     let records = later.client(Some(&admin)).audit_all().unwrap();

@@ -947,20 +947,23 @@ impl KeyServer {
             // Crypto-shredding: the rows are gone; now no copy of the sealed material may
             // stay in the database's files either. What could not be done is tried again at
             // the next sweep.
-            let done = match self.store.shred_deleted().await {
-                Ok(None) => {
-                    tracing::info!(keys = expired.len(), "deleted keys shredded");
-                    true
+            let mut done = false;
+            for attempt in 0..3 {
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 }
-                Ok(Some(left)) => {
-                    tracing::warn!(left = %left, "deleted keys' material may remain in the database files");
-                    false
+                match self.store.shred_deleted().await {
+                    Ok(None) => {
+                        tracing::info!(keys = expired.len(), "deleted keys shredded");
+                        done = true;
+                        break;
+                    }
+                    Ok(Some(left)) => {
+                        tracing::warn!(left = %left, attempt, "shredding left deleted keys' material in the database files");
+                    }
+                    Err(e) => tracing::error!(error = %e, attempt, "shredding deleted keys failed"),
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "shredding deleted keys failed");
-                    false
-                }
-            };
+            }
             self.shred_pending.store(!done, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(expired.len())
