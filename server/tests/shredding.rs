@@ -70,7 +70,13 @@ fn files_holding(dirs: &[&Path], secrets: &[Vec<u8>]) -> Vec<String> {
 /// deletion in 7 days, checks that its material is on disk, restarts the server 8 days
 /// later, and checks that the key is gone, recorded, and its material in no file, while
 /// the kept key still works.
-fn deleted_key_leaves_nothing(server: Server, db_args: &[&str], scan: &[&Path], tmp: &Path) {
+fn deleted_key_leaves_nothing(
+    server: Server,
+    db_args: &[&str],
+    scan: &[&Path],
+    tmp: &Path,
+    flush: &dyn Fn(),
+) {
     let doomed = server.create_key();
     server.admin_json(&["key", "rotate", &doomed]);
     let kept = server.create_key();
@@ -81,6 +87,9 @@ fn deleted_key_leaves_nothing(server: Server, db_args: &[&str], scan: &[&Path], 
     server.admin_json(&["key", "schedule-deletion", &doomed, "--days", "7"]);
     let sealed = sealed_versions(db_args, tmp, &doomed);
     assert_eq!(sealed.len(), 2);
+    // PostgreSQL writes pages out lazily: a checkpoint first, so the scan sees what the
+    // database holds.
+    flush();
     assert!(!files_holding(scan, &sealed).is_empty(), "the scan finds the material before");
 
     let admin = server.admin.clone();
@@ -127,7 +136,7 @@ fn sqlite_deleted_key_material_is_in_no_file() {
     std::fs::write(dir.join("root-key"), [9u8; 32]).unwrap();
     let server =
         Server::start_replica(&dir, &db.replace("mode=rw", "mode=rwc"), &dir.join("root-key"), &[]);
-    deleted_key_leaves_nothing(server, &["--database-url", &db], &[&dir], tmp.path());
+    deleted_key_leaves_nothing(server, &["--database-url", &db], &[&dir], tmp.path(), &|| {});
 }
 
 /// PostgreSQL (with `wal_recycle = off`, as the README asks): VACUUM FULL, a WAL switch and
@@ -143,5 +152,7 @@ fn postgres_deleted_key_material_is_in_no_file() {
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join("root-key"), [9u8; 32]).unwrap();
     let server = Server::start_replica(&dir, &url, &dir.join("root-key"), &[]);
-    deleted_key_leaves_nothing(server, &["--database-url", &url], &[&dir, pg.dir()], tmp.path());
+    let checkpoint = || drop(pg.psql("postgres", "CHECKPOINT"));
+    let scan = [dir.as_path(), pg.dir()];
+    deleted_key_leaves_nothing(server, &["--database-url", &url], &scan, tmp.path(), &checkpoint);
 }
