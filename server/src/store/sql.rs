@@ -658,8 +658,15 @@ impl Store for SqlStore {
             // pages: a switch to a new segment and a checkpoint make those segments old, and
             // with `wal_recycle = off` PostgreSQL unlinks rather than reuses them. Needs table
             // ownership, CHECKPOINT (superuser or pg_checkpoint) and pg_switch_wal().
+            //
+            // VACUUM FULL copies a deleted row that some running transaction may still see
+            // ("recently dead") into the new file. So first wait until every transaction that
+            // began before this one (and so before the deletion committed) has ended.
             Backend::Postgres => {
                 let mut missing = Vec::new();
+                if !self.wait_out_older_transactions().await? {
+                    missing.push("a transaction older than the deletion kept running".into());
+                }
                 for statement in [
                     "VACUUM FULL key_versions",
                     "VACUUM FULL keys",
@@ -677,6 +684,35 @@ impl Store for SqlStore {
 
     async fn write(&self) -> Result<Box<dyn WriteTx>> {
         Ok(Box::new(SqlWrite::begin(&self.pool).await?))
+    }
+}
+
+impl SqlStore {
+    /// PostgreSQL: waits (at most 10 s) until no other session of this database holds a
+    /// transaction ID or snapshot older than a transaction begun now; false if one stayed.
+    async fn wait_out_older_transactions(&self) -> Result<bool> {
+        // A 32-bit xid as text: `age()` takes xid, and xid has no ordering operators.
+        let row = sqlx::query("SELECT (txid_current() % 4294967296)::text AS x")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(classify)?;
+        let me: String = get(&row, "x")?;
+        for _ in 0..100 {
+            let row = sqlx::query(
+                "SELECT count(*) AS n FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid() \
+                 AND (age(backend_xid) >= age($1::xid) OR age(backend_xmin) >= age($1::xid))",
+            )
+            .bind(&me)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(classify)?;
+            if get::<i64>(&row, "n")? == 0 {
+                return Ok(true);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(false)
     }
 }
 
