@@ -30,8 +30,9 @@ PY_REQUIREMENTS=tests/interop/requirements.txt
 VENV=build/venv
 # Debian packages: Chromium and its WebDriver for wasm-bindgen browser tests and the demo
 # screenshot, a font so pages render text, and faketime, with which the key-server tests
-# move a real server's clock past a deletion date (no test clock in the binary).
-APT_PACKAGES=(chromium chromium-driver fonts-dejavu-core faketime)
+# move a real server's clock past a deletion date (no test clock in the binary), and
+# SoftHSM2, the PKCS#11 token the root-key tests keep the root key in.
+APT_PACKAGES=(chromium chromium-driver fonts-dejavu-core faketime softhsm2)
 
 STAMPS=build/stamps
 START=$SECONDS

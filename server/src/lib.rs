@@ -29,7 +29,8 @@ pub use domain::{ADMIN_PRINCIPAL, DomainError};
 pub use settings::{DataSettings, Settings};
 
 use crate::domain::KeyServer;
-use crate::domain::secrets::{self, RootKey};
+use crate::domain::root::{RootKey, RootKeySpec};
+use crate::domain::secrets;
 
 /// A key server ready to serve: database open and migrated, root key checked, admin token
 /// issued on a new database, demo and archive set up.
@@ -147,7 +148,7 @@ async fn open(
         }
     }
     tracing::info!(backend = store.backend(), "database open");
-    let root = RootKey::new(&root_key_bytes(data)?)?;
+    let root = root_key(data)?;
     let keys = Arc::new(KeyServer::open(store.clone(), root, digests).await?);
     Ok((store, keys))
 }
@@ -174,26 +175,63 @@ async fn sweep_expired_keys(keys: Arc<KeyServer>) {
     }
 }
 
-/// The root key: `CIPHERDROP_ROOT_KEY` (base64 of 32 bytes), else `--root-key-file`, else
-/// `DATA_DIR/root-key`, created with mode 0600 on first start.
-fn root_key_bytes(data: &DataSettings) -> Result<zeroize::Zeroizing<Vec<u8>>, DomainError> {
-    if let Ok(b64) = std::env::var("CIPHERDROP_ROOT_KEY") {
-        let bytes = STANDARD
-            .decode(b64.trim())
-            .map_err(|_| DomainError::internal("CIPHERDROP_ROOT_KEY is not base64"))?;
-        return Ok(zeroize::Zeroizing::new(bytes));
+/// `cipherdrop root rotate`: re-seals the database under `--root-key` (the new key), opening
+/// what `--previous-root-key` sealed, while servers holding both keep serving.
+pub async fn rotate_root(data: &DataSettings) -> Result<domain::Resealed, DomainError> {
+    let named = data.root_key.is_some()
+        || data.root_key_file.is_some()
+        || std::env::var_os("CIPHERDROP_ROOT_KEY").is_some();
+    if !named || data.previous_root_key.is_none() {
+        return Err(DomainError::Misconfigured(
+            "root rotate: give the new root key (--root-key) and the one it replaces \
+             (--previous-root-key), as the servers run during the rotation"
+                .into(),
+        ));
     }
-    let path = match &data.root_key_file {
-        Some(path) => path.clone(),
-        None => {
-            let path = data.data_dir.join("root-key");
-            if !path.exists() {
-                secrets::write_secret(&path, &secrets::random::<32>()?)?;
-            }
-            path
-        }
+    let store = store::open(&data.existing_database_url()).await?;
+    let digests = domain::DigestOptions {
+        every_records: i64::MAX,
+        every: std::time::Duration::MAX,
+        dir: None,
     };
-    read_secret(&path)
+    let keys = KeyServer::open(store, root_key(data)?, digests).await?;
+    keys.reseal_under_root(&domain::Caller::system("root-rotate")).await
+}
+
+/// `cipherdrop root init`: makes the root key a PKCS#11 URI names in its token; returns the
+/// URI as it may be shown (without the PIN).
+pub fn create_root_key(uri: &str) -> Result<String, DomainError> {
+    domain::root::create_in_token(&uri.parse()?)
+}
+
+/// The root key: `CIPHERDROP_ROOT_KEY` (base64 of 32 bytes), else `--root-key`, else
+/// `--root-key-file`, else `DATA_DIR/root-key`, created with mode 0600 on first start; with
+/// `--previous-root-key` during a rotation.
+pub(crate) fn root_key(data: &DataSettings) -> Result<RootKey, DomainError> {
+    let current = if let Ok(b64) = std::env::var("CIPHERDROP_ROOT_KEY") {
+        let bytes =
+            zeroize::Zeroizing::new(STANDARD.decode(b64.trim()).map_err(|_| {
+                DomainError::Misconfigured("CIPHERDROP_ROOT_KEY is not base64".into())
+            })?);
+        RootKey::new(&bytes)?
+    } else {
+        let spec = match (&data.root_key, &data.root_key_file) {
+            (Some(spec), _) => spec.parse()?,
+            (None, Some(path)) => RootKeySpec::File(path.clone()),
+            (None, None) => {
+                let path = data.data_dir.join("root-key");
+                if !path.exists() {
+                    secrets::write_secret(&path, &secrets::random::<32>()?)?;
+                }
+                RootKeySpec::File(path)
+            }
+        };
+        RootKey::open(&spec)?
+    };
+    match &data.previous_root_key {
+        Some(spec) => Ok(current.with_previous(RootKey::open(&spec.parse()?)?)),
+        None => Ok(current),
+    }
 }
 
 /// The data directory, created owner-only (0700); one that other users may enter is made
@@ -245,10 +283,4 @@ fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
-}
-
-fn read_secret(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, DomainError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| DomainError::internal(format!("{}: {e}", path.display())))?;
-    Ok(zeroize::Zeroizing::new(bytes))
 }

@@ -15,8 +15,17 @@ pub struct DataSettings {
     /// File holding the root key (32 random bytes) that seals every private key; replicas
     /// must share it. Default: DATA_DIR/root-key, created on first start. The environment
     /// variable CIPHERDROP_ROOT_KEY (base64) takes precedence over both.
-    #[arg(long, env = "CIPHERDROP_ROOT_KEY_FILE")]
+    #[arg(long, env = "CIPHERDROP_ROOT_KEY_FILE", conflicts_with = "root_key")]
     pub root_key_file: Option<PathBuf>,
+    /// The root key as `pkcs11:token=…;object=…?module-path=…&pin-source=…` (RFC 7512: a
+    /// key in a PKCS#11 token, which seals and opens inside the token; made by `cipherdrop
+    /// root init`) or `file:PATH`.
+    #[arg(long, env = "CIPHERDROP_ROOT_KEY_URI", value_name = "URI")]
+    pub root_key: Option<String>,
+    /// During a root-key rotation: the root key being replaced (same forms as --root-key).
+    /// Keys it sealed still open; everything new is sealed under --root-key.
+    #[arg(long, env = "CIPHERDROP_PREVIOUS_ROOT_KEY", value_name = "URI")]
+    pub previous_root_key: Option<String>,
 }
 
 impl DataSettings {

@@ -10,10 +10,8 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use common::services::Postgres;
-use common::{Server, cli, success};
+use common::{Server, files_holding, sealed_versions};
 
 const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
@@ -26,44 +24,6 @@ fn eight_days_later() -> Vec<(String, String)> {
         ("FAKETIME".into(), "+8d".into()),
         ("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()),
     ]
-}
-
-/// Every version's sealed private key of `key_id`, read from a backup of the database.
-fn sealed_versions(db_args: &[&str], tmp: &Path, key_id: &str) -> Vec<Vec<u8>> {
-    let out = tmp.join(format!("sealed-{key_id}.backup"));
-    let mut args = vec!["backup", "--out", out.to_str().unwrap()];
-    args.extend_from_slice(db_args);
-    success(&cli(None, None, &args, None));
-    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-    std::fs::remove_file(&out).unwrap();
-    doc["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|v| v["key_id"] == key_id)
-        .map(|v| STANDARD.decode(v["private_sealed"].as_str().unwrap()).unwrap())
-        .collect()
-}
-
-/// Files under `dirs` holding a 48-byte window from the middle of any of `secrets`.
-fn files_holding(dirs: &[&Path], secrets: &[Vec<u8>]) -> Vec<String> {
-    let windows: Vec<&[u8]> = secrets.iter().map(|s| &s[s.len() / 2..s.len() / 2 + 48]).collect();
-    let mut found = Vec::new();
-    let mut stack: Vec<std::path::PathBuf> = dirs.iter().map(|d| d.to_path_buf()).collect();
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path)
-                && windows.iter().any(|w| bytes.windows(w.len()).any(|b| b == *w))
-            {
-                found.push(path.display().to_string());
-            }
-        }
-    }
-    found
 }
 
 /// Creates a doomed key (rotated: two versions) and a kept one, schedules the first for

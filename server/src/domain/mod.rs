@@ -5,10 +5,12 @@ pub mod audit;
 pub mod error;
 pub(crate) mod keys;
 pub mod policy;
+pub mod root;
 pub mod secrets;
 mod service;
 
 pub use error::DomainError;
+pub use service::Resealed;
 pub(crate) use service::{DigestOptions, EdkSelector, KeyServer, NewKey, require_admin};
 
 /// The principal whose token `serve` creates on first start; it may create keys, aliases and

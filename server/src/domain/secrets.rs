@@ -1,7 +1,6 @@
 //! Key material: the root key that seals private keys at rest, RSA key generation and
 //! OAEP decryption. Every private-key operation goes through aws-lc-rs (constant time).
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rsa::{
     KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey,
@@ -10,63 +9,13 @@ use aws_lc_rs::rsa::{
 use zeroize::Zeroizing;
 
 use super::error::DomainError;
+use super::root::RootKey;
 
 /// RSA key specs, as AWS KMS names them.
 pub(crate) const KEY_SPECS: [&str; 3] = ["RSA_2048", "RSA_3072", "RSA_4096"];
 
 /// The encryption algorithms a key allows, as AWS KMS names them.
 pub(crate) const ENCRYPTION_ALGORITHMS: [&str; 2] = ["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"];
-
-/// AES-256-GCM key that seals every private key in the database.
-pub struct RootKey(LessSafeKey);
-
-impl RootKey {
-    /// A root key from its 32 bytes.
-    pub fn new(bytes: &[u8]) -> Result<Self, DomainError> {
-        let key = UnboundKey::new(&AES_256_GCM, bytes)
-            .map_err(|_| DomainError::internal("root key must be 32 bytes"))?;
-        Ok(Self(LessSafeKey::new(key)))
-    }
-
-    /// `nonce || ciphertext || tag`, bound to `label` (key ID and version) as AAD, so a sealed
-    /// key cannot be moved to another row.
-    pub(crate) fn seal(&self, label: &str, plaintext: &[u8]) -> Result<Vec<u8>, DomainError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        getrandom::fill(&mut nonce).map_err(|_| DomainError::internal("random failed"))?;
-        let mut out = plaintext.to_vec();
-        self.0
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(label),
-                &mut out,
-            )
-            .map_err(|_| DomainError::internal("seal failed"))?;
-        let mut sealed = nonce.to_vec();
-        sealed.append(&mut out);
-        Ok(sealed)
-    }
-
-    pub(crate) fn open(
-        &self,
-        label: &str,
-        sealed: &[u8],
-    ) -> Result<Zeroizing<Vec<u8>>, DomainError> {
-        let corrupt = || DomainError::internal("sealed private key does not open");
-        let (nonce, body) = sealed.split_at_checked(NONCE_LEN).ok_or_else(corrupt)?;
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| corrupt())?;
-        let mut buf = Zeroizing::new(body.to_vec());
-        let len =
-            self.0.open_in_place(nonce, Aad::from(label), &mut buf).map_err(|_| corrupt())?.len();
-        buf.truncate(len);
-        Ok(buf)
-    }
-}
-
-impl std::fmt::Debug for RootKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RootKey(..)")
-    }
-}
 
 /// The RSA key size of a key spec.
 fn key_size(spec: &str) -> Result<KeySize, DomainError> {
@@ -156,7 +105,7 @@ impl KeyCache {
             entry.used = now;
             return Ok(entry.key.clone());
         }
-        let pkcs8 = root.open(name, sealed)?;
+        let pkcs8 = root.open_sealed(name, sealed)?;
         let bad = || DomainError::internal("stored private key unreadable");
         let key = PrivateDecryptingKey::from_pkcs8(&pkcs8).map_err(|_| bad())?;
         let key = std::sync::Arc::new(OaepPrivateDecryptingKey::new(key).map_err(|_| bad())?);
@@ -258,6 +207,13 @@ impl CryptoPool {
 
 /// File mode of the root key, the admin token and backups: readable by the owner only.
 pub(crate) const SECRET_FILE_MODE: u32 = 0o600;
+
+/// A secret file's bytes (root key, PIN), zeroized when dropped.
+pub(crate) fn read_secret(path: &std::path::Path) -> Result<Zeroizing<Vec<u8>>, DomainError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| DomainError::Misconfigured(format!("{}: {e}", path.display())))?;
+    Ok(Zeroizing::new(bytes))
+}
 
 /// Writes a new secret file (mode 0600); fails if `path` exists.
 pub(crate) fn write_secret(path: &std::path::Path, bytes: &[u8]) -> Result<(), DomainError> {

@@ -20,7 +20,8 @@ use super::keys::{
     self, DISABLED, ENABLED, KEY_NAMESPACE, KeyMetadata, PENDING_DELETION, live, now_ms,
 };
 use super::policy::{Policy, default_policy};
-use super::secrets::{self, CryptoPool, KeyCache, RootKey};
+use super::root::RootKey;
+use super::secrets::{self, CryptoPool, KeyCache};
 use super::{ADMIN_PRINCIPAL, Caller};
 use crate::store::{AliasRow, KeyRow, KeyVersion, Store, TokenRow, WriteTx};
 
@@ -89,6 +90,24 @@ pub(crate) struct KeyServer {
     shred_pending: std::sync::atomic::AtomicBool,
 }
 
+/// What a root-key rotation re-sealed.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Resealed {
+    /// Key versions re-sealed now.
+    pub versions: usize,
+    /// Key versions sealed under the current root key already.
+    pub already: usize,
+    /// Key versions that changed or went during the rotation (deleted keys).
+    pub changed: usize,
+    /// Server-wide sealed values re-sealed now (audit-signing key, root-key check).
+    pub server_values: usize,
+    /// Whether the database files were shredded afterwards.
+    pub shredded: bool,
+    /// If not, what was left undone (the sweeper tries again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shred_left: Option<String>,
+}
+
 /// When and where signed digests of the audit chain are made.
 #[derive(Clone, Debug)]
 pub(crate) struct DigestOptions {
@@ -129,7 +148,7 @@ impl KeyServer {
             root.seal(ROOT_KEY_CHECK, ROOT_KEY_CHECK.as_bytes())
         })
         .await?;
-        if root.open(ROOT_KEY_CHECK, &check).is_err() {
+        if root.open_sealed(ROOT_KEY_CHECK, &check).is_err() {
             return Err(DomainError::Misconfigured(
                 "the root key does not open this database's keys: every replica needs the \
                  same root key (--root-key-file or CIPHERDROP_ROOT_KEY)"
@@ -924,6 +943,62 @@ impl KeyServer {
         self.audit.outcome(caller, "ListAudit", None, None, outcome).await
     }
 
+    /// Re-seals everything sealed under the previous root key under the current one, while
+    /// servers keep serving (they hold both keys meanwhile): every key version, each in its
+    /// own transaction with a record, then the audit-signing key, and last the root-key check
+    /// value, which names the root key the database belongs to; so a rotation cut short
+    /// leaves a database both keys still open, and running it again finishes it. Then the
+    /// database files are shredded: the old sealed copies must not outlive the rotation.
+    pub(crate) async fn reseal_under_root(&self, caller: &Caller) -> Result<Resealed> {
+        let mut done = Resealed::default();
+        for version in self.store.versions().await? {
+            let label = keys::key_name(&version.key_id, version.version);
+            let Some(new) = self.resealed(&label, &version.private_sealed).await? else {
+                done.already += 1;
+                continue;
+            };
+            let mut tx = self.store.write().await?;
+            if tx
+                .reseal_version(&version.key_id, version.version, &version.private_sealed, &new)
+                .await?
+            {
+                let record = Record::allowed(caller, "RotateRootKey", Some(&version.key_id))
+                    .noted(&format!("version {}", version.version));
+                audit::append_in(tx.as_mut(), [record]).await?;
+                done.versions += 1;
+            } else {
+                done.changed += 1;
+            }
+            tx.commit().await?;
+        }
+        for name in [AUDIT_SIGNING_KEY, ROOT_KEY_CHECK] {
+            let sealed = self.store.meta(name).await?.ok_or_else(|| {
+                DomainError::internal(format!("server-wide value {name} is missing"))
+            })?;
+            let Some(new) = self.resealed(name, &sealed).await? else { continue };
+            let mut tx = self.store.write().await?;
+            if !tx.replace_meta(name, &sealed, &new).await? {
+                return Err(DomainError::InvalidState(format!(
+                    "{name} changed during the rotation; run it again"
+                )));
+            }
+            let record = Record::allowed(caller, "RotateRootKey", None).noted(name);
+            audit::append_in(tx.as_mut(), [record]).await?;
+            tx.commit().await?;
+            done.server_values += 1;
+        }
+        done.shred_left = self.store.shred_deleted().await?;
+        done.shredded = done.shred_left.is_none();
+        Ok(done)
+    }
+
+    /// `sealed` under the current root key, or `None` if it is already (on the crypto pool: a
+    /// token's calls block).
+    async fn resealed(&self, label: &str, sealed: &[u8]) -> Result<Option<Vec<u8>>> {
+        let (root, label, sealed) = (self.root.clone(), label.to_string(), sealed.to_vec());
+        self.crypto.run(move || root.reseal(&label, &sealed)).await
+    }
+
     /// Deletes keys whose deletion window ended, each with a record, in one transaction (a
     /// second replica sweeping at once finds nothing left).
     ///
@@ -981,7 +1056,7 @@ async fn signer(store: &dyn Store, root: &RootKey) -> Result<DigestSigner> {
         root.seal(AUDIT_SIGNING_KEY, pkcs8.as_ref())
     })
     .await?;
-    let pkcs8 = root.open(AUDIT_SIGNING_KEY, &sealed)?;
+    let pkcs8 = root.open_sealed(AUDIT_SIGNING_KEY, &sealed)?;
     let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &pkcs8)
         .map_err(|_| DomainError::internal("stored audit-signing key unreadable"))?;
     let public = key.public_key().as_ref().to_vec();

@@ -217,6 +217,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn keys(&self) -> Result<Vec<KeyRow>>;
     /// One version of a key.
     async fn key_version(&self, key_id: &str, version: i64) -> Result<Option<KeyVersion>>;
+    /// Every version of every key (for re-sealing under a new root key).
+    async fn versions(&self) -> Result<Vec<KeyVersion>>;
     /// A key by ID with one of its versions, in one round trip (the unwrap path).
     async fn key_with_version(
         &self,
@@ -294,6 +296,17 @@ pub trait WriteTx: Send {
     async fn insert_digest(&mut self, n: i64, seq: i64, document: &str) -> Result<()>;
     /// Sets a server-wide value once; false (and no change) when it is already set.
     async fn insert_meta_once(&mut self, name: &str, value: &[u8]) -> Result<bool>;
+    /// Replaces a server-wide value if it still is `old`; false if it is not.
+    async fn replace_meta(&mut self, name: &str, old: &[u8], new: &[u8]) -> Result<bool>;
+    /// Replaces a version's sealed private key if it still is `old`; false if it changed or
+    /// the key went meanwhile.
+    async fn reseal_version(
+        &mut self,
+        key_id: &str,
+        version: i64,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<bool>;
     /// Claims an object ID; [`StoreError::Conflict`] when it is taken.
     async fn claim_object(&mut self, object: &ObjectRow) -> Result<()>;
     /// Open uploads of `owner` that have not expired by `now`.

@@ -406,6 +406,18 @@ impl Store for SqlStore {
         row.as_ref().map(version_row).transpose()
     }
 
+    async fn versions(&self) -> Result<Vec<KeyVersion>> {
+        let all = sqlx::query(concat!(
+            "SELECT ",
+            version_columns!(),
+            " FROM key_versions ORDER BY key_id, version"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows(all, version_row)
+    }
+
     async fn key_with_version(
         &self,
         key_id: &str,
@@ -670,7 +682,7 @@ impl Store for SqlStore {
                 for statement in [
                     "VACUUM FULL key_versions",
                     "VACUUM FULL keys",
-                    "SELECT pg_switch_wal()",
+                    "SELECT pg_switch_wal()::text",
                     "CHECKPOINT",
                 ] {
                     if let Err(e) = sqlx::query(statement).execute(&self.pool).await {
@@ -870,6 +882,38 @@ impl WriteTx for SqlWrite {
         )
         .bind(name.to_string())
         .bind(value.to_vec())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn replace_meta(&mut self, name: &str, old: &[u8], new: &[u8]) -> Result<bool> {
+        let done = sqlx::query("UPDATE meta SET value = $1 WHERE name = $2 AND value = $3")
+            .bind(new.to_vec())
+            .bind(name.to_string())
+            .bind(old.to_vec())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn reseal_version(
+        &mut self,
+        key_id: &str,
+        version: i64,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE key_versions SET private_sealed = $1 \
+             WHERE key_id = $2 AND version = $3 AND private_sealed = $4",
+        )
+        .bind(new.to_vec())
+        .bind(key_id.to_string())
+        .bind(version)
+        .bind(old.to_vec())
         .execute(&mut *self.tx)
         .await
         .map_err(classify)?;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use services::{Postgres, bind_params, psql_url, shared_cluster};
 
+use base64::Engine as _;
 use cipherdrop_server::client::Client;
 use serde_json::Value;
 
@@ -25,7 +26,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_cipherdrop");
 /// The repository's test keys.
 pub const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data");
 /// Environment variables of the CLI and server that the tests set themselves.
-const ENV: [&str; 11] = [
+const ENV: [&str; 15] = [
     "CIPHERDROP_ADDR",
     "CIPHERDROP_TOKEN",
     "CIPHERDROP_DATA_DIR",
@@ -37,6 +38,10 @@ const ENV: [&str; 11] = [
     "CIPHERDROP_ROOT_KEY_FILE",
     "CIPHERDROP_ARCHIVE_URL",
     "CIPHERDROP_ARCHIVE_DIR",
+    "CIPHERDROP_ROOT_KEY_URI",
+    "CIPHERDROP_PREVIOUS_ROOT_KEY",
+    "CIPHERDROP_PKCS11_PIN",
+    "CIPHERDROP_PKCS11_MODULE",
 ];
 
 /// The storage backend of [`Server::start`]: `"sqlite"` (default) or `"postgres"`, from
@@ -299,6 +304,16 @@ pub fn serve_expecting_exit(
     args: &[&str],
     timeout: Duration,
 ) -> (Option<std::process::ExitStatus>, String) {
+    serve_expecting_exit_env(dir, args, &[], timeout)
+}
+
+/// Like [`serve_expecting_exit`], with more environment variables for the server.
+pub fn serve_expecting_exit_env(
+    dir: &Path,
+    args: &[&str],
+    env: &[(String, String)],
+    timeout: Duration,
+) -> (Option<std::process::ExitStatus>, String) {
     let log_path = dir.with_extension("log");
     let before = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
     let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).unwrap();
@@ -311,6 +326,7 @@ pub fn serve_expecting_exit(
         .arg(dir)
         .args(args)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
@@ -335,10 +351,22 @@ pub fn serve_expecting_exit(
 
 /// Runs the CLI with `CIPHERDROP_ADDR` and `CIPHERDROP_TOKEN` set (or unset) and `stdin`.
 pub fn cli(addr: Option<&str>, token: Option<&str>, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    cli_env(addr, token, args, stdin, &[])
+}
+
+/// Like [`cli`], with more environment variables.
+pub fn cli_env(
+    addr: Option<&str>,
+    token: Option<&str>,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    env: &[(String, String)],
+) -> Output {
     let mut cmd = Command::new(BIN);
     for var in ENV {
         cmd.env_remove(var);
     }
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     if let Some(addr) = addr {
         cmd.env("CIPHERDROP_ADDR", addr);
     }
@@ -413,4 +441,46 @@ pub fn run_sqlite(db: &Path, sql: &str, params: &[&str]) {
     let out = Command::new(&python).arg("-c").arg(CODE).arg(db).arg(sql).args(params).output();
     let out = out.unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
     assert!(out.status.success(), "sqlite edit failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Every version's sealed private key of `key_id`, read from a backup of the database.
+pub fn sealed_versions(db_args: &[&str], tmp: &Path, key_id: &str) -> Vec<Vec<u8>> {
+    let out = tmp.join(format!("sealed-{key_id}.backup"));
+    let mut args = vec!["backup", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(db_args);
+    success(&cli(None, None, &args, None));
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    std::fs::remove_file(&out).unwrap();
+    doc["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["key_id"] == key_id)
+        .map(|v| {
+            base64::engine::general_purpose::STANDARD
+                .decode(v["private_sealed"].as_str().unwrap())
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Files under `dirs` holding a 48-byte window from the middle of any of `secrets`.
+pub fn files_holding(dirs: &[&Path], secrets: &[Vec<u8>]) -> Vec<String> {
+    let windows: Vec<&[u8]> = secrets.iter().map(|s| &s[s.len() / 2..s.len() / 2 + 48]).collect();
+    let mut found = Vec::new();
+    let mut stack: Vec<PathBuf> = dirs.iter().map(|d| d.to_path_buf()).collect();
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path)
+                && windows.iter().any(|w| bytes.windows(w.len()).any(|b| b == *w))
+            {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
 }

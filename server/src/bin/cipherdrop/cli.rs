@@ -27,6 +27,9 @@ pub(crate) enum Command {
     Backup(BackupArgs),
     /// Load a backup into an empty database (either backend); the same root key opens it.
     Restore(RestoreArgs),
+    /// The root key that seals every private key: make one in a PKCS#11 token, or rotate.
+    #[command(subcommand)]
+    Root(RootCommand),
     /// Manage keys on a key server (CIPHERDROP_ADDR, CIPHERDROP_TOKEN).
     #[command(subcommand)]
     Key(crate::admin::KeyCommand),
@@ -135,4 +138,24 @@ pub(crate) struct DemoArgs {
     /// Database URL (default: SQLite in the data directory).
     #[arg(long, env = "CIPHERDROP_DATABASE_URL")]
     pub(crate) database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RootCommand {
+    /// Make a new AES-256 root key in a PKCS#11 token (sensitive, never extractable): the
+    /// object the URI names must not exist yet.
+    Init {
+        /// `pkcs11:token=…;object=…?module-path=…&pin-source=…` (RFC 7512).
+        #[arg(long, value_name = "URI")]
+        root_key: String,
+    },
+    /// Re-seal every key version under --root-key (the new key), opening what
+    /// --previous-root-key sealed, online: first restart every server with both flags, then
+    /// run this with the same flags, then restart the servers without --previous-root-key.
+    /// Safe to run again; prints what it re-sealed as JSON.
+    Rotate {
+        /// The database, the new root key and the one it replaces.
+        #[command(flatten)]
+        data: cipherdrop_server::DataSettings,
+    },
 }

@@ -21,6 +21,7 @@ fn main() -> Result<(), Error> {
         Command::Demo(args) => serve::run(serve::demo_settings(args)),
         Command::Backup(args) => serve::backup(&args),
         Command::Restore(args) => serve::restore(&args),
+        Command::Root(command) => serve::root(command),
         admin => admin::run(admin),
     }
 }

@@ -2,7 +2,7 @@
 
 use cipherdrop_server::{DataSettings, Service, Settings};
 
-use crate::cli::{BackupArgs, DemoArgs, RestoreArgs};
+use crate::cli::{BackupArgs, DemoArgs, RestoreArgs, RootCommand};
 use crate::error::Error;
 
 /// Demo settings: archive store under the data directory, the page, demo set-up on.
@@ -14,6 +14,8 @@ pub(crate) fn demo_settings(args: DemoArgs) -> Settings {
             data_dir: args.data_dir,
             database_url: args.database_url,
             root_key_file: None,
+            root_key: None,
+            previous_root_key: None,
         },
         listen: args.listen,
         metrics_listen: None,
@@ -107,4 +109,22 @@ async fn shutdown_signal() {
     };
     tokio::select! { () = ctrl_c => {}, () = term => {} }
     tracing::info!("shutting down");
+}
+
+/// `cipherdrop root init` / `root rotate`.
+pub(crate) fn root(command: RootCommand) -> Result<(), Error> {
+    match command {
+        RootCommand::Init { root_key } => {
+            let shown = cipherdrop_server::create_root_key(&root_key).map_err(Error::Server)?;
+            println!("root key made: {shown}");
+        }
+        RootCommand::Rotate { data } => {
+            let done = runtime()?
+                .block_on(cipherdrop_server::rotate_root(&data))
+                .map_err(Error::Server)?;
+            let json = serde_json::to_string(&done).map_err(|e| Error::Usage(e.to_string()))?;
+            println!("{json}");
+        }
+    }
+    Ok(())
 }
