@@ -50,6 +50,10 @@ struct File {
     /// Archive object rows (owners of object IDs).
     #[serde(default)]
     objects: Vec<ObjectRow>,
+    /// Signed digests of the audit chain (number, seq covered, document), so that a restored
+    /// chain is checked against what was signed before the backup (`audit verify`).
+    #[serde(default)]
+    digests: Vec<(i64, i64, String)>,
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -91,6 +95,7 @@ pub async fn backup(data: &DataSettings, out: &Path) -> Result<Counts, DomainErr
         tokens: s.tokens,
         audit: s.audit.into_iter().map(|r| (r.seq, r.record, r.prev_hash, r.hash)).collect(),
         objects: s.objects,
+        digests: s.digests,
     };
     let text = serde_json::to_vec(&file).map_err(|e| DomainError::internal(e.to_string()))?;
     secrets::write_secret_replacing(out, &text)?;
@@ -149,6 +154,7 @@ pub async fn restore(data: &DataSettings, input: &Path) -> Result<Counts, Domain
         tokens: file.tokens,
         audit: audit_rows,
         objects: file.objects,
+        digests: file.digests,
     };
     let counts = Counts { keys: snapshot.keys.len(), records: snapshot.audit.len() + 1 };
     std::fs::create_dir_all(&data.data_dir)

@@ -240,6 +240,17 @@ fn backup_under_load_and_restore(
     assert_eq!(chain[..records], source_chain[..records], "the restored chain is the source's");
     let out = success(&restored.cli(Some(&fx.admin), &["audit", "verify"]));
     assert!(String::from_utf8(out).unwrap().starts_with("audit chain OK: "));
+    // The digests signed before the backup came along, and the restored chain is checked
+    // against them.
+    let backed_up: Vec<String> = content(&file)["digests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d[2].as_str().unwrap().to_string())
+        .collect();
+    assert!(!backed_up.is_empty(), "the source had signed a digest");
+    let digests = restored.admin().audit_digests().unwrap();
+    assert_eq!(digests[..backed_up.len()], backed_up[..]);
 
     // One point in time: exactly the keys whose creation the backed-up chain records.
     let restored_keys = key_ids(&restored.admin());

@@ -202,6 +202,8 @@ pub struct Snapshot {
     pub audit: Vec<AuditRow>,
     /// Archive objects (who owns which ID).
     pub objects: Vec<ObjectRow>,
+    /// Signed digests of the audit chain: (number, seq covered, document).
+    pub digests: Vec<(i64, i64, String)>,
 }
 
 /// Reads outside a transaction, and the start of every write.

@@ -595,8 +595,13 @@ impl Store for SqlStore {
                 .await?,
             object_row,
         )?;
+        let digests = all(&mut tx, "SELECT n, seq, document FROM audit_digests ORDER BY n")
+            .await?
+            .iter()
+            .map(|r| Ok((get(r, "n")?, get(r, "seq")?, get(r, "document")?)))
+            .collect::<Result<_>>()?;
         tx.rollback().await.map_err(classify)?;
-        Ok(Snapshot { meta, keys, versions, aliases, tokens, audit, objects })
+        Ok(Snapshot { meta, keys, versions, aliases, tokens, audit, objects, digests })
     }
 
     async fn restore(&self, s: &Snapshot) -> Result<()> {
@@ -636,6 +641,9 @@ impl Store for SqlStore {
         }
         for o in &s.objects {
             tx.claim_object(o).await?;
+        }
+        for (n, seq, document) in &s.digests {
+            tx.insert_digest(*n, *seq, document).await?;
         }
         if let Some(last) = s.audit.last() {
             tx.head = ChainHead { seq: last.seq, hash: last.hash.clone() };
