@@ -18,7 +18,8 @@ use common::{
     success,
 };
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
-use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass};
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
 
@@ -86,10 +87,21 @@ impl SoftHsm {
     /// too, read through the token's own interface as any other application would: this test
     /// binary run again as a child with SOFTHSM2_CONF (which the module reads at load).
     fn attributes(&self, object: &str) -> String {
+        self.probe(object, false)
+    }
+
+    /// Makes an AES-256 key labelled `object` that may leave the token (as a careless
+    /// operator's tool would), through the probe.
+    fn make_extractable(&self, object: &str) {
+        self.probe(object, true);
+    }
+
+    fn probe(&self, object: &str, make_extractable: bool) -> String {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
             .args(["--exact", "token_probe", "--ignored", "--nocapture", "--test-threads=1"])
             .env("SOFTHSM2_CONF", &self.conf)
             .env(PROBE, object)
+            .env(PROBE_MAKE, if make_extractable { "1" } else { "" })
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -102,6 +114,8 @@ impl SoftHsm {
 
 /// Names the object [`token_probe`] reads.
 const PROBE: &str = "CIPHERDROP_TEST_TOKEN_PROBE";
+/// Non-empty: [`token_probe`] first makes that object, extractable.
+const PROBE_MAKE: &str = "CIPHERDROP_TEST_TOKEN_PROBE_MAKE";
 
 /// Run only by [`SoftHsm::attributes`], as a child process.
 #[test]
@@ -116,8 +130,21 @@ fn token_probe() {
         .into_iter()
         .find(|s| ctx.get_token_info(*s).unwrap().label() == "cipherdrop")
         .unwrap();
-    let session = ctx.open_ro_session(slot).unwrap();
+    let session = ctx.open_rw_session(slot).unwrap();
     session.login(UserType::User, Some(&AuthPin::from(PIN))).unwrap();
+    if std::env::var(PROBE_MAKE).is_ok_and(|m| !m.is_empty()) {
+        let template = [
+            Attribute::Token(true),
+            Attribute::Label(object.as_bytes().to_vec()),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::ValueLen(32.into()),
+            Attribute::Sensitive(false),
+            Attribute::Extractable(true),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+        ];
+        session.generate_key(&Mechanism::AesKeyGen, &template).unwrap();
+    }
     let found = session
         .find_objects(&[
             Attribute::Class(ObjectClass::SECRET_KEY),
@@ -214,6 +241,15 @@ fn pkcs11_root_key_seals_inside_the_token_and_never_leaves_it() {
     );
     assert!(!status.unwrap().success());
     assert!(log.contains("does not open this database"), "{log}");
+    hsm.make_extractable("loose");
+    let (status, log) = serve_expecting_exit_env(
+        &dir,
+        &["--root-key", &hsm.uri("loose")],
+        &hsm.env(),
+        Duration::from_secs(20),
+    );
+    assert!(!status.unwrap().success());
+    assert!(log.contains("the key may leave the token"), "{log}");
     let wrong = format!(
         "pkcs11:token=cipherdrop;object=root?module-path={MODULE}&pin-value=wrong-pin-9921"
     );

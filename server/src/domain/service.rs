@@ -151,7 +151,7 @@ impl KeyServer {
         if root.open_sealed(ROOT_KEY_CHECK, &check).is_err() {
             return Err(DomainError::Misconfigured(
                 "the root key does not open this database's keys: every replica needs the \
-                 same root key (--root-key-file or CIPHERDROP_ROOT_KEY)"
+                 same root key (--root-key, --root-key-file or CIPHERDROP_ROOT_KEY)"
                     .into(),
             ));
         }
