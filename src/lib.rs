@@ -35,6 +35,7 @@ mod encrypt;
 mod error;
 mod format;
 mod frame;
+pub mod jwe;
 mod keyring;
 mod suite;
 #[cfg(target_arch = "wasm32")]

@@ -3,9 +3,15 @@
 // key's public half (fetched once, RSA-OAEP-SHA256, EDK provider ID `cipherdrop`, provider
 // information `KEYID/vN`); unwrapping sends the message header and the EDK's key name to
 // `POST /v0/unwrap`, and the server returns the data key only if the caller's token, the
-// key's state and policy, and the header's verified encryption context allow it.
+// key's state and policy, and the header's verified encryption context allow it. The data
+// key comes back as a JWE (ECDH-ES, A256GCM) to a fresh non-extractable WebCrypto ECDH key
+// made for that one unwrap, so it never crosses the wire in the clear; the JWE's rules are
+// the core's (`openJwe`).
 import { DecryptError, KeyError } from './errors.js';
 import { WrappingKey } from './keyrings.js';
+import { init, wasm } from './wasm.js';
+
+const ECDH = { name: 'ECDH', namedCurve: 'P-256' };
 
 /** EDK provider ID of key-server keys (the server's `KEY_NAMESPACE`). */
 const KEY_NAMESPACE = 'cipherdrop';
@@ -128,12 +134,18 @@ export class KeyServerKeyring {
         if (edk.providerId !== KEY_NAMESPACE) return null;
         // Called unbound: a browser's fetch throws "Illegal invocation" with another `this`.
         const fetchFn = this.#fetch;
+        const ours = await crypto.subtle.generateKey(ECDH, false, ['deriveBits']);
+        const { kty, crv, x, y } = await crypto.subtle.exportKey('jwk', ours.publicKey);
         let response;
         try {
             response = await fetchFn(`${this.#url}/v0/unwrap`, {
                 method: 'POST',
                 headers: { authorization: `Bearer ${this.#token}`, 'content-type': 'application/json' },
-                body: JSON.stringify({ header: toBase64(headerBytes), keyName: edk.providerInfo }),
+                body: JSON.stringify({
+                    header: toBase64(headerBytes),
+                    keyName: edk.providerInfo,
+                    recipient: { kty, crv, x, y },
+                }),
                 signal,
             });
         } catch (err) {
@@ -146,16 +158,34 @@ export class KeyServerKeyring {
             throw new DecryptError(`key server refused to unwrap: ${code}: ${message}`, 'KEYRING',
                 { serverCode: code, status: response.status });
         }
-        const raw = new Uint8Array(await response.arrayBuffer());
+        let jwe;
         try {
-            const { dataKey } = JSON.parse(new TextDecoder().decode(raw));
-            if (typeof dataKey !== 'string') throw new TypeError('no dataKey');
-            return fromBase64(dataKey);
-        } catch {
+            ({ wrappedDataKey: jwe } = await response.json());
+            if (typeof jwe !== 'string') throw new TypeError('no wrappedDataKey');
+        } catch (err) {
             throw new DecryptError('key server: malformed unwrap response', 'KEYRING',
-                { serverCode: 'InvalidResponse' });
-        } finally {
-            raw.fill(0);
+                { serverCode: 'InvalidResponse' }, { cause: err });
         }
+        return openAnswer(jwe, ours.privateKey, edk.providerInfo);
+    }
+}
+
+/** The data key in the server's JWE `jwe` to `privateKey`, for EDK key name `kid`. */
+async function openAnswer(jwe, privateKey, kid) {
+    let z = null;
+    try {
+        await init();
+        const header = JSON.parse(wasm.jweProtectedHeader(jwe));
+        const epk = header?.epk ?? {};
+        const theirs = await crypto.subtle.importKey(
+            'jwk', { kty: epk.kty, crv: epk.crv, x: epk.x, y: epk.y }, ECDH, false, []);
+        z = new Uint8Array(await crypto.subtle.deriveBits({ name: 'ECDH', public: theirs }, privateKey, 256));
+        return wasm.openJwe(jwe, String(header.alg), String(header.enc), String(epk.crv),
+            String(header.kid), kid, z);
+    } catch (err) {
+        throw new DecryptError(`key server: the wrapped data key does not open: ${err?.message ?? err}`,
+            'KEYRING', { serverCode: 'InvalidResponse' }, { cause: err });
+    } finally {
+        z?.fill(0);
     }
 }

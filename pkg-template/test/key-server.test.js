@@ -3,7 +3,10 @@
 // network failures become DecryptError code KEYRING with the server's code. The real server
 // is exercised end to end by the demo page tests (www-demo/test/).
 import assert from 'node:assert/strict';
-import { constants, createPrivateKey, createPublicKey, privateDecrypt } from 'node:crypto';
+import {
+    constants, createCipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync,
+    privateDecrypt, randomBytes,
+} from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 
@@ -33,8 +36,30 @@ function headerEdks(header) {
     return edks;
 }
 
+const b64url = (bytes) => Buffer.from(bytes).toString('base64url');
+
+/**
+ * The server's answer: `secret` as a compact JWE (RFC 7516/7518 ECDH-ES + A256GCM) to the
+ * `recipient` JWK, written here with node:crypto alone (Concat KDF by RFC 7518 §4.6.2).
+ */
+function jweTo(recipient, kid, secret) {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const theirs = createPublicKey({ key: recipient, format: 'jwk' });
+    const z = diffieHellman({ privateKey, publicKey: theirs });
+    const field = (bytes) => Buffer.concat([Buffer.from([0, 0, 0, bytes.length]), Buffer.from(bytes)]);
+    const cek = createHash('sha256').update(Buffer.concat([
+        Buffer.from([0, 0, 0, 1]), z, field('A256GCM'), field(''), field(''), Buffer.from([0, 0, 1, 0]),
+    ])).digest();
+    const { kty, crv, x, y } = publicKey.export({ format: 'jwk' });
+    const header = b64url(JSON.stringify({ alg: 'ECDH-ES', enc: 'A256GCM', epk: { kty, crv, x, y }, kid }));
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', cek, iv).setAAD(Buffer.from(header));
+    const body = Buffer.concat([cipher.update(secret), cipher.final()]);
+    return [header, '', b64url(iv), b64url(body), b64url(cipher.getAuthTag())].join('.');
+}
+
 /** A fetch that plays the key server; `refuse` makes unwrap answer with that error. */
-function fakeServer({ refuse = null, publicKeyDoc = null } = {}) {
+function fakeServer({ refuse = null, publicKeyDoc = null, tamper = null, answerKid = null } = {}) {
     const calls = [];
     const json = (status, body) => new Response(JSON.stringify(body), {
         status, headers: { 'content-type': 'application/json' },
@@ -52,12 +77,14 @@ function fakeServer({ refuse = null, publicKeyDoc = null } = {}) {
         }
         if (path === '/v0/unwrap' && init.method === 'POST') {
             if (refuse) return json(refuse.status, { error: refuse.error, message: refuse.message });
-            const { header, keyName } = JSON.parse(init.body);
+            const { header, keyName, recipient } = JSON.parse(init.body);
+            assert.deepEqual(Object.keys(recipient).sort(), ['crv', 'kty', 'x', 'y'], 'a public JWK only');
             const edk = headerEdks(Buffer.from(header, 'base64')).find((e) => e.providerInfo === keyName);
             const dataKey = privateDecrypt({
                 key: createPrivateKey(privatePem), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256',
             }, edk.ciphertext);
-            return json(200, { keyId: 'k-1234', keyVersion: 1, dataKey: dataKey.toString('base64') });
+            const jwe = jweTo(recipient, answerKid ?? keyName, dataKey);
+            return json(200, { keyId: 'k-1234', keyVersion: 1, wrappedDataKey: tamper?.(jwe) ?? jwe });
         }
         return json(404, { error: 'NotFound', message: 'no route' });
     };
@@ -82,6 +109,30 @@ test('wraps with the fetched public key and unwraps through the server', async (
     assert.equal(unwraps.length, 1);
     assert.equal(JSON.parse(unwraps[0].init.body).keyName, KEY_NAME);
     assert.equal(server.calls.filter((c) => c.url.endsWith('/public-key')).length, 1);
+});
+
+test('a JWE answer that was altered, or names another key, does not open', async () => {
+    const flip = (jwe) => {
+        const parts = jwe.split('.');
+        const body = Buffer.from(parts[3], 'base64url');
+        body[0] ^= 1;
+        parts[3] = b64url(body);
+        return parts.join('.');
+    };
+    for (const options of [{ tamper: flip }, { answerKid: 'k-1234/v2' }, { tamper: (j) => j.replace(/\.[^.]*$/, '.AAAA') }]) {
+        const server = fakeServer(options);
+        const keyring = await KeyServerKeyring.create({
+            url: 'http://keys.test/', token: TOKEN, keyId: 'alias/archive', fetch: server.fetchFn,
+        });
+        const { result } = await encrypt(keyring, data, { encryptionContext: context });
+        await assert.rejects(decrypt(keyring, result), (err) => {
+            assert.ok(err instanceof DecryptError, String(err));
+            // The core's "no EDK unwrapped", with the keyring's reason for the one it tried.
+            assert.equal(err.code, 'KEYRING', `${err.code}: ${err.message}`);
+            assert.equal(err.serverCode, 'InvalidResponse');
+            return true;
+        });
+    }
 });
 
 test('EDKs of other providers are not sent to the server', async () => {

@@ -396,30 +396,93 @@ impl Client {
     }
 
     /// Unwraps EDK `edk_index` of a serialized message header through `POST /v0/unwrap`.
-    /// The data key bytes are zeroized when the returned key is dropped.
+    /// The data key comes back as a JWE to a fresh P-256 key made for this call alone, and
+    /// is zeroized when the returned key is dropped.
     pub fn unwrap(&self, header: &[u8], edk_index: usize) -> Result<Unwrapped, Error> {
-        let body = json!({ "header": STANDARD.encode(header), "edkIndex": edk_index });
+        let bad = |what: &str| Error::Response(format!("unwrap: {what}"));
+        let (parsed, _) = Header::parse(header, &cipherdrop::Limits::default())
+            .map_err(|e| bad(&format!("header: {e}")))?;
+        let edk = parsed.encrypted_data_keys().get(edk_index).ok_or_else(|| bad("no such EDK"))?;
+        let asked = String::from_utf8_lossy(&edk.provider_info).into_owned();
+        let ours = EphemeralKey::new()?;
+        let body = json!({
+            "header": STANDARD.encode(header),
+            "edkIndex": edk_index,
+            "recipient": ours.jwk(),
+        });
         let bytes = self.call_raw(Method::Post, "/v0/unwrap", Some(&body))?;
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
-        struct Answer<'a> {
+        struct Answer {
             key_id: String,
             key_version: i64,
-            #[serde(borrow)]
-            data_key: &'a str,
+            wrapped_data_key: String,
         }
-        let answer: Answer<'_> =
-            serde_json::from_slice(&bytes).map_err(|e| Error::Response(format!("unwrap: {e}")))?;
-        let key = Zeroizing::new(
-            STANDARD
-                .decode(answer.data_key)
-                .map_err(|_| Error::Response("unwrap: dataKey is not base64".into()))?,
-        );
+        let answer: Answer = serde_json::from_slice(&bytes).map_err(|e| bad(&e.to_string()))?;
+        let key = ours.open(&answer.wrapped_data_key, &asked)?;
         Ok(Unwrapped {
             key_id: answer.key_id,
             key_version: answer.key_version,
             data_key: DataKey::from_slice(&key),
         })
+    }
+}
+
+/// A P-256 key pair for one answer: its public half goes out as the `recipient` JWK, its
+/// private half opens the JWE that comes back, then is gone.
+#[derive(Debug)]
+pub struct EphemeralKey {
+    private: aws_lc_rs::agreement::EphemeralPrivateKey,
+    public: Vec<u8>,
+}
+
+impl EphemeralKey {
+    /// A fresh key pair.
+    pub fn new() -> Result<Self, Error> {
+        use aws_lc_rs::agreement::{ECDH_P256, EphemeralPrivateKey};
+        let failed = || Error::Response("ephemeral key generation failed".into());
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let private = EphemeralPrivateKey::generate(&ECDH_P256, &rng).map_err(|_| failed())?;
+        let public = private.compute_public_key().map_err(|_| failed())?.as_ref().to_vec();
+        Ok(Self { private, public })
+    }
+
+    /// The public key as a JWK.
+    pub fn jwk(&self) -> Value {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let (x, y) = self.public[1..].split_at(32);
+        json!({ "kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(x), "y": URL_SAFE_NO_PAD.encode(y) })
+    }
+
+    /// Opens a JWE to this key that names key version `kid`; the key pair is used up.
+    pub fn open(self, compact: &str, kid: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
+        use aws_lc_rs::agreement::{ECDH_P256, UnparsedPublicKey, agree_ephemeral};
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use cipherdrop::jwe;
+        let bad = |what: String| Error::Response(format!("unwrap: {what}"));
+        let header = jwe::protected_header(compact).map_err(|e| bad(e.to_string()))?;
+        let header: Value = serde_json::from_slice(&header).map_err(|e| bad(e.to_string()))?;
+        let text = |v: &Value, name: &str| v[name].as_str().unwrap_or_default().to_string();
+        let epk = &header["epk"];
+        let coordinate = |name: &str| {
+            URL_SAFE_NO_PAD
+                .decode(text(epk, name))
+                .ok()
+                .filter(|c| c.len() == 32)
+                .ok_or_else(|| bad(format!("JWE epk.{name} is not a P-256 coordinate")))
+        };
+        let mut point = vec![4u8];
+        point.extend(coordinate("x")?);
+        point.extend(coordinate("y")?);
+        let (alg, enc, crv, got) =
+            (text(&header, "alg"), text(&header, "enc"), text(epk, "crv"), text(&header, "kid"));
+        let fields = jwe::Protected { alg: &alg, enc: &enc, crv: &crv, kid: &got };
+        let z =
+            agree_ephemeral(self.private, UnparsedPublicKey::new(&ECDH_P256, &point), (), |z| {
+                Ok(Zeroizing::new(z.to_vec()))
+            })
+            .map_err(|()| bad("JWE epk is not a point on P-256".into()))?;
+        jwe::open(compact, &fields, kid, &z).map_err(|e| bad(e.to_string()))
     }
 }
 

@@ -57,7 +57,8 @@ impl Service {
             every: std::time::Duration::from_secs(settings.audit_digest_interval.max(1)),
             dir: settings.audit_dir.clone(),
         };
-        let (store, keys) = open(&settings.data, digests).await?;
+        let (store, keys) =
+            open(&settings.data, digests, settings.allow_plaintext_data_keys).await?;
         keys.bootstrap_admin(&settings.data.data_dir).await?;
         let demo = match settings.demo {
             true => Some(demo::bootstrap(&keys, &settings.data.data_dir).await?),
@@ -130,6 +131,7 @@ impl Service {
 async fn open(
     data: &DataSettings,
     digests: domain::DigestOptions,
+    plaintext_answers: bool,
 ) -> Result<(Arc<dyn store::Store>, Arc<KeyServer>), DomainError> {
     let dir = &data.data_dir;
     private_dir(dir)?;
@@ -149,7 +151,9 @@ async fn open(
     }
     tracing::info!(backend = store.backend(), "database open");
     let root = root_key(data)?;
-    let keys = Arc::new(KeyServer::open(store.clone(), root, digests).await?);
+    let mut keys = KeyServer::open(store.clone(), root, digests).await?;
+    keys.allow_plaintext_answers(plaintext_answers);
+    let keys = Arc::new(keys);
     Ok((store, keys))
 }
 

@@ -80,6 +80,10 @@ pub struct Settings {
     /// Largest request body, in bytes.
     #[arg(long, env = "CIPHERDROP_BODY_LIMIT", default_value_t = 1 << 20)]
     pub body_limit: usize,
+    /// Also answer data keys in the clear (`dataKey`, `plaintext`) to callers that send no
+    /// `recipient` key. Off by default: whoever sees such a response has the file's key.
+    #[arg(long, env = "CIPHERDROP_ALLOW_PLAINTEXT_DATA_KEYS")]
+    pub allow_plaintext_data_keys: bool,
     /// Requests per second each principal may make (burst: twice that).
     #[arg(long, env = "CIPHERDROP_RATE_LIMIT", default_value_t = 200)]
     pub rate_limit: u32,

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use cipherdrop::{Header, Limits};
+use cipherdrop_server::client::EphemeralKey;
 use cipherdrop_server::domain::audit::{self, ChainedRecord, GENESIS};
 use common::services::Postgres;
 use common::{Server, serve_expecting_exit, success};
@@ -31,6 +32,8 @@ const NO_RATE_LIMIT: [&str; 2] = ["--rate-limit", "100000"];
 struct Reply {
     status: u16,
     body: String,
+    /// For an unwrap that succeeded: the data key, opened from the JWE answer (base64).
+    data_key: Option<String>,
 }
 
 impl Reply {
@@ -104,13 +107,22 @@ impl Http {
         let mut response = response.map_err(|e| e.to_string())?;
         let status = response.status().as_u16();
         let body = response.body_mut().read_to_string().map_err(|e| e.to_string())?;
-        Ok(Reply { status, body })
+        Ok(Reply { status, body, data_key: None })
     }
 
-    /// `POST /v0/unwrap` of the header's first EDK.
+    /// `POST /v0/unwrap` of the header's first EDK, answered to a fresh ephemeral key.
     fn unwrap(&self, addr: &str, header: &[u8], rid: &str) -> Result<Reply, String> {
-        let body = json!({ "header": STANDARD.encode(header), "edkIndex": 0 });
-        self.send(addr, "POST", "/v0/unwrap", Some(&body), rid)
+        let ours = EphemeralKey::new().unwrap();
+        let body =
+            json!({ "header": STANDARD.encode(header), "edkIndex": 0, "recipient": ours.jwk() });
+        let mut reply = self.send(addr, "POST", "/v0/unwrap", Some(&body), rid)?;
+        if reply.status == 200 {
+            let answer = reply.json();
+            let kid = format!("{}/v{}", answer["keyId"].as_str().unwrap(), answer["keyVersion"]);
+            let jwe = answer["wrappedDataKey"].as_str().unwrap();
+            reply.data_key = Some(STANDARD.encode(ours.open(jwe, &kid).unwrap()));
+        }
+        Ok(reply)
     }
 
     /// `POST /v0/keys` (RSA_2048, quick to generate).
@@ -719,7 +731,7 @@ fn audit_write_failure_fails_closed() {
     let http = Http::new(&admin);
     let reply = http.unwrap(&addr, &header, "granted-unwrap").unwrap();
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let data_key = reply.json()["dataKey"].as_str().unwrap().to_string();
+    let data_key = reply.data_key.clone().unwrap();
 
     let sql = |q: &str| pg.psql("cipherdrop", q);
     let state = || {
@@ -762,7 +774,7 @@ fn audit_write_failure_fails_closed() {
     sql("GRANT INSERT ON audit TO app");
     let reply = http.unwrap(&addr, &header, "regranted-unwrap").unwrap();
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(reply.json()["dataKey"], data_key.as_str());
+    assert_eq!(reply.data_key.as_deref(), Some(data_key.as_str()));
     let reply = http.create_key(&addr, "regranted-create").unwrap();
     assert_eq!(reply.status, 200, "{}", reply.body);
     let new_key = reply.json()["keyId"].as_str().unwrap().to_string();

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use cipherdrop::{Header, Limits};
-use cipherdrop_server::client::{Client, Method};
+use cipherdrop_server::client::{Client, EphemeralKey, Method};
 use cipherdrop_server::domain::audit::ChainedRecord;
 use common::{DATA, Server, cli, failure, json, run_python, success};
 use serde_json::{Value, json};
@@ -96,14 +96,12 @@ fn round_trip_server_key_escrow_and_python_sdk() {
     assert_eq!((unwrapped.key_id.as_str(), unwrapped.key_version), (key.as_str(), 1));
     let blob = STANDARD.encode(&header.encrypted_data_keys()[0].ciphertext);
     let path = format!("/v0/keys/{key}/decrypt");
-    let plain = server
-        .admin()
-        .call(Method::Post, &path, Some(&json!({ "ciphertextBlob": blob, "keyVersion": 1 })))
-        .unwrap();
-    assert_eq!(
-        STANDARD.decode(plain["plaintext"].as_str().unwrap()).unwrap(),
-        unwrapped.data_key.dangerous_as_bytes()
-    );
+    let ours = EphemeralKey::new().unwrap();
+    let body = json!({ "ciphertextBlob": blob, "keyVersion": 1, "recipient": ours.jwk() });
+    let answer = server.admin().call(Method::Post, &path, Some(&body)).unwrap();
+    assert!(answer.get("plaintext").is_none(), "{answer}");
+    let plain = ours.open(answer["wrappedPlaintext"].as_str().unwrap(), &format!("{key}/v1"));
+    assert_eq!(&plain.unwrap()[..], unwrapped.data_key.dangerous_as_bytes());
 
     // The Python SDK wraps to the server key's public half (raw RSA, namespace cipherdrop,
     // name KEYID/v1); the server unwraps its EDK.

@@ -10,7 +10,12 @@ use wasm_bindgen::JsValue;
 use crate::{DecryptError, EncryptError, Section};
 
 /// A JS `Error` with `name`, `kind`, `code` and extra numeric or string fields.
-fn js_error(kind: &str, code: &str, message: &str, details: &[(&str, JsValue)]) -> JsValue {
+pub(crate) fn js_error(
+    kind: &str,
+    code: &str,
+    message: &str,
+    details: &[(&str, JsValue)],
+) -> JsValue {
     let err = Error::new(message);
     let set = |key: &str, value: JsValue| {
         // Setting a data property on a fresh Error object cannot fail.

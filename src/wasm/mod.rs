@@ -15,6 +15,7 @@ mod decrypt;
 mod encrypt;
 pub mod error;
 mod hash;
+mod jwe;
 
 use wasm_bindgen::prelude::*;
 
@@ -22,6 +23,7 @@ pub use decrypt::Decryptor;
 pub use decrypt::no_decryptable_key;
 pub use encrypt::{Encryptor, PendingEncryptor};
 pub use hash::{MessageHasher, message_is_signed, signature_hash};
+pub use jwe::{jwe_protected_header, open_jwe};
 
 /// Runs once when the module is instantiated: panics print their message to the console.
 #[wasm_bindgen(start)]

@@ -5,13 +5,16 @@ pub mod audit;
 pub mod error;
 pub(crate) mod keys;
 pub mod policy;
+pub(crate) mod recipient;
 pub mod root;
 pub mod secrets;
 mod service;
 
 pub use error::DomainError;
 pub use service::Resealed;
-pub(crate) use service::{DigestOptions, EdkSelector, KeyServer, NewKey, require_admin};
+pub(crate) use service::{
+    Answer, DigestOptions, EdkSelector, KeyServer, NewKey, Unwrapped, require_admin,
+};
 
 /// The principal whose token `serve` creates on first start; it may create keys, aliases and
 /// tokens, read the audit log, and always read or replace key policies.

@@ -20,6 +20,7 @@ use super::keys::{
     self, DISABLED, ENABLED, KEY_NAMESPACE, KeyMetadata, PENDING_DELETION, live, now_ms,
 };
 use super::policy::{Policy, default_policy};
+use super::recipient::Recipient;
 use super::root::RootKey;
 use super::secrets::{self, CryptoPool, KeyCache};
 use super::{ADMIN_PRINCIPAL, Caller};
@@ -56,8 +57,24 @@ pub(crate) struct Unwrapped {
     pub(crate) key_id: String,
     /// Its version.
     pub(crate) version: i64,
-    /// The data key.
-    pub(crate) data_key: DataKey,
+    /// The data key, as answered.
+    pub(crate) secret: Answer,
+}
+
+/// A secret as answered: a JWE to the caller's key, or (only where the server allows it) the
+/// bytes themselves, zeroized on drop.
+pub(crate) enum Answer {
+    Sealed(String),
+    Clear(Zeroizing<Vec<u8>>),
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sealed(_) => f.write_str("Sealed(..)"),
+            Self::Clear(_) => f.write_str("Clear(..)"),
+        }
+    }
 }
 
 /// Which EDK of a header to unwrap.
@@ -88,6 +105,8 @@ pub(crate) struct KeyServer {
     uncovered_since: std::sync::Mutex<Option<std::time::Instant>>,
     /// The last shredding left something; the next sweep tries again.
     shred_pending: std::sync::atomic::AtomicBool,
+    /// Whether data keys may be answered in the clear (`--allow-plaintext-data-keys`).
+    plaintext_answers: bool,
 }
 
 /// What a root-key rotation re-sealed.
@@ -170,7 +189,13 @@ impl KeyServer {
             covered: std::sync::atomic::AtomicI64::new(0),
             uncovered_since: std::sync::Mutex::new(None),
             shred_pending: std::sync::atomic::AtomicBool::new(false),
+            plaintext_answers: false,
         })
+    }
+
+    /// Allows answering data keys in the clear to callers that send no recipient key.
+    pub(crate) fn allow_plaintext_answers(&mut self, allowed: bool) {
+        self.plaintext_answers = allowed;
     }
 
     /// Records no signed digest covers yet (the digest lag): the chain's head in the
@@ -764,10 +789,19 @@ impl KeyServer {
         caller: &Caller,
         header: &[u8],
         edk: EdkSelector,
+        recipient: Option<Recipient>,
     ) -> Result<Unwrapped> {
         let mut key_id = None;
         let mut context = None;
-        let outcome = self.unwrap_inner(caller, header, edk, &mut key_id, &mut context).await;
+        let outcome = match self.answer_form(recipient.as_ref()) {
+            Ok(()) => self.unwrap_inner(caller, header, edk, &mut key_id, &mut context).await,
+            Err(e) => Err(e),
+        };
+        let outcome = outcome.and_then(|(key_id, version, data_key)| {
+            let secret =
+                self.answer(caller, recipient, &key_id, version, data_key.dangerous_as_bytes())?;
+            Ok(Unwrapped { key_id, version, secret })
+        });
         self.audit.outcome(caller, "Unwrap", key_id.as_deref(), context.as_ref(), outcome).await
     }
 
@@ -778,7 +812,7 @@ impl KeyServer {
         selector: EdkSelector,
         key_id: &mut Option<String>,
         context: &mut Option<EncryptionContext>,
-    ) -> Result<Unwrapped> {
+    ) -> Result<(String, i64, DataKey)> {
         let (header, len) = Header::parse(bytes, &Limits::default())
             .map_err(|e| DomainError::invalid(format!("header: {e}")))?;
         if len != bytes.len() {
@@ -821,7 +855,37 @@ impl KeyServer {
         if !policy.allows(&caller.principal, "Unwrap", Some(header.encryption_context())) {
             return Err(denied(caller, &key));
         }
-        Ok(Unwrapped { key_id: key.key_id, version, data_key })
+        Ok((key.key_id, version, data_key))
+    }
+
+    /// Refuses a request for a secret in the clear, unless the server allows that.
+    fn answer_form(&self, recipient: Option<&Recipient>) -> Result<()> {
+        match (recipient, self.plaintext_answers) {
+            (Some(_), _) | (None, true) => Ok(()),
+            (None, false) => Err(DomainError::invalid(
+                "recipient is required: data keys are answered only as a JWE to the caller's \
+                 ephemeral P-256 key (the server was not started with \
+                 --allow-plaintext-data-keys)",
+            )),
+        }
+    }
+
+    /// `secret` of key version `version` as the caller asked for it.
+    fn answer(
+        &self,
+        caller: &Caller,
+        recipient: Option<Recipient>,
+        key_id: &str,
+        version: i64,
+        secret: &[u8],
+    ) -> Result<Answer> {
+        match recipient {
+            Some(r) => {
+                let kid = keys::key_name(key_id, version);
+                Ok(Answer::Sealed(r.seal(&kid, &caller.request_id, secret)?))
+            }
+            None => Ok(Answer::Clear(Zeroizing::new(secret.to_vec()))),
+        }
     }
 
     /// Opens a sealed version (or finds it open) and RSA-decrypts, on the crypto pool.
@@ -851,14 +915,17 @@ impl KeyServer {
         ciphertext: Vec<u8>,
         sha1: bool,
         version: Option<i64>,
-    ) -> Result<(String, i64, Zeroizing<Vec<u8>>)> {
+        recipient: Option<Recipient>,
+    ) -> Result<Unwrapped> {
         self.read_key(caller, key_ref, "Decrypt", async |key| {
+            self.answer_form(recipient.as_ref())?;
             key.require_enabled()?;
             let version = version.unwrap_or(key.current_version);
             let sealed = self.version(&key, version).await?.private_sealed;
             let plaintext =
                 self.private_decrypt(&key.key_id, version, sealed, sha1, ciphertext).await?;
-            Ok((key.key_id, version, plaintext))
+            let secret = self.answer(caller, recipient, &key.key_id, version, &plaintext)?;
+            Ok(Unwrapped { key_id: key.key_id, version, secret })
         })
         .await
     }

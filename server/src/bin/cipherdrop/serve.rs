@@ -25,6 +25,7 @@ pub(crate) fn demo_settings(args: DemoArgs) -> Settings {
         cors_origins: Vec::new(),
         body_limit: 1 << 20,
         rate_limit: 1000,
+        allow_plaintext_data_keys: false,
         max_object_size: 8 << 30,
         upload_ttl: 24 * 3600,
         max_open_uploads: 16,

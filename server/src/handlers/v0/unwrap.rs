@@ -10,7 +10,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::domain::{Caller, DomainError, EdkSelector};
+use crate::domain::recipient::{Recipient, RecipientJwk};
+use crate::domain::{Answer, Caller, DomainError, EdkSelector, Unwrapped};
 use crate::handlers::json_body;
 use crate::state::AppState;
 
@@ -22,9 +23,13 @@ pub(crate) struct UnwrapRequest {
     edk_index: Option<usize>,
     /// ...or its key name (provider information), for clients that do not track positions.
     key_name: Option<String>,
+    /// The caller's ephemeral P-256 public key (JWK): the data key comes back as a JWE to it.
+    recipient: Option<RecipientJwk>,
 }
 
-fn parse_unwrap(req: UnwrapRequest) -> Result<(Vec<u8>, EdkSelector), DomainError> {
+type Unwrap = (Vec<u8>, EdkSelector, Option<Recipient>);
+
+fn parse_unwrap(req: UnwrapRequest) -> Result<Unwrap, DomainError> {
     let header =
         STANDARD.decode(&req.header).map_err(|_| DomainError::invalid("header is not base64"))?;
     let selector = match (req.edk_index, req.key_name) {
@@ -32,7 +37,7 @@ fn parse_unwrap(req: UnwrapRequest) -> Result<(Vec<u8>, EdkSelector), DomainErro
         (None, Some(name)) => EdkSelector::Name(name),
         _ => return Err(DomainError::invalid("give exactly one of edkIndex and keyName")),
     };
-    Ok((header, selector))
+    Ok((header, selector, req.recipient.as_ref().map(Recipient::agree).transpose()?))
 }
 
 pub(crate) async fn unwrap(
@@ -40,17 +45,26 @@ pub(crate) async fn unwrap(
     caller: Caller,
     body: Result<Json<UnwrapRequest>, JsonRejection>,
 ) -> Result<Response, DomainError> {
-    let (header, selector) = match json_body(body).and_then(parse_unwrap) {
+    let (header, selector, recipient) = match json_body(body).and_then(parse_unwrap) {
         Ok(parsed) => parsed,
         Err(e) => return state.keys.refuse(&caller, "Unwrap", e).await,
     };
-    let unwrapped = state.keys.unwrap(&caller, &header, selector).await?;
-    Ok(secret_json(
-        &unwrapped.key_id,
-        unwrapped.version,
-        "dataKey",
-        unwrapped.data_key.dangerous_as_bytes(),
-    ))
+    let unwrapped = state.keys.unwrap(&caller, &header, selector, recipient).await?;
+    Ok(answer(unwrapped, "wrappedDataKey", "dataKey"))
+}
+
+/// `{"keyId", "keyVersion"}` and the secret: as a JWE under `sealed`, or in the clear under
+/// `clear`.
+fn answer(unwrapped: Unwrapped, sealed: &str, clear: &str) -> Response {
+    match unwrapped.secret {
+        Answer::Sealed(jwe) => Json(json!({
+            "keyId": unwrapped.key_id,
+            "keyVersion": unwrapped.version,
+            sealed: jwe,
+        }))
+        .into_response(),
+        Answer::Clear(secret) => secret_json(&unwrapped.key_id, unwrapped.version, clear, &secret),
+    }
 }
 
 /// A JSON answer `{"keyId", "keyVersion", FIELD: base64(secret)}` whose every copy of the
@@ -85,9 +99,14 @@ pub(crate) struct DecryptRequest {
     encryption_algorithm: Option<String>,
     #[serde(default)]
     key_version: Option<i64>,
+    /// The caller's ephemeral P-256 public key (JWK): the plaintext comes back as a JWE to it.
+    #[serde(default)]
+    recipient: Option<RecipientJwk>,
 }
 
-fn parse_decrypt(req: DecryptRequest) -> Result<(Vec<u8>, bool, Option<i64>), DomainError> {
+type Decrypt = (Vec<u8>, bool, Option<i64>, Option<Recipient>);
+
+fn parse_decrypt(req: DecryptRequest) -> Result<Decrypt, DomainError> {
     let sha1 = match req.encryption_algorithm.as_deref() {
         None | Some("RSAES_OAEP_SHA_256") => false,
         Some("RSAES_OAEP_SHA_1") => true,
@@ -96,7 +115,8 @@ fn parse_decrypt(req: DecryptRequest) -> Result<(Vec<u8>, bool, Option<i64>), Do
     let ciphertext = STANDARD
         .decode(&req.ciphertext_blob)
         .map_err(|_| DomainError::invalid("ciphertextBlob is not base64"))?;
-    Ok((ciphertext, sha1, req.key_version))
+    let recipient = req.recipient.as_ref().map(Recipient::agree).transpose()?;
+    Ok((ciphertext, sha1, req.key_version, recipient))
 }
 
 pub(crate) async fn decrypt(
@@ -105,11 +125,11 @@ pub(crate) async fn decrypt(
     Path(key_ref): Path<String>,
     body: Result<Json<DecryptRequest>, JsonRejection>,
 ) -> Result<Response, DomainError> {
-    let (ciphertext, sha1, version) = match json_body(body).and_then(parse_decrypt) {
+    let (ciphertext, sha1, version, recipient) = match json_body(body).and_then(parse_decrypt) {
         Ok(parsed) => parsed,
         Err(e) => return state.keys.refuse(&caller, "Decrypt", e).await,
     };
-    let (key_id, version, plaintext) =
-        state.keys.decrypt(&caller, &key_ref, ciphertext, sha1, version).await?;
-    Ok(secret_json(&key_id, version, "plaintext", &plaintext))
+    let decrypted =
+        state.keys.decrypt(&caller, &key_ref, ciphertext, sha1, version, recipient).await?;
+    Ok(answer(decrypted, "wrappedPlaintext", "plaintext"))
 }
