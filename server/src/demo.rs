@@ -43,11 +43,7 @@ pub(crate) async fn bootstrap(keys: &KeyServer, dir: &Path) -> Result<Value, Dom
         return serde_json::from_str(&text)
             .map_err(|e| DomainError::internal(format!("demo.json: {e}")));
     }
-    let admin = Caller {
-        principal: ADMIN_PRINCIPAL.into(),
-        request_id: "demo-setup".into(),
-        token_id: None,
-    };
+    let admin = Caller::named(ADMIN_PRINCIPAL, "demo-setup");
     let key = keys
         .create_key(
             &admin,

@@ -57,8 +57,9 @@ impl Service {
             every: std::time::Duration::from_secs(settings.audit_digest_interval.max(1)),
             dir: settings.audit_dir.clone(),
         };
+        let oidc = settings.oidc()?.map(domain::oidc::Oidc::new).transpose()?;
         let (store, keys) =
-            open(&settings.data, digests, settings.allow_plaintext_data_keys).await?;
+            open(&settings.data, digests, settings.allow_plaintext_data_keys, oidc).await?;
         keys.bootstrap_admin(&settings.data.data_dir).await?;
         let demo = match settings.demo {
             true => Some(demo::bootstrap(&keys, &settings.data.data_dir).await?),
@@ -132,6 +133,7 @@ async fn open(
     data: &DataSettings,
     digests: domain::DigestOptions,
     plaintext_answers: bool,
+    oidc: Option<domain::oidc::Oidc>,
 ) -> Result<(Arc<dyn store::Store>, Arc<KeyServer>), DomainError> {
     let dir = &data.data_dir;
     private_dir(dir)?;
@@ -153,6 +155,9 @@ async fn open(
     let root = root_key(data)?;
     let mut keys = KeyServer::open(store.clone(), root, digests).await?;
     keys.allow_plaintext_answers(plaintext_answers);
+    if let Some(oidc) = oidc {
+        keys.trust_oidc(oidc);
+    }
     let keys = Arc::new(keys);
     Ok((store, keys))
 }

@@ -28,6 +28,62 @@ pub struct DataSettings {
     pub previous_root_key: Option<String>,
 }
 
+impl Settings {
+    /// The OpenID Connect configuration, if any issuer is trusted.
+    pub(crate) fn oidc(
+        &self,
+    ) -> Result<Option<crate::domain::oidc::OidcConfig>, crate::DomainError> {
+        use crate::domain::oidc::{IssuerConfig, OidcConfig};
+        let bad = |m: String| crate::DomainError::Misconfigured(m);
+        let pairs = |flag: &str, values: &[String]| {
+            values
+                .iter()
+                .map(|v| {
+                    v.rsplit_once('=')
+                        .map(|(i, x)| (i.to_string(), x.to_string()))
+                        .ok_or_else(|| bad(format!("--{flag} {v:?}: expected ISSUER=VALUE")))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let jwks = pairs("oidc-jwks", &self.oidc_jwks)?;
+        let prefixes = pairs("oidc-principal-prefix", &self.oidc_principal_prefixes)?;
+        for (issuer, _) in jwks.iter().chain(&prefixes) {
+            if !self.oidc_issuers.contains(issuer) {
+                return Err(bad(format!("{issuer}: not an --oidc-issuer")));
+            }
+        }
+        if self.oidc_issuers.is_empty() {
+            return Ok(None);
+        }
+        let mut issuers = Vec::new();
+        for issuer in &self.oidc_issuers {
+            let url =
+                url::Url::parse(issuer).map_err(|e| bad(format!("--oidc-issuer {issuer}: {e}")))?;
+            let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+            if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+                return Err(bad(format!(
+                    "--oidc-issuer {issuer}: must be https (http only on loopback)"
+                )));
+            }
+            let find = |list: &[(String, String)]| {
+                list.iter().find(|(i, _)| i == issuer).map(|(_, v)| v.clone())
+            };
+            issuers.push(IssuerConfig {
+                issuer: issuer.clone(),
+                jwks_file: find(&jwks).map(PathBuf::from),
+                prefix: find(&prefixes).unwrap_or_default(),
+            });
+        }
+        Ok(Some(OidcConfig {
+            issuers,
+            audiences: self.oidc_audiences.clone(),
+            principal_claim: self.oidc_principal_claim.clone(),
+            leeway: std::time::Duration::from_secs(self.oidc_leeway),
+            refresh: std::time::Duration::from_secs(self.oidc_jwks_refresh),
+        }))
+    }
+}
+
 impl DataSettings {
     /// The database URL in force; the default SQLite database is created if missing.
     pub fn database_url(&self) -> String {
@@ -84,6 +140,41 @@ pub struct Settings {
     /// `recipient` key. Off by default: whoever sees such a response has the file's key.
     #[arg(long, env = "CIPHERDROP_ALLOW_PLAINTEXT_DATA_KEYS")]
     pub allow_plaintext_data_keys: bool,
+    /// Trusted OpenID Connect issuer (repeatable): bearer tokens that are its JWTs sign
+    /// callers in; keys from ISSUER/.well-known/openid-configuration (https, or http on
+    /// loopback) unless --oidc-jwks gives a file.
+    #[arg(
+        long = "oidc-issuer",
+        env = "CIPHERDROP_OIDC_ISSUERS",
+        value_delimiter = ',',
+        value_name = "URL"
+    )]
+    pub oidc_issuers: Vec<String>,
+    /// Accepted audience (`aud`; repeatable): the client ID the issuer gives tokens for.
+    #[arg(
+        long = "oidc-audience",
+        env = "CIPHERDROP_OIDC_AUDIENCES",
+        value_delimiter = ',',
+        value_name = "AUD"
+    )]
+    pub oidc_audiences: Vec<String>,
+    /// An offline key set for an issuer: ISSUER=FILE (a JWKS document; repeatable).
+    #[arg(long = "oidc-jwks", value_name = "ISSUER=FILE")]
+    pub oidc_jwks: Vec<String>,
+    /// The claim whose value is the caller's principal (`sub`, or `email`, ...).
+    #[arg(long, env = "CIPHERDROP_OIDC_PRINCIPAL_CLAIM", default_value = "sub")]
+    pub oidc_principal_claim: String,
+    /// A prefix for an issuer's principals: ISSUER=PREFIX (repeatable), e.g.
+    /// `https://accounts.google.com=google:`, so that two issuers' users never share a name.
+    #[arg(long = "oidc-principal-prefix", value_name = "ISSUER=PREFIX")]
+    pub oidc_principal_prefixes: Vec<String>,
+    /// Clock skew allowed on a token's `exp` and `nbf`, in seconds.
+    #[arg(long, env = "CIPHERDROP_OIDC_LEEWAY", default_value_t = 60)]
+    pub oidc_leeway: u64,
+    /// Least seconds between two fetches of an issuer's keys (a token with an unknown `kid`
+    /// triggers one).
+    #[arg(long, env = "CIPHERDROP_OIDC_JWKS_REFRESH", default_value_t = 60)]
+    pub oidc_jwks_refresh: u64,
     /// Requests per second each principal may make (burst: twice that).
     #[arg(long, env = "CIPHERDROP_RATE_LIMIT", default_value_t = 200)]
     pub rate_limit: u32,

@@ -46,6 +46,12 @@ pub struct Record {
     /// before token IDs existed, so that their hashes still verify).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_id: Option<String>,
+    /// For a caller signed in through OpenID Connect: its token's issuer (`iss`)...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// ...and subject (`sub`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 /// A stored record with its chain links, as the API returns it.
@@ -113,6 +119,8 @@ impl Record {
             result: result.into(),
             detail,
             token_id: caller.token_id.clone(),
+            issuer: caller.identity.as_ref().map(|i| i.issuer.clone()),
+            subject: caller.identity.as_ref().map(|i| i.subject.clone()),
         }
     }
 }

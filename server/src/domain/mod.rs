@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod error;
 pub(crate) mod keys;
+pub mod oidc;
 pub mod policy;
 pub(crate) mod recipient;
 pub mod root;
@@ -13,7 +14,7 @@ mod service;
 pub use error::DomainError;
 pub use service::Resealed;
 pub(crate) use service::{
-    Answer, DigestOptions, EdkSelector, KeyServer, NewKey, Unwrapped, require_admin,
+    Answer, Authentication, DigestOptions, EdkSelector, KeyServer, NewKey, Unwrapped, require_admin,
 };
 
 /// The principal whose token `serve` creates on first start; it may create keys, aliases and
@@ -32,11 +33,28 @@ pub struct Caller {
     pub request_id: String,
     /// ID of the token the caller presented (never the token itself).
     pub token_id: Option<String>,
+    /// The verified OpenID Connect sign-in, for callers that presented one.
+    pub identity: Option<std::sync::Arc<oidc::Identity>>,
 }
 
 impl Caller {
     /// The server itself, for records of its own actions.
     pub(crate) fn system(request_id: &str) -> Self {
-        Self { principal: SYSTEM_PRINCIPAL.into(), request_id: request_id.into(), token_id: None }
+        Self::named(SYSTEM_PRINCIPAL, request_id)
+    }
+
+    /// A caller known by name alone (no token: the server itself, the demo's set-up).
+    pub(crate) fn named(principal: &str, request_id: &str) -> Self {
+        Self {
+            principal: principal.into(),
+            request_id: request_id.into(),
+            token_id: None,
+            identity: None,
+        }
+    }
+
+    /// The claims of its sign-in token (none for a static token).
+    pub(crate) fn claims(&self) -> &policy::Claims {
+        self.identity.as_ref().map_or(&policy::NO_CLAIMS, |i| &i.claims)
     }
 }

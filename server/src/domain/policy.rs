@@ -49,6 +49,15 @@ pub const MAX_POLICY_BYTES: usize = 32 * 1024;
 
 /// Prefix of condition keys that test the verified encryption context.
 const CONTEXT_KEY_PREFIX: &str = "EncryptionContext:";
+/// Prefix of condition keys that test a claim of the caller's OpenID Connect token.
+const CLAIM_KEY_PREFIX: &str = "Jwt:";
+
+/// The claims of the caller's sign-in token, each as its values (a string claim has one, an
+/// array of strings several); empty for callers with a static token.
+pub type Claims = BTreeMap<String, Vec<String>>;
+
+/// No claims.
+pub(crate) static NO_CLAIMS: Claims = BTreeMap::new();
 
 /// A key policy.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -144,9 +153,13 @@ impl Policy {
                     return Err(DomainError::invalid(format!("unknown condition operator {op:?}")));
                 };
                 for (key, values) in conditions {
-                    if !key.starts_with(CONTEXT_KEY_PREFIX) {
+                    let known = [CONTEXT_KEY_PREFIX, CLAIM_KEY_PREFIX]
+                        .iter()
+                        .any(|p| key.strip_prefix(p).is_some_and(|name| !name.is_empty()));
+                    if !known {
                         return Err(DomainError::invalid(format!(
-                            "condition key {key:?} must start with {CONTEXT_KEY_PREFIX:?}"
+                            "condition key {key:?} must start with {CONTEXT_KEY_PREFIX:?} or \
+                             {CLAIM_KEY_PREFIX:?}"
                         )));
                     }
                     if operator == Operator::Null
@@ -180,11 +193,23 @@ impl Policy {
         action: &str,
         context: Option<&EncryptionContext>,
     ) -> bool {
+        self.allows_with_claims(principal, &NO_CLAIMS, action, context)
+    }
+
+    /// [`Policy::allows`] for a caller signed in with claims (`Jwt:NAME` condition keys).
+    pub fn allows_with_claims(
+        &self,
+        principal: &str,
+        claims: &Claims,
+        action: &str,
+        context: Option<&EncryptionContext>,
+    ) -> bool {
+        let request = Request { principal, claims, context };
         let applicable = |effect| {
             self.statements
                 .iter()
                 .filter(move |st| st.effect == effect)
-                .any(|st| st.applies(principal, action, context))
+                .any(|st| st.applies(&request, action))
         };
         !applicable(Effect::Deny) && applicable(Effect::Allow)
     }
@@ -227,6 +252,14 @@ fn action_matches(pattern: &str, action: &str) -> bool {
     like(&glob, action)
 }
 
+/// What conditions are evaluated against.
+struct Request<'a> {
+    principal: &'a str,
+    claims: &'a Claims,
+    /// The verified encryption context; `None` where there is none.
+    context: Option<&'a EncryptionContext>,
+}
+
 impl Statement {
     /// Whether its principal and action name the request.
     fn names(&self, principal: &str, action: &str) -> bool {
@@ -239,33 +272,34 @@ impl Statement {
         self.condition.values().any(|keys| !keys.is_empty())
     }
 
-    /// Whether its conditions hold; `None` when they cannot be evaluated: no verified
-    /// context, or (in a policy not made by [`Policy::from_json`]) an unknown operator or key.
-    fn conditions_hold(
-        &self,
-        principal: &str,
-        context: Option<&EncryptionContext>,
-    ) -> Option<bool> {
-        if !self.is_conditional() {
-            return Some(true);
-        }
-        let context = context?;
+    /// Whether its conditions hold; `None` when they cannot be evaluated: a context key
+    /// without a verified context, or (in a policy not made by [`Policy::from_json`]) an
+    /// unknown operator or key. Claim keys always can: a caller without a claim has no
+    /// value for it.
+    fn conditions_hold(&self, request: &Request<'_>) -> Option<bool> {
         let mut all = true;
         for (op, keys) in &self.condition {
             let operator = Operator::parse(op)?;
             for (key, values) in keys {
-                let name = key.strip_prefix(CONTEXT_KEY_PREFIX)?;
-                let actual = context.get(name).map(String::as_str);
-                all &= operator.holds(values, actual, principal);
+                let actual: Vec<&str> = if let Some(name) = key.strip_prefix(CONTEXT_KEY_PREFIX) {
+                    request.context?.get(name).map(String::as_str).into_iter().collect()
+                } else {
+                    let name = key.strip_prefix(CLAIM_KEY_PREFIX)?;
+                    request
+                        .claims
+                        .get(name)
+                        .map_or_else(Vec::new, |v| v.iter().map(String::as_str).collect())
+                };
+                all &= operator.holds(values, &actual, request.principal);
             }
         }
         Some(all)
     }
 
     /// Whether it applies to the request; conditions that cannot be evaluated fail closed.
-    fn applies(&self, principal: &str, action: &str, context: Option<&EncryptionContext>) -> bool {
-        self.names(principal, action)
-            && self.conditions_hold(principal, context).unwrap_or(self.effect == Effect::Deny)
+    fn applies(&self, request: &Request<'_>, action: &str) -> bool {
+        self.names(request.principal, action)
+            && self.conditions_hold(request).unwrap_or(self.effect == Effect::Deny)
     }
 }
 
@@ -328,27 +362,31 @@ impl Operator {
         Some(Self::String { quantifier, compare, negated, if_exists })
     }
 
-    /// Whether the condition on one key holds: `actual` is the key's value in the verified
-    /// context (`None`: absent), `values` the policy's.
-    fn holds(self, values: &OneOrMany, actual: Option<&str>, principal: &str) -> bool {
+    /// Whether the condition on one key holds: `actual` is the key's set of values (one or
+    /// none for a context key, any number for a claim), `values` the policy's. Without a set
+    /// prefix an operator asks whether some value matches (negated: whether none does).
+    fn holds(self, values: &OneOrMany, actual: &[&str], principal: &str) -> bool {
         let Self::String { quantifier, compare, negated, if_exists } = self else {
             return values.iter().any(|v| match v {
-                "true" => actual.is_none(),
-                "false" => actual.is_some(),
+                "true" => actual.is_empty(),
+                "false" => !actual.is_empty(),
                 _ => false,
             });
         };
-        let Some(actual) = actual else {
+        if actual.is_empty() {
             // The key's set of values is empty.
             return match quantifier {
                 Quantifier::Single => negated || if_exists,
                 Quantifier::ForAllValues => true,
                 Quantifier::ForAnyValue => if_exists,
             };
-        };
-        // A present single-valued key is a set of one: "all" and "any" of it agree.
-        let matched = values.iter().any(|v| compare.matches(v, actual, principal));
-        matched != negated
+        }
+        let matches = |a: &&str| values.iter().any(|v| compare.matches(v, a, principal));
+        match quantifier {
+            Quantifier::Single => actual.iter().any(matches) != negated,
+            Quantifier::ForAllValues => actual.iter().all(|a| matches(a) != negated),
+            Quantifier::ForAnyValue => actual.iter().any(|a| matches(a) != negated),
+        }
     }
 }
 
@@ -564,6 +602,67 @@ mod tests {
 
     fn glob(pattern: &str) -> Vec<Piece> {
         pieces(pattern, "", true)
+    }
+
+    fn claims(pairs: &[(&str, &[&str])]) -> Claims {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
+            .collect()
+    }
+
+    /// `Jwt:NAME` keys: multi-valued claims under each quantifier, absent claims (static
+    /// tokens), and evaluation without an encryption context.
+    #[test]
+    fn claim_conditions() {
+        let allow = |op: &str, values: Value| {
+            policy(json!({ "Statement": [{ "Effect": "Allow", "Principal": "*", "Action": "*",
+                "Condition": { op: { "Jwt:groups": values } } }] }))
+        };
+        let finance = claims(&[("groups", &["finance", "staff"])]);
+        let staff = claims(&[("groups", &["staff"])]);
+        let none = Claims::new();
+        // (operator, policy values, [finance+staff, staff only, no claim])
+        let cases: [(&str, Value, [bool; 3]); 8] = [
+            ("StringEquals", json!("finance"), [true, false, false]),
+            ("ForAnyValue:StringEquals", json!("finance"), [true, false, false]),
+            ("ForAllValues:StringEquals", json!("finance"), [false, false, true]),
+            ("ForAllValues:StringEquals", json!(["finance", "staff"]), [true, true, true]),
+            ("StringNotEquals", json!("finance"), [false, true, true]),
+            ("ForAnyValue:StringNotEquals", json!("finance"), [true, true, false]),
+            ("ForAllValues:StringNotEquals", json!("finance"), [false, true, true]),
+            ("StringLike", json!("fin*"), [true, false, false]),
+        ];
+        for (op, values, expected) in cases {
+            let p = allow(op, values.clone());
+            for (who, want) in [&finance, &staff, &none].into_iter().zip(expected) {
+                // No encryption context needed: claims are known for every action.
+                let got = p.allows_with_claims("alice", who, "DescribeKey", None);
+                assert_eq!(got, want, "{op} {values} for {who:?}");
+            }
+        }
+        // A Deny on a claim stops static-token callers too (they have no such claim).
+        let p = policy(json!({ "Statement": [
+            { "Effect": "Allow", "Principal": "*", "Action": "*" },
+            { "Effect": "Deny", "Principal": "*", "Action": "Unwrap",
+              "Condition": { "ForAnyValue:StringNotEquals": { "Jwt:email_verified": "true" } } },
+            { "Effect": "Deny", "Principal": "*", "Action": "Unwrap",
+              "Condition": { "Null": { "Jwt:email_verified": "true" } } }] }));
+        let verified = claims(&[("email_verified", &["true"])]);
+        let context = ctx(&[("owner", "alice")]);
+        assert!(p.allows_with_claims("alice", &verified, "Unwrap", Some(&context)));
+        assert!(!p.allows("alice", "Unwrap", Some(&context)));
+        assert!(!p.allows_with_claims(
+            "alice",
+            &claims(&[("email_verified", &["false"])]),
+            "Unwrap",
+            Some(&context)
+        ));
+        assert!(
+            Policy::from_json(json!({ "Statement": [{ "Effect": "Allow", "Principal": "*",
+            "Action": "*", "Condition": { "StringEquals": { "Jwt:": "x" } } }] }))
+            .is_err()
+        );
     }
 
     /// The README's semantics table, cell by cell: every operator (plain, `…IfExists`,

@@ -19,6 +19,7 @@ use super::error::DomainError;
 use super::keys::{
     self, DISABLED, ENABLED, KEY_NAMESPACE, KeyMetadata, PENDING_DELETION, live, now_ms,
 };
+use super::oidc;
 use super::policy::{Policy, default_policy};
 use super::recipient::Recipient;
 use super::root::RootKey;
@@ -107,6 +108,17 @@ pub(crate) struct KeyServer {
     shred_pending: std::sync::atomic::AtomicBool,
     /// Whether data keys may be answered in the clear (`--allow-plaintext-data-keys`).
     plaintext_answers: bool,
+    /// Trusted OpenID Connect issuers, if any.
+    oidc: Option<oidc::Oidc>,
+}
+
+/// What a bearer token proved.
+#[derive(Debug)]
+pub(crate) enum Authentication {
+    /// A principal: through a static token (its ID) or a verified sign-in.
+    Known { principal: String, token_id: Option<String>, identity: Option<Arc<oidc::Identity>> },
+    /// Nobody; for a refused sign-in token, why (for the audit record).
+    Unknown(Option<String>),
 }
 
 /// What a root-key rotation re-sealed.
@@ -190,6 +202,7 @@ impl KeyServer {
             uncovered_since: std::sync::Mutex::new(None),
             shred_pending: std::sync::atomic::AtomicBool::new(false),
             plaintext_answers: false,
+            oidc: None,
         })
     }
 
@@ -429,9 +442,38 @@ impl KeyServer {
 
     // --- Tokens -----------------------------------------------------------------------------
 
-    /// The principal and token ID of `token`, unless it is unknown, expired or revoked.
-    pub(crate) async fn principal_of(&self, token: &str) -> Result<Option<(String, String)>> {
-        Ok(self.store.token_principal(&token_hash(token), now_ms()).await?)
+    /// Who a bearer token proves: a JWT of a trusted OpenID Connect issuer, or a static token
+    /// that is known, unexpired and not revoked.
+    pub(crate) async fn authenticate(&self, token: &str) -> Result<Authentication> {
+        if let Some(oidc) = &self.oidc
+            && oidc::looks_like_jwt(token)
+        {
+            return Ok(match oidc.verify(token).await {
+                Ok(identity) if valid_signed_in_principal(&identity.principal) => {
+                    Authentication::Known {
+                        principal: identity.principal.clone(),
+                        token_id: None,
+                        identity: Some(Arc::new(identity)),
+                    }
+                }
+                Ok(identity) => Authentication::Unknown(Some(format!(
+                    "oidc: principal {:?} is reserved",
+                    identity.principal
+                ))),
+                Err(oidc::Refused(why)) => Authentication::Unknown(Some(format!("oidc: {why}"))),
+            });
+        }
+        Ok(match self.store.token_principal(&token_hash(token), now_ms()).await? {
+            Some((principal, token_id)) => {
+                Authentication::Known { principal, token_id: Some(token_id), identity: None }
+            }
+            None => Authentication::Unknown(None),
+        })
+    }
+
+    /// Trusts the OpenID Connect issuers of `oidc` for sign-in.
+    pub(crate) fn trust_oidc(&mut self, oidc: oidc::Oidc) {
+        self.oidc = Some(oidc);
     }
 
     /// A new bearer token for `principal` (admin only), stored hashed, valid for `ttl`
@@ -852,7 +894,8 @@ impl KeyServer {
         let data_key = DataKey::from_slice(&plaintext);
         header.verify(&data_key).map_err(|_| DomainError::InvalidCiphertext)?;
         *context = Some(header.encryption_context().clone());
-        if !policy.allows(&caller.principal, "Unwrap", Some(header.encryption_context())) {
+        let context = Some(header.encryption_context());
+        if !policy.allows_with_claims(&caller.principal, caller.claims(), "Unwrap", context) {
             return Err(denied(caller, &key));
         }
         Ok((key.key_id, version, data_key))
@@ -1175,7 +1218,9 @@ fn found(key: Option<KeyRow>, key_ref: &str) -> Result<KeyRow> {
 fn authorize(caller: &Caller, key: &KeyRow, action: &str) -> Result<()> {
     let admin_override =
         caller.principal == ADMIN_PRINCIPAL && matches!(action, "GetKeyPolicy" | "PutKeyPolicy");
-    if admin_override || key.policy()?.allows(&caller.principal, action, None) {
+    if admin_override
+        || key.policy()?.allows_with_claims(&caller.principal, caller.claims(), action, None)
+    {
         Ok(())
     } else {
         Err(DomainError::AccessDenied(format!(
@@ -1203,6 +1248,12 @@ pub(crate) fn require_admin(caller: &Caller) -> Result<()> {
 
 /// Principal names the server writes itself or shows for nobody: no token may carry them.
 const RESERVED_PRINCIPALS: [&str; 3] = ["-", super::SYSTEM_PRINCIPAL, "anonymous"];
+
+/// A signed-in principal may be anything its issuer says, except a reserved name or the
+/// admin: the admin is only ever the holder of the admin token.
+fn valid_signed_in_principal(p: &str) -> bool {
+    !RESERVED_PRINCIPALS.contains(&p) && !p.eq_ignore_ascii_case(ADMIN_PRINCIPAL)
+}
 
 /// Principal names are lowercase, so that two names can never differ by case alone (`Admin`
 /// beside `admin`), and compared exactly as stored.

@@ -13,7 +13,7 @@ use axum::extract::{ConnectInfo, FromRef, FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::domain::{Caller, DomainError, KeyServer};
+use crate::domain::{Authentication, Caller, DomainError, KeyServer};
 
 /// Header that carries the request ID (set by [`ops::request_id`] when absent).
 pub(crate) const REQUEST_ID: &str = "x-request-id";
@@ -122,35 +122,41 @@ where
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        let principal = match token {
-            Some(token) => auth.keys.principal_of(token.trim()).await?,
-            None => None,
+        let proved = match token {
+            Some(token) => auth.keys.authenticate(token.trim()).await?,
+            None => Authentication::Unknown(None),
         };
         // The path as the client sent it: routers nested under /v0 see it shortened.
         let path = parts.extensions.get::<OriginalUri>().map_or(parts.uri.path(), |u| u.0.path());
         let action = format!("{} {path}", parts.method);
-        let Some(principal) = principal else {
-            let client = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-            let client = client.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-            if auth.anonymous.check_key(&client).is_err() {
-                return Err(DomainError::RateLimited);
+        let (principal, token_id, identity) = match proved {
+            Authentication::Known { principal, token_id, identity } => {
+                (principal, token_id, identity)
             }
-            let Some(unrecorded) = auth.refusals.note(client) else {
-                return Err(DomainError::Unauthorized);
-            };
-            let anonymous = Caller { principal: "-".into(), request_id, token_id: None };
-            let detail = format!(
-                "client={client} (later refusals of this address within {}s are counted, not \
-                 recorded; the previous window left out {unrecorded})",
-                REFUSAL_WINDOW.as_secs()
-            );
-            return auth
-                .keys
-                .refuse_noted(&anonymous, &action, DomainError::Unauthorized, detail)
-                .await;
+            Authentication::Unknown(why) => {
+                let client = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+                let client =
+                    client.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+                if auth.anonymous.check_key(&client).is_err() {
+                    return Err(DomainError::RateLimited);
+                }
+                let Some(unrecorded) = auth.refusals.note(client) else {
+                    return Err(DomainError::Unauthorized);
+                };
+                let anonymous = Caller::named("-", &request_id);
+                let why = why.map(|w| format!("{w}; ")).unwrap_or_default();
+                let detail = format!(
+                    "{why}client={client} (later refusals of this address within {}s are counted, \
+                 not recorded; the previous window left out {unrecorded})",
+                    REFUSAL_WINDOW.as_secs()
+                );
+                return auth
+                    .keys
+                    .refuse_noted(&anonymous, &action, DomainError::Unauthorized, detail)
+                    .await;
+            }
         };
-        let (principal, token_id) = principal;
-        let caller = Caller { principal, request_id, token_id: Some(token_id) };
+        let caller = Caller { principal, request_id, token_id, identity };
         if auth.limiter.check_key(&caller.principal).is_err() {
             return auth.keys.refuse(&caller, &action, DomainError::RateLimited).await;
         }
