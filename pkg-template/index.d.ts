@@ -210,8 +210,12 @@ export declare class MultiKeyring implements Keyring {
 export interface KeyServerKeyringOptions {
     /** Base URL of the key server, such as `https://keys.example` or `location.origin`. */
     url: string;
-    /** Bearer token of the principal the server checks the key policy against. */
-    token: string;
+    /**
+     * Bearer token of the principal the server checks the key policy against: a static
+     * token, or a provider called before each request that resolves to one (for example a
+     * fresh OpenID Connect ID token from the app's sign-in library).
+     */
+    token: string | (() => string | Promise<string>);
     /** Key ID or `alias/NAME`: whose public key new messages are wrapped with. */
     keyId: string;
     /** Default: the global `fetch`. */

@@ -19,6 +19,19 @@ const KEY_NAMESPACE = 'cipherdrop';
 const OAEP_HASH = 'SHA-256';
 const TOKEN = Symbol('cipherdrop.key-server');
 
+/**
+ * The bearer token for one request: `token` itself, or what the token provider `token()`
+ * resolves to (called per request, so an app can hand over a fresh OpenID Connect ID or
+ * access token).
+ */
+async function bearerOf(token) {
+    const value = typeof token === 'function' ? await token() : token;
+    if (typeof value !== 'string' || value === '') {
+        throw new TypeError('the token provider must resolve to a non-empty string');
+    }
+    return value;
+}
+
 function checkString(what, value) {
     if (typeof value !== 'string' || value === '') {
         throw new TypeError(`${what} must be a non-empty string`);
@@ -81,12 +94,12 @@ export class KeyServerKeyring {
      */
     static async create({ url, token, keyId, fetch: fetchFn = globalThis.fetch, signal } = {}) {
         checkString('url', url);
-        checkString('token', token);
+        if (typeof token !== 'function') checkString('token', token);
         checkString('keyId', keyId);
         if (typeof fetchFn !== 'function') throw new TypeError('fetch must be a function');
         const base = String(url).replace(/\/+$/, '');
         const response = await fetchFn(`${base}/v0/keys/${encodeURIComponent(keyId)}/public-key`, {
-            headers: { authorization: `Bearer ${token}` },
+            headers: { authorization: `Bearer ${await bearerOf(token)}` },
             signal,
         });
         if (!response.ok) {
@@ -136,11 +149,12 @@ export class KeyServerKeyring {
         const fetchFn = this.#fetch;
         const ours = await crypto.subtle.generateKey(ECDH, false, ['deriveBits']);
         const { kty, crv, x, y } = await crypto.subtle.exportKey('jwk', ours.publicKey);
+        const bearer = await bearerOf(this.#token);
         let response;
         try {
             response = await fetchFn(`${this.#url}/v0/unwrap`, {
                 method: 'POST',
-                headers: { authorization: `Bearer ${this.#token}`, 'content-type': 'application/json' },
+                headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
                 body: JSON.stringify({
                     header: toBase64(headerBytes),
                     keyName: edk.providerInfo,

@@ -111,6 +111,27 @@ test('wraps with the fetched public key and unwraps through the server', async (
     assert.equal(server.calls.filter((c) => c.url.endsWith('/public-key')).length, 1);
 });
 
+test('a token provider is asked for a fresh token before every request', async () => {
+    const server = fakeServer();
+    let calls = 0;
+    const provider = async () => {
+        calls += 1;
+        return TOKEN;
+    };
+    const keyring = await KeyServerKeyring.create({
+        url: 'http://keys.test/', token: provider, keyId: 'alias/archive', fetch: server.fetchFn,
+    });
+    const { result } = await encrypt(keyring, data, { encryptionContext: context });
+    await decrypt(keyring, result);
+    await decrypt(keyring, result);
+    assert.equal(calls, 3, 'public key, then one per unwrap');
+    const failing = await KeyServerKeyring.create({
+        url: 'http://keys.test/', token: async () => '', keyId: 'alias/archive',
+        fetch: server.fetchFn,
+    }).catch((e) => e);
+    assert.ok(failing instanceof TypeError, String(failing));
+});
+
 test('a JWE answer that was altered, or names another key, does not open', async () => {
     const flip = (jwe) => {
         const parts = jwe.split('.');

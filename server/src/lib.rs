@@ -39,7 +39,7 @@ pub struct Service {
     state: state::AppState,
     keys: Arc<KeyServer>,
     archive: Option<archive::Archive>,
-    demo: Option<serde_json::Value>,
+    demo: Option<(serde_json::Value, demo::DevIssuer)>,
 }
 
 impl std::fmt::Debug for Service {
@@ -51,7 +51,13 @@ impl std::fmt::Debug for Service {
 impl Service {
     /// Opens (or initialises) the database and everything the server needs; nothing is
     /// served yet, so a start that cannot work fails here.
-    pub async fn open(settings: Settings) -> Result<Self, DomainError> {
+    pub async fn open(mut settings: Settings) -> Result<Self, DomainError> {
+        // The demo trusts its own development issuer, at the address it listens on.
+        let issuer = settings.demo.then(|| demo::issuer_url(&settings.listen));
+        if let Some(issuer) = &issuer {
+            settings.oidc_issuers.push(issuer.clone());
+            settings.oidc_audiences.push(demo::AUDIENCE.into());
+        }
         let digests = domain::DigestOptions {
             every_records: settings.audit_digest_records.max(1),
             every: std::time::Duration::from_secs(settings.audit_digest_interval.max(1)),
@@ -61,9 +67,12 @@ impl Service {
         let (store, keys) =
             open(&settings.data, digests, settings.allow_plaintext_data_keys, oidc).await?;
         keys.bootstrap_admin(&settings.data.data_dir).await?;
-        let demo = match settings.demo {
-            true => Some(demo::bootstrap(&keys, &settings.data.data_dir).await?),
-            false => None,
+        let demo = match issuer {
+            Some(issuer) => Some((
+                demo::bootstrap(&keys, &settings.data.data_dir).await?,
+                demo::DevIssuer::open(&settings.data.data_dir, issuer)?,
+            )),
+            None => None,
         };
         let auth = handlers::Auth::new(keys.clone(), settings.rate_limit);
         let archive = match settings.archive_url() {

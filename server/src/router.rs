@@ -19,7 +19,7 @@ pub(crate) fn router(
     archive: Option<Archive>,
     addr: std::net::SocketAddr,
     settings: &Settings,
-    demo: Option<serde_json::Value>,
+    demo: Option<(serde_json::Value, crate::demo::DevIssuer)>,
 ) -> Router {
     // `*` is "any origin" (tower-http panics on a list that holds it); bearer tokens, not
     // cookies, carry identity, so no credentials mode is needed either way.
@@ -69,22 +69,19 @@ pub(crate) fn router(
         .layer(cors)
         .with_state(state);
     let app = match demo {
-        Some(config) => {
-            let hosts = demo_hosts(addr);
-            let config = move |headers: axum::http::HeaderMap| async move {
-                // The config holds the demo principals' tokens: a page served under another
-                // name (DNS rebinding) must not read it.
-                let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-                if hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
-                    Ok(axum::Json(config))
-                } else {
-                    Err(crate::domain::DomainError::AccessDenied(format!(
-                        "the demo configuration is served to {} only",
-                        hosts.join(", ")
-                    )))
-                }
-            };
-            app.route("/demo/config.json", get(config))
+        Some((config, issuer)) => {
+            let demo = handlers::demo::DemoState { config, issuer, hosts: demo_hosts(addr) };
+            app.merge(
+                Router::new()
+                    .route("/demo/config.json", get(handlers::demo::config))
+                    .route(
+                        "/demo/oidc/.well-known/openid-configuration",
+                        get(handlers::demo::discovery),
+                    )
+                    .route("/demo/oidc/jwks", get(handlers::demo::jwks))
+                    .route("/demo/oidc/token", post(handlers::demo::token))
+                    .with_state(demo),
+            )
         }
         None => app,
     };

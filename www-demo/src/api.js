@@ -28,17 +28,19 @@ export class ArchiveClient {
     #base;
     #token;
 
+    /** `token`: a function that resolves to the bearer token for the next request. */
     constructor(base, token) {
         this.#base = base.replace(/\/+$/, '');
         this.#token = token;
     }
 
     async #call(method, path, { body, signal, json = true } = {}) {
+        const token = await this.#token();
         let response;
         try {
             response = await fetch(`${this.#base}${path}`, {
                 method,
-                headers: { authorization: `Bearer ${this.#token}` },
+                headers: { authorization: `Bearer ${token}` },
                 body,
                 signal,
             });

@@ -51,13 +51,35 @@ function announce(text) {
     els.status.textContent = text;
 }
 
+/** who → { token, expires } of its current ID token */
+const idTokens = new Map();
+
+/**
+ * A fresh ID token for `who` from the demo's OpenID Connect issuer (sign-in as a demo
+ * user), reused until half a minute before it expires. Every request carries one: the key
+ * server verifies it as it would any issuer's.
+ */
+async function idToken(who) {
+    const cached = idTokens.get(who);
+    if (cached && cached.expires - Date.now() > 30_000) return cached.token;
+    const response = await fetch(config.signIn, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user: who }),
+    });
+    if (!response.ok) throw new Error(`signing in as ${who} failed (HTTP ${response.status})`);
+    const { id_token: token, expires_in: lifetime } = await response.json();
+    idTokens.set(who, { token, expires: Date.now() + lifetime * 1000 });
+    return token;
+}
+
 function client(who = principal) {
-    return new ArchiveClient(origin, config.principals[who]);
+    return new ArchiveClient(origin, () => idToken(who));
 }
 
 function keyrings(who = principal) {
     if (!keyringCache.has(who)) {
-        const promise = keyringsFor({ url: origin, token: config.principals[who], config });
+        const promise = keyringsFor({ url: origin, token: () => idToken(who), config });
         promise.catch(() => keyringCache.delete(who)); // retry next time
         keyringCache.set(who, promise);
     }
@@ -498,7 +520,7 @@ async function start() {
         return;
     }
     els.keyAlias.textContent = config.keyAlias;
-    const names = Object.keys(config.principals);
+    const names = config.principals;
     els.principal.replaceChildren(...names.map((n) => el('option', { value: n, text: n })));
     const saved = sessionStorage.getItem('cipherdrop-demo-principal');
     els.principal.value = names.includes(saved) ? saved : names[0];

@@ -660,8 +660,41 @@ test(
             denied.some((r) => r.context?.owner === 'alice' && r.context?.object === id),
             `a denied record names the object: ${JSON.stringify(denied)}`,
         );
+        // bob signed in through the demo's OpenID Connect issuer: no static token.
+        const issuer = `${baseUrl.replace(/\/$/, '')}/demo/oidc`;
+        assert.ok(
+            denied.every((r) => r.issuer === issuer && r.subject === 'bob' && !r.tokenId),
+            `records name the issuer and subject: ${JSON.stringify(denied)}`,
+        );
     },
 );
+
+test('the page signs in through the demo issuer: no token in the configuration', async () => {
+    const config = await (await fetch(new URL('/demo/config.json', baseUrl))).json();
+    assert.deepEqual(config.principals, ['alice', 'bob']);
+    assert.doesNotMatch(JSON.stringify(config), /eyJ|"token"/);
+    const discovery = await (
+        await fetch(new URL('/demo/oidc/.well-known/openid-configuration', baseUrl))
+    ).json();
+    assert.equal(discovery.issuer, new URL('/demo/oidc', baseUrl).href);
+    const signIn = (user) =>
+        fetch(new URL(config.signIn, baseUrl), {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ user }),
+        });
+    const { id_token: token, expires_in: lifetime } = await (await signIn('alice')).json();
+    assert.ok(lifetime > 0 && lifetime <= 300, `short-lived: ${lifetime}`);
+    const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
+    assert.equal(claims.sub, 'alice');
+    assert.equal((await signIn('admin')).status, 400, 'only the demo users can sign in');
+    // The key server takes the ID token; a forged one (payload changed) is refused.
+    const keys = (t) => fetch(new URL('/v0/keys/alias%2Farchive', baseUrl), { headers: { authorization: `Bearer ${t}` } });
+    assert.equal((await keys(token)).status, 200);
+    const parts = token.split('.');
+    const forged = Buffer.from(JSON.stringify({ ...claims, sub: 'bob' })).toString('base64url');
+    assert.equal((await keys(`${parts[0]}.${forged}.${parts[2]}`)).status, 401);
+});
 
 test(
     'the key disabled with the CLI: download shows the error; enabled: it works again',

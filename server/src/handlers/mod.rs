@@ -1,5 +1,6 @@
 //! HTTP handlers: they authenticate, parse, call the domain and answer; the domain audits.
 
+pub(crate) mod demo;
 mod error;
 pub(crate) mod ops;
 pub(crate) mod v0;

@@ -95,6 +95,8 @@ pub(crate) fn run(settings: Settings) -> Result<(), Error> {
             .await
             .map_err(Error::io(format!("cannot listen on {}", settings.listen), None))?;
         let addr = listener.local_addr().map_err(Error::io("cannot listen", None))?;
+        // The address as bound (a port of 0 is chosen now): the demo's issuer names it.
+        let settings = Settings { listen: addr.to_string(), ..settings };
         let service = Service::open(settings).await.map_err(Error::Server)?;
         // Only once the database is open and the root key checked: the line means "ready".
         println!("cipherdrop key server on http://{addr}");
