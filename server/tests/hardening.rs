@@ -131,9 +131,10 @@ fn cors_any_origin_starts() {
     assert_eq!(resp.headers().get("access-control-allow-origin").unwrap(), "*");
 }
 
-/// Finding 12: the demo hands its principals' tokens (`/demo/config.json`) only to requests
-/// addressed to its own listening address, so a page on another name that resolves here
-/// (DNS rebinding) gets 403 and no token.
+/// Finding 12: the demo signs its users in (`POST /demo/oidc/token`) and serves its page's
+/// configuration only to requests addressed to its own listening address, so a page on
+/// another name that resolves here (DNS rebinding) gets 403 and no token; the configuration
+/// itself holds no token.
 #[test]
 fn demo_config_only_for_its_own_host() {
     let tmp = tempfile::tempdir().unwrap();
@@ -165,14 +166,31 @@ fn demo_config_only_for_its_own_host() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("cdt_"));
+    // No static token (`cdt_…`) and no JWT (`eyJ….eyJ…`; base64 PEM has no dots).
+    assert!(!body.contains("cdt_") && !body.contains(".eyJ"), "no token in the config: {body}");
     let port = addr.rsplit(':').next().unwrap();
     let (status, _) = request("GET", &url, None, Some(&format!("localhost:{port}")));
     assert_eq!(status, 200);
+    let sign_in = |host: &str| {
+        let response = ureq::post(&format!("{addr}/demo/oidc/token"))
+            .header("Host", host)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .send_json(serde_json::json!({ "user": "alice" }))
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.into_body().read_to_string().unwrap_or_default())
+    };
+    let (status, body) = sign_in(&format!("localhost:{port}"));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"id_token\":\"eyJ"), "{body}");
     for host in ["evil.example", &format!("evil.example:{port}"), "127.0.0.1"] {
         let (status, body) = request("GET", &url, None, Some(host));
         assert_eq!(status, 403, "{host}: {body}");
-        assert!(!body.contains("cdt_"), "{host}: a token was handed out");
+        let (status, body) = sign_in(host);
+        assert_eq!(status, 403, "{host}: {body}");
+        assert!(!body.contains(".eyJ"), "{host}: a token was handed out");
     }
     let _ = child.kill();
     let _ = child.wait();

@@ -267,8 +267,9 @@ fn every_bad_token_is_refused() {
     let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
     let unsigned =
         format!("{}.{}.", b64(&json!({ "alg": "none", "typ": "JWT", "kid": "ec-1" })), b64(&good));
+    // The classic algorithm confusion: an HMAC keyed with the issuer's public key PEM.
     let rsa_pem =
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/rsa-2048.pem"))
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/rsa-2048.pub.pem"))
             .unwrap();
     let hs256 = {
         let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
@@ -284,7 +285,7 @@ fn every_bad_token_is_refused() {
     };
     let cases: Vec<(&str, String)> = vec![
         ("alg none", unsigned),
-        ("HS256 keyed with the RSA key PEM (algorithm confusion)", hs256),
+        ("HS256 keyed with the public key", hs256),
         ("expired", ec.sign(&with(json!({ "exp": now() - 3600 })))),
         ("not yet valid", ec.sign(&with(json!({ "nbf": now() + 3600 })))),
         ("wrong audience", ec.sign(&with(json!({ "aud": "another-app" })))),
