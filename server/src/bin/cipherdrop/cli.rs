@@ -19,7 +19,7 @@ pub(crate) enum Command {
     /// Decrypt an AWS Encryption SDK message; nothing unauthenticated is left in OUT.
     Decrypt(DecryptArgs),
     /// Run the key server.
-    Serve(cipherdrop_server::Settings),
+    Serve(Box<cipherdrop_server::Settings>),
     /// Run the archive demo: key server, archive store and demo page on one port.
     Demo(DemoArgs),
     /// Write the key server's database (sealed keys, aliases, policies, token hashes, audit

@@ -17,7 +17,7 @@ fn main() -> Result<(), Error> {
     match Cli::parse().command {
         Command::Encrypt(args) => crypt::encrypt(&args),
         Command::Decrypt(args) => crypt::decrypt(&args),
-        Command::Serve(settings) => serve::run(settings),
+        Command::Serve(settings) => serve::run(*settings),
         Command::Demo(args) => serve::run(serve::demo_settings(args)),
         Command::Backup(args) => serve::backup(&args),
         Command::Restore(args) => serve::restore(&args),
