@@ -42,6 +42,7 @@ pub(crate) fn check_plain_http(settings: &Settings) -> Result<(), DomainError> {
     match api.into_iter().chain(metrics).find(|(_, addr)| !is_loopback(addr)) {
         Some((flag, addr)) => {
             let fix = match flag {
+                _ if settings.demo => "the demo serves loopback only",
                 "--listen" => "give --tls-cert and --tls-key, or --insecure-http",
                 _ => "it has no TLS: give --insecure-http, or a loopback address",
             };

@@ -173,6 +173,10 @@ fn plain_http_leaves_loopback_only_with_insecure_http() {
         assert!(stderr.contains("--insecure-http"), "{stderr}");
     }
 
+    let demo = ["demo", "--listen", "0.0.0.0:0", "--data-dir", dir.to_str().unwrap()];
+    let line = failure(&cli(None, None, &demo, None));
+    assert!(line.contains("the demo serves loopback only"), "{line}");
+
     let mut plain = Server::start_with(&dir, &["--listen", "0.0.0.0:0", "--insecure-http"]);
     assert!(plain.addr.starts_with("http://"), "{}", plain.addr);
     plain.admin_json(&["key", "list"]);
