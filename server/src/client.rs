@@ -1,7 +1,8 @@
 //! HTTP client of the key server, for the admin CLI and the key-server keyring.
 //!
 //! [`Client`] is a small blocking client: base URL from `CIPHERDROP_ADDR` (default
-//! `http://127.0.0.1:8700`), bearer token from `CIPHERDROP_TOKEN`. A refusal carries the
+//! `http://127.0.0.1:8700`), bearer token from `CIPHERDROP_TOKEN`. An `https://` server's
+//! certificate must chain to a system root or to a CA the caller names. A refusal carries the
 //! server's status, error code and message, never the token.
 //!
 //! [`KeyServerKeyring`] is a [`cipherdrop::Keyring`] for one server key: it wraps locally with
@@ -10,6 +11,8 @@
 
 use std::cell::OnceCell;
 use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -18,8 +21,11 @@ use cipherdrop::{
     DataKey, DecryptError, EncryptError, EncryptedDataKey, EncryptionContext, Header, Keyring,
     OaepHash, RawRsaKeyring,
 };
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
 use zeroize::Zeroizing;
 
 use crate::domain::audit::ChainedRecord;
@@ -54,6 +60,9 @@ pub enum Error {
     },
     /// The server could not be reached, or the connection failed.
     Transport(String),
+    /// The server's TLS certificate did not verify: it chains to no trusted CA, names
+    /// another host, or expired.
+    Certificate(String),
     /// The server answered 2xx with something other than the expected JSON.
     Response(String),
     /// The client is misconfigured (for example `CIPHERDROP_ADDR` is not an http URL).
@@ -85,6 +94,7 @@ impl fmt::Display for Error {
             Self::Status { status, body } if body.is_empty() => write!(f, "http status {status}"),
             Self::Status { status, body } => write!(f, "http status {status}: {body}"),
             Self::Transport(e) => write!(f, "cannot reach the key server: {e}"),
+            Self::Certificate(e) => write!(f, "TLS certificate refused: {e}"),
             Self::Response(e) => write!(f, "unexpected answer from the key server: {e}"),
             Self::Config(e) => f.write_str(e),
         }
@@ -124,29 +134,43 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client of the server at `base_url` (`http://HOST:PORT`), authenticating with `token`.
+    /// A client of the server at `base_url` (`http://HOST:PORT` or `https://HOST:PORT`),
+    /// authenticating with `token`; an https server's certificate must chain to a system root.
     pub fn new(base_url: &str, token: Option<String>) -> Result<Self, Error> {
+        Self::with_ca_file(base_url, token, None)
+    }
+
+    /// Like [`Client::new`], but an https server's certificate may also chain to a CA
+    /// certificate in `ca_file` (PEM, one or more).
+    pub fn with_ca_file(
+        base_url: &str,
+        token: Option<String>,
+        ca_file: Option<&Path>,
+    ) -> Result<Self, Error> {
         let base = base_url.trim().trim_end_matches('/').to_string();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(Error::Config(format!(
                 "key server address {base:?} must start with http:// or https://"
             )));
         }
-        let config = ureq::Agent::config_builder()
+        let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
             .timeout_global(Some(Duration::from_secs(120)))
-            .max_redirects(0)
-            .build();
+            .max_redirects(0);
+        // Reading the system's roots costs a directory scan: only for a server that needs them.
+        if base.starts_with("https://") {
+            config = config.tls_config(tls_config(ca_file)?);
+        }
         let token = token.map(|t| Zeroizing::new(t.trim().to_string())).filter(|t| !t.is_empty());
-        Ok(Self { agent: config.into(), base, token })
+        Ok(Self { agent: config.build().into(), base, token })
     }
 
     /// A client configured by `CIPHERDROP_ADDR` (default [`DEFAULT_ADDR`]) and
-    /// `CIPHERDROP_TOKEN`.
-    pub fn from_env() -> Result<Self, Error> {
+    /// `CIPHERDROP_TOKEN`, trusting the CAs in `ca_file` too (see [`Client::with_ca_file`]).
+    pub fn from_env(ca_file: Option<&Path>) -> Result<Self, Error> {
         let addr = std::env::var("CIPHERDROP_ADDR").unwrap_or_else(|_| DEFAULT_ADDR.into());
-        Self::new(&addr, std::env::var("CIPHERDROP_TOKEN").ok())
+        Self::with_ca_file(&addr, std::env::var("CIPHERDROP_TOKEN").ok(), ca_file)
     }
 
     /// The base URL, without a trailing slash.
@@ -171,7 +195,20 @@ impl Client {
     ) -> Result<Zeroizing<Vec<u8>>, Error> {
         let url = format!("{}{path}", self.base);
         let auth = self.token.as_ref().map(|t| Zeroizing::new(format!("Bearer {}", t.as_str())));
-        let transport = |e: ureq::Error| Error::Transport(e.to_string());
+        let transport = |e: ureq::Error| {
+            // ureq hands rustls's errors over inside an io::Error.
+            let tls = match &e {
+                ureq::Error::Rustls(tls) => Some(tls),
+                ureq::Error::Io(io) => io.get_ref().and_then(|e| e.downcast_ref()),
+                _ => None,
+            };
+            match tls {
+                Some(tls @ rustls::Error::InvalidCertificate(_)) => {
+                    Error::Certificate(tls.to_string())
+                }
+                _ => Error::Transport(e.to_string()),
+            }
+        };
         macro_rules! with_auth {
             ($req:expr) => {{
                 let req = $req.header("accept", "application/json");
@@ -495,6 +532,29 @@ pub struct Unwrapped {
     pub key_version: i64,
     /// The data key (zeroized on drop).
     pub data_key: DataKey,
+}
+
+/// TLS with the aws-lc-rs provider (the server's), trusting the system's roots (which
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR` may replace) and the CA certificates in `ca_file`.
+fn tls_config(ca_file: Option<&Path>) -> Result<TlsConfig, Error> {
+    let mut roots = rustls_native_certs::load_native_certs().certs;
+    if let Some(path) = ca_file {
+        let unreadable =
+            |e: &dyn fmt::Display| Error::Config(format!("CA file {}: {e}", path.display()));
+        let cas = CertificateDer::pem_file_iter(path)
+            .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+            .map_err(|e| unreadable(&e))?;
+        if cas.is_empty() {
+            return Err(unreadable(&"no certificate in it"));
+        }
+        roots.extend(cas);
+    }
+    let roots = roots.iter().map(|c| Certificate::from_der(c).to_owned());
+    Ok(TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .root_certs(RootCerts::from(roots))
+        .build())
 }
 
 /// `alias/NAME` for `NAME` or `alias/NAME`.

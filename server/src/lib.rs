@@ -3,7 +3,8 @@
 //! verified encryption context allow it. Every call is audited in a hash chain.
 //!
 //! Layers: [`router`] → handlers (`/v0`) and the archive → [`domain`] → `store` (SQLite or
-//! PostgreSQL). The binary only parses arguments; [`Service`] runs the server.
+//! PostgreSQL). The binary only parses arguments; [`Service`] runs the server, plain HTTP or
+//! TLS on the listener it is given (`transport`).
 #![forbid(unsafe_code)]
 
 mod archive;
@@ -16,11 +17,13 @@ mod router;
 mod settings;
 mod state;
 mod store;
+mod transport;
 
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
@@ -40,6 +43,7 @@ pub struct Service {
     keys: Arc<KeyServer>,
     archive: Option<archive::Archive>,
     demo: Option<(serde_json::Value, demo::DevIssuer)>,
+    tls: Option<transport::Tls>,
 }
 
 impl std::fmt::Debug for Service {
@@ -52,6 +56,8 @@ impl Service {
     /// Opens (or initialises) the database and everything the server needs; nothing is
     /// served yet, so a start that cannot work fails here.
     pub async fn open(mut settings: Settings) -> Result<Self, DomainError> {
+        transport::check_plain_http(&settings)?;
+        let tls = transport::tls(&settings)?;
         // The demo trusts its own development issuer, at the address it listens on.
         let issuer = settings.demo.then(|| demo::issuer_url(&settings.listen));
         if let Some(issuer) = &issuer {
@@ -89,10 +95,16 @@ impl Service {
             None => None,
         };
         let state = state::AppState::new(keys.clone(), auth);
-        Ok(Self { settings, state, keys, archive, demo })
+        Ok(Self { settings, state, keys, archive, demo, tls })
     }
 
-    /// Serves on `listener` until `shutdown` completes; in-flight requests finish first.
+    /// `https` with `--tls-cert`, else `http`: what clients put in front of the address.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// Serves on `listener` (HTTPS with `--tls-cert`) until `shutdown` completes; in-flight
+    /// requests finish first.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
@@ -120,12 +132,18 @@ impl Service {
         }
         let app = router::router(self.state, self.archive, addr, &self.settings, self.demo);
         tracing::info!(%addr, "cipherdrop key server listening");
-        let served = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let served = match self.tls {
+            Some(tls) => {
+                let listener =
+                    tls.listen(listener).map_err(|e| DomainError::internal(e.to_string()))?;
+                // axum gives `ConnectInfo` the peer address for a TcpListener, or for any
+                // listener under `tap_io`; coherence rules forbid implementing it for ours.
+                let listener = listener.tap_io(|_| {});
+                axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+            }
+            None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
+        };
         for s in sweepers {
             s.abort();
         }

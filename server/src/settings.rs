@@ -113,9 +113,23 @@ pub struct Settings {
     /// Database, root key and data directory.
     #[command(flatten)]
     pub data: DataSettings,
-    /// Address to listen on.
+    /// Address to listen on. Plain HTTP is served on loopback only (127.0.0.0/8, ::1,
+    /// localhost): any other address needs --tls-cert and --tls-key, or --insecure-http.
     #[arg(long, env = "CIPHERDROP_LISTEN", default_value = "127.0.0.1:8700")]
     pub listen: String,
+    /// Serve HTTPS (HTTP/1.1 and HTTP/2) with this certificate chain (PEM, the server's
+    /// certificate first). Both files are read again on SIGHUP: new connections get the new
+    /// pair; a pair that does not load is logged and the old one kept.
+    #[arg(long, env = "CIPHERDROP_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "CIPHERDROP_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback --listen or --metrics-listen address (behind a
+    /// proxy that terminates TLS, say): bearer tokens and data keys then cross the network
+    /// in clear up to that proxy.
+    #[arg(long, env = "CIPHERDROP_INSECURE_HTTP")]
+    pub insecure_http: bool,
     /// Append-only directory, outside the database, where each signed digest of the audit
     /// chain (`digests/N.json`) and the records it covers (`records/N.jsonl`) are written.
     #[arg(long, env = "CIPHERDROP_AUDIT_DIR")]
@@ -127,7 +141,8 @@ pub struct Settings {
     #[arg(long, env = "CIPHERDROP_AUDIT_DIGEST_INTERVAL", default_value_t = 60)]
     pub audit_digest_interval: u64,
     /// Also serve `/metrics` without a token on this address (for the operator's network
-    /// only); on the API's address `/metrics` needs the admin token.
+    /// only), in plain HTTP: on loopback only, unless --insecure-http. On the API's address
+    /// `/metrics` needs the admin token.
     #[arg(long, env = "CIPHERDROP_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
     /// Origins allowed by CORS (comma-separated), e.g. https://app.example.

@@ -1,6 +1,8 @@
 //! Test kit for end-to-end key-server tests: the real `cipherdrop serve` binary on a port the
-//! OS picks (`--listen 127.0.0.1:0`; the server prints its address), a temporary data
-//! directory, the CLI run as a user runs it, and an HTTP client.
+//! OS picks (`--listen 127.0.0.1:0` unless the test gives `--listen`; the server prints its
+//! address), a temporary data directory, the CLI run as a user runs it, and an HTTP client.
+//! A server may serve HTTPS with a certificate from a test CA ([`tls`]), which the kit's
+//! clients and CLI runs then trust.
 //!
 //! The storage backend is chosen by `CIPHERDROP_TEST_BACKEND`: `sqlite` (the default: the
 //! server's database in its data directory) or `postgres` (a throwaway PostgreSQL cluster per
@@ -8,6 +10,7 @@
 #![allow(clippy::unwrap_used, dead_code)]
 
 pub mod services;
+pub mod tls;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -16,6 +19,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use services::{Postgres, bind_params, psql_url, shared_cluster};
+use tls::TlsFiles;
 
 use base64::Engine as _;
 use cipherdrop_server::client::Client;
@@ -26,7 +30,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_cipherdrop");
 /// The repository's test keys.
 pub const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data");
 /// Environment variables of the CLI and server that the tests set themselves.
-const ENV: [&str; 15] = [
+const ENV: [&str; 19] = [
     "CIPHERDROP_ADDR",
     "CIPHERDROP_TOKEN",
     "CIPHERDROP_DATA_DIR",
@@ -42,6 +46,10 @@ const ENV: [&str; 15] = [
     "CIPHERDROP_PREVIOUS_ROOT_KEY",
     "CIPHERDROP_PKCS11_PIN",
     "CIPHERDROP_PKCS11_MODULE",
+    "CIPHERDROP_TLS_CERT",
+    "CIPHERDROP_TLS_KEY",
+    "CIPHERDROP_INSECURE_HTTP",
+    "CIPHERDROP_CA_FILE",
 ];
 
 /// The storage backend of [`Server::start`]: `"sqlite"` (default) or `"postgres"`, from
@@ -60,7 +68,8 @@ pub struct Server {
     child: Option<Child>,
     /// Kept open so that the server never writes to a closed pipe.
     _stdout: Option<BufReader<ChildStdout>>,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://`; a server listening on every address is
+    /// reached through 127.0.0.1.
     pub addr: String,
     /// The data directory.
     pub dir: PathBuf,
@@ -72,6 +81,8 @@ pub struct Server {
     pg: Option<Arc<Postgres>>,
     /// The `--database-url` the server was given, if any.
     database_url: Option<String>,
+    /// The CA of its TLS certificate, which the kit's clients trust.
+    ca: Option<PathBuf>,
 }
 
 impl Server {
@@ -88,12 +99,31 @@ impl Server {
     /// Like [`Server::start_with`], with more environment variables for the server (e.g.
     /// [`services::S3::env`]).
     pub fn start_with_env(dir: &Path, args: &[&str], env: &[(String, String)]) -> Self {
+        Self::start_trusting(dir, args, env, None)
+    }
+
+    /// Like [`Server::start_with`], serving HTTPS with the certificate and key of `tls`.
+    pub fn start_tls(dir: &Path, tls: &TlsFiles, args: &[&str]) -> Self {
+        let (cert, key) = (tls.cert.to_str().unwrap(), tls.key.to_str().unwrap());
+        let mut all = vec!["--tls-cert", cert, "--tls-key", key];
+        all.extend_from_slice(args);
+        Self::start_trusting(dir, &all, &[], Some(&tls.ca))
+    }
+
+    /// Like [`Server::start_with_env`]; the kit's clients of the server trust the CA
+    /// certificate `ca` (for a server that `args` or `env` make serve HTTPS).
+    pub fn start_trusting(
+        dir: &Path,
+        args: &[&str],
+        env: &[(String, String)],
+        ca: Option<&Path>,
+    ) -> Self {
         if backend() != "postgres" || args.contains(&"--database-url") {
-            return Self::spawn(dir, args, env, None, None, true);
+            return Self::spawn(dir, args, env, None, None, true, ca);
         }
         let pg = shared_cluster(&dir.with_extension("pg"));
         let url = pg.ensure_database("cipherdrop");
-        Self::spawn(dir, args, env, Some(pg), Some(url), true)
+        Self::spawn(dir, args, env, Some(pg), Some(url), true, ca)
     }
 
     /// A replica: a server on `dir` (its own data directory) with an explicit
@@ -119,7 +149,7 @@ impl Server {
         let key = root_key_file.to_str().expect("UTF-8 path");
         let mut all = vec!["--root-key-file", key];
         all.extend_from_slice(args);
-        Self::spawn(dir, &all, env, None, Some(database_url.to_string()), false)
+        Self::spawn(dir, &all, env, None, Some(database_url.to_string()), false, None)
     }
 
     fn spawn(
@@ -129,29 +159,18 @@ impl Server {
         pg: Option<Arc<Postgres>>,
         database_url: Option<String>,
         require_admin: bool,
+        ca: Option<&Path>,
     ) -> Self {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(dir.with_extension("log"))
             .unwrap();
-        let mut cmd = Command::new(BIN);
-        for var in ENV {
-            cmd.env_remove(var);
-        }
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir);
+        let mut cmd = serve_command(dir, args, env);
         if let Some(url) = &database_url {
             cmd.args(["--database-url", url]);
         }
-        let mut child = cmd
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let mut child = cmd.stdout(Stdio::piped()).stderr(log).spawn().unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
@@ -165,8 +184,8 @@ impl Server {
                 .unwrap_or_default();
             panic!("server did not start: {line:?}\n{log}{pg_log}");
         };
-        let addr = addr.to_string();
-        let client = Client::new(&addr, None).unwrap();
+        let addr = addr.replace("://0.0.0.0:", "://127.0.0.1:");
+        let client = Client::with_ca_file(&addr, None, ca).unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         while client.health().is_err() {
             assert!(Instant::now() < deadline, "server at {addr} never became healthy");
@@ -185,6 +204,7 @@ impl Server {
             admin,
             pg,
             database_url,
+            ca: ca.map(Path::to_path_buf),
         }
     }
 
@@ -255,7 +275,7 @@ impl Server {
 
     /// A client with `token` (none: unauthenticated).
     pub fn client(&self, token: Option<&str>) -> Client {
-        Client::new(&self.addr, token.map(String::from)).unwrap()
+        Client::with_ca_file(&self.addr, token.map(String::from), self.ca.as_deref()).unwrap()
     }
 
     /// A client with the admin token.
@@ -265,7 +285,8 @@ impl Server {
 
     /// Runs the CLI against this server with `token`.
     pub fn cli(&self, token: Option<&str>, args: &[&str]) -> Output {
-        cli(Some(&self.addr), token, args, None)
+        let ca = self.ca.iter().map(|ca| ("CIPHERDROP_CA_FILE".into(), ca.display().to_string()));
+        cli_env(Some(&self.addr), token, args, None, &ca.collect::<Vec<_>>())
     }
 
     /// Runs the CLI with the admin token; it must succeed; returns its stdout as JSON.
@@ -295,8 +316,8 @@ impl Drop for Server {
     }
 }
 
-/// Runs `cipherdrop serve` on `dir` with `args` (as [`Server`] does, `--listen 127.0.0.1:0`
-/// and stderr appended to `DIR.log`) for a start that should fail, and waits up to `timeout`
+/// Runs `cipherdrop serve` on `dir` with `args` (as [`Server`] does: `--listen 127.0.0.1:0`
+/// unless `args` has `--listen`, and stderr appended to `DIR.log`) for a start that should fail, and waits up to `timeout`
 /// for it to exit. Returns its exit status (`None`: it was still running, and is killed) and
 /// what it wrote to stderr.
 pub fn serve_expecting_exit(
@@ -317,21 +338,8 @@ pub fn serve_expecting_exit_env(
     let log_path = dir.with_extension("log");
     let before = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
     let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).unwrap();
-    let mut cmd = Command::new(BIN);
-    for var in ENV {
-        cmd.env_remove(var);
-    }
-    let mut child = cmd
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut child =
+        serve_command(dir, args, env).stdout(Stdio::null()).stderr(log).spawn().unwrap();
     let deadline = Instant::now() + timeout;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -347,6 +355,22 @@ pub fn serve_expecting_exit_env(
     let text = std::fs::read(&log_path).unwrap_or_default();
     let start = usize::try_from(before).unwrap().min(text.len());
     (status, String::from_utf8_lossy(&text[start..]).into_owned())
+}
+
+/// `cipherdrop serve --data-dir DIR ARGS` in a clean environment plus `env`, on
+/// `--listen 127.0.0.1:0` unless `args` says otherwise, logging warnings and errors.
+fn serve_command(dir: &Path, args: &[&str], env: &[(String, String)]) -> Command {
+    let mut cmd = Command::new(BIN);
+    for var in ENV {
+        cmd.env_remove(var);
+    }
+    cmd.arg("serve");
+    if !args.contains(&"--listen") {
+        cmd.args(["--listen", "127.0.0.1:0"]);
+    }
+    cmd.arg("--data-dir").arg(dir).args(args);
+    cmd.env("RUST_LOG", "warn").envs(env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null());
+    cmd
 }
 
 /// Runs the CLI with `CIPHERDROP_ADDR` and `CIPHERDROP_TOKEN` set (or unset) and `stdin`.

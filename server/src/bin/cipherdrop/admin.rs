@@ -11,7 +11,7 @@ use cipherdrop_server::domain::policy::PolicyDocument;
 use clap::Subcommand;
 use serde_json::Value;
 
-use crate::cli::Command;
+use crate::cli::{Command, KeyServerArgs};
 use crate::error::Error;
 
 #[derive(Debug, Subcommand)]
@@ -188,8 +188,8 @@ pub(crate) enum AuditCommand {
     },
 }
 
-pub(crate) fn run(command: Command) -> Result<(), Error> {
-    let client = Client::from_env()?;
+pub(crate) fn run(command: Command, key_server: &KeyServerArgs) -> Result<(), Error> {
+    let client = key_server.client()?;
     let answer = match command {
         Command::Key(c) => key(&client, c)?,
         Command::Alias(c) => alias(&client, c)?.into(),

@@ -2,14 +2,37 @@
 
 use std::path::PathBuf;
 
+use cipherdrop_server::client::Client;
 use clap::{Args, Parser, Subcommand};
+
+use crate::error::Error;
 
 /// cipherdrop: client-side encryption in the AWS Encryption SDK message format.
 #[derive(Debug, Parser)]
 #[command(name = "cipherdrop", version, about)]
 pub(crate) struct Cli {
+    /// How to reach a key server, for the commands that call one.
+    #[command(flatten)]
+    pub(crate) key_server: KeyServerArgs,
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+/// The key server the admin commands and `--server-key` call: CIPHERDROP_ADDR and
+/// CIPHERDROP_TOKEN from the environment, and this option.
+#[derive(Debug, Args)]
+pub(crate) struct KeyServerArgs {
+    /// CA certificates (PEM, one or more) that an https:// key server's certificate may chain
+    /// to, besides the system's roots.
+    #[arg(long, env = "CIPHERDROP_CA_FILE", value_name = "FILE", global = true)]
+    pub(crate) ca_file: Option<PathBuf>,
+}
+
+impl KeyServerArgs {
+    /// The one place the CLI makes its key-server client.
+    pub(crate) fn client(&self) -> Result<Client, Error> {
+        Ok(Client::from_env(self.ca_file.as_deref())?)
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,9 +9,9 @@ use cipherdrop::{
     EncryptionContext, Encryptor, Keyring, Limits, MultiKeyring, OaepHash, RawRsaKeyring,
 };
 
-use cipherdrop_server::client::{Client, KeyServerKeyring};
+use cipherdrop_server::client::KeyServerKeyring;
 
-use crate::cli::{CommonArgs, DecryptArgs, EncryptArgs};
+use crate::cli::{CommonArgs, DecryptArgs, EncryptArgs, KeyServerArgs};
 use crate::error::Error;
 
 /// Read size: large enough to amortise system calls, small against a frame.
@@ -19,8 +19,8 @@ const CHUNK: usize = 1 << 20;
 /// Inputs at least this large show progress on a terminal.
 const PROGRESS_THRESHOLD: u64 = 64 << 20;
 
-pub(crate) fn encrypt(args: &EncryptArgs) -> Result<(), Error> {
-    let keyring = keyring(&args.common, Purpose::Encrypt)?;
+pub(crate) fn encrypt(args: &EncryptArgs, key_server: &KeyServerArgs) -> Result<(), Error> {
+    let keyring = keyring(&args.common, key_server, Purpose::Encrypt)?;
     let suite = match args.suite.to_ascii_lowercase().as_str() {
         "0x0578" | "578" => AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384,
         "0x0478" | "478" => AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
@@ -53,8 +53,8 @@ pub(crate) fn encrypt(args: &EncryptArgs) -> Result<(), Error> {
     output.commit()
 }
 
-pub(crate) fn decrypt(args: &DecryptArgs) -> Result<(), Error> {
-    let keyring = keyring(&args.common, Purpose::Decrypt)?;
+pub(crate) fn decrypt(args: &DecryptArgs, key_server: &KeyServerArgs) -> Result<(), Error> {
+    let keyring = keyring(&args.common, key_server, Purpose::Decrypt)?;
     let options = DecryptOptions {
         commitment_policy: if args.allow_legacy {
             CommitmentPolicy::RequireEncryptAllowDecrypt
@@ -109,10 +109,14 @@ enum Purpose {
 /// To encrypt, each server key's public key is fetched now, so that a refused or unknown key
 /// fails before any input is read. To decrypt, one server keyring is enough: it sends every
 /// key-server EDK to the server, whichever key it names, and nothing is fetched.
-fn keyring(args: &CommonArgs, purpose: Purpose) -> Result<Box<dyn Keyring>, Error> {
+fn keyring(
+    args: &CommonArgs,
+    key_server: &KeyServerArgs,
+    purpose: Purpose,
+) -> Result<Box<dyn Keyring>, Error> {
     let mut keyrings: Vec<Box<dyn Keyring>> = Vec::new();
     if !args.server_keys.is_empty() {
-        let client = Client::from_env()?;
+        let client = key_server.client()?;
         let keys = match purpose {
             Purpose::Encrypt => &args.server_keys[..],
             Purpose::Decrypt => &args.server_keys[..1],

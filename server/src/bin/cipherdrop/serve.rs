@@ -18,6 +18,9 @@ pub(crate) fn demo_settings(args: DemoArgs) -> Settings {
             previous_root_key: None,
         },
         listen: args.listen,
+        tls_cert: None,
+        tls_key: None,
+        insecure_http: false,
         metrics_listen: None,
         audit_dir: None,
         audit_digest_records: 1000,
@@ -95,11 +98,14 @@ pub(crate) fn run(settings: Settings) -> Result<(), Error> {
             .await
             .map_err(Error::io(format!("cannot listen on {}", settings.listen), None))?;
         let addr = listener.local_addr().map_err(Error::io("cannot listen", None))?;
-        // The address as bound (a port of 0 is chosen now): the demo's issuer names it.
-        let settings = Settings { listen: addr.to_string(), ..settings };
+        // The demo's issuer names the address as bound (a port of 0 is chosen now).
+        let settings = match settings.demo {
+            true => Settings { listen: addr.to_string(), ..settings },
+            false => settings,
+        };
         let service = Service::open(settings).await.map_err(Error::Server)?;
         // Only once the database is open and the root key checked: the line means "ready".
-        println!("cipherdrop key server on http://{addr}");
+        println!("cipherdrop key server on {}://{addr}", service.scheme());
         service.serve(listener, shutdown_signal()).await.map_err(Error::Server)
     })
 }
