@@ -1,14 +1,14 @@
 //! Bearer tokens for principals.
 
 use axum::Json;
+use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::domain::keys::{now_ms, rfc3339};
 use crate::domain::{Caller, DomainError};
-use crate::handlers::json_body;
+use crate::handlers::{Path, json_body};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]

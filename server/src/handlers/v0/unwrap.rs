@@ -1,8 +1,8 @@
 //! Unwrap bound to a verified header, and plain RSA Decrypt for compatibility.
 
 use axum::Json;
+use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::domain::{Caller, DomainError, EdkSelector};
-use crate::handlers::json_body;
+use crate::handlers::{KeyRef, json_body};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -102,7 +102,7 @@ fn parse_decrypt(req: DecryptRequest) -> Result<(Vec<u8>, bool, Option<i64>), Do
 pub(crate) async fn decrypt(
     State(state): State<AppState>,
     caller: Caller,
-    Path(key_ref): Path<String>,
+    KeyRef(key_ref): KeyRef,
     body: Result<Json<DecryptRequest>, JsonRejection>,
 ) -> Result<Response, DomainError> {
     let (ciphertext, sha1, version) = match json_body(body).and_then(parse_decrypt) {
