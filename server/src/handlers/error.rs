@@ -43,7 +43,11 @@ impl IntoResponse for DomainError {
         }
         let body = serde_json::json!({ "error": self.code(), "message": self.public_message() });
         let mut response = (status(&self), Json(body)).into_response();
-        if matches!(self, DomainError::Unavailable(_) | DomainError::AuditFailed(_)) {
+        // The rate limiters refill within a second too (RFC 6585 lets a 429 say when).
+        if matches!(
+            self,
+            DomainError::Unavailable(_) | DomainError::AuditFailed(_) | DomainError::RateLimited
+        ) {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
