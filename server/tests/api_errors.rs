@@ -86,6 +86,11 @@ fn bad_bodies_are_json_errors() {
     let unknown = br#"{"principal": "alice", "admin": true}"#;
     send(&server, "POST", "/v0/tokens", Some(unknown)).error(400, "InvalidRequest");
     send(&server, "POST", "/v0/unwrap", Some(b"")).error(400, "InvalidRequest");
+    // JSON Schema's integers, which openapi.json promises, include 3600.0; not 1.5.
+    let whole = br#"{"principal": "carol", "ttlSeconds": 3600.0}"#;
+    assert_eq!(send(&server, "POST", "/v0/tokens", Some(whole)).json()["principal"], "carol");
+    let half = br#"{"principal": "carol", "ttlSeconds": 1.5}"#;
+    send(&server, "POST", "/v0/tokens", Some(half)).error(400, "InvalidRequest");
     send(&server, "POST", "/v0/tokens", None).error(415, "UnsupportedMediaType");
     assert!(last_refusal(&server, "CreateToken", "UnsupportedMediaType"));
     send(&server, "GET", "/v0/audit?after=first", None).error(400, "InvalidRequest");

@@ -233,6 +233,23 @@ pub(crate) async fn no_method(method: Method, uri: OriginalUri) -> DomainError {
     DomainError::MethodNotAllowed(format!("{} does not allow {method}", uri.0.path()))
 }
 
+/// An optional integer field that a JSON body may write as `7` or as `7.0`: JSON Schema's
+/// `integer`, which openapi.json promises, counts both; serde's integers only the first.
+pub(crate) fn whole<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    use serde::de::Error as _;
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else { return Ok(None) };
+    let float = || n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0);
+    // Whole and within ±2^53, where every f64 is exact: the cast cannot truncate.
+    #[allow(clippy::cast_possible_truncation)]
+    let value = n.as_i64().or_else(|| float().map(|f| f as i64));
+    let value = value.ok_or_else(|| D::Error::custom(format!("{n} is not an integer")))?;
+    T::try_from(value).map(Some).map_err(|_| D::Error::custom(format!("{n} is out of range")))
+}
+
 /// A JSON request body, or the reason it is not one, as a [`DomainError`] that the domain
 /// audits (axum's own rejections would answer in plain text and skip the audit log).
 pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, DomainError> {

@@ -114,6 +114,7 @@ pub(crate) async fn cancel_deletion(
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct ScheduleDeletion {
+    #[serde(default, deserialize_with = "crate::handlers::whole")]
     pending_window_in_days: Option<i64>,
 }
 

@@ -16,6 +16,7 @@ use crate::state::AppState;
 pub(crate) struct CreateToken {
     principal: String,
     /// Lifetime in seconds; none: until revoked.
+    #[serde(default, deserialize_with = "crate::handlers::whole")]
     ttl_seconds: Option<i64>,
 }
 

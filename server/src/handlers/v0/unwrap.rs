@@ -19,6 +19,7 @@ use crate::state::AppState;
 pub(crate) struct UnwrapRequest {
     header: String,
     /// Position of the EDK in the header...
+    #[serde(default, deserialize_with = "crate::handlers::whole")]
     edk_index: Option<usize>,
     /// ...or its key name (provider information), for clients that do not track positions.
     key_name: Option<String>,
@@ -83,7 +84,7 @@ pub(crate) struct DecryptRequest {
     ciphertext_blob: String,
     #[serde(default)]
     encryption_algorithm: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::handlers::whole")]
     key_version: Option<i64>,
 }
 
