@@ -25,8 +25,9 @@ NPM_PROJECTS=(
     tests/bench-web
     www-demo
 )
-# Python packages for the interop and vector runners, installed into build/venv.
-PY_REQUIREMENTS=tests/interop/requirements.txt
+# Python packages for the interop and vector runners and the API contract suite, installed
+# into build/venv together (one resolution, so their shared pins must agree).
+PY_REQUIREMENTS=(tests/interop/requirements.txt tests/api/requirements.txt)
 VENV=build/venv
 # Debian packages: Chromium and its WebDriver for wasm-bindgen browser tests and the demo
 # screenshot, a font so pages render text, and faketime, with which the key-server tests
@@ -122,12 +123,16 @@ if ! "$VENV/bin/python" -c '' 2>/dev/null; then
     rm -rf "$VENV"
     python3 -m venv "$VENV"
 fi
-if [ -f "$PY_REQUIREMENTS" ]; then
+requirements=()
+for file in "${PY_REQUIREMENTS[@]}"; do
+    [ -f "$file" ] && requirements+=("$file")
+done
+if [ ${#requirements[@]} -gt 0 ]; then
     stamp="$VENV/.requirements.sha256"
-    want=$(sha "$PY_REQUIREMENTS")
+    want=$(cat "${requirements[@]}" | sha256sum | cut -d' ' -f1)
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        say "pip install -r $PY_REQUIREMENTS"
-        "$VENV/bin/python" -m pip install --quiet -r "$PY_REQUIREMENTS"
+        say "pip install${requirements[*]/#/ -r }"
+        "$VENV/bin/python" -m pip install --quiet "${requirements[@]/#/-r}"
         printf '%s\n' "$want" >"$stamp"
     fi
 fi

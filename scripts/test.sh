@@ -77,6 +77,11 @@ suite demo-page -- node --test --test-reporter=spec www-demo/test/
 suite demo-page-s3 -- env CIPHERDROP_DEMO_ARCHIVE=s3 node --test --test-reporter=spec www-demo/test/
 [ -f tests/interop/run.py ] &&
     suite interop -- build/venv/bin/python tests/interop/run.py --cli target/debug/cipherdrop
+# The key server's API contract: schemathesis (build/venv) with every check against a real
+# `cipherdrop serve` on a free loopback port, with real keys, alias, policy, message header
+# and archive object, once with the admin's token and once with a non-admin's.
+[ -f tests/api/run.py ] &&
+    suite api-contract -- build/venv/bin/python tests/api/run.py --cli target/debug/cipherdrop
 # The AWS vector files may not be committed (they come from a fetched public repository):
 # the suite runs where a copy exists (see tests/vectors/README.md) and says so where not.
 vectors_data=${CIPHERDROP_VECTORS_DIR:-}

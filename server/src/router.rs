@@ -35,17 +35,22 @@ pub(crate) fn router(
             header::CONTENT_TYPE,
             HeaderName::from_static("x-request-id"),
         ]);
-    let api = Router::new()
-        .route("/keys", get(v0::keys::list).post(v0::keys::create))
-        .route("/keys/{key_id}", get(v0::keys::describe))
-        .route("/keys/{key_id}/public-key", get(v0::keys::public_key))
-        .route("/keys/{key_id}/enable", post(v0::keys::enable))
-        .route("/keys/{key_id}/disable", post(v0::keys::disable))
-        .route("/keys/{key_id}/schedule-deletion", post(v0::keys::schedule_deletion))
-        .route("/keys/{key_id}/cancel-deletion", post(v0::keys::cancel_deletion))
-        .route("/keys/{key_id}/rotate", post(v0::keys::rotate))
-        .route("/keys/{key_id}/policy", get(v0::keys::get_policy).put(v0::keys::put_policy))
-        .route("/keys/{key_id}/decrypt", post(v0::unwrap::decrypt))
+    // Every key route twice: `{key_id}` (a key ID, or an alias as `alias%2FNAME`) and
+    // `alias/{alias}`, since AWS clients write `alias/NAME` with its slash as is.
+    let mut api = Router::new().route("/keys", get(v0::keys::list).post(v0::keys::create));
+    for key in ["/keys/{key_id}", "/keys/alias/{alias}"] {
+        api = api
+            .route(key, get(v0::keys::describe))
+            .route(&format!("{key}/public-key"), get(v0::keys::public_key))
+            .route(&format!("{key}/enable"), post(v0::keys::enable))
+            .route(&format!("{key}/disable"), post(v0::keys::disable))
+            .route(&format!("{key}/schedule-deletion"), post(v0::keys::schedule_deletion))
+            .route(&format!("{key}/cancel-deletion"), post(v0::keys::cancel_deletion))
+            .route(&format!("{key}/rotate"), post(v0::keys::rotate))
+            .route(&format!("{key}/policy"), get(v0::keys::get_policy).put(v0::keys::put_policy))
+            .route(&format!("{key}/decrypt"), post(v0::unwrap::decrypt));
+    }
+    let api = api
         .route("/unwrap", post(v0::unwrap::unwrap))
         .route("/aliases", get(v0::aliases::list).post(v0::aliases::create))
         .route("/aliases/{*alias}", put(v0::aliases::update).delete(v0::aliases::delete))
@@ -58,16 +63,13 @@ pub(crate) fn router(
         Some(archive) => api.nest("/archive", crate::archive::routes(archive)),
         None => api,
     };
+    // Its own fallback, so that /v0 answers in JSON even where --static-dir serves the rest.
+    let api = api.fallback(handlers::no_route);
     let app = Router::new()
         .route("/healthz", get(handlers::ops::healthz))
         .route("/metrics", get(handlers::ops::metrics))
         .route("/openapi.json", get(handlers::ops::openapi))
-        .nest("/v0", api)
-        .layer(middleware::from_fn_with_state(state.clone(), handlers::ops::count_requests))
-        .layer(middleware::from_fn(handlers::ops::request_id))
-        .layer(DefaultBodyLimit::max(settings.body_limit))
-        .layer(cors)
-        .with_state(state);
+        .nest("/v0", api);
     let app = match demo {
         Some((config, issuer)) => {
             let demo = handlers::demo::DemoState { config, issuer, hosts: demo_hosts(addr) };
@@ -85,10 +87,18 @@ pub(crate) fn router(
         }
         None => app,
     };
-    match &settings.static_dir {
+    // After every route (it applies to the routes there are), before the layers (so that
+    // these answers get a request ID too).
+    let app = app.method_not_allowed_fallback(handlers::no_method);
+    let app = match &settings.static_dir {
         Some(dir) => app.fallback_service(tower_http::services::ServeDir::new(dir)),
-        None => app,
-    }
+        None => app.fallback(handlers::no_route),
+    };
+    app.layer(middleware::from_fn_with_state(state.clone(), handlers::ops::count_requests))
+        .layer(middleware::from_fn(handlers::ops::request_id))
+        .layer(DefaultBodyLimit::max(settings.body_limit))
+        .layer(cors)
+        .with_state(state)
 }
 
 /// The `Host` values the demo configuration is served to: the listening address, and its

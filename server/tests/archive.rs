@@ -666,7 +666,7 @@ fn open_uploads_per_principal_are_limited() {
 }
 
 /// Requests that must be refused, on S3 with `--max-object-size 1000000`: a session that
-/// grows past the limit is refused 400 and abandoned (parts gone, ID free), as is a single
+/// grows past the limit is refused 413 and abandoned (parts gone, ID free), as is a single
 /// PUT past it, while exactly the limit is fine; malformed object IDs (`../x`, 65
 /// characters, dots, NUL, spaces) are 400 on every route; another principal's parts,
 /// completion and abort are 403 and change nothing; parts out of order or not numbers are
@@ -688,8 +688,8 @@ fn abusive_uploads_are_refused() {
     alice.part("big-1", 0, &random(600_000)).expect_ok("part 0");
     let message = alice.part("big-1", 1, &random(400_001)).expect_error(
         "past the limit",
-        400,
-        "InvalidRequest",
+        413,
+        "PayloadTooLarge",
     );
     assert!(message.contains("1000000 bytes"), "{message}");
     alice.part("big-1", 1, b"x").expect_error("part of an abandoned upload", 404, "NotFound");
@@ -700,8 +700,8 @@ fn abusive_uploads_are_refused() {
     // Oversize single PUT: refused, nothing stored, the ID free.
     alice.put("big-2", &random(1_000_001)).expect_error(
         "PUT past the limit",
-        400,
-        "InvalidRequest",
+        413,
+        "PayloadTooLarge",
     );
     assert!(s3.list(BUCKET, "abuse/").is_empty(), "{:?}", s3.list(BUCKET, "abuse/"));
     bob.put("big-2", b"small").expect_ok("the ID is free again");
@@ -757,8 +757,8 @@ fn abusive_uploads_are_refused() {
     // Metadata records: at most 64 KiB.
     let message = alice.put_meta("own-1", &random(64 * 1024 + 1)).expect_error(
         "65537-byte record",
-        400,
-        "InvalidRequest",
+        413,
+        "PayloadTooLarge",
     );
     assert!(message.contains("65536"), "{message}");
     assert_eq!(listed(&alice, "own-1").unwrap()["hasMeta"], false);
@@ -766,10 +766,10 @@ fn abusive_uploads_are_refused() {
     // Past the server's body limit (1 MiB): refused as JSON too, and audited.
     let before = archive_audit(&server).len();
     match alice.try_send("PUT", "/own-1/meta", Some(&random(2 << 20))) {
-        Ok(answer) => drop(answer.expect_error("2 MiB record", 400, "InvalidRequest")),
+        Ok(answer) => drop(answer.expect_error("2 MiB record", 413, "PayloadTooLarge")),
         Err(e) => assert!(e.contains("Broken pipe") || e.contains("reset"), "{e}"),
     }
-    assert!(audited_since(&server, before, ("alice", "PutObjectMeta", "Error", "InvalidRequest")));
+    assert!(audited_since(&server, before, ("alice", "PutObjectMeta", "Error", "PayloadTooLarge")));
     assert_eq!(listed(&alice, "own-1").unwrap()["hasMeta"], false);
     let record = random(64 * 1024);
     alice.put_meta("own-1", &record).expect_ok("64 KiB record");

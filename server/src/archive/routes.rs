@@ -1,8 +1,8 @@
 //! Archive routes under `/v0/archive`, each audited through the key server's audit log.
 
 use axum::body::{Body, Bytes};
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -16,6 +16,7 @@ use super::{Archive, MAX_PART};
 use crate::domain::audit::{self, Record};
 use crate::domain::keys::{now_ms, rfc3339};
 use crate::domain::{ADMIN_PRINCIPAL, Caller, DomainError};
+use crate::handlers::Path;
 use crate::store::{ObjectRow, StoreError};
 
 type Result<T> = std::result::Result<T, DomainError>;
@@ -57,7 +58,7 @@ fn checked_id(id: &str) -> Result<()> {
 /// A buffered request body, or why there is none (over the size limit, interrupted) as a
 /// refusal that is audited and answered in JSON, which axum's own rejection is not.
 fn buffered(body: std::result::Result<Bytes, BytesRejection>) -> Result<Bytes> {
-    body.map_err(|e| DomainError::invalid(e.body_text()))
+    body.map_err(DomainError::from)
 }
 
 fn object(id: &str, part: &str) -> ObjectPath {
@@ -76,7 +77,7 @@ fn store_error(e: object_store::Error) -> DomainError {
 }
 
 fn too_large(max: u64) -> DomainError {
-    DomainError::invalid(format!("objects are limited to {max} bytes"))
+    DomainError::TooLarge(format!("objects are limited to {max} bytes"))
 }
 
 fn taken(e: StoreError, id: &str) -> DomainError {
@@ -319,7 +320,7 @@ async fn put_meta(
         checked_id(&id)?;
         let body = buffered(body)?;
         if body.len() > MAX_META {
-            return Err(DomainError::invalid(format!(
+            return Err(DomainError::TooLarge(format!(
                 "metadata records are limited to {MAX_META} bytes"
             )));
         }

@@ -10,6 +10,12 @@ pub enum DomainError {
     NotFound(String),
     /// The request is malformed or names something invalid.
     Invalid(String),
+    /// The request body, or the object it carries, is over its size limit.
+    TooLarge(String),
+    /// The request body is not of the media type the operation reads (JSON).
+    UnsupportedMediaType(String),
+    /// The path exists, but not with this method.
+    MethodNotAllowed(String),
     /// No valid bearer token.
     Unauthorized,
     /// The key policy (or admin rule) does not allow the action.
@@ -51,6 +57,9 @@ impl DomainError {
         match self {
             Self::NotFound(_) => "NotFound",
             Self::Invalid(_) => "InvalidRequest",
+            Self::TooLarge(_) => "PayloadTooLarge",
+            Self::UnsupportedMediaType(_) => "UnsupportedMediaType",
+            Self::MethodNotAllowed(_) => "MethodNotAllowed",
             Self::Unauthorized => "Unauthorized",
             Self::AccessDenied(_) => "AccessDenied",
             Self::KeyDisabled(_) => "KeyDisabled",
@@ -71,6 +80,9 @@ impl DomainError {
         match self {
             Self::NotFound(m)
             | Self::Invalid(m)
+            | Self::TooLarge(m)
+            | Self::UnsupportedMediaType(m)
+            | Self::MethodNotAllowed(m)
             | Self::AccessDenied(m)
             | Self::KeyDisabled(m)
             | Self::KeyPendingDeletion(m)

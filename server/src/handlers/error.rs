@@ -2,6 +2,7 @@
 //! internal failures go to the log only.
 
 use axum::Json;
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -11,6 +12,9 @@ fn status(e: &DomainError) -> StatusCode {
     match e {
         DomainError::NotFound(_) => StatusCode::NOT_FOUND,
         DomainError::Invalid(_) | DomainError::InvalidCiphertext => StatusCode::BAD_REQUEST,
+        DomainError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        DomainError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        DomainError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
         DomainError::Unauthorized => StatusCode::UNAUTHORIZED,
         DomainError::AccessDenied(_)
         | DomainError::KeyDisabled(_)
@@ -39,7 +43,11 @@ impl IntoResponse for DomainError {
         }
         let body = serde_json::json!({ "error": self.code(), "message": self.public_message() });
         let mut response = (status(&self), Json(body)).into_response();
-        if matches!(self, DomainError::Unavailable(_) | DomainError::AuditFailed(_)) {
+        // The rate limiters refill within a second too (RFC 6585 lets a 429 say when).
+        if matches!(
+            self,
+            DomainError::Unavailable(_) | DomainError::AuditFailed(_) | DomainError::RateLimited
+        ) {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
@@ -47,3 +55,29 @@ impl IntoResponse for DomainError {
         response
     }
 }
+
+/// axum's rejections of a request's form (path, query, body) as the [`DomainError`] of the
+/// same status, so that they answer in the JSON error shape and can be audited: axum's own
+/// answer is plain text.
+fn rejected(status: StatusCode, text: String) -> DomainError {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => DomainError::TooLarge(text),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => DomainError::UnsupportedMediaType(text),
+        // A route that extracts parameters it does not have: our bug, not the client's.
+        s if s.is_server_error() => DomainError::Internal(text),
+        // 400 and 422 alike: AWS answers every malformed request with one code.
+        _ => DomainError::Invalid(text),
+    }
+}
+
+macro_rules! from_rejection {
+    ($($rejection:ty),*) => {$(
+        impl From<$rejection> for DomainError {
+            fn from(e: $rejection) -> Self {
+                rejected(e.status(), e.body_text())
+            }
+        }
+    )*};
+}
+
+from_rejection!(JsonRejection, PathRejection, QueryRejection, BytesRejection);

@@ -11,8 +11,11 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts, OriginalUri};
+use axum::http::Method;
 use axum::http::request::Parts;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::domain::{Authentication, Caller, DomainError, KeyServer};
 
@@ -127,9 +130,7 @@ where
             Some(token) => auth.keys.authenticate(token.trim()).await?,
             None => Authentication::Unknown(None),
         };
-        // The path as the client sent it: routers nested under /v0 see it shortened.
-        let path = parts.extensions.get::<OriginalUri>().map_or(parts.uri.path(), |u| u.0.path());
-        let action = format!("{} {path}", parts.method);
+        let action = action_of(parts);
         let (principal, token_id, identity) = match proved {
             Authentication::Known { principal, token_id, identity } => {
                 (principal, token_id, identity)
@@ -161,12 +162,103 @@ where
         if auth.limiter.check_key(&caller.principal).is_err() {
             return auth.keys.refuse(&caller, &action, DomainError::RateLimited).await;
         }
+        // For the extractors after this one, whose refusals are audited under this caller.
+        parts.extensions.insert(caller.clone());
         Ok(caller)
     }
+}
+
+/// What a refusal before any operation is recorded as: the method and the path as the client
+/// sent it (routers nested under /v0 see it shortened).
+fn action_of(parts: &Parts) -> String {
+    let path = parts.extensions.get::<OriginalUri>().map_or(parts.uri.path(), |u| u.0.path());
+    format!("{} {path}", parts.method)
+}
+
+/// Path parameters, refused as a [`DomainError`] (a segment that is not UTF-8, a part number
+/// that is not one) and audited under the caller extracted before it: axum's own rejection
+/// answers in plain text and is recorded nowhere.
+#[derive(Debug)]
+pub(crate) struct Path<T>(pub(crate) T);
+
+impl<S, T> FromRequestParts<S> for Path<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+    Auth: FromRef<S>,
+{
+    type Rejection = DomainError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, DomainError> {
+        let e = match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => return Ok(Self(value)),
+            Err(e) => DomainError::from(e),
+        };
+        match parts.extensions.get::<Caller>() {
+            Some(caller) => Auth::from_ref(state).keys.refuse(caller, &action_of(parts), e).await,
+            None => Err(e),
+        }
+    }
+}
+
+/// The key a `/v0/keys/...` route names: a key ID or `alias/NAME`, which AWS accepts wherever
+/// a key ID goes. The alias comes in one segment (`alias%2FNAME`, the only way for a name that
+/// holds `/`) or in two (`/keys/alias/NAME/...`, the router's second set of key routes).
+#[derive(Debug)]
+pub(crate) struct KeyRef(pub(crate) String);
+
+#[derive(Debug, Deserialize)]
+struct KeyPath {
+    key_id: Option<String>,
+    alias: Option<String>,
+}
+
+impl<S> FromRequestParts<S> for KeyRef
+where
+    S: Send + Sync,
+    Auth: FromRef<S>,
+{
+    type Rejection = DomainError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, DomainError> {
+        let Path(path) = Path::<KeyPath>::from_request_parts(parts, state).await?;
+        match (path.key_id, path.alias) {
+            (Some(key_id), None) => Ok(Self(key_id)),
+            (None, Some(name)) => Ok(Self(format!("alias/{name}"))),
+            _ => Err(DomainError::internal("a key route names neither a key ID nor an alias")),
+        }
+    }
+}
+
+/// Answers requests no route matches, in the JSON error shape.
+pub(crate) async fn no_route(method: Method, uri: OriginalUri) -> DomainError {
+    DomainError::NotFound(format!("no route {method} {}", uri.0.path()))
+}
+
+/// Answers a method a route does not have, in the JSON error shape (axum adds `Allow`).
+pub(crate) async fn no_method(method: Method, uri: OriginalUri) -> DomainError {
+    DomainError::MethodNotAllowed(format!("{} does not allow {method}", uri.0.path()))
+}
+
+/// An optional integer field that a JSON body may write as `7` or as `7.0`: JSON Schema's
+/// `integer`, which openapi.json promises, counts both; serde's integers only the first.
+pub(crate) fn whole<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    use serde::de::Error as _;
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else { return Ok(None) };
+    let float = || n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0);
+    // Whole and within ±2^53, where every f64 is exact: the cast cannot truncate.
+    #[allow(clippy::cast_possible_truncation)]
+    let value = n.as_i64().or_else(|| float().map(|f| f as i64));
+    let value = value.ok_or_else(|| D::Error::custom(format!("{n} is not an integer")))?;
+    T::try_from(value).map(Some).map_err(|_| D::Error::custom(format!("{n} is out of range")))
 }
 
 /// A JSON request body, or the reason it is not one, as a [`DomainError`] that the domain
 /// audits (axum's own rejections would answer in plain text and skip the audit log).
 pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, DomainError> {
-    body.map(|Json(v)| v).map_err(|e| DomainError::invalid(e.body_text()))
+    body.map(|Json(v)| v).map_err(DomainError::from)
 }

@@ -1,13 +1,13 @@
 //! Aliases: `alias/NAME` names for keys, usable wherever a key ID is.
 
 use axum::Json;
+use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::domain::{Caller, DomainError};
-use crate::handlers::json_body;
+use crate::handlers::{Path, json_body};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]

@@ -27,8 +27,7 @@ pub(crate) async fn list(
     let Query(page) = match page {
         Ok(p) => p,
         Err(e) => {
-            let e = DomainError::invalid(e.body_text());
-            return state.keys.refuse(&caller, "ListAudit", e).await;
+            return state.keys.refuse(&caller, "ListAudit", e.into()).await;
         }
     };
     let limit = page.limit.unwrap_or(PAGE).clamp(1, PAGE);
@@ -51,8 +50,7 @@ pub(crate) async fn digests(
     let Query(page) = match page {
         Ok(p) => p,
         Err(e) => {
-            let e = DomainError::invalid(e.body_text());
-            return state.keys.refuse(&caller, "ListAuditDigests", e).await;
+            return state.keys.refuse(&caller, "ListAuditDigests", e.into()).await;
         }
     };
     let documents = state.keys.digests(&caller, page.after).await?;

@@ -3,14 +3,14 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
+use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::domain::policy::PolicyDocument;
 use crate::domain::{Caller, DomainError, NewKey};
-use crate::handlers::json_body;
+use crate::handlers::{KeyRef, json_body};
 use crate::state::AppState;
 
 type Answer = Result<Json<Value>, DomainError>;
@@ -65,7 +65,7 @@ pub(crate) async fn list(State(state): State<AppState>, caller: Caller) -> Answe
 pub(crate) async fn describe(
     State(state): State<AppState>,
     caller: Caller,
-    Path(key_ref): Path<String>,
+    KeyRef(key_ref): KeyRef,
 ) -> Answer {
     Ok(Json(json!(state.keys.describe(&caller, &key_ref).await?)))
 }
@@ -73,7 +73,7 @@ pub(crate) async fn describe(
 pub(crate) async fn public_key(
     State(state): State<AppState>,
     caller: Caller,
-    Path(key_ref): Path<String>,
+    KeyRef(key_ref): KeyRef,
 ) -> Answer {
     Ok(Json(state.keys.public_key(&caller, &key_ref).await?))
 }
@@ -90,7 +90,7 @@ async fn transition(
 pub(crate) async fn enable(
     State(state): State<AppState>,
     caller: Caller,
-    Path(key_ref): Path<String>,
+    KeyRef(key_ref): KeyRef,
 ) -> Answer {
     transition(&state, &caller, &key_ref, "EnableKey").await
 }
@@ -98,7 +98,7 @@ pub(crate) async fn enable(
 pub(crate) async fn disable(
     State(state): State<AppState>,
     caller: Caller,
-    Path(key_ref): Path<String>,
+    KeyRef(key_ref): KeyRef,
 ) -> Answer {
     transition(&state, &caller, &key_ref, "DisableKey").await
 }
@@ -106,7 +106,7 @@ pub(crate) async fn disable(
 pub(crate) async fn cancel_deletion(
     State(state): State<AppState>,
     caller: Caller,
-    Path(key_ref): Path<String>,
+    KeyRef(key_ref): KeyRef,
 ) -> Answer {
     transition(&state, &caller, &key_ref, "CancelKeyDeletion").await
 }
@@ -114,23 +114,21 @@ pub(crate) async fn cancel_deletion(
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct ScheduleDeletion {
+    #[serde(default, deserialize_with = "crate::handlers::whole")]
     pending_window_in_days: Option<i64>,
 }
 
 pub(crate) async fn schedule_deletion(
     State(state): State<AppState>,
     caller: Caller,
-    Path(key_ref): Path<String>,
+    KeyRef(key_ref): KeyRef,
     body: Result<Json<ScheduleDeletion>, JsonRejection>,
 ) -> Answer {
     // The body is optional: no JSON at all means the default window.
     let days = match body {
         Ok(Json(b)) => b.pending_window_in_days,
         Err(JsonRejection::MissingJsonContentType(_)) => None,
-        Err(e) => {
-            let e = DomainError::invalid(e.body_text());
-            return state.keys.refuse(&caller, "ScheduleKeyDeletion", e).await;
-        }
+        Err(e) => return state.keys.refuse(&caller, "ScheduleKeyDeletion", e.into()).await,
     };
     let action = "ScheduleKeyDeletion";
     Ok(Json(json!(state.keys.transition(&caller, &key_ref, action, days).await?)))
@@ -139,7 +137,7 @@ pub(crate) async fn schedule_deletion(
 pub(crate) async fn rotate(
     State(state): State<AppState>,
     caller: Caller,
-    Path(key_ref): Path<String>,
+    KeyRef(key_ref): KeyRef,
 ) -> Answer {
     Ok(Json(json!(state.keys.rotate(&caller, &key_ref).await?)))
 }
@@ -147,7 +145,7 @@ pub(crate) async fn rotate(
 pub(crate) async fn get_policy(
     State(state): State<AppState>,
     caller: Caller,
-    Path(key_ref): Path<String>,
+    KeyRef(key_ref): KeyRef,
 ) -> Answer {
     let (key_id, policy) = state.keys.get_policy(&caller, &key_ref).await?;
     Ok(Json(json!({ "keyId": key_id, "policy": policy })))
@@ -163,7 +161,7 @@ pub(crate) struct PutPolicy {
 pub(crate) async fn put_policy(
     State(state): State<AppState>,
     caller: Caller,
-    Path(key_ref): Path<String>,
+    KeyRef(key_ref): KeyRef,
     body: Result<Json<PutPolicy>, JsonRejection>,
 ) -> Answer {
     let document = match json_body(body) {

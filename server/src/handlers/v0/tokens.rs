@@ -1,14 +1,14 @@
 //! Bearer tokens for principals.
 
 use axum::Json;
+use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::domain::keys::{now_ms, rfc3339};
 use crate::domain::{Caller, DomainError};
-use crate::handlers::json_body;
+use crate::handlers::{Path, json_body};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -16,6 +16,7 @@ use crate::state::AppState;
 pub(crate) struct CreateToken {
     principal: String,
     /// Lifetime in seconds; none: until revoked.
+    #[serde(default, deserialize_with = "crate::handlers::whole")]
     ttl_seconds: Option<i64>,
 }
 

@@ -1,8 +1,8 @@
 //! Unwrap bound to a verified header, and plain RSA Decrypt for compatibility.
 
 use axum::Json;
+use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::domain::recipient::{Recipient, RecipientJwk};
 use crate::domain::{Answer, Caller, DomainError, EdkSelector, Unwrapped};
-use crate::handlers::json_body;
+use crate::handlers::{KeyRef, json_body};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -20,6 +20,7 @@ use crate::state::AppState;
 pub(crate) struct UnwrapRequest {
     header: String,
     /// Position of the EDK in the header...
+    #[serde(default, deserialize_with = "crate::handlers::whole")]
     edk_index: Option<usize>,
     /// ...or its key name (provider information), for clients that do not track positions.
     key_name: Option<String>,
@@ -97,7 +98,7 @@ pub(crate) struct DecryptRequest {
     ciphertext_blob: String,
     #[serde(default)]
     encryption_algorithm: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::handlers::whole")]
     key_version: Option<i64>,
     /// The caller's ephemeral P-256 public key (JWK): the plaintext comes back as a JWE to it.
     #[serde(default)]
@@ -122,7 +123,7 @@ fn parse_decrypt(req: DecryptRequest) -> Result<Decrypt, DomainError> {
 pub(crate) async fn decrypt(
     State(state): State<AppState>,
     caller: Caller,
-    Path(key_ref): Path<String>,
+    KeyRef(key_ref): KeyRef,
     body: Result<Json<DecryptRequest>, JsonRejection>,
 ) -> Result<Response, DomainError> {
     let (ciphertext, sha1, version, recipient) = match json_body(body).and_then(parse_decrypt) {
