@@ -149,8 +149,10 @@ fn alias_names_a_key_on_every_key_route() {
         let body = serde_json::to_vec(&serde_json::json!({ "policy": policy["policy"] })).unwrap();
         assert_eq!(id(send(&server, "PUT", &at("/policy"), Some(&body))), key, "{name}");
         // Not a real ciphertext: refused, but as a Decrypt with the key it names.
-        let blob = br#"{"ciphertextBlob": "AAAA"}"#;
-        send(&server, "POST", &at("/decrypt"), Some(blob)).error(400, "InvalidCiphertext");
+        let recipient = cipherdrop_server::client::EphemeralKey::new().unwrap().jwk();
+        let blob = serde_json::json!({ "ciphertextBlob": "AAAA", "recipient": recipient });
+        let blob = serde_json::to_vec(&blob).unwrap();
+        send(&server, "POST", &at("/decrypt"), Some(&blob)).error(400, "InvalidCiphertext");
         let records = server.admin().audit_all().unwrap();
         let last = &records.last().unwrap().record;
         assert_eq!((last.action.as_str(), last.key_id.as_deref()), ("Decrypt", Some(&*key)));
