@@ -97,7 +97,11 @@ fn http(addrs: &str, token: &str, key_id: &str, seconds: f64, clients: usize, ra
         ..EncryptOptions::default()
     };
     let header = STANDARD.encode(Encryptor::new(&keyring, &options).unwrap().header().as_bytes());
-    let body = serde_json::json!({ "header": header, "edkIndex": 0 }).to_string();
+    // One recipient key for the run: the server still makes a fresh key per answer (its
+    // cost is part of what is measured); the bench never opens the answers.
+    let recipient = cipherdrop_server::client::EphemeralKey::new().unwrap().jwk();
+    let body =
+        serde_json::json!({ "header": header, "edkIndex": 0, "recipient": recipient }).to_string();
 
     // The load generator must cost the shared cores as little as it can: one thread, one
     // task per client connection, requests written from one prepared buffer, answers read
