@@ -3,7 +3,6 @@
 //! Source: `client-apis/encrypt.md`. Only format 2.0 committing suites are written, framed.
 
 use alloc::collections::VecDeque;
-use alloc::format;
 use alloc::vec::Vec;
 
 use crate::context::{self, EncryptionContext, PUBLIC_KEY_ENTRY, RESERVED_PREFIX};
@@ -169,10 +168,9 @@ impl PendingEncryptor {
             frame_length,
             &commit_key,
         )
-        .ok_or_else(|| EncryptError::Keyring(format!("an EDK field exceeds {} bytes", u16::MAX)))?;
+        .ok_or(EncryptError::EncryptedDataKeyTooLarge)?;
         // Header authentication: empty plaintext, the header body as AAD, an all-zero IV.
-        let tag =
-            cipher.seal(&[0; IV_LEN], &body, &mut []).map_err(|_| EncryptError::WrapFailed)?;
+        let tag = cipher.seal(&[0; IV_LEN], &body, &mut [])?;
         let body_len = body.len();
         let mut bytes = body;
         bytes.extend_from_slice(&tag);
@@ -238,12 +236,15 @@ impl Encryptor {
         signing_key: Option<&[u8; 48]>,
     ) -> Result<Self, EncryptError> {
         check_options(options)?;
-        if data_key.len() != options.suite.key_len() {
-            return Err(EncryptError::WrapFailed);
+        let expected = options.suite.key_len();
+        if data_key.len() != expected {
+            return Err(EncryptError::DataKeyLength { expected, actual: data_key.len() });
         }
         let signer = match (options.suite.is_signed(), signing_key) {
-            (true, Some(bytes)) => Some(Signer::from_bytes(bytes).ok_or(EncryptError::Random)?),
-            (true, None) => return Err(EncryptError::Random),
+            (true, Some(bytes)) => {
+                Some(Signer::from_bytes(bytes).ok_or(EncryptError::InvalidSigningKey)?)
+            }
+            (true, None) => return Err(EncryptError::InvalidSigningKey),
             (false, _) => None,
         };
         let data_key = DataKey::from_slice(data_key.dangerous_as_bytes());
@@ -404,7 +405,7 @@ impl Encryptor {
         }
         let is_final = self.detached.final_issued && sequence + 1 == self.next_sequence;
         let job = self.job(sequence, len, is_final);
-        self.cipher.seal(&job.iv, job.aad(), buf).map_err(|_| EncryptError::TooManyFrames)
+        Ok(self.cipher.seal(&job.iv, job.aad(), buf)?)
     }
 
     /// Detached frames: completes the oldest open job with its sealed bytes (ciphertext then
@@ -484,10 +485,7 @@ impl Encryptor {
         write::frame_head(out, sequence, &iv, final_len);
         let at = out.len();
         out.extend_from_slice(plaintext);
-        let tag = self
-            .cipher
-            .seal(&iv, aad.as_ref(), &mut out[at..])
-            .map_err(|_| EncryptError::TooManyFrames)?;
+        let tag = self.cipher.seal(&iv, aad.as_ref(), &mut out[at..])?;
         out.extend_from_slice(&tag);
         self.next_sequence = sequence + 1;
         Ok(())

@@ -171,6 +171,32 @@ fn unsigned_detached_encryption_needs_no_sealed_bytes() {
 }
 
 #[test]
+fn fixed_secrets_of_the_wrong_shape_are_named() {
+    let edk = || EncryptedDataKey {
+        provider_id: "fixed".into(),
+        provider_info: Vec::new(),
+        ciphertext: vec![0xAB; 32],
+    };
+    let fixed_with = |suite, data_key: &[u8], signing_key: Option<&[u8; 48]>| {
+        Encryptor::dangerous_new_with_fixed_secrets(
+            vec![edk()],
+            &options(suite),
+            &DataKey::from_slice(data_key),
+            [0x24; 32],
+            signing_key,
+        )
+        .unwrap_err()
+    };
+    assert_eq!(
+        fixed_with(UNSIGNED, &[0x42; 16], None),
+        EncryptError::DataKeyLength { expected: 32, actual: 16 }
+    );
+    assert_eq!(fixed_with(SIGNED, &[0x42; 32], None), EncryptError::InvalidSigningKey);
+    // Zero is not a P-384 scalar.
+    assert_eq!(fixed_with(SIGNED, &[0x42; 32], Some(&[0; 48])), EncryptError::InvalidSigningKey);
+}
+
+#[test]
 fn detached_encryption_misuse_is_an_error() {
     let invalid = |r: Result<(), EncryptError>| matches!(r, Err(EncryptError::InvalidState(_)));
     let mut enc = fixed(SIGNED);
