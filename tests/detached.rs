@@ -198,21 +198,30 @@ fn fixed_secrets_of_the_wrong_shape_are_named() {
 
 #[test]
 fn detached_encryption_misuse_is_an_error() {
+    // One misuse per encryptor: the first error spends it.
     let invalid = |r: Result<(), EncryptError>| matches!(r, Err(EncryptError::InvalidState(_)));
-    let mut enc = fixed(SIGNED);
-    assert!(invalid(enc.frame_job(FRAME - 1, false).map(drop)), "short regular frame");
-    assert!(invalid(enc.frame_job(FRAME + 1, true).map(drop)), "long final frame");
-    assert!(invalid(enc.frame_sealed(None, &mut Vec::new())), "nothing open");
-    let job = enc.frame_job(FRAME, false).unwrap();
+    let with_job = || {
+        let mut enc = fixed(SIGNED);
+        let job = enc.frame_job(FRAME, false).unwrap();
+        (enc, job)
+    };
+    assert!(invalid(fixed(SIGNED).frame_job(FRAME - 1, false).map(drop)), "short regular frame");
+    assert!(invalid(fixed(SIGNED).frame_job(FRAME + 1, true).map(drop)), "long final frame");
+    assert!(invalid(fixed(SIGNED).frame_sealed(None, &mut Vec::new())), "nothing open");
+    let (mut enc, _) = with_job();
     assert!(invalid(enc.update(b"x", &mut Vec::new())), "no update with plaintext");
+    let (mut enc, job) = with_job();
     assert!(invalid(enc.seal_job(job.sequence() + 1, &mut [0; FRAME]).map(drop)), "no such job");
+    let (mut enc, job) = with_job();
     assert!(invalid(enc.seal_job(job.sequence(), &mut [0; 10]).map(drop)), "wrong length");
+    let (mut enc, _) = with_job();
     assert!(invalid(enc.frame_sealed(None, &mut Vec::new())), "signed: bytes required");
+    let (mut enc, _) = with_job();
     assert!(invalid(enc.frame_sealed(Some(&[0; 10]), &mut Vec::new())), "wrong sealed length");
+    let (mut enc, _) = with_job();
     enc.frame_job(0, true).unwrap();
+    enc.frame_sealed(Some(&[0; FRAME + 16]), &mut Vec::new()).unwrap();
     assert!(invalid(enc.frame_job(0, true).map(drop)), "nothing after the final frame");
-    let mut out = Vec::new();
-    enc.frame_sealed(Some(&[0; FRAME + 16]), &mut out).unwrap();
     let mut early = fixed(SIGNED);
     early.frame_job(0, true).unwrap();
     assert!(invalid(early.finish(&mut Vec::new())), "finish before the final frame is sealed");

@@ -228,7 +228,7 @@ impl Encryptor {
     /// core's AES-GCM, in place, without completing it: for when WebCrypto failed on it.
     #[wasm_bindgen(js_name = sealJob)]
     pub fn seal_job(&mut self, sequence: u32, len: usize) -> Result<(), JsValue> {
-        let inner = self.inner.as_ref().ok_or_else(finished)?;
+        let inner = self.inner.as_mut().ok_or_else(finished)?;
         let frame = self.frame.get_mut(..len + TAG_LEN).ok_or_else(buffer_error)?;
         let (plain, tag) = frame.split_at_mut(len);
         tag.copy_from_slice(&inner.seal_job(sequence, plain).map_err(|e| encrypt_error(&e))?);
