@@ -276,7 +276,12 @@ impl Encryptor {
 
     fn encrypt_chunk(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptError> {
         if self.detached.active && !input.is_empty() {
-            return Err(EncryptError::InvalidState("plaintext passed to update in detached mode"));
+            return Err(EncryptError::InvalidState(
+                match self.signer.as_ref().is_some_and(Signer::is_delegated) {
+                    true => "plaintext passed to update with a delegated hash: use detached frames",
+                    false => "plaintext passed to update in detached mode",
+                },
+            ));
         }
         let start = out.len();
         if !self.header_written {
@@ -344,11 +349,14 @@ impl Encryptor {
     /// byte the encryptor writes (header, frame heads and the sealed bytes written after
     /// them), in order, and pass the digest to [`Encryptor::finish_with_digest`]. This lets
     /// the one sequential pass of a signed suite run on another thread than the frames.
-    /// Only for a signed suite, before anything was written.
+    /// Only for a signed suite, before anything was written. It puts the encryptor in
+    /// detached mode: [`Encryptor::finish_with_digest`] needs a final frame sealed through
+    /// [`Encryptor::frame_sealed`], so `update` takes no plaintext from then on.
     pub fn delegate_hash(&mut self) -> Result<(), EncryptError> {
         self.guard(|this| match &mut this.signer {
             Some(signer) if !this.header_written && this.next_sequence == 1 => {
                 signer.delegate();
+                this.detached.active = true;
                 Ok(())
             }
             Some(_) => Err(EncryptError::InvalidState("output was already written")),

@@ -521,6 +521,36 @@ fn delegated_hashing_writes_and_reads_the_same_bytes() {
 }
 
 #[test]
+fn delegated_hashing_refuses_plaintext_through_update() {
+    // Frames sealed by `update` could never be finished: `finish` refuses a delegated hash and
+    // `finish_with_digest` needs a detached final frame.
+    let mut enc = fixed(SIGNED);
+    enc.delegate_hash().unwrap();
+    let mut out = Vec::new();
+    let err = enc.update(b"abc", &mut out).unwrap_err();
+    assert!(matches!(err, EncryptError::InvalidState(m) if m.contains("delegated")), "{err:?}");
+    assert!(out.is_empty());
+    // The other order is refused as well.
+    let mut late = fixed(SIGNED);
+    late.update(b"abc", &mut Vec::new()).unwrap();
+    assert!(matches!(late.delegate_hash(), Err(EncryptError::InvalidState(_))));
+    // A delegated encryptor may still write its header through `update`, as in detached mode,
+    // and completes with detached frames.
+    let mut enc = fixed(SIGNED);
+    enc.delegate_hash().unwrap();
+    let mut message = Vec::new();
+    enc.update(&[], &mut message).unwrap();
+    let cipher = external(&enc.dangerous_take_content_key().unwrap());
+    let job = enc.frame_job(3, true).unwrap();
+    enc.frame_sealed(None, &mut message).unwrap();
+    message.extend_from_slice(&external_seal(&cipher, &job, b"abc"));
+    let mut hasher = MessageHasher::for_suite(SIGNED).unwrap();
+    hasher.update(&message);
+    enc.finish_with_digest(&hasher.finalize(), &mut message).unwrap();
+    assert_eq!(decrypt(&FixedKey, &message, DecryptOptions::default()).unwrap().0, b"abc");
+}
+
+#[test]
 fn delegated_hashing_misuse_is_an_error() {
     let mut unsigned = fixed(UNSIGNED);
     assert!(matches!(unsigned.delegate_hash(), Err(EncryptError::InvalidState(_))));
