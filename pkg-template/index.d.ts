@@ -312,8 +312,9 @@ export declare function decryptStream(keyring: Keyring, options?: DecryptOptions
 /** Codes of {@link EncryptError}. */
 export type EncryptErrorCode =
     | 'RESERVED_CONTEXT_KEY' | 'CONTEXT_TOO_LARGE' | 'INVALID_FRAME_LENGTH' | 'UNSUPPORTED_SUITE'
-    | 'ENCRYPTED_DATA_KEY_COUNT' | 'WRAP_FAILED' | 'KEYRING' | 'TOO_MANY_FRAMES' | 'RANDOM'
-    | 'INVALID_STATE';
+    | 'ENCRYPTED_DATA_KEY_COUNT' | 'ENCRYPTED_DATA_KEY_TOO_LARGE' | 'DATA_KEY_LENGTH'
+    | 'INVALID_SIGNING_KEY' | 'WRAP_FAILED' | 'KEYRING' | 'TOO_MANY_FRAMES' | 'RANDOM'
+    | 'SEAL_FAILED' | 'INVALID_STATE';
 
 /** Codes of {@link DecryptError}. */
 export type DecryptErrorCode =

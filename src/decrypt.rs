@@ -8,6 +8,8 @@ use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use zeroize::Zeroize;
+
 use crate::context::{self, EncryptionContext, PUBLIC_KEY_ENTRY};
 use crate::crypto::{self, ContentCipher, ContentKey, DataKey, Verifier};
 use crate::error::{DecryptError, Section};
@@ -373,7 +375,8 @@ impl Decryptor {
         let result = f(self);
         if let Err(err) = &result {
             self.failed = Some(err.clone());
-            self.held.clear();
+            // Held-back plaintext is never released now: wipe it, spare capacity included.
+            self.held.zeroize();
         }
         result
     }
@@ -728,17 +731,98 @@ pub fn decrypt(
     message: &[u8],
     options: DecryptOptions,
 ) -> Result<(Vec<u8>, Header), DecryptError> {
-    let mut decryptor = Decryptor::new(options);
+    // Plaintext never outgrows the message: the vector never reallocates, so no stale copy of
+    // released plaintext is left behind where the wipe on failure would miss it.
     let mut plaintext = Vec::with_capacity(message.len());
-    let mut rest = message;
-    loop {
-        let progress = decryptor.update(rest, &mut plaintext)?;
-        rest = &rest[progress.consumed..];
-        match progress.state {
-            DecryptState::NeedDataKey => decryptor.unwrap_with(keyring)?,
-            _ => break,
+    let header = decrypt_or_wipe(keyring, message, options, &mut plaintext)?;
+    Ok((plaintext, header))
+}
+
+/// The body of [`decrypt`]. On failure it zero-fills the plaintext released so far (frames
+/// that verified before a later check failed), keeping its length so tests can see it.
+fn decrypt_or_wipe(
+    keyring: &dyn Keyring,
+    message: &[u8],
+    options: DecryptOptions,
+    plaintext: &mut Vec<u8>,
+) -> Result<Header, DecryptError> {
+    let mut decryptor = Decryptor::new(options);
+    let run = || {
+        let mut rest = message;
+        loop {
+            let progress = decryptor.update(rest, plaintext)?;
+            rest = &rest[progress.consumed..];
+            match progress.state {
+                DecryptState::NeedDataKey => decryptor.unwrap_with(keyring)?,
+                _ => break,
+            }
+        }
+        decryptor.finish()
+    };
+    run().inspect_err(|_| plaintext.as_mut_slice().zeroize())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::context::EncryptionContext;
+    use crate::error::EncryptError;
+    use crate::format::EncryptedDataKey;
+    use crate::suite::AlgorithmSuite;
+    use crate::{EncryptOptions, encrypt};
+
+    /// Stores the data key in the clear: enough to reach the body.
+    struct ClearKeyring;
+
+    impl Keyring for ClearKeyring {
+        fn wrap(
+            &self,
+            data_key: &DataKey,
+            _: &EncryptionContext,
+        ) -> Result<Vec<EncryptedDataKey>, EncryptError> {
+            Ok(alloc::vec![EncryptedDataKey {
+                provider_id: "clear".into(),
+                provider_info: Vec::new(),
+                ciphertext: data_key.dangerous_as_bytes().to_vec(),
+            }])
+        }
+
+        fn unwrap(
+            &self,
+            edk: &EncryptedDataKey,
+            _: &Header,
+        ) -> Option<Result<DataKey, DecryptError>> {
+            Some(Ok(DataKey::from_slice(&edk.ciphertext)))
         }
     }
-    let header = decryptor.finish()?;
-    Ok((plaintext, header))
+
+    /// A failure after two frames verified: a tampered final frame (unsigned suite), or a
+    /// tampered signature (signed suite, whose final frame is held back anyway).
+    #[test]
+    fn a_failed_one_shot_decrypt_wipes_the_plaintext_it_released() {
+        for (suite, expected) in [
+            (
+                AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+                DecryptError::BadFrameTag { sequence: 3 },
+            ),
+            (
+                AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384,
+                DecryptError::BadSignature,
+            ),
+        ] {
+            let options = EncryptOptions { suite, frame_length: 16, ..EncryptOptions::default() };
+            let mut message = encrypt(&ClearKeyring, &[0xA5; 40], &options).unwrap();
+            let last = message.len() - 1;
+            message[last] ^= 1;
+            let mut plaintext = Vec::new();
+            let err =
+                decrypt_or_wipe(&ClearKeyring, &message, DecryptOptions::default(), &mut plaintext)
+                    .unwrap_err();
+            assert_eq!(err, expected);
+            assert_eq!(plaintext.len(), 32, "two frames were released before the failure");
+            assert!(plaintext.iter().all(|&b| b == 0), "and wiped after it");
+        }
+    }
 }

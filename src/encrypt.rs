@@ -3,7 +3,6 @@
 //! Source: `client-apis/encrypt.md`. Only format 2.0 committing suites are written, framed.
 
 use alloc::collections::VecDeque;
-use alloc::format;
 use alloc::vec::Vec;
 
 use crate::context::{self, EncryptionContext, PUBLIC_KEY_ENTRY, RESERVED_PREFIX};
@@ -20,6 +19,9 @@ use crate::suite::{AlgorithmSuite, IV_LEN, TAG_LEN};
 /// Frame length when the caller names none: 64 KiB, large enough for AES-GCM to run at full
 /// speed and small enough to stream in constant memory.
 pub const DEFAULT_FRAME_LENGTH: u32 = 64 * 1024;
+
+/// What every call returns once one has failed.
+const POISONED: &str = "an earlier call failed; the message cannot be completed";
 
 /// What to write.
 #[derive(Clone, Debug)]
@@ -51,6 +53,10 @@ impl Default for EncryptOptions {
 /// plaintext with its IV and AAD, pass the results to [`Encryptor::frame_sealed`] in frame
 /// order, then call [`Encryptor::finish`]. The output is byte for byte what `update` would
 /// have written for the same plaintext. The two ways cannot be mixed within one message.
+///
+/// After any error the encryptor is spent: every later call fails with
+/// [`EncryptError::InvalidState`] and writes nothing, and a failed `update` or `finish`
+/// leaves `out` as it found it. The caller MUST discard the output written so far.
 pub struct Encryptor {
     header: Header,
     header_written: bool,
@@ -63,6 +69,8 @@ pub struct Encryptor {
     pending: Vec<u8>,
     signer: Option<Signer>,
     detached: Detached,
+    /// Set by the first failed call (see `guard`).
+    poisoned: bool,
 }
 
 /// The detached-frame state: jobs issued but not yet sealed, oldest first.
@@ -169,10 +177,9 @@ impl PendingEncryptor {
             frame_length,
             &commit_key,
         )
-        .ok_or_else(|| EncryptError::Keyring(format!("an EDK field exceeds {} bytes", u16::MAX)))?;
+        .ok_or(EncryptError::EncryptedDataKeyTooLarge)?;
         // Header authentication: empty plaintext, the header body as AAD, an all-zero IV.
-        let tag =
-            cipher.seal(&[0; IV_LEN], &body, &mut []).map_err(|_| EncryptError::WrapFailed)?;
+        let tag = cipher.seal(&[0; IV_LEN], &body, &mut [])?;
         let body_len = body.len();
         let mut bytes = body;
         bytes.extend_from_slice(&tag);
@@ -200,6 +207,7 @@ impl PendingEncryptor {
             pending: Vec::new(),
             signer,
             detached: Detached { next_sealed: 1, ..Detached::default() },
+            poisoned: false,
         })
     }
 }
@@ -238,12 +246,15 @@ impl Encryptor {
         signing_key: Option<&[u8; 48]>,
     ) -> Result<Self, EncryptError> {
         check_options(options)?;
-        if data_key.len() != options.suite.key_len() {
-            return Err(EncryptError::WrapFailed);
+        let expected = options.suite.key_len();
+        if data_key.len() != expected {
+            return Err(EncryptError::DataKeyLength { expected, actual: data_key.len() });
         }
         let signer = match (options.suite.is_signed(), signing_key) {
-            (true, Some(bytes)) => Some(Signer::from_bytes(bytes).ok_or(EncryptError::Random)?),
-            (true, None) => return Err(EncryptError::Random),
+            (true, Some(bytes)) => {
+                Some(Signer::from_bytes(bytes).ok_or(EncryptError::InvalidSigningKey)?)
+            }
+            (true, None) => return Err(EncryptError::InvalidSigningKey),
             (false, _) => None,
         };
         let data_key = DataKey::from_slice(data_key.dangerous_as_bytes());
@@ -258,9 +269,19 @@ impl Encryptor {
 
     /// Encrypts `input` and appends whatever output is complete (header, whole frames) to
     /// `out`. Plaintext short of a frame is kept for the next call.
-    pub fn update(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptError> {
+    pub fn update(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptError> {
+        let start = out.len();
+        self.guard(|this| this.encrypt_chunk(input, out)).inspect_err(|_| out.truncate(start))
+    }
+
+    fn encrypt_chunk(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptError> {
         if self.detached.active && !input.is_empty() {
-            return Err(EncryptError::InvalidState("plaintext passed to update in detached mode"));
+            return Err(EncryptError::InvalidState(
+                match self.signer.as_ref().is_some_and(Signer::is_delegated) {
+                    true => "plaintext passed to update with a delegated hash: use detached frames",
+                    false => "plaintext passed to update in detached mode",
+                },
+            ));
         }
         let start = out.len();
         if !self.header_written {
@@ -295,6 +316,11 @@ impl Encryptor {
     /// only the footer is written. With delegated hashing, call
     /// [`Encryptor::finish_with_digest`] instead.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), EncryptError> {
+        let start = out.len();
+        self.guard(|this| this.write_end(out)).inspect_err(|_| out.truncate(start))
+    }
+
+    fn write_end(&mut self, out: &mut Vec<u8>) -> Result<(), EncryptError> {
         if self.signer.as_ref().is_some_and(Signer::is_delegated) {
             return Err(EncryptError::InvalidState("the hash is delegated: finish_with_digest"));
         }
@@ -305,7 +331,7 @@ impl Encryptor {
             }
             start = out.len();
         } else {
-            self.update(&[], out)?;
+            self.encrypt_chunk(&[], out)?;
             start = out.len();
             let last = core::mem::take(&mut self.pending);
             self.seal_frame(&last, true, out)?;
@@ -323,16 +349,19 @@ impl Encryptor {
     /// byte the encryptor writes (header, frame heads and the sealed bytes written after
     /// them), in order, and pass the digest to [`Encryptor::finish_with_digest`]. This lets
     /// the one sequential pass of a signed suite run on another thread than the frames.
-    /// Only for a signed suite, before anything was written.
+    /// Only for a signed suite, before anything was written. It puts the encryptor in
+    /// detached mode: [`Encryptor::finish_with_digest`] needs a final frame sealed through
+    /// [`Encryptor::frame_sealed`], so `update` takes no plaintext from then on.
     pub fn delegate_hash(&mut self) -> Result<(), EncryptError> {
-        match &mut self.signer {
-            Some(signer) if !self.header_written && self.next_sequence == 1 => {
+        self.guard(|this| match &mut this.signer {
+            Some(signer) if !this.header_written && this.next_sequence == 1 => {
                 signer.delegate();
+                this.detached.active = true;
                 Ok(())
             }
             Some(_) => Err(EncryptError::InvalidState("output was already written")),
             None => Err(EncryptError::InvalidState("the suite is not signed")),
-        }
+        })
     }
 
     /// Delegated hashing: writes the signature footer of a message whose digest (SHA-384 of
@@ -343,25 +372,31 @@ impl Encryptor {
         digest: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), EncryptError> {
-        let signer = match self.signer.take() {
-            Some(signer) if signer.is_delegated() => signer,
-            _ => return Err(EncryptError::InvalidState("the hash is not delegated")),
-        };
-        if !self.detached.final_sealed {
-            return Err(EncryptError::InvalidState("the final frame is not sealed"));
-        }
-        let digest: &[u8; 48] = digest
-            .try_into()
-            .map_err(|_| EncryptError::InvalidState("a SHA-384 digest has 48 bytes"))?;
-        write_footer(&signer.sign_digest(digest), out);
-        Ok(())
+        self.guard(|this| {
+            let signer = match this.signer.take() {
+                Some(signer) if signer.is_delegated() => signer,
+                _ => return Err(EncryptError::InvalidState("the hash is not delegated")),
+            };
+            if !this.detached.final_sealed {
+                return Err(EncryptError::InvalidState("the final frame is not sealed"));
+            }
+            let digest: &[u8; 48] = digest
+                .try_into()
+                .map_err(|_| EncryptError::InvalidState("a SHA-384 digest has 48 bytes"))?;
+            write_footer(&signer.sign_digest(digest), out);
+            Ok(())
+        })
     }
 
     /// **Key material.** Takes the derived AES-GCM content key (its only copy outside the
     /// cipher), for an external AES-GCM in detached mode: WebCrypto imports it as a
-    /// non-extractable key. `None` on a second call. The caller MUST NOT store or log it and
-    /// SHOULD zeroize its copies once imported; the returned value is zeroized on drop.
+    /// non-extractable key. `None` on a second call or after a failed one. The caller MUST NOT
+    /// store or log it and SHOULD zeroize its copies once imported; the returned value is
+    /// zeroized on drop.
     pub fn dangerous_take_content_key(&mut self) -> Option<ContentKey> {
+        if self.poisoned {
+            return None;
+        }
         self.content_key.take()
     }
 
@@ -371,40 +406,50 @@ impl Encryptor {
     /// plaintext with AES-GCM under the content key, with the job's IV and AAD, and pass the
     /// result to [`Encryptor::frame_sealed`]; several jobs may be open at once.
     pub fn frame_job(&mut self, len: usize, is_final: bool) -> Result<FrameJob, EncryptError> {
-        if !self.detached.active && (!self.pending.is_empty() || self.next_sequence != 1) {
-            return Err(EncryptError::InvalidState("plaintext was passed to update"));
-        }
-        if self.detached.final_issued {
-            return Err(EncryptError::InvalidState("the final frame was already started"));
-        }
-        if (!is_final && len != self.frame_length) || len > self.frame_length {
-            return Err(EncryptError::InvalidState("frame of the wrong length"));
-        }
-        let sequence = self.next_sequence;
-        if sequence > MAX_SEQUENCE_NUMBER || (!is_final && sequence == MAX_SEQUENCE_NUMBER) {
-            return Err(EncryptError::TooManyFrames);
-        }
-        self.detached.active = true;
-        self.detached.open.push_back(len);
-        self.detached.final_issued = is_final;
-        self.next_sequence = sequence + 1;
-        Ok(self.job(sequence, len, is_final))
+        self.guard(|this| {
+            if !this.detached.active && (!this.pending.is_empty() || this.next_sequence != 1) {
+                return Err(EncryptError::InvalidState("plaintext was passed to update"));
+            }
+            if this.detached.final_issued {
+                return Err(EncryptError::InvalidState("the final frame was already started"));
+            }
+            if (!is_final && len != this.frame_length) || len > this.frame_length {
+                return Err(EncryptError::InvalidState("frame of the wrong length"));
+            }
+            let sequence = this.next_sequence;
+            if sequence > MAX_SEQUENCE_NUMBER || (!is_final && sequence == MAX_SEQUENCE_NUMBER) {
+                return Err(EncryptError::TooManyFrames);
+            }
+            this.detached.active = true;
+            this.detached.open.push_back(len);
+            this.detached.final_issued = is_final;
+            this.next_sequence = sequence + 1;
+            Ok(this.job(sequence, len, is_final))
+        })
     }
 
     /// Detached frames: seals the open job `sequence` with the core's own AES-GCM, in place
     /// (`buf` holds its plaintext); returns the tag. For callers whose external AES-GCM is
     /// missing or failed: the result is what the external one would give.
-    pub fn seal_job(&self, sequence: u32, buf: &mut [u8]) -> Result<[u8; TAG_LEN], EncryptError> {
-        let index = sequence.checked_sub(self.detached.next_sealed).map(|i| i as usize);
-        let Some(&len) = index.and_then(|i| self.detached.open.get(i)) else {
-            return Err(EncryptError::InvalidState("no open frame job has this sequence number"));
-        };
-        if buf.len() != len {
-            return Err(EncryptError::InvalidState("frame of the wrong length"));
-        }
-        let is_final = self.detached.final_issued && sequence + 1 == self.next_sequence;
-        let job = self.job(sequence, len, is_final);
-        self.cipher.seal(&job.iv, job.aad(), buf).map_err(|_| EncryptError::TooManyFrames)
+    pub fn seal_job(
+        &mut self,
+        sequence: u32,
+        buf: &mut [u8],
+    ) -> Result<[u8; TAG_LEN], EncryptError> {
+        self.guard(|this| {
+            let index = sequence.checked_sub(this.detached.next_sealed).map(|i| i as usize);
+            let Some(&len) = index.and_then(|i| this.detached.open.get(i)) else {
+                return Err(EncryptError::InvalidState(
+                    "no open frame job has this sequence number",
+                ));
+            };
+            if buf.len() != len {
+                return Err(EncryptError::InvalidState("frame of the wrong length"));
+            }
+            let is_final = this.detached.final_issued && sequence + 1 == this.next_sequence;
+            let job = this.job(sequence, len, is_final);
+            Ok(this.cipher.seal(&job.iv, job.aad(), buf)?)
+        })
     }
 
     /// Detached frames: completes the oldest open job with its sealed bytes (ciphertext then
@@ -418,37 +463,55 @@ impl Encryptor {
         sealed: Option<&[u8]>,
         out: &mut Vec<u8>,
     ) -> Result<(), EncryptError> {
-        let Some(&len) = self.detached.open.front() else {
-            return Err(EncryptError::InvalidState("no frame job is open"));
-        };
-        match sealed {
-            Some(bytes) if bytes.len() != len + TAG_LEN => {
-                return Err(EncryptError::InvalidState("sealed frame of the wrong length"));
+        self.guard(|this| {
+            let Some(&len) = this.detached.open.front() else {
+                return Err(EncryptError::InvalidState("no frame job is open"));
+            };
+            match sealed {
+                Some(bytes) if bytes.len() != len + TAG_LEN => {
+                    return Err(EncryptError::InvalidState("sealed frame of the wrong length"));
+                }
+                None if this.signer.as_ref().is_some_and(|s| !s.is_delegated()) => {
+                    return Err(EncryptError::InvalidState(
+                        "a signed message needs the sealed bytes",
+                    ));
+                }
+                _ => {}
             }
-            None if self.signer.as_ref().is_some_and(|s| !s.is_delegated()) => {
-                return Err(EncryptError::InvalidState("a signed message needs the sealed bytes"));
+            this.detached.open.pop_front();
+            let sequence = this.detached.next_sealed;
+            let is_final = this.detached.final_issued && this.detached.open.is_empty();
+            let start = out.len();
+            if !this.header_written {
+                out.extend_from_slice(&this.header.bytes);
+                this.header_written = true;
             }
-            _ => {}
+            // Final frames hold at most one frame length, itself below 2^31.
+            let final_len =
+                is_final.then(|| u32::try_from(len).expect("final frame within frame length"));
+            write::frame_head(out, sequence, &frame_iv(sequence), final_len);
+            if let Some(signer) = &mut this.signer {
+                signer.update(&out[start..]);
+                signer.update(sealed.unwrap_or_default());
+            }
+            this.detached.next_sealed = sequence + 1;
+            this.detached.final_sealed = is_final;
+            Ok(())
+        })
+    }
+
+    /// Runs `f` unless an earlier call failed, and remembers if this one fails: a failed call
+    /// may have dropped plaintext or left output unhashed, so nothing may extend the message.
+    fn guard<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, EncryptError>,
+    ) -> Result<T, EncryptError> {
+        if self.poisoned {
+            return Err(EncryptError::InvalidState(POISONED));
         }
-        self.detached.open.pop_front();
-        let sequence = self.detached.next_sealed;
-        let is_final = self.detached.final_issued && self.detached.open.is_empty();
-        let start = out.len();
-        if !self.header_written {
-            out.extend_from_slice(&self.header.bytes);
-            self.header_written = true;
-        }
-        // Final frames hold at most one frame length, itself below 2^31.
-        let final_len =
-            is_final.then(|| u32::try_from(len).expect("final frame within frame length"));
-        write::frame_head(out, sequence, &frame_iv(sequence), final_len);
-        if let Some(signer) = &mut self.signer {
-            signer.update(&out[start..]);
-            signer.update(sealed.unwrap_or_default());
-        }
-        self.detached.next_sealed = sequence + 1;
-        self.detached.final_sealed = is_final;
-        Ok(())
+        let result = f(self);
+        self.poisoned = result.is_err();
+        result
     }
 
     fn job(&self, sequence: u32, len: usize, is_final: bool) -> FrameJob {
@@ -484,10 +547,7 @@ impl Encryptor {
         write::frame_head(out, sequence, &iv, final_len);
         let at = out.len();
         out.extend_from_slice(plaintext);
-        let tag = self
-            .cipher
-            .seal(&iv, aad.as_ref(), &mut out[at..])
-            .map_err(|_| EncryptError::TooManyFrames)?;
+        let tag = self.cipher.seal(&iv, aad.as_ref(), &mut out[at..])?;
         out.extend_from_slice(&tag);
         self.next_sequence = sequence + 1;
         Ok(())
@@ -535,4 +595,67 @@ pub fn encrypt(
     encryptor.update(plaintext, &mut out)?;
     encryptor.finish(&mut out)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    const SIGNED: AlgorithmSuite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384;
+    const UNSIGNED: AlgorithmSuite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
+
+    fn encryptor(suite: AlgorithmSuite) -> Encryptor {
+        let options = EncryptOptions { suite, frame_length: 4, ..EncryptOptions::default() };
+        let edk = EncryptedDataKey {
+            provider_id: "test".into(),
+            provider_info: Vec::new(),
+            ciphertext: vec![1; 32],
+        };
+        PendingEncryptor::new(&options).unwrap().with_encrypted_data_keys(vec![edk]).unwrap()
+    }
+
+    /// An encryptor whose `update` failed after sealing one of its frames: the sequence
+    /// numbers ran out (set by hand: 2^32 real frames take too long).
+    fn failed_update(suite: AlgorithmSuite, out: &mut Vec<u8>) -> Encryptor {
+        let mut enc = encryptor(suite);
+        enc.update(b"ab", out).unwrap();
+        let written = out.len();
+        enc.next_sequence = MAX_SEQUENCE_NUMBER - 1;
+        assert_eq!(enc.update(b"cdefghij", out), Err(EncryptError::TooManyFrames));
+        assert_eq!(out.len(), written, "the failed call leaves no partial output");
+        enc
+    }
+
+    #[test]
+    fn a_failed_update_poisons_the_encryptor() {
+        let poisoned = |r: Result<(), EncryptError>| r == Err(EncryptError::InvalidState(POISONED));
+        for suite in [SIGNED, UNSIGNED] {
+            let mut out = Vec::new();
+            let mut enc = failed_update(suite, &mut out);
+            let written = out.len();
+            assert!(poisoned(enc.update(b"x", &mut out)));
+            assert!(poisoned(enc.update(&[], &mut out)));
+            assert!(poisoned(enc.frame_job(0, true).map(drop)));
+            assert!(poisoned(enc.seal_job(MAX_SEQUENCE_NUMBER, &mut []).map(drop)));
+            assert!(poisoned(enc.frame_sealed(None, &mut out)));
+            assert!(poisoned(enc.delegate_hash()));
+            assert!(enc.dangerous_take_content_key().is_none(), "no key for a broken message");
+            let mut other = Vec::new();
+            let late = failed_update(suite, &mut other);
+            assert!(poisoned(late.finish_with_digest(&[0; 48], &mut other)));
+            assert!(poisoned(enc.finish(&mut out)));
+            assert_eq!(out.len(), written, "nothing more is written");
+        }
+    }
+
+    #[test]
+    fn a_misuse_error_poisons_too() {
+        let mut enc = encryptor(SIGNED);
+        enc.frame_job(4, false).unwrap();
+        let err = enc.update(b"x", &mut Vec::new()).unwrap_err();
+        assert_ne!(err, EncryptError::InvalidState(POISONED), "the first error says what it is");
+        assert_eq!(enc.frame_job(4, false).unwrap_err(), EncryptError::InvalidState(POISONED));
+    }
 }

@@ -6,6 +6,8 @@
 use alloc::string::String;
 use core::fmt;
 
+use crate::crypto::AeadFailed;
+
 /// The part of a message a truncation or parse error refers to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -42,6 +44,18 @@ pub enum EncryptError {
     UnsupportedSuite(u16),
     /// The keyring produced no encrypted data key, or more than a header can hold.
     EncryptedDataKeyCount(usize),
+    /// A field of an encrypted data key (provider ID, provider info or ciphertext) exceeds the
+    /// 65,535 bytes its length field can hold.
+    EncryptedDataKeyTooLarge,
+    /// A caller-supplied data key does not have the suite's key length.
+    DataKeyLength {
+        /// The suite's key length, in bytes.
+        expected: usize,
+        /// Length of the key given.
+        actual: usize,
+    },
+    /// A caller-supplied signing key is missing (signed suite) or not a valid P-384 scalar.
+    InvalidSigningKey,
     /// A keyring could not wrap the data key (details deliberately withheld).
     WrapFailed,
     /// A keyring that has only a private key, or a failure reported by a remote keyring.
@@ -50,6 +64,9 @@ pub enum EncryptError {
     TooManyFrames,
     /// The operating system's random number generator failed.
     Random,
+    /// AES-GCM refused to seal the header tag or a frame. Its input limits (2^36 - 32 bytes)
+    /// lie far above the largest frame, so this signals a broken invariant, not bad input.
+    SealFailed,
     /// A method was called in a state that does not allow it (a caller bug), such as a
     /// detached frame of the wrong length or out of order.
     InvalidState(&'static str),
@@ -69,10 +86,18 @@ impl fmt::Display for EncryptError {
             Self::EncryptedDataKeyCount(n) => {
                 write!(f, "keyring produced {n} encrypted data keys (need 1..=65535)")
             }
+            Self::EncryptedDataKeyTooLarge => {
+                f.write_str("an encrypted data key field is larger than 65535 bytes")
+            }
+            Self::DataKeyLength { expected, actual } => {
+                write!(f, "data key has {actual} bytes, the suite needs {expected}")
+            }
+            Self::InvalidSigningKey => f.write_str("signing key is missing or not a P-384 scalar"),
             Self::WrapFailed => f.write_str("wrapping the data key failed"),
             Self::Keyring(msg) => write!(f, "keyring failed: {msg}"),
             Self::TooManyFrames => f.write_str("plaintext needs more than 2^32-2 frames"),
             Self::Random => f.write_str("random number generator failed"),
+            Self::SealFailed => f.write_str("AES-GCM refused to seal"),
             Self::InvalidState(what) => write!(f, "encryptor misuse: {what}"),
         }
     }
@@ -212,7 +237,24 @@ impl fmt::Display for DecryptError {
     }
 }
 
+/// Sealing never sees attacker input, so every AES-GCM failure while writing is one variant.
+impl From<AeadFailed> for EncryptError {
+    fn from(_: AeadFailed) -> Self {
+        Self::SealFailed
+    }
+}
+
 #[cfg(feature = "std")]
 impl std::error::Error for EncryptError {}
 #[cfg(feature = "std")]
 impl std::error::Error for DecryptError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_aead_failure_while_writing_is_a_seal_failure() {
+        assert_eq!(EncryptError::from(AeadFailed), EncryptError::SealFailed);
+    }
+}

@@ -171,22 +171,57 @@ fn unsigned_detached_encryption_needs_no_sealed_bytes() {
 }
 
 #[test]
+fn fixed_secrets_of_the_wrong_shape_are_named() {
+    let edk = || EncryptedDataKey {
+        provider_id: "fixed".into(),
+        provider_info: Vec::new(),
+        ciphertext: vec![0xAB; 32],
+    };
+    let fixed_with = |suite, data_key: &[u8], signing_key: Option<&[u8; 48]>| {
+        Encryptor::dangerous_new_with_fixed_secrets(
+            vec![edk()],
+            &options(suite),
+            &DataKey::from_slice(data_key),
+            [0x24; 32],
+            signing_key,
+        )
+        .unwrap_err()
+    };
+    assert_eq!(
+        fixed_with(UNSIGNED, &[0x42; 16], None),
+        EncryptError::DataKeyLength { expected: 32, actual: 16 }
+    );
+    assert_eq!(fixed_with(SIGNED, &[0x42; 32], None), EncryptError::InvalidSigningKey);
+    // Zero is not a P-384 scalar.
+    assert_eq!(fixed_with(SIGNED, &[0x42; 32], Some(&[0; 48])), EncryptError::InvalidSigningKey);
+}
+
+#[test]
 fn detached_encryption_misuse_is_an_error() {
+    // One misuse per encryptor: the first error spends it.
     let invalid = |r: Result<(), EncryptError>| matches!(r, Err(EncryptError::InvalidState(_)));
-    let mut enc = fixed(SIGNED);
-    assert!(invalid(enc.frame_job(FRAME - 1, false).map(drop)), "short regular frame");
-    assert!(invalid(enc.frame_job(FRAME + 1, true).map(drop)), "long final frame");
-    assert!(invalid(enc.frame_sealed(None, &mut Vec::new())), "nothing open");
-    let job = enc.frame_job(FRAME, false).unwrap();
+    let with_job = || {
+        let mut enc = fixed(SIGNED);
+        let job = enc.frame_job(FRAME, false).unwrap();
+        (enc, job)
+    };
+    assert!(invalid(fixed(SIGNED).frame_job(FRAME - 1, false).map(drop)), "short regular frame");
+    assert!(invalid(fixed(SIGNED).frame_job(FRAME + 1, true).map(drop)), "long final frame");
+    assert!(invalid(fixed(SIGNED).frame_sealed(None, &mut Vec::new())), "nothing open");
+    let (mut enc, _) = with_job();
     assert!(invalid(enc.update(b"x", &mut Vec::new())), "no update with plaintext");
+    let (mut enc, job) = with_job();
     assert!(invalid(enc.seal_job(job.sequence() + 1, &mut [0; FRAME]).map(drop)), "no such job");
+    let (mut enc, job) = with_job();
     assert!(invalid(enc.seal_job(job.sequence(), &mut [0; 10]).map(drop)), "wrong length");
+    let (mut enc, _) = with_job();
     assert!(invalid(enc.frame_sealed(None, &mut Vec::new())), "signed: bytes required");
+    let (mut enc, _) = with_job();
     assert!(invalid(enc.frame_sealed(Some(&[0; 10]), &mut Vec::new())), "wrong sealed length");
+    let (mut enc, _) = with_job();
     enc.frame_job(0, true).unwrap();
+    enc.frame_sealed(Some(&[0; FRAME + 16]), &mut Vec::new()).unwrap();
     assert!(invalid(enc.frame_job(0, true).map(drop)), "nothing after the final frame");
-    let mut out = Vec::new();
-    enc.frame_sealed(Some(&[0; FRAME + 16]), &mut out).unwrap();
     let mut early = fixed(SIGNED);
     early.frame_job(0, true).unwrap();
     assert!(invalid(early.finish(&mut Vec::new())), "finish before the final frame is sealed");
@@ -483,6 +518,36 @@ fn delegated_hashing_writes_and_reads_the_same_bytes() {
             }
         }
     }
+}
+
+#[test]
+fn delegated_hashing_refuses_plaintext_through_update() {
+    // Frames sealed by `update` could never be finished: `finish` refuses a delegated hash and
+    // `finish_with_digest` needs a detached final frame.
+    let mut enc = fixed(SIGNED);
+    enc.delegate_hash().unwrap();
+    let mut out = Vec::new();
+    let err = enc.update(b"abc", &mut out).unwrap_err();
+    assert!(matches!(err, EncryptError::InvalidState(m) if m.contains("delegated")), "{err:?}");
+    assert!(out.is_empty());
+    // The other order is refused as well.
+    let mut late = fixed(SIGNED);
+    late.update(b"abc", &mut Vec::new()).unwrap();
+    assert!(matches!(late.delegate_hash(), Err(EncryptError::InvalidState(_))));
+    // A delegated encryptor may still write its header through `update`, as in detached mode,
+    // and completes with detached frames.
+    let mut enc = fixed(SIGNED);
+    enc.delegate_hash().unwrap();
+    let mut message = Vec::new();
+    enc.update(&[], &mut message).unwrap();
+    let cipher = external(&enc.dangerous_take_content_key().unwrap());
+    let job = enc.frame_job(3, true).unwrap();
+    enc.frame_sealed(None, &mut message).unwrap();
+    message.extend_from_slice(&external_seal(&cipher, &job, b"abc"));
+    let mut hasher = MessageHasher::for_suite(SIGNED).unwrap();
+    hasher.update(&message);
+    enc.finish_with_digest(&hasher.finalize(), &mut message).unwrap();
+    assert_eq!(decrypt(&FixedKey, &message, DecryptOptions::default()).unwrap().0, b"abc");
 }
 
 #[test]

@@ -117,6 +117,15 @@ fn pending_encryptor_takes_edks_wrapped_elsewhere() {
 }
 
 #[test]
+fn an_oversized_edk_field_is_named_as_such() {
+    let pending = PendingEncryptor::new(&options(UNSIGNED, 100)).unwrap();
+    let mut edks = keyring().wrap(pending.data_key(), pending.encryption_context()).unwrap();
+    edks[0].provider_info = vec![0; usize::from(u16::MAX) + 1];
+    let err = pending.with_encrypted_data_keys(edks).unwrap_err();
+    assert_eq!(err, EncryptError::EncryptedDataKeyTooLarge);
+}
+
+#[test]
 fn message_suite_reads_the_first_bytes_only() {
     for suite in [SIGNED, UNSIGNED] {
         let message = encrypt(&keyring(), b"x", &options(suite, 100)).unwrap();

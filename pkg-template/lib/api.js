@@ -1,7 +1,7 @@
 // encrypt / decrypt / encryptStream / decryptStream: the package's public functions. They move
 // bytes between JS and the wasm Encryptor/Decryptor (which hold all the format logic), ask
 // keyrings for wrapping keys and unwrapped data keys, and handle streams, progress and aborts.
-import { DecryptError, call } from './errors.js';
+import { DecryptError, EncryptError, call } from './errors.js';
 import { FrameDecryptor, FrameEncryptor, NodeAes, NodeHash, WebCryptoAes } from './frames.js';
 import { isKeyring, wrapDataKey } from './keyrings.js';
 import { HASH_MIN_BYTES, RemoteHash } from './hash.js';
@@ -341,7 +341,7 @@ class EncryptSession {
     }
 
     #live() {
-        if (!this.#encryptor) throw new DecryptError('the encryption was stopped', 'INVALID_STATE');
+        if (!this.#encryptor) throw new EncryptError('the encryption was stopped', 'INVALID_STATE');
         return this.#encryptor;
     }
 }

@@ -10,11 +10,11 @@ use super::convert::type_error;
 use super::convert::{
     context_from_js, context_to_js, edks_from_js, header_to_js, key_to_js, pack_job,
 };
-use super::error::{decrypt_error, encrypt_error};
+use super::error::encrypt_error;
 #[cfg(feature = "test-hooks")]
 use crate::DataKey;
 use crate::suite::TAG_LEN;
-use crate::{AlgorithmSuite, DecryptError, EncryptError, EncryptOptions};
+use crate::{AlgorithmSuite, EncryptError, EncryptOptions};
 
 /// One message being written. Call `update` with plaintext chunks, then `finish` once; each
 /// returns the ciphertext bytes completed by that call. Call `free()` when done (the JS glue
@@ -228,7 +228,7 @@ impl Encryptor {
     /// core's AES-GCM, in place, without completing it: for when WebCrypto failed on it.
     #[wasm_bindgen(js_name = sealJob)]
     pub fn seal_job(&mut self, sequence: u32, len: usize) -> Result<(), JsValue> {
-        let inner = self.inner.as_ref().ok_or_else(finished)?;
+        let inner = self.inner.as_mut().ok_or_else(finished)?;
         let frame = self.frame.get_mut(..len + TAG_LEN).ok_or_else(buffer_error)?;
         let (plain, tag) = frame.split_at_mut(len);
         tag.copy_from_slice(&inner.seal_job(sequence, plain).map_err(|e| encrypt_error(&e))?);
@@ -277,9 +277,9 @@ fn buffer_error() -> JsValue {
     encrypt_error(&EncryptError::InvalidState("frameBuffer was not sized for this frame"))
 }
 
-/// Misuse after `finish`: the decrypt side's `InvalidState` (the encrypt enum has none).
+/// Misuse after `finish` (or after `withEncryptedDataKeys` spent a pending encryption).
 fn finished() -> JsValue {
-    decrypt_error(&DecryptError::InvalidState("the encryptor is finished"))
+    encrypt_error(&EncryptError::InvalidState("the encryptor is finished"))
 }
 
 /// A JS number as a frame length; anything that is not an integer in `1..=2^31-1` is the

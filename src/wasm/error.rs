@@ -90,10 +90,14 @@ pub fn encrypt_error(err: &EncryptError) -> JsValue {
         E::EncryptedDataKeyCount(n) => {
             ("ENCRYPTED_DATA_KEY_COUNT", vec![("count", (*n as f64).into())])
         }
+        E::EncryptedDataKeyTooLarge => ("ENCRYPTED_DATA_KEY_TOO_LARGE", vec![]),
+        E::DataKeyLength { .. } => ("DATA_KEY_LENGTH", vec![]),
+        E::InvalidSigningKey => ("INVALID_SIGNING_KEY", vec![]),
         E::WrapFailed => ("WRAP_FAILED", vec![]),
         E::Keyring(_) => ("KEYRING", vec![]),
         E::TooManyFrames => ("TOO_MANY_FRAMES", vec![]),
         E::Random => ("RANDOM", vec![]),
+        E::SealFailed => ("SEAL_FAILED", vec![]),
         E::InvalidState(_) => ("INVALID_STATE", vec![]),
     };
     js_error("encrypt", code, &err.to_string(), &details)
