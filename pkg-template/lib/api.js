@@ -1,16 +1,17 @@
 // encrypt / decrypt / encryptStream / decryptStream: the package's public functions. They move
 // bytes between JS and the wasm Encryptor/Decryptor (which hold all the format logic), ask
 // keyrings for wrapping keys and unwrapped data keys, and handle streams, progress and aborts.
-import { DecryptError, call } from './errors.js';
+import { DecryptError, EncryptError, call } from './errors.js';
 import { FrameDecryptor, FrameEncryptor, NodeAes, NodeHash, WebCryptoAes } from './frames.js';
 import { isKeyring, wrapDataKey } from './keyrings.js';
 import { HASH_MIN_BYTES, RemoteHash } from './hash.js';
-import { POOL_MIN_BYTES, poolByDefault, poolEngine } from './pool.js';
+import { POOL_MIN_BYTES, poolAvailable, poolByDefault, poolEngine } from './pool.js';
 import { blobStream } from './reader.js';
 // null in the released package; only the test build of the package (scripts/build-pkg.sh
 // --test-hooks) has hooks there (fixed secrets, the reference path, engine observers).
 import { testHooks } from './test-hooks.js';
 import { init, wasm } from './wasm.js';
+import { workerScriptRuns } from './workers.js';
 
 /** Most bytes handed to one wasm call: bounds the module's memory and the abort latency. */
 const SLICE = 1 << 20;
@@ -175,10 +176,15 @@ class Engines {
 
     #workers;
     #onHash;
+    /** EncryptError or DecryptError: what a worker's failure is reported as. */
+    #ErrorClass;
+    /** Whether the pool's workers can run (./workers.js), once `start` asked. */
+    #poolRuns = false;
 
-    constructor(options) {
+    constructor(options, ErrorClass) {
         const { webCrypto = true, workers = 'auto' } = options;
         this.#workers = workers;
+        this.#ErrorClass = ErrorClass;
         this.#onHash = testHooks?.onHash(options);
         if (webCrypto === false) this.#mode = 'wasm';
         else if (workers === true) this.#mode = 'on';
@@ -197,6 +203,7 @@ class Engines {
             keyBytes?.fill(0);
         }
         frames.setEngine(this.#aes);
+        if (this.#aes && this.#mode !== 'off' && poolAvailable()) this.#poolRuns = await workerScriptRuns();
         this.#maybePool(total ?? 0);
         this.#onEngine?.(this.name);
     }
@@ -206,12 +213,12 @@ class Engines {
      * node:crypto's native hash (always); in browsers a hash worker (./hash.js), unless
      * `workers: false`, for inputs of unknown size or HASH_MIN_BYTES or more; else null.
      */
-    hashFor(suiteId, total) {
+    async hashFor(suiteId, total) {
         const native = NodeHash.start(wasm.signatureHash(suiteId));
         if (native) return native;
         if (this.#workers === false) return null;
         if (this.#workers !== true && total !== undefined && total < HASH_MIN_BYTES) return null;
-        const hash = RemoteHash.start(suiteId);
+        const hash = await RemoteHash.start(suiteId, this.#ErrorClass);
         if (hash) this.#onHash?.();
         return hash;
     }
@@ -236,7 +243,7 @@ class Engines {
     }
 
     #maybePool(total) {
-        if (!this.#aes || !this.#frames) return;
+        if (!this.#poolRuns || !this.#frames) return;
         if (this.#mode === 'on' || (this.#mode === 'auto' && total >= POOL_MIN_BYTES)) {
             this.#pool = poolEngine(this.#aes);
             if (this.#pool) this.#frames.setEngine(this.#pool);
@@ -305,8 +312,8 @@ class EncryptSession {
             return;
         }
         const enc = this.#live();
-        this.#engines = new Engines(options);
-        const hash = enc.isSigned ? this.#engines.hashFor(this.messageHeader.suiteId, total) : null;
+        this.#engines = new Engines(options, EncryptError);
+        const hash = enc.isSigned ? await this.#engines.hashFor(this.messageHeader.suiteId, total) : null;
         if (hash) call(() => enc.delegateHash());
         this.#frames = new FrameEncryptor(enc, {
             frameLength: this.messageHeader.frameLength, signed: enc.isSigned, engine: null, hash,
@@ -390,7 +397,7 @@ class DecryptSession {
             testHooks.onEngine(options)?.('reference');
             return;
         }
-        const engines = new Engines(options);
+        const engines = new Engines(options, DecryptError);
         this.#engines = engines;
         const frames = new FrameDecryptor(decryptor, {
             unwrap: () => this.#unwrap(),
@@ -506,10 +513,10 @@ class DecryptSession {
 // --- one-shot encrypt / decrypt ------------------------------------------------------------
 
 /** For Blob input, sets `input.stream` (see `blobStream`); closes `session` if that fails. */
-async function openBlob(input, session, options, signed) {
+async function openBlob(input, session, options, signed, ErrorClass) {
     if (!input.blob) return;
     try {
-        input.stream = await blobStream(input.blob, options, signed);
+        input.stream = await blobStream(input.blob, options, signed, ErrorClass);
     } catch (err) {
         session.close();
         throw err;
@@ -538,7 +545,7 @@ export async function encrypt(keyring, data, options = {}) {
     const input = source(data);
     const session = await EncryptSession.open(keyring, options, input.bytes?.length ?? input.total);
     const { messageHeader } = session;
-    await openBlob(input, session, options, session.signed);
+    await openBlob(input, session, options, session.signed, EncryptError);
     if (input.stream) {
         return { result: encryptedStream(session, input, options), messageHeader };
     }
@@ -560,7 +567,7 @@ export async function decrypt(keyring, data, options = {}) {
     const input = source(data);
     const session = await DecryptSession.open(keyring, options, input.bytes?.length ?? input.total);
     // The suite is read from the Blob's first bytes, if that matters.
-    await openBlob(input, session, options, undefined);
+    await openBlob(input, session, options, undefined, DecryptError);
     if (input.stream) return decryptedStream(session, input, options);
     // The plaintext is shorter than the message.
     const sink = new Sink(input.bytes.length);

@@ -63,6 +63,24 @@ test('chromium: a plain module script without an import map', async () => {
     await plain.close();
 });
 
+// Issue 17, finding 1: a worker that cannot load left signed messages hanging. Every case
+// (both suites; Blob and stream input; workers by default and forced) must settle, and since
+// the package falls back to the page's thread there, succeed.
+for (const [fault, what] of [['no-worker', 'the worker script 404s'], ['csp', 'a CSP forbids workers']]) {
+    test(`chromium: ${what}: every case settles, on the page`, { timeout: 600_000 }, async () => {
+        const broken = await browser.newPage();
+        try {
+            await broken.goto(new URL(`${fault}/workers.html`, server.url).href);
+            await broken.waitForSelector('body[data-state="ready"]', { state: 'attached', timeout: 60_000 });
+            const outcomes = await broken.evaluate(() => window.runAll());
+            const bad = outcomes.filter((o) => o.outcome !== 'ok');
+            if (bad.length) throw new Error(bad.map((o) => `${o.name}: ${o.outcome}`).join('\n'));
+        } finally {
+            await broken.close();
+        }
+    });
+}
+
 test('chromium: no page errors', () => {
     if (pageErrors.length) throw new Error(pageErrors.join('\n'));
 });

@@ -14,12 +14,26 @@ const TYPES = {
     '.css': 'text/css',
 };
 
+/**
+ * Path prefixes that serve the same files with a fault, for pages whose workers cannot run:
+ * under `/no-worker/` the package's worker script answers 404; under `/csp/` every response
+ * carries a Content Security Policy that forbids workers.
+ */
+const FAULTS = {
+    'no-worker': { missing: /\/lib\/worker\.js$/, headers: {} },
+    csp: { missing: null, headers: { 'content-security-policy': "worker-src 'none'" } },
+};
+
 /** Serves `root` on 127.0.0.1 (a free port); resolves to `{ url, close }`. */
 export async function serve(root) {
     const server = http.createServer(async (req, res) => {
-        const urlPath = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+        let urlPath = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+        const prefix = urlPath.split('/')[1];
+        const fault = Object.hasOwn(FAULTS, prefix) ? FAULTS[prefix] : null;
+        if (fault) urlPath = urlPath.slice(prefix.length + 1);
         const file = path.join(root, path.normalize(urlPath));
         if (!file.startsWith(root)) return res.writeHead(403).end();
+        if (fault?.missing?.test(urlPath)) return res.writeHead(404).end('not found');
         try {
             const info = await stat(file);
             if (!info.isFile()) throw new Error('not a file');
@@ -27,6 +41,7 @@ export async function serve(root) {
                 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
                 'content-length': info.size,
                 'cache-control': 'no-store',
+                ...fault?.headers,
             });
             createReadStream(file).pipe(res);
         } catch {
