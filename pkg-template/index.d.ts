@@ -246,15 +246,18 @@ export declare class KeyServerKeyring implements Keyring {
     unwrap(edk: EncryptedDataKey, headerBytes: Uint8Array, options?: UnwrapOptions): Promise<Uint8Array | null>;
 }
 
+/** Streamed input: a ReadableStream, a Node `Readable` or any async iterable of byte chunks. */
+export type StreamData = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
 /** Input of {@link encrypt} and {@link decrypt}. */
-export type Data = Uint8Array | ArrayBuffer | ArrayBufferView | Blob | ReadableStream<Uint8Array>;
+export type Data = Uint8Array | ArrayBuffer | ArrayBufferView | Blob | StreamData;
 
 /**
  * `result` is a Uint8Array for byte input, a ReadableStream for Blob and stream input. The
  * Uint8Array may view a slightly longer ArrayBuffer (read it through the view, not `.buffer`).
  */
 export type EncryptResult<D> = {
-    readonly result: D extends Blob | ReadableStream ? ReadableStream<Uint8Array> : Uint8Array;
+    readonly result: D extends Blob | StreamData ? ReadableStream<Uint8Array> : Uint8Array;
     readonly messageHeader: MessageHeader;
 };
 
@@ -263,12 +266,12 @@ export type EncryptResult<D> = {
  * Uint8Array may view a slightly longer ArrayBuffer (zero-filled beyond the plaintext).
  */
 export type DecryptResult<D> = {
-    readonly plaintext: D extends Blob | ReadableStream ? ReadableStream<Uint8Array> : Uint8Array;
+    readonly plaintext: D extends Blob | StreamData ? ReadableStream<Uint8Array> : Uint8Array;
     readonly messageHeader: MessageHeader;
 };
 
 /**
- * Encrypts `data` into one message for `keyring`. For Blob and ReadableStream input the
+ * Encrypts `data` into one message for `keyring`. For Blob and streamed input the
  * promise resolves once the data key is wrapped, and `result` streams the message as the
  * input is read (constant memory).
  */

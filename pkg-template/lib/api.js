@@ -60,13 +60,34 @@ function chunkBytes(chunk) {
     return bytes;
 }
 
-/** `{ bytes }`, `{ blob, total }` (see `blobStream`), or `{ stream }` for a ReadableStream. */
+/**
+ * `{ bytes }`, `{ blob, total }` (see `blobStream`), or `{ stream }` for a ReadableStream or
+ * an async iterable of byte chunks (a Node `Readable`, an async generator).
+ */
 function source(data) {
     const bytes = asBytes(data);
     if (bytes) return { bytes };
     if (typeof Blob !== 'undefined' && data instanceof Blob) return { blob: data, total: data.size };
     if (data && typeof data.getReader === 'function') return { stream: data };
-    throw new TypeError('data must be a Uint8Array, a Blob or a ReadableStream');
+    if (data && typeof data[Symbol.asyncIterator] === 'function') return { stream: iterableStream(data) };
+    throw new TypeError(
+        'data must be a Uint8Array, a Blob, a ReadableStream or an async iterable of Uint8Array');
+}
+
+/** A ReadableStream of an async iterable's chunks, pulled on demand (`ReadableStream.from`
+ * needs Node 20.6 and recent browsers). */
+function iterableStream(iterable) {
+    const iterator = iterable[Symbol.asyncIterator]();
+    return new ReadableStream({
+        async pull(controller) {
+            const { value, done } = await iterator.next();
+            if (done) controller.close();
+            else controller.enqueue(value);
+        },
+        async cancel(reason) {
+            await iterator.return?.(reason);
+        },
+    }, { highWaterMark: 0 });
 }
 
 function* slices(bytes) {
