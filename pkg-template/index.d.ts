@@ -1,5 +1,10 @@
 // Type declarations of the `cipherdrop` package, written by hand (the wasm-bindgen output is
-// internal). Checked by tests/npm/ with `tsc --strict` against a consumer file.
+// internal). Checked by tests/npm/ with `tsc --strict` against a consumer file, with the DOM
+// lib and without it (a Node project: es2022 and @types/node), so only names both declare.
+
+/** `WebAssembly.Module` where the project's libs declare it (DOM, some @types/node); else never. */
+type WasmModule = typeof globalThis extends { WebAssembly: { Module: abstract new (...args: never) => infer M } }
+    ? M : never;
 
 /** An encryption context: non-secret string pairs bound to the message. */
 export type EncryptionContext = Record<string, string>;
@@ -82,7 +87,10 @@ export interface EncryptOptions {
      * unless the message is signed and the machine has fewer than 4 cores (the hash has the
      * second). Default: that; false: no worker at all; true: all of them, whatever the size.
      * Same bytes either way; a few MiB in flight at most. Node has no Web Workers, so there
-     * the option does nothing.
+     * the option does nothing. Where the worker script cannot run (it 404s, a Content
+     * Security Policy forbids it), everything runs on the page; a worker that fails in the
+     * middle of a message fails it with code `WORKER_FAILED` (or, for the pool, the frames
+     * go on in the page's WebAssembly).
      */
     workers?: boolean;
 }
@@ -316,7 +324,7 @@ export declare function decryptStream(keyring: Keyring, options?: DecryptOptions
 export type EncryptErrorCode =
     | 'RESERVED_CONTEXT_KEY' | 'CONTEXT_TOO_LARGE' | 'INVALID_FRAME_LENGTH' | 'UNSUPPORTED_SUITE'
     | 'ENCRYPTED_DATA_KEY_COUNT' | 'WRAP_FAILED' | 'KEYRING' | 'TOO_MANY_FRAMES' | 'RANDOM'
-    | 'INVALID_STATE';
+    | 'INVALID_STATE' | 'WORKER_FAILED';
 
 /** Codes of {@link DecryptError}. */
 export type DecryptErrorCode =
@@ -325,7 +333,7 @@ export type DecryptErrorCode =
     | 'TOO_MANY_ENCRYPTED_DATA_KEYS' | 'HEADER_TOO_LARGE' | 'FRAME_TOO_LARGE' | 'CONTEXT_TOO_LARGE'
     | 'CONTEXT_MISMATCH' | 'PUBLIC_KEY_ENTRY' | 'NO_DECRYPTABLE_KEY' | 'UNWRAP_FAILED' | 'KEYRING'
     | 'COMMITMENT_MISMATCH' | 'BAD_HEADER_TAG' | 'BAD_FRAME_TAG' | 'FRAME_SEQUENCE' | 'BAD_SIGNATURE'
-    | 'INVALID_STATE';
+    | 'INVALID_STATE' | 'WORKER_FAILED';
 
 /** Codes of {@link KeyError}. */
 export type KeyErrorCode =
@@ -402,7 +410,7 @@ export declare class KeyError extends CipherdropError {
  * use, from next to the package's JS (browsers: `fetch`; Node: the file). Pass a URL,
  * Response, BufferSource or `WebAssembly.Module` to load it from elsewhere.
  */
-export declare function init(source?: URL | string | Response | BufferSource | WebAssembly.Module): Promise<void>;
+export declare function init(source?: URL | string | Response | ArrayBuffer | ArrayBufferView | WasmModule): Promise<void>;
 
 /** The core's version; throws until {@link init} has completed. */
 export declare function version(): string;
