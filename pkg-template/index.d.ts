@@ -165,6 +165,24 @@ export declare class WrappingKey {
     readonly oaepHash: string;
 }
 
+/** An RSA JSON Web Key (RFC 7517, RFC 7518 section 6.3): public (`n`, `e`) or private. */
+export interface RsaJwk {
+    kty: 'RSA';
+    n: string;
+    e: string;
+    d?: string;
+    p?: string;
+    q?: string;
+    dp?: string;
+    dq?: string;
+    qi?: string;
+    alg?: string;
+    [member: string]: unknown;
+}
+
+/** WebCrypto's `CryptoKey` where the project's libs declare it (DOM, @types/node); else never. */
+type WebCryptoKey = typeof globalThis extends { CryptoKey: { prototype: infer K } } ? K : never;
+
 /** RSA-OAEP hash (also used for MGF1). Lowercase spellings such as `sha256` are accepted. */
 export type OaepHash = 'SHA-1' | 'SHA-256' | 'SHA-384' | 'SHA-512' | (string & {});
 
@@ -191,12 +209,37 @@ export declare class RawRsaKeyring implements Keyring {
     private constructor();
     /** Builds a keyring; rejects with a {@link KeyError} or a `TypeError`. */
     static fromPem(options: RawRsaKeyringOptions): Promise<RawRsaKeyring>;
+    /**
+     * Builds a keyring of JSON Web Keys (`kty: 'RSA'`): `publicKey` wraps, `privateKey`
+     * unwraps (and, alone, wraps with its public half). `oaepHash` defaults to the hash of
+     * the JWK's `alg` (`RSA-OAEP`: SHA-1, `RSA-OAEP-256`: SHA-256, ...), else SHA-256.
+     */
+    static fromJwk(options: {
+        keyNamespace: string;
+        keyName: string;
+        publicKey?: RsaJwk;
+        privateKey?: RsaJwk;
+        oaepHash?: OaepHash;
+    }): Promise<RawRsaKeyring>;
+    /**
+     * Builds a keyring of WebCrypto RSA-OAEP keys (their hash is the OAEP hash): `publicKey`
+     * wraps, `privateKey` unwraps. With only a non-extractable `privateKey` it cannot
+     * encrypt ({@link RawRsaKeyring.canWrap} is false).
+     */
+    static fromCryptoKey(options: {
+        keyNamespace: string;
+        keyName: string;
+        publicKey?: WebCryptoKey;
+        privateKey?: WebCryptoKey;
+    }): Promise<RawRsaKeyring>;
     readonly keyNamespace: string;
     readonly keyName: string;
     /** WebCrypto spelling: `'SHA-256'`, ... */
     readonly oaepHash: string;
     /** Whether it holds a private key. */
     readonly canUnwrap: boolean;
+    /** Whether it can encrypt (false for a non-extractable private `CryptoKey` alone). */
+    readonly canWrap: boolean;
     wrappingKeys(): Promise<readonly WrappingKey[]>;
     unwrap(edk: EncryptedDataKey, headerBytes: Uint8Array, options?: UnwrapOptions): Promise<Uint8Array | null>;
 }
@@ -324,7 +367,7 @@ export declare function decryptStream(keyring: Keyring, options?: DecryptOptions
 export type EncryptErrorCode =
     | 'RESERVED_CONTEXT_KEY' | 'CONTEXT_TOO_LARGE' | 'INVALID_FRAME_LENGTH' | 'UNSUPPORTED_SUITE'
     | 'ENCRYPTED_DATA_KEY_COUNT' | 'WRAP_FAILED' | 'KEYRING' | 'TOO_MANY_FRAMES' | 'RANDOM'
-    | 'INVALID_STATE' | 'WORKER_FAILED';
+    | 'INVALID_STATE' | 'WORKER_FAILED' | 'INVALID_OPTION';
 
 /** Codes of {@link DecryptError}. */
 export type DecryptErrorCode =
@@ -333,7 +376,7 @@ export type DecryptErrorCode =
     | 'TOO_MANY_ENCRYPTED_DATA_KEYS' | 'HEADER_TOO_LARGE' | 'FRAME_TOO_LARGE' | 'CONTEXT_TOO_LARGE'
     | 'CONTEXT_MISMATCH' | 'PUBLIC_KEY_ENTRY' | 'NO_DECRYPTABLE_KEY' | 'UNWRAP_FAILED' | 'KEYRING'
     | 'COMMITMENT_MISMATCH' | 'BAD_HEADER_TAG' | 'BAD_FRAME_TAG' | 'FRAME_SEQUENCE' | 'BAD_SIGNATURE'
-    | 'INVALID_STATE' | 'WORKER_FAILED';
+    | 'INVALID_STATE' | 'WORKER_FAILED' | 'INVALID_OPTION';
 
 /** Codes of {@link KeyError}. */
 export type KeyErrorCode =
@@ -362,6 +405,8 @@ export declare class EncryptError extends CipherdropError {
     readonly frameLength?: number;
     /** `ENCRYPTED_DATA_KEY_COUNT`. */
     readonly count?: number;
+    /** `INVALID_OPTION`: the option's name. */
+    readonly option?: string;
 }
 
 /** Reading a message failed. No plaintext of a failed one-shot `decrypt` is released. */
@@ -393,6 +438,8 @@ export declare class DecryptError extends CipherdropError {
     readonly serverCode?: string;
     /** `KEYRING` from a {@link KeyServerKeyring}: the HTTP status of the refusal. */
     readonly status?: number;
+    /** `INVALID_OPTION`: the option's name. */
+    readonly option?: string;
 }
 
 /** A key could not be used. */
@@ -412,5 +459,5 @@ export declare class KeyError extends CipherdropError {
  */
 export declare function init(source?: URL | string | Response | ArrayBuffer | ArrayBufferView | WasmModule): Promise<void>;
 
-/** The core's version; throws until {@link init} has completed. */
+/** The core's version (such as `'0.1.0'`); needs no {@link init}. */
 export declare function version(): string;

@@ -135,6 +135,8 @@ else
 fi
 cp -R pkg-template/. "$out/"
 rm -rf "$out/test-hooks"
+# version() answers before the module is loaded with the version it was built from.
+printf '// Written by scripts/build-pkg.sh.\nexport const VERSION = %s;\n' "\"$cargo_version\"" >"$out/lib/version.js"
 if [ "$hooks" -eq 1 ]; then
     # The test build: the hooks module instead of the release stub, only the tests that need
     # the hooks (the others run against build/pkg), and a name of its own, private.

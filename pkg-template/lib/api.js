@@ -1,7 +1,7 @@
 // encrypt / decrypt / encryptStream / decryptStream: the package's public functions. They move
 // bytes between JS and the wasm Encryptor/Decryptor (which hold all the format logic), ask
 // keyrings for wrapping keys and unwrapped data keys, and handle streams, progress and aborts.
-import { DecryptError, EncryptError, call } from './errors.js';
+import { DecryptError, EncryptError, call, fromWasm } from './errors.js';
 import { FrameDecryptor, FrameEncryptor, NodeAes, NodeHash, WebCryptoAes } from './frames.js';
 import { isKeyring, wrapDataKey } from './keyrings.js';
 import { HASH_MIN_BYTES, RemoteHash } from './hash.js';
@@ -41,6 +41,33 @@ function checkKeyring(keyring) {
         throw new TypeError('keyring must be a keyring (RawRsaKeyring, MultiKeyring, ...)');
     }
 }
+
+/** Option names of each operation (symbol keys, the test build's hooks, are not checked). */
+const ENCRYPT_OPTIONS = new Set(['encryptionContext', 'frameLength', 'suite', 'onProgress', 'signal',
+    'webCrypto', 'workers']);
+const DECRYPT_OPTIONS = new Set(['expectedContext', 'commitmentPolicy', 'refuseSigned',
+    'maxEncryptedDataKeys', 'onProgress', 'signal', 'webCrypto', 'workers']);
+/** Names of the AWS Encryption SDK's options that are spelled differently here. */
+const ENCRYPT_RENAMED = { suiteId: 'suite' };
+const DECRYPT_RENAMED = { encryptionContext: 'expectedContext' };
+
+/**
+ * Refuses an option this operation does not know (a misspelling, or another SDK's name,
+ * would otherwise be ignored without a word) with code INVALID_OPTION.
+ */
+function checkOptions(options, known, renamed, ErrorClass) {
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+    for (const option of Object.keys(options)) {
+        if (known.has(option)) continue;
+        const hint = Object.hasOwn(renamed, option)
+            ? `: the AWS Encryption SDK's \`${option}\` is \`${renamed[option]}\` here`
+            : ` (known: ${[...known].join(', ')})`;
+        throw new ErrorClass(`unknown option \`${option}\`${hint}`, 'INVALID_OPTION', { option });
+    }
+}
+
+const checkEncryptOptions = (options) => checkOptions(options, ENCRYPT_OPTIONS, ENCRYPT_RENAMED, EncryptError);
+const checkDecryptOptions = (options) => checkOptions(options, DECRYPT_OPTIONS, DECRYPT_RENAMED, DecryptError);
 
 function throwIfAborted(signal) {
     if (signal?.aborted) throw signal.reason ?? new DOMException('aborted', 'AbortError');
@@ -277,6 +304,7 @@ class Engines {
 class EncryptSession {
     static async open(keyring, options, total = undefined) {
         checkKeyring(keyring);
+        checkEncryptOptions(options);
         const { encryptionContext, frameLength, suite, signal } = options;
         if (suite !== undefined && !(Number.isInteger(suite) && suite >= 0 && suite <= 0xffff)) {
             throw new TypeError('suite must be a suite ID such as 0x0578 (see AlgorithmSuite)');
@@ -377,6 +405,7 @@ class EncryptSession {
 class DecryptSession {
     static async open(keyring, options, total = undefined) {
         checkKeyring(keyring);
+        checkDecryptOptions(options);
         const { expectedContext, commitmentPolicy = CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
             refuseSigned = false, maxEncryptedDataKeys, signal } = options;
         if (!Object.values(CommitmentPolicy).includes(commitmentPolicy)) {
@@ -498,6 +527,8 @@ class DecryptSession {
         const headerBytes = decryptor.headerBytes();
         const keyLength = decryptor.dataKeyLength;
         let failedAttempts = 0;
+        /** What the keyrings said of their failed attempts (raw RSA: the OAEP hash tried). */
+        const failures = new Set();
         let refusal = null;
         for (const edk of edks) {
             throwIfAborted(this.#signal);
@@ -508,8 +539,12 @@ class DecryptSession {
                 throwIfAborted(this.#signal);
                 // The first refusal, as the core: a key server's denial rather than a later
                 // keyring's "only a public key".
-                if (err?.code === 'KEYRING') refusal ??= err;
-                else failedAttempts += 1;
+                if (err?.code === 'KEYRING') {
+                    refusal ??= err;
+                } else {
+                    failedAttempts += 1;
+                    if (err?.code === 'UNWRAP_FAILED') failures.add(err.message);
+                }
                 continue;
             }
             if (key == null) continue;
@@ -527,7 +562,10 @@ class DecryptSession {
             this.messageHeader = publicHeader(this.#live().header());
             return;
         }
-        throw refusal ?? call(() => { throw wasm.noDecryptableKey(failedAttempts); });
+        if (refusal) throw refusal;
+        const err = fromWasm(wasm.noDecryptableKey(failedAttempts));
+        if (failures.size) err.message += `: ${[...failures].join('; ')}`;
+        throw err;
     }
 }
 
@@ -816,6 +854,7 @@ function deferred() {
  */
 export function encryptStream(keyring, options = {}) {
     checkKeyring(keyring);
+    checkEncryptOptions(options);
     const header = deferred();
     const stream = sessionTransform(() => EncryptSession.open(keyring, options), options, {
         feed: (session, slice) => session.push(slice),
@@ -838,6 +877,7 @@ export function encryptStream(keyring, options = {}) {
  */
 export function decryptStream(keyring, options = {}) {
     checkKeyring(keyring);
+    checkDecryptOptions(options);
     const header = deferred();
     const feeder = decryptFeeder();
     let current = null;

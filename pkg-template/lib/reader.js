@@ -78,8 +78,9 @@ function workerStream(blob, ErrorClass) {
     };
     worker.onerror = (event) => {
         event.preventDefault?.();
-        if (received === 0) fallback ??= blob.stream().getReader();
-        else {
+        if (received === 0) {
+            fallback ??= blob.stream().getReader();
+        } else {
             failure ??= new ErrorClass(
                 `the Blob reader worker failed: ${event.message || 'no reason given'}`, 'WORKER_FAILED');
         }
