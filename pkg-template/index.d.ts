@@ -1,5 +1,10 @@
 // Type declarations of the `cipherdrop` package, written by hand (the wasm-bindgen output is
-// internal). Checked by tests/npm/ with `tsc --strict` against a consumer file.
+// internal). Checked by tests/npm/ with `tsc --strict` against a consumer file, with the DOM
+// lib and without it (a Node project: es2022 and @types/node), so only names both declare.
+
+/** `WebAssembly.Module` where the project's libs declare it (DOM, some @types/node); else never. */
+type WasmModule = typeof globalThis extends { WebAssembly: { Module: abstract new (...args: never) => infer M } }
+    ? M : never;
 
 /** An encryption context: non-secret string pairs bound to the message. */
 export type EncryptionContext = Record<string, string>;
@@ -82,7 +87,10 @@ export interface EncryptOptions {
      * unless the message is signed and the machine has fewer than 4 cores (the hash has the
      * second). Default: that; false: no worker at all; true: all of them, whatever the size.
      * Same bytes either way; a few MiB in flight at most. Node has no Web Workers, so there
-     * the option does nothing.
+     * the option does nothing. Where the worker script cannot run (it 404s, a Content
+     * Security Policy forbids it), everything runs on the page; a worker that fails in the
+     * middle of a message fails it with code `WORKER_FAILED` (or, for the pool, the frames
+     * go on in the page's WebAssembly).
      */
     workers?: boolean;
 }
@@ -157,6 +165,24 @@ export declare class WrappingKey {
     readonly oaepHash: string;
 }
 
+/** An RSA JSON Web Key (RFC 7517, RFC 7518 section 6.3): public (`n`, `e`) or private. */
+export interface RsaJwk {
+    kty: 'RSA';
+    n: string;
+    e: string;
+    d?: string;
+    p?: string;
+    q?: string;
+    dp?: string;
+    dq?: string;
+    qi?: string;
+    alg?: string;
+    [member: string]: unknown;
+}
+
+/** WebCrypto's `CryptoKey` where the project's libs declare it (DOM, @types/node); else never. */
+type WebCryptoKey = typeof globalThis extends { CryptoKey: { prototype: infer K } } ? K : never;
+
 /** RSA-OAEP hash (also used for MGF1). Lowercase spellings such as `sha256` are accepted. */
 export type OaepHash = 'SHA-1' | 'SHA-256' | 'SHA-384' | 'SHA-512' | (string & {});
 
@@ -183,12 +209,37 @@ export declare class RawRsaKeyring implements Keyring {
     private constructor();
     /** Builds a keyring; rejects with a {@link KeyError} or a `TypeError`. */
     static fromPem(options: RawRsaKeyringOptions): Promise<RawRsaKeyring>;
+    /**
+     * Builds a keyring of JSON Web Keys (`kty: 'RSA'`): `publicKey` wraps, `privateKey`
+     * unwraps (and, alone, wraps with its public half). `oaepHash` defaults to the hash of
+     * the JWK's `alg` (`RSA-OAEP`: SHA-1, `RSA-OAEP-256`: SHA-256, ...), else SHA-256.
+     */
+    static fromJwk(options: {
+        keyNamespace: string;
+        keyName: string;
+        publicKey?: RsaJwk;
+        privateKey?: RsaJwk;
+        oaepHash?: OaepHash;
+    }): Promise<RawRsaKeyring>;
+    /**
+     * Builds a keyring of WebCrypto RSA-OAEP keys (their hash is the OAEP hash): `publicKey`
+     * wraps, `privateKey` unwraps. With only a non-extractable `privateKey` it cannot
+     * encrypt ({@link RawRsaKeyring.canWrap} is false).
+     */
+    static fromCryptoKey(options: {
+        keyNamespace: string;
+        keyName: string;
+        publicKey?: WebCryptoKey;
+        privateKey?: WebCryptoKey;
+    }): Promise<RawRsaKeyring>;
     readonly keyNamespace: string;
     readonly keyName: string;
     /** WebCrypto spelling: `'SHA-256'`, ... */
     readonly oaepHash: string;
     /** Whether it holds a private key. */
     readonly canUnwrap: boolean;
+    /** Whether it can encrypt (false for a non-extractable private `CryptoKey` alone). */
+    readonly canWrap: boolean;
     wrappingKeys(): Promise<readonly WrappingKey[]>;
     unwrap(edk: EncryptedDataKey, headerBytes: Uint8Array, options?: UnwrapOptions): Promise<Uint8Array | null>;
 }
@@ -246,15 +297,18 @@ export declare class KeyServerKeyring implements Keyring {
     unwrap(edk: EncryptedDataKey, headerBytes: Uint8Array, options?: UnwrapOptions): Promise<Uint8Array | null>;
 }
 
+/** Streamed input: a ReadableStream, a Node `Readable` or any async iterable of byte chunks. */
+export type StreamData = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
 /** Input of {@link encrypt} and {@link decrypt}. */
-export type Data = Uint8Array | ArrayBuffer | ArrayBufferView | Blob | ReadableStream<Uint8Array>;
+export type Data = Uint8Array | ArrayBuffer | ArrayBufferView | Blob | StreamData;
 
 /**
  * `result` is a Uint8Array for byte input, a ReadableStream for Blob and stream input. The
  * Uint8Array may view a slightly longer ArrayBuffer (read it through the view, not `.buffer`).
  */
 export type EncryptResult<D> = {
-    readonly result: D extends Blob | ReadableStream ? ReadableStream<Uint8Array> : Uint8Array;
+    readonly result: D extends Blob | StreamData ? ReadableStream<Uint8Array> : Uint8Array;
     readonly messageHeader: MessageHeader;
 };
 
@@ -263,12 +317,12 @@ export type EncryptResult<D> = {
  * Uint8Array may view a slightly longer ArrayBuffer (zero-filled beyond the plaintext).
  */
 export type DecryptResult<D> = {
-    readonly plaintext: D extends Blob | ReadableStream ? ReadableStream<Uint8Array> : Uint8Array;
+    readonly plaintext: D extends Blob | StreamData ? ReadableStream<Uint8Array> : Uint8Array;
     readonly messageHeader: MessageHeader;
 };
 
 /**
- * Encrypts `data` into one message for `keyring`. For Blob and ReadableStream input the
+ * Encrypts `data` into one message for `keyring`. For Blob and streamed input the
  * promise resolves once the data key is wrapped, and `result` streams the message as the
  * input is read (constant memory).
  */
@@ -314,7 +368,7 @@ export type EncryptErrorCode =
     | 'RESERVED_CONTEXT_KEY' | 'CONTEXT_TOO_LARGE' | 'INVALID_FRAME_LENGTH' | 'UNSUPPORTED_SUITE'
     | 'ENCRYPTED_DATA_KEY_COUNT' | 'ENCRYPTED_DATA_KEY_TOO_LARGE' | 'DATA_KEY_LENGTH'
     | 'INVALID_SIGNING_KEY' | 'WRAP_FAILED' | 'KEYRING' | 'TOO_MANY_FRAMES' | 'RANDOM'
-    | 'SEAL_FAILED' | 'INVALID_STATE';
+    | 'SEAL_FAILED' | 'INVALID_STATE' | 'WORKER_FAILED' | 'INVALID_OPTION';
 
 /** Codes of {@link DecryptError}. */
 export type DecryptErrorCode =
@@ -323,7 +377,7 @@ export type DecryptErrorCode =
     | 'TOO_MANY_ENCRYPTED_DATA_KEYS' | 'HEADER_TOO_LARGE' | 'FRAME_TOO_LARGE' | 'CONTEXT_TOO_LARGE'
     | 'CONTEXT_MISMATCH' | 'PUBLIC_KEY_ENTRY' | 'NO_DECRYPTABLE_KEY' | 'UNWRAP_FAILED' | 'KEYRING'
     | 'COMMITMENT_MISMATCH' | 'BAD_HEADER_TAG' | 'BAD_FRAME_TAG' | 'FRAME_SEQUENCE' | 'BAD_SIGNATURE'
-    | 'INVALID_STATE';
+    | 'INVALID_STATE' | 'WORKER_FAILED' | 'INVALID_OPTION';
 
 /** Codes of {@link KeyError}. */
 export type KeyErrorCode =
@@ -352,6 +406,8 @@ export declare class EncryptError extends CipherdropError {
     readonly frameLength?: number;
     /** `ENCRYPTED_DATA_KEY_COUNT`. */
     readonly count?: number;
+    /** `INVALID_OPTION`: the option's name. */
+    readonly option?: string;
 }
 
 /** Reading a message failed. No plaintext of a failed one-shot `decrypt` is released. */
@@ -383,6 +439,8 @@ export declare class DecryptError extends CipherdropError {
     readonly serverCode?: string;
     /** `KEYRING` from a {@link KeyServerKeyring}: the HTTP status of the refusal. */
     readonly status?: number;
+    /** `INVALID_OPTION`: the option's name. */
+    readonly option?: string;
 }
 
 /** A key could not be used. */
@@ -400,7 +458,7 @@ export declare class KeyError extends CipherdropError {
  * use, from next to the package's JS (browsers: `fetch`; Node: the file). Pass a URL,
  * Response, BufferSource or `WebAssembly.Module` to load it from elsewhere.
  */
-export declare function init(source?: URL | string | Response | BufferSource | WebAssembly.Module): Promise<void>;
+export declare function init(source?: URL | string | Response | ArrayBuffer | ArrayBufferView | WasmModule): Promise<void>;
 
-/** The core's version; throws until {@link init} has completed. */
+/** The core's version (such as `'0.1.0'`); needs no {@link init}. */
 export declare function version(): string;

@@ -3,7 +3,8 @@
 # - wasm-pack's ES module output (`--target web --no-pack`, release, wasm-opt from npm's
 #   binaryen in tools/; never Debian's),
 # - plus the hand-written files of pkg-template/ (package.json with its exports map, and the
-#   JS tests in test/, copied so that they import the package by name through that map).
+#   JS tests in test/, copied so that they import the package by name through that map),
+#   the repository's LICENSE and lib/version.js (the crate version, for version()).
 # `npm pack build/pkg` would publish `files` from package.json only (not test/).
 #
 #   scripts/build-pkg.sh                      build build/pkg/ (the release package)
@@ -134,7 +135,10 @@ else
     cp "$out/cipherdrop_bg.wasm" "$out/cipherdrop_nosimd_bg.wasm"
 fi
 cp -R pkg-template/. "$out/"
+cp LICENSE "$out/"
 rm -rf "$out/test-hooks"
+# version() answers before the module is loaded with the version it was built from.
+printf '// Written by scripts/build-pkg.sh.\nexport const VERSION = %s;\n' "\"$cargo_version\"" >"$out/lib/version.js"
 if [ "$hooks" -eq 1 ]; then
     # The test build: the hooks module instead of the release stub, only the tests that need
     # the hooks (the others run against build/pkg), and a name of its own, private.

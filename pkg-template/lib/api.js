@@ -1,16 +1,17 @@
 // encrypt / decrypt / encryptStream / decryptStream: the package's public functions. They move
 // bytes between JS and the wasm Encryptor/Decryptor (which hold all the format logic), ask
 // keyrings for wrapping keys and unwrapped data keys, and handle streams, progress and aborts.
-import { DecryptError, EncryptError, call } from './errors.js';
+import { DecryptError, EncryptError, call, fromWasm } from './errors.js';
 import { FrameDecryptor, FrameEncryptor, NodeAes, NodeHash, WebCryptoAes } from './frames.js';
 import { isKeyring, wrapDataKey } from './keyrings.js';
 import { HASH_MIN_BYTES, RemoteHash } from './hash.js';
-import { POOL_MIN_BYTES, poolByDefault, poolEngine } from './pool.js';
+import { POOL_MIN_BYTES, poolAvailable, poolByDefault, poolEngine } from './pool.js';
 import { blobStream } from './reader.js';
 // null in the released package; only the test build of the package (scripts/build-pkg.sh
 // --test-hooks) has hooks there (fixed secrets, the reference path, engine observers).
 import { testHooks } from './test-hooks.js';
 import { init, wasm } from './wasm.js';
+import { workerScriptRuns } from './workers.js';
 
 /** Most bytes handed to one wasm call: bounds the module's memory and the abort latency. */
 const SLICE = 1 << 20;
@@ -41,6 +42,33 @@ function checkKeyring(keyring) {
     }
 }
 
+/** Option names of each operation (symbol keys, the test build's hooks, are not checked). */
+const ENCRYPT_OPTIONS = new Set(['encryptionContext', 'frameLength', 'suite', 'onProgress', 'signal',
+    'webCrypto', 'workers']);
+const DECRYPT_OPTIONS = new Set(['expectedContext', 'commitmentPolicy', 'refuseSigned',
+    'maxEncryptedDataKeys', 'onProgress', 'signal', 'webCrypto', 'workers']);
+/** Names of the AWS Encryption SDK's options that are spelled differently here. */
+const ENCRYPT_RENAMED = { suiteId: 'suite' };
+const DECRYPT_RENAMED = { encryptionContext: 'expectedContext' };
+
+/**
+ * Refuses an option this operation does not know (a misspelling, or another SDK's name,
+ * would otherwise be ignored without a word) with code INVALID_OPTION.
+ */
+function checkOptions(options, known, renamed, ErrorClass) {
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+    for (const option of Object.keys(options)) {
+        if (known.has(option)) continue;
+        const hint = Object.hasOwn(renamed, option)
+            ? `: the AWS Encryption SDK's \`${option}\` is \`${renamed[option]}\` here`
+            : ` (known: ${[...known].join(', ')})`;
+        throw new ErrorClass(`unknown option \`${option}\`${hint}`, 'INVALID_OPTION', { option });
+    }
+}
+
+const checkEncryptOptions = (options) => checkOptions(options, ENCRYPT_OPTIONS, ENCRYPT_RENAMED, EncryptError);
+const checkDecryptOptions = (options) => checkOptions(options, DECRYPT_OPTIONS, DECRYPT_RENAMED, DecryptError);
+
 function throwIfAborted(signal) {
     if (signal?.aborted) throw signal.reason ?? new DOMException('aborted', 'AbortError');
 }
@@ -59,13 +87,34 @@ function chunkBytes(chunk) {
     return bytes;
 }
 
-/** `{ bytes }`, `{ blob, total }` (see `blobStream`), or `{ stream }` for a ReadableStream. */
+/**
+ * `{ bytes }`, `{ blob, total }` (see `blobStream`), or `{ stream }` for a ReadableStream or
+ * an async iterable of byte chunks (a Node `Readable`, an async generator).
+ */
 function source(data) {
     const bytes = asBytes(data);
     if (bytes) return { bytes };
     if (typeof Blob !== 'undefined' && data instanceof Blob) return { blob: data, total: data.size };
     if (data && typeof data.getReader === 'function') return { stream: data };
-    throw new TypeError('data must be a Uint8Array, a Blob or a ReadableStream');
+    if (data && typeof data[Symbol.asyncIterator] === 'function') return { stream: iterableStream(data) };
+    throw new TypeError(
+        'data must be a Uint8Array, a Blob, a ReadableStream or an async iterable of Uint8Array');
+}
+
+/** A ReadableStream of an async iterable's chunks, pulled on demand (`ReadableStream.from`
+ * needs Node 20.6 and recent browsers). */
+function iterableStream(iterable) {
+    const iterator = iterable[Symbol.asyncIterator]();
+    return new ReadableStream({
+        async pull(controller) {
+            const { value, done } = await iterator.next();
+            if (done) controller.close();
+            else controller.enqueue(value);
+        },
+        async cancel(reason) {
+            await iterator.return?.(reason);
+        },
+    }, { highWaterMark: 0 });
 }
 
 function* slices(bytes) {
@@ -175,10 +224,15 @@ class Engines {
 
     #workers;
     #onHash;
+    /** EncryptError or DecryptError: what a worker's failure is reported as. */
+    #ErrorClass;
+    /** Whether the pool's workers can run (./workers.js), once `start` asked. */
+    #poolRuns = false;
 
-    constructor(options) {
+    constructor(options, ErrorClass) {
         const { webCrypto = true, workers = 'auto' } = options;
         this.#workers = workers;
+        this.#ErrorClass = ErrorClass;
         this.#onHash = testHooks?.onHash(options);
         if (webCrypto === false) this.#mode = 'wasm';
         else if (workers === true) this.#mode = 'on';
@@ -197,6 +251,7 @@ class Engines {
             keyBytes?.fill(0);
         }
         frames.setEngine(this.#aes);
+        if (this.#aes && this.#mode !== 'off' && poolAvailable()) this.#poolRuns = await workerScriptRuns();
         this.#maybePool(total ?? 0);
         this.#onEngine?.(this.name);
     }
@@ -206,12 +261,12 @@ class Engines {
      * node:crypto's native hash (always); in browsers a hash worker (./hash.js), unless
      * `workers: false`, for inputs of unknown size or HASH_MIN_BYTES or more; else null.
      */
-    hashFor(suiteId, total) {
+    async hashFor(suiteId, total) {
         const native = NodeHash.start(wasm.signatureHash(suiteId));
         if (native) return native;
         if (this.#workers === false) return null;
         if (this.#workers !== true && total !== undefined && total < HASH_MIN_BYTES) return null;
-        const hash = RemoteHash.start(suiteId);
+        const hash = await RemoteHash.start(suiteId, this.#ErrorClass);
         if (hash) this.#onHash?.();
         return hash;
     }
@@ -236,7 +291,7 @@ class Engines {
     }
 
     #maybePool(total) {
-        if (!this.#aes || !this.#frames) return;
+        if (!this.#poolRuns || !this.#frames) return;
         if (this.#mode === 'on' || (this.#mode === 'auto' && total >= POOL_MIN_BYTES)) {
             this.#pool = poolEngine(this.#aes);
             if (this.#pool) this.#frames.setEngine(this.#pool);
@@ -249,6 +304,7 @@ class Engines {
 class EncryptSession {
     static async open(keyring, options, total = undefined) {
         checkKeyring(keyring);
+        checkEncryptOptions(options);
         const { encryptionContext, frameLength, suite, signal } = options;
         if (suite !== undefined && !(Number.isInteger(suite) && suite >= 0 && suite <= 0xffff)) {
             throw new TypeError('suite must be a suite ID such as 0x0578 (see AlgorithmSuite)');
@@ -305,8 +361,8 @@ class EncryptSession {
             return;
         }
         const enc = this.#live();
-        this.#engines = new Engines(options);
-        const hash = enc.isSigned ? this.#engines.hashFor(this.messageHeader.suiteId, total) : null;
+        this.#engines = new Engines(options, EncryptError);
+        const hash = enc.isSigned ? await this.#engines.hashFor(this.messageHeader.suiteId, total) : null;
         if (hash) call(() => enc.delegateHash());
         this.#frames = new FrameEncryptor(enc, {
             frameLength: this.messageHeader.frameLength, signed: enc.isSigned, engine: null, hash,
@@ -349,6 +405,7 @@ class EncryptSession {
 class DecryptSession {
     static async open(keyring, options, total = undefined) {
         checkKeyring(keyring);
+        checkDecryptOptions(options);
         const { expectedContext, commitmentPolicy = CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
             refuseSigned = false, maxEncryptedDataKeys, signal } = options;
         if (!Object.values(CommitmentPolicy).includes(commitmentPolicy)) {
@@ -390,7 +447,7 @@ class DecryptSession {
             testHooks.onEngine(options)?.('reference');
             return;
         }
-        const engines = new Engines(options);
+        const engines = new Engines(options, DecryptError);
         this.#engines = engines;
         const frames = new FrameDecryptor(decryptor, {
             unwrap: () => this.#unwrap(),
@@ -470,6 +527,8 @@ class DecryptSession {
         const headerBytes = decryptor.headerBytes();
         const keyLength = decryptor.dataKeyLength;
         let failedAttempts = 0;
+        /** What the keyrings said of their failed attempts (raw RSA: the OAEP hash tried). */
+        const failures = new Set();
         let refusal = null;
         for (const edk of edks) {
             throwIfAborted(this.#signal);
@@ -480,8 +539,12 @@ class DecryptSession {
                 throwIfAborted(this.#signal);
                 // The first refusal, as the core: a key server's denial rather than a later
                 // keyring's "only a public key".
-                if (err?.code === 'KEYRING') refusal ??= err;
-                else failedAttempts += 1;
+                if (err?.code === 'KEYRING') {
+                    refusal ??= err;
+                } else {
+                    failedAttempts += 1;
+                    if (err?.code === 'UNWRAP_FAILED') failures.add(err.message);
+                }
                 continue;
             }
             if (key == null) continue;
@@ -499,17 +562,20 @@ class DecryptSession {
             this.messageHeader = publicHeader(this.#live().header());
             return;
         }
-        throw refusal ?? call(() => { throw wasm.noDecryptableKey(failedAttempts); });
+        if (refusal) throw refusal;
+        const err = fromWasm(wasm.noDecryptableKey(failedAttempts));
+        if (failures.size) err.message += `: ${[...failures].join('; ')}`;
+        throw err;
     }
 }
 
 // --- one-shot encrypt / decrypt ------------------------------------------------------------
 
 /** For Blob input, sets `input.stream` (see `blobStream`); closes `session` if that fails. */
-async function openBlob(input, session, options, signed) {
+async function openBlob(input, session, options, signed, ErrorClass) {
     if (!input.blob) return;
     try {
-        input.stream = await blobStream(input.blob, options, signed);
+        input.stream = await blobStream(input.blob, options, signed, ErrorClass);
     } catch (err) {
         session.close();
         throw err;
@@ -538,7 +604,7 @@ export async function encrypt(keyring, data, options = {}) {
     const input = source(data);
     const session = await EncryptSession.open(keyring, options, input.bytes?.length ?? input.total);
     const { messageHeader } = session;
-    await openBlob(input, session, options, session.signed);
+    await openBlob(input, session, options, session.signed, EncryptError);
     if (input.stream) {
         return { result: encryptedStream(session, input, options), messageHeader };
     }
@@ -560,7 +626,7 @@ export async function decrypt(keyring, data, options = {}) {
     const input = source(data);
     const session = await DecryptSession.open(keyring, options, input.bytes?.length ?? input.total);
     // The suite is read from the Blob's first bytes, if that matters.
-    await openBlob(input, session, options, undefined);
+    await openBlob(input, session, options, undefined, DecryptError);
     if (input.stream) return decryptedStream(session, input, options);
     // The plaintext is shorter than the message.
     const sink = new Sink(input.bytes.length);
@@ -788,6 +854,7 @@ function deferred() {
  */
 export function encryptStream(keyring, options = {}) {
     checkKeyring(keyring);
+    checkEncryptOptions(options);
     const header = deferred();
     const stream = sessionTransform(() => EncryptSession.open(keyring, options), options, {
         feed: (session, slice) => session.push(slice),
@@ -810,6 +877,7 @@ export function encryptStream(keyring, options = {}) {
  */
 export function decryptStream(keyring, options = {}) {
     checkKeyring(keyring);
+    checkDecryptOptions(options);
     const header = deferred();
     const feeder = decryptFeeder();
     let current = null;

@@ -1,7 +1,8 @@
 // Error classes of the package. Every error that comes from the message core has a stable
 // `code` string (one per core error variant; index.d.ts lists them) and sometimes details
-// (`sequence`, `section`, `failedAttempts`, ...). Argument mistakes are plain TypeErrors, and
-// an aborted operation rejects with its AbortSignal's `reason`, as web APIs do.
+// (`sequence`, `section`, `failedAttempts`, ...). Argument mistakes are plain TypeErrors, but
+// for an unknown option name (code INVALID_OPTION, `option`), and an aborted operation
+// rejects with its AbortSignal's `reason`, as web APIs do.
 
 /** Base class of every error with a `code`. */
 export class CipherdropError extends Error {

@@ -442,10 +442,10 @@ export class FrameDecryptor {
     #held = [];
 
     /**
-     * `delegate(suiteId)`: a RemoteHash (./hash.js) to hash a signed message on, or null to
-     * let the core hash it.
+     * `delegate(suiteId)`: resolves to a RemoteHash (./hash.js) to hash a signed message on,
+     * or null to let the core hash it.
      */
-    constructor(dec, { unwrap, keyed, delegate = () => null }) {
+    constructor(dec, { unwrap, keyed, delegate = async () => null }) {
         this.#dec = dec;
         this.#unwrap = unwrap;
         this.#keyed = keyed;
@@ -515,7 +515,7 @@ export class FrameDecryptor {
                 call(() => dec.provideDigest(digest));
             } else if (dec.state === 'need-data-key') {
                 if (dec.isSigned) {
-                    this.#hash = this.#delegate(dec.header().suiteId);
+                    this.#hash = await this.#delegate(dec.header().suiteId);
                     if (this.#hash) {
                         call(() => dec.delegateHash());
                         this.#hashing = true;

@@ -4,7 +4,10 @@
 // MessageHasher), while this thread seals or opens frames: the two overlap. The page sends
 // the message bytes in order, in batches of about 1 MiB (reused buffers, transferred), at
 // most MAX_IN_FLIGHT batches ahead; the wasm core signs or verifies with the digest.
+// The bytes sent are gone (transferred): once the core delegated its hash there is no falling
+// back, so a worker that fails mid-message fails it with code WORKER_FAILED.
 import { wasmModule } from './wasm.js';
+import { workerScriptRuns } from './workers.js';
 
 /** Bytes per batch sent to the hash worker. */
 const BATCH_BYTES = 1 << 20;
@@ -31,9 +34,14 @@ function hashWorker() {
     clearTimeout(idleTimer);
     if (!worker) {
         worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'cipherdrop-hash' });
-        worker.onmessage = ({ data }) => waiting.get(data.id)?.(data);
-        worker.onerror = (event) => {
-            for (const settle of waiting.values()) settle({ error: event.message ?? 'worker error' });
+        const w = worker;
+        w.onmessage = ({ data }) => waiting.get(data.id)?.(data);
+        w.onerror = (event) => {
+            event.preventDefault?.();
+            // Dead for good: the next message starts a new worker.
+            if (worker === w) worker = null;
+            w.terminate();
+            for (const settle of waiting.values()) settle({ error: event.message || 'the worker failed' });
         };
     }
     users += 1;
@@ -53,17 +61,20 @@ function release() {
 
 /** The running hash of one message, computed on the hash worker. */
 export class RemoteHash {
-    /** Starts a hash of suite `suiteId` on the worker; null if none can run. */
-    static start(suiteId) {
+    /**
+     * Starts a hash of suite `suiteId` on the worker; resolves to null if no worker runs here
+     * (the core hashes on the page then). Its failures are `ErrorClass` errors.
+     */
+    static async start(suiteId, ErrorClass) {
         const module = wasmModule();
-        if (!module || !hashWorkerAvailable()) return null;
+        if (!module || !hashWorkerAvailable() || !(await workerScriptRuns())) return null;
         let w;
         try {
             w = hashWorker();
         } catch {
-            return null; // a Content Security Policy may forbid workers: hash on the page
+            return null;
         }
-        return new RemoteHash(w, module, suiteId);
+        return new RemoteHash(w, module, suiteId, ErrorClass);
     }
 
     #worker;
@@ -76,9 +87,11 @@ export class RemoteHash {
     #digest = null;
     #error = null;
     #closed = false;
+    #ErrorClass;
 
-    constructor(w, module, suiteId) {
+    constructor(w, module, suiteId, ErrorClass) {
         this.#worker = w;
+        this.#ErrorClass = ErrorClass;
         waiting.set(this.#id, (m) => this.#message(m));
         w.postMessage({ type: 'hash-start', id: this.#id, module, suiteId });
     }
@@ -88,6 +101,7 @@ export class RemoteHash {
      * await before the next call when the worker is behind, else undefined.
      */
     update(bytes) {
+        if (this.#error) throw this.#error;
         let at = 0;
         while (at < bytes.length) {
             this.#batch ??= this.#spare.pop() ?? new Uint8Array(BATCH_BYTES);
@@ -104,12 +118,12 @@ export class RemoteHash {
 
     /** The digest of every byte passed to `update`. */
     async digest() {
+        if (this.#error) throw this.#error;
         if (this.#used) this.#send();
         const done = new Promise((resolve, reject) => {
             this.#digest = { resolve, reject };
         });
         this.#worker.postMessage({ type: 'hash-end', id: this.#id });
-        if (this.#error) throw this.#error;
         return done;
     }
 
@@ -142,7 +156,7 @@ export class RemoteHash {
 
     #message({ type, buf, digest, error }) {
         if (error !== undefined) {
-            this.#error = new Error(`hash worker: ${error}`);
+            this.#error = new this.#ErrorClass(`the hash worker failed: ${error}`, 'WORKER_FAILED');
             this.#digest?.reject(this.#error);
             this.#acked?.resolve();
             this.#acked = null;

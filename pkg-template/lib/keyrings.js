@@ -33,7 +33,7 @@ export class WrappingKey {
      */
     static async rsaOaep({ keyNamespace, keyName, publicKey, oaepHash = 'SHA-256' }) {
         const spki = publicKey instanceof Uint8Array ? publicKey : spkiFromPem(publicKey);
-        return wrappingKeyFromSpki(keyNamespace, keyName, spki, webCryptoHash(oaepHash));
+        return wrappingKeyFrom(keyNamespace, keyName, 'spki', spki, webCryptoHash(oaepHash));
     }
 
     /** The key namespace (EDK provider ID). */
@@ -66,6 +66,11 @@ export async function wrapDataKey(key, dataKey) {
     return { providerId: key.keyNamespace, providerInfo: key.keyName, ciphertext: new Uint8Array(ciphertext) };
 }
 
+/** OAEP hashes of the JWK `alg` names (RFC 7518 section 4.3, RFC 8812). */
+const JWK_OAEP_HASHES = {
+    'RSA-OAEP': 'SHA-1', 'RSA-OAEP-256': 'SHA-256', 'RSA-OAEP-384': 'SHA-384', 'RSA-OAEP-512': 'SHA-512',
+};
+
 const OAEP_HASHES = new Map([
     ['sha1', 'SHA-1'], ['sha256', 'SHA-256'], ['sha384', 'SHA-384'], ['sha512', 'SHA-512'],
 ]);
@@ -86,25 +91,52 @@ export function webCryptoHash(name) {
         'UNKNOWN_PADDING');
 }
 
-/** A WrappingKey from SPKI DER and a WebCrypto hash name. */
-async function wrappingKeyFromSpki(keyNamespace, keyName, spki, hash) {
+/** A WrappingKey from public key data (`format` 'spki' or 'jwk') and a WebCrypto hash name. */
+async function wrappingKeyFrom(keyNamespace, keyName, format, keyData, hash) {
+    checkNames(keyNamespace, keyName);
+    return new WrappingKey(TOKEN, keyNamespace, keyName, await importRsa(format, keyData, hash, 'encrypt'));
+}
+
+/** A WrappingKey of an RSA-OAEP public CryptoKey. */
+function wrappingKeyOf(keyNamespace, keyName, publicKey) {
+    checkNames(keyNamespace, keyName);
+    checkRsaKey(publicKey, 'public', 'encrypt');
+    return new WrappingKey(TOKEN, keyNamespace, keyName, publicKey);
+}
+
+function checkNames(keyNamespace, keyName) {
     checkName('keyNamespace', keyNamespace);
     checkName('keyName', keyName);
     if (keyNamespace === 'aws-kms') {
         throw new KeyError('key namespace "aws-kms" is reserved', 'RESERVED_NAMESPACE');
     }
-    let publicKey;
+}
+
+/** A non-extractable RSA-OAEP CryptoKey for `usage` ('encrypt' or 'decrypt'). */
+async function importRsa(format, keyData, hash, usage) {
+    let key;
     try {
-        publicKey = await crypto.subtle.importKey('spki', spki, { name: 'RSA-OAEP', hash }, false, ['encrypt']);
+        key = await crypto.subtle.importKey(format, keyData, { name: 'RSA-OAEP', hash }, false, [usage]);
     } catch (err) {
         throw new KeyError('not an RSA key of 2048 to 8192 bits', 'INVALID_KEY', undefined, { cause: err });
     }
-    const bits = publicKey.algorithm.modulusLength;
+    checkRsaKey(key, usage === 'encrypt' ? 'public' : 'private', usage);
+    return key;
+}
+
+/** Refuses a CryptoKey that is not an RSA-OAEP `type` key of 2048 to 8192 bits for `usage`. */
+function checkRsaKey(key, type, usage) {
+    const { name, modulusLength: bits } = key.algorithm;
+    if (name !== 'RSA-OAEP' || key.type !== type || !key.usages.includes(usage)) {
+        throw new KeyError(`not an RSA-OAEP ${type} key for ${usage} (${name}, ${key.type} key for ${key.usages.join('/')})`,
+            'INVALID_KEY');
+    }
     if (bits < 2048 || bits > 8192) {
         throw new KeyError(`not an RSA key of 2048 to 8192 bits (${bits} bits)`, 'INVALID_KEY');
     }
-    return new WrappingKey(TOKEN, keyNamespace, keyName, publicKey);
 }
+
+const isCryptoKey = (value) => typeof CryptoKey === 'function' && value instanceof CryptoKey;
 
 function checkName(what, value) {
     if (typeof value !== 'string' || value === '') {
@@ -154,12 +186,19 @@ function checkKeyring(what, value) {
  * RSA-OAEP encryption of the data key (MGF1 with the same hash, empty label).
  */
 export class RawRsaKeyring {
-    /** Names and OAEP hash: the wrapping key's (the private key was imported with the same). */
+    #keyNamespace;
+    #keyName;
+    /** WebCrypto spelling; the wrapping and the private key were imported with it. */
+    #oaepHash;
+    /** Null for a keyring of a private CryptoKey only: it cannot encrypt. */
     #wrappingKey;
     #privateKey;
 
-    constructor(token, { wrappingKey, privateKey }) {
+    constructor(token, { keyNamespace, keyName, oaepHash, wrappingKey, privateKey }) {
         if (token !== TOKEN) throw new TypeError('use `await RawRsaKeyring.fromPem({...})`');
+        this.#keyNamespace = keyNamespace;
+        this.#keyName = keyName;
+        this.#oaepHash = oaepHash;
         this.#wrappingKey = wrappingKey;
         this.#privateKey = privateKey;
     }
@@ -197,21 +236,87 @@ export class RawRsaKeyring {
                 throw new KeyError('publicKey and privateKey are not one key pair', 'KEY_MISMATCH');
             }
         }
-        const wrappingKey = await wrappingKeyFromSpki(keyNamespace, keyName, spki ?? derived, hash);
-        return new RawRsaKeyring(TOKEN, { wrappingKey, privateKey: cryptoKey });
+        const wrappingKey = await wrappingKeyFrom(keyNamespace, keyName, 'spki', spki ?? derived, hash);
+        return new RawRsaKeyring(TOKEN, { keyNamespace, keyName, oaepHash: hash, wrappingKey, privateKey: cryptoKey });
+    }
+
+    /**
+     * Builds a keyring from JSON Web Keys (`kty: 'RSA'`): `publicKey` wraps, `privateKey`
+     * unwraps and, without `publicKey`, also wraps with its public half (`n`, `e`). A JWK's
+     * `alg` (RSA-OAEP, RSA-OAEP-256, ...) must agree with `oaepHash` (default: the `alg`'s
+     * hash, else SHA-256).
+     */
+    static async fromJwk({ keyNamespace, keyName, publicKey, privateKey, oaepHash } = {}) {
+        checkName('keyNamespace', keyNamespace);
+        checkName('keyName', keyName);
+        if (publicKey == null && privateKey == null) {
+            throw new TypeError('RawRsaKeyring.fromJwk needs publicKey, privateKey or both');
+        }
+        for (const [what, jwk] of [['publicKey', publicKey], ['privateKey', privateKey]]) {
+            if (jwk != null && (typeof jwk !== 'object' || jwk.kty !== 'RSA')) {
+                throw new TypeError(`${what} must be an RSA JSON Web Key (kty "RSA")`);
+            }
+        }
+        if (privateKey != null && typeof privateKey.d !== 'string') {
+            throw new TypeError('privateKey must be a private JSON Web Key (with "d")');
+        }
+        const jwkAlg = (publicKey ?? privateKey).alg;
+        const hash = webCryptoHash(oaepHash ?? JWK_OAEP_HASHES[jwkAlg] ?? 'SHA-256');
+        const { n, e } = publicKey ?? privateKey;
+        if (publicKey != null && privateKey != null && (publicKey.n !== privateKey.n || publicKey.e !== privateKey.e)) {
+            throw new KeyError('publicKey and privateKey are not one key pair', 'KEY_MISMATCH');
+        }
+        const half = { kty: 'RSA', n, e, ...(jwkAlg === undefined ? {} : { alg: jwkAlg }) };
+        const wrappingKey = await wrappingKeyFrom(keyNamespace, keyName, 'jwk', half, hash);
+        const cryptoKey = privateKey == null ? null : await importRsa('jwk', privateKey, hash, 'decrypt');
+        return new RawRsaKeyring(TOKEN, { keyNamespace, keyName, oaepHash: hash, wrappingKey, privateKey: cryptoKey });
+    }
+
+    /**
+     * Builds a keyring from WebCrypto RSA-OAEP keys (their hash is the OAEP hash):
+     * `publicKey` wraps, `privateKey` unwraps. Without `publicKey` the keyring can only
+     * decrypt, unless `privateKey` is extractable (its public half then wraps).
+     */
+    static async fromCryptoKey({ keyNamespace, keyName, publicKey, privateKey } = {}) {
+        checkName('keyNamespace', keyNamespace);
+        checkName('keyName', keyName);
+        if (publicKey == null && privateKey == null) {
+            throw new TypeError('RawRsaKeyring.fromCryptoKey needs publicKey, privateKey or both');
+        }
+        for (const [what, key] of [['publicKey', publicKey], ['privateKey', privateKey]]) {
+            if (key != null && !isCryptoKey(key)) throw new TypeError(`${what} must be a CryptoKey`);
+        }
+        if (privateKey != null) checkRsaKey(privateKey, 'private', 'decrypt');
+        let wrappingKey = publicKey == null ? null : wrappingKeyOf(keyNamespace, keyName, publicKey);
+        const hash = (publicKey ?? privateKey).algorithm.hash.name;
+        if (privateKey != null && privateKey.algorithm.hash.name !== hash) {
+            throw new KeyError(`publicKey and privateKey have different OAEP hashes (${hash}, ${privateKey.algorithm.hash.name})`,
+                'KEY_MISMATCH');
+        }
+        if (privateKey?.extractable) {
+            const { n, e } = await crypto.subtle.exportKey('jwk', privateKey);
+            if (publicKey != null) {
+                const pub = await crypto.subtle.exportKey('jwk', publicKey);
+                if (pub.n !== n || pub.e !== e) {
+                    throw new KeyError('publicKey and privateKey are not one key pair', 'KEY_MISMATCH');
+                }
+            }
+            wrappingKey ??= await wrappingKeyFrom(keyNamespace, keyName, 'jwk', { kty: 'RSA', n, e }, hash);
+        }
+        return new RawRsaKeyring(TOKEN, { keyNamespace, keyName, oaepHash: hash, wrappingKey, privateKey: privateKey ?? null });
     }
 
     get keyNamespace() {
-        return this.#wrappingKey.keyNamespace;
+        return this.#keyNamespace;
     }
 
     get keyName() {
-        return this.#wrappingKey.keyName;
+        return this.#keyName;
     }
 
     /** The OAEP hash in WebCrypto spelling ('SHA-256', ...). */
     get oaepHash() {
-        return this.#wrappingKey.oaepHash;
+        return this.#oaepHash;
     }
 
     /** Whether this keyring holds a private key (can decrypt). */
@@ -219,7 +324,16 @@ export class RawRsaKeyring {
         return this.#privateKey !== null;
     }
 
+    /** Whether this keyring can encrypt (a keyring of a private CryptoKey only cannot). */
+    get canWrap() {
+        return this.#wrappingKey !== null;
+    }
+
     async wrappingKeys() {
+        if (!this.#wrappingKey) {
+            throw new EncryptError(`keyring failed: raw RSA keyring ${this.#keyNamespace}/${this.#keyName} has only a `
+                + 'non-extractable private key; give it publicKey to encrypt', 'KEYRING');
+        }
         return [this.#wrappingKey];
     }
 
@@ -235,8 +349,12 @@ export class RawRsaKeyring {
             const key = await crypto.subtle.decrypt({ name: 'RSA-OAEP' }, this.#privateKey, edk.ciphertext);
             return new Uint8Array(key);
         } catch {
-            // Opaque on purpose: bad padding, wrong key and wrong length look the same.
-            throw new DecryptError('encrypted data key did not unwrap', 'UNWRAP_FAILED');
+            // Opaque on purpose: bad padding, wrong key and wrong length look the same. The
+            // hash is this keyring's setting, not a secret: a mismatch is the usual mistake
+            // (the AWS SDK's Node raw RSA keyring defaults to SHA-1, ours to SHA-256).
+            throw new DecryptError(`encrypted data key did not unwrap with raw RSA keyring ${keyNamespace}/${keyName} `
+                + `(RSA-OAEP ${this.#oaepHash}; @aws-crypto/client-node's raw RSA keyring defaults to SHA-1)`,
+            'UNWRAP_FAILED');
         }
     }
 }

@@ -46,6 +46,8 @@ class WorkerPool {
     #turn = 0;
     #idleTimer = null;
     #spare = [];
+    /** Set once a worker failed: requests then reject at once (lib/frames.js falls back). */
+    #failure = null;
 
     /** Throws if a worker cannot be made (the ones already made are stopped). */
     constructor(size) {
@@ -53,7 +55,10 @@ class WorkerPool {
             for (let i = 0; i < size; i++) {
                 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'cipherdrop' });
                 worker.onmessage = ({ data }) => this.#settle(data);
-                worker.onerror = (event) => this.#failAll(event.message ?? 'worker error');
+                worker.onerror = (event) => {
+                    event.preventDefault?.();
+                    this.#fail(event.message || 'a worker failed');
+                };
                 this.#workers.push(worker);
             }
         } catch (err) {
@@ -79,6 +84,7 @@ class WorkerPool {
 
     /** Sends a batch (its buffer transferred) to the next worker; resolves to the results. */
     request(message) {
+        if (this.#failure) return Promise.reject(this.#failure);
         const id = this.#next++;
         const worker = this.#workers[this.#turn];
         this.#turn = (this.#turn + 1) % this.#workers.length;
@@ -94,12 +100,7 @@ class WorkerPool {
 
     release() {
         this.#idleTimer = setTimeout(() => {
-            if (sessions === 0 && shared === this) {
-                shared = null;
-                for (const w of this.#workers) w.terminate();
-                this.#failAll('the pool stopped');
-                this.#spare = [];
-            }
+            if (sessions === 0 && shared === this) this.#fail('the pool stopped');
         }, IDLE_MS);
     }
 
@@ -111,9 +112,14 @@ class WorkerPool {
         p.resolve(results);
     }
 
-    #failAll(reason) {
-        for (const p of this.#pending.values()) p.reject(new Error(`worker: ${reason}`));
+    /** Stops every worker and rejects every request, now and later; the next message makes a new pool. */
+    #fail(reason) {
+        if (shared === this) shared = null;
+        this.#failure ??= new Error(`worker: ${reason}`);
+        for (const w of this.#workers) w.terminate();
+        for (const p of this.#pending.values()) p.reject(this.#failure);
         this.#pending.clear();
+        this.#spare = [];
     }
 }
 

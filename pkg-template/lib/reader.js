@@ -4,6 +4,7 @@
 // 800 with the reading on a worker). The worker reads and transfers the chunks (no copy).
 import { testHooks } from './test-hooks.js';
 import { wasm } from './wasm.js';
+import { workerScriptRuns } from './workers.js';
 
 /** Blobs at least this large are read on a worker by default. */
 export const READER_MIN_BYTES = 8 << 20;
@@ -20,14 +21,16 @@ const SIGNED_MIN_CORES = 4;
  * A ReadableStream of `blob`'s bytes, read on a worker where that pays: browsers with Web
  * Workers, Blobs of READER_MIN_BYTES or more, and for a signed message (`signed`: true, false,
  * or undefined to read the suite from the Blob's first bytes) machines of SIGNED_MIN_CORES or
- * more. Option `workers`: false never, true always. The module must be loaded.
+ * more. Option `workers`: false never, true always (where a worker runs at all). The module
+ * must be loaded. A worker that fails after its first chunk errors the stream with an
+ * `ErrorClass` of code WORKER_FAILED.
  */
-export async function blobStream(blob, options, signed) {
+export async function blobStream(blob, options, signed, ErrorClass) {
     const { workers = 'auto' } = options;
     const onReader = testHooks?.onReader(options);
-    const where = (await onWorker(blob, workers, signed)) ? 'worker' : 'page';
+    const where = (await onWorker(blob, workers, signed)) && (await workerScriptRuns()) ? 'worker' : 'page';
     onReader?.(where);
-    return where === 'worker' ? workerStream(blob) : blob.stream();
+    return where === 'worker' ? workerStream(blob, ErrorClass) : blob.stream();
 }
 
 async function onWorker(blob, workers, signed) {
@@ -45,7 +48,7 @@ async function onWorker(blob, workers, signed) {
  * transfers each. If the worker cannot start (a Content Security Policy, say) before its
  * first chunk, the page reads the Blob itself.
  */
-function workerStream(blob) {
+function workerStream(blob, ErrorClass) {
     let worker;
     try {
         worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'cipherdrop-reader' });
@@ -75,8 +78,12 @@ function workerStream(blob) {
     };
     worker.onerror = (event) => {
         event.preventDefault?.();
-        if (received === 0) fallback ??= blob.stream().getReader();
-        else failure ??= new Error(`cipherdrop reader worker: ${event.message ?? 'failed'}`);
+        if (received === 0) {
+            fallback ??= blob.stream().getReader();
+        } else {
+            failure ??= new ErrorClass(
+                `the Blob reader worker failed: ${event.message || 'no reason given'}`, 'WORKER_FAILED');
+        }
         notify();
     };
     worker.postMessage({ type: 'read', blob, readAhead: READ_AHEAD });

@@ -4,6 +4,8 @@
 // WebAssembly SIMD (faster SHA-384 and AES-GCM fallback), or cipherdrop_nosimd_bg.wasm where
 // the engine has no SIMD (same code, same bytes out).
 import initBindings, * as bindings from '../cipherdrop.js';
+// Written by scripts/build-pkg.sh (the crate's version, which it checks package.json has).
+import { VERSION } from './version.js';
 
 let defaultSource = null;
 let ready = null;
@@ -66,10 +68,9 @@ export function init(source = undefined) {
     return ready;
 }
 
-/** The version of the cipherdrop core inside the module (after `init()`). */
+/** The version of the cipherdrop core: the module's once loaded, the one it was built with before. */
 export function version() {
-    if (!loaded) throw new Error('cipherdrop: call `await init()` before version()');
-    return bindings.version();
+    return loaded ? bindings.version() : VERSION;
 }
 
 /** The compiled module (after `init()`), for workers to instantiate. */

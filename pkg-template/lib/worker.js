@@ -1,6 +1,8 @@
 // The worker of the frame pool (./pool.js), of delegated hashing (./hash.js) and of Blob
-// reading (./reader.js); exported as `cipherdrop/worker`. For the pool it runs WebCrypto AES-256-GCM on batches of frames, with the non-extractable CryptoKey of each message
-// (structured-cloned from the page: its bytes never reach this worker). It knows nothing of
+// reading (./reader.js), and the probe of ./workers.js; exported as `cipherdrop/worker`. For
+// the pool it runs WebCrypto AES-256-GCM on batches of frames, with the non-extractable
+// CryptoKey of each message (structured-cloned from the page: its bytes never reach this
+// worker). It knows nothing of
 // the message format: IV and AAD come from the wasm core in the page, and the page writes
 // the results in frame order. The batch buffer goes back to the page for reuse.
 import initBindings, { MessageHasher } from '../cipherdrop.js';
@@ -65,6 +67,10 @@ async function readBlob({ blob, readAhead }) {
 }
 
 self.onmessage = async ({ data: m }) => {
+    if (m.type === 'ping') {
+        self.postMessage({ type: 'pong' });
+        return;
+    }
     if (m.type.startsWith('hash')) {
         hashMessage(m);
         return;

@@ -21,6 +21,7 @@ test('exports map resolves the Node entry, its wasm and its types', async () => 
 test('version() is the Cargo package version', async () => {
     const cargoVersion = process.env.CIPHERDROP_VERSION;
     assert.ok(cargoVersion, 'CIPHERDROP_VERSION is not set: run through `make test`');
+    assert.equal(version(), cargoVersion, 'before init()');
     await init();
     assert.equal(version(), cargoVersion);
     assert.equal(pkg.version, cargoVersion);

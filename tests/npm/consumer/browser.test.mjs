@@ -63,6 +63,29 @@ test('chromium: a plain module script without an import map', async () => {
     await plain.close();
 });
 
+// Issue 17, finding 1: a worker that cannot load left signed messages hanging. Every case
+// (both suites; Blob and stream input; workers by default and forced) must settle: where the
+// worker cannot start, on the page, with success; where it dies mid-message, with success (the
+// pool's frames go on in the page) or a coded error (a hash cannot go back to the page).
+for (const [fault, what, settled] of [
+    ['no-worker', 'the worker script 404s', ['ok']],
+    ['csp', 'a CSP forbids workers', ['ok']],
+    ['dying', 'workers die mid-message', ['ok', 'code WORKER_FAILED']],
+]) {
+    test(`chromium: ${what}: every case settles`, { timeout: 600_000 }, async () => {
+        const broken = await browser.newPage();
+        try {
+            await broken.goto(new URL(`${fault}/workers.html`, server.url).href);
+            await broken.waitForSelector('body[data-state="ready"]', { state: 'attached', timeout: 60_000 });
+            const outcomes = await broken.evaluate(() => window.runAll());
+            const bad = outcomes.filter((o) => !settled.includes(o.outcome));
+            if (bad.length) throw new Error(bad.map((o) => `${o.name}: ${o.outcome}`).join('\n'));
+        } finally {
+            await broken.close();
+        }
+    });
+}
+
 test('chromium: no page errors', () => {
     if (pageErrors.length) throw new Error(pageErrors.join('\n'));
 });

@@ -291,6 +291,82 @@ const roundTrips = [
             equal(e2.failedAttempts, 1, 'one failed attempt');
         },
     },
+    {
+        // Issue 17, finding 4: options the package does not know were ignored without a word.
+        name: 'unknown options are refused with code INVALID_OPTION, naming ours for the AWS SDK\'s names',
+        async run(ctx) {
+            const { cd } = ctx;
+            const k = await keyring(ctx);
+            const d = bytes(5);
+            const invalid = (Class, option, says) => (e) => e instanceof Class && e.code === 'INVALID_OPTION'
+                && e.option === option && e.message.includes(says);
+            await rejects(cd.encrypt(k, d, { suiteId: 0x0478 }), invalid(cd.EncryptError, 'suiteId', '`suite`'), 'suiteId');
+            const { result } = await cd.encrypt(k, d);
+            await rejects(cd.decrypt(k, result, { encryptionContext: { a: 'b' } }),
+                invalid(cd.DecryptError, 'encryptionContext', '`expectedContext`'), 'encryptionContext on decrypt');
+            await rejects(cd.encrypt(k, d, { frameLenght: 4096 }), invalid(cd.EncryptError, 'frameLenght', 'frameLength'), 'typo');
+            await rejects((async () => cd.encryptStream(k, { plaintextLength: 5 }))(),
+                invalid(cd.EncryptError, 'plaintextLength', 'known:'), 'encryptStream, at once');
+            await rejects((async () => cd.decryptStream(k, { maxBodySize: 5 }))(),
+                invalid(cd.DecryptError, 'maxBodySize', 'known:'), 'decryptStream, at once');
+        },
+    },
+    {
+        name: 'raw RSA: NO_DECRYPTABLE_KEY names the OAEP hash tried',
+        async run(ctx) {
+            const { cd } = ctx;
+            const { result } = await cd.encrypt(await keyring(ctx), bytes(5));
+            const sha1 = await keyring(ctx, { oaepHash: 'SHA-1' });
+            const err = await rejects(cd.decrypt(sha1, result), isCode(cd.DecryptError, 'NO_DECRYPTABLE_KEY'), 'SHA-1 keyring');
+            ok(err.message.includes('RSA-OAEP SHA-1'), `the message names the hash: ${err.message}`);
+        },
+    },
+    {
+        name: 'raw RSA keyrings of WebCrypto CryptoKeys and of JSON Web Keys',
+        async run(ctx) {
+            const { cd } = ctx;
+            const pem = ctx.fixtures.keys[2048];
+            const der = (text) => base64ToBytes(text.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''));
+            const names = { keyNamespace: ctx.fixtures.namespace, keyName: 'rsa-2048' };
+            const fromPem = await keyring(ctx);
+            const oaep = (hash) => ({ name: 'RSA-OAEP', hash });
+            const d = bytes(70_000, 5);
+            const roundTrip = async (sender, recipient, what) => {
+                const { result } = await cd.encrypt(sender, d);
+                bytesEqual((await cd.decrypt(recipient, result)).plaintext, d, what);
+            };
+
+            const subtle = globalThis.crypto.subtle;
+            const publicKey = await subtle.importKey('spki', der(pem.spki), oaep('SHA-256'), true, ['encrypt']);
+            const privateKey = await subtle.importKey('pkcs8', der(pem.pkcs8), oaep('SHA-256'), false, ['decrypt']);
+            const pair = await cd.RawRsaKeyring.fromCryptoKey({ ...names, publicKey, privateKey });
+            equal(pair.oaepHash, 'SHA-256', 'the CryptoKey\'s hash');
+            await roundTrip(pair, fromPem, 'CryptoKey pair → PEM');
+            await roundTrip(fromPem, pair, 'PEM → CryptoKey pair');
+            const decryptOnly = await cd.RawRsaKeyring.fromCryptoKey({ ...names, privateKey });
+            equal(decryptOnly.canWrap, false, 'a non-extractable private key alone cannot wrap');
+            await rejects(cd.encrypt(decryptOnly, d), isCode(cd.EncryptError, 'KEYRING'), 'encrypt with it');
+            await roundTrip(fromPem, decryptOnly, 'PEM → private CryptoKey');
+            const signing = await subtle.importKey('spki', der(pem.spki), { name: 'RSA-PSS', hash: 'SHA-256' }, true, ['verify']);
+            await rejects(cd.RawRsaKeyring.fromCryptoKey({ ...names, publicKey: signing }),
+                isCode(cd.KeyError, 'INVALID_KEY'), 'an RSA-PSS key');
+
+            const extractable = await subtle.importKey('pkcs8', der(pem.pkcs8), oaep('SHA-1'), true, ['decrypt']);
+            const jwk = await subtle.exportKey('jwk', extractable);
+            equal(jwk.alg, 'RSA-OAEP', 'a SHA-1 JWK');
+            const fromJwk = await cd.RawRsaKeyring.fromJwk({ ...names, privateKey: jwk });
+            equal(fromJwk.oaepHash, 'SHA-1', 'the hash of the JWK\'s alg');
+            const sha1Pem = await keyring(ctx, { oaepHash: 'SHA-1' });
+            await roundTrip(fromJwk, sha1Pem, 'JWK → PEM');
+            await roundTrip(sha1Pem, fromJwk, 'PEM → JWK');
+            const publicJwk = { kty: jwk.kty, n: jwk.n, e: jwk.e, alg: jwk.alg };
+            const jwkPublic = await cd.RawRsaKeyring.fromJwk({ ...names, publicKey: publicJwk });
+            await roundTrip(jwkPublic, sha1Pem, 'public JWK → PEM');
+            await rejects(cd.RawRsaKeyring.fromJwk({ ...names, privateKey: jwk, oaepHash: 'SHA-256' }),
+                isCode(cd.KeyError, 'INVALID_KEY'), 'alg RSA-OAEP with oaepHash SHA-256');
+            await rejects(cd.RawRsaKeyring.fromJwk({ ...names, publicKey: { kty: 'EC' } }), (e) => e instanceof TypeError, 'EC JWK');
+        },
+    },
 ];
 
 // --- streams and Blobs ---------------------------------------------------------------------

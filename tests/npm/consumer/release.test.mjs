@@ -9,7 +9,7 @@
 // (scripts/build-pkg.sh --test-hooks, package `cipherdrop-test-hooks`).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -97,4 +97,34 @@ test('release package: importing it exposes no hook (exports, globals, the wasm 
     assert.deepEqual(statics, [], 'no static hook on the glue Encryptor');
     const hooksModule = await import(pathToFileURL(path.join(installed, 'lib/test-hooks.js')).href);
     assert.equal(hooksModule.testHooks, null, 'lib/test-hooks.js is the release stub');
+});
+
+// Issue 17, finding 5: package hygiene, as the linters of npm packages see the .tgz.
+const lintBin = (name) => path.join(repo, 'tests/npm/node_modules/.bin', name);
+
+test('release package: publint (strict, suggestions included) finds nothing', () => {
+    const p = spawnSync(lintBin('publint'), ['run', tgz, '--strict', '--level', 'suggestion'], { encoding: 'utf8' });
+    const out = `${p.stdout}${p.stderr}`;
+    assert.equal(p.status, 0, out);
+    assert.doesNotMatch(out, /Suggestions:|Warnings:|Errors:/, out);
+});
+
+test('release package: arethetypeswrong (ESM only) finds nothing', () => {
+    // The .wasm subpaths are assets for bundlers, not modules with types.
+    const p = spawnSync(lintBin('attw'), [tgz, '--profile', 'esm-only', '--format', 'ascii', '--no-color',
+        '--exclude-entrypoints', './cipherdrop_bg.wasm', './cipherdrop_nosimd_bg.wasm'], { encoding: 'utf8' });
+    assert.equal(p.status, 0, `${p.stdout}${p.stderr}`);
+});
+
+test('release package: LICENSE, engines, sideEffects, repository, no script of unshipped files', () => {
+    const root = path.join(unpacked, 'package');
+    const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+    assert.match(readFileSync(path.join(root, 'LICENSE'), 'utf8'), /Apache License\s+Version 2\.0/);
+    assert.equal(manifest.license, 'Apache-2.0');
+    assert.equal(manifest.engines.node, '>=20');
+    assert.match(manifest.repository.url, /^git\+https:\/\/.+\.git$/);
+    assert.ok(manifest.homepage && manifest.bugs?.url, 'homepage and bugs');
+    assert.equal(manifest.browser, undefined, 'the browser entry is the exports map\'s default condition');
+    for (const entry of manifest.sideEffects) assert.ok(existsSync(path.join(root, entry)), `sideEffects: ${entry} is shipped`);
+    assert.deepEqual(manifest.scripts ?? {}, {}, 'no script runs files the package does not ship (test/)');
 });

@@ -14,12 +14,42 @@ const TYPES = {
     '.css': 'text/css',
 };
 
+/**
+ * Path prefixes that serve the same files with a fault, for pages whose workers cannot run:
+ * under `/no-worker/` the package's worker script answers 404; under `/csp/` every response
+ * carries a Content Security Policy that forbids workers; under `/dying/` the worker script
+ * runs the real one (`worker.js?real`) but throws on its third message of work, as a worker
+ * that crashes in the middle of a message.
+ */
+const WORKER = /\/lib\/worker\.js$/;
+const DYING_WORKER = `import './worker.js?real';
+const handle = self.onmessage;
+let work = 0;
+self.onmessage = (event) => {
+    if (['hash', 'seal', 'open', 'read-more'].includes(event.data?.type) && ++work > 2) throw new Error('crashed');
+    return handle(event);
+};
+`;
+const FAULTS = {
+    'no-worker': { missing: WORKER, headers: {} },
+    csp: { missing: null, headers: { 'content-security-policy': "worker-src 'none'" } },
+    dying: { missing: null, headers: {}, replaced: [WORKER, DYING_WORKER] },
+};
+
 /** Serves `root` on 127.0.0.1 (a free port); resolves to `{ url, close }`. */
 export async function serve(root) {
     const server = http.createServer(async (req, res) => {
-        const urlPath = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+        const url = new URL(req.url, 'http://x');
+        let urlPath = decodeURIComponent(url.pathname);
+        const prefix = urlPath.split('/')[1];
+        const fault = Object.hasOwn(FAULTS, prefix) ? FAULTS[prefix] : null;
+        if (fault) urlPath = urlPath.slice(prefix.length + 1);
         const file = path.join(root, path.normalize(urlPath));
         if (!file.startsWith(root)) return res.writeHead(403).end();
+        if (fault?.missing?.test(urlPath)) return res.writeHead(404).end('not found');
+        if (fault?.replaced?.[0].test(urlPath) && url.search !== '?real') {
+            return res.writeHead(200, { 'content-type': TYPES['.js'], 'cache-control': 'no-store' }).end(fault.replaced[1]);
+        }
         try {
             const info = await stat(file);
             if (!info.isFile()) throw new Error('not a file');
@@ -27,6 +57,7 @@ export async function serve(root) {
                 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
                 'content-length': info.size,
                 'cache-control': 'no-store',
+                ...fault?.headers,
             });
             createReadStream(file).pipe(res);
         } catch {
