@@ -193,10 +193,17 @@ fn pkcs11_root_key_seals_inside_the_token_and_never_leaves_it() {
     let hsm = SoftHsm::new(&tmp.path().join("hsm"));
     let uri = hsm.uri("root");
     let dir = tmp.path().join("data");
+    // One database for every start, whichever backend the suite runs on: the refused starts
+    // below must meet the database the first start sealed.
+    let db = format!("sqlite://{}?mode=rwc", dir.join("cipherdrop.db").display());
 
     // No key in the token yet: the server refuses to start and says what to do.
-    let (status, log) =
-        serve_expecting_exit_env(&dir, &["--root-key", &uri], &hsm.env(), Duration::from_secs(20));
+    let (status, log) = serve_expecting_exit_env(
+        &dir,
+        &["--database-url", &db, "--root-key", &uri],
+        &hsm.env(),
+        Duration::from_secs(20),
+    );
     assert!(!status.unwrap().success());
     assert!(log.contains("cipherdrop root init"), "{log}");
 
@@ -215,7 +222,8 @@ fn pkcs11_root_key_seals_inside_the_token_and_never_leaves_it() {
     }
     assert!(!attributes.contains("Value("), "{attributes}");
 
-    let server = Server::start_with_env(&dir, &["--root-key", &uri], &hsm.env());
+    let server =
+        Server::start_with_env(&dir, &["--database-url", &db, "--root-key", &uri], &hsm.env());
     assert!(!dir.join("root-key").exists(), "no root key file beside the database");
     let key = server.create_key();
     server.admin_json(&["key", "rotate", &key]);
@@ -225,7 +233,8 @@ fn pkcs11_root_key_seals_inside_the_token_and_never_leaves_it() {
     drop(server);
 
     // Restarted, the token opens what it sealed.
-    let server = Server::start_with_env(&dir, &["--root-key", &uri], &hsm.env());
+    let server =
+        Server::start_with_env(&dir, &["--database-url", &db, "--root-key", &uri], &hsm.env());
     assert_eq!(server.admin, admin);
     assert_eq!(decrypt(&server, &ct), "plaintext of hsm");
     drop(server);
@@ -235,7 +244,7 @@ fn pkcs11_root_key_seals_inside_the_token_and_never_leaves_it() {
     success(&hsm.init(&hsm.uri("other")));
     let (status, log) = serve_expecting_exit_env(
         &dir,
-        &["--root-key", &hsm.uri("other")],
+        &["--database-url", &db, "--root-key", &hsm.uri("other")],
         &hsm.env(),
         Duration::from_secs(20),
     );
@@ -244,7 +253,7 @@ fn pkcs11_root_key_seals_inside_the_token_and_never_leaves_it() {
     hsm.make_extractable("loose");
     let (status, log) = serve_expecting_exit_env(
         &dir,
-        &["--root-key", &hsm.uri("loose")],
+        &["--database-url", &db, "--root-key", &hsm.uri("loose")],
         &hsm.env(),
         Duration::from_secs(20),
     );
@@ -255,7 +264,7 @@ fn pkcs11_root_key_seals_inside_the_token_and_never_leaves_it() {
     );
     let (status, log) = serve_expecting_exit_env(
         &dir,
-        &["--root-key", &wrong],
+        &["--database-url", &db, "--root-key", &wrong],
         &hsm.env(),
         Duration::from_secs(20),
     );
