@@ -384,6 +384,9 @@ export type KeyErrorCode =
     | 'PKCS1V15_REFUSED' | 'UNKNOWN_PADDING' | 'INVALID_PEM' | 'INVALID_KEY' | 'RESERVED_NAMESPACE'
     | 'KEY_MISMATCH';
 
+/** Codes of {@link LoadError}. */
+export type LoadErrorCode = 'WASM_LOAD_FAILED';
+
 /** Base class of the package's errors: `code` is stable; `message` is for people. */
 export declare class CipherdropError extends Error {
     /**
@@ -391,7 +394,7 @@ export declare class CipherdropError extends Error {
      * throw `new DecryptError(message, 'KEYRING')` to refuse.
      */
     constructor(message: string, code: string, details?: Record<string, unknown>, options?: ErrorOptions);
-    readonly code: EncryptErrorCode | DecryptErrorCode | KeyErrorCode;
+    readonly code: EncryptErrorCode | DecryptErrorCode | KeyErrorCode | LoadErrorCode;
 }
 
 /** Writing a message failed. */
@@ -454,9 +457,24 @@ export declare class KeyError extends CipherdropError {
 }
 
 /**
+ * The WebAssembly module could not be fetched or compiled (by {@link init}, or by the first
+ * call that needs it): a bundler that did not ship the `.wasm`, a server that does not serve
+ * it, a network error. `cause` is the underlying error.
+ */
+export declare class LoadError extends CipherdropError {
+    constructor(message: string, code: LoadErrorCode, details?: Record<string, unknown>, options?: ErrorOptions);
+    readonly code: LoadErrorCode;
+    /** The URL it was loaded from (`null` for bytes, a Response, or a URL that could not be resolved). */
+    readonly url: string | null;
+    /** The HTTP status, if the server answered with an error. */
+    readonly status?: number;
+}
+
+/**
  * Loads the WebAssembly module. Optional: every function that needs it loads it on first
  * use, from next to the package's JS (browsers: `fetch`; Node: the file). Pass a URL,
- * Response, BufferSource or `WebAssembly.Module` to load it from elsewhere.
+ * Response, BufferSource or `WebAssembly.Module` to load it from elsewhere. Rejects with a
+ * {@link LoadError} (`WASM_LOAD_FAILED`) if that fails; a later call tries again.
  */
 export declare function init(source?: URL | string | Response | ArrayBuffer | ArrayBufferView | WasmModule): Promise<void>;
 

@@ -6,6 +6,6 @@ import { setDefaultSource } from './lib/wasm.js';
 // Both URLs are written out so that bundlers ship both modules; only one is fetched.
 setDefaultSource((simd) => (simd
     ? new URL('./cipherdrop_bg.wasm', import.meta.url)
-    : new URL('./cipherdrop_nosimd_bg.wasm', import.meta.url)));
+    : new URL('./cipherdrop_nosimd_bg.wasm', import.meta.url)), (url) => fetch(url));
 
 export * from './lib/public.js';

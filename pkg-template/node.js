@@ -9,6 +9,6 @@ import { setNodeCrypto } from './lib/frames.js';
 import { setDefaultSource } from './lib/wasm.js';
 
 setNodeCrypto({ createCipheriv, createDecipheriv, createSecretKey, createHash });
-setDefaultSource((simd) => readFile(new URL(simd ? './cipherdrop_bg.wasm' : './cipherdrop_nosimd_bg.wasm', import.meta.url)));
+setDefaultSource((simd) => new URL(simd ? './cipherdrop_bg.wasm' : './cipherdrop_nosimd_bg.wasm', import.meta.url), readFile);
 
 export * from './lib/public.js';

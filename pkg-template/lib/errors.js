@@ -26,6 +26,10 @@ DecryptError.prototype.name = 'DecryptError';
 export class KeyError extends CipherdropError {}
 KeyError.prototype.name = 'KeyError';
 
+/** The WebAssembly module could not be loaded (code WASM_LOAD_FAILED, `url`, `status`). */
+export class LoadError extends CipherdropError {}
+LoadError.prototype.name = 'LoadError';
+
 const CLASSES = { encrypt: EncryptError, decrypt: DecryptError, key: KeyError };
 const PLAIN = new Set(['message', 'stack', 'kind', 'code', 'name']);
 

@@ -4,18 +4,24 @@
 // WebAssembly SIMD (faster SHA-384 and AES-GCM fallback), or cipherdrop_nosimd_bg.wasm where
 // the engine has no SIMD (same code, same bytes out).
 import initBindings, * as bindings from '../cipherdrop.js';
+import { LoadError } from './errors.js';
 // Written by scripts/build-pkg.sh (the crate's version, which it checks package.json has).
 import { VERSION } from './version.js';
 
-let defaultSource = null;
+let locate = null;
+let read = null;
 let ready = null;
 let loaded = false;
 let exports = null;
 let compiled = null;
 
-/** Called by an entry point: `fn(simd)` returns what `init()` loads by default. */
-export function setDefaultSource(fn) {
-    defaultSource = fn;
+/**
+ * Called by an entry point: `locateFn(simd)` returns the URL `init()` loads by default, and
+ * `readFn(url)` its bytes or a Response.
+ */
+export function setDefaultSource(locateFn, readFn) {
+    locate = locateFn;
+    read = readFn;
 }
 
 /** A module with one SIMD instruction (i8x16.popcnt of a splat): valid only with SIMD. */
@@ -41,7 +47,7 @@ async function compile(input) {
     if (typeof input === 'string' || input instanceof URL) input = fetch(input);
     input = await input;
     if (typeof Response === 'function' && input instanceof Response) {
-        if (!input.ok) throw new Error(`cipherdrop: fetching the WebAssembly module failed (${input.status})`);
+        if (!input.ok) throw Object.assign(new Error(`HTTP ${input.status}`), { status: input.status });
         const type = input.headers.get('content-type') ?? '';
         if (WebAssembly.compileStreaming && type.startsWith('application/wasm')) {
             return WebAssembly.compileStreaming(input);
@@ -52,13 +58,38 @@ async function compile(input) {
 }
 
 /**
+ * `compile`, from the entry point's default URL if `source` is undefined. Any failure is one
+ * LoadError naming the URL: a bundler that did not ship the .wasm shows up only here, at run
+ * time (a 404, or a dev server's HTML page in its place), so the message says the way out.
+ */
+async function load(source) {
+    let url = typeof source === 'string' || source instanceof URL ? String(source) : null;
+    try {
+        if (source === undefined) {
+            // Throws where import.meta.url is empty (a bundle that is not an ES module).
+            const where = locate(hasSimd());
+            url = String(where);
+            source = read(where);
+        }
+        return await compile(source);
+    } catch (err) {
+        const from = url ? `from ${url}` : 'from next to the package';
+        const reason = err.status ? `HTTP ${err.status}` : err.message;
+        throw new LoadError(`cipherdrop: loading the WebAssembly module ${from} failed (${reason}). ` +
+            'If your bundler did not ship it, copy cipherdrop_bg.wasm and cipherdrop_nosimd_bg.wasm ' +
+            'from the cipherdrop package beside the bundle, or call init(url) with where it is served',
+        'WASM_LOAD_FAILED', { url, ...(err.status && { status: err.status }) }, { cause: err });
+    }
+}
+
+/**
  * Loads the WebAssembly module. Optional: every function that needs it calls it. Pass a
  * URL, Response, BufferSource or WebAssembly.Module to load it from elsewhere than next to
  * this file; only the first successful call loads anything.
  */
 export function init(source = undefined) {
     ready ??= (async () => {
-        compiled = await compile(source ?? (await defaultSource(hasSimd())));
+        compiled = await load(source);
         exports = await initBindings({ module_or_path: compiled });
         loaded = true;
     })().catch((err) => {
