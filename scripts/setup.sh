@@ -21,7 +21,7 @@ NPM_PROJECTS=(
     tools
     tests/interop/node
     tests/npm
-    tests/vite
+    tests/bundlers
     tests/bench-web
     www-demo
 )

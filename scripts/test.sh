@@ -58,8 +58,10 @@ suite npm-release -- node tests/npm/run.mjs release.test.mjs
 suite npm-chromium -- node tests/npm/run.mjs browser.test.mjs
 # index.d.ts as installed: a strict TypeScript consumer (typescript pinned in tests/npm/).
 suite npm-types -- node tests/npm/run.mjs types.test.mjs
-# A Vite build (vite pinned in tests/vite/) of a tiny app using the package, run in Chromium.
-suite npm-vite -- node tests/npm/run.mjs vite.test.mjs
+# A tiny app using the package built by Vite, webpack, esbuild and Rollup (pinned in
+# tests/bundlers/; the last two with the README's recipe), each run in Chromium: a round trip
+# with the hash on the worker, and a coded LoadError naming the URL when its .wasm 404s.
+suite npm-bundlers -- node tests/npm/run.mjs bundlers.test.mjs
 # 512 MiB through encryptStream/decryptStream in Chromium: JS heap + wasm memory must stay
 # under 64 MiB above baseline (numbers in build/test-logs/npm-memory.log).
 suite npm-memory -- node tests/npm/run.mjs memory.test.mjs
