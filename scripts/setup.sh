@@ -32,8 +32,11 @@ VENV=build/venv
 # Debian packages: Chromium and its WebDriver for wasm-bindgen browser tests and the demo
 # screenshot, a font so pages render text, and faketime, with which the key-server tests
 # move a real server's clock past a deletion date (no test clock in the binary), and
-# SoftHSM2, the PKCS#11 token the root-key tests keep the root key in.
-APT_PACKAGES=(chromium chromium-driver fonts-dejavu-core faketime softhsm2)
+# SoftHSM2, the PKCS#11 token the root-key tests keep the root key in. Firefox ESR and
+# WebKitGTK's WebDriver run the npm package's browser cases in the other two engines; WebKit's
+# MiniBrowser has no headless mode, so it runs on a virtual X display (xvfb-run needs xauth).
+APT_PACKAGES=(chromium chromium-driver fonts-dejavu-core faketime softhsm2
+    firefox-esr webkit2gtk-driver xvfb xauth)
 
 STAMPS=build/stamps
 START=$SECONDS

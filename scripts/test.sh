@@ -56,6 +56,10 @@ suite npm-node -- node tests/npm/run.mjs node.test.mjs
 suite npm-release -- node tests/npm/run.mjs release.test.mjs
 # The same cases in headless Chromium, the package loaded by a plain <script type="module">.
 suite npm-chromium -- node tests/npm/run.mjs browser.test.mjs
+# The same cases and worker-fault pages in Firefox ESR and in WebKit (WebKitGTK's MiniBrowser
+# on a virtual X display): tests/npm/consumer/engines.mjs drives each engine.
+suite npm-firefox -- env CIPHERDROP_ENGINE=firefox node tests/npm/run.mjs browser.test.mjs
+suite npm-webkit -- env CIPHERDROP_ENGINE=webkit node tests/npm/run.mjs browser.test.mjs
 # index.d.ts as installed: a strict TypeScript consumer (typescript pinned in tests/npm/).
 suite npm-types -- node tests/npm/run.mjs types.test.mjs
 # A tiny app using the package built by Vite, webpack, esbuild and Rollup (pinned in

@@ -7,7 +7,8 @@
 // the interop fixtures there (messages from @aws-crypto/client-node and the Python SDK), then
 // runs the test files of tests/npm/consumer/ inside that project with `node --test`:
 //   node.test.mjs     the shared cases (cases.js) in Node
-//   browser.test.mjs  the same cases in headless Chromium, plain <script type="module">
+//   browser.test.mjs  the same cases in a browser, plain <script type="module">: headless
+//                     Chromium, or CIPHERDROP_ENGINE=firefox / webkit (engines.mjs)
 //   release.test.mjs  the packed release package has no test hook (files, wasm exports)
 //   ...
 //   node tests/npm/run.mjs [FILE.test.mjs ...]    (default: every *.test.mjs)

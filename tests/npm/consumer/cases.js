@@ -495,6 +495,27 @@ async function withEngine(fn, options) {
 /** The cases that need the test hooks (run against the test build only). */
 const hookedEngines = [
     {
+        // WebKitGTK's WebCrypto (2.50 here) drops an RSA-OAEP plaintext's leading zero bytes:
+        // one random data key in 256 starts with one, so fresh keys meet it only now and then;
+        // a fixed data key meets it every time.
+        name: 'raw RSA: a data key that starts with a zero byte unwraps, both suites',
+        async run(ctx) {
+            const spki = base64ToBytes(ctx.fixtures.keys[2048].spki.replace(/-----[^-]+-----|\s/g, ''));
+            const oaep = { name: 'RSA-OAEP', hash: 'SHA-256' };
+            const publicKey = await globalThis.crypto.subtle.importKey('spki', spki, oaep, false, ['encrypt']);
+            const k = await keyring(ctx);
+            const data = bytes(5000, 9);
+            for (const suite of SUITES) {
+                const secrets = fixedSecrets();
+                secrets.dataKey[0] = 0;
+                const ciphertext = new Uint8Array(await globalThis.crypto.subtle.encrypt(oaep, publicKey, secrets.dataKey));
+                secrets.edks = [{ providerId: ctx.fixtures.namespace, providerInfo: 'rsa-2048', ciphertext }];
+                const { result } = await ctx.cd.encrypt(k, data, { suite, [FIXED]: secrets });
+                bytesEqual((await ctx.cd.decrypt(k, result)).plaintext, data, hex(suite));
+            }
+        },
+    },
+    {
         name: 'engines: native AES-GCM (WebCrypto; Node: node:crypto), the wasm fallback and the reference path write identical bytes',
         async run(ctx) {
             const secrets = fixedSecrets();

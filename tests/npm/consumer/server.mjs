@@ -36,10 +36,24 @@ const FAULTS = {
     dying: { missing: null, headers: {}, replaced: [WORKER, DYING_WORKER] },
 };
 
-/** Serves `root` on 127.0.0.1 (a free port); resolves to `{ url, close }`. */
-export async function serve(root) {
+/**
+ * Serves `root` on 127.0.0.1 (a free port); resolves to `{ url, close }`. `calls` maps a path to
+ * an async function that a page POSTs JSON to and gets JSON back from (500 and the message if it
+ * throws): a way back into the test process that works the same in every browser driver.
+ */
+export async function serve(root, calls = {}) {
     const server = http.createServer(async (req, res) => {
         const url = new URL(req.url, 'http://x');
+        if (req.method === 'POST' && Object.hasOwn(calls, url.pathname)) {
+            const chunks = [];
+            for await (const chunk of req) chunks.push(chunk);
+            try {
+                const out = JSON.stringify(await calls[url.pathname](JSON.parse(Buffer.concat(chunks))));
+                return res.writeHead(200, { 'content-type': TYPES['.json'] }).end(out);
+            } catch (err) {
+                return res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err?.stack ?? err));
+            }
+        }
         let urlPath = decodeURIComponent(url.pathname);
         const prefix = urlPath.split('/')[1];
         const fault = Object.hasOwn(FAULTS, prefix) ? FAULTS[prefix] : null;
