@@ -126,6 +126,8 @@ export interface DecryptOptions {
 export interface UnwrapOptions {
     /** The operation's signal, to pass on to `fetch` and the like. */
     readonly signal?: AbortSignal;
+    /** The length of the data key the message's suite uses, in bytes. */
+    readonly dataKeyLength?: number;
 }
 
 /**

@@ -534,7 +534,8 @@ class DecryptSession {
             throwIfAborted(this.#signal);
             let key;
             try {
-                key = await this.#keyring.unwrap(edk, headerBytes, { signal: this.#signal });
+                key = await this.#keyring.unwrap(edk, headerBytes,
+                    { signal: this.#signal, dataKeyLength: keyLength });
             } catch (err) {
                 throwIfAborted(this.#signal);
                 // The first refusal, as the core: a key server's denial rather than a later

@@ -3,7 +3,8 @@
 // The keyring interface (index.d.ts `Keyring`) has two methods:
 // - `wrappingKeys()`: the public wrapping keys (`WrappingKey`); each wraps the data key with
 //   WebCrypto RSA-OAEP (native, so the wasm module carries no RSA code).
-// - `unwrap(edk, headerBytes, { signal })`: async; the data key bytes if this keyring can
+// - `unwrap(edk, headerBytes, { signal, dataKeyLength })`: async; the data key bytes (of
+//   `dataKeyLength`, the message suite's) if this keyring can
 //   unwrap that encrypted data key, `null` if the EDK is not its own; it throws a
 //   DecryptError with code `KEYRING` to refuse (a key server's policy denial, no private key).
 // A key-server keyring fits the same shape: the server's public keys as wrapping keys, and
@@ -337,7 +338,7 @@ export class RawRsaKeyring {
         return [this.#wrappingKey];
     }
 
-    async unwrap(edk, _headerBytes, _options = undefined) {
+    async unwrap(edk, _headerBytes, options = undefined) {
         const { keyNamespace, keyName } = this;
         if (edk.providerId !== keyNamespace || edk.providerInfo !== keyName) return null;
         if (!this.#privateKey) {
@@ -346,8 +347,9 @@ export class RawRsaKeyring {
                 'KEYRING');
         }
         try {
-            const key = await crypto.subtle.decrypt({ name: 'RSA-OAEP' }, this.#privateKey, edk.ciphertext);
-            return new Uint8Array(key);
+            const key = new Uint8Array(
+                await crypto.subtle.decrypt({ name: 'RSA-OAEP' }, this.#privateKey, edk.ciphertext));
+            return restoreLeadingZeros(key, options?.dataKeyLength);
         } catch {
             // Opaque on purpose: bad padding, wrong key and wrong length look the same. The
             // hash is this keyring's setting, not a secret: a mismatch is the usual mistake
@@ -357,6 +359,19 @@ export class RawRsaKeyring {
             'UNWRAP_FAILED');
         }
     }
+}
+
+/**
+ * `key` at `length` bytes: WebKitGTK's RSA-OAEP decrypt (2.50) drops the plaintext's leading
+ * zero bytes, so a data key that starts with 0x00 comes back short. Left-padding restores it
+ * exactly; a key that was short for another reason still fails the header's key commitment.
+ */
+function restoreLeadingZeros(key, length) {
+    if (!Number.isInteger(length) || key.length >= length) return key;
+    const padded = new Uint8Array(length);
+    padded.set(key, length - key.length);
+    key.fill(0);
+    return padded;
 }
 
 /**
