@@ -176,11 +176,9 @@ fn finance_policy() -> Value {
     ] })
 }
 
-#[test]
-fn signed_in_users_are_principals_and_their_claims_are_condition_keys() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (ec, rsa, ed) = (SigningKey::ec("ec-1"), SigningKey::rsa("rsa-1"), SigningKey::ed("ed-1"));
-    let issuer = Issuer::start(&[&ec, &rsa, &ed]);
+/// A server trusting `issuer` (principal: the `email` claim; keys refetched at most every
+/// 2 s) and a key under [`finance_policy`].
+fn finance_server(tmp: &Path, issuer: &Issuer) -> (Server, String) {
     let args = [
         "--oidc-issuer",
         &issuer.url,
@@ -191,11 +189,20 @@ fn signed_in_users_are_principals_and_their_claims_are_condition_keys() {
         "--oidc-jwks-refresh",
         "2",
     ];
-    let server = Server::start_with(&tmp.path().join("data"), &args);
+    let server = Server::start_with(&tmp.join("data"), &args);
     let key = server.create_key();
-    let policy = tmp.path().join("policy.json");
+    let policy = tmp.join("policy.json");
     std::fs::write(&policy, finance_policy().to_string()).unwrap();
     success(&server.cli(Some(&server.admin), &["policy", "put", &key, policy.to_str().unwrap()]));
+    (server, key)
+}
+
+#[test]
+fn signed_in_users_are_principals_and_their_claims_are_condition_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ec, rsa, ed) = (SigningKey::ec("ec-1"), SigningKey::rsa("rsa-1"), SigningKey::ed("ed-1"));
+    let issuer = Issuer::start(&[&ec, &rsa, &ed]);
+    let (server, key) = finance_server(tmp.path(), &issuer);
     let finance = message(&server, &key, "finance", tmp.path());
     let hr = message(&server, &key, "hr", tmp.path());
 
@@ -237,21 +244,7 @@ fn every_bad_token_is_refused() {
     let issuer = Issuer::start(&[&ec, &rsa]);
     let stranger_key = SigningKey::ec("ec-1");
     let stranger = Issuer::start(&[&stranger_key]);
-    let args = [
-        "--oidc-issuer",
-        &issuer.url,
-        "--oidc-audience",
-        AUDIENCE,
-        "--oidc-principal-claim",
-        "email",
-        "--oidc-jwks-refresh",
-        "2",
-    ];
-    let server = Server::start_with(&tmp.path().join("data"), &args);
-    let key = server.create_key();
-    let policy = tmp.path().join("policy.json");
-    std::fs::write(&policy, finance_policy().to_string()).unwrap();
-    success(&server.cli(Some(&server.admin), &["policy", "put", &key, policy.to_str().unwrap()]));
+    let (server, key) = finance_server(tmp.path(), &issuer);
     let good = claims(&issuer.url, "alice@example.com", &["finance"]);
     let try_token =
         |token: &str| status(&Client::new(&server.addr, Some(token.to_string())).unwrap(), &key);
