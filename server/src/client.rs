@@ -30,6 +30,7 @@ use zeroize::Zeroizing;
 
 use crate::domain::audit::ChainedRecord;
 use crate::domain::keys::KEY_NAMESPACE;
+use crate::domain::recipient;
 
 /// Address used when `CIPHERDROP_ADDR` is unset.
 pub const DEFAULT_ADDR: &str = "http://127.0.0.1:8700";
@@ -486,39 +487,25 @@ impl EphemeralKey {
 
     /// The public key as a JWK.
     pub fn jwk(&self) -> Value {
-        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let (x, y) = self.public[1..].split_at(32);
-        json!({ "kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(x), "y": URL_SAFE_NO_PAD.encode(y) })
+        let (x, y) = recipient::jwk_coordinates(&self.public);
+        json!({ "kty": "EC", "crv": cipherdrop::jwe::CURVE, "x": x, "y": y })
     }
 
     /// Opens a JWE to this key that names key version `kid`; the key pair is used up.
     pub fn open(self, compact: &str, kid: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
-        use aws_lc_rs::agreement::{ECDH_P256, UnparsedPublicKey, agree_ephemeral};
-        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
         use cipherdrop::jwe;
         let bad = |what: String| Error::Response(format!("unwrap: {what}"));
         let header = jwe::protected_header(compact).map_err(|e| bad(e.to_string()))?;
         let header: Value = serde_json::from_slice(&header).map_err(|e| bad(e.to_string()))?;
         let text = |v: &Value, name: &str| v[name].as_str().unwrap_or_default().to_string();
         let epk = &header["epk"];
-        let coordinate = |name: &str| {
-            URL_SAFE_NO_PAD
-                .decode(text(epk, name))
-                .ok()
-                .filter(|c| c.len() == 32)
-                .ok_or_else(|| bad(format!("JWE epk.{name} is not a P-256 coordinate")))
-        };
-        let mut point = vec![4u8];
-        point.extend(coordinate("x")?);
-        point.extend(coordinate("y")?);
+        let point = recipient::jwk_point(&text(epk, "x"), &text(epk, "y"))
+            .ok_or_else(|| bad("JWE epk.x and epk.y are not P-256 coordinates".into()))?;
         let (alg, enc, crv, got) =
             (text(&header, "alg"), text(&header, "enc"), text(epk, "crv"), text(&header, "kid"));
         let fields = jwe::Protected { alg: &alg, enc: &enc, crv: &crv, kid: &got };
-        let z =
-            agree_ephemeral(self.private, UnparsedPublicKey::new(&ECDH_P256, &point), (), |z| {
-                Ok(Zeroizing::new(z.to_vec()))
-            })
-            .map_err(|()| bad("JWE epk is not a point on P-256".into()))?;
+        let z = recipient::agree(self.private, &point)
+            .ok_or_else(|| bad("JWE epk is not a point on P-256".into()))?;
         jwe::open(compact, &fields, kid, &z).map_err(|e| bad(e.to_string()))
     }
 }

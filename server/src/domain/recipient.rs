@@ -43,6 +43,32 @@ impl std::fmt::Debug for Recipient {
 
 const COORDINATE: usize = 32;
 
+/// The JWK coordinates (`x`, `y`, base64url) of an uncompressed P-256 point, as aws-lc-rs
+/// computes one (`04 || x || y`).
+pub(crate) fn jwk_coordinates(point: &[u8]) -> (String, String) {
+    let (x, y) = point[1..].split_at(COORDINATE);
+    (URL_SAFE_NO_PAD.encode(x), URL_SAFE_NO_PAD.encode(y))
+}
+
+/// The uncompressed point of JWK coordinates `x` and `y`; `None` unless each is 32 bytes of
+/// base64url (whether the point is on the curve, [`agree`] finds out).
+pub(crate) fn jwk_point(x: &str, y: &str) -> Option<Vec<u8>> {
+    let mut point = vec![4u8];
+    for c in [x, y] {
+        point.extend(URL_SAFE_NO_PAD.decode(c).ok().filter(|b| b.len() == COORDINATE)?);
+    }
+    Some(point)
+}
+
+/// The ECDH secret Z of `ours` with the peer's uncompressed `point`; `None` if the point is
+/// not on P-256 (aws-lc-rs checks it: no invalid-curve attack).
+pub(crate) fn agree(ours: EphemeralPrivateKey, point: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    agree_ephemeral(ours, UnparsedPublicKey::new(&ECDH_P256, point), (), |z| {
+        Ok(Zeroizing::new(z.to_vec()))
+    })
+    .ok()
+}
+
 impl Recipient {
     /// Checks the caller's key and agrees on a secret with a fresh ephemeral key.
     pub(crate) fn agree(jwk: &RecipientJwk) -> Result<Self, DomainError> {
@@ -53,30 +79,14 @@ impl Recipient {
         if jwk.kty != "EC" || jwk.crv != jwe::CURVE {
             return Err(bad("must be an EC key on P-256"));
         }
-        let coordinate = |c: &str| {
-            URL_SAFE_NO_PAD
-                .decode(c)
-                .ok()
-                .filter(|b| b.len() == COORDINATE)
-                .ok_or_else(|| bad("x and y must be 32-byte base64url"))
-        };
-        let mut point = vec![4u8];
-        point.extend(coordinate(&jwk.x)?);
-        point.extend(coordinate(&jwk.y)?);
+        let point =
+            jwk_point(&jwk.x, &jwk.y).ok_or_else(|| bad("x and y must be 32-byte base64url"))?;
         let rng = SystemRandom::new();
         let ours = EphemeralPrivateKey::generate(&ECDH_P256, &rng)
             .map_err(|_| DomainError::internal("ephemeral key generation failed"))?;
         let public = ours.compute_public_key().map_err(|_| DomainError::internal("public key"))?;
-        let public = public.as_ref();
-        let epk = (
-            URL_SAFE_NO_PAD.encode(&public[1..1 + COORDINATE]),
-            URL_SAFE_NO_PAD.encode(&public[1 + COORDINATE..]),
-        );
-        // aws-lc-rs checks that the point is on the curve (no invalid-curve attack).
-        let z = agree_ephemeral(ours, UnparsedPublicKey::new(&ECDH_P256, &point), (), |z| {
-            Ok(Zeroizing::new(z.to_vec()))
-        })
-        .map_err(|()| bad("not a point on P-256"))?;
+        let epk = jwk_coordinates(public.as_ref());
+        let z = agree(ours, &point).ok_or_else(|| bad("not a point on P-256"))?;
         Ok(Self { z, epk })
     }
 
