@@ -13,7 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use cipherdrop::{Header, Limits, jwe};
 use cipherdrop_server::client::EphemeralKey;
-use common::{Server, run_python, success};
+use common::{Server, message_header, run_python, success};
 use serde_json::{Value, json};
 
 /// A P-256 key pair made by jwcrypto: (public JWK, private JWK).
@@ -62,19 +62,15 @@ fn jwcrypto_open(compact: &str, private: &Value) -> Value {
 
 /// A message for `key` through `server`; returns its header bytes and its EDK's key name.
 fn message(server: &Server, key: &str, dir: &Path) -> (Vec<u8>, String) {
-    let (pt, ct) = (dir.join("pt"), dir.join("ct"));
-    std::fs::write(&pt, b"sealed to the caller").unwrap();
-    let args =
-        ["encrypt", "-i", pt.to_str().unwrap(), "-o", ct.to_str().unwrap(), "--server-key", key];
-    success(&server.cli(Some(&server.admin), &args));
+    let ct = server.encrypt_file(dir, "sealed", key, &[]);
     // The CLI's own decrypt goes through the JWE answer too.
     let out = server
         .cli(Some(&server.admin), &["decrypt", "-i", ct.to_str().unwrap(), "--server-key", "any"]);
-    assert_eq!(success(&out), b"sealed to the caller");
-    let bytes = std::fs::read(&ct).unwrap();
-    let (header, _) = Header::parse(&bytes, &Limits::default()).unwrap();
-    let name = String::from_utf8(header.encrypted_data_keys()[0].provider_info.clone()).unwrap();
-    (header.as_bytes().to_vec(), name)
+    assert_eq!(success(&out), b"plaintext of sealed");
+    let header = message_header(&ct);
+    let (parsed, _) = Header::parse(&header, &Limits::default()).unwrap();
+    let name = String::from_utf8(parsed.encrypted_data_keys()[0].provider_info.clone()).unwrap();
+    (header, name)
 }
 
 fn post(server: &Server, path: &str, body: &Value, rid: &str) -> (u16, Value) {

@@ -15,9 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use cipherdrop::{Header, Limits};
 use cipherdrop_server::client::Client;
-use common::{Server, success};
+use common::{Server, message_header, success};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, encode};
 use serde_json::{Value, json};
@@ -146,23 +145,7 @@ fn status(client: &Client, key: &str) -> u16 {
 
 /// A message for `key` with context `dept=DEPT`; returns its header.
 fn message(server: &Server, key: &str, dept: &str, dir: &Path) -> Vec<u8> {
-    let (pt, ct) = (dir.join(format!("{dept}.txt")), dir.join(format!("{dept}.cdm")));
-    std::fs::write(&pt, format!("for {dept}")).unwrap();
-    let context = format!("dept={dept}");
-    let args = [
-        "encrypt",
-        "-i",
-        pt.to_str().unwrap(),
-        "-o",
-        ct.to_str().unwrap(),
-        "--server-key",
-        key,
-        "--context",
-        &context,
-    ];
-    success(&server.cli(Some(&server.admin), &args));
-    let bytes = std::fs::read(&ct).unwrap();
-    Header::parse(&bytes, &Limits::default()).unwrap().0.as_bytes().to_vec()
+    message_header(&server.encrypt_file(dir, dept, key, &[&format!("dept={dept}")]))
 }
 
 /// Members of group finance may unwrap messages whose context says dept=finance.

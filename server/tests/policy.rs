@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -16,26 +16,6 @@ use serde_json::{Value, json};
 /// The admin may do everything: every test policy starts with it.
 fn admin_statement() -> Value {
     json!({ "Sid": "Admin", "Effect": "Allow", "Principal": "admin", "Action": "*" })
-}
-
-/// Encrypts a short plaintext to `key` with `context` pairs (`k=v`); returns the message.
-fn encrypt(server: &Server, dir: &Path, name: &str, key: &str, context: &[&str]) -> PathBuf {
-    let (pt, ct) = (dir.join(format!("{name}.pt")), dir.join(format!("{name}.ct")));
-    std::fs::write(&pt, format!("plaintext of {name}")).unwrap();
-    let mut args = vec![
-        "encrypt",
-        "-i",
-        pt.to_str().unwrap(),
-        "-o",
-        ct.to_str().unwrap(),
-        "--server-key",
-        key,
-    ];
-    for pair in context {
-        args.extend_from_slice(&["--context", pair]);
-    }
-    success(&server.cli(Some(&server.admin), &args));
-    ct
 }
 
 /// Decrypts `ct` through the server (POST /v0/unwrap) with `token`.
@@ -114,10 +94,10 @@ fn deny_not_equals_refuses_a_message_without_the_key() {
           "Condition": { "StringNotEquals": { "EncryptionContext:dept": "eng" } } },
     ]});
     server.admin().put_policy(&key, policy).unwrap();
-    let eng = encrypt(&server, tmp.path(), "eng", &key, &["dept=eng", "owner=bob"]);
-    let ops = encrypt(&server, tmp.path(), "ops", &key, &["dept=ops", "owner=bob"]);
-    let none = encrypt(&server, tmp.path(), "none", &key, &["owner=bob"]);
-    let empty = encrypt(&server, tmp.path(), "empty", &key, &[]);
+    let eng = server.encrypt_file(tmp.path(), "eng", &key, &["dept=eng", "owner=bob"]);
+    let ops = server.encrypt_file(tmp.path(), "ops", &key, &["dept=ops", "owner=bob"]);
+    let none = server.encrypt_file(tmp.path(), "none", &key, &["owner=bob"]);
+    let empty = server.encrypt_file(tmp.path(), "empty", &key, &[]);
     opens(&server, &bob, &eng, "eng");
     refused(&server, &bob, &ops);
     refused(&server, &bob, &none);
@@ -152,8 +132,8 @@ fn deny_on_context_also_stops_raw_decrypt() {
           "Condition": { "StringEquals": { "EncryptionContext:owner": "alice" } } },
     ]});
     server.admin().put_policy(&key, policy).unwrap();
-    let alices = encrypt(&server, tmp.path(), "alices", &key, &["owner=alice"]);
-    let bobs = encrypt(&server, tmp.path(), "bobs", &key, &["owner=bob"]);
+    let alices = server.encrypt_file(tmp.path(), "alices", &key, &["owner=alice"]);
+    let bobs = server.encrypt_file(tmp.path(), "bobs", &key, &["owner=bob"]);
     refused(&server, &bob, &alices);
     opens(&server, &bob, &bobs, "bobs");
 
@@ -190,10 +170,11 @@ fn context_conditions_never_allow_without_a_verified_context() {
                          "StringEquals": { "EncryptionContext:tier": "gold" } } },
     ]});
     server.admin().put_policy(&key, policy).unwrap();
-    let bobs = encrypt(&server, tmp.path(), "bobs", &key, &["owner=bob"]);
-    let gold = encrypt(&server, tmp.path(), "gold", &key, &["tier=gold"]);
-    let secret = encrypt(&server, tmp.path(), "secret", &key, &["owner=bob", "secret=1"]);
-    let mallorys = encrypt(&server, tmp.path(), "mallorys", &key, &["owner=mallory", "tier=gold"]);
+    let bobs = server.encrypt_file(tmp.path(), "bobs", &key, &["owner=bob"]);
+    let gold = server.encrypt_file(tmp.path(), "gold", &key, &["tier=gold"]);
+    let secret = server.encrypt_file(tmp.path(), "secret", &key, &["owner=bob", "secret=1"]);
+    let mallorys =
+        server.encrypt_file(tmp.path(), "mallorys", &key, &["owner=mallory", "tier=gold"]);
     opens(&server, &bob, &bobs, "bobs");
     opens(&server, &bob, &gold, "gold");
     refused(&server, &bob, &secret);
@@ -245,7 +226,7 @@ fn duplicate_members_are_refused_and_change_nothing() {
     }
     assert_eq!(server.admin().get_policy(&key).unwrap(), before, "the policy is unchanged");
     // Still the owner policy: bob cannot open alice's message.
-    let alices = encrypt(&server, tmp.path(), "alices", &key, &["owner=alice"]);
+    let alices = server.encrypt_file(tmp.path(), "alices", &key, &["owner=alice"]);
     refused(&server, &bob, &alices);
 
     let keys_before = server.admin().list_keys().unwrap()["keys"].as_array().unwrap().len();
@@ -285,7 +266,7 @@ fn string_like_deny_matches_literal_wildcards_in_the_context() {
         ("public", "public", true),
         ("secretive", "secretive", true),
     ] {
-        let ct = encrypt(&server, tmp.path(), name, &key, &[&format!("class={class}")]);
+        let ct = server.encrypt_file(tmp.path(), name, &key, &[&format!("class={class}")]);
         if open {
             opens(&server, &bob, &ct, name);
         } else {

@@ -11,11 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use cipherdrop::{Header, Limits};
 use common::services::Postgres;
 use common::{
-    Server, cli_env, failure, files_holding, json, sealed_versions, serve_expecting_exit_env,
-    success,
+    Server, cli_env, failure, files_holding, json, message_header, sealed_versions,
+    serve_expecting_exit_env, success,
 };
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::Mechanism;
@@ -172,14 +171,9 @@ fn path(p: &Path) -> &str {
 
 /// Encrypts a file through `server` for `key`; returns the ciphertext's path and its header.
 fn encrypt(server: &Server, key: &str, tmp: &Path, name: &str) -> (PathBuf, Vec<u8>) {
-    let pt = tmp.join(format!("{name}.txt"));
-    let ct = tmp.join(format!("{name}.cdm"));
-    std::fs::write(&pt, format!("plaintext of {name}")).unwrap();
-    let args = ["encrypt", "-i", path(&pt), "-o", path(&ct), "--server-key", key];
-    success(&server.cli(Some(&server.admin), &args));
-    let bytes = std::fs::read(&ct).unwrap();
-    let (header, _) = Header::parse(&bytes, &Limits::default()).unwrap();
-    (ct, header.as_bytes().to_vec())
+    let ct = server.encrypt_file(tmp, name, key, &[]);
+    let header = message_header(&ct);
+    (ct, header)
 }
 
 fn decrypt(server: &Server, ct: &Path) -> String {

@@ -208,6 +208,20 @@ impl Server {
         }
     }
 
+    /// Encrypts `plaintext of NAME` (written to `DIR/NAME.pt`) to `key` through this server as
+    /// the admin, with `context` pairs (`k=v`); returns the message's path, `DIR/NAME.ct`.
+    pub fn encrypt_file(&self, dir: &Path, name: &str, key: &str, context: &[&str]) -> PathBuf {
+        let (pt, ct) = (dir.join(format!("{name}.pt")), dir.join(format!("{name}.ct")));
+        std::fs::write(&pt, format!("plaintext of {name}")).unwrap();
+        let (pt_arg, ct_arg) = (pt.to_str().unwrap(), ct.to_str().unwrap());
+        let mut args = vec!["encrypt", "-i", pt_arg, "-o", ct_arg, "--server-key", key];
+        for pair in context {
+            args.extend_from_slice(&["--context", pair]);
+        }
+        success(&self.cli(Some(&self.admin), &args));
+        ct
+    }
+
     /// The server's process ID; panics if it was stopped.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("server is running").id()
@@ -507,4 +521,11 @@ pub fn files_holding(dirs: &[&Path], secrets: &[Vec<u8>]) -> Vec<String> {
         }
     }
     found
+}
+
+/// The serialized header of the message in `ct`.
+pub fn message_header(ct: &Path) -> Vec<u8> {
+    let bytes = std::fs::read(ct).unwrap();
+    let (header, _) = cipherdrop::Header::parse(&bytes, &cipherdrop::Limits::default()).unwrap();
+    header.as_bytes().to_vec()
 }
