@@ -1,56 +1,43 @@
-//! Key policies: JSON statements in the shape of AWS KMS key policies, evaluated the way AWS
-//! IAM evaluates policies (README "Key policy semantics" has the full table).
+//! Key policies: AWS KMS key policies ("Key policies in AWS KMS"), evaluated the way AWS IAM
+//! evaluates policies ("IAM policy evaluation logic"; README "Key policy semantics" has the
+//! full table). Documents of our first grammar (bare principal and action names,
+//! `EncryptionContext:`/`Jwt:` keys) keep their meaning.
 //!
 //! - Default deny: a request is allowed only when some Allow statement applies, and no Deny
 //!   statement applies (an applicable Deny beats any Allow).
-//! - A statement applies when its principal and action name the request (`*` as a whole value
-//!   names everything; actions also take `*`/`?` globs such as `Get*`) and its conditions hold.
-//! - Conditions test the verified encryption context (`"EncryptionContext:owner"`):
-//!   operators are AND'ed, the keys of one operator are AND'ed, the values of one key are
-//!   OR'ed (NOR'ed for the negated operators). A missing key makes a positive operator false,
-//!   a negated one true; `…IfExists` makes it true for any operator; `Null` tests absence;
-//!   `ForAllValues:`/`ForAnyValue:` treat the single-valued context key as a set of at most
-//!   one value.
-//! - A statement with conditions cannot be evaluated without a verified encryption context
-//!   (every action but Unwrap): then an Allow does not apply and a Deny does (fail closed).
+//! - A statement applies when its principal, action and resource name the request (`*` as a
+//!   whole value names everything; actions also take `*`/`?` globs such as `kms:Get*`) and
+//!   its conditions hold.
+//! - Conditions: operators are AND'ed, the keys of one operator are AND'ed, the values of
+//!   one key are OR'ed (NOR'ed for the negated operators). A missing key makes a positive
+//!   operator false, a negated one true; `…IfExists` makes it true for any operator; `Null`
+//!   tests absence; `ForAllValues:`/`ForAnyValue:` quantify over the key's set of values.
+//! - A statement whose applicability the request cannot decide fails closed: an Allow does
+//!   not apply and a Deny does. That is a context condition without a verified encryption
+//!   context (every /v0 action but Unwrap), or, under the /v0 wrappers, which carry neither,
+//!   an account principal or a key ARN.
 //!
 //! Documents from clients go through [`PolicyDocument`] (duplicate JSON keys refused while
-//! parsing, 32 KiB at most) and [`Policy::from_json`] (unknown members, actions, operators and
-//! condition keys refused).
+//! parsing, 32 KiB at most) and [`Policy::from_json`] (the grammar: [`grammar`]).
+
+mod condition;
+mod grammar;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use cipherdrop::EncryptionContext;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::{Value, json};
 
 use super::error::DomainError;
-
-/// Actions a key policy can name.
-pub const ACTIONS: [&str; 11] = [
-    "CancelKeyDeletion",
-    "Decrypt",
-    "DescribeKey",
-    "DisableKey",
-    "EnableKey",
-    "GetKeyPolicy",
-    "GetPublicKey",
-    "PutKeyPolicy",
-    "RotateKey",
-    "ScheduleKeyDeletion",
-    "Unwrap",
-];
+use grammar::{Effect, Statement};
+pub use grammar::{KEY_POLICY_ACTIONS, V0_ACTIONS};
 
 /// The largest policy a client may set: its compact JSON serialization, in bytes (the
 /// AWS KMS key policy limit).
 pub const MAX_POLICY_BYTES: usize = 32 * 1024;
-
-/// Prefix of condition keys that test the verified encryption context.
-const CONTEXT_KEY_PREFIX: &str = "EncryptionContext:";
-/// Prefix of condition keys that test a claim of the caller's OpenID Connect token.
-const CLAIM_KEY_PREFIX: &str = "Jwt:";
 
 /// The claims of the caller's sign-in token, each as its values (a string claim has one, an
 /// array of strings several); empty for callers with a static token.
@@ -59,120 +46,98 @@ pub type Claims = BTreeMap<String, Vec<String>>;
 /// No claims.
 pub(crate) static NO_CLAIMS: Claims = BTreeMap::new();
 
-/// A key policy.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Policy {
-    /// Free-form version label.
-    #[serde(rename = "Version", default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    /// The statements.
-    #[serde(rename = "Statement")]
-    pub statements: Vec<Statement>,
+/// No request condition keys.
+static NO_EXTRA: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+
+/// Everything a policy is evaluated against.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    /// Our principal name (`alice`, `admin`).
+    pub principal: &'a str,
+    /// Its ARN, `arn:aws:iam::ACCOUNT:user/alice` (the admin's is `arn:aws:iam::ACCOUNT:root`):
+    /// `aws:PrincipalArn`. Empty where unknown.
+    pub principal_arn: &'a str,
+    /// The deployment's account ID. Empty where unknown: then account and user principals
+    /// and `aws:PrincipalAccount`/`kms:CallerAccount` cannot be evaluated (fail closed).
+    pub account: &'a str,
+    /// The claims of the caller's sign-in token (`Jwt:NAME`).
+    pub claims: &'a Claims,
+    /// The action, as [`KEY_POLICY_ACTIONS`] names it: `kms:Decrypt`, `cipherdrop:Unwrap`.
+    pub action: &'a str,
+    /// The key's ARN, `arn:aws:kms:REGION:ACCOUNT:key/KEY_ID`. Empty where unknown: then a
+    /// `Resource` other than `*` cannot be evaluated (fail closed).
+    pub key_arn: &'a str,
+    /// The verified (or AAD-bound) encryption context; `None` where the operation has none,
+    /// and then context conditions cannot be evaluated (fail closed).
+    pub context: Option<&'a EncryptionContext>,
+    /// The operations a CreateGrant request grants (`kms:GrantOperations`); `None` elsewhere.
+    pub grant_operations: Option<&'a [String]>,
+    /// Other request condition keys, by lowercase name: `kms:encryptionalgorithm`,
+    /// `kms:keyorigin`, `kms:keyspec`, `kms:requestalias`. A key not there is absent.
+    pub extra: &'a BTreeMap<&'a str, Vec<String>>,
 }
 
-/// One statement.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Statement {
-    /// Optional label.
-    #[serde(rename = "Sid", default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
-    /// Allow or Deny.
-    #[serde(rename = "Effect")]
-    pub effect: Effect,
-    /// Principal names, or `*`.
-    #[serde(rename = "Principal")]
-    pub principal: OneOrMany,
-    /// Action names, `*`, or globs of action names (`Get*`).
-    #[serde(rename = "Action")]
-    pub action: OneOrMany,
-    /// Operator -> condition key -> accepted values.
-    #[serde(rename = "Condition", default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub condition: BTreeMap<String, BTreeMap<String, OneOrMany>>,
-}
-
-/// Statement effect.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub enum Effect {
-    /// Grants.
+/// What a policy says about a request. Grants combine with it as in AWS KMS: an explicit
+/// deny beats any grant; a grant turns an implicit deny into an allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Some Allow statement applies and no Deny does.
     Allow,
-    /// Refuses, whatever else grants.
-    Deny,
+    /// A Deny statement applies.
+    ExplicitDeny,
+    /// No statement applies.
+    ImplicitDeny,
 }
 
-/// A string or a list of strings.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(untagged)]
-pub enum OneOrMany {
-    /// One value.
-    One(String),
-    /// Several values.
-    Many(Vec<String>),
+/// A key policy: the document as given, and its statements.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    /// Serialized as it came: GetKeyPolicy answers the document that was put (the same JSON
+    /// value; object members in sorted order, compact).
+    document: Value,
+    statements: Vec<Statement>,
 }
 
-impl OneOrMany {
-    fn iter(&self) -> impl Iterator<Item = &str> {
-        let slice = match self {
-            Self::One(s) => std::slice::from_ref(s),
-            Self::Many(v) => v.as_slice(),
-        };
-        slice.iter().map(String::as_str)
+impl Serialize for Policy {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.document.serialize(serializer)
     }
 }
 
-/// The policy a new key gets: the admin may do everything.
+/// The policy a new key gets from the /v0 API: the admin may do everything.
 pub fn default_policy() -> Policy {
-    Policy {
-        version: Some("2026-11-23".into()),
-        statements: vec![Statement {
-            sid: Some("AdminFullAccess".into()),
-            effect: Effect::Allow,
-            principal: OneOrMany::One(crate::ADMIN_PRINCIPAL.into()),
-            action: OneOrMany::One("*".into()),
-            condition: BTreeMap::new(),
-        }],
-    }
+    builtin(json!({"Version": "2026-11-23", "Statement": [{
+        "Sid": "AdminFullAccess", "Effect": "Allow", "Principal": crate::ADMIN_PRINCIPAL,
+        "Action": "*"}]}))
+}
+
+/// The default key policy as AWS KMS writes it for a key created through the API ("Default
+/// key policy"): the account may do every kms: action, which here means the admin (the
+/// account stands for it; README "Key policy semantics").
+pub fn aws_default_policy(account: &str) -> Policy {
+    builtin(json!({"Version": "2012-10-17", "Id": "key-default-1", "Statement": [{
+        "Sid": "Enable IAM User Permissions", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+        "Action": "kms:*", "Resource": "*"}]}))
+}
+
+/// A policy this module writes: only its account ID can make it invalid.
+fn builtin(document: Value) -> Policy {
+    #[allow(clippy::expect_used)]
+    Policy::from_json(document).expect("a built-in policy is valid for a valid account ID")
 }
 
 impl Policy {
     /// Parses and validates a policy document: unknown members, actions, condition operators
-    /// and condition keys are refused. It does not see duplicate JSON keys (a
-    /// [`Value`] has already dropped them) and applies no size limit, so that a stored policy
-    /// always loads: documents from clients come through [`PolicyDocument`] or
+    /// and condition keys are refused, each message naming the element
+    /// (`Statement[1].Action: unknown action "kms:Nope"`). It does not see duplicate JSON
+    /// keys (a [`Value`] has already dropped them) and applies no size limit, so that a
+    /// stored policy always loads: documents from clients come through [`PolicyDocument`] or
     /// [`Policy::from_json_text`].
-    pub fn from_json(value: Value) -> Result<Self, DomainError> {
-        let policy: Self = serde_json::from_value(value)
+    pub fn from_json(document: Value) -> Result<Self, DomainError> {
+        let statements = grammar::parse(&document)
             .map_err(|e| DomainError::invalid(format!("invalid policy: {e}")))?;
-        for st in &policy.statements {
-            if let Some(a) = st.action.iter().find(|a| !known_action(a)) {
-                return Err(DomainError::invalid(format!("unknown action {a:?}")));
-            }
-            for (op, conditions) in &st.condition {
-                let Some(operator) = Operator::parse(op) else {
-                    return Err(DomainError::invalid(format!("unknown condition operator {op:?}")));
-                };
-                for (key, values) in conditions {
-                    let known = [CONTEXT_KEY_PREFIX, CLAIM_KEY_PREFIX]
-                        .iter()
-                        .any(|p| key.strip_prefix(p).is_some_and(|name| !name.is_empty()));
-                    if !known {
-                        return Err(DomainError::invalid(format!(
-                            "condition key {key:?} must start with {CONTEXT_KEY_PREFIX:?} or \
-                             {CLAIM_KEY_PREFIX:?}"
-                        )));
-                    }
-                    if operator == Operator::Null
-                        && let Some(v) = values.iter().find(|v| !matches!(*v, "true" | "false"))
-                    {
-                        return Err(DomainError::invalid(format!(
-                            "Null condition on {key:?}: {v:?} is not \"true\" or \"false\""
-                        )));
-                    }
-                }
-            }
-        }
-        Ok(policy)
+        Ok(Self { document, statements })
     }
 
     /// Parses a policy document from JSON text as a client sends it: duplicate object keys
@@ -184,9 +149,26 @@ impl Policy {
         Self::from_json(document.0)
     }
 
-    /// Whether `principal` may do `action`; `context` is the verified encryption context, or
-    /// `None` where there is none (every action but Unwrap). Without one, a statement with
-    /// conditions cannot be evaluated: an Allow does not apply, a Deny does.
+    /// What the policy says about `r`. A statement whose applicability `r` cannot decide
+    /// (a context condition and no context; an account principal or key ARN and no account
+    /// or key ARN) fails closed: as an Allow it does not apply, as a Deny it does.
+    pub fn evaluate(&self, r: &Request<'_>) -> Decision {
+        self.decide(|st| all_of(st.names(r), st.conditions_hold(r)), true)
+    }
+
+    /// The most permissive decision any encryption context could give `r` (its `context` is
+    /// not looked at): the cheap check before RSA work, for an action that is then
+    /// [`Policy::evaluate`]d with the verified context. `ExplicitDeny` only when a Deny
+    /// applies whatever the context, `Allow` when some Allow may apply.
+    pub fn evaluate_any_context(&self, r: &Request<'_>) -> Decision {
+        let r = Request { context: None, ..*r };
+        self.decide(|st| all_of(st.names(&r), st.conditions_hold(&r)), false)
+    }
+
+    /// Whether `principal` may do `action` (a /v0 name, `Unwrap`, or one of
+    /// [`KEY_POLICY_ACTIONS`]); `context` is the verified encryption context, or `None`
+    /// where there is none (every /v0 action but Unwrap). Without one, a statement with
+    /// context conditions cannot be evaluated: an Allow does not apply, a Deny does.
     pub fn allows(
         &self,
         principal: &str,
@@ -197,6 +179,8 @@ impl Policy {
     }
 
     /// [`Policy::allows`] for a caller signed in with claims (`Jwt:NAME` condition keys).
+    /// It knows neither the account nor the key's ARN: statements that name them fail
+    /// closed (see [`Request`]); [`Policy::evaluate`] takes them.
     pub fn allows_with_claims(
         &self,
         principal: &str,
@@ -204,290 +188,74 @@ impl Policy {
         action: &str,
         context: Option<&EncryptionContext>,
     ) -> bool {
-        let request = Request { principal, claims, context };
-        let applicable = |effect| {
-            self.statements
-                .iter()
-                .filter(move |st| st.effect == effect)
-                .any(|st| st.applies(&request, action))
-        };
-        !applicable(Effect::Deny) && applicable(Effect::Allow)
+        self.evaluate(&v0_request(principal, claims, action, context)) == Decision::Allow
     }
 
     /// The cheap check made before any RSA work, for an action that will then be evaluated
-    /// with a verified context (Unwrap). False only when no context could make
-    /// [`Policy::allows`] true: no Allow names `principal` and `action`, or a Deny without
-    /// conditions does (one that applies in every context). Conditional statements are
-    /// left to [`Policy::allows`] with the verified context; this is a pre-filter, not the
-    /// decision.
+    /// with a verified context (Unwrap). False only when no context and no claims could
+    /// make [`Policy::allows_with_claims`] true: no Allow names `principal` and `action`,
+    /// or a Deny without conditions does (one that applies in every context). Conditional
+    /// statements are left to [`Policy::allows_with_claims`] with the verified context; this
+    /// is a pre-filter, not the decision.
     pub fn may_allow(&self, principal: &str, action: &str) -> bool {
-        let denied = self.statements.iter().any(|st| {
-            st.effect == Effect::Deny && !st.is_conditional() && st.names(principal, action)
-        });
-        !denied
-            && self
-                .statements
+        let r = v0_request(principal, &NO_CLAIMS, action, None);
+        let decision = self.decide(
+            |st| if st.is_conditional() { all_of(st.names(&r), None) } else { st.names(&r) },
+            false,
+        );
+        decision == Decision::Allow
+    }
+
+    /// Combines the statements by whether each `applies` (`None`: cannot tell). With
+    /// `fail_closed`, an undecided Deny applies and an undecided Allow does not; without,
+    /// the reverse (the most permissive reading, for pre-checks).
+    fn decide(&self, applies: impl Fn(&Statement) -> Option<bool>, fail_closed: bool) -> Decision {
+        let counts = |effect: Effect| {
+            self.statements
                 .iter()
-                .any(|st| st.effect == Effect::Allow && st.names(principal, action))
+                .filter(|st| st.effect == effect)
+                .any(|st| applies(st).unwrap_or((effect == Effect::Deny) == fail_closed))
+        };
+        if counts(Effect::Deny) {
+            Decision::ExplicitDeny
+        } else if counts(Effect::Allow) {
+            Decision::Allow
+        } else {
+            Decision::ImplicitDeny
+        }
     }
 }
 
-/// Whether `a` is a valid Action value: `*`, an action name, or a glob that names one.
-fn known_action(a: &str) -> bool {
-    a == "*"
-        || ACTIONS.contains(&a)
-        || (a.contains(['*', '?']) && ACTIONS.iter().any(|name| action_matches(a, name)))
+/// Kleene AND of two.
+fn all_of(a: Option<bool>, b: Option<bool>) -> Option<bool> {
+    match (a, b) {
+        (Some(false), _) | (_, Some(false)) => Some(false),
+        (Some(true), Some(true)) => Some(true),
+        _ => None,
+    }
 }
 
-/// Whether the Action value `pattern` names `action`.
-fn action_matches(pattern: &str, action: &str) -> bool {
-    let glob: Vec<Piece> = pattern
-        .chars()
-        .map(|c| match c {
-            '*' => Piece::AnyRun,
-            '?' => Piece::AnyOne,
-            c => Piece::Char(c),
-        })
-        .collect();
-    like(&glob, action)
-}
-
-/// What conditions are evaluated against.
-struct Request<'a> {
+/// A request as the /v0 API makes it: a bare action name stands for its
+/// [`KEY_POLICY_ACTIONS`] name, and neither the account nor the key's ARN is known.
+fn v0_request<'a>(
     principal: &'a str,
     claims: &'a Claims,
-    /// The verified encryption context; `None` where there is none.
+    action: &'a str,
     context: Option<&'a EncryptionContext>,
-}
-
-impl Statement {
-    /// Whether its principal and action name the request.
-    fn names(&self, principal: &str, action: &str) -> bool {
-        self.principal.iter().any(|p| p == "*" || p == principal)
-            && self.action.iter().any(|a| action_matches(a, action))
+) -> Request<'a> {
+    let action =
+        V0_ACTIONS.iter().find(|(bare, _)| *bare == action).map_or(action, |(_, named)| named);
+    Request {
+        principal,
+        principal_arn: "",
+        account: "",
+        claims,
+        action,
+        key_arn: "",
+        context,
+        grant_operations: None,
+        extra: &NO_EXTRA,
     }
-
-    /// Whether it has a condition on some key (an operator with no keys tests nothing).
-    fn is_conditional(&self) -> bool {
-        self.condition.values().any(|keys| !keys.is_empty())
-    }
-
-    /// Whether its conditions hold; `None` when they cannot be evaluated: a context key
-    /// without a verified context, or (in a policy not made by [`Policy::from_json`]) an
-    /// unknown operator or key. Claim keys always can: a caller without a claim has no
-    /// value for it.
-    fn conditions_hold(&self, request: &Request<'_>) -> Option<bool> {
-        let mut all = true;
-        for (op, keys) in &self.condition {
-            let operator = Operator::parse(op)?;
-            for (key, values) in keys {
-                let actual: Vec<&str> = if let Some(name) = key.strip_prefix(CONTEXT_KEY_PREFIX) {
-                    request.context?.get(name).map(String::as_str).into_iter().collect()
-                } else {
-                    let name = key.strip_prefix(CLAIM_KEY_PREFIX)?;
-                    request
-                        .claims
-                        .get(name)
-                        .map_or_else(Vec::new, |v| v.iter().map(String::as_str).collect())
-                };
-                all &= operator.holds(values, &actual, request.principal);
-            }
-        }
-        Some(all)
-    }
-
-    /// Whether it applies to the request; conditions that cannot be evaluated fail closed.
-    fn applies(&self, request: &Request<'_>, action: &str) -> bool {
-        self.names(request.principal, action)
-            && self.conditions_hold(request).unwrap_or(self.effect == Effect::Deny)
-    }
-}
-
-/// How a string operator compares a context value with a policy value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Compare {
-    /// `StringEquals`: exact, case-sensitive.
-    Equals,
-    /// `StringEqualsIgnoreCase`: exact after Unicode lowercasing of both sides.
-    EqualsIgnoreCase,
-    /// `StringLike`: case-sensitive glob, `*` any run and `?` any one character.
-    Like,
-}
-
-/// The `ForAllValues:`/`ForAnyValue:` set prefix, if any.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Quantifier {
-    /// No prefix.
-    Single,
-    /// `ForAllValues:`: every value of the key satisfies the operator; true for no value.
-    ForAllValues,
-    /// `ForAnyValue:`: some value of the key satisfies the operator; false for no value.
-    ForAnyValue,
-}
-
-/// A condition operator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Operator {
-    /// `Null`: `"true"` holds when the key is absent, `"false"` when it is present.
-    Null,
-    /// A string operator, perhaps negated (`StringNot…`), `…IfExists`, or set-prefixed.
-    String { quantifier: Quantifier, compare: Compare, negated: bool, if_exists: bool },
-}
-
-impl Operator {
-    fn parse(name: &str) -> Option<Self> {
-        let (quantifier, rest) = if let Some(rest) = name.strip_prefix("ForAllValues:") {
-            (Quantifier::ForAllValues, rest)
-        } else if let Some(rest) = name.strip_prefix("ForAnyValue:") {
-            (Quantifier::ForAnyValue, rest)
-        } else {
-            (Quantifier::Single, name)
-        };
-        if rest == "Null" {
-            return (quantifier == Quantifier::Single).then_some(Self::Null);
-        }
-        let (rest, if_exists) = match rest.strip_suffix("IfExists") {
-            Some(rest) => (rest, true),
-            None => (rest, false),
-        };
-        let (compare, negated) = match rest {
-            "StringEquals" => (Compare::Equals, false),
-            "StringNotEquals" => (Compare::Equals, true),
-            "StringEqualsIgnoreCase" => (Compare::EqualsIgnoreCase, false),
-            "StringNotEqualsIgnoreCase" => (Compare::EqualsIgnoreCase, true),
-            "StringLike" => (Compare::Like, false),
-            "StringNotLike" => (Compare::Like, true),
-            _ => return None,
-        };
-        Some(Self::String { quantifier, compare, negated, if_exists })
-    }
-
-    /// Whether the condition on one key holds: `actual` is the key's set of values (one or
-    /// none for a context key, any number for a claim), `values` the policy's. Without a set
-    /// prefix an operator asks whether some value matches (negated: whether none does).
-    fn holds(self, values: &OneOrMany, actual: &[&str], principal: &str) -> bool {
-        let Self::String { quantifier, compare, negated, if_exists } = self else {
-            return values.iter().any(|v| match v {
-                "true" => actual.is_empty(),
-                "false" => !actual.is_empty(),
-                _ => false,
-            });
-        };
-        if actual.is_empty() {
-            // The key's set of values is empty.
-            return match quantifier {
-                Quantifier::Single => negated || if_exists,
-                Quantifier::ForAllValues => true,
-                Quantifier::ForAnyValue => if_exists,
-            };
-        }
-        let matches = |a: &&str| values.iter().any(|v| compare.matches(v, a, principal));
-        match quantifier {
-            Quantifier::Single => actual.iter().any(matches) != negated,
-            Quantifier::ForAllValues => actual.iter().all(|a| matches(a) != negated),
-            Quantifier::ForAnyValue => actual.iter().any(|a| matches(a) != negated),
-        }
-    }
-}
-
-impl Compare {
-    fn matches(self, value: &str, actual: &str, principal: &str) -> bool {
-        match self {
-            Self::Equals => literal(value, principal) == actual,
-            Self::EqualsIgnoreCase => {
-                literal(value, principal).to_lowercase() == actual.to_lowercase()
-            }
-            Self::Like => like(&pieces(value, principal, true), actual),
-        }
-    }
-}
-
-/// One element of a glob pattern.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Piece {
-    /// This character, literally.
-    Char(char),
-    /// `*`: any run of characters, the empty one included.
-    AnyRun,
-    /// `?`: exactly one character.
-    AnyOne,
-}
-
-/// A policy value with its variables replaced: `${principal}` by the caller's principal,
-/// and `${*}`, `${?}`, `${$}` by a literal `*`, `?`, `$` (as in AWS policies). With
-/// `wildcards`, a bare `*` or `?` is a glob wildcard; otherwise every character is literal.
-fn pieces(value: &str, principal: &str, wildcards: bool) -> Vec<Piece> {
-    let mut out = Vec::with_capacity(value.len());
-    let mut rest = value;
-    while let Some(c) = rest.chars().next() {
-        let literal: Option<(&str, &str)> =
-            [("${principal}", principal), ("${*}", "*"), ("${?}", "?"), ("${$}", "$")]
-                .into_iter()
-                .find(|(variable, _)| rest.starts_with(variable));
-        if let Some((variable, replacement)) = literal {
-            out.extend(replacement.chars().map(Piece::Char));
-            rest = &rest[variable.len()..];
-            continue;
-        }
-        out.push(match c {
-            '*' if wildcards => Piece::AnyRun,
-            '?' if wildcards => Piece::AnyOne,
-            c => Piece::Char(c),
-        });
-        rest = &rest[c.len_utf8()..];
-    }
-    out
-}
-
-/// A policy value with its variables replaced, as a string (no wildcards).
-fn literal(value: &str, principal: &str) -> String {
-    pieces(value, principal, false)
-        .into_iter()
-        .map(|p| match p {
-            Piece::Char(c) => c,
-            // Not produced without wildcards.
-            Piece::AnyRun => '*',
-            Piece::AnyOne => '?',
-        })
-        .collect()
-}
-
-/// Whether `text` matches the glob `pattern`. Wildcards exist only in the pattern: every
-/// character of `text` (a `*` or `?` included) is literal. Characters are Unicode scalar
-/// values. Greedy with one backtrack point (the last `*`), which is exact for `*`/`?` globs:
-/// O(pattern × text) at worst.
-fn like(pattern: &[Piece], text: &str) -> bool {
-    let text: Vec<char> = text.chars().collect();
-    let (mut p, mut t) = (0, 0);
-    // After the last `*` seen: the pattern position following it, and the text position
-    // its run ends at so far.
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(Piece::AnyRun) => {
-                star = Some((p + 1, t));
-                p += 1;
-            }
-            Some(Piece::AnyOne) => {
-                p += 1;
-                t += 1;
-            }
-            Some(Piece::Char(c)) if *c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                // Let the last `*` take one more character, and retry after it.
-                Some((after, end)) => {
-                    star = Some((after, end + 1));
-                    p = after;
-                    t = end + 1;
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|piece| *piece == Piece::AnyRun)
 }
 
 /// A policy document as a client sends it: any JSON value, parsed with every duplicate
@@ -589,8 +357,8 @@ impl<'de> Visitor<'de> for StrictVisitor {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use super::condition::{Compare, Piece, like, literal, pieces};
     use super::*;
-    use serde_json::json;
 
     fn policy(json: Value) -> Policy {
         Policy::from_json(json).unwrap()
@@ -846,7 +614,7 @@ mod tests {
             { "Effect": "Allow", "Principal": "carol", "Action": "Get*" },
             { "Effect": "Deny", "Principal": "carol", "Action": "?etKeyPolicy" },
         ]}));
-        for action in ACTIONS {
+        for (action, _) in V0_ACTIONS {
             assert!(p.allows("alice", action, None), "{action}");
         }
         assert!(!p.allows("bob", "Unwrap", Some(&ctx(&[]))));
@@ -857,7 +625,7 @@ mod tests {
         assert!(p.allows("carol", "GetPublicKey", None));
         assert!(!p.allows("carol", "GetKeyPolicy", None), "Deny glob");
         assert!(!p.allows("carol", "DescribeKey", None));
-        assert!(!Policy { version: None, statements: vec![] }.allows("admin", "Unwrap", None));
+        assert!(!policy(json!({"Statement": []})).allows("admin", "Unwrap", None));
     }
 
     #[test]
@@ -874,32 +642,52 @@ mod tests {
         assert!(p.may_allow("bob", "Unwrap"));
     }
 
-    /// A statement built by hand with an operator or key this version does not know cannot
-    /// be evaluated: as an Allow it grants nothing, as a Deny it refuses.
+    /// What a request cannot evaluate fails closed: the /v0 wrappers carry no account and
+    /// no key ARN, so a statement naming an account principal, a key ARN or an account
+    /// condition grants nothing as an Allow and refuses as a Deny (`Resource: "*"` needs
+    /// neither). [`Request`] with both evaluates them.
     #[test]
     fn unevaluable_conditions_fail_closed() {
-        let statement = |effect, op: &str, key: &str| Statement {
-            sid: None,
-            effect,
-            principal: OneOrMany::One("*".into()),
-            action: OneOrMany::One("Unwrap".into()),
-            condition: [(op.to_string(), [(key.to_string(), OneOrMany::One("x".into()))].into())]
-                .into(),
-        };
-        let all = Statement {
-            condition: BTreeMap::new(),
-            ..statement(Effect::Allow, "StringEquals", "EncryptionContext:a")
-        };
+        let arn = "arn:aws:kms:eu-west-1:111122223333:key/k";
+        let cases = [
+            json!({"Principal": {"AWS": "111122223333"}, "Action": "Unwrap"}),
+            json!({"Principal": "*", "Action": "Unwrap", "Resource": arn}),
+            json!({"Principal": "*", "Action": "Unwrap",
+                   "Condition": {"StringEquals": {"kms:CallerAccount": "111122223333"}}}),
+            json!({"Principal": "*", "Action": "Unwrap",
+                   "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111122223333:*"}}}),
+        ];
         let c = ctx(&[("a", "x")]);
-        for (op, key) in [("NumericEquals", "EncryptionContext:a"), ("StringEquals", "aws:a")] {
-            let allow =
-                Policy { version: None, statements: vec![statement(Effect::Allow, op, key)] };
-            assert!(!allow.allows("p", "Unwrap", Some(&c)));
-            let deny = Policy {
-                version: None,
-                statements: vec![all.clone(), statement(Effect::Deny, op, key)],
+        let extra = BTreeMap::new();
+        let full = Request {
+            principal: "admin",
+            principal_arn: "arn:aws:iam::111122223333:root",
+            account: "111122223333",
+            claims: &NO_CLAIMS,
+            action: "cipherdrop:Unwrap",
+            key_arn: arn,
+            context: Some(&c),
+            grant_operations: None,
+            extra: &extra,
+        };
+        for mut statement in cases {
+            statement["Effect"] = json!("Allow");
+            let allow = policy(json!({ "Statement": [statement.clone()] }));
+            assert!(!allow.allows("admin", "Unwrap", Some(&c)), "{statement}");
+            assert!(allow.may_allow("admin", "Unwrap"), "{statement}");
+            assert_eq!(allow.evaluate(&full), Decision::Allow, "{statement}");
+            statement["Effect"] = json!("Deny");
+            let all = json!({"Effect": "Allow", "Principal": "*", "Action": "*"});
+            let deny = policy(json!({ "Statement": [all, statement.clone()] }));
+            assert!(!deny.allows("admin", "Unwrap", Some(&c)), "{statement}");
+            assert_eq!(deny.evaluate(&full), Decision::ExplicitDeny, "{statement}");
+            let elsewhere = Request {
+                account: "999999999999",
+                key_arn: "arn:aws:kms:eu-west-1:999999999999:key/k",
+                principal_arn: "arn:aws:iam::999999999999:root",
+                ..full
             };
-            assert!(!deny.allows("p", "Unwrap", Some(&c)));
+            assert_eq!(deny.evaluate(&elsewhere), Decision::Allow, "{statement}");
         }
     }
 
@@ -1126,9 +914,6 @@ mod tests {
             json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "Nope*"}]}),
             json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "unwrap"}]}),
             json!({"Statement": [{"Effect": "Maybe", "Principal": "*", "Action": "*"}]}),
-            json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*",
-                                  "Resource": "*"}]}),
-            json!({"Statement": [], "Id": "x"}),
             json!({"Statement": [{"Effect": "Allow", "Principal": 7, "Action": "*"}]}),
             with(json!({ "StringEquals": { "aws:username": "1" } })),
             with(json!({ "StringEquals": { "encryptioncontext:a": "1" } })),
