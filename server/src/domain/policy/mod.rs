@@ -968,4 +968,672 @@ mod tests {
         assert!(err.contains("32769 bytes") && err.contains("32768"), "{err}");
         assert!(Policy::from_json(over).is_ok(), "a stored policy is not size-checked");
     }
+
+    const ACCOUNT: &str = "111122223333";
+    const KEY_ARN: &str =
+        "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    /// A request of the AWS grammar, built up by the tests.
+    struct Ask {
+        principal: &'static str,
+        action: &'static str,
+        key_arn: &'static str,
+        claims: Claims,
+        context: Option<EncryptionContext>,
+        grant_operations: Option<Vec<String>>,
+        extra: BTreeMap<&'static str, Vec<String>>,
+    }
+
+    fn ask(principal: &'static str, action: &'static str) -> Ask {
+        Ask {
+            principal,
+            action,
+            key_arn: KEY_ARN,
+            claims: Claims::new(),
+            context: None,
+            grant_operations: None,
+            extra: BTreeMap::new(),
+        }
+    }
+
+    impl Ask {
+        fn context(self, pairs: &[(&str, &str)]) -> Self {
+            Self { context: Some(ctx(pairs)), ..self }
+        }
+
+        fn decide(&self, p: &Policy) -> Decision {
+            let principal_arn = match self.principal {
+                "admin" => format!("arn:aws:iam::{ACCOUNT}:root"),
+                name => format!("arn:aws:iam::{ACCOUNT}:user/{name}"),
+            };
+            let extra: BTreeMap<&str, Vec<String>> =
+                self.extra.iter().map(|(k, v)| (*k, v.clone())).collect();
+            let r = Request {
+                principal: self.principal,
+                principal_arn: &principal_arn,
+                account: ACCOUNT,
+                claims: &self.claims,
+                action: self.action,
+                key_arn: self.key_arn,
+                context: self.context.as_ref(),
+                grant_operations: self.grant_operations.as_deref(),
+                extra: &extra,
+            };
+            p.evaluate(&r)
+        }
+    }
+
+    fn allow(statement: Value) -> Policy {
+        let mut statement = statement;
+        statement["Effect"] = json!("Allow");
+        policy(json!({ "Version": "2012-10-17", "Statement": [statement] }))
+    }
+
+    /// AWS-shaped documents parse: one Statement object or a list, `Id`, both Versions,
+    /// every Principal form, the negated elements, Resource ARNs, and AWS's own examples.
+    #[test]
+    fn grammar_accepts_aws_key_policies() {
+        let docs = [
+            json!({"Version": "2012-10-17", "Id": "key-default-1", "Statement": {
+                "Sid": "Enable IAM User Permissions", "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                "Action": "kms:*", "Resource": "*"}}),
+            json!({"Version": "2008-10-17", "Statement": [{"Effect": "Deny",
+                "NotPrincipal": {"AWS": ["111122223333", "arn:aws:iam::111122223333:user/bob"]},
+                "NotAction": ["kms:Describe*", "kms:Get*"],
+                "NotResource": "arn:aws:kms:*:111122223333:key/*"}]}),
+            json!({"Statement": [{"Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::444455556666:role/KeyUsers",
+                              "Service": "cloudtrail.amazonaws.com"},
+                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*",
+                           "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "Resource": [KEY_ARN]}]}),
+            // The console's "Allow attachment of persistent resources".
+            json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
+                "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+                "Resource": "*", "Condition": {"Bool": {"kms:GrantIsForAWSResource": true}}}]}),
+            json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "KMS:decrypt",
+                "Condition": {
+                    "StringEquals": {"kms:EncryptionContext:Dept": "eng",
+                                     "KMS:CallerAccount": "111122223333"},
+                    "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["Dept"],
+                                                  "kms:GrantOperations": "Decrypt"},
+                    "ArnNotLikeIfExists": {"aws:PrincipalArn": "arn:aws:iam::*:user/x"},
+                    "BoolIfExists": {"kms:GrantIsForAWSResource": "false"},
+                    "StringLike": {"kms:RequestAlias": "alias/*", "kms:ViaService": "*",
+                                   "kms:EncryptionAlgorithm": "RSAES_*", "kms:KeySpec": "RSA_*",
+                                   "kms:KeyOrigin": "AWS_KMS", "aws:PrincipalAccount": "1*"},
+                    "Null": {"kms:ViaService": true}}}]}),
+            json!({"Statement": [{"Effect": "Allow", "Principal": "*",
+                "Action": ["cipherdrop:Unwrap", "cipherdrop:*", "*:GetPublicKey"]}]}),
+            // Empty lists are accepted as before; they name nothing.
+            json!({"Statement": []}),
+        ];
+        for doc in docs {
+            Policy::from_json(doc.clone()).unwrap_or_else(|e| panic!("{doc}: {e:?}"));
+        }
+    }
+
+    /// Refusals, each with the message that names the offending element.
+    #[test]
+    fn grammar_refusals_name_the_element() {
+        let st = |extra: Value| {
+            let mut st = json!({"Effect": "Allow", "Principal": "*", "Action": "*"});
+            for (k, v) in extra.as_object().unwrap() {
+                st[k] = v.clone();
+            }
+            st
+        };
+        let cases = [
+            (json!([]), "the policy is not a JSON object"),
+            (json!({"Version": "2012-10-17"}), "the policy has no Statement"),
+            (json!({"Version": 2012}), "Version is not a string"),
+            (json!({"Statement": [], "Extra": 1}), "unknown member \"Extra\" of the policy"),
+            (json!({"Statement": [st(json!({})), 7]}), "Statement[1] is not a JSON object"),
+            (
+                json!({"Statement": st(json!({"Effect": "allow"}))}),
+                "Statement.Effect: \"allow\" is not Allow or Deny",
+            ),
+            (json!({"Statement": [{"Principal": "*", "Action": "*"}]}), "Statement[0]: no Effect"),
+            (
+                json!({"Statement": [{"Effect": "Allow", "Action": "*"}]}),
+                "Statement[0]: no Principal or NotPrincipal",
+            ),
+            (
+                json!({"Statement": [{"Effect": "Allow", "Principal": "*"}]}),
+                "Statement[0]: no Action or NotAction",
+            ),
+            (
+                json!({"Statement": [st(json!({"NotPrincipal": "bob"}))]}),
+                "Statement[0]: Principal and NotPrincipal are exclusive",
+            ),
+            (
+                json!({"Statement": [st(json!({"NotAction": "Unwrap"}))]}),
+                "Statement[0]: Action and NotAction are exclusive",
+            ),
+            (
+                json!({"Statement": [st(json!({"Resource": "*", "NotResource": "*"}))]}),
+                "Statement[0]: Resource and NotResource are exclusive",
+            ),
+            (json!({"Statement": [st(json!({"Sid": 1}))]}), "Statement[0].Sid is not a string"),
+            (
+                json!({"Statement": [st(json!({"Principle": "*"}))]}),
+                "Statement[0]: unknown member \"Principle\"",
+            ),
+            (
+                json!({"Statement": [st(json!({"Principal": {}}))]}),
+                "Statement[0].Principal: names nothing",
+            ),
+            (
+                json!({"Statement": [st(json!({"Principal": {"Aws": "*"}}))]}),
+                "Statement[0].Principal.Aws: unknown principal type \"Aws\"",
+            ),
+            (
+                json!({"Statement": [st(json!({"Principal": {"AWS": "arn:aws:iam::1:root"}}))]}),
+                "Statement[0].Principal.AWS: \"arn:aws:iam::1:root\" is not \"*\", an account ID",
+            ),
+            (
+                json!({"Statement": [st(json!({"Principal": {"AWS": "arn:aws:iam::111122223333:group/g"}}))]}),
+                "is not \"*\", an account ID or arn:aws:iam::ACCOUNT:root",
+            ),
+            (
+                json!({"Statement": [st(json!({"Principal": {"AWS": "arn:aws:sts::111122223333:assumed-role/r/s"}}))]}),
+                "is not \"*\", an account ID",
+            ),
+            (
+                json!({"Statement": [st(json!({"Principal": {"AWS": "arn:aws:iam::111122223333:user/*"}}))]}),
+                "principals take no wildcards (test aws:PrincipalArn with ArnLike)",
+            ),
+            (
+                json!({"Statement": [st(json!({"Principal": {"Service": ""}}))]}),
+                "Statement[0].Principal.Service: an empty principal",
+            ),
+            (
+                json!({"Statement": [st(json!({"Action": "kms:CreateKey"}))]}),
+                "Statement[0].Action: unknown action \"kms:CreateKey\"",
+            ),
+            (json!({"Statement": [st(json!({"Action": "s3:*"}))]}), "unknown action \"s3:*\""),
+            (
+                json!({"Statement": [st(json!({"Action": "kms:Unwrap"}))]}),
+                "unknown action \"kms:Unwrap\"",
+            ),
+            (
+                json!({"Statement": [st(json!({"Action": "Encrypt"}))]}),
+                "unknown action \"Encrypt\" (write it \"kms:Encrypt\")",
+            ),
+            (
+                json!({"Statement": [st(json!({"Action": "decrypt"}))]}),
+                "unknown action \"decrypt\" (write it \"kms:decrypt\")",
+            ),
+            (
+                json!({"Statement": [{"Effect": "Allow", "Principal": "*", "NotAction": ["Unwrap", 1]}]}),
+                "Statement[0].NotAction is not a string or a list of strings",
+            ),
+            (
+                json!({"Statement": [st(json!({"Resource": "key/1"}))]}),
+                "Statement[0].Resource: \"key/1\" is not \"*\" or an ARN",
+            ),
+            (
+                // Six components: a `*` does not stand for several.
+                json!({"Statement": [st(json!({"NotResource": ["*", "arn:aws:kms:*:key/*"]}))]}),
+                "Statement[0].NotResource: \"arn:aws:kms:*:key/*\" is not \"*\" or an ARN",
+            ),
+            (
+                json!({"Statement": [st(json!({"Condition": {"Bool": {"kms:GrantIsForAWSResource": "yes"}}}))]}),
+                "Statement[0].Condition.Bool.\"kms:GrantIsForAWSResource\": \"yes\" is not \"true\" or \"false\"",
+            ),
+            (
+                json!({"Statement": [st(json!({"Condition": {"StringEquals": {"kms:EncryptionContext:": "x"}}}))]}),
+                "unknown condition key \"kms:EncryptionContext:\"",
+            ),
+            (
+                json!({"Statement": [st(json!({"Condition": {"StringEquals": {"aws:SourceIp": "x"}}}))]}),
+                "Statement[0].Condition.StringEquals.\"aws:SourceIp\": unknown condition key",
+            ),
+            (
+                json!({"Statement": [st(json!({"Condition": {"NumericLessThan": {"kms:KeySpec": "1"}}}))]}),
+                "Statement[0].Condition: unknown condition operator \"NumericLessThan\"",
+            ),
+            (
+                json!({"Statement": [st(json!({"Condition": {"StringEquals": {"kms:KeySpec": true}}}))]}),
+                "is not a string or a list of strings",
+            ),
+        ];
+        for (doc, message) in cases {
+            let err = Policy::from_json(doc.clone()).unwrap_err();
+            assert!(matches!(err, DomainError::Invalid(_)), "{doc}");
+            let got = err.public_message();
+            assert!(got.starts_with("invalid policy: ") && got.contains(message), "{doc}: {got}");
+        }
+    }
+
+    /// Principal forms: everyone; the account (root ARN or ID) is the admin only; user and
+    /// role ARNs name that principal of this account; other accounts and other principal
+    /// types never match; bare names as before; NotPrincipal names everyone else.
+    #[test]
+    fn principal_forms() {
+        let other = "arn:aws:iam::444455556666";
+        let cases: [(Value, [bool; 3]); 12] = [
+            // admin, alice, bob
+            (json!("*"), [true, true, true]),
+            (json!({"AWS": "*"}), [true, true, true]),
+            (json!({"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}), [true, false, false]),
+            (json!({"AWS": ACCOUNT}), [true, false, false]),
+            (json!({"AWS": format!("arn:aws:iam::{ACCOUNT}:user/alice")}), [false, true, false]),
+            (
+                json!({"AWS": [format!("arn:aws:iam::{ACCOUNT}:role/bob"), ACCOUNT]}),
+                [true, false, true],
+            ),
+            (
+                json!({"AWS": [format!("{other}:root"), format!("{other}:user/alice"), "444455556666"]}),
+                [false, false, false],
+            ),
+            (
+                json!({"Service": "kms.amazonaws.com", "Federated": "cognito-identity.amazonaws.com"}),
+                [false, false, false],
+            ),
+            (json!(["alice", "admin"]), [true, true, false]),
+            (json!("arn:aws:iam::111122223333:root"), [false, false, false]),
+            (json!({"AWS": format!("arn:aws:iam::{ACCOUNT}:user/Alice")}), [false, false, false]),
+            (json!({"AWS": format!("arn:aws:iam::{ACCOUNT}:user/admin")}), [true, false, false]),
+        ];
+        for (principal, expected) in cases {
+            let p = allow(json!({"Principal": principal, "Action": "kms:DescribeKey"}));
+            let not = policy(json!({"Statement": [{"Effect": "Allow", "NotPrincipal": principal,
+                                                   "Action": "kms:DescribeKey"}]}));
+            for (who, want) in ["admin", "alice", "bob"].into_iter().zip(expected) {
+                let got = ask(who, "kms:DescribeKey").decide(&p);
+                assert_eq!(got == Decision::Allow, want, "{principal} {who}");
+                let got = ask(who, "kms:DescribeKey").decide(&not);
+                assert_eq!(got == Decision::Allow, !want, "NotPrincipal {principal} {who}");
+            }
+        }
+    }
+
+    /// `kms:` names and globs match ignoring case and never name `cipherdrop:Unwrap`; `*`
+    /// names everything; bare names keep their first meaning (case-sensitive, the /v0
+    /// actions only); NotAction names every other action.
+    #[test]
+    fn action_globs_and_case() {
+        let names = |action: Value, names: &[&str], not: &[&str]| {
+            let p = allow(json!({"Principal": "*", "Action": action}));
+            for a in names {
+                assert_eq!(ask("bob", leak(a)).decide(&p), Decision::Allow, "{action} {a}");
+            }
+            for a in not {
+                assert_eq!(ask("bob", leak(a)).decide(&p), Decision::ImplicitDeny, "{action} {a}");
+            }
+            let n = policy(json!({"Statement": [{"Effect": "Allow", "Principal": "*",
+                                                 "NotAction": action}]}));
+            for a in not {
+                assert_eq!(ask("bob", leak(a)).decide(&n), Decision::Allow, "Not {action} {a}");
+            }
+            for a in names {
+                assert_eq!(ask("bob", leak(a)).decide(&n), Decision::ImplicitDeny, "Not {action}");
+            }
+        };
+        names(json!("*"), KEY_POLICY_ACTIONS, &[]);
+        names(json!("kms:*"), &KEY_POLICY_ACTIONS[1..], &["cipherdrop:Unwrap"]);
+        names(json!("cipherdrop:*"), &["cipherdrop:Unwrap"], &["kms:Decrypt"]);
+        names(json!("KMS:describe*"), &["kms:DescribeKey"], &["kms:Decrypt"]);
+        names(
+            json!(["kms:GenerateDataKey*", "kms:reencrypt?o"]),
+            &["kms:GenerateDataKey", "kms:GenerateDataKeyPairWithoutPlaintext", "kms:ReEncryptTo"],
+            &["kms:GenerateMac", "kms:ReEncryptFrom"],
+        );
+        // Bare globs name the /v0 actions only, as before: not kms:GetKeyRotationStatus.
+        names(
+            json!("Get*"),
+            &["kms:GetPublicKey", "kms:GetKeyPolicy"],
+            &["kms:GetKeyRotationStatus", "kms:GetParametersForImport", "kms:DescribeKey"],
+        );
+        names(json!("RotateKey"), &["kms:RotateKeyOnDemand"], &["kms:EnableKeyRotation"]);
+        names(json!("Unwrap"), &["cipherdrop:Unwrap"], &["kms:Decrypt"]);
+        names(json!("*crypt"), &["kms:Decrypt"], &["kms:Encrypt", "cipherdrop:Unwrap"]);
+        // The /v0 wrappers take the bare name or the new one alike.
+        let p = allow(json!({"Principal": "*", "Action": "kms:RotateKeyOnDemand"}));
+        assert!(
+            p.allows("bob", "RotateKey", None) && p.allows("bob", "kms:RotateKeyOnDemand", None)
+        );
+        for (bare, named) in V0_ACTIONS {
+            assert!(KEY_POLICY_ACTIONS.contains(&named), "{bare}");
+        }
+    }
+
+    fn leak(s: &str) -> &'static str {
+        Box::leak(s.to_owned().into_boxed_str())
+    }
+
+    /// Resource: `*`, the key's ARN, globs per ARN component, NotResource.
+    #[test]
+    fn resources() {
+        let cases = [
+            (json!("*"), true),
+            (json!(KEY_ARN), true),
+            (json!("arn:aws:kms:*:111122223333:key/*"), true),
+            (json!("arn:aws:kms:eu-west-?:111122223333:key/1234abcd-*"), true),
+            (json!("arn:aws:kms:*:444455556666:key/*"), false),
+            (json!("arn:aws:kms:*:111122223333:alias/*"), false),
+            (json!(["arn:aws:kms:us-east-1:111122223333:key/x", "arn:*:kms:*:*:key/*"]), true),
+        ];
+        for (resource, want) in cases {
+            let p = allow(json!({"Principal": "*", "Action": "kms:*", "Resource": resource}));
+            let n = allow(json!({"Principal": "*", "Action": "kms:*", "NotResource": resource}));
+            let r = ask("bob", "kms:Decrypt");
+            assert_eq!(r.decide(&p) == Decision::Allow, want, "{resource}");
+            assert_eq!(r.decide(&n) == Decision::Allow, !want, "NotResource {resource}");
+        }
+    }
+
+    /// Every condition key and the new operators, Allow statements on `kms:Decrypt`: does
+    /// it grant? A key the request lacks is absent (false for positive operators); a
+    /// context key without a context cannot be evaluated.
+    #[test]
+    fn condition_keys_and_operators() {
+        let with_extra = |k: &'static str, v: &str| {
+            let mut a = ask("alice", "kms:Decrypt");
+            a.extra.insert(k, vec![v.to_owned()]);
+            a
+        };
+        let grant = |ops: &[&str]| Ask {
+            grant_operations: Some(ops.iter().map(|s| s.to_string()).collect()),
+            ..ask("alice", "kms:CreateGrant")
+        };
+        let cases: Vec<(Value, Ask, bool)> = vec![
+            // kms:EncryptionContext:KEY matches the context key ignoring case, the value not.
+            (
+                json!({"StringEquals": {"kms:EncryptionContext:Dept": "eng"}}),
+                ask("alice", "kms:Decrypt").context(&[("dept", "eng")]),
+                true,
+            ),
+            (
+                json!({"StringEquals": {"KMS:ENCRYPTIONCONTEXT:dept": "eng"}}),
+                ask("alice", "kms:Decrypt").context(&[("DEPT", "eng")]),
+                true,
+            ),
+            (
+                json!({"StringEquals": {"kms:EncryptionContext:dept": "eng"}}),
+                ask("alice", "kms:Decrypt").context(&[("dept", "ENG")]),
+                false,
+            ),
+            (
+                json!({"StringEquals": {"kms:EncryptionContext:dept": "eng"}}),
+                ask("alice", "kms:Decrypt").context(&[]),
+                false,
+            ),
+            (
+                json!({"StringNotEquals": {"kms:EncryptionContext:dept": "eng"}}),
+                ask("alice", "kms:Decrypt").context(&[]),
+                true,
+            ),
+            (
+                json!({"StringNotEquals": {"kms:EncryptionContext:dept": "eng"}}),
+                ask("alice", "kms:Decrypt"),
+                false,
+            ),
+            // The legacy key stays case-sensitive.
+            (
+                json!({"StringEquals": {"EncryptionContext:Dept": "eng"}}),
+                ask("alice", "kms:Decrypt").context(&[("dept", "eng")]),
+                false,
+            ),
+            // kms:EncryptionContextKeys: exact keys; without a context it cannot be told.
+            (
+                json!({"ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "dept"}}),
+                ask("alice", "kms:Decrypt").context(&[("dept", "x"), ("owner", "y")]),
+                true,
+            ),
+            (
+                json!({"ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "Dept"}}),
+                ask("alice", "kms:Decrypt").context(&[("dept", "x")]),
+                false,
+            ),
+            (
+                json!({"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["dept", "owner"]}}),
+                ask("alice", "kms:Decrypt").context(&[("dept", "x"), ("owner", "y")]),
+                true,
+            ),
+            (
+                json!({"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": "dept"}}),
+                ask("alice", "kms:Decrypt").context(&[("dept", "x"), ("owner", "y")]),
+                false,
+            ),
+            (
+                json!({"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": "dept"}}),
+                ask("alice", "kms:Decrypt").context(&[]),
+                true,
+            ),
+            (
+                json!({"ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "dept"}}),
+                ask("alice", "kms:Decrypt").context(&[]),
+                false,
+            ),
+            (
+                json!({"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": "dept"}}),
+                ask("alice", "kms:Decrypt"),
+                false,
+            ),
+            (
+                json!({"Null": {"kms:EncryptionContextKeys": "false"}}),
+                ask("alice", "kms:Decrypt").context(&[("a", "b")]),
+                true,
+            ),
+            // kms:GrantOperations: present in CreateGrant only.
+            (
+                json!({"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt", "Encrypt"]}}),
+                grant(&["Decrypt"]),
+                true,
+            ),
+            (
+                json!({"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt", "Encrypt"]}}),
+                grant(&["Decrypt", "ReEncryptFrom"]),
+                false,
+            ),
+            (
+                json!({"ForAnyValue:StringEquals": {"kms:GrantOperations": "ReEncryptFrom"}}),
+                grant(&["Decrypt", "ReEncryptFrom"]),
+                true,
+            ),
+            (
+                json!({"ForAnyValue:StringEquals": {"kms:GrantOperations": "ReEncryptFrom"}}),
+                grant(&[]),
+                false,
+            ),
+            (
+                json!({"ForAllValues:StringEquals": {"kms:GrantOperations": "Decrypt"}}),
+                grant(&[]),
+                true,
+            ),
+            (
+                json!({"ForAnyValue:StringLike": {"kms:GrantOperations": "*"}}),
+                ask("alice", "kms:CreateGrant"),
+                false,
+            ),
+            // Bool, and kms:GrantIsForAWSResource, which is always false here.
+            (json!({"Bool": {"kms:GrantIsForAWSResource": true}}), grant(&["Decrypt"]), false),
+            (json!({"Bool": {"kms:GrantIsForAWSResource": "false"}}), grant(&["Decrypt"]), true),
+            (
+                json!({"BoolIfExists": {"Jwt:email_verified": "true"}}),
+                ask("alice", "kms:Decrypt"),
+                true,
+            ),
+            (json!({"Bool": {"Jwt:email_verified": "true"}}), ask("alice", "kms:Decrypt"), false),
+            (
+                json!({"Bool": {"Jwt:email_verified": "true"}}),
+                Ask {
+                    claims: claims(&[("email_verified", &["true"])]),
+                    ..ask("alice", "kms:Decrypt")
+                },
+                true,
+            ),
+            // The caller's account and ARN.
+            (
+                json!({"StringEquals": {"kms:CallerAccount": ACCOUNT}}),
+                ask("alice", "kms:Decrypt"),
+                true,
+            ),
+            (
+                json!({"StringEquals": {"aws:PrincipalAccount": "444455556666"}}),
+                ask("alice", "kms:Decrypt"),
+                false,
+            ),
+            (
+                json!({"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::111122223333:user/alice"}}),
+                ask("alice", "kms:Decrypt"),
+                true,
+            ),
+            (
+                json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:user/*"}}),
+                ask("admin", "kms:Decrypt"),
+                false,
+            ),
+            (
+                json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}}),
+                ask("admin", "kms:Decrypt"),
+                true,
+            ),
+            (
+                json!({"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:user/b*"}}),
+                ask("alice", "kms:Decrypt"),
+                true,
+            ),
+            (
+                json!({"ArnNotEquals": {"aws:PrincipalArn": "arn:aws:iam::111122223333:user/alice"}}),
+                ask("alice", "kms:Decrypt"),
+                false,
+            ),
+            (
+                json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111122223333:*"}}),
+                ask("alice", "kms:Decrypt"),
+                true,
+            ),
+            // An ARN value that is not six components never matches ArnLike.
+            (
+                json!({"ArnLike": {"kms:RequestAlias": "*"}}),
+                with_extra("kms:requestalias", "alias/a"),
+                false,
+            ),
+            // Request parameters, absent unless the request has them.
+            (
+                json!({"StringEquals": {"kms:EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}}),
+                with_extra("kms:encryptionalgorithm", "RSAES_OAEP_SHA_256"),
+                true,
+            ),
+            (
+                json!({"StringEquals": {"kms:EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}}),
+                ask("alice", "kms:Decrypt"),
+                false,
+            ),
+            (
+                json!({"StringLike": {"kms:RequestAlias": "alias/finance-*"}}),
+                with_extra("kms:requestalias", "alias/finance-eu"),
+                true,
+            ),
+            (
+                json!({"StringEquals": {"kms:KeySpec": "RSA_3072"}}),
+                with_extra("kms:keyspec", "RSA_3072"),
+                true,
+            ),
+            (
+                json!({"StringEquals": {"kms:KeyOrigin": "AWS_KMS"}}),
+                with_extra("kms:keyorigin", "EXTERNAL"),
+                false,
+            ),
+            // kms:ViaService is never present.
+            (json!({"Null": {"kms:ViaService": "true"}}), ask("alice", "kms:Decrypt"), true),
+            (json!({"StringLike": {"kms:ViaService": "*"}}), ask("alice", "kms:Decrypt"), false),
+        ];
+        for (condition, request, want) in cases {
+            let p = allow(json!({"Principal": "*", "Action": "*", "Condition": condition}));
+            assert_eq!(request.decide(&p) == Decision::Allow, want, "{condition}");
+        }
+    }
+
+    /// Deny beats Allow; no statement is an implicit deny; a Deny on a context key without a
+    /// context applies (fail closed), and `evaluate_any_context` reads it as "may not".
+    #[test]
+    fn decisions() {
+        let p = policy(json!({"Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "*"},
+            {"Effect": "Allow", "Principal": "*", "Action": "cipherdrop:Unwrap",
+             "Condition": {"StringEquals": {"kms:EncryptionContext:owner": "${principal}"}}},
+            {"Effect": "Deny", "Principal": "*", "Action": ["kms:Decrypt", "cipherdrop:Unwrap"],
+             "Condition": {"StringEquals": {"kms:EncryptionContext:class": "secret"}}},
+            {"Effect": "Deny", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:user/eve")},
+             "Action": "*"},
+        ]}));
+        let unwrap = |who| ask(who, "cipherdrop:Unwrap");
+        assert_eq!(ask("admin", "kms:DescribeKey").decide(&p), Decision::Allow);
+        assert_eq!(ask("bob", "kms:DescribeKey").decide(&p), Decision::ImplicitDeny);
+        assert_eq!(ask("eve", "kms:DescribeKey").decide(&p), Decision::ExplicitDeny);
+        assert_eq!(unwrap("bob").context(&[("owner", "bob")]).decide(&p), Decision::Allow);
+        assert_eq!(unwrap("bob").context(&[("owner", "al")]).decide(&p), Decision::ImplicitDeny);
+        let secret = [("owner", "bob"), ("class", "secret")];
+        assert_eq!(unwrap("bob").context(&secret).decide(&p), Decision::ExplicitDeny);
+        assert_eq!(ask("admin", "kms:Decrypt").decide(&p), Decision::ExplicitDeny, "fail closed");
+        let any = |who, action| {
+            let extra = BTreeMap::new();
+            let arn = format!("arn:aws:iam::{ACCOUNT}:user/{who}");
+            p.evaluate_any_context(&Request {
+                principal: who,
+                principal_arn: &arn,
+                account: ACCOUNT,
+                claims: &NO_CLAIMS,
+                action,
+                key_arn: KEY_ARN,
+                context: None,
+                grant_operations: None,
+                extra: &extra,
+            })
+        };
+        assert_eq!(any("bob", "cipherdrop:Unwrap"), Decision::Allow);
+        assert_eq!(any("bob", "kms:DescribeKey"), Decision::ImplicitDeny);
+        assert_eq!(any("eve", "cipherdrop:Unwrap"), Decision::ExplicitDeny);
+        assert_eq!(any("admin", "kms:Decrypt"), Decision::Allow, "some context allows it");
+    }
+
+    /// The default key policy as AWS writes it: the account, so the admin, may do every
+    /// kms: action and nothing else, nobody else anything; it serializes as AWS writes it.
+    #[test]
+    fn aws_default_policy_is_awss() {
+        let p = aws_default_policy(ACCOUNT);
+        let text = serde_json::to_value(&p).unwrap();
+        let aws = json!({"Version": "2012-10-17", "Id": "key-default-1", "Statement": [{
+            "Sid": "Enable IAM User Permissions", "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+            "Action": "kms:*", "Resource": "*"}]});
+        assert_eq!(text, aws);
+        for action in &KEY_POLICY_ACTIONS[1..] {
+            assert_eq!(ask("admin", action).decide(&p), Decision::Allow, "{action}");
+            assert_eq!(ask("alice", action).decide(&p), Decision::ImplicitDeny, "{action}");
+        }
+        assert_eq!(ask("admin", "cipherdrop:Unwrap").decide(&p), Decision::ImplicitDeny);
+        assert_eq!(
+            ask("admin", "kms:Decrypt").decide(&aws_default_policy("444455556666")),
+            Decision::ImplicitDeny
+        );
+        // The /v0 default is unchanged, and works through evaluate as well.
+        assert_eq!(ask("admin", "cipherdrop:Unwrap").decide(&default_policy()), Decision::Allow);
+    }
+
+    /// A policy serializes as the document that was put (the same JSON value), whatever
+    /// its grammar, and reparses to itself; stored documents of the first grammar load.
+    #[test]
+    fn round_trip() {
+        let documents = [
+            r#"{"Version":"2012-10-17","Id":"k","Statement":{"Sid":"a","Effect":"Deny",
+                "NotPrincipal":{"AWS":["111122223333"]},"NotAction":"kms:Get*",
+                "Condition":{}}}"#,
+            r#"{"Statement":[{"Effect":"Allow","Principal":"admin","Action":"*"}]}"#,
+            r#"{"Version":"2026-11-23","Statement":[{"Sid":"AdminFullAccess","Effect":"Allow",
+                "Principal":"admin","Action":"*"}]}"#,
+        ];
+        for text in documents {
+            let p = Policy::from_json_text(text).unwrap();
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(serde_json::to_value(&p).unwrap(), value);
+            let again = Policy::from_json_text(&serde_json::to_string(&p).unwrap()).unwrap();
+            assert_eq!(again, p);
+        }
+    }
 }
