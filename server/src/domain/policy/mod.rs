@@ -18,7 +18,7 @@
 //!   an account principal or a key ARN.
 //!
 //! Documents from clients go through [`PolicyDocument`] (duplicate JSON keys refused while
-//! parsing, 32 KiB at most) and [`Policy::from_json`] (the grammar: [`grammar`]).
+//! parsing, 32 KiB at most) and [`Policy::from_json`] (the grammar, in `grammar.rs`).
 
 mod condition;
 mod grammar;
@@ -1084,6 +1084,7 @@ mod tests {
             }
             st
         };
+        let one = |extra: Value| json!({ "Statement": [st(extra)] });
         let cases = [
             (json!([]), "the policy is not a JSON object"),
             (json!({"Version": "2012-10-17"}), "the policy has no Statement"),
@@ -1104,98 +1105,90 @@ mod tests {
                 "Statement[0]: no Action or NotAction",
             ),
             (
-                json!({"Statement": [st(json!({"NotPrincipal": "bob"}))]}),
+                one(json!({"NotPrincipal": "bob"})),
                 "Statement[0]: Principal and NotPrincipal are exclusive",
             ),
             (
-                json!({"Statement": [st(json!({"NotAction": "Unwrap"}))]}),
+                one(json!({"NotAction": "Unwrap"})),
                 "Statement[0]: Action and NotAction are exclusive",
             ),
             (
-                json!({"Statement": [st(json!({"Resource": "*", "NotResource": "*"}))]}),
+                one(json!({"Resource": "*", "NotResource": "*"})),
                 "Statement[0]: Resource and NotResource are exclusive",
             ),
-            (json!({"Statement": [st(json!({"Sid": 1}))]}), "Statement[0].Sid is not a string"),
+            (one(json!({"Sid": 1})), "Statement[0].Sid is not a string"),
+            (one(json!({"Principle": "*"})), "Statement[0]: unknown member \"Principle\""),
+            (one(json!({"Principal": {}})), "Statement[0].Principal: names nothing"),
             (
-                json!({"Statement": [st(json!({"Principle": "*"}))]}),
-                "Statement[0]: unknown member \"Principle\"",
-            ),
-            (
-                json!({"Statement": [st(json!({"Principal": {}}))]}),
-                "Statement[0].Principal: names nothing",
-            ),
-            (
-                json!({"Statement": [st(json!({"Principal": {"Aws": "*"}}))]}),
+                one(json!({"Principal": {"Aws": "*"}})),
                 "Statement[0].Principal.Aws: unknown principal type \"Aws\"",
             ),
             (
-                json!({"Statement": [st(json!({"Principal": {"AWS": "arn:aws:iam::1:root"}}))]}),
+                one(json!({"Principal": {"AWS": "arn:aws:iam::1:root"}})),
                 "Statement[0].Principal.AWS: \"arn:aws:iam::1:root\" is not \"*\", an account ID",
             ),
             (
-                json!({"Statement": [st(json!({"Principal": {"AWS": "arn:aws:iam::111122223333:group/g"}}))]}),
+                one(json!({"Principal": {"AWS": "arn:aws:iam::111122223333:group/g"}})),
                 "is not \"*\", an account ID or arn:aws:iam::ACCOUNT:root",
             ),
             (
-                json!({"Statement": [st(json!({"Principal": {"AWS": "arn:aws:sts::111122223333:assumed-role/r/s"}}))]}),
+                one(json!({"Principal": {"AWS": "arn:aws:sts::111122223333:assumed-role/r/s"}})),
                 "is not \"*\", an account ID",
             ),
             (
-                json!({"Statement": [st(json!({"Principal": {"AWS": "arn:aws:iam::111122223333:user/*"}}))]}),
+                one(json!({"Principal": {"AWS": "arn:aws:iam::111122223333:user/*"}})),
                 "principals take no wildcards (test aws:PrincipalArn with ArnLike)",
             ),
             (
-                json!({"Statement": [st(json!({"Principal": {"Service": ""}}))]}),
+                one(json!({"Principal": {"Service": ""}})),
                 "Statement[0].Principal.Service: an empty principal",
             ),
             (
-                json!({"Statement": [st(json!({"Action": "kms:CreateKey"}))]}),
+                one(json!({"Action": "kms:CreateKey"})),
                 "Statement[0].Action: unknown action \"kms:CreateKey\"",
             ),
-            (json!({"Statement": [st(json!({"Action": "s3:*"}))]}), "unknown action \"s3:*\""),
+            (one(json!({"Action": "s3:*"})), "unknown action \"s3:*\""),
+            (one(json!({"Action": "kms:Unwrap"})), "unknown action \"kms:Unwrap\""),
             (
-                json!({"Statement": [st(json!({"Action": "kms:Unwrap"}))]}),
-                "unknown action \"kms:Unwrap\"",
-            ),
-            (
-                json!({"Statement": [st(json!({"Action": "Encrypt"}))]}),
+                one(json!({"Action": "Encrypt"})),
                 "unknown action \"Encrypt\" (write it \"kms:Encrypt\")",
             ),
             (
-                json!({"Statement": [st(json!({"Action": "decrypt"}))]}),
+                one(json!({"Action": "decrypt"})),
                 "unknown action \"decrypt\" (write it \"kms:decrypt\")",
             ),
             (
-                json!({"Statement": [{"Effect": "Allow", "Principal": "*", "NotAction": ["Unwrap", 1]}]}),
-                "Statement[0].NotAction is not a string or a list of strings",
+                json!({"Statement": {"Effect": "Allow", "Principal": "*",
+                                     "NotAction": ["Unwrap", 1]}}),
+                "Statement.NotAction is not a string or a list of strings",
             ),
             (
-                json!({"Statement": [st(json!({"Resource": "key/1"}))]}),
+                one(json!({"Resource": "key/1"})),
                 "Statement[0].Resource: \"key/1\" is not \"*\" or an ARN",
             ),
             (
                 // Six components: a `*` does not stand for several.
-                json!({"Statement": [st(json!({"NotResource": ["*", "arn:aws:kms:*:key/*"]}))]}),
+                one(json!({"NotResource": ["*", "arn:aws:kms:*:key/*"]})),
                 "Statement[0].NotResource: \"arn:aws:kms:*:key/*\" is not \"*\" or an ARN",
             ),
             (
-                json!({"Statement": [st(json!({"Condition": {"Bool": {"kms:GrantIsForAWSResource": "yes"}}}))]}),
-                "Statement[0].Condition.Bool.\"kms:GrantIsForAWSResource\": \"yes\" is not \"true\" or \"false\"",
+                one(json!({"Condition": {"Bool": {"kms:GrantIsForAWSResource": "yes"}}})),
+                "Condition.Bool.\"kms:GrantIsForAWSResource\": \"yes\" is not \"true\"",
             ),
             (
-                json!({"Statement": [st(json!({"Condition": {"StringEquals": {"kms:EncryptionContext:": "x"}}}))]}),
+                one(json!({"Condition": {"StringEquals": {"kms:EncryptionContext:": "x"}}})),
                 "unknown condition key \"kms:EncryptionContext:\"",
             ),
             (
-                json!({"Statement": [st(json!({"Condition": {"StringEquals": {"aws:SourceIp": "x"}}}))]}),
+                one(json!({"Condition": {"StringEquals": {"aws:SourceIp": "x"}}})),
                 "Statement[0].Condition.StringEquals.\"aws:SourceIp\": unknown condition key",
             ),
             (
-                json!({"Statement": [st(json!({"Condition": {"NumericLessThan": {"kms:KeySpec": "1"}}}))]}),
+                one(json!({"Condition": {"NumericLessThan": {"kms:KeySpec": "1"}}})),
                 "Statement[0].Condition: unknown condition operator \"NumericLessThan\"",
             ),
             (
-                json!({"Statement": [st(json!({"Condition": {"StringEquals": {"kms:KeySpec": true}}}))]}),
+                one(json!({"Condition": {"StringEquals": {"kms:KeySpec": true}}})),
                 "is not a string or a list of strings",
             ),
         ];
@@ -1225,11 +1218,13 @@ mod tests {
                 [true, false, true],
             ),
             (
-                json!({"AWS": [format!("{other}:root"), format!("{other}:user/alice"), "444455556666"]}),
+                json!({"AWS": [format!("{other}:root"), format!("{other}:user/alice"),
+                               "444455556666"]}),
                 [false, false, false],
             ),
             (
-                json!({"Service": "kms.amazonaws.com", "Federated": "cognito-identity.amazonaws.com"}),
+                json!({"Service": "kms.amazonaws.com",
+                       "Federated": "cognito-identity.amazonaws.com"}),
                 [false, false, false],
             ),
             (json!(["alice", "admin"]), [true, true, false]),
@@ -1389,7 +1384,8 @@ mod tests {
                 false,
             ),
             (
-                json!({"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["dept", "owner"]}}),
+                json!({"ForAllValues:StringEquals":
+                       {"kms:EncryptionContextKeys": ["dept", "owner"]}}),
                 ask("alice", "kms:Decrypt").context(&[("dept", "x"), ("owner", "y")]),
                 true,
             ),
@@ -1420,12 +1416,14 @@ mod tests {
             ),
             // kms:GrantOperations: present in CreateGrant only.
             (
-                json!({"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt", "Encrypt"]}}),
+                json!({"ForAllValues:StringEquals":
+                       {"kms:GrantOperations": ["Decrypt", "Encrypt"]}}),
                 grant(&["Decrypt"]),
                 true,
             ),
             (
-                json!({"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt", "Encrypt"]}}),
+                json!({"ForAllValues:StringEquals":
+                       {"kms:GrantOperations": ["Decrypt", "Encrypt"]}}),
                 grant(&["Decrypt", "ReEncryptFrom"]),
                 false,
             ),
@@ -1498,7 +1496,8 @@ mod tests {
                 true,
             ),
             (
-                json!({"ArnNotEquals": {"aws:PrincipalArn": "arn:aws:iam::111122223333:user/alice"}}),
+                json!({"ArnNotEquals":
+                       {"aws:PrincipalArn": "arn:aws:iam::111122223333:user/alice"}}),
                 ask("alice", "kms:Decrypt"),
                 false,
             ),
