@@ -741,10 +741,20 @@ mod tests {
     /// A request to a KMS-like endpoint signed by the AWS SDK for Rust's signer (aws-sigv4),
     /// an implementation independent of ours, at `time`, for `region`, with `secret`.
     fn sdk_signed(body: &[u8], region: &str, secret: &str, time: std::time::SystemTime) -> Parts {
+        sdk_signed_as(ACCESS_KEY_ID, body, region, secret, time)
+    }
+
+    /// [`sdk_signed`] with the access key ID `id`.
+    fn sdk_signed_as(
+        id: &str,
+        body: &[u8],
+        region: &str,
+        secret: &str,
+        time: std::time::SystemTime,
+    ) -> Parts {
         use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
         let identity =
-            aws_credential_types::Credentials::new(ACCESS_KEY_ID, secret, None, None, "test")
-                .into();
+            aws_credential_types::Credentials::new(id, secret, None, None, "test").into();
         let params = aws_sigv4::sign::v4::SigningParams::builder()
             .identity(&identity)
             .region(region)
@@ -822,5 +832,68 @@ mod tests {
             time::PrimitiveDateTime::parse(&day, AMZ_DATE).unwrap() + time::Duration::days(1);
         date.headers.insert("x-amz-date", next.format(AMZ_DATE).unwrap().parse().unwrap());
         assert_eq!(kind(check(&date, body, "kms", unix)), "InvalidSignatureException", "date");
+    }
+
+    #[test]
+    fn session_tokens_are_refused() {
+        let raw = include_str!("../../tests/data/sigv4/post-sts-header-after.sreq");
+        let (parts, body) = parse(raw);
+        assert_eq!(
+            kind(check(&parts, &body, "service", SUITE_TIME)),
+            "UnrecognizedClientException"
+        );
+    }
+
+    #[test]
+    fn a_date_header_stands_in_for_x_amz_date() {
+        let (mut parts, _) = parse(SUITE[10].1);
+        parts.headers.remove("x-amz-date");
+        parts.headers.insert("date", "Sun, 30 Aug 2015 12:36:00 GMT".parse().unwrap());
+        assert_eq!(request_date(&parts).unwrap().text, "20150830T123600Z");
+    }
+
+    /// Through [`authenticate`] on a real key server (SQLite in a temporary directory): a
+    /// live access key signs in with its principal and ID; revoked, it is an unrecognized
+    /// client; the refusal is recorded once, naming the access key ID, never the secret.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn authenticate_follows_the_stored_access_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", tmp.path().join("db").display());
+        let store = crate::store::open(&url).await.unwrap();
+        let root = crate::domain::root::RootKey::new(&[7u8; 32]).unwrap();
+        let digests = crate::domain::DigestOptions {
+            every_records: i64::MAX,
+            every: std::time::Duration::MAX,
+            dir: None,
+        };
+        let keys = std::sync::Arc::new(
+            crate::domain::KeyServer::open(store, root, digests).await.unwrap(),
+        );
+        let admin = Caller::named(crate::domain::ADMIN_PRINCIPAL, "test");
+        let fixed = Some((ACCESS_KEY_ID.repeat(2), Zeroizing::new(SECRET.to_string())));
+        let (id, _, _) = keys.create_credential(&admin, "alice", fixed).await.unwrap();
+        let auth = Auth::new(keys.clone(), 100);
+        let now = std::time::SystemTime::now();
+        let body = b"{}";
+        let parts = sdk_signed_as(&id, body, "eu-west-1", SECRET, now);
+        let signed = authenticate(&auth, &parts, body, "kms").await.unwrap();
+        assert_eq!(signed.caller.principal, "alice");
+        assert_eq!(signed.caller.token_id.as_deref(), Some(id.as_str()));
+        assert_eq!(signed.region, "eu-west-1");
+
+        keys.revoke_credential(&admin, &id).await.unwrap();
+        let refused = authenticate(&auth, &parts, body, "kms").await.unwrap_err();
+        assert_eq!(refused.aws_type(), "UnrecognizedClientException");
+        assert_eq!(refused.message(), "The security token included in the request is invalid.");
+        let records = keys.audit_page(&admin, 0, 1000).await.unwrap();
+        let text = serde_json::to_string(&records).unwrap();
+        assert!(!text.contains(SECRET), "a secret reached the audit log");
+        let refusals: Vec<_> = records.iter().filter(|r| r.record.result == "Denied").collect();
+        assert_eq!(refusals.len(), 1, "{text}");
+        let detail = &refusals[0].record.detail;
+        assert!(
+            detail.contains("sigv4: UnrecognizedClientException") && detail.contains(&id),
+            "{detail}"
+        );
     }
 }
