@@ -3,10 +3,7 @@
 pub(crate) mod demo;
 mod error;
 pub(crate) mod ops;
-#[expect(
-    dead_code,
-    reason = "called by the KMS JSON dispatcher (handlers/kms), merged after this branch; remove then"
-)]
+#[expect(dead_code, reason = "its caller, the KMS JSON dispatcher (handlers/kms), comes next")]
 pub(crate) mod sigv4;
 pub(crate) mod v0;
 

@@ -173,7 +173,15 @@ async fn verify(
             "Credential should be scoped to correct service: '{service}'."
         )));
     }
-    let day = &amz_date.text[..8];
+    // The region goes into the ARNs of the answers: AWS's region names only.
+    let region_ok = auth.region.len() <= 32
+        && auth.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !region_ok {
+        return Err(SigV4Error::InvalidSignature(
+            "Credential should be scoped to a valid region.".into(),
+        ));
+    }
+    let day = amz_date.text.get(..8).unwrap_or_default();
     if auth.date != day {
         return Err(SigV4Error::InvalidSignature(format!(
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date \
@@ -498,6 +506,9 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
+    /// A change to a signed request.
+    type Tamper = Box<dyn Fn(&mut Parts, &mut Vec<u8>)>;
+
     /// The AWS Signature Version 4 test suite's example credentials.
     const ACCESS_KEY_ID: &str = "AKIDEXAMPLE";
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
@@ -625,7 +636,7 @@ mod tests {
     fn the_aws_test_suite_tampered_fails() {
         let (parts, body) = parse(SUITE[10].1);
         assert_eq!(SUITE[10].0, "get-vanilla");
-        let cases: [(&str, Box<dyn Fn(&mut Parts, &mut Vec<u8>)>, &str); 8] = [
+        let cases: [(&str, Tamper, &str); 8] = [
             ("body", Box::new(|_, b| b.extend_from_slice(b"x")), "InvalidSignatureException"),
             (
                 "host",
@@ -726,6 +737,10 @@ mod tests {
             kind(check(&unknown, &body, "service", SUITE_TIME)),
             "UnrecognizedClientException"
         );
+        let mut region = parts.clone();
+        let bad = good.replace("us-east-1", "US_EAST");
+        region.headers.insert("authorization", bad.parse().unwrap());
+        assert_eq!(kind(check(&region, &body, "service", SUITE_TIME)), "InvalidSignatureException");
     }
 
     #[test]
