@@ -2,10 +2,11 @@
 //! read at one point in time while servers keep serving.
 //!
 //! The file is JSON (`"format": "cipherdrop-backup"`, version 1) holding keys with their
-//! versions still sealed under the root key, aliases, policies, token hashes, server-wide
-//! values, the audit chain and the archive's object rows (who owns which object ID; the
-//! objects themselves stay in their store). A restore needs the same root key; it loads into an empty
-//! database of either backend and appends a `Restore` record to the chain.
+//! versions still sealed under the root key, aliases, policies, token hashes, access keys
+//! (their secrets sealed too), server-wide values, the audit chain and the archive's object
+//! rows (who owns which object ID; the objects themselves stay in their store). A restore
+//! needs the same root key; it loads into an empty database of either backend and appends a
+//! `Restore` record to the chain.
 
 use std::path::Path;
 
@@ -17,7 +18,8 @@ use crate::domain::audit::{self, Record};
 use crate::domain::{Caller, DomainError, secrets};
 use crate::settings::DataSettings;
 use crate::store::{
-    self, AliasRow, AuditRow, KeyRow, KeyVersion, MetaRow, ObjectRow, Snapshot, TokenRow,
+    self, AccessKeyRow, AliasRow, AuditRow, KeyRow, KeyVersion, MetaRow, ObjectRow, Snapshot,
+    TokenRow,
 };
 
 /// A database URL as it may be shown: without a password.
@@ -34,7 +36,7 @@ fn shown(url: &str) -> String {
 const FORMAT: &str = "cipherdrop-backup";
 const VERSION: u32 = 1;
 
-/// The file. Key, version, token and object rows are the store's own (binary columns in
+/// The file. Key, version, token, access-key and object rows are the store's own (binary columns in
 /// base64); meta, aliases and audit rows are tuples.
 #[derive(Serialize, Deserialize)]
 struct File {
@@ -46,6 +48,9 @@ struct File {
     versions: Vec<KeyVersion>,
     aliases: Vec<(String, String, i64)>,
     tokens: Vec<TokenRow>,
+    /// Access keys, their secrets still sealed under the root key.
+    #[serde(default)]
+    access_keys: Vec<AccessKeyRow>,
     audit: Vec<(i64, String, String, String)>,
     /// Archive object rows (owners of object IDs).
     #[serde(default)]
@@ -93,6 +98,7 @@ pub async fn backup(data: &DataSettings, out: &Path) -> Result<Counts, DomainErr
         versions: s.versions,
         aliases: s.aliases.into_iter().map(|a| (a.alias_name, a.key_id, a.updated_at)).collect(),
         tokens: s.tokens,
+        access_keys: s.access_keys,
         audit: s.audit.into_iter().map(|r| (r.seq, r.record, r.prev_hash, r.hash)).collect(),
         objects: s.objects,
         digests: s.digests,
@@ -152,6 +158,7 @@ pub async fn restore(data: &DataSettings, input: &Path) -> Result<Counts, Domain
             .map(|(alias_name, key_id, updated_at)| AliasRow { alias_name, key_id, updated_at })
             .collect(),
         tokens: file.tokens,
+        access_keys: file.access_keys,
         audit: audit_rows,
         objects: file.objects,
         digests: file.digests,

@@ -388,6 +388,32 @@ impl Client {
         self.call(Method::Delete, &format!("/v0/tokens/{}", encode_segment(token_id)), None)
     }
 
+    /// A new SigV4 access key for `principal` (admin only): generated, or the `fixed` ID and
+    /// secret (local tools with set test credentials); the answer holds the secret once.
+    pub fn create_credential(
+        &self,
+        principal: &str,
+        fixed: Option<(&str, &str)>,
+    ) -> Result<Value, Error> {
+        let mut body = json!({ "principal": principal });
+        if let Some((id, secret)) = fixed {
+            body["accessKeyId"] = json!(id);
+            body["secretAccessKey"] = json!(secret);
+        }
+        self.call(Method::Post, "/v0/credentials", Some(&body))
+    }
+
+    /// Every access key's ID, principal, state and dates (admin only); never a secret.
+    pub fn list_credentials(&self) -> Result<Value, Error> {
+        self.call(Method::Get, "/v0/credentials", None)
+    }
+
+    /// Revokes an access key by its ID (admin only).
+    pub fn revoke_credential(&self, access_key_id: &str) -> Result<Value, Error> {
+        let path = format!("/v0/credentials/{}", encode_segment(access_key_id));
+        self.call(Method::Delete, &path, None)
+    }
+
     /// One page of audit records with `seq > after`.
     pub fn audit_page(&self, after: i64, limit: Option<i64>) -> Result<Vec<ChainedRecord>, Error> {
         let mut path = format!("/v0/audit?after={after}");

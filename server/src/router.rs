@@ -56,6 +56,8 @@ pub(crate) fn router(
         .route("/aliases/{*alias}", put(v0::aliases::update).delete(v0::aliases::delete))
         .route("/tokens", get(v0::tokens::list).post(v0::tokens::create))
         .route("/tokens/{token_id}", delete(v0::tokens::revoke))
+        .route("/credentials", get(v0::credentials::list).post(v0::credentials::create))
+        .route("/credentials/{access_key_id}", delete(v0::credentials::revoke))
         .route("/audit", get(v0::audit::list))
         .route("/audit/digests", get(v0::audit::digests))
         .route("/audit/public-key", get(v0::audit::public_key));

@@ -3,6 +3,8 @@
 //! read, an unwrap or a refusal goes through the group-committed [`AuditLog`]. Nothing here
 //! holds a database transaction across RSA work or key generation.
 
+mod credentials;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -98,6 +100,8 @@ pub(crate) struct KeyServer {
     audit: AuditLog,
     crypto: CryptoPool,
     opened: Arc<KeyCache>,
+    /// Opened access-key secrets (SigV4), checked against the stored row on every use.
+    secrets: credentials::SecretCache,
     signer: DigestSigner,
     digests: DigestOptions,
     /// The newest seq a digest covers, as this process last saw it.
@@ -128,8 +132,10 @@ pub struct Resealed {
     pub versions: usize,
     /// Key versions sealed under the current root key already.
     pub already: usize,
-    /// Key versions that changed or went during the rotation (deleted keys).
+    /// Key versions or access keys that changed or went during the rotation (deleted keys).
     pub changed: usize,
+    /// Access keys whose secrets were re-sealed now.
+    pub access_keys: usize,
     /// Server-wide sealed values re-sealed now (audit-signing key, root-key check).
     pub server_values: usize,
     /// Whether the database files were shredded afterwards.
@@ -196,6 +202,7 @@ impl KeyServer {
             audit,
             crypto,
             opened: Arc::default(),
+            secrets: credentials::SecretCache::default(),
             signer,
             digests,
             covered: std::sync::atomic::AtomicI64::new(0),
@@ -1054,8 +1061,8 @@ impl KeyServer {
     }
 
     /// Re-seals everything sealed under the previous root key under the current one, while
-    /// servers keep serving (they hold both keys meanwhile): every key version, each in its
-    /// own transaction with a record, then the audit-signing key, and last the root-key check
+    /// servers keep serving (they hold both keys meanwhile): every key version and access
+    /// key, each in its own transaction with a record, then the audit-signing key, and last the root-key check
     /// value, which names the root key the database belongs to; so a rotation cut short
     /// leaves a database both keys still open, and running it again finishes it. Then the
     /// database files are shredded: the old sealed copies must not outlive the rotation.
@@ -1081,6 +1088,7 @@ impl KeyServer {
             }
             tx.commit().await?;
         }
+        self.reseal_access_keys(caller, &mut done).await?;
         for name in [AUDIT_SIGNING_KEY, ROOT_KEY_CHECK] {
             let sealed = self.store.meta(name).await?.ok_or_else(|| {
                 DomainError::internal(format!("server-wide value {name} is missing"))

@@ -3,6 +3,8 @@
 pub(crate) mod demo;
 mod error;
 pub(crate) mod ops;
+#[expect(dead_code, reason = "its caller, the KMS JSON dispatcher (handlers/kms), comes next")]
+pub(crate) mod sigv4;
 pub(crate) mod v0;
 
 use std::net::SocketAddr;
@@ -119,8 +121,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, DomainError> {
         let auth = Auth::from_ref(state);
-        let request_id =
-            parts.headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
+        let request_id = request_id(parts);
         let token = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -135,37 +136,58 @@ where
             Authentication::Known { principal, token_id, identity } => {
                 (principal, token_id, identity)
             }
-            Authentication::Unknown(why) => {
-                let client = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-                let client =
-                    client.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-                if auth.anonymous.check_key(&client).is_err() {
-                    return Err(DomainError::RateLimited);
-                }
-                let Some(unrecorded) = auth.refusals.note(client) else {
-                    return Err(DomainError::Unauthorized);
-                };
-                let anonymous = Caller::named("-", &request_id);
-                let why = why.map(|w| format!("{w}; ")).unwrap_or_default();
-                let detail = format!(
-                    "{why}client={client} (later refusals of this address within {}s are counted, \
-                 not recorded; the previous window left out {unrecorded})",
-                    REFUSAL_WINDOW.as_secs()
-                );
-                return auth
-                    .keys
-                    .refuse_noted(&anonymous, &action, DomainError::Unauthorized, detail)
-                    .await;
-            }
+            Authentication::Unknown(why) => return Err(auth.refuse_anonymous(parts, why).await),
         };
         let caller = Caller { principal, request_id, token_id, identity };
-        if auth.limiter.check_key(&caller.principal).is_err() {
-            return auth.keys.refuse(&caller, &action, DomainError::RateLimited).await;
-        }
+        auth.admit(&caller, &action).await?;
         // For the extractors after this one, whose refusals are audited under this caller.
         parts.extensions.insert(caller.clone());
         Ok(caller)
     }
+}
+
+impl Auth {
+    /// Refuses a request that proved nobody (a bad bearer token, a bad signature), `why` for
+    /// the record: [`DomainError::RateLimited`] past the anonymous rate of its address, else
+    /// [`DomainError::Unauthorized`], recorded once per address and window (or the audit
+    /// failure, if that record cannot be written).
+    async fn refuse_anonymous(&self, parts: &Parts, why: Option<String>) -> DomainError {
+        let client = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let client = client.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        if self.anonymous.check_key(&client).is_err() {
+            return DomainError::RateLimited;
+        }
+        let Some(unrecorded) = self.refusals.note(client) else {
+            return DomainError::Unauthorized;
+        };
+        let anonymous = Caller::named("-", &request_id(parts));
+        let why = why.map(|w| format!("{w}; ")).unwrap_or_default();
+        let detail = format!(
+            "{why}client={client} (later refusals of this address within {}s are counted, not \
+             recorded; the previous window left out {unrecorded})",
+            REFUSAL_WINDOW.as_secs()
+        );
+        let action = action_of(parts);
+        let refused =
+            self.keys.refuse_noted::<()>(&anonymous, &action, DomainError::Unauthorized, detail);
+        match refused.await {
+            Ok(()) => DomainError::Unauthorized,
+            Err(e) => e,
+        }
+    }
+
+    /// Lets an authenticated caller in within its principal's rate; a refusal is recorded.
+    async fn admit(&self, caller: &Caller, action: &str) -> Result<(), DomainError> {
+        if self.limiter.check_key(&caller.principal).is_err() {
+            return self.keys.refuse(caller, action, DomainError::RateLimited).await;
+        }
+        Ok(())
+    }
+}
+
+/// The request's `x-request-id` (`-` if it has none).
+fn request_id(parts: &Parts) -> String {
+    parts.headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string()
 }
 
 /// What a refusal before any operation is recorded as: the method and the path as the client

@@ -133,6 +133,23 @@ pub struct TokenRow {
     pub revoked_at: Option<i64>,
 }
 
+/// An access key for AWS Signature Version 4. The secret is sealed under the root key (label
+/// `access-key/ID`): verifying a signature needs the secret itself, not a hash of it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AccessKeyRow {
+    /// Access key ID (`AKIA…`), never secret: audit records name it.
+    pub access_key_id: String,
+    /// Its principal.
+    pub principal: String,
+    /// The secret access key sealed under the root key.
+    #[serde(with = "base64_bytes")]
+    pub secret_sealed: Vec<u8>,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    /// When it was revoked.
+    pub revoked_at: Option<i64>,
+}
+
 /// An audit row: the record's canonical JSON and its chain links.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditRow {
@@ -198,6 +215,8 @@ pub struct Snapshot {
     pub aliases: Vec<AliasRow>,
     /// Token hashes.
     pub tokens: Vec<TokenRow>,
+    /// Access keys (secrets sealed).
+    pub access_keys: Vec<AccessKeyRow>,
     /// The audit chain.
     pub audit: Vec<AuditRow>,
     /// Archive objects (who owns which ID).
@@ -238,6 +257,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> Result<Option<(String, String)>>;
     /// Every token (hashes included), oldest first.
     async fn tokens(&self) -> Result<Vec<TokenRow>>;
+    /// An access key by ID, unless it is revoked.
+    async fn live_access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRow>>;
+    /// Every access key (sealed secrets included), oldest first.
+    async fn access_keys(&self) -> Result<Vec<AccessKeyRow>>;
     /// Audit rows with `seq > after`, at most `limit`, in order.
     async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>>;
     /// A server-wide setting.
@@ -253,7 +276,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Everything a backup holds, in one read-only transaction (one point in time).
     async fn snapshot(&self) -> Result<Snapshot>;
     /// Loads a snapshot into an empty database, in one transaction; refuses a database that
-    /// holds any key, token or audit record.
+    /// holds any key, token, access key or audit record.
     async fn restore(&self, snapshot: &Snapshot) -> Result<()>;
     /// Erases what deleted rows left in the database's files (after a key's deletion): no
     /// copy of the deleted sealed material may stay readable in a file the store owns.
@@ -292,6 +315,17 @@ pub trait WriteTx: Send {
     async fn insert_token(&mut self, token: &TokenRow) -> Result<()>;
     /// Revokes a token by ID at `now`; false when there is no such token not yet revoked.
     async fn revoke_token(&mut self, token_id: &str, now: i64) -> Result<bool>;
+    /// Inserts an access key; [`StoreError::Conflict`] when its ID is taken (revoked IDs too).
+    async fn insert_access_key(&mut self, key: &AccessKeyRow) -> Result<()>;
+    /// Revokes an access key at `now`; false when there is no such key not yet revoked.
+    async fn revoke_access_key(&mut self, access_key_id: &str, now: i64) -> Result<bool>;
+    /// Replaces an access key's sealed secret if it still is `old`; false if it changed.
+    async fn reseal_access_key(
+        &mut self,
+        access_key_id: &str,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<bool>;
     /// The newest signed digest: (number, covered seq, document).
     async fn latest_digest(&mut self) -> Result<Option<(i64, i64, String)>>;
     /// Stores signed digest `n` covering the chain up to `seq`.

@@ -11,8 +11,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 use super::{
-    AliasRow, AuditRow, ChainHead, KeyRow, KeyVersion, MetaRow, ObjectRow, Result, Snapshot, Store,
-    StoreError, TokenRow, WriteTx,
+    AccessKeyRow, AliasRow, AuditRow, ChainHead, KeyRow, KeyVersion, MetaRow, ObjectRow, Result,
+    Snapshot, Store, StoreError, TokenRow, WriteTx,
 };
 
 /// Column lists, in the order the row decoders below read them, for statements that
@@ -31,6 +31,11 @@ macro_rules! version_columns {
 macro_rules! token_columns {
     () => {
         "token_hash, principal, created_at, token_id, expires_at, revoked_at"
+    };
+}
+macro_rules! access_key_columns {
+    () => {
+        "access_key_id, principal, secret_sealed, created_at, revoked_at"
     };
 }
 macro_rules! object_columns {
@@ -188,6 +193,16 @@ fn token_row(r: &AnyRow) -> Result<TokenRow> {
     })
 }
 
+fn access_key_row(r: &AnyRow) -> Result<AccessKeyRow> {
+    Ok(AccessKeyRow {
+        access_key_id: get(r, "access_key_id")?,
+        principal: get(r, "principal")?,
+        secret_sealed: get(r, "secret_sealed")?,
+        created_at: get(r, "created_at")?,
+        revoked_at: get(r, "revoked_at")?,
+    })
+}
+
 fn audit_row(r: &AnyRow) -> Result<AuditRow> {
     Ok(AuditRow {
         seq: get(r, "seq")?,
@@ -324,6 +339,26 @@ async fn insert_token<'c, E: Executor<'c, Database = Any>>(e: E, t: &TokenRow) -
     .bind(t.token_id.clone())
     .bind(t.expires_at)
     .bind(t.revoked_at)
+    .execute(e)
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+async fn insert_access_key<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    k: &AccessKeyRow,
+) -> Result<()> {
+    sqlx::query(concat!(
+        "INSERT INTO access_keys (",
+        access_key_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5)"
+    ))
+    .bind(k.access_key_id.clone())
+    .bind(k.principal.clone())
+    .bind(k.secret_sealed.clone())
+    .bind(k.created_at)
+    .bind(k.revoked_at)
     .execute(e)
     .await
     .map_err(classify)?;
@@ -488,6 +523,31 @@ impl Store for SqlStore {
         rows(all, token_row)
     }
 
+    async fn live_access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRow>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            access_key_columns!(),
+            " FROM access_keys WHERE access_key_id = $1 AND revoked_at IS NULL"
+        ))
+        .bind(access_key_id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        row.as_ref().map(access_key_row).transpose()
+    }
+
+    async fn access_keys(&self) -> Result<Vec<AccessKeyRow>> {
+        let all = sqlx::query(concat!(
+            "SELECT ",
+            access_key_columns!(),
+            " FROM access_keys ORDER BY created_at, access_key_id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows(all, access_key_row)
+    }
+
     async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>> {
         let page = sqlx::query(
             "SELECT seq, record, prev_hash, hash FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
@@ -586,6 +646,18 @@ impl Store for SqlStore {
             .await?,
             token_row,
         )?;
+        let access_keys = rows(
+            all(
+                &mut tx,
+                concat!(
+                    "SELECT ",
+                    access_key_columns!(),
+                    " FROM access_keys ORDER BY created_at, access_key_id"
+                ),
+            )
+            .await?,
+            access_key_row,
+        )?;
         let audit = rows(
             all(&mut tx, "SELECT seq, record, prev_hash, hash FROM audit ORDER BY seq").await?,
             audit_row,
@@ -601,19 +673,20 @@ impl Store for SqlStore {
             .map(|r| Ok((get(r, "n")?, get(r, "seq")?, get(r, "document")?)))
             .collect::<Result<_>>()?;
         tx.rollback().await.map_err(classify)?;
-        Ok(Snapshot { meta, keys, versions, aliases, tokens, audit, objects, digests })
+        Ok(Snapshot { meta, keys, versions, aliases, tokens, access_keys, audit, objects, digests })
     }
 
     async fn restore(&self, s: &Snapshot) -> Result<()> {
         let mut tx = SqlWrite::begin(&self.pool).await?;
         let counts = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM keys) AS keys, (SELECT COUNT(*) FROM tokens) AS tokens, \
+             (SELECT COUNT(*) FROM access_keys) AS access_keys, \
              (SELECT COUNT(*) FROM audit) AS audit, (SELECT COUNT(*) FROM objects) AS objects",
         )
         .fetch_one(&mut *tx.tx)
         .await
         .map_err(classify)?;
-        for table in ["keys", "tokens", "audit", "objects"] {
+        for table in ["keys", "tokens", "access_keys", "audit", "objects"] {
             if get::<i64>(&counts, table)? != 0 {
                 return Err(StoreError::Conflict(format!(
                     "the database is not empty (table {table} has rows)"
@@ -635,6 +708,9 @@ impl Store for SqlStore {
         }
         for t in &s.tokens {
             insert_token(&mut *tx.tx, t).await?;
+        }
+        for k in &s.access_keys {
+            insert_access_key(&mut *tx.tx, k).await?;
         }
         for chunk in s.audit.chunks(AUDIT_ROWS_PER_INSERT) {
             insert_audit(&mut *tx.tx, chunk).await?;
@@ -673,7 +749,7 @@ impl Store for SqlStore {
                 }
                 Ok(Some("the WAL checkpoint stayed busy (a long reader)".into()))
             }
-            // VACUUM FULL rewrites the key-material table into new files (the old ones are
+            // VACUUM FULL rewrites the key-material tables into new files (the old ones are
             // emptied, then unlinked at the next checkpoint). The WAL still holds the rows'
             // pages: a switch to a new segment and a checkpoint make those segments old, and
             // with `wal_recycle = off` PostgreSQL unlinks rather than reuses them. Needs table
@@ -690,6 +766,7 @@ impl Store for SqlStore {
                 for statement in [
                     "VACUUM FULL key_versions",
                     "VACUUM FULL keys",
+                    "VACUUM FULL access_keys",
                     "SELECT pg_switch_wal()::text",
                     "CHECKPOINT",
                 ] {
@@ -851,6 +928,42 @@ impl WriteTx for SqlWrite {
 
     async fn insert_token(&mut self, token: &TokenRow) -> Result<()> {
         insert_token(&mut *self.tx, token).await
+    }
+
+    async fn insert_access_key(&mut self, key: &AccessKeyRow) -> Result<()> {
+        insert_access_key(&mut *self.tx, key).await
+    }
+
+    async fn revoke_access_key(&mut self, access_key_id: &str, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE access_keys SET revoked_at = $1 WHERE access_key_id = $2 \
+             AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(access_key_id.to_string())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn reseal_access_key(
+        &mut self,
+        access_key_id: &str,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE access_keys SET secret_sealed = $1 \
+             WHERE access_key_id = $2 AND secret_sealed = $3",
+        )
+        .bind(new.to_vec())
+        .bind(access_key_id.to_string())
+        .bind(old.to_vec())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(classify)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn latest_digest(&mut self) -> Result<Option<(i64, i64, String)>> {

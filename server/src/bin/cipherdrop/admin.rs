@@ -140,6 +140,31 @@ pub(crate) enum TokenCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub(crate) enum CredentialCommand {
+    /// Create an access key for a principal; the secret is shown once (the ID is not secret:
+    /// it names the key in audit records and to `credential revoke`).
+    Create {
+        /// Principal name (lowercase letters, digits, `._@-`).
+        #[arg(long, value_name = "NAME")]
+        principal: String,
+        /// A fixed access key ID (16-128 uppercase letters and digits), for local tools with
+        /// set test credentials; needs --secret-access-key. Default: a new `AKIA...` ID.
+        #[arg(long, value_name = "ID", requires = "secret_access_key")]
+        access_key_id: Option<String>,
+        /// The fixed secret access key (16-128 printable ASCII characters, no spaces).
+        #[arg(long, value_name = "SECRET", requires = "access_key_id")]
+        secret_access_key: Option<String>,
+    },
+    /// List access keys: ID, principal, state (Active, Revoked) and dates; never a secret.
+    List,
+    /// Revoke an access key by its ID: refused at its next request, through every replica.
+    Revoke {
+        /// Access key ID.
+        access_key_id: String,
+    },
+}
+
 /// Seconds of a duration written `N`, `Ns`, `Nm`, `Nh` or `Nd`.
 fn parse_duration(text: &str) -> Result<u64, String> {
     let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
@@ -199,6 +224,19 @@ pub(crate) fn run(command: Command, key_server: &KeyServerArgs) -> Result<(), Er
         }
         Command::Token(TokenCommand::List) => client.list_tokens()?.into(),
         Command::Token(TokenCommand::Revoke { token_id }) => client.revoke_token(&token_id)?.into(),
+        Command::Credential(CredentialCommand::Create {
+            principal,
+            access_key_id,
+            secret_access_key,
+        }) => {
+            let secret = secret_access_key.map(zeroize::Zeroizing::new);
+            let fixed = access_key_id.as_deref().zip(secret.as_ref().map(|s| s.as_str()));
+            client.create_credential(&principal, fixed)?.into()
+        }
+        Command::Credential(CredentialCommand::List) => client.list_credentials()?.into(),
+        Command::Credential(CredentialCommand::Revoke { access_key_id }) => {
+            client.revoke_credential(&access_key_id)?.into()
+        }
         Command::Audit(AuditCommand::List { after, limit }) => {
             serde_json::json!({ "records": client.audit_page(after, limit)? }).into()
         }

@@ -65,6 +65,9 @@ pub(crate) enum Command {
     /// Create bearer tokens for principals.
     #[command(subcommand)]
     Token(crate::admin::TokenCommand),
+    /// Create access keys (AWS Signature Version 4) for the KMS API's clients.
+    #[command(subcommand)]
+    Credential(crate::admin::CredentialCommand),
     /// List the audit log or verify its hash chain.
     #[command(subcommand)]
     Audit(crate::admin::AuditCommand),

@@ -2,6 +2,7 @@
 
 pub(crate) mod aliases;
 pub(crate) mod audit;
+pub(crate) mod credentials;
 pub(crate) mod keys;
 pub(crate) mod tokens;
 pub(crate) mod unwrap;
