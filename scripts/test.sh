@@ -86,6 +86,10 @@ suite demo-page-s3 -- env CIPHERDROP_DEMO_ARCHIVE=s3 node --test --test-reporter
 # The key server's API contract: schemathesis (build/venv) with every check against a real
 # `cipherdrop serve` on a free loopback port, with real keys, alias, policy, message header
 # and archive object, once with the admin's token and once with a non-admin's.
+# The AWS KMS API (JSON 1.1 at POST /, SigV4) judged by boto3, the AWS CLI and the official
+# Encryption SDK for Python (KMS master key provider, Material Providers KMS keyring).
+[ -f tests/kms/run.py ] &&
+    suite kms -- build/venv/bin/python tests/kms/run.py --cli target/debug/cipherdrop
 [ -f tests/api/run.py ] &&
     suite api-contract -- build/venv/bin/python tests/api/run.py --cli target/debug/cipherdrop
 # The AWS vector files may not be committed (they come from a fetched public repository):

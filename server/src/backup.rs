@@ -36,8 +36,8 @@ fn shown(url: &str) -> String {
 const FORMAT: &str = "cipherdrop-backup";
 const VERSION: u32 = 1;
 
-/// The file. Key, version, token, access-key and object rows are the store's own (binary columns in
-/// base64); meta, aliases and audit rows are tuples.
+/// The file. Key, version, alias, token, access-key and object rows are the store's own (binary
+/// columns in base64); meta and audit rows are tuples.
 #[derive(Serialize, Deserialize)]
 struct File {
     format: String,
@@ -46,7 +46,7 @@ struct File {
     meta: Vec<(String, String)>,
     keys: Vec<KeyRow>,
     versions: Vec<KeyVersion>,
-    aliases: Vec<(String, String, i64)>,
+    aliases: Vec<AliasEntry>,
     tokens: Vec<TokenRow>,
     /// Access keys, their secrets still sealed under the root key.
     #[serde(default)]
@@ -59,6 +59,30 @@ struct File {
     /// chain is checked against what was signed before the backup (`audit verify`).
     #[serde(default)]
     digests: Vec<(i64, i64, String)>,
+}
+
+/// An alias as backups write it: a row, or (in backups made before aliases had a region and
+/// a creation date) a tuple of name, key ID and update time.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum AliasEntry {
+    Row(AliasRow),
+    Unregioned(String, String, i64),
+}
+
+impl From<AliasEntry> for AliasRow {
+    fn from(entry: AliasEntry) -> Self {
+        match entry {
+            AliasEntry::Row(row) => row,
+            AliasEntry::Unregioned(alias_name, key_id, updated_at) => AliasRow {
+                region: "us-east-1".into(),
+                alias_name,
+                key_id,
+                created_at: updated_at,
+                updated_at,
+            },
+        }
+    }
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -96,7 +120,7 @@ pub async fn backup(data: &DataSettings, out: &Path) -> Result<Counts, DomainErr
         meta: s.meta.into_iter().map(|m| (m.name, b64(&m.value))).collect(),
         keys: s.keys,
         versions: s.versions,
-        aliases: s.aliases.into_iter().map(|a| (a.alias_name, a.key_id, a.updated_at)).collect(),
+        aliases: s.aliases.into_iter().map(AliasEntry::Row).collect(),
         tokens: s.tokens,
         access_keys: s.access_keys,
         audit: s.audit.into_iter().map(|r| (r.seq, r.record, r.prev_hash, r.hash)).collect(),
@@ -152,11 +176,7 @@ pub async fn restore(data: &DataSettings, input: &Path) -> Result<Counts, Domain
             .collect::<Result<_, DomainError>>()?,
         keys: file.keys,
         versions: file.versions,
-        aliases: file
-            .aliases
-            .into_iter()
-            .map(|(alias_name, key_id, updated_at)| AliasRow { alias_name, key_id, updated_at })
-            .collect(),
+        aliases: file.aliases.into_iter().map(AliasRow::from).collect(),
         tokens: file.tokens,
         access_keys: file.access_keys,
         audit: audit_rows,

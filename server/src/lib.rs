@@ -70,8 +70,10 @@ impl Service {
             dir: settings.audit_dir.clone(),
         };
         let oidc = settings.oidc()?.map(domain::oidc::Oidc::new).transpose()?;
+        let location = domain::Location::new(&settings.account_id, &settings.region)?;
         let (store, keys) =
-            open(&settings.data, digests, settings.allow_plaintext_data_keys, oidc).await?;
+            open(&settings.data, digests, settings.allow_plaintext_data_keys, oidc, location)
+                .await?;
         keys.bootstrap_admin(&settings.data.data_dir).await?;
         let demo = match issuer {
             Some(issuer) => Some((
@@ -161,6 +163,7 @@ async fn open(
     digests: domain::DigestOptions,
     plaintext_answers: bool,
     oidc: Option<domain::oidc::Oidc>,
+    location: domain::Location,
 ) -> Result<(Arc<dyn store::Store>, Arc<KeyServer>), DomainError> {
     let dir = &data.data_dir;
     private_dir(dir)?;
@@ -182,6 +185,7 @@ async fn open(
     let root = root_key(data)?;
     let mut keys = KeyServer::open(store.clone(), root, digests).await?;
     keys.allow_plaintext_answers(plaintext_answers);
+    keys.locate(location);
     if let Some(oidc) = oidc {
         keys.trust_oidc(oidc);
     }

@@ -34,6 +34,11 @@ pub(crate) fn router(
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             HeaderName::from_static("x-request-id"),
+            // The AWS KMS API from browsers (SigV4 through WebCrypto).
+            HeaderName::from_static("x-amz-target"),
+            HeaderName::from_static("x-amz-date"),
+            HeaderName::from_static("x-amz-content-sha256"),
+            HeaderName::from_static("x-amz-user-agent"),
         ]);
     // Every key route twice: `{key_id}` (a key ID, or an alias as `alias%2FNAME`) and
     // `alias/{alias}`, since AWS clients write `alias/NAME` with its slash as is.
@@ -68,6 +73,7 @@ pub(crate) fn router(
     // Its own fallback, so that /v0 answers in JSON even where --static-dir serves the rest.
     let api = api.fallback(handlers::no_route);
     let app = Router::new()
+        .route("/", post(handlers::kms::call))
         .route("/healthz", get(handlers::ops::healthz))
         .route("/metrics", get(handlers::ops::metrics))
         .route("/openapi.json", get(handlers::ops::openapi))

@@ -155,6 +155,14 @@ pub struct Settings {
     /// `recipient` key. Off by default: whoever sees such a response has the file's key.
     #[arg(long, env = "CIPHERDROP_ALLOW_PLAINTEXT_DATA_KEYS")]
     pub allow_plaintext_data_keys: bool,
+    /// The AWS account ID in every ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`); the default is
+    /// the one local AWS emulators use.
+    #[arg(long, env = "CIPHERDROP_ACCOUNT_ID", default_value = "000000000000")]
+    pub account_id: String,
+    /// The region of `/v0` requests (AWS KMS API requests name theirs in their signature).
+    /// Keys are regional: a key made in one region is not found in another.
+    #[arg(long, env = "CIPHERDROP_REGION", default_value = "us-east-1")]
+    pub region: String,
     /// Trusted OpenID Connect issuer (repeatable): bearer tokens that are its JWTs sign
     /// callers in; keys from ISSUER/.well-known/openid-configuration (https, or http on
     /// loopback) unless --oidc-jwks gives a file.

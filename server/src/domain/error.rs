@@ -28,6 +28,20 @@ pub enum DomainError {
     InvalidState(String),
     /// The wrapped key, header or context did not verify.
     InvalidCiphertext,
+    /// A name (alias, access key ID) that must be unique is taken.
+    AlreadyExists(String),
+    /// The ciphertext belongs to another key than the one the request names.
+    IncorrectKey(String),
+    /// The key's usage or spec does not allow the operation (RSA for GenerateDataKey).
+    InvalidKeyUsage(String),
+    /// A tag breaks AWS's tag rules (length, count, the reserved `aws:` prefix).
+    Tag(String),
+    /// The operation or option is not supported (yet) by this server.
+    Unsupported(String),
+    /// The request would have succeeded; it asked only to check (DryRun).
+    DryRun,
+    /// A key policy document that does not parse or breaks the grammar's rules.
+    MalformedPolicy(String),
     /// The principal exceeded its request rate.
     RateLimited,
     /// A quota (open uploads per principal) is used up.
@@ -66,6 +80,13 @@ impl DomainError {
             Self::KeyPendingDeletion(_) => "KeyPendingDeletion",
             Self::InvalidState(_) => "InvalidState",
             Self::InvalidCiphertext => "InvalidCiphertext",
+            Self::AlreadyExists(_) => "AlreadyExists",
+            Self::IncorrectKey(_) => "IncorrectKey",
+            Self::InvalidKeyUsage(_) => "InvalidKeyUsage",
+            Self::Tag(_) => "TagInvalid",
+            Self::Unsupported(_) => "Unsupported",
+            Self::DryRun => "DryRun",
+            Self::MalformedPolicy(_) => "MalformedPolicyDocument",
             Self::RateLimited => "RateLimited",
             Self::LimitExceeded(_) => "LimitExceeded",
             Self::Unavailable(_) => "ServiceUnavailable",
@@ -87,7 +108,16 @@ impl DomainError {
             | Self::KeyDisabled(m)
             | Self::KeyPendingDeletion(m)
             | Self::InvalidState(m)
+            | Self::AlreadyExists(m)
+            | Self::IncorrectKey(m)
+            | Self::InvalidKeyUsage(m)
+            | Self::Tag(m)
+            | Self::Unsupported(m)
+            | Self::MalformedPolicy(m)
             | Self::LimitExceeded(m) => m.clone(),
+            Self::DryRun => {
+                "The request would have succeeded, but the DryRun option is set.".into()
+            }
             Self::Unauthorized => "a valid bearer token is required".into(),
             Self::InvalidCiphertext => {
                 "the wrapped key, header or encryption context did not verify".into()

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use super::error::DomainError;
 use super::policy::Policy;
-use super::secrets::ENCRYPTION_ALGORITHMS;
 use crate::store::KeyRow;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -17,6 +16,57 @@ pub const KEY_NAMESPACE: &str = "cipherdrop";
 /// Allowed deletion windows, in days (AWS KMS: 7 to 30, default 30).
 pub(crate) const DELETION_WINDOW_DAYS: std::ops::RangeInclusive<i64> = 7..=30;
 
+/// The key spec of AES-256-GCM keys (AWS KMS's default).
+pub(crate) const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
+
+/// The key's encryption algorithms, as AWS KMS names them.
+pub(crate) fn encryption_algorithms(spec: &str) -> &'static [&'static str] {
+    if spec == SYMMETRIC_DEFAULT {
+        &[SYMMETRIC_DEFAULT]
+    } else {
+        &super::secrets::ENCRYPTION_ALGORITHMS
+    }
+}
+
+/// Whether `region` has the form of an AWS region name (`us-east-1`, `eu-central-2`).
+pub(crate) fn valid_region(region: &str) -> bool {
+    (4..=32).contains(&region.len())
+        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !region.starts_with('-')
+        && !region.ends_with('-')
+}
+
+/// `arn:aws:kms:REGION:ACCOUNT:key/ID`.
+pub(crate) fn key_arn(region: &str, account: &str, key_id: &str) -> String {
+    format!("arn:aws:kms:{region}:{account}:key/{key_id}")
+}
+
+/// `arn:aws:kms:REGION:ACCOUNT:alias/NAME` of `alias/NAME`.
+pub(crate) fn alias_arn(region: &str, account: &str, alias: &str) -> String {
+    format!("arn:aws:kms:{region}:{account}:{alias}")
+}
+
+/// A key reference as the store reads it: a key ID or `alias/NAME` as is; a key or alias ARN
+/// of `account` in `region` reduced to one of those. An ARN of another region or account
+/// names no key here (AWS: NotFoundException).
+pub(crate) fn local_ref(region: &str, account: &str, key_ref: &str) -> Result<String, DomainError> {
+    let Some(rest) = key_ref.strip_prefix("arn:") else { return Ok(key_ref.to_string()) };
+    let parts: Vec<&str> = rest.splitn(5, ':').collect();
+    match parts.as_slice() {
+        ["aws", "kms", r, a, resource]
+            if resource.starts_with("key/") || resource.starts_with("alias/") =>
+        {
+            if *r != region || *a != account {
+                return Err(DomainError::NotFound(format!(
+                    "{key_ref} is not a key of account {account} in {region}"
+                )));
+            }
+            Ok(resource.strip_prefix("key/").unwrap_or(resource).to_string())
+        }
+        _ => Err(DomainError::NotFound(format!("invalid key ARN {key_ref:?}"))),
+    }
+}
+
 /// Key states (AWS KMS names).
 pub(crate) const ENABLED: &str = "Enabled";
 pub(crate) const DISABLED: &str = "Disabled";
@@ -26,16 +76,25 @@ pub(crate) const PENDING_DELETION: &str = "PendingDeletion";
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct KeyMetadata {
-    key_id: String,
-    description: String,
-    key_spec: String,
-    key_usage: String,
-    key_state: String,
-    creation_date: String,
-    deletion_date: Option<String>,
-    current_version: i64,
-    tags: BTreeMap<String, String>,
-    encryption_algorithms: [&'static str; 2],
+    pub(crate) key_id: String,
+    pub(crate) arn: String,
+    pub(crate) description: String,
+    pub(crate) key_spec: String,
+    pub(crate) key_usage: String,
+    pub(crate) key_state: String,
+    pub(crate) origin: String,
+    pub(crate) creation_date: String,
+    pub(crate) deletion_date: Option<String>,
+    pub(crate) current_version: i64,
+    pub(crate) tags: BTreeMap<String, String>,
+    pub(crate) encryption_algorithms: &'static [&'static str],
+    /// For the AWS KMS API's own shape (epoch seconds, account), not in `/v0`'s.
+    #[serde(skip)]
+    pub(crate) account: String,
+    #[serde(skip)]
+    pub(crate) created_ms: i64,
+    #[serde(skip)]
+    pub(crate) deletion_ms: Option<i64>,
 }
 
 impl KeyMetadata {
@@ -46,19 +105,39 @@ impl KeyMetadata {
 }
 
 impl KeyRow {
-    pub(crate) fn metadata(&self) -> KeyMetadata {
+    /// The key's ARN in `account`.
+    pub(crate) fn arn(&self, account: &str) -> String {
+        key_arn(&self.region, account, &self.key_id)
+    }
+
+    pub(crate) fn metadata(&self, account: &str) -> KeyMetadata {
         KeyMetadata {
             key_id: self.key_id.clone(),
+            arn: self.arn(account),
             description: self.description.clone(),
             key_spec: self.key_spec.clone(),
             key_usage: self.key_usage.clone(),
             key_state: self.state.clone(),
+            origin: self.origin.clone(),
             creation_date: rfc3339(self.created_at),
             deletion_date: self.deletion_date.map(rfc3339),
             current_version: self.current_version,
-            tags: serde_json::from_str(&self.tags).unwrap_or_default(),
-            encryption_algorithms: ENCRYPTION_ALGORITHMS,
+            tags: self.tag_map(),
+            encryption_algorithms: encryption_algorithms(&self.key_spec),
+            account: account.into(),
+            created_ms: self.created_at,
+            deletion_ms: self.deletion_date,
         }
+    }
+
+    /// Its tags.
+    pub(crate) fn tag_map(&self) -> BTreeMap<String, String> {
+        serde_json::from_str(&self.tags).unwrap_or_default()
+    }
+
+    /// Whether its material is an AES-256 key (else an RSA key pair).
+    pub(crate) fn is_symmetric(&self) -> bool {
+        self.key_spec == SYMMETRIC_DEFAULT
     }
 
     pub(crate) fn policy(&self) -> Result<Policy, DomainError> {
@@ -148,7 +227,7 @@ pub(crate) fn public_key_document(
         "pem": pem,
         "jwk": {"kty": "RSA", "n": URL_SAFE_NO_PAD.encode(n), "e": URL_SAFE_NO_PAD.encode(e),
                 "alg": "RSA-OAEP-256", "use": "enc", "kid": key_name(&key.key_id, version)},
-        "encryptionAlgorithms": ENCRYPTION_ALGORITHMS,
+        "encryptionAlgorithms": encryption_algorithms(&key.key_spec),
     }))
 }
 

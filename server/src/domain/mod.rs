@@ -12,9 +12,11 @@ pub mod secrets;
 mod service;
 
 pub use error::DomainError;
+pub(crate) mod blob;
 pub use service::Resealed;
 pub(crate) use service::{
-    Answer, Authentication, DigestOptions, EdkSelector, KeyServer, NewKey, Unwrapped, require_admin,
+    Answer, Authentication, Ciphertext, DataKeyLength, DigestOptions, EdkSelector, KeyServer,
+    NewKey, Sealed, Target, Unwrapped, require_admin,
 };
 
 /// The principal whose token `serve` creates on first start; it may create keys, aliases and
@@ -23,6 +25,38 @@ pub const ADMIN_PRINCIPAL: &str = "admin";
 
 /// Principal of the records the server writes itself (sweeper, first start).
 pub(crate) const SYSTEM_PRINCIPAL: &str = "system";
+
+/// Where this deployment is, in AWS terms: the account ID in every ARN, and the region of
+/// requests that name none (the `/v0` API).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub(crate) account: String,
+    pub(crate) region: String,
+}
+
+impl Default for Location {
+    fn default() -> Self {
+        Self { account: "000000000000".into(), region: "us-east-1".into() }
+    }
+}
+
+impl Location {
+    /// Checks the forms AWS uses: a 12-digit account ID, a region such as `eu-west-3`.
+    pub fn new(account: &str, region: &str) -> Result<Self, DomainError> {
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(DomainError::Misconfigured(format!(
+                "--account-id {account:?}: an AWS account ID is 12 digits"
+            )));
+        }
+        if !keys::valid_region(region) {
+            return Err(DomainError::Misconfigured(format!(
+                "--region {region:?}: a region is lowercase letters, digits and dashes, such as \
+                 us-east-1"
+            )));
+        }
+        Ok(Self { account: account.into(), region: region.into() })
+    }
+}
 
 /// Who made a request, and its ID, for authorisation and the audit log.
 #[derive(Clone, Debug)]
@@ -35,6 +69,9 @@ pub struct Caller {
     pub token_id: Option<String>,
     /// The verified OpenID Connect sign-in, for callers that presented one.
     pub identity: Option<std::sync::Arc<oidc::Identity>>,
+    /// The region the request is addressed to (its SigV4 credential scope); `None` for the
+    /// deployment's own region.
+    pub region: Option<String>,
 }
 
 impl Caller {
@@ -50,6 +87,7 @@ impl Caller {
             request_id: request_id.into(),
             token_id: None,
             identity: None,
+            region: None,
         }
     }
 

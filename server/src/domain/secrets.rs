@@ -29,11 +29,24 @@ fn key_size(spec: &str) -> Result<KeySize, DomainError> {
 
 /// Refuses unknown key specs before any key is generated.
 pub(crate) fn check_spec(spec: &str) -> Result<(), DomainError> {
-    key_size(spec).map(|_| ())
+    if spec == super::keys::SYMMETRIC_DEFAULT {
+        return Ok(());
+    }
+    key_size(spec).map(|_| ()).map_err(|_| {
+        DomainError::invalid(format!(
+            "KeySpec must be SYMMETRIC_DEFAULT or one of {KEY_SPECS:?}, not {spec:?}"
+        ))
+    })
 }
 
-/// A new RSA key: (PKCS#8 DER private key, SPKI DER public key).
+/// New key material: for SYMMETRIC_DEFAULT an AES-256 key (and no public key), else an RSA
+/// key pair (PKCS#8 DER private key, SPKI DER public key).
 pub(crate) fn generate(spec: &str) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), DomainError> {
+    if spec == super::keys::SYMMETRIC_DEFAULT {
+        let mut material = Zeroizing::new(vec![0u8; 32]);
+        getrandom::fill(&mut material).map_err(|_| DomainError::internal("random failed"))?;
+        return Ok((material, Vec::new()));
+    }
     let size = key_size(spec)?;
     let key =
         PrivateDecryptingKey::generate(size).map_err(|_| DomainError::internal("keygen failed"))?;
@@ -42,6 +55,33 @@ pub(crate) fn generate(spec: &str) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), Doma
     let public = key.public_key();
     let spki = public.as_der().map_err(|_| DomainError::internal("encode failed"))?;
     Ok((Zeroizing::new(pkcs8.as_ref().to_vec()), spki.as_ref().to_vec()))
+}
+
+/// RSA-OAEP encryption to a stored public key (Encrypt with an RSA key), within the
+/// padding's limit for the key size.
+pub(crate) fn encrypt_to(
+    spki: &[u8],
+    sha1: bool,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, DomainError> {
+    use aws_lc_rs::rsa::{OaepPublicEncryptingKey, PublicEncryptingKey};
+    let bad = || DomainError::internal("stored public key unreadable");
+    let key = PublicEncryptingKey::from_der(spki).map_err(|_| bad())?;
+    let key = OaepPublicEncryptingKey::new(key).map_err(|_| bad())?;
+    let algorithm = if sha1 { &OAEP_SHA1_MGF1SHA1 } else { &OAEP_SHA256_MGF1SHA256 };
+    let max = key.max_plaintext_size(algorithm);
+    if plaintext.len() > max {
+        return Err(DomainError::invalid(format!(
+            "Plaintext is at most {max} bytes for this key and algorithm"
+        )));
+    }
+    let mut out = vec![0u8; key.ciphertext_size()];
+    let len = key
+        .encrypt(algorithm, plaintext, &mut out, None)
+        .map_err(|_| DomainError::internal("RSA encryption failed"))?
+        .len();
+    out.truncate(len);
+    Ok(out)
 }
 
 /// RSA-OAEP decryption. Every failure is the same opaque error.

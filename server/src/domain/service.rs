@@ -22,12 +22,16 @@ use super::keys::{
     self, DISABLED, ENABLED, KEY_NAMESPACE, KeyMetadata, PENDING_DELETION, live, now_ms,
 };
 use super::oidc;
-use super::policy::{Policy, default_policy};
+use super::policy::{Decision, Policy, Request as PolicyRequest, default_policy};
 use super::recipient::Recipient;
 use super::root::RootKey;
 use super::secrets::{self, CryptoPool, KeyCache};
-use super::{ADMIN_PRINCIPAL, Caller};
+use super::{ADMIN_PRINCIPAL, Caller, Location};
 use crate::store::{AliasRow, KeyRow, KeyVersion, Store, TokenRow, WriteTx};
+
+mod envelope;
+
+pub(crate) use envelope::{Ciphertext, DataKeyLength, Sealed, Target};
 
 type Result<T> = std::result::Result<T, DomainError>;
 
@@ -114,6 +118,8 @@ pub(crate) struct KeyServer {
     plaintext_answers: bool,
     /// Trusted OpenID Connect issuers, if any.
     oidc: Option<oidc::Oidc>,
+    /// Account ID and home region.
+    location: Location,
 }
 
 /// What a bearer token proved.
@@ -210,7 +216,39 @@ impl KeyServer {
             shred_pending: std::sync::atomic::AtomicBool::new(false),
             plaintext_answers: false,
             oidc: None,
+            location: Location::default(),
         })
+    }
+
+    /// Sets the account ID and home region.
+    pub(crate) fn locate(&mut self, location: Location) {
+        self.location = location;
+    }
+
+    /// The account ID in ARNs.
+    pub(crate) fn account(&self) -> &str {
+        &self.location.account
+    }
+
+    /// The ARN of key `key_id` in the caller's region.
+    pub(crate) fn arn_of(&self, caller: &Caller, key_id: &str) -> String {
+        keys::key_arn(self.region_of(caller), self.account(), key_id)
+    }
+
+    /// The ARN of `alias/NAME` in the caller's region.
+    pub(crate) fn alias_arn_of(&self, caller: &Caller, alias: &str) -> String {
+        keys::alias_arn(self.region_of(caller), self.account(), alias)
+    }
+
+    /// The region a request is addressed to.
+    pub(crate) fn region_of<'a>(&'a self, caller: &'a Caller) -> &'a str {
+        caller.region.as_deref().unwrap_or(&self.location.region)
+    }
+
+    /// A key reference as the store reads it (a key ID or `alias/NAME`): ARNs of this
+    /// account and the caller's region are reduced to those; any other ARN names nothing here.
+    pub(crate) fn key_ref(&self, caller: &Caller, key_ref: &str) -> Result<String> {
+        keys::local_ref(self.region_of(caller), &self.location.account, key_ref)
     }
 
     /// Allows answering data keys in the clear to callers that send no recipient key.
@@ -442,9 +480,10 @@ impl KeyServer {
         outcome
     }
 
-    /// Resolves a key ID or alias outside a transaction.
-    async fn resolve(&self, key_ref: &str) -> Result<KeyRow> {
-        found(self.store.key(key_ref).await?, key_ref)
+    /// Resolves a key ID, alias or ARN of the caller's region outside a transaction.
+    async fn resolve(&self, caller: &Caller, key_ref: &str) -> Result<KeyRow> {
+        let local = self.key_ref(caller, key_ref)?;
+        found(self.store.key(self.region_of(caller), &local).await?, key_ref)
     }
 
     // --- Tokens -----------------------------------------------------------------------------
@@ -574,17 +613,35 @@ impl KeyServer {
 
     // --- Keys -------------------------------------------------------------------------------
 
-    /// Creates a key (admin only): its first version is generated before any transaction.
+    /// Creates a key in the caller's region (admin only: with no IAM here, CreateKey is the
+    /// admin's): its first version is generated before any transaction.
     pub(crate) async fn create_key(&self, caller: &Caller, req: NewKey) -> Result<KeyMetadata> {
         let checked = require_admin(caller).and_then(|()| {
             let policy = match req.policy.clone() {
                 Some(p) => Policy::from_json(p)?,
                 None => default_policy(),
             };
-            if req.key_usage != "ENCRYPT_DECRYPT" {
-                return Err(DomainError::invalid("keyUsage must be ENCRYPT_DECRYPT"));
-            }
             secrets::check_spec(&req.key_spec)?;
+            if req.key_usage != "ENCRYPT_DECRYPT" {
+                return Err(match req.key_usage.as_str() {
+                    "SIGN_VERIFY" | "GENERATE_VERIFY_MAC" | "KEY_AGREEMENT" => {
+                        DomainError::Unsupported(format!(
+                            "KeyUsage {} is not supported yet; keys are ENCRYPT_DECRYPT",
+                            req.key_usage
+                        ))
+                    }
+                    _ => DomainError::invalid(format!(
+                        "KeyUsage must be ENCRYPT_DECRYPT, not {:?}",
+                        req.key_usage
+                    )),
+                });
+            }
+            if req.description.chars().count() > MAX_DESCRIPTION {
+                return Err(DomainError::invalid(format!(
+                    "Description is at most {MAX_DESCRIPTION} characters"
+                )));
+            }
+            check_tags(&req.tags, req.tags.len())?;
             if let Some(alias) = &req.alias {
                 valid_alias(alias)?;
             }
@@ -608,6 +665,8 @@ impl KeyServer {
             tags: serde_json::to_string(&req.tags)
                 .map_err(|e| DomainError::internal(e.to_string()))?,
             policy,
+            region: self.region_of(caller).to_string(),
+            origin: "AWS_KMS".into(),
         };
         let version = seal_version(&self.root, &key.key_id, 1, &pkcs8, spki)?;
         let alias = req.alias;
@@ -618,12 +677,16 @@ impl KeyServer {
                     tx.insert_key(&key).await?;
                     tx.insert_version(&version).await?;
                     if let Some(alias) = alias {
-                        if tx.alias(&alias).await?.is_some() {
-                            return Err(DomainError::invalid(format!("{alias} already exists")));
+                        if tx.alias(&key.region, &alias).await?.is_some() {
+                            return Err(DomainError::AlreadyExists(format!(
+                                "{alias} already exists"
+                            )));
                         }
                         let row = AliasRow {
+                            region: key.region.clone(),
                             alias_name: alias,
                             key_id: key.key_id.clone(),
+                            created_at: now_ms(),
                             updated_at: now_ms(),
                         };
                         tx.put_alias(&row).await?;
@@ -632,7 +695,7 @@ impl KeyServer {
                 })
             })
             .await?;
-        Ok(created.metadata())
+        Ok(created.metadata(self.account()))
     }
 
     /// The keys `caller` may describe.
@@ -640,10 +703,12 @@ impl KeyServer {
         let outcome = async {
             let now = now_ms();
             let all = self.store.keys().await?;
+            let region = self.region_of(caller);
             Ok(all
                 .iter()
-                .filter(|k| live(k, now) && authorize(caller, k, "DescribeKey").is_ok())
-                .map(KeyRow::metadata)
+                .filter(|k| k.region == region && live(k, now))
+                .filter(|k| authorize(self.account(), caller, k, "DescribeKey").is_ok())
+                .map(|k| k.metadata(self.account()))
                 .collect())
         }
         .await;
@@ -660,9 +725,9 @@ impl KeyServer {
     ) -> Result<T> {
         let mut key_id = None;
         let outcome = async {
-            let key = self.resolve(key_ref).await?;
+            let key = self.resolve(caller, key_ref).await?;
             key_id = Some(key.key_id.clone());
-            authorize(caller, &key, action)?;
+            authorize(self.account(), caller, &key, action)?;
             read(key).await
         }
         .await;
@@ -671,7 +736,8 @@ impl KeyServer {
 
     /// DescribeKey.
     pub(crate) async fn describe(&self, caller: &Caller, key_ref: &str) -> Result<KeyMetadata> {
-        self.read_key(caller, key_ref, "DescribeKey", async |key| Ok(key.metadata())).await
+        self.read_key(caller, key_ref, "DescribeKey", async |key| Ok(key.metadata(self.account())))
+            .await
     }
 
     /// GetPublicKey of the current version.
@@ -681,6 +747,12 @@ impl KeyServer {
         key_ref: &str,
     ) -> Result<serde_json::Value> {
         self.read_key(caller, key_ref, "GetPublicKey", async |key| {
+            if key.is_symmetric() {
+                return Err(DomainError::Unsupported(format!(
+                    "key {} is symmetric: it has no public key",
+                    key.key_id
+                )));
+            }
             key.require_enabled()?;
             let version = self.version(&key, key.current_version).await?;
             keys::public_key_document(&key, key.current_version, &version.public_der)
@@ -715,12 +787,18 @@ impl KeyServer {
         action: &'static str,
         act: impl for<'a> FnOnce(&'a mut dyn WriteTx, KeyRow) -> Change<'a, T> + Send + 'static,
     ) -> Result<T> {
+        let local = match self.key_ref(caller, key_ref) {
+            Ok(local) => local,
+            Err(e) => return self.refuse(caller, action, e).await,
+        };
         let (key_ref, who) = (key_ref.to_string(), caller.clone());
+        let region = self.region_of(caller).to_string();
+        let account = self.account().to_string();
         self.change(caller, action, |tx, key_id| {
             Box::pin(async move {
-                let key = found(tx.key(&key_ref).await?, &key_ref)?;
+                let key = found(tx.key(&region, &local).await?, &key_ref)?;
                 *key_id = Some(key.key_id.clone());
-                authorize(&who, &key, action)?;
+                authorize(&account, &who, &key, action)?;
                 act(tx, key).await
             })
         })
@@ -764,18 +842,19 @@ impl KeyServer {
                 key.state = to.into();
                 key.deletion_date = deletion_date;
                 tx.update_key(&key).await?;
-                Ok(key.metadata())
+                Ok(key)
             })
         })
         .await
+        .map(|key| key.metadata(self.account()))
     }
 
     /// RotateKey: the new version is generated first, outside any transaction; the key is
     /// then checked again as of the change.
     pub(crate) async fn rotate(&self, caller: &Caller, key_ref: &str) -> Result<KeyMetadata> {
         let precheck = async {
-            let key = self.resolve(key_ref).await?;
-            authorize(caller, &key, "RotateKey")?;
+            let key = self.resolve(caller, key_ref).await?;
+            authorize(self.account(), caller, &key, "RotateKey")?;
             key.require_enabled()?;
             Ok(key)
         }
@@ -789,18 +868,20 @@ impl KeyServer {
         let root = self.root.clone();
         let key_id = key.key_id.clone();
         let (who, key_ref) = (caller.clone(), key_ref.to_string());
+        let region = key.region.clone();
+        let account = self.account().to_string();
         self.change(caller, "RotateKey", |tx, seen| {
             Box::pin(async move {
-                let mut key = found(tx.key(&key_id).await?, &key_ref)?;
+                let mut key = found(tx.key(&region, &key_id).await?, &key_ref)?;
                 *seen = Some(key.key_id.clone());
-                authorize(&who, &key, "RotateKey")?;
+                authorize(&account, &who, &key, "RotateKey")?;
                 key.require_enabled()?;
                 let next = key.current_version + 1;
                 let version = seal_version(&root, &key.key_id, next, &pkcs8, spki)?;
                 tx.insert_version(&version).await?;
                 key.current_version = next;
                 tx.update_key(&key).await?;
-                Ok(key.metadata())
+                Ok(key.metadata(&account))
             })
         })
         .await
@@ -823,6 +904,76 @@ impl KeyServer {
                     .map_err(|e| DomainError::internal(e.to_string()))?;
                 tx.update_key(&key).await?;
                 Ok((key.key_id, policy))
+            })
+        })
+        .await
+    }
+
+    /// TagResource (`Some` tags to add or replace) or UntagResource (`None`, `remove` the
+    /// keys): AWS's tag rules apply to the tags the key would hold.
+    pub(crate) async fn retag(
+        &self,
+        caller: &Caller,
+        key_ref: &str,
+        add: BTreeMap<String, String>,
+        remove: Vec<String>,
+    ) -> Result<()> {
+        let action = if remove.is_empty() { "TagResource" } else { "UntagResource" };
+        self.key_change(caller, key_ref, action, move |tx, mut key| {
+            Box::pin(async move {
+                if key.state == PENDING_DELETION {
+                    return Err(DomainError::InvalidState(format!(
+                        "key {} is pending deletion",
+                        key.key_id
+                    )));
+                }
+                let mut tags = key.tag_map();
+                for k in &remove {
+                    tags.remove(k);
+                }
+                let total = tags.len() + add.keys().filter(|k| !tags.contains_key(*k)).count();
+                check_tags(&add, total)?;
+                tags.extend(add);
+                key.tags = serde_json::to_string(&tags)
+                    .map_err(|e| DomainError::internal(e.to_string()))?;
+                Ok(tx.update_key(&key).await?)
+            })
+        })
+        .await
+    }
+
+    /// ListResourceTags.
+    pub(crate) async fn tags(
+        &self,
+        caller: &Caller,
+        key_ref: &str,
+    ) -> Result<BTreeMap<String, String>> {
+        self.read_key(caller, key_ref, "ListResourceTags", async |key| Ok(key.tag_map())).await
+    }
+
+    /// UpdateKeyDescription.
+    pub(crate) async fn describe_as(
+        &self,
+        caller: &Caller,
+        key_ref: &str,
+        description: String,
+    ) -> Result<()> {
+        if description.chars().count() > MAX_DESCRIPTION {
+            let e = DomainError::invalid(format!(
+                "Description is at most {MAX_DESCRIPTION} characters"
+            ));
+            return self.refuse(caller, "UpdateKeyDescription", e).await;
+        }
+        self.key_change(caller, key_ref, "UpdateKeyDescription", move |tx, mut key| {
+            Box::pin(async move {
+                if key.state == PENDING_DELETION {
+                    return Err(DomainError::InvalidState(format!(
+                        "key {} is pending deletion",
+                        key.key_id
+                    )));
+                }
+                key.description = description;
+                Ok(tx.update_key(&key).await?)
             })
         })
         .await
@@ -881,17 +1032,19 @@ impl KeyServer {
             _ => return Err(DomainError::invalid("the EDK is not one of this server's keys")),
         };
         let (key, sealed) = match self.store.key_with_version(id, version).await? {
-            Some((key, v)) if live(&key, now_ms()) => (key, v.map(|v| v.private_sealed)),
+            Some((key, v)) if live(&key, now_ms()) && key.region == self.region_of(caller) => {
+                (key, v.map(|v| v.private_sealed))
+            }
             _ => return Err(DomainError::NotFound(format!("key {id} not found"))),
         };
         *key_id = Some(key.key_id.clone());
         // Permission before state, as in AWS KMS: a caller with no right to the key learns
         // nothing of its state, and cannot raise pending-deletion alarms.
-        let policy = key.policy()?;
-        if !policy.may_allow(&caller.principal, "Unwrap") {
+        if decide(self.account(), caller, &key, "Unwrap", None, true)? != Decision::Allow {
             return Err(denied(caller, &key));
         }
         key.require_enabled()?;
+        rsa_only(&key)?;
         let sealed = sealed.ok_or_else(|| {
             DomainError::NotFound(format!("key {} has no version {version}", key.key_id))
         })?;
@@ -902,7 +1055,7 @@ impl KeyServer {
         header.verify(&data_key).map_err(|_| DomainError::InvalidCiphertext)?;
         *context = Some(header.encryption_context().clone());
         let context = Some(header.encryption_context());
-        if !policy.allows_with_claims(&caller.principal, caller.claims(), "Unwrap", context) {
+        if decide(self.account(), caller, &key, "Unwrap", context, false)? != Decision::Allow {
             return Err(denied(caller, &key));
         }
         Ok((key.key_id, version, data_key))
@@ -970,6 +1123,7 @@ impl KeyServer {
         self.read_key(caller, key_ref, "Decrypt", async |key| {
             self.answer_form(recipient.as_ref())?;
             key.require_enabled()?;
+            rsa_only(&key)?;
             let version = version.unwrap_or(key.current_version);
             let sealed = self.version(&key, version).await?.private_sealed;
             let plaintext =
@@ -984,7 +1138,13 @@ impl KeyServer {
 
     /// Every alias.
     pub(crate) async fn list_aliases(&self, caller: &Caller) -> Result<Vec<AliasRow>> {
-        let outcome = self.store.aliases().await.map_err(DomainError::from);
+        let region = self.region_of(caller);
+        let outcome = self
+            .store
+            .aliases()
+            .await
+            .map_err(DomainError::from)
+            .map(|all| all.into_iter().filter(|a| a.region == region).collect());
         self.audit.outcome(caller, "ListAliases", None, None, outcome).await
     }
 
@@ -1007,20 +1167,34 @@ impl KeyServer {
         if let Err(e) = checked {
             return self.refuse(caller, action, e).await;
         }
+        let region = self.region_of(caller).to_string();
+        let target = match self.key_ref(caller, &target) {
+            Ok(local) => local,
+            Err(e) => return self.refuse(caller, action, e).await,
+        };
         self.change(caller, action, |tx, key_id| {
             Box::pin(async move {
-                let key = found(tx.key(&target).await?, &target)?;
+                let key = found(tx.key(&region, &target).await?, &target)?;
                 *key_id = Some(key.key_id.clone());
-                match (create, tx.alias(&name).await?) {
+                let existing = tx.alias(&region, &name).await?;
+                match (create, &existing) {
                     (true, Some(_)) => {
-                        return Err(DomainError::invalid(format!("{name} already exists")));
+                        return Err(DomainError::AlreadyExists(format!("{name} already exists")));
                     }
                     (false, None) => {
                         return Err(DomainError::NotFound(format!("{name} not found")));
                     }
                     _ => {}
                 }
-                let row = AliasRow { alias_name: name, key_id: key.key_id, updated_at: now_ms() };
+                let now = now_ms();
+                let created_at = existing.map_or(now, |a| a.created_at);
+                let row = AliasRow {
+                    region,
+                    alias_name: name,
+                    key_id: key.key_id,
+                    created_at,
+                    updated_at: now,
+                };
                 tx.put_alias(&row).await?;
                 Ok(row)
             })
@@ -1033,9 +1207,10 @@ impl KeyServer {
         if let Err(e) = require_admin(caller) {
             return self.refuse(caller, "DeleteAlias", e).await;
         }
+        let region = self.region_of(caller).to_string();
         self.change(caller, "DeleteAlias", |tx, _| {
             Box::pin(async move {
-                if !tx.delete_alias(&name).await? {
+                if !tx.delete_alias(&region, &name).await? {
                     return Err(DomainError::NotFound(format!("{name} not found")));
                 }
                 Ok(name)
@@ -1221,21 +1396,96 @@ fn found(key: Option<KeyRow>, key_ref: &str) -> Result<KeyRow> {
         .ok_or_else(|| DomainError::NotFound(format!("key {key_ref} not found")))
 }
 
-/// Whether `caller` may do `action` on `key`. The admin may always read and replace key
-/// policies, so that no policy can lock a key out of management.
-fn authorize(caller: &Caller, key: &KeyRow, action: &str) -> Result<()> {
+/// The policy action an operation is evaluated as: `kms:NAME`, and our own for the `/v0`
+/// names that are not KMS operations.
+fn policy_action(action: &str) -> String {
+    match super::policy::V0_ACTIONS.iter().find(|(bare, _)| *bare == action) {
+        Some((_, named)) => (*named).to_string(),
+        None => format!("kms:{action}"),
+    }
+}
+
+/// The IAM ARN policies name `caller` by: the account itself for the admin (with no IAM here,
+/// the admin is the account's one IAM-authorised principal), a user of the account otherwise.
+fn principal_arn(account: &str, caller: &Caller) -> String {
+    if caller.principal == ADMIN_PRINCIPAL {
+        format!("arn:aws:iam::{account}:root")
+    } else {
+        format!("arn:aws:iam::{account}:user/{}", caller.principal)
+    }
+}
+
+/// The key policy's decision on `caller` doing `action` with `key`, in `context` where the
+/// operation has one (verified, or bound to the ciphertext as authenticated data);
+/// `any_context` asks for the most permissive decision any context could give (the check
+/// before RSA work on the Unwrap path).
+fn decide(
+    account: &str,
+    caller: &Caller,
+    key: &KeyRow,
+    action: &str,
+    context: Option<&EncryptionContext>,
+    any_context: bool,
+) -> Result<Decision> {
+    let policy = key.policy()?;
+    let (principal_arn, key_arn, action) =
+        (principal_arn(account, caller), key.arn(account), policy_action(action));
+    let extra: BTreeMap<&str, Vec<String>> =
+        [("kms:keyspec", vec![key.key_spec.clone()]), ("kms:keyorigin", vec![key.origin.clone()])]
+            .into_iter()
+            .collect();
+    let request = PolicyRequest {
+        principal: &caller.principal,
+        principal_arn: &principal_arn,
+        account,
+        claims: caller.claims(),
+        action: &action,
+        key_arn: &key_arn,
+        context,
+        grant_operations: None,
+        extra: &extra,
+    };
+    Ok(if any_context { policy.evaluate_any_context(&request) } else { policy.evaluate(&request) })
+}
+
+/// Whether `caller` may do `action` on `key`, for operations without an encryption context.
+/// The admin may always read and replace key policies, so that no policy can lock a key out
+/// of management.
+fn authorize(account: &str, caller: &Caller, key: &KeyRow, action: &str) -> Result<()> {
     let admin_override =
         caller.principal == ADMIN_PRINCIPAL && matches!(action, "GetKeyPolicy" | "PutKeyPolicy");
-    if admin_override
-        || key.policy()?.allows_with_claims(&caller.principal, caller.claims(), action, None)
-    {
-        Ok(())
-    } else {
-        Err(DomainError::AccessDenied(format!(
+    if admin_override {
+        return Ok(());
+    }
+    authorize_with(account, caller, key, action, None)
+}
+
+/// [`authorize`] for an operation with an encryption context, which context conditions test.
+fn authorize_with(
+    account: &str,
+    caller: &Caller,
+    key: &KeyRow,
+    action: &str,
+    context: Option<&EncryptionContext>,
+) -> Result<()> {
+    match decide(account, caller, key, action, context, false)? {
+        Decision::Allow => Ok(()),
+        Decision::ExplicitDeny | Decision::ImplicitDeny => Err(DomainError::AccessDenied(format!(
             "{} may not {action} key {}",
             caller.principal, key.key_id
-        )))
+        ))),
     }
+}
+
+/// Refuses RSA work with a symmetric key (its material is an AES key, not a key pair).
+fn rsa_only(key: &KeyRow) -> Result<()> {
+    if key.is_symmetric() {
+        return Err(DomainError::InvalidKeyUsage(format!(
+            "key {} is symmetric: it wraps no RSA-OAEP data keys",
+            key.key_id
+        )));
+    }
+    Ok(())
 }
 
 fn denied(caller: &Caller, key: &KeyRow) -> DomainError {
@@ -1309,6 +1559,31 @@ fn token_row(token: &str, principal: &str) -> Result<TokenRow> {
         expires_at: None,
         revoked_at: None,
     })
+}
+
+/// Longest key description (AWS KMS: 8192 characters).
+const MAX_DESCRIPTION: usize = 8192;
+/// Most tags on a key (AWS KMS: 50).
+const MAX_TAGS: usize = 50;
+
+/// AWS's tag rules for a key that would hold `total` tags: keys 1-128 characters, values at
+/// most 256, none starting with `aws:` (reserved for AWS), at most [`MAX_TAGS`].
+fn check_tags(tags: &BTreeMap<String, String>, total: usize) -> Result<()> {
+    if total > MAX_TAGS {
+        return Err(DomainError::Tag(format!("a key has at most {MAX_TAGS} tags")));
+    }
+    for (k, v) in tags {
+        let len = k.chars().count();
+        if !(1..=128).contains(&len) || v.chars().count() > 256 {
+            return Err(DomainError::Tag(format!(
+                "tag {k:?}: keys are 1-128 characters, values at most 256"
+            )));
+        }
+        if k.to_ascii_lowercase().starts_with("aws:") {
+            return Err(DomainError::Tag(format!("tag {k:?}: the aws: prefix is reserved")));
+        }
+    }
+    Ok(())
 }
 
 /// Longest token lifetime a caller may ask for: one year.

@@ -11,7 +11,15 @@ use crate::domain::DomainError;
 fn status(e: &DomainError) -> StatusCode {
     match e {
         DomainError::NotFound(_) => StatusCode::NOT_FOUND,
-        DomainError::Invalid(_) | DomainError::InvalidCiphertext => StatusCode::BAD_REQUEST,
+        DomainError::Invalid(_)
+        | DomainError::InvalidCiphertext
+        | DomainError::IncorrectKey(_)
+        | DomainError::InvalidKeyUsage(_)
+        | DomainError::Tag(_)
+        | DomainError::Unsupported(_)
+        | DomainError::MalformedPolicy(_) => StatusCode::BAD_REQUEST,
+        DomainError::AlreadyExists(_) => StatusCode::CONFLICT,
+        DomainError::DryRun => StatusCode::PRECONDITION_FAILED,
         DomainError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         DomainError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         DomainError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,

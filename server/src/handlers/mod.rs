@@ -2,8 +2,8 @@
 
 pub(crate) mod demo;
 mod error;
+pub(crate) mod kms;
 pub(crate) mod ops;
-#[expect(dead_code, reason = "its caller, the KMS JSON dispatcher (handlers/kms), comes next")]
 pub(crate) mod sigv4;
 pub(crate) mod v0;
 
@@ -138,7 +138,7 @@ where
             }
             Authentication::Unknown(why) => return Err(auth.refuse_anonymous(parts, why).await),
         };
-        let caller = Caller { principal, request_id, token_id, identity };
+        let caller = Caller { principal, request_id, token_id, identity, region: None };
         auth.admit(&caller, &action).await?;
         // For the extractors after this one, whose refusals are audited under this caller.
         parts.extensions.insert(caller.clone());

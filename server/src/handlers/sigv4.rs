@@ -31,13 +31,12 @@ const MAX_SKEW_SECONDS: i64 = 5 * 60;
 const AMZ_DATE: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
 
-/// A verified request: who signed it and the region of its credential scope.
+/// A verified request: who signed it, and for which region.
 #[derive(Debug)]
 pub(crate) struct Signed {
-    /// The access key's principal; `token_id` is the access key ID.
+    /// The access key's principal; `token_id` is the access key ID, `region` the region of
+    /// the credential scope (KMS answers with ARNs in it).
     pub(crate) caller: Caller,
-    /// The region the client signed for (KMS answers with ARNs in it).
-    pub(crate) region: String,
 }
 
 /// Why a signed request was refused, as AWS names it (`aws_type`) for the JSON protocol.
@@ -132,13 +131,18 @@ pub(crate) async fn authenticate(
             });
         }
     };
-    let caller =
-        Caller { principal, request_id: request_id(parts), token_id: named, identity: None };
+    let caller = Caller {
+        principal,
+        request_id: request_id(parts),
+        token_id: named,
+        identity: None,
+        region: Some(region),
+    };
     auth.admit(&caller, &action_of(parts)).await.map_err(|e| match e {
         DomainError::RateLimited => SigV4Error::Throttling,
         other => SigV4Error::Failed(other),
     })?;
-    Ok(Signed { caller, region })
+    Ok(Signed { caller })
 }
 
 /// The checks of [`authenticate`] at `now` (seconds since the epoch), with `secret_of` to
@@ -894,7 +898,7 @@ mod tests {
         let signed = authenticate(&auth, &parts, body, "kms").await.unwrap();
         assert_eq!(signed.caller.principal, "alice");
         assert_eq!(signed.caller.token_id.as_deref(), Some(id.as_str()));
-        assert_eq!(signed.region, "eu-west-1");
+        assert_eq!(signed.caller.region.as_deref(), Some("eu-west-1"));
 
         keys.revoke_credential(&admin, &id).await.unwrap();
         let refused = authenticate(&auth, &parts, body, "kms").await.unwrap_err();

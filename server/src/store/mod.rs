@@ -85,6 +85,21 @@ pub struct KeyRow {
     pub tags: String,
     /// Key policy, as JSON.
     pub policy: String,
+    /// The region it lives in (a key is found only there).
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// Where its material came from: `AWS_KMS` (made here).
+    #[serde(default = "default_origin")]
+    pub origin: String,
+}
+
+/// Region of rows written before keys had one (backups of older servers).
+fn default_region() -> String {
+    "us-east-1".into()
+}
+
+fn default_origin() -> String {
+    "AWS_KMS".into()
 }
 
 /// One version of a key's material.
@@ -105,12 +120,17 @@ pub struct KeyVersion {
 }
 
 /// An alias row.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AliasRow {
+    /// The region it lives in (the same name may name another key in another region).
+    #[serde(default = "default_region")]
+    pub region: String,
     /// `alias/NAME`.
     pub alias_name: String,
     /// Key ID.
     pub key_id: String,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
     /// Milliseconds since the epoch.
     pub updated_at: i64,
 }
@@ -232,8 +252,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn backend(&self) -> &'static str;
     /// A cheap round trip, for health checks.
     async fn ping(&self) -> Result<()>;
-    /// A key by ID or `alias/NAME`.
-    async fn key(&self, key_ref: &str) -> Result<Option<KeyRow>>;
+    /// A key of `region` by ID or `alias/NAME`.
+    async fn key(&self, region: &str, key_ref: &str) -> Result<Option<KeyRow>>;
     /// Every key, oldest first.
     async fn keys(&self) -> Result<Vec<KeyRow>>;
     /// One version of a key.
@@ -293,24 +313,24 @@ pub trait WriteTx: Send {
     fn head(&self) -> &ChainHead;
     /// Appends chain rows (each linking to the one before) and moves the head to the last.
     async fn append_audit(&mut self, rows: &[AuditRow]) -> Result<()>;
-    /// A key by ID or `alias/NAME`, as of this transaction.
-    async fn key(&mut self, key_ref: &str) -> Result<Option<KeyRow>>;
+    /// A key of `region` by ID or `alias/NAME`, as of this transaction.
+    async fn key(&mut self, region: &str, key_ref: &str) -> Result<Option<KeyRow>>;
     /// Inserts a key.
     async fn insert_key(&mut self, key: &KeyRow) -> Result<()>;
     /// Inserts a key version.
     async fn insert_version(&mut self, version: &KeyVersion) -> Result<()>;
-    /// Updates state, deletion date, current version and policy of a key.
+    /// Updates state, deletion date, current version, policy, description and tags of a key.
     async fn update_key(&mut self, key: &KeyRow) -> Result<()>;
     /// IDs of keys pending deletion whose date is at or before `now`.
     async fn expired_keys(&mut self, now: i64) -> Result<Vec<String>>;
     /// Deletes a key with its versions and aliases.
     async fn delete_key(&mut self, key_id: &str) -> Result<()>;
-    /// An alias's target.
-    async fn alias(&mut self, alias_name: &str) -> Result<Option<AliasRow>>;
+    /// An alias's target in `region`.
+    async fn alias(&mut self, region: &str, alias_name: &str) -> Result<Option<AliasRow>>;
     /// Creates or retargets an alias.
     async fn put_alias(&mut self, alias: &AliasRow) -> Result<()>;
-    /// Deletes an alias; false when there was none.
-    async fn delete_alias(&mut self, alias_name: &str) -> Result<bool>;
+    /// Deletes an alias of `region`; false when there was none.
+    async fn delete_alias(&mut self, region: &str, alias_name: &str) -> Result<bool>;
     /// Inserts a token hash.
     async fn insert_token(&mut self, token: &TokenRow) -> Result<()>;
     /// Revokes a token by ID at `now`; false when there is no such token not yet revoked.

@@ -20,7 +20,7 @@ use super::{
 macro_rules! key_columns {
     () => {
         "key_id, description, key_spec, key_usage, state, deletion_date, created_at, \
-         current_version, tags, policy"
+         current_version, tags, policy, region, origin"
     };
 }
 macro_rules! version_columns {
@@ -161,6 +161,8 @@ fn key_row(r: &AnyRow) -> Result<KeyRow> {
         current_version: get(r, "current_version")?,
         tags: get(r, "tags")?,
         policy: get(r, "policy")?,
+        region: get(r, "region")?,
+        origin: get(r, "origin")?,
     })
 }
 
@@ -176,8 +178,10 @@ fn version_row(r: &AnyRow) -> Result<KeyVersion> {
 
 fn alias_row(r: &AnyRow) -> Result<AliasRow> {
     Ok(AliasRow {
+        region: get(r, "region")?,
         alias_name: get(r, "alias_name")?,
         key_id: get(r, "key_id")?,
+        created_at: get(r, "created_at")?,
         updated_at: get(r, "updated_at")?,
     })
 }
@@ -240,22 +244,30 @@ async fn all(tx: &mut Transaction<'static, Any>, sql: &'static str) -> Result<Ve
 /// A key by ID or alias, on a pool or in a transaction.
 async fn fetch_key<'c, E: Executor<'c, Database = Any>>(
     e: E,
+    region: &str,
     key_ref: &str,
 ) -> Result<Option<KeyRow>> {
     let row = if key_ref.starts_with("alias/") {
         sqlx::query(
             "SELECT k.key_id, k.description, k.key_spec, k.key_usage, k.state, k.deletion_date, \
-             k.created_at, k.current_version, k.tags, k.policy \
-             FROM keys k JOIN aliases a ON a.key_id = k.key_id WHERE a.alias_name = $1",
+             k.created_at, k.current_version, k.tags, k.policy, k.region, k.origin \
+             FROM keys k JOIN aliases a ON a.key_id = k.key_id \
+             WHERE a.alias_name = $1 AND a.region = $2 AND k.region = $2",
         )
         .bind(key_ref.to_string())
+        .bind(region.to_string())
         .fetch_optional(e)
         .await
     } else {
-        sqlx::query(concat!("SELECT ", key_columns!(), " FROM keys WHERE key_id = $1"))
-            .bind(key_ref.to_string())
-            .fetch_optional(e)
-            .await
+        sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM keys WHERE key_id = $1 AND region = $2"
+        ))
+        .bind(key_ref.to_string())
+        .bind(region.to_string())
+        .fetch_optional(e)
+        .await
     };
     row.map_err(classify)?.as_ref().map(key_row).transpose()
 }
@@ -277,7 +289,7 @@ async fn insert_key<'c, E: Executor<'c, Database = Any>>(e: E, key: &KeyRow) -> 
     sqlx::query(concat!(
         "INSERT INTO keys (",
         key_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     ))
     .bind(key.key_id.clone())
     .bind(key.description.clone())
@@ -289,6 +301,8 @@ async fn insert_key<'c, E: Executor<'c, Database = Any>>(e: E, key: &KeyRow) -> 
     .bind(key.current_version)
     .bind(key.tags.clone())
     .bind(key.policy.clone())
+    .bind(key.region.clone())
+    .bind(key.origin.clone())
     .execute(e)
     .await
     .map_err(classify)?;
@@ -314,12 +328,15 @@ async fn insert_version<'c, E: Executor<'c, Database = Any>>(e: E, v: &KeyVersio
 
 async fn put_alias<'c, E: Executor<'c, Database = Any>>(e: E, a: &AliasRow) -> Result<()> {
     sqlx::query(
-        "INSERT INTO aliases (alias_name, key_id, updated_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (alias_name) DO UPDATE SET key_id = excluded.key_id, \
+        "INSERT INTO aliases (region, alias_name, key_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (region, alias_name) DO UPDATE SET key_id = excluded.key_id, \
          updated_at = excluded.updated_at",
     )
+    .bind(a.region.clone())
     .bind(a.alias_name.clone())
     .bind(a.key_id.clone())
+    .bind(a.created_at)
     .bind(a.updated_at)
     .execute(e)
     .await
@@ -411,8 +428,8 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn key(&self, key_ref: &str) -> Result<Option<KeyRow>> {
-        fetch_key(&self.pool, key_ref).await
+    async fn key(&self, region: &str, key_ref: &str) -> Result<Option<KeyRow>> {
+        fetch_key(&self.pool, region, key_ref).await
     }
 
     async fn keys(&self) -> Result<Vec<KeyRow>> {
@@ -460,7 +477,8 @@ impl Store for SqlStore {
     ) -> Result<Option<(KeyRow, Option<KeyVersion>)>> {
         let row = sqlx::query(
             "SELECT k.key_id, k.description, k.key_spec, k.key_usage, k.state, k.deletion_date, \
-             k.created_at, k.current_version, k.tags, k.policy, v.version AS v_version, \
+             k.created_at, k.current_version, k.tags, k.policy, k.region, k.origin, \
+             v.version AS v_version, \
              v.public_der, v.private_sealed, v.created_at AS v_created_at \
              FROM keys k LEFT JOIN key_versions v ON v.key_id = k.key_id AND v.version = $2 \
              WHERE k.key_id = $1",
@@ -486,11 +504,13 @@ impl Store for SqlStore {
     }
 
     async fn aliases(&self) -> Result<Vec<AliasRow>> {
-        let all =
-            sqlx::query("SELECT alias_name, key_id, updated_at FROM aliases ORDER BY alias_name")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(classify)?;
+        let all = sqlx::query(
+            "SELECT region, alias_name, key_id, created_at, updated_at FROM aliases \
+             ORDER BY region, alias_name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
         rows(all, alias_row)
     }
 
@@ -634,8 +654,12 @@ impl Store for SqlStore {
             version_row,
         )?;
         let aliases = rows(
-            all(&mut tx, "SELECT alias_name, key_id, updated_at FROM aliases ORDER BY alias_name")
-                .await?,
+            all(
+                &mut tx,
+                "SELECT region, alias_name, key_id, created_at, updated_at FROM aliases \
+             ORDER BY region, alias_name",
+            )
+            .await?,
             alias_row,
         )?;
         let tokens = rows(
@@ -848,8 +872,8 @@ impl WriteTx for SqlWrite {
         set_head(&mut *self.tx, &self.head).await
     }
 
-    async fn key(&mut self, key_ref: &str) -> Result<Option<KeyRow>> {
-        fetch_key(&mut *self.tx, key_ref).await
+    async fn key(&mut self, region: &str, key_ref: &str) -> Result<Option<KeyRow>> {
+        fetch_key(&mut *self.tx, region, key_ref).await
     }
 
     async fn insert_key(&mut self, key: &KeyRow) -> Result<()> {
@@ -862,13 +886,15 @@ impl WriteTx for SqlWrite {
 
     async fn update_key(&mut self, key: &KeyRow) -> Result<()> {
         sqlx::query(
-            "UPDATE keys SET state = $1, deletion_date = $2, current_version = $3, policy = $4 \
-             WHERE key_id = $5",
+            "UPDATE keys SET state = $1, deletion_date = $2, current_version = $3, policy = $4, \
+             description = $5, tags = $6 WHERE key_id = $7",
         )
         .bind(key.state.clone())
         .bind(key.deletion_date)
         .bind(key.current_version)
         .bind(key.policy.clone())
+        .bind(key.description.clone())
+        .bind(key.tags.clone())
         .bind(key.key_id.clone())
         .execute(&mut *self.tx)
         .await
@@ -903,13 +929,16 @@ impl WriteTx for SqlWrite {
         Ok(())
     }
 
-    async fn alias(&mut self, alias_name: &str) -> Result<Option<AliasRow>> {
-        let row =
-            sqlx::query("SELECT alias_name, key_id, updated_at FROM aliases WHERE alias_name = $1")
-                .bind(alias_name.to_string())
-                .fetch_optional(&mut *self.tx)
-                .await
-                .map_err(classify)?;
+    async fn alias(&mut self, region: &str, alias_name: &str) -> Result<Option<AliasRow>> {
+        let row = sqlx::query(
+            "SELECT region, alias_name, key_id, created_at, updated_at FROM aliases \
+             WHERE region = $1 AND alias_name = $2",
+        )
+        .bind(region.to_string())
+        .bind(alias_name.to_string())
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(classify)?;
         row.as_ref().map(alias_row).transpose()
     }
 
@@ -917,8 +946,9 @@ impl WriteTx for SqlWrite {
         put_alias(&mut *self.tx, alias).await
     }
 
-    async fn delete_alias(&mut self, alias_name: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM aliases WHERE alias_name = $1")
+    async fn delete_alias(&mut self, region: &str, alias_name: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM aliases WHERE region = $1 AND alias_name = $2")
+            .bind(region.to_string())
             .bind(alias_name.to_string())
             .execute(&mut *self.tx)
             .await

@@ -29,6 +29,8 @@ pub(crate) fn demo_settings(args: DemoArgs) -> Settings {
         body_limit: 1 << 20,
         rate_limit: 1000,
         allow_plaintext_data_keys: false,
+        account_id: "000000000000".into(),
+        region: "us-east-1".into(),
         oidc_issuers: Vec::new(),
         oidc_audiences: Vec::new(),
         oidc_jwks: Vec::new(),

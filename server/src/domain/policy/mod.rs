@@ -136,7 +136,7 @@ impl Policy {
     /// [`Policy::from_json_text`].
     pub fn from_json(document: Value) -> Result<Self, DomainError> {
         let statements = grammar::parse(&document)
-            .map_err(|e| DomainError::invalid(format!("invalid policy: {e}")))?;
+            .map_err(|e| DomainError::MalformedPolicy(format!("invalid policy: {e}")))?;
         Ok(Self { document, statements })
     }
 
@@ -145,7 +145,7 @@ impl Policy {
     /// then [`Policy::from_json`].
     pub fn from_json_text(text: &str) -> Result<Self, DomainError> {
         let document: PolicyDocument = serde_json::from_str(text)
-            .map_err(|e| DomainError::invalid(format!("invalid policy: {e}")))?;
+            .map_err(|e| DomainError::MalformedPolicy(format!("invalid policy: {e}")))?;
         Self::from_json(document.0)
     }
 
@@ -888,7 +888,7 @@ mod tests {
         for (text, key) in cases {
             let err = Policy::from_json_text(text).unwrap_err();
             let message = err.public_message();
-            assert!(matches!(err, DomainError::Invalid(_)), "{message}");
+            assert!(matches!(err, DomainError::MalformedPolicy(_)), "{message}");
             assert!(message.contains(&format!("duplicate key {key:?}")), "{text}: {message}");
         }
         // The same documents without the duplicates parse (the last case has an unknown
@@ -1194,7 +1194,7 @@ mod tests {
         ];
         for (doc, message) in cases {
             let err = Policy::from_json(doc.clone()).unwrap_err();
-            assert!(matches!(err, DomainError::Invalid(_)), "{doc}");
+            assert!(matches!(err, DomainError::MalformedPolicy(_)), "{doc}");
             let got = err.public_message();
             assert!(got.starts_with("invalid policy: ") && got.contains(message), "{doc}: {got}");
         }

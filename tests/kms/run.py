@@ -1,0 +1,567 @@
+#!/usr/bin/env python3
+"""The AWS KMS API of `cipherdrop serve`, judged by clients no one here wrote: boto3, the AWS
+CLI and the official AWS Encryption SDK for Python (its KMS master key provider and the
+Material Providers Library's AWS KMS keyring), against a real server on a free loopback port.
+
+    build/venv/bin/python tests/kms/run.py --cli target/debug/cipherdrop
+
+Each case is a function below; the run prints one line per case and a libtest-style
+"test result:" line.
+"""
+
+import argparse
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.request
+from pathlib import Path
+from unittest import mock
+
+import boto3
+import botocore.auth
+import botocore.awsrequest
+import botocore.credentials
+from botocore.config import Config
+from botocore.exceptions import ClientError, ParamValidationError
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+ACCOUNT = "000000000000"
+REGION = "us-east-1"
+ADMIN_KEY = ("AKIAADMINFORTESTS000", "admin/test/secret/aaaaaaaaaaaaaaaaaaaaaaaa")
+ALICE_KEY = ("AKIAALICEFORTESTS000", "alice/test/secret/aaaaaaaaaaaaaaaaaaaaaaaa")
+
+CASES = []
+
+
+def case(f):
+    CASES.append(f)
+    return f
+
+
+def clean_env():
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("CIPHERDROP_", "AWS_"))}
+
+
+class Server:
+    """A `cipherdrop serve` on 127.0.0.1:0 (the server prints the address it got)."""
+
+    def __init__(self, cli: Path, work: Path):
+        self.cli, self.work = cli, work
+        self.data = work / "data"
+        self.log_path = work / "server.log"
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [str(cli), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data),
+             "--rate-limit", "100000"],
+            stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL,
+            env={**clean_env(), "RUST_LOG": "info"})
+        line = self.proc.stdout.readline().decode().strip()
+        prefix = "cipherdrop key server on "
+        if not line.startswith(prefix):
+            self.stop()
+            sys.exit(f"server did not start: {line!r}\n{self.log_path.read_text()}")
+        self.addr = line[len(prefix):]
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(self.addr + "/healthz").read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    sys.exit("server never became healthy")
+                time.sleep(0.05)
+        self.admin = (self.data / "admin-token").read_text().strip()
+
+    def cli_env(self):
+        return {**clean_env(), "CIPHERDROP_ADDR": self.addr, "CIPHERDROP_TOKEN": self.admin}
+
+    def run(self, *args) -> str:
+        out = subprocess.run([str(self.cli), *args], env=self.cli_env(), capture_output=True)
+        if out.returncode != 0:
+            raise AssertionError(f"cipherdrop {' '.join(args)}: {out.stderr.decode()}")
+        return out.stdout.decode()
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+
+
+def client(server, creds=ADMIN_KEY, region=REGION, validate=True):
+    return boto3.client(
+        "kms", endpoint_url=server.addr, region_name=region,
+        aws_access_key_id=creds[0], aws_secret_access_key=creds[1],
+        config=Config(parameter_validation=validate, retries={"max_attempts": 1}))
+
+
+def fails(code, f, *args, **kwargs):
+    """Runs f, which must fail with the AWS exception `code`; returns its message."""
+    try:
+        f(*args, **kwargs)
+    except ClientError as e:
+        got = e.response["Error"]["Code"]
+        assert got == code, f"expected {code}, got {got}: {e.response['Error'].get('Message')}"
+        return e.response["Error"].get("Message", "")
+    raise AssertionError(f"expected {code}, but the call succeeded")
+
+
+def arn(key_id, region=REGION):
+    return f"arn:aws:kms:{region}:{ACCOUNT}:key/{key_id}"
+
+
+# --- Protocol and authentication -------------------------------------------------------------
+
+
+@case
+def signed_requests_pass_and_bad_signatures_fail(s):
+    kms = client(s)
+    assert "Keys" in kms.list_keys()
+    fails("InvalidSignatureException", client(s, (ADMIN_KEY[0], "wrong" * 8)).list_keys)
+    fails("UnrecognizedClientException", client(s, ("AKIAUNKNOWN000000000", "x" * 40)).list_keys)
+
+
+@case
+def an_unsigned_request_is_refused_with_aws_names(s):
+    def post(headers, body=b"{}"):
+        req = urllib.request.Request(s.addr + "/", data=body, method="POST", headers=headers)
+        try:
+            urllib.request.urlopen(req)
+        except urllib.error.HTTPError as e:
+            assert e.headers["Content-Type"] == "application/x-amz-json-1.1"
+            return e.code, json.loads(e.read())
+        raise AssertionError("an unsigned request was served")
+    status, body = post({"X-Amz-Target": "TrentService.ListKeys",
+                         "Content-Type": "application/x-amz-json-1.1"})
+    assert (status, body["__type"]) == (400, "MissingAuthenticationTokenException"), body
+    status, body = post({"X-Amz-Target": "Other.ListKeys",
+                         "Content-Type": "application/x-amz-json-1.1"})
+    assert body["__type"] == "UnknownOperationException", body
+
+
+@case
+def a_signature_ten_minutes_old_is_expired(s):
+    creds = botocore.credentials.Credentials(*ADMIN_KEY)
+    req = botocore.awsrequest.AWSRequest(
+        method="POST", url=s.addr + "/", data=b"{}",
+        headers={"X-Amz-Target": "TrentService.ListKeys",
+                 "Content-Type": "application/x-amz-json-1.1"})
+    import datetime
+    old = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=10)
+    with mock.patch("botocore.auth.get_current_datetime", lambda: old.replace(tzinfo=None)):
+        botocore.auth.SigV4Auth(creds, "kms", REGION).add_auth(req)
+    prepared = req.prepare()
+    r = urllib.request.Request(prepared.url, data=prepared.body, method="POST",
+                               headers=dict(prepared.headers))
+    try:
+        urllib.request.urlopen(r)
+        raise AssertionError("an expired signature was accepted")
+    except urllib.error.HTTPError as e:
+        body = json.loads(e.read())
+        assert body["__type"] == "InvalidSignatureException", body
+        assert "expired" in body["message"].lower(), body
+
+
+# --- Keys ------------------------------------------------------------------------------------
+
+
+@case
+def create_describe_and_list_symmetric_keys(s):
+    kms = client(s)
+    m = kms.create_key(Description="first", Tags=[{"TagKey": "team", "TagValue": "a"}])
+    m = m["KeyMetadata"]
+    assert m["KeySpec"] == "SYMMETRIC_DEFAULT" and m["KeyUsage"] == "ENCRYPT_DECRYPT", m
+    assert m["Arn"] == arn(m["KeyId"]) and m["AWSAccountId"] == ACCOUNT, m
+    assert m["Enabled"] and m["KeyState"] == "Enabled" and m["Origin"] == "AWS_KMS", m
+    assert m["EncryptionAlgorithms"] == ["SYMMETRIC_DEFAULT"], m
+    for ref in (m["KeyId"], m["Arn"]):
+        assert kms.describe_key(KeyId=ref)["KeyMetadata"]["KeyId"] == m["KeyId"]
+    ids = {kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(3)} | {m["KeyId"]}
+    seen, marker, pages = set(), None, 0
+    while True:
+        page = kms.list_keys(Limit=2, **({"Marker": marker} if marker else {}))
+        pages += 1
+        seen |= {k["KeyId"] for k in page["Keys"]}
+        for k in page["Keys"]:
+            assert k["KeyArn"] == arn(k["KeyId"])
+        if not page["Truncated"]:
+            break
+        marker = page["NextMarker"]
+    assert ids <= seen and pages >= 2, (ids, seen, pages)
+    fails("ValidationException", client(s, validate=False).list_keys, Marker="garbage")
+
+
+@case
+def keys_are_regional(s):
+    here = client(s).create_key()["KeyMetadata"]
+    there = client(s, region="eu-west-3")
+    fails("NotFoundException", there.describe_key, KeyId=here["KeyId"])
+    fails("NotFoundException", there.describe_key, KeyId=here["Arn"])
+    assert here["KeyId"] not in {k["KeyId"] for k in there.list_keys()["Keys"]}
+    made = there.create_key()["KeyMetadata"]
+    assert made["Arn"] == arn(made["KeyId"], "eu-west-3"), made
+
+
+@case
+def key_specs_and_usages_are_checked(s):
+    kms = client(s)
+    raw = client(s, validate=False)  # botocore would refuse these itself
+    fails("ValidationException", raw.create_key, KeySpec="RSA_1024")
+    fails("UnsupportedOperationException", kms.create_key, MultiRegion=True)
+    fails("UnsupportedOperationException", kms.create_key, Origin="EXTERNAL")
+    fails("ValidationException", raw.create_key, Description="x" * 8193)
+
+
+@case
+def disable_enable_and_scheduled_deletion(s):
+    kms = client(s)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=key, Plaintext=b"x")["CiphertextBlob"]
+    kms.disable_key(KeyId=key)
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Disabled"
+    fails("DisabledException", kms.encrypt, KeyId=key, Plaintext=b"x")
+    fails("DisabledException", kms.decrypt, CiphertextBlob=blob)
+    kms.enable_key(KeyId=key)
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"x"
+    fails("ValidationException", client(s, validate=False).schedule_key_deletion,
+          KeyId=key, PendingWindowInDays=6)
+    r = kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    assert r["KeyState"] == "PendingDeletion" and r["PendingWindowInDays"] == 7, r
+    days = (r["DeletionDate"].timestamp() - time.time()) / 86400
+    assert 6.9 < days < 7.1, days
+    fails("KMSInvalidStateException", kms.decrypt, CiphertextBlob=blob)
+    fails("KMSInvalidStateException", kms.enable_key, KeyId=key)
+    assert kms.cancel_key_deletion(KeyId=key)["KeyId"] == arn(key)
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Disabled"
+
+
+@case
+def update_description(s):
+    kms = client(s)
+    key = kms.create_key(Description="old")["KeyMetadata"]["KeyId"]
+    kms.update_key_description(KeyId=key, Description="new")
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["Description"] == "new"
+
+
+# --- Cryptography ----------------------------------------------------------------------------
+
+
+@case
+def encrypt_decrypt_with_context(s):
+    kms = client(s)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    ctx = {"tenant": "acme", "ключ": "значение"}
+    r = kms.encrypt(KeyId=key, Plaintext=b"hello", EncryptionContext=ctx)
+    assert r["KeyId"] == arn(key) and r["EncryptionAlgorithm"] == "SYMMETRIC_DEFAULT", r
+    blob = r["CiphertextBlob"]
+    d = kms.decrypt(CiphertextBlob=blob, EncryptionContext=ctx)
+    assert d["Plaintext"] == b"hello" and d["KeyId"] == arn(key), d
+    assert kms.decrypt(CiphertextBlob=blob, EncryptionContext=ctx, KeyId=arn(key))
+    fails("InvalidCiphertextException", kms.decrypt, CiphertextBlob=blob)
+    fails("InvalidCiphertextException", kms.decrypt, CiphertextBlob=blob,
+          EncryptionContext={"tenant": "acme"})
+    other = kms.create_key()["KeyMetadata"]["KeyId"]
+    fails("IncorrectKeyException", kms.decrypt, CiphertextBlob=blob, EncryptionContext=ctx,
+          KeyId=other)
+    for i in (0, 5, 30, len(blob) - 1):
+        tampered = bytearray(blob)
+        tampered[i] ^= 1
+        fails("InvalidCiphertextException", kms.decrypt, CiphertextBlob=bytes(tampered),
+              EncryptionContext=ctx)
+    fails("InvalidCiphertextException", kms.decrypt, CiphertextBlob=b"\x01" * 60)
+    raw = client(s, validate=False)
+    assert kms.encrypt(KeyId=key, Plaintext=b"x" * 4096)
+    fails("ValidationException", raw.encrypt, KeyId=key, Plaintext=b"x" * 4097)
+
+
+@case
+def data_keys_and_random(s):
+    kms = client(s)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    ctx = {"purpose": "file"}
+    r = kms.generate_data_key(KeyId=key, KeySpec="AES_256", EncryptionContext=ctx)
+    assert len(r["Plaintext"]) == 32 and r["KeyId"] == arn(key), r
+    assert kms.decrypt(CiphertextBlob=r["CiphertextBlob"],
+                       EncryptionContext=ctx)["Plaintext"] == r["Plaintext"]
+    assert len(kms.generate_data_key(KeyId=key, NumberOfBytes=7)["Plaintext"]) == 7
+    assert len(kms.generate_data_key(KeyId=key, KeySpec="AES_128")["Plaintext"]) == 16
+    w = kms.generate_data_key_without_plaintext(KeyId=key, KeySpec="AES_256")
+    assert "Plaintext" not in w and len(kms.decrypt(CiphertextBlob=w["CiphertextBlob"])
+                                        ["Plaintext"]) == 32
+    raw = client(s, validate=False)
+    fails("ValidationException", raw.generate_data_key, KeyId=key)
+    fails("ValidationException", raw.generate_data_key, KeyId=key, NumberOfBytes=1025)
+    rsa_key = kms.create_key(KeySpec="RSA_2048")["KeyMetadata"]["KeyId"]
+    fails("InvalidKeyUsageException", kms.generate_data_key, KeyId=rsa_key, KeySpec="AES_256")
+    a, b = (kms.generate_random(NumberOfBytes=32)["Plaintext"] for _ in range(2))
+    assert len(a) == 32 and a != b
+    fails("ValidationException", raw.generate_random, NumberOfBytes=1025)
+    fails("ValidationException", raw.generate_random, NumberOfBytes=0)
+
+
+@case
+def re_encrypt_moves_a_ciphertext_between_keys(s):
+    kms = client(s)
+    a, b = (kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(2))
+    blob = kms.encrypt(KeyId=a, Plaintext=b"move me", EncryptionContext={"k": "1"})
+    r = kms.re_encrypt(CiphertextBlob=blob["CiphertextBlob"], SourceEncryptionContext={"k": "1"},
+                       DestinationKeyId=b, DestinationEncryptionContext={"k": "2"})
+    assert r["SourceKeyId"] == arn(a) and r["KeyId"] == arn(b), r
+    d = kms.decrypt(CiphertextBlob=r["CiphertextBlob"], EncryptionContext={"k": "2"})
+    assert d["Plaintext"] == b"move me" and d["KeyId"] == arn(b)
+    fails("InvalidCiphertextException", kms.re_encrypt, CiphertextBlob=blob["CiphertextBlob"],
+          DestinationKeyId=b)
+
+
+@case
+def rsa_keys_encrypt_with_oaep(s):
+    kms = client(s)
+    key = kms.create_key(KeySpec="RSA_2048")["KeyMetadata"]
+    assert key["EncryptionAlgorithms"] == ["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"], key
+    pub = kms.get_public_key(KeyId=key["KeyId"])
+    assert pub["KeyId"] == key["Arn"] and pub["KeySpec"] == "RSA_2048", pub
+    public = serialization.load_der_public_key(pub["PublicKey"])
+    for alg, h in (("RSAES_OAEP_SHA_256", hashes.SHA256()), ("RSAES_OAEP_SHA_1", hashes.SHA1())):
+        ours = public.encrypt(b"from outside", padding.OAEP(padding.MGF1(h), h, None))
+        d = kms.decrypt(CiphertextBlob=ours, KeyId=key["KeyId"], EncryptionAlgorithm=alg)
+        assert d["Plaintext"] == b"from outside" and d["EncryptionAlgorithm"] == alg, d
+        theirs = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"y", EncryptionAlgorithm=alg)
+        assert kms.decrypt(CiphertextBlob=theirs["CiphertextBlob"], KeyId=key["KeyId"],
+                           EncryptionAlgorithm=alg)["Plaintext"] == b"y"
+    fails("InvalidKeyUsageException", kms.encrypt, KeyId=key["KeyId"], Plaintext=b"y")
+    assert kms.encrypt(KeyId=key["KeyId"], Plaintext=b"x" * 190,
+                       EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+    fails("ValidationException", kms.encrypt, KeyId=key["KeyId"], Plaintext=b"x" * 191,
+          EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+    fails("ValidationException", kms.encrypt, KeyId=key["KeyId"], Plaintext=b"x",
+          EncryptionAlgorithm="RSAES_OAEP_SHA_256", EncryptionContext={"a": "b"})
+    symmetric = kms.create_key()["KeyMetadata"]["KeyId"]
+    fails("UnsupportedOperationException", kms.get_public_key, KeyId=symmetric)
+
+
+@case
+def dry_run_checks_without_doing(s):
+    kms = client(s)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    fails("DryRunOperationException", kms.encrypt, KeyId=key, Plaintext=b"x", DryRun=True)
+    fails("DryRunOperationException", kms.generate_data_key, KeyId=key, KeySpec="AES_256",
+          DryRun=True)
+    kms.disable_key(KeyId=key)
+    fails("DisabledException", kms.encrypt, KeyId=key, Plaintext=b"x", DryRun=True)
+
+
+# --- Aliases, tags, policies -----------------------------------------------------------------
+
+
+@case
+def aliases(s):
+    kms = client(s)
+    a, b = (kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(2))
+    kms.create_alias(AliasName="alias/app/files", TargetKeyId=a)
+    fails("AlreadyExistsException", kms.create_alias, AliasName="alias/app/files", TargetKeyId=b)
+    assert kms.describe_key(KeyId="alias/app/files")["KeyMetadata"]["KeyId"] == a
+    alias_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/app/files"
+    assert kms.describe_key(KeyId=alias_arn)["KeyMetadata"]["KeyId"] == a
+    blob = kms.encrypt(KeyId="alias/app/files", Plaintext=b"z")["CiphertextBlob"]
+    kms.update_alias(AliasName="alias/app/files", TargetKeyId=b)
+    listed = [x for x in kms.list_aliases(KeyId=b)["Aliases"]]
+    assert [x["AliasName"] for x in listed] == ["alias/app/files"], listed
+    assert listed[0]["AliasArn"] == alias_arn and listed[0]["TargetKeyId"] == b, listed
+    assert kms.decrypt(CiphertextBlob=blob)["KeyId"] == arn(a)
+    fails("ValidationException", kms.create_alias, AliasName="alias/aws/mine", TargetKeyId=a)
+    there = client(s, region="eu-west-3")
+    fails("NotFoundException", there.describe_key, KeyId="alias/app/files")
+    kms.delete_alias(AliasName="alias/app/files")
+    fails("NotFoundException", kms.delete_alias, AliasName="alias/app/files")
+
+
+@case
+def tags(s):
+    kms = client(s)
+    key = kms.create_key(Tags=[{"TagKey": "a", "TagValue": "1"}])["KeyMetadata"]["KeyId"]
+    kms.tag_resource(KeyId=key, Tags=[{"TagKey": "b", "TagValue": "2"},
+                                      {"TagKey": "a", "TagValue": "3"}])
+    got = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=key)["Tags"]}
+    assert got == {"a": "3", "b": "2"}, got
+    kms.untag_resource(KeyId=key, TagKeys=["a"])
+    assert [t["TagKey"] for t in kms.list_resource_tags(KeyId=key)["Tags"]] == ["b"]
+    fails("TagException", kms.tag_resource, KeyId=key, Tags=[{"TagKey": "aws:x", "TagValue": ""}])
+    many = [{"TagKey": f"k{i}", "TagValue": ""} for i in range(50)]
+    fails("TagException", kms.tag_resource, KeyId=key, Tags=many)
+
+
+@case
+def key_policies_decide_who_may_do_what(s):
+    kms = client(s)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    assert kms.list_key_policies(KeyId=key)["PolicyNames"] == ["default"]
+    policy = {"Version": "2012-10-17", "Id": "test", "Statement": [
+        {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+         "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*",
+         "Resource": "*"},
+        {"Sid": "alice encrypts for acme", "Effect": "Allow",
+         "Principal": {"AWS": [f"arn:aws:iam::{ACCOUNT}:user/alice"]},
+         "Action": ["kms:Encrypt", "kms:Describe*"], "Resource": arn(key),
+         "Condition": {"StringEquals": {"kms:EncryptionContext:tenant": "acme"}}},
+        {"Sid": "never for mallory", "Effect": "Deny", "Principal": "*",
+         "Action": "kms:*", "Resource": "*",
+         "Condition": {"ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "mallory"}}},
+    ]}
+    kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(policy))
+    got = json.loads(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"])
+    assert got == policy, got
+    alice = client(s, ALICE_KEY)
+    assert alice.encrypt(KeyId=key, Plaintext=b"a", EncryptionContext={"tenant": "acme"})
+    fails("AccessDeniedException", alice.encrypt, KeyId=key, Plaintext=b"a",
+          EncryptionContext={"tenant": "other"})
+    fails("AccessDeniedException", alice.encrypt, KeyId=key, Plaintext=b"a",
+          EncryptionContext={"tenant": "acme", "mallory": "x"})
+    fails("AccessDeniedException", kms.encrypt, KeyId=key, Plaintext=b"a",
+          EncryptionContext={"mallory": "x"})
+    blob = kms.encrypt(KeyId=key, Plaintext=b"a", EncryptionContext={"tenant": "acme"})
+    fails("AccessDeniedException", alice.decrypt, CiphertextBlob=blob["CiphertextBlob"],
+          EncryptionContext={"tenant": "acme"})
+    fails("AccessDeniedException", alice.create_key)
+    fails("AccessDeniedException", alice.put_key_policy, KeyId=key, PolicyName="default",
+          Policy=json.dumps(policy))
+    fails("NotFoundException", kms.get_key_policy, KeyId=key, PolicyName="other")
+    fails("MalformedPolicyDocumentException", kms.put_key_policy, KeyId=key,
+          PolicyName="default", Policy='{"Statement": [], "Statement": []}')
+
+
+# --- Other clients ---------------------------------------------------------------------------
+
+
+@case
+def the_aws_cli(s):
+    env = {**clean_env(), "AWS_ACCESS_KEY_ID": ADMIN_KEY[0],
+           "AWS_SECRET_ACCESS_KEY": ADMIN_KEY[1], "AWS_DEFAULT_REGION": REGION,
+           "AWS_ENDPOINT_URL_KMS": s.addr, "AWS_CONFIG_FILE": "/dev/null",
+           "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+    aws = [sys.executable, "-m", "awscli", "kms", "--output", "json"]
+
+    def run(*args, ok=True):
+        out = subprocess.run([*aws, *args], env=env, capture_output=True, cwd=s.work)
+        if ok:
+            assert out.returncode == 0, out.stderr.decode()
+            return json.loads(out.stdout) if out.stdout.strip() else {}
+        return out.stderr.decode()
+
+    key = run("create-key", "--description", "from the cli")["KeyMetadata"]["KeyId"]
+    run("create-alias", "--alias-name", "alias/cli", "--target-key-id", key)
+    (s.work / "plain.bin").write_bytes(b"cli secret")
+    blob = run("encrypt", "--key-id", "alias/cli", "--plaintext", "fileb://plain.bin",
+               "--encryption-context", "who=cli")["CiphertextBlob"]
+    (s.work / "blob.bin").write_bytes(base64.b64decode(blob))
+    d = run("decrypt", "--ciphertext-blob", "fileb://blob.bin", "--encryption-context", "who=cli")
+    assert base64.b64decode(d["Plaintext"]) == b"cli secret" and d["KeyId"] == arn(key), d
+    assert "alias/cli" in [a["AliasName"] for a in run("list-aliases")["Aliases"]]
+    err = run("decrypt", "--ciphertext-blob", "fileb://blob.bin", ok=False)
+    assert "InvalidCiphertextException" in err, err
+
+
+def sdk_env(s):
+    return {"AWS_ENDPOINT_URL_KMS": s.addr, "AWS_ACCESS_KEY_ID": ADMIN_KEY[0],
+            "AWS_SECRET_ACCESS_KEY": ADMIN_KEY[1], "AWS_DEFAULT_REGION": REGION}
+
+
+@case
+def the_encryption_sdk_kms_master_key_provider(s):
+    import aws_encryption_sdk
+    from aws_encryption_sdk.identifiers import CommitmentPolicy
+    key_arn = client(s).create_key()["KeyMetadata"]["Arn"]
+    with mock.patch.dict(os.environ, sdk_env(s)):
+        sdk = aws_encryption_sdk.EncryptionSDKClient(
+            commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
+        provider = aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(key_ids=[key_arn])
+        ct, header = sdk.encrypt(source=b"esdk classic" * 100, key_provider=provider,
+                                 encryption_context={"app": "test"})
+        pt, dheader = sdk.decrypt(source=ct, key_provider=provider)
+    assert pt == b"esdk classic" * 100
+    assert dheader.encryption_context["app"] == "test"
+    assert {k.key_provider.key_info.decode() for k in header.encrypted_data_keys} == {key_arn}
+
+
+@case
+def the_material_providers_kms_keyring(s):
+    import aws_encryption_sdk
+    from aws_encryption_sdk.identifiers import CommitmentPolicy
+    from aws_cryptographic_material_providers.mpl import AwsCryptographicMaterialProviders
+    from aws_cryptographic_material_providers.mpl.config import MaterialProvidersConfig
+    from aws_cryptographic_material_providers.mpl.models import CreateAwsKmsKeyringInput
+    key_arn = client(s).create_key()["KeyMetadata"]["Arn"]
+    with mock.patch.dict(os.environ, sdk_env(s)):
+        mpl = AwsCryptographicMaterialProviders(config=MaterialProvidersConfig())
+        keyring = mpl.create_aws_kms_keyring(CreateAwsKmsKeyringInput(
+            kms_key_id=key_arn, kms_client=boto3.client("kms", endpoint_url=s.addr)))
+        sdk = aws_encryption_sdk.EncryptionSDKClient(
+            commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
+        ct, _ = sdk.encrypt(source=b"mpl keyring", keyring=keyring,
+                            encryption_context={"tenant": "acme"})
+        pt, header = sdk.decrypt(source=ct, keyring=keyring)
+    assert pt == b"mpl keyring" and header.encryption_context["tenant"] == "acme"
+
+
+# --- Audit -----------------------------------------------------------------------------------
+
+
+@case
+def every_call_is_audited_without_secrets(s):
+    kms = client(s)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    secret = b"audit-me-not-1234"
+    blob = kms.encrypt(KeyId=key, Plaintext=secret, EncryptionContext={"case": "audit"})
+    fails("InvalidCiphertextException", kms.decrypt, CiphertextBlob=blob["CiphertextBlob"])
+    records = json.loads(s.run("audit", "list", "--limit", "1000"))["records"]
+    mine = [r for r in records if r.get("keyId") == key]
+    actions = [(r["action"], r["result"]) for r in mine]
+    assert ("Encrypt", "Allowed") in actions and ("Decrypt", "Error") in actions, actions
+    enc = next(r for r in mine if r["action"] == "Encrypt")
+    assert enc["context"] == {"case": "audit"} and enc["tokenId"] == ADMIN_KEY[0], enc
+    text = json.dumps(records) + s.log_path.read_text()
+    for leaked in (secret.decode(), base64.b64encode(secret).decode(), ADMIN_KEY[1]):
+        assert leaked not in text, f"{leaked!r} reached the audit log or the server log"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cli", type=Path, required=True)
+    parser.add_argument("--only", help="run the cases whose name contains this")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(args.cli.resolve(), Path(tmp))
+        passed = failed = 0
+        try:
+            for creds, principal in ((ADMIN_KEY, "admin"), (ALICE_KEY, "alice")):
+                server.run("credential", "create", "--principal", principal,
+                           "--access-key-id", creds[0], "--secret-access-key", creds[1])
+            for f in CASES:
+                if args.only and args.only not in f.__name__:
+                    continue
+                started = time.monotonic()
+                try:
+                    f(server)
+                    passed += 1
+                    print(f"test {f.__name__} ... ok ({time.monotonic() - started:.1f}s)")
+                except Exception:  # noqa: BLE001 - every failure is reported, the run goes on
+                    failed += 1
+                    print(f"test {f.__name__} ... FAILED")
+                    traceback.print_exc()
+        finally:
+            server.stop()
+        status = "ok" if failed == 0 else "FAILED"
+        print(f"test result: {status}. {passed} passed; {failed} failed")
+        if failed:
+            print(server.log_path.read_text()[-4000:], file=sys.stderr)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
