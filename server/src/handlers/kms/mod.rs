@@ -6,7 +6,7 @@
 mod ops;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::extract::rejection::BytesRejection;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -71,9 +71,7 @@ async fn answer(
         ));
     }
     let body = body.map_err(|e| KmsError::Domain(DomainError::from(e)))?;
-    let signed =
-        sigv4::authenticate(&state.auth, parts, &body, "kms").await.map_err(KmsError::Auth)?;
-    let caller: Caller = signed.caller;
+    let caller = authenticate(state, parts, &body).await?;
     let input: Value = if body.is_empty() {
         Value::Object(serde_json::Map::new())
     } else {
@@ -86,6 +84,26 @@ async fn answer(
         }
     };
     ops::run(state, &caller, operation, input).await.map_err(KmsError::Domain)
+}
+
+/// The caller: a SigV4 signature (AWS clients), or a bearer token as `/v0` takes them (a
+/// browser with a sign-in token; the request is then in the deployment's own region).
+async fn authenticate(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Caller, KmsError> {
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "));
+    if bearer {
+        let mut parts = parts.clone();
+        return Caller::from_request_parts(&mut parts, state).await.map_err(|e| match e {
+            DomainError::Unauthorized => KmsError::Auth(SigV4Error::UnrecognizedClient),
+            DomainError::RateLimited => KmsError::Auth(SigV4Error::Throttling),
+            other => KmsError::Domain(other),
+        });
+    }
+    let signed = sigv4::authenticate(&state.auth, parts, body, "kms").await;
+    Ok(signed.map_err(KmsError::Auth)?.caller)
 }
 
 /// Records a refusal of `operation` and returns it.
