@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The AWS KMS API of `cipherdrop serve`, judged by clients no one here wrote: boto3, the AWS
-CLI and the official AWS Encryption SDK for Python (its KMS master key provider and the
-Material Providers Library's AWS KMS keyring), against a real server on a free loopback port.
+CLI, the official AWS Encryption SDK for Python (its KMS master key provider and the
+Material Providers Library's AWS KMS keyring) and the official AWS Encryption SDK for
+JavaScript (@aws-crypto/client-node's KMS keyring over AWS SDK v3, the npm project in
+tests/kms/node, installed by scripts/setup.sh), against a real server on a free loopback port.
 
     build/venv/bin/python tests/kms/run.py --cli target/debug/cipherdrop
 
@@ -507,6 +509,78 @@ def the_material_providers_kms_keyring(s):
                             encryption_context={"tenant": "acme"})
         pt, header = sdk.decrypt(source=ct, keyring=keyring)
     assert pt == b"mpl keyring" and header.encryption_context["tenant"] == "acme"
+
+
+NODE_DIR = Path(__file__).resolve().parent / "node"
+
+
+def node_esdk(s, op, key_arn, data, context=None, ok=True):
+    """Runs tests/kms/node/esdk.mjs (the official @aws-crypto/client-node KMS keyring over AWS
+    SDK v3) against our server; returns (plaintext or ciphertext, message context), or the
+    error text when ok=False. Missing node_modules fails the case: nothing is skipped."""
+    if not (NODE_DIR / "node_modules" / "@aws-crypto" / "client-node").is_dir():
+        raise AssertionError(f"{NODE_DIR}/node_modules is missing: run scripts/setup.sh")
+    req = {"op": op, "endpoint": s.addr, "region": REGION, "accessKeyId": ADMIN_KEY[0],
+           "secretAccessKey": ADMIN_KEY[1], "keyArn": key_arn, "context": context or {},
+           "data": base64.b64encode(data).decode()}
+    out = subprocess.run(["node", str(NODE_DIR / "esdk.mjs")], input=json.dumps(req).encode(),
+                         capture_output=True, env=clean_env(), timeout=120)
+    lines = out.stdout.decode().strip().splitlines()
+    assert lines, f"esdk.mjs printed nothing (exit {out.returncode}): {out.stderr.decode()}"
+    res = json.loads(lines[-1])
+    if not ok:
+        assert not res["ok"] and out.returncode != 0, f"node {op} succeeded: {res}"
+        return res["error"]
+    assert res["ok"] and out.returncode == 0, f"node {op}: {res} {out.stderr.decode()}"
+    return base64.b64decode(res["data"]), res["context"]
+
+
+def python_esdk(s, key_arn):
+    import aws_encryption_sdk
+    from aws_encryption_sdk.identifiers import CommitmentPolicy
+    sdk = aws_encryption_sdk.EncryptionSDKClient(
+        commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
+    return sdk, aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(key_ids=[key_arn])
+
+
+@case
+def the_node_encryption_sdk_kms_keyring_encrypts_for_python(s):
+    key_arn = client(s).create_key()["KeyMetadata"]["Arn"]
+    msg = b"node to python " * 300
+    ct, ctx = node_esdk(s, "encrypt", key_arn, msg, {"app": "node", "tenant": "acme"})
+    assert ctx["app"] == "node" and ctx["tenant"] == "acme", ctx
+    with mock.patch.dict(os.environ, sdk_env(s)):
+        sdk, provider = python_esdk(s, key_arn)
+        pt, header = sdk.decrypt(source=ct, key_provider=provider)
+    assert pt == msg
+    assert header.encryption_context["app"] == "node"
+    assert header.encryption_context["tenant"] == "acme"
+    assert {k.key_provider.key_info.decode() for k in header.encrypted_data_keys} == {key_arn}
+
+
+@case
+def the_node_encryption_sdk_kms_keyring_decrypts_from_python(s):
+    key_arn = client(s).create_key()["KeyMetadata"]["Arn"]
+    msg = b"python to node " * 300
+    with mock.patch.dict(os.environ, sdk_env(s)):
+        sdk, provider = python_esdk(s, key_arn)
+        ct, _ = sdk.encrypt(source=msg, key_provider=provider,
+                            encryption_context={"app": "python"})
+    pt, ctx = node_esdk(s, "decrypt", key_arn, ct)
+    assert pt == msg and ctx["app"] == "python", ctx
+
+
+@case
+def the_node_encryption_sdk_kms_keyring_fails_on_a_disabled_key(s):
+    kms = client(s)
+    key = kms.create_key()["KeyMetadata"]
+    ct, _ = node_esdk(s, "encrypt", key["Arn"], b"soon unreadable", {"app": "node"})
+    assert node_esdk(s, "decrypt", key["Arn"], ct)[0] == b"soon unreadable"
+    kms.disable_key(KeyId=key["KeyId"])
+    err = node_esdk(s, "decrypt", key["Arn"], ct, ok=False)
+    assert "DisabledException" in err, err
+    kms.enable_key(KeyId=key["KeyId"])
+    assert node_esdk(s, "decrypt", key["Arn"], ct)[0] == b"soon unreadable"
 
 
 # --- Audit -----------------------------------------------------------------------------------
