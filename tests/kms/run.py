@@ -38,6 +38,7 @@ ACCOUNT = "000000000000"
 REGION = "us-east-1"
 ADMIN_KEY = ("AKIAADMINFORTESTS000", "admin/test/secret/aaaaaaaaaaaaaaaaaaaaaaaa")
 ALICE_KEY = ("AKIAALICEFORTESTS000", "alice/test/secret/aaaaaaaaaaaaaaaaaaaaaaaa")
+BOB_KEY = ("AKIABOBFORTESTS00000", "bob/test/secret/aaaaaaaaaaaaaaaaaaaaaaaaaa")
 
 CASES = []
 
@@ -146,6 +147,20 @@ def an_unsigned_request_is_refused_with_aws_names(s):
     status, body = post({"X-Amz-Target": "Other.ListKeys",
                          "Content-Type": "application/x-amz-json-1.1"})
     assert body["__type"] == "UnknownOperationException", body
+
+
+@case
+def a_bearer_token_works_as_on_v0(s):
+    def post(token):
+        req = urllib.request.Request(s.addr + "/", data=b"{}", method="POST", headers={
+            "X-Amz-Target": "TrentService.ListKeys", "Authorization": f"Bearer {token}",
+            "Content-Type": "application/x-amz-json-1.1"})
+        try:
+            return json.loads(urllib.request.urlopen(req).read())
+        except urllib.error.HTTPError as e:
+            return json.loads(e.read())
+    assert "Keys" in post(s.admin), post(s.admin)
+    assert post("cdt_not-a-token")["__type"] == "UnrecognizedClientException"
 
 
 @case
@@ -438,6 +453,119 @@ def key_policies_decide_who_may_do_what(s):
           PolicyName="default", Policy='{"Statement": [], "Statement": []}')
 
 
+# --- Grants ----------------------------------------------------------------------------------
+
+
+def user(name):
+    return f"arn:aws:iam::{ACCOUNT}:user/{name}"
+
+
+@case
+def grants_let_a_grantee_use_a_key_within_its_constraints(s):
+    kms, alice = client(s), client(s, ALICE_KEY)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    fails("AccessDeniedException", alice.encrypt, KeyId=key, Plaintext=b"a")
+    grant = kms.create_grant(
+        KeyId=key, GranteePrincipal=user("alice"), RetiringPrincipal=user("alice"),
+        Operations=["Encrypt", "Decrypt"], Name="alice-acme",
+        Constraints={"EncryptionContextSubset": {"tenant": "acme"}})
+    again = kms.create_grant(
+        KeyId=key, GranteePrincipal=user("alice"), RetiringPrincipal=user("alice"),
+        Operations=["Decrypt", "Encrypt"], Name="alice-acme",
+        Constraints={"EncryptionContextSubset": {"tenant": "acme"}})
+    assert again["GrantId"] == grant["GrantId"], (grant, again)
+    ctx = {"tenant": "acme", "file": "1"}
+    blob = alice.encrypt(KeyId=key, Plaintext=b"a", EncryptionContext=ctx)["CiphertextBlob"]
+    assert alice.decrypt(CiphertextBlob=blob, EncryptionContext=ctx)["Plaintext"] == b"a"
+    fails("AccessDeniedException", alice.encrypt, KeyId=key, Plaintext=b"a",
+          EncryptionContext={"tenant": "other"})
+    fails("AccessDeniedException", alice.encrypt, KeyId=key, Plaintext=b"a")
+    fails("AccessDeniedException", alice.generate_data_key, KeyId=key, KeySpec="AES_256",
+          EncryptionContext=ctx)
+    fails("AccessDeniedException", client(s, BOB_KEY).encrypt, KeyId=key, Plaintext=b"a",
+          EncryptionContext=ctx)
+    listed = kms.list_grants(KeyId=key)["Grants"]
+    assert len(listed) == 1, listed
+    g = listed[0]
+    assert g["GrantId"] == grant["GrantId"] and g["KeyId"] == arn(key), g
+    assert g["GranteePrincipal"] == user("alice") and sorted(g["Operations"]) == ["Decrypt", "Encrypt"]
+    assert g["Constraints"] == {"EncryptionContextSubset": {"tenant": "acme"}}, g
+    assert g["Name"] == "alice-acme" and g["IssuingAccount"] == f"arn:aws:iam::{ACCOUNT}:root"
+    retirable = alice.list_retirable_grants(RetiringPrincipal=user("alice"))["Grants"]
+    assert [x["GrantId"] for x in retirable] == [grant["GrantId"]], retirable
+    fails("AccessDeniedException", client(s, BOB_KEY).list_retirable_grants,
+          RetiringPrincipal=user("alice"))
+    # The key's state still rules: a grant does not open a disabled key.
+    kms.disable_key(KeyId=key)
+    fails("DisabledException", alice.encrypt, KeyId=key, Plaintext=b"a", EncryptionContext=ctx)
+    kms.enable_key(KeyId=key)
+    alice.retire_grant(GrantToken=grant["GrantToken"])
+    fails("AccessDeniedException", alice.decrypt, CiphertextBlob=blob, EncryptionContext=ctx)
+    assert kms.list_grants(KeyId=key)["Grants"] == []
+    fails("InvalidGrantTokenException", alice.retire_grant, GrantToken=grant["GrantToken"])
+
+
+@case
+def grant_equality_constraints_revocation_and_refusals(s):
+    kms, bob = client(s), client(s, BOB_KEY)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    g = kms.create_grant(KeyId=key, GranteePrincipal=user("bob"), Operations=["GenerateDataKey"],
+                         Constraints={"EncryptionContextEquals": {"app": "x"}})
+    assert bob.generate_data_key(KeyId=key, KeySpec="AES_256", EncryptionContext={"app": "x"})
+    fails("AccessDeniedException", bob.generate_data_key, KeyId=key, KeySpec="AES_256",
+          EncryptionContext={"app": "x", "more": "y"})
+    fails("AccessDeniedException", bob.retire_grant, KeyId=key, GrantId=g["GrantId"])
+    fails("AccessDeniedException", bob.revoke_grant, KeyId=key, GrantId=g["GrantId"])
+    fails("DryRunOperationException", kms.revoke_grant, KeyId=key, GrantId=g["GrantId"],
+          DryRun=True)
+    kms.revoke_grant(KeyId=key, GrantId=g["GrantId"])
+    fails("AccessDeniedException", bob.generate_data_key, KeyId=key, KeySpec="AES_256",
+          EncryptionContext={"app": "x"})
+    fails("NotFoundException", kms.revoke_grant, KeyId=key, GrantId=g["GrantId"])
+    raw = client(s, validate=False)
+    fails("ValidationException", raw.create_grant, KeyId=key, GranteePrincipal="bob",
+          Operations=["Decrypt"])
+    fails("ValidationException", raw.create_grant, KeyId=key, GranteePrincipal=user("bob"),
+          Operations=["Launch"])
+    fails("ValidationException", raw.create_grant, KeyId=key, GranteePrincipal=user("bob"),
+          Operations=["DescribeKey"], Constraints={"EncryptionContextSubset": {"a": "b"}})
+    fails("ValidationException", raw.create_grant, KeyId=key,
+          GranteePrincipal=f"arn:aws:iam::111122223333:user/bob", Operations=["Decrypt"])
+    kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    fails("KMSInvalidStateException", kms.create_grant, KeyId=key,
+          GranteePrincipal=user("bob"), Operations=["Decrypt"])
+
+
+@case
+def an_explicit_deny_beats_a_grant_and_grants_make_grants(s):
+    kms, alice, bob = client(s), client(s, ALICE_KEY), client(s, BOB_KEY)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Deny", "Principal": "*", "Action": "kms:Encrypt", "Resource": "*",
+         "Condition": {"StringEquals": {"kms:EncryptionContext:label": "secret"}}},
+        {"Effect": "Allow", "Principal": {"AWS": user("bob")}, "Action": "kms:CreateGrant",
+         "Resource": "*",
+         "Condition": {"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]}}},
+    ]}
+    kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(policy))
+    kms.create_grant(KeyId=key, GranteePrincipal=user("alice"),
+                     Operations=["Encrypt", "CreateGrant"])
+    assert alice.encrypt(KeyId=key, Plaintext=b"a", EncryptionContext={"label": "public"})
+    fails("AccessDeniedException", alice.encrypt, KeyId=key, Plaintext=b"a",
+          EncryptionContext={"label": "secret"})
+    # alice's grant carries CreateGrant: she may pass on what she holds, no more.
+    assert alice.create_grant(KeyId=key, GranteePrincipal=user("bob"), Operations=["Encrypt"])
+    assert bob.encrypt(KeyId=key, Plaintext=b"b")
+    fails("AccessDeniedException", alice.create_grant, KeyId=key,
+          GranteePrincipal=user("bob"), Operations=["Decrypt"])
+    # bob's policy statement allows grants of Decrypt alone (kms:GrantOperations).
+    assert bob.create_grant(KeyId=key, GranteePrincipal=user("alice"), Operations=["Decrypt"])
+    fails("AccessDeniedException", bob.create_grant, KeyId=key,
+          GranteePrincipal=user("alice"), Operations=["Decrypt", "ReEncryptFrom"])
+
+
 # --- Other clients ---------------------------------------------------------------------------
 
 
@@ -613,7 +741,7 @@ def main():
         server = Server(args.cli.resolve(), Path(tmp))
         passed = failed = 0
         try:
-            for creds, principal in ((ADMIN_KEY, "admin"), (ALICE_KEY, "alice")):
+            for creds, principal in ((ADMIN_KEY, "admin"), (ALICE_KEY, "alice"), (BOB_KEY, "bob")):
                 server.run("credential", "create", "--principal", principal,
                            "--access-key-id", creds[0], "--secret-access-key", creds[1])
             for f in CASES:

@@ -40,6 +40,8 @@ pub enum DomainError {
     Unsupported(String),
     /// The request would have succeeded; it asked only to check (DryRun).
     DryRun,
+    /// A grant token that names no grant.
+    InvalidGrantToken,
     /// A key policy document that does not parse or breaks the grammar's rules.
     MalformedPolicy(String),
     /// The principal exceeded its request rate.
@@ -87,6 +89,7 @@ impl DomainError {
             Self::Unsupported(_) => "Unsupported",
             Self::DryRun => "DryRun",
             Self::MalformedPolicy(_) => "MalformedPolicyDocument",
+            Self::InvalidGrantToken => "InvalidGrantToken",
             Self::RateLimited => "RateLimited",
             Self::LimitExceeded(_) => "LimitExceeded",
             Self::Unavailable(_) => "ServiceUnavailable",
@@ -118,6 +121,7 @@ impl DomainError {
             Self::DryRun => {
                 "The request would have succeeded, but the DryRun option is set.".into()
             }
+            Self::InvalidGrantToken => "the grant token names no grant".into(),
             Self::Unauthorized => "a valid bearer token is required".into(),
             Self::InvalidCiphertext => {
                 "the wrapped key, header or encryption context did not verify".into()

@@ -15,8 +15,8 @@ pub use error::DomainError;
 pub(crate) mod blob;
 pub use service::Resealed;
 pub(crate) use service::{
-    Answer, Authentication, Ciphertext, DataKeyLength, DigestOptions, EdkSelector, KeyServer,
-    NewKey, Sealed, Target, Unwrapped, require_admin,
+    Answer, Authentication, Ciphertext, Constraints, DataKeyLength, DigestOptions, EdkSelector,
+    Grant, GrantRef, KeyServer, NewGrant, NewKey, Sealed, Target, Unwrapped, require_admin,
 };
 
 /// The principal whose token `serve` creates on first start; it may create keys, aliases and

@@ -6,8 +6,8 @@
 mod ops;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, State};
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -182,6 +182,7 @@ fn exception(e: &DomainError) -> (StatusCode, &'static str) {
         DomainError::Unsupported(_) => (bad, "UnsupportedOperationException"),
         DomainError::DryRun => (StatusCode::PRECONDITION_FAILED, "DryRunOperationException"),
         DomainError::MalformedPolicy(_) => (bad, "MalformedPolicyDocumentException"),
+        DomainError::InvalidGrantToken => (bad, "InvalidGrantTokenException"),
         DomainError::RateLimited => (bad, "ThrottlingException"),
         DomainError::LimitExceeded(_) => (bad, "LimitExceededException"),
         DomainError::Unavailable(_) => {
