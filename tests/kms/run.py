@@ -727,6 +727,10 @@ def every_call_is_audited_without_secrets(s):
     assert ("Encrypt", "Allowed") in actions and ("Decrypt", "Error") in actions, actions
     enc = next(r for r in mine if r["action"] == "Encrypt")
     assert enc["context"] == {"case": "audit"} and enc["tokenId"] == ADMIN_KEY[0], enc
+    assert enc["region"] == REGION, enc
+    assert enc["requestParameters"] == {"keyId": key, "encryptionContext": {"case": "audit"}}, enc
+    # The chain, with the KMS fields in its records, still verifies end to end.
+    s.run("audit", "verify")
     text = json.dumps(records) + s.log_path.read_text()
     for leaked in (secret.decode(), base64.b64encode(secret).decode(), ADMIN_KEY[1]):
         assert leaked not in text, f"{leaked!r} reached the audit log or the server log"

@@ -72,6 +72,9 @@ pub struct Caller {
     /// The region the request is addressed to (its SigV4 credential scope); `None` for the
     /// deployment's own region.
     pub region: Option<String>,
+    /// What the request asked, without secrets, for its audit record (CloudTrail's
+    /// `requestParameters`; AWS KMS API calls).
+    pub parameters: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 impl Caller {
@@ -88,6 +91,7 @@ impl Caller {
             token_id: None,
             identity: None,
             region: None,
+            parameters: None,
         }
     }
 

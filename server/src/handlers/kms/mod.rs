@@ -71,7 +71,7 @@ async fn answer(
         ));
     }
     let body = body.map_err(|e| KmsError::Domain(DomainError::from(e)))?;
-    let caller = authenticate(state, parts, &body).await?;
+    let mut caller = authenticate(state, parts, &body).await?;
     let input: Value = if body.is_empty() {
         Value::Object(serde_json::Map::new())
     } else {
@@ -83,6 +83,7 @@ async fn answer(
             }
         }
     };
+    caller.parameters = Some(std::sync::Arc::new(request_parameters(&input)));
     ops::run(state, &caller, operation, input).await.map_err(KmsError::Domain)
 }
 
@@ -104,6 +105,25 @@ async fn authenticate(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Ca
     }
     let signed = sigv4::authenticate(&state.auth, parts, body, "kms").await;
     Ok(signed.map_err(KmsError::Auth)?.caller)
+}
+
+/// Members of a request that never go into an audit record: secrets, and blobs that are
+/// large and say nothing to a reader (CloudTrail leaves them out too).
+const UNRECORDED: [&str; 6] =
+    ["Plaintext", "CiphertextBlob", "GrantToken", "GrantTokens", "Recipient", "SecretAccessKey"];
+
+/// CloudTrail's `requestParameters` of a request: its members in camelCase, without
+/// [`UNRECORDED`] ones.
+fn request_parameters(input: &Value) -> Value {
+    let Value::Object(members) = input else { return Value::Null };
+    let kept = members.iter().filter(|(k, _)| !UNRECORDED.contains(&k.as_str())).map(|(k, v)| {
+        let mut name = k.clone();
+        if let Some(first) = name.get_mut(..1) {
+            first.make_ascii_lowercase();
+        }
+        (name, v.clone())
+    });
+    Value::Object(kept.collect())
 }
 
 /// Records a refusal of `operation` and returns it.
