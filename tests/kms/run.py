@@ -98,6 +98,17 @@ class Server:
         self.log.close()
 
 
+class External(Server):
+    """A server someone else started (server/tests/kms.rs, on PostgreSQL): its address, admin
+    token and log file."""
+
+    def __init__(self, cli: Path, work: Path, addr: str, admin: str, log: Path):
+        self.cli, self.work, self.addr, self.admin, self.log_path = cli, work, addr, admin, log
+
+    def stop(self):
+        pass
+
+
 def client(server, creds=ADMIN_KEY, region=REGION, validate=True):
     return boto3.client(
         "kms", endpoint_url=server.addr, region_name=region,
@@ -740,9 +751,16 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--cli", type=Path, required=True)
     parser.add_argument("--only", help="run the cases whose name contains this")
+    parser.add_argument("--server", help="use this running server (with --admin-token, --log)")
+    parser.add_argument("--admin-token")
+    parser.add_argument("--log", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(args.cli.resolve(), Path(tmp))
+        if args.server:
+            server = External(args.cli.resolve(), Path(tmp), args.server, args.admin_token,
+                              args.log)
+        else:
+            server = Server(args.cli.resolve(), Path(tmp))
         passed = failed = 0
         try:
             for creds, principal in ((ADMIN_KEY, "admin"), (ALICE_KEY, "alice"), (BOB_KEY, "bob")):
