@@ -223,7 +223,7 @@ def create_describe_and_list_symmetric_keys(s):
             break
         marker = page["NextMarker"]
     assert ids <= seen and pages >= 2, (ids, seen, pages)
-    fails("ValidationException", client(s, validate=False).list_keys, Marker="garbage")
+    fails("InvalidMarkerException", client(s, validate=False).list_keys, Marker="garbage")
 
 
 @case
@@ -372,6 +372,16 @@ def rsa_keys_encrypt_with_oaep(s):
           EncryptionAlgorithm="RSAES_OAEP_SHA_256", EncryptionContext={"a": "b"})
     symmetric = kms.create_key()["KeyMetadata"]["KeyId"]
     fails("UnsupportedOperationException", kms.get_public_key, KeyId=symmetric)
+    # ReEncrypt from an RSA key: it needs the source key and algorithm, as Decrypt does.
+    rsa_blob = public.encrypt(b"to symmetric", padding.OAEP(padding.MGF1(hashes.SHA256()),
+                                                            hashes.SHA256(), None))
+    fails("InvalidCiphertextException", kms.re_encrypt, CiphertextBlob=rsa_blob,
+          DestinationKeyId=symmetric)
+    moved = kms.re_encrypt(CiphertextBlob=rsa_blob, SourceKeyId=key["KeyId"],
+                           SourceEncryptionAlgorithm="RSAES_OAEP_SHA_256",
+                           DestinationKeyId=symmetric)
+    assert moved["SourceKeyId"] == key["Arn"], moved
+    assert kms.decrypt(CiphertextBlob=moved["CiphertextBlob"])["Plaintext"] == b"to symmetric"
 
 
 @case

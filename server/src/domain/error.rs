@@ -42,6 +42,8 @@ pub enum DomainError {
     DryRun,
     /// A grant token that names no grant.
     InvalidGrantToken,
+    /// A paging marker this server did not give out.
+    InvalidMarker,
     /// A key policy document that does not parse or breaks the grammar's rules.
     MalformedPolicy(String),
     /// The principal exceeded its request rate.
@@ -90,6 +92,7 @@ impl DomainError {
             Self::DryRun => "DryRun",
             Self::MalformedPolicy(_) => "MalformedPolicyDocument",
             Self::InvalidGrantToken => "InvalidGrantToken",
+            Self::InvalidMarker => "InvalidMarker",
             Self::RateLimited => "RateLimited",
             Self::LimitExceeded(_) => "LimitExceeded",
             Self::Unavailable(_) => "ServiceUnavailable",
@@ -122,6 +125,7 @@ impl DomainError {
                 "The request would have succeeded, but the DryRun option is set.".into()
             }
             Self::InvalidGrantToken => "the grant token names no grant".into(),
+            Self::InvalidMarker => "the Marker is not one this server gave".into(),
             Self::Unauthorized => "a valid bearer token is required".into(),
             Self::InvalidCiphertext => {
                 "the wrapped key, header or encryption context did not verify".into()

@@ -18,7 +18,8 @@ fn status(e: &DomainError) -> StatusCode {
         | DomainError::Tag(_)
         | DomainError::Unsupported(_)
         | DomainError::MalformedPolicy(_)
-        | DomainError::InvalidGrantToken => StatusCode::BAD_REQUEST,
+        | DomainError::InvalidGrantToken
+        | DomainError::InvalidMarker => StatusCode::BAD_REQUEST,
         DomainError::AlreadyExists(_) => StatusCode::CONFLICT,
         DomainError::DryRun => StatusCode::PRECONDITION_FAILED,
         DomainError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

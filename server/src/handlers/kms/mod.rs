@@ -203,6 +203,7 @@ fn exception(e: &DomainError) -> (StatusCode, &'static str) {
         DomainError::DryRun => (StatusCode::PRECONDITION_FAILED, "DryRunOperationException"),
         DomainError::MalformedPolicy(_) => (bad, "MalformedPolicyDocumentException"),
         DomainError::InvalidGrantToken => (bad, "InvalidGrantTokenException"),
+        DomainError::InvalidMarker => (bad, "InvalidMarkerException"),
         DomainError::RateLimited => (bad, "ThrottlingException"),
         DomainError::LimitExceeded(_) => (bad, "LimitExceededException"),
         DomainError::Unavailable(_) => {

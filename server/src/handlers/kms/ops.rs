@@ -485,9 +485,7 @@ fn page<'a, T>(all: &'a [T], page: &Page, max: usize) -> Result<(&'a [T], Option
     };
     let start = match &page.marker {
         None => 0,
-        Some(m) => parse_marker(m).filter(|s| *s <= all.len()).ok_or_else(|| {
-            DomainError::invalid("InvalidMarker: the Marker is not one this server gave")
-        })?,
+        Some(m) => parse_marker(m).filter(|s| *s <= all.len()).ok_or(DomainError::InvalidMarker)?,
     };
     let end = (start + limit).min(all.len());
     let next = (end < all.len()).then(|| STANDARD.encode(format!("next:{end}")));
