@@ -150,9 +150,10 @@ pub(crate) async fn bootstrap(keys: &KeyServer, dir: &Path) -> Result<Value, Dom
         )
         .await?;
 
-    let (escrow_pkcs8, escrow_spki) = tokio::task::spawn_blocking(|| secrets::generate("RSA_3072"))
-        .await
-        .map_err(|e| DomainError::internal(e.to_string()))??;
+    let (escrow_pkcs8, escrow_spki) =
+        tokio::task::spawn_blocking(|| crate::domain::material::generate("RSA_3072"))
+            .await
+            .map_err(|e| DomainError::internal(e.to_string()))??;
     write_secret(
         &dir.join("escrow-private.pem"),
         secrets::pem("PRIVATE KEY", &escrow_pkcs8).as_bytes(),

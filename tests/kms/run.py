@@ -395,6 +395,128 @@ def dry_run_checks_without_doing(s):
     fails("DisabledException", kms.encrypt, KeyId=key, Plaintext=b"x", DryRun=True)
 
 
+# --- Signing, MACs, key agreement (part 2) ---------------------------------------------------
+
+
+def verify_independently(public, algorithm, message, signature):
+    """Verifies with Python's `cryptography`, against GetPublicKey's key."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    name = algorithm.rsplit("_", 1)[1]
+    h = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}[name]
+    if algorithm.startswith("ECDSA"):
+        public.verify(signature, message, ec.ECDSA(h))
+    elif algorithm.startswith("RSASSA_PSS"):
+        public.verify(signature, message,
+                      padding.PSS(mgf=padding.MGF1(h), salt_length=h.digest_size), h)
+    else:
+        public.verify(signature, message, padding.PKCS1v15(), h)
+
+
+@case
+def sign_and_verify_with_every_signing_spec(s):
+    kms = client(s)
+    message = b"sign me " * 10
+    for spec, algorithms in (
+        ("ECC_NIST_P256", ["ECDSA_SHA_256"]),
+        ("ECC_NIST_P384", ["ECDSA_SHA_384"]),
+        ("ECC_NIST_P521", ["ECDSA_SHA_512"]),
+        ("ECC_SECG_P256K1", ["ECDSA_SHA_256"]),
+        ("RSA_2048", ["RSASSA_PSS_SHA_256", "RSASSA_PSS_SHA_384", "RSASSA_PSS_SHA_512",
+                      "RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PKCS1_V1_5_SHA_384",
+                      "RSASSA_PKCS1_V1_5_SHA_512"]),
+    ):
+        m = kms.create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+        assert m["SigningAlgorithms"] == algorithms and "EncryptionAlgorithms" not in m, m
+        pub = kms.get_public_key(KeyId=m["KeyId"])
+        assert pub["SigningAlgorithms"] == algorithms and pub["KeyUsage"] == "SIGN_VERIFY", pub
+        public = serialization.load_der_public_key(pub["PublicKey"])
+        for alg in algorithms:
+            sig = kms.sign(KeyId=m["KeyId"], Message=message, SigningAlgorithm=alg)
+            assert sig["KeyId"] == m["Arn"] and sig["SigningAlgorithm"] == alg, sig
+            verify_independently(public, alg, message, sig["Signature"])
+            v = kms.verify(KeyId=m["KeyId"], Message=message, Signature=sig["Signature"],
+                           SigningAlgorithm=alg)
+            assert v["SignatureValid"] is True, v
+            fails("KMSInvalidSignatureException", kms.verify, KeyId=m["KeyId"],
+                  Message=message + b"!", Signature=sig["Signature"], SigningAlgorithm=alg)
+            # A DIGEST message is the hash the algorithm names, made here.
+            h = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}[
+                alg.rsplit("_", 1)[1]]
+            digest = hashes.Hash(h)
+            digest.update(message)
+            d = digest.finalize()
+            dsig = kms.sign(KeyId=m["KeyId"], Message=d, MessageType="DIGEST", SigningAlgorithm=alg)
+            verify_independently(public, alg, message, dsig["Signature"])
+            assert kms.verify(KeyId=m["KeyId"], Message=d, MessageType="DIGEST",
+                              Signature=sig["Signature"], SigningAlgorithm=alg)["SignatureValid"]
+            fails("ValidationException", kms.sign, KeyId=m["KeyId"], Message=d[:-1],
+                  MessageType="DIGEST", SigningAlgorithm=alg)
+        fails("InvalidKeyUsageException", kms.encrypt, KeyId=m["KeyId"], Plaintext=b"x",
+              EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+    ecc = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    fails("InvalidKeyUsageException", kms.sign, KeyId=ecc, Message=b"x",
+          SigningAlgorithm="ECDSA_SHA_384")
+    fails("ValidationException", client(s, validate=False).sign, KeyId=ecc, Message=b"x" * 4097,
+          SigningAlgorithm="ECDSA_SHA_256")
+    fails("DryRunOperationException", kms.sign, KeyId=ecc, Message=b"x",
+          SigningAlgorithm="ECDSA_SHA_256", DryRun=True)
+    symmetric = kms.create_key()["KeyMetadata"]["KeyId"]
+    fails("InvalidKeyUsageException", kms.sign, KeyId=symmetric, Message=b"x",
+          SigningAlgorithm="ECDSA_SHA_256")
+    raw = client(s, validate=False)
+    fails("ValidationException", raw.create_key, KeySpec="ECC_NIST_P256")
+    fails("ValidationException", raw.create_key, KeySpec="ECC_SECG_P256K1",
+          KeyUsage="KEY_AGREEMENT")
+    fails("ValidationException", raw.create_key, KeySpec="HMAC_256", KeyUsage="SIGN_VERIFY")
+
+
+@case
+def hmac_keys_generate_and_verify_macs(s):
+    kms = client(s)
+    for spec, alg, length in (("HMAC_224", "HMAC_SHA_224", 28), ("HMAC_256", "HMAC_SHA_256", 32),
+                              ("HMAC_384", "HMAC_SHA_384", 48), ("HMAC_512", "HMAC_SHA_512", 64)):
+        m = kms.create_key(KeySpec=spec, KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+        assert m["MacAlgorithms"] == [alg], m
+        r = kms.generate_mac(KeyId=m["KeyId"], Message=b"m", MacAlgorithm=alg)
+        assert len(r["Mac"]) == length and r["KeyId"] == m["Arn"], r
+        again = kms.generate_mac(KeyId=m["KeyId"], Message=b"m", MacAlgorithm=alg)["Mac"]
+        assert again == r["Mac"], "an HMAC is deterministic"
+        assert kms.verify_mac(KeyId=m["KeyId"], Message=b"m", Mac=r["Mac"],
+                              MacAlgorithm=alg)["MacValid"] is True
+        fails("KMSInvalidMacException", kms.verify_mac, KeyId=m["KeyId"], Message=b"n",
+              Mac=r["Mac"], MacAlgorithm=alg)
+        fails("UnsupportedOperationException", kms.get_public_key, KeyId=m["KeyId"])
+    fails("InvalidKeyUsageException", kms.generate_mac, KeyId=m["KeyId"], Message=b"m",
+          MacAlgorithm="HMAC_SHA_256")
+    other = kms.create_key(KeySpec="HMAC_512", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    fails("KMSInvalidMacException", kms.verify_mac, KeyId=other["KeyId"], Message=b"m",
+          Mac=r["Mac"], MacAlgorithm="HMAC_SHA_512")
+
+
+@case
+def derive_shared_secret_matches_an_independent_ecdh(s):
+    from cryptography.hazmat.primitives.asymmetric import ec
+    kms = client(s)
+    for spec, curve in (("ECC_NIST_P256", ec.SECP256R1()), ("ECC_NIST_P384", ec.SECP384R1()),
+                        ("ECC_NIST_P521", ec.SECP521R1())):
+        m = kms.create_key(KeySpec=spec, KeyUsage="KEY_AGREEMENT")["KeyMetadata"]
+        assert m["KeyAgreementAlgorithms"] == ["ECDH"], m
+        theirs = ec.generate_private_key(curve)
+        spki = theirs.public_key().public_bytes(serialization.Encoding.DER,
+                                                serialization.PublicFormat.SubjectPublicKeyInfo)
+        r = kms.derive_shared_secret(KeyId=m["KeyId"], KeyAgreementAlgorithm="ECDH",
+                                     PublicKey=spki)
+        ours = serialization.load_der_public_key(kms.get_public_key(KeyId=m["KeyId"])["PublicKey"])
+        assert r["SharedSecret"] == theirs.exchange(ec.ECDH(), ours), spec
+        wrong = ec.generate_private_key(ec.SECP256K1()).public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        fails("ValidationException", kms.derive_shared_secret, KeyId=m["KeyId"],
+              KeyAgreementAlgorithm="ECDH", PublicKey=wrong)
+    signing = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    fails("InvalidKeyUsageException", kms.derive_shared_secret, KeyId=signing["KeyId"],
+          KeyAgreementAlgorithm="ECDH", PublicKey=spki)
+
+
 # --- Aliases, tags, policies -----------------------------------------------------------------
 
 

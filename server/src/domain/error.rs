@@ -44,6 +44,10 @@ pub enum DomainError {
     InvalidGrantToken,
     /// A paging marker this server did not give out.
     InvalidMarker,
+    /// Verify: the signature is not the key's over the message.
+    InvalidSignature,
+    /// VerifyMac: the MAC is not the key's over the message.
+    InvalidMac,
     /// A key policy document that does not parse or breaks the grammar's rules.
     MalformedPolicy(String),
     /// The principal exceeded its request rate.
@@ -93,6 +97,8 @@ impl DomainError {
             Self::MalformedPolicy(_) => "MalformedPolicyDocument",
             Self::InvalidGrantToken => "InvalidGrantToken",
             Self::InvalidMarker => "InvalidMarker",
+            Self::InvalidSignature => "InvalidSignature",
+            Self::InvalidMac => "InvalidMac",
             Self::RateLimited => "RateLimited",
             Self::LimitExceeded(_) => "LimitExceeded",
             Self::Unavailable(_) => "ServiceUnavailable",
@@ -126,6 +132,8 @@ impl DomainError {
             }
             Self::InvalidGrantToken => "the grant token names no grant".into(),
             Self::InvalidMarker => "the Marker is not one this server gave".into(),
+            Self::InvalidSignature => "the signature did not verify".into(),
+            Self::InvalidMac => "the MAC did not verify".into(),
             Self::Unauthorized => "a valid bearer token is required".into(),
             Self::InvalidCiphertext => {
                 "the wrapped key, header or encryption context did not verify".into()

@@ -19,15 +19,6 @@ pub(crate) const DELETION_WINDOW_DAYS: std::ops::RangeInclusive<i64> = 7..=30;
 /// The key spec of AES-256-GCM keys (AWS KMS's default).
 pub(crate) const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
 
-/// The key's encryption algorithms, as AWS KMS names them.
-pub(crate) fn encryption_algorithms(spec: &str) -> &'static [&'static str] {
-    if spec == SYMMETRIC_DEFAULT {
-        &[SYMMETRIC_DEFAULT]
-    } else {
-        &super::secrets::ENCRYPTION_ALGORITHMS
-    }
-}
-
 /// Whether `region` has the form of an AWS region name (`us-east-1`, `eu-central-2`).
 pub(crate) fn valid_region(region: &str) -> bool {
     (4..=32).contains(&region.len())
@@ -88,7 +79,14 @@ pub(crate) struct KeyMetadata {
     pub(crate) current_version: i64,
     pub(crate) tags: BTreeMap<String, String>,
     pub(crate) encryption_algorithms: &'static [&'static str],
-    /// For the AWS KMS API's own shape (epoch seconds, account), not in `/v0`'s.
+    /// For the AWS KMS API's own shape (other algorithms, epoch seconds, account), not in
+    /// `/v0`'s.
+    #[serde(skip)]
+    pub(crate) signing_algorithms: &'static [&'static str],
+    #[serde(skip)]
+    pub(crate) mac_algorithms: &'static [&'static str],
+    #[serde(skip)]
+    pub(crate) key_agreement_algorithms: &'static [&'static str],
     #[serde(skip)]
     pub(crate) account: String,
     #[serde(skip)]
@@ -111,6 +109,8 @@ impl KeyRow {
     }
 
     pub(crate) fn metadata(&self, account: &str) -> KeyMetadata {
+        let (encryption, signing, mac, agreement) =
+            super::material::algorithms(&self.key_spec, &self.key_usage);
         KeyMetadata {
             key_id: self.key_id.clone(),
             arn: self.arn(account),
@@ -123,7 +123,10 @@ impl KeyRow {
             deletion_date: self.deletion_date.map(rfc3339),
             current_version: self.current_version,
             tags: self.tag_map(),
-            encryption_algorithms: encryption_algorithms(&self.key_spec),
+            encryption_algorithms: encryption,
+            signing_algorithms: signing,
+            mac_algorithms: mac,
+            key_agreement_algorithms: agreement,
             account: account.into(),
             created_ms: self.created_at,
             deletion_ms: self.deletion_date,
@@ -133,6 +136,11 @@ impl KeyRow {
     /// Its tags.
     pub(crate) fn tag_map(&self) -> BTreeMap<String, String> {
         serde_json::from_str(&self.tags).unwrap_or_default()
+    }
+
+    /// Its encryption algorithms (none for keys of other usages).
+    pub(crate) fn encryption_algorithms(&self) -> &'static [&'static str] {
+        super::material::algorithms(&self.key_spec, &self.key_usage).0
     }
 
     /// Whether its material is an AES-256 key (else an RSA key pair).
@@ -227,7 +235,7 @@ pub(crate) fn public_key_document(
         "pem": pem,
         "jwk": {"kty": "RSA", "n": URL_SAFE_NO_PAD.encode(n), "e": URL_SAFE_NO_PAD.encode(e),
                 "alg": "RSA-OAEP-256", "use": "enc", "kid": key_name(&key.key_id, version)},
-        "encryptionAlgorithms": encryption_algorithms(&key.key_spec),
+        "encryptionAlgorithms": super::material::algorithms(&key.key_spec, &key.key_usage).0,
     }))
 }
 

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod error;
 pub(crate) mod keys;
+pub(crate) mod material;
 pub mod oidc;
 pub mod policy;
 pub(crate) mod recipient;

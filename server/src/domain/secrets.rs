@@ -1,61 +1,14 @@
-//! Key material: the root key that seals private keys at rest, RSA key generation and
-//! OAEP decryption. Every private-key operation goes through aws-lc-rs (constant time).
+//! RSA-OAEP encryption and decryption, the cache of opened private keys, randomness, the
+//! crypto pool and secret files. Every private-key operation goes through aws-lc-rs (constant
+//! time); key generation and the other key kinds are in [`super::material`].
 
-use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rsa::{
-    KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey,
-    PrivateDecryptingKey,
+    OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey, PrivateDecryptingKey,
 };
 use zeroize::Zeroizing;
 
 use super::error::DomainError;
 use super::root::RootKey;
-
-/// RSA key specs, as AWS KMS names them.
-pub(crate) const KEY_SPECS: [&str; 3] = ["RSA_2048", "RSA_3072", "RSA_4096"];
-
-/// The encryption algorithms a key allows, as AWS KMS names them.
-pub(crate) const ENCRYPTION_ALGORITHMS: [&str; 2] = ["RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"];
-
-/// The RSA key size of a key spec.
-fn key_size(spec: &str) -> Result<KeySize, DomainError> {
-    match spec {
-        "RSA_2048" => Ok(KeySize::Rsa2048),
-        "RSA_3072" => Ok(KeySize::Rsa3072),
-        "RSA_4096" => Ok(KeySize::Rsa4096),
-        _ => Err(DomainError::invalid(format!("keySpec must be one of {KEY_SPECS:?}"))),
-    }
-}
-
-/// Refuses unknown key specs before any key is generated.
-pub(crate) fn check_spec(spec: &str) -> Result<(), DomainError> {
-    if spec == super::keys::SYMMETRIC_DEFAULT {
-        return Ok(());
-    }
-    key_size(spec).map(|_| ()).map_err(|_| {
-        DomainError::invalid(format!(
-            "KeySpec must be SYMMETRIC_DEFAULT or one of {KEY_SPECS:?}, not {spec:?}"
-        ))
-    })
-}
-
-/// New key material: for SYMMETRIC_DEFAULT an AES-256 key (and no public key), else an RSA
-/// key pair (PKCS#8 DER private key, SPKI DER public key).
-pub(crate) fn generate(spec: &str) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), DomainError> {
-    if spec == super::keys::SYMMETRIC_DEFAULT {
-        let mut material = Zeroizing::new(vec![0u8; 32]);
-        getrandom::fill(&mut material).map_err(|_| DomainError::internal("random failed"))?;
-        return Ok((material, Vec::new()));
-    }
-    let size = key_size(spec)?;
-    let key =
-        PrivateDecryptingKey::generate(size).map_err(|_| DomainError::internal("keygen failed"))?;
-    let pkcs8: Pkcs8V1Der<'static> =
-        key.as_der().map_err(|_| DomainError::internal("encode failed"))?;
-    let public = key.public_key();
-    let spki = public.as_der().map_err(|_| DomainError::internal("encode failed"))?;
-    Ok((Zeroizing::new(pkcs8.as_ref().to_vec()), spki.as_ref().to_vec()))
-}
 
 /// RSA-OAEP encryption to a stored public key (Encrypt with an RSA key), within the
 /// padding's limit for the key size.

@@ -21,6 +21,7 @@ use super::error::DomainError;
 use super::keys::{
     self, DISABLED, ENABLED, KEY_NAMESPACE, KeyMetadata, PENDING_DELETION, live, now_ms,
 };
+use super::material;
 use super::oidc;
 use super::policy::{Decision, Policy, Request as PolicyRequest, default_policy};
 use super::recipient::Recipient;
@@ -31,6 +32,7 @@ use crate::store::{AliasRow, KeyRow, KeyVersion, Store, TokenRow, WriteTx};
 
 mod envelope;
 mod grants;
+mod signing;
 
 pub(crate) use envelope::{Ciphertext, DataKeyLength, Sealed, Target};
 pub(crate) use grants::{Constraints, Grant, GrantRef, NewGrant};
@@ -230,11 +232,6 @@ impl KeyServer {
     /// The account ID in ARNs.
     pub(crate) fn account(&self) -> &str {
         &self.location.account
-    }
-
-    /// The ARN of key `key_id` in the caller's region.
-    pub(crate) fn arn_of(&self, caller: &Caller, key_id: &str) -> String {
-        keys::key_arn(self.region_of(caller), self.account(), key_id)
     }
 
     /// The ARN of `alias/NAME` in the caller's region.
@@ -623,21 +620,7 @@ impl KeyServer {
                 Some(p) => Policy::from_json(p)?,
                 None => default_policy(),
             };
-            secrets::check_spec(&req.key_spec)?;
-            if req.key_usage != "ENCRYPT_DECRYPT" {
-                return Err(match req.key_usage.as_str() {
-                    "SIGN_VERIFY" | "GENERATE_VERIFY_MAC" | "KEY_AGREEMENT" => {
-                        DomainError::Unsupported(format!(
-                            "KeyUsage {} is not supported yet; keys are ENCRYPT_DECRYPT",
-                            req.key_usage
-                        ))
-                    }
-                    _ => DomainError::invalid(format!(
-                        "KeyUsage must be ENCRYPT_DECRYPT, not {:?}",
-                        req.key_usage
-                    )),
-                });
-            }
+            material::check(&req.key_spec, &req.key_usage)?;
             if req.description.chars().count() > MAX_DESCRIPTION {
                 return Err(DomainError::invalid(format!(
                     "Description is at most {MAX_DESCRIPTION} characters"
@@ -654,7 +637,7 @@ impl KeyServer {
             Err(e) => return self.refuse(caller, "CreateKey", e).await,
         };
         let spec = req.key_spec.clone();
-        let (pkcs8, spki) = self.crypto.run(move || secrets::generate(&spec)).await?;
+        let (pkcs8, spki) = self.crypto.run(move || material::generate(&spec)).await?;
         let key = KeyRow {
             key_id: keys::new_key_id()?,
             description: req.description,
@@ -751,15 +734,30 @@ impl KeyServer {
         key_ref: &str,
     ) -> Result<serde_json::Value> {
         self.read_key(caller, key_ref, "GetPublicKey", async |key| {
-            if key.is_symmetric() {
-                return Err(DomainError::Unsupported(format!(
-                    "key {} is symmetric: it has no public key",
-                    key.key_id
-                )));
-            }
             key.require_enabled()?;
+            rsa_only(&key)?;
             let version = self.version(&key, key.current_version).await?;
             keys::public_key_document(&key, key.current_version, &version.public_der)
+        })
+        .await
+    }
+
+    /// GetPublicKey of any asymmetric key (the AWS KMS API's): its metadata and SPKI DER.
+    pub(crate) async fn public_key_der(
+        &self,
+        caller: &Caller,
+        key_ref: &str,
+    ) -> Result<(KeyMetadata, Vec<u8>)> {
+        self.read_key(caller, key_ref, "GetPublicKey", async |key| {
+            key.require_enabled()?;
+            let version = self.version(&key, key.current_version).await?;
+            if version.public_der.is_empty() {
+                return Err(DomainError::Unsupported(format!(
+                    "key {} ({}) has no public key",
+                    key.key_id, key.key_spec
+                )));
+            }
+            Ok((key.metadata(self.account()), version.public_der))
         })
         .await
     }
@@ -868,7 +866,7 @@ impl KeyServer {
             Err(e) => return self.refuse(caller, "RotateKey", e).await,
         };
         let spec = key.key_spec.clone();
-        let (pkcs8, spki) = self.crypto.run(move || secrets::generate(&spec)).await?;
+        let (pkcs8, spki) = self.crypto.run(move || material::generate(&spec)).await?;
         let root = self.root.clone();
         let key_id = key.key_id.clone();
         let (who, key_ref) = (caller.clone(), key_ref.to_string());
@@ -1486,12 +1484,12 @@ fn authorize_with(
     }
 }
 
-/// Refuses RSA work with a symmetric key (its material is an AES key, not a key pair).
+/// Refuses RSA-OAEP work with any key but an RSA ENCRYPT_DECRYPT key.
 fn rsa_only(key: &KeyRow) -> Result<()> {
-    if key.is_symmetric() {
+    if key.is_symmetric() || key.key_usage != material::ENCRYPT_DECRYPT {
         return Err(DomainError::InvalidKeyUsage(format!(
-            "key {} is symmetric: it wraps no RSA-OAEP data keys",
-            key.key_id
+            "key {} ({} {}) wraps no RSA-OAEP data keys",
+            key.key_id, key.key_spec, key.key_usage
         )));
     }
     Ok(())

@@ -19,7 +19,9 @@ fn status(e: &DomainError) -> StatusCode {
         | DomainError::Unsupported(_)
         | DomainError::MalformedPolicy(_)
         | DomainError::InvalidGrantToken
-        | DomainError::InvalidMarker => StatusCode::BAD_REQUEST,
+        | DomainError::InvalidMarker
+        | DomainError::InvalidSignature
+        | DomainError::InvalidMac => StatusCode::BAD_REQUEST,
         DomainError::AlreadyExists(_) => StatusCode::CONFLICT,
         DomainError::DryRun => StatusCode::PRECONDITION_FAILED,
         DomainError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -84,7 +84,7 @@ pub(crate) struct Target<'a> {
 /// Whether `algorithm` fits `key` and, for RSA, whether it is OAEP with SHA-1.
 fn algorithm_for(key: &KeyRow, algorithm: Option<&str>) -> Result<(String, bool)> {
     let algorithm = algorithm.unwrap_or(SYMMETRIC_DEFAULT);
-    if !keys::encryption_algorithms(&key.key_spec).contains(&algorithm) {
+    if !key.encryption_algorithms().contains(&algorithm) {
         return Err(DomainError::InvalidKeyUsage(format!(
             "key {} ({}) does not support EncryptionAlgorithm {algorithm}",
             key.key_id, key.key_spec
@@ -333,7 +333,7 @@ impl KeyServer {
 
     /// A symmetric key version's AES-256 material, opened under the root key on the crypto
     /// pool (a PKCS#11 token's calls block).
-    async fn open_material(
+    pub(super) async fn open_material(
         &self,
         key: &KeyRow,
         version: i64,

@@ -109,8 +109,18 @@ async fn authenticate(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Ca
 
 /// Members of a request that never go into an audit record: secrets, and blobs that are
 /// large and say nothing to a reader (CloudTrail leaves them out too).
-const UNRECORDED: [&str; 6] =
-    ["Plaintext", "CiphertextBlob", "GrantToken", "GrantTokens", "Recipient", "SecretAccessKey"];
+const UNRECORDED: [&str; 10] = [
+    "Plaintext",
+    "CiphertextBlob",
+    "GrantToken",
+    "GrantTokens",
+    "Recipient",
+    "Message",
+    "Signature",
+    "Mac",
+    "PublicKey",
+    "SecretAccessKey",
+];
 
 /// CloudTrail's `requestParameters` of a request: its members in camelCase, without
 /// [`UNRECORDED`] ones.
@@ -204,6 +214,8 @@ fn exception(e: &DomainError) -> (StatusCode, &'static str) {
         DomainError::MalformedPolicy(_) => (bad, "MalformedPolicyDocumentException"),
         DomainError::InvalidGrantToken => (bad, "InvalidGrantTokenException"),
         DomainError::InvalidMarker => (bad, "InvalidMarkerException"),
+        DomainError::InvalidSignature => (bad, "KMSInvalidSignatureException"),
+        DomainError::InvalidMac => (bad, "KMSInvalidMacException"),
         DomainError::RateLimited => (bad, "ThrottlingException"),
         DomainError::LimitExceeded(_) => (bad, "LimitExceededException"),
         DomainError::Unavailable(_) => {

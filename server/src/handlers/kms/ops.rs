@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use crate::domain::keys::KeyMetadata;
+use crate::domain::material::Message;
 use crate::domain::policy::{PolicyDocument, aws_default_policy};
 use crate::domain::{
     Caller, Ciphertext, Constraints, DataKeyLength, DomainError, Grant, GrantRef, NewGrant, NewKey,
@@ -77,15 +78,14 @@ pub(super) async fn run(
         }
         "GetPublicKey" => {
             let r = parse!(KeyOnly);
-            let doc = keys.public_key(caller, &r.key_id).await?;
-            let id = doc["keyId"].as_str().unwrap_or_default();
-            Ok(json!({
-                "KeyId": keys.arn_of(caller, id),
-                "PublicKey": doc["publicKey"],
-                "KeySpec": doc["keySpec"], "CustomerMasterKeySpec": doc["keySpec"],
-                "KeyUsage": doc["keyUsage"],
-                "EncryptionAlgorithms": doc["encryptionAlgorithms"],
-            }))
+            let (m, spki) = keys.public_key_der(caller, &r.key_id).await?;
+            let mut out = json!({
+                "KeyId": m.arn, "PublicKey": STANDARD.encode(spki),
+                "KeySpec": m.key_spec, "CustomerMasterKeySpec": m.key_spec,
+                "KeyUsage": m.key_usage,
+            });
+            algorithms(&mut out, &m);
+            Ok(out)
         }
         "Encrypt" => {
             let r = parse!(Encrypt);
@@ -320,6 +320,76 @@ pub(super) async fn run(
             keys.revoke_grant(caller, &r.key_id, &r.grant_id, r.dry_run).await?;
             Ok(json!({}))
         }
+        "Sign" | "Verify" => {
+            let r = parse!(Signing);
+            let message = match r.message_type.as_deref() {
+                None | Some("RAW") => Message::Raw(&r.message.0),
+                Some("DIGEST") => Message::Digest(&r.message.0),
+                Some(other) => {
+                    let e = DomainError::invalid(format!(
+                        "MessageType must be RAW or DIGEST, not {other:?}"
+                    ));
+                    return keys.refuse(caller, operation, e).await;
+                }
+            };
+            let algorithm = &r.signing_algorithm;
+            if operation == "Sign" {
+                let (arn, signature) =
+                    keys.sign(caller, &r.key_id, algorithm, message, r.dry_run).await?;
+                return Ok(json!({
+                    "KeyId": arn, "Signature": STANDARD.encode(signature),
+                    "SigningAlgorithm": algorithm,
+                }));
+            }
+            let Some(signature) = &r.signature else {
+                let e = DomainError::invalid("Signature is required");
+                return keys.refuse(caller, operation, e).await;
+            };
+            let arn =
+                keys.verify(caller, &r.key_id, algorithm, message, &signature.0, r.dry_run).await?;
+            Ok(json!({ "KeyId": arn, "SignatureValid": true, "SigningAlgorithm": algorithm }))
+        }
+        "GenerateMac" | "VerifyMac" => {
+            let r = parse!(Mac);
+            let algorithm = &r.mac_algorithm;
+            if operation == "GenerateMac" {
+                let (arn, tag) = keys
+                    .generate_mac(caller, &r.key_id, algorithm, &r.message.0, r.dry_run)
+                    .await?;
+                return Ok(json!({
+                    "KeyId": arn, "Mac": STANDARD.encode(tag), "MacAlgorithm": algorithm,
+                }));
+            }
+            let Some(tag) = &r.mac else {
+                let e = DomainError::invalid("Mac is required");
+                return keys.refuse(caller, operation, e).await;
+            };
+            let arn = keys
+                .verify_mac(caller, &r.key_id, algorithm, &r.message.0, &tag.0, r.dry_run)
+                .await?;
+            Ok(json!({ "KeyId": arn, "MacValid": true, "MacAlgorithm": algorithm }))
+        }
+        "DeriveSharedSecret" => {
+            let r = parse!(Derive);
+            if r.recipient.is_some() {
+                let e =
+                    DomainError::Unsupported("Recipient (Nitro Enclaves) is not supported".into());
+                return keys.refuse(caller, operation, e).await;
+            }
+            let (arn, secret) = keys
+                .derive_shared_secret(
+                    caller,
+                    &r.key_id,
+                    &r.key_agreement_algorithm,
+                    &r.public_key.0,
+                    r.dry_run,
+                )
+                .await?;
+            Ok(json!({
+                "KeyId": arn, "SharedSecret": STANDARD.encode(secret.as_slice()),
+                "KeyAgreementAlgorithm": r.key_agreement_algorithm, "KeyOrigin": "AWS_KMS",
+            }))
+        }
         known if KNOWN.contains(&known) => {
             let e = DomainError::Unsupported(format!("{known} is not supported yet"));
             keys.refuse(caller, operation, e).await
@@ -332,12 +402,7 @@ pub(super) async fn run(
 }
 
 /// KMS operations this server does not implement yet (the README's table says which).
-const KNOWN: [&str; 19] = [
-    "Sign",
-    "Verify",
-    "GenerateMac",
-    "VerifyMac",
-    "DeriveSharedSecret",
+const KNOWN: [&str; 14] = [
     "GenerateDataKeyPair",
     "GenerateDataKeyPairWithoutPlaintext",
     "GetParametersForImport",
@@ -432,9 +497,9 @@ fn metadata(m: &KeyMetadata) -> Value {
         "KeyManager": "CUSTOMER",
         "CustomerMasterKeySpec": m.key_spec,
         "KeySpec": m.key_spec,
-        "EncryptionAlgorithms": m.encryption_algorithms,
         "MultiRegion": false,
     });
+    algorithms(&mut out, m);
     if let Some(d) = m.deletion_ms {
         out["DeletionDate"] = json!(seconds(d));
     }
@@ -459,6 +524,20 @@ fn grant_json(g: &Grant) -> Value {
         out["Constraints"] = json!(c);
     }
     out
+}
+
+/// The key's algorithms, in the members AWS uses (each present only when not empty).
+fn algorithms(out: &mut Value, m: &KeyMetadata) {
+    for (name, list) in [
+        ("EncryptionAlgorithms", m.encryption_algorithms),
+        ("SigningAlgorithms", m.signing_algorithms),
+        ("MacAlgorithms", m.mac_algorithms),
+        ("KeyAgreementAlgorithms", m.key_agreement_algorithms),
+    ] {
+        if !list.is_empty() {
+            out[name] = json!(list);
+        }
+    }
 }
 
 fn sealed_json(s: &Sealed) -> Value {
@@ -739,6 +818,40 @@ struct RetireGrant {
 struct RevokeGrant {
     key_id: String,
     grant_id: String,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Signing {
+    key_id: String,
+    message: Blob,
+    message_type: Option<String>,
+    signing_algorithm: String,
+    signature: Option<Blob>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Mac {
+    key_id: String,
+    message: Blob,
+    mac_algorithm: String,
+    mac: Option<Blob>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Derive {
+    key_id: String,
+    key_agreement_algorithm: String,
+    public_key: Blob,
+    recipient: Option<Value>,
     #[serde(default)]
     dry_run: bool,
 }

@@ -47,6 +47,16 @@ pub(crate) async fn create(
         Ok(req) => req,
         Err(e) => return state.keys.refuse(&caller, "CreateKey", e).await,
     };
+    // `/v0` keys wrap data keys: the signing, MAC and agreement keys are the KMS API's.
+    let encryption =
+        matches!(req.key_spec.as_str(), "SYMMETRIC_DEFAULT" | "RSA_2048" | "RSA_3072" | "RSA_4096");
+    if !encryption || req.key_usage != "ENCRYPT_DECRYPT" {
+        let e = DomainError::invalid(
+            "keySpec must be SYMMETRIC_DEFAULT, RSA_2048, RSA_3072 or RSA_4096 and keyUsage \
+             ENCRYPT_DECRYPT (other keys are made through the AWS KMS API)",
+        );
+        return state.keys.refuse(&caller, "CreateKey", e).await;
+    }
     let new = NewKey {
         key_spec: req.key_spec,
         key_usage: req.key_usage,
