@@ -10,6 +10,7 @@
 mod archive;
 mod backup;
 pub mod client;
+pub mod kms_client;
 pub mod demo;
 pub mod domain;
 mod handlers;

@@ -272,6 +272,11 @@ impl KmsRsaRules {
         &self.key_arn
     }
 
+    /// The region the key ARN names (a KMS client for this key signs for it).
+    pub fn region(&self) -> &str {
+        KmsArn::parse(&self.key_arn).expect("checked by KmsRsaRules::new").region
+    }
+
     /// The configured encryption algorithm.
     pub fn encryption_algorithm(&self) -> KmsEncryptionAlgorithm {
         self.algorithm

@@ -509,6 +509,125 @@ def the_material_providers_kms_keyring(s):
     assert pt == b"mpl keyring" and header.encryption_context["tenant"] == "acme"
 
 
+# --- The AWS KMS RSA keyring (`--kms-key`, the npm KmsRsaKeyring) against the MPL's ------------
+
+
+def mpl_rsa_keyring(s, key_arn, algorithm, public_pem=None):
+    """The Material Providers Library's AWS KMS RSA keyring, with a boto3 client of ours."""
+    from aws_cryptographic_material_providers.mpl import AwsCryptographicMaterialProviders
+    from aws_cryptographic_material_providers.mpl.config import MaterialProvidersConfig
+    from aws_cryptographic_material_providers.mpl.models import CreateAwsKmsRsaKeyringInput
+    mpl = AwsCryptographicMaterialProviders(config=MaterialProvidersConfig())
+    return mpl.create_aws_kms_rsa_keyring(CreateAwsKmsRsaKeyringInput(
+        kms_key_id=key_arn, encryption_algorithm=algorithm, public_key=public_pem,
+        kms_client=client(s)))
+
+
+def unsigned_sdk():
+    import aws_encryption_sdk
+    from aws_encryption_sdk.identifiers import CommitmentPolicy
+    return aws_encryption_sdk.EncryptionSDKClient(
+        commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
+
+
+def kms_cli_env(s, creds=ADMIN_KEY):
+    return {**clean_env(), "AWS_ENDPOINT_URL_KMS": s.addr, "AWS_ACCESS_KEY_ID": creds[0],
+            "AWS_SECRET_ACCESS_KEY": creds[1], "AWS_REGION": REGION}
+
+
+def crypt(s, *args, creds=ADMIN_KEY, ok=True):
+    """`cipherdrop encrypt|decrypt ...` with AWS credentials; stdout, or stderr when failing."""
+    out = subprocess.run([str(s.cli), *args], env=kms_cli_env(s, creds), capture_output=True)
+    if ok:
+        assert out.returncode == 0, f"cipherdrop {' '.join(args)}: {out.stderr.decode()}"
+        return out.stdout
+    assert out.returncode != 0, f"cipherdrop {' '.join(args)} succeeded"
+    err = out.stderr.decode()
+    assert err.count("\n") == 1, f"not one line: {err!r}"
+    return err
+
+
+def rsa_kms_key(s, spec):
+    key = client(s).create_key(KeySpec=spec, KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+    der = client(s).get_public_key(KeyId=key["Arn"])["PublicKey"]
+    pem = serialization.load_der_public_key(der).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key["Arn"], pem
+
+
+@case
+def kms_rsa_keyring_cli_and_mpl_interoperate(s):
+    from aws_encryption_sdk.identifiers import AlgorithmSuite
+    sdk = unsigned_sdk()
+    plain = s.work / "kms-rsa-plain.bin"
+    plain.write_bytes(os.urandom(70000))
+    for spec in ("RSA_2048", "RSA_3072"):
+        key_arn, pem = rsa_kms_key(s, spec)
+        for alg in ("RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"):
+            ours = s.work / f"kms-rsa-{spec}-{alg}.cdm"
+            crypt(s, "encrypt", "-i", str(plain), "-o", str(ours), "--kms-key", key_arn,
+                  "--kms-encryption-algorithm", alg, "--context", "tenant=acme")
+            keyring = mpl_rsa_keyring(s, key_arn, alg, pem)
+            pt, header = sdk.decrypt(source=ours.read_bytes(), keyring=keyring)
+            assert pt == plain.read_bytes() and header.encryption_context == {"tenant": "acme"}
+            assert [(k.key_provider.provider_id, k.key_provider.key_info.decode())
+                    for k in header.encrypted_data_keys] == [("aws-kms-rsa", key_arn)]
+            theirs, _ = sdk.encrypt(source=plain.read_bytes(), keyring=keyring,
+                                    algorithm=AlgorithmSuite.AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+                                    encryption_context={"tenant": "acme", "n": spec})
+            (s.work / "theirs.cdm").write_bytes(theirs)
+            got = crypt(s, "decrypt", "-i", str(s.work / "theirs.cdm"), "--kms-key", key_arn,
+                        "--kms-encryption-algorithm", alg, "--context", "tenant=acme")
+            assert got == plain.read_bytes()
+    # Another hash than the message was written with: KMS's OAEP check fails (opaque).
+    err = crypt(s, "decrypt", "-i", str(s.work / "theirs.cdm"), "--kms-key", key_arn,
+                "--kms-encryption-algorithm", "RSAES_OAEP_SHA_256", ok=False)
+    assert "decrypt failed" in err, err
+
+
+@case
+def kms_rsa_keyring_refusals(s):
+    kms = client(s)
+    key_arn, pem = rsa_kms_key(s, "RSA_2048")
+    msg = s.work / "kms-refusals.cdm"
+    crypt(s, "encrypt", "-o", str(msg), "--kms-key", key_arn, "-i", "/dev/null")
+    # Signed suites are refused, as the MPL keyring refuses them.
+    err = crypt(s, "encrypt", "-i", "/dev/null", "--kms-key", key_arn, "--suite", "0x0578",
+                ok=False)
+    assert "signed algorithm suite" in err, err
+    # Not a key ARN (an alias, a bare key ID).
+    for bad in ("alias/x", key_arn.split("/")[-1], key_arn.replace(":key/", ":alias/")):
+        err = crypt(s, "decrypt", "-i", str(msg), "--kms-key", bad, ok=False)
+        assert "--kms-key" in err and "not an AWS KMS key ARN" in err, err
+    # Another key's ARN: the EDK is not that keyring's.
+    other_arn, _ = rsa_kms_key(s, "RSA_2048")
+    err = crypt(s, "decrypt", "-i", str(msg), "--kms-key", other_arn, ok=False)
+    assert "no decryptable" in err.lower() or "no encrypted data key" in err.lower(), err
+    # A disabled key.
+    kms.disable_key(KeyId=key_arn)
+    err = crypt(s, "decrypt", "-i", str(msg), "--kms-key", key_arn, ok=False)
+    assert "DisabledException" in err, err
+    kms.enable_key(KeyId=key_arn)
+    # A policy that denies Decrypt to alice.
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/alice"},
+         "Action": ["kms:GetPublicKey", "kms:DescribeKey"], "Resource": "*"},
+        {"Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/alice"},
+         "Action": "kms:Decrypt", "Resource": "*"}]}
+    kms.put_key_policy(KeyId=key_arn, PolicyName="default", Policy=json.dumps(policy))
+    crypt(s, "encrypt", "-i", "/dev/null", "-o", str(s.work / "alice.cdm"), "--kms-key",
+          key_arn, creds=ALICE_KEY)
+    err = crypt(s, "decrypt", "-i", str(msg), "--kms-key", key_arn, creds=ALICE_KEY, ok=False)
+    assert "AccessDeniedException" in err, err
+    assert crypt(s, "decrypt", "-i", str(s.work / "alice.cdm"), "--kms-key", key_arn) == b""
+    # An unknown access key: GetPublicKey is refused before any input is read.
+    err = crypt(s, "encrypt", "-i", "/dev/null", "--kms-key", key_arn,
+                creds=("AKIANOSUCHKEY0000000", "x" * 20), ok=False)
+    assert "GetPublicKey" in err and "Exception" in err, err
+
+
 # --- Audit -----------------------------------------------------------------------------------
 
 
