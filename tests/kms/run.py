@@ -628,6 +628,133 @@ def kms_rsa_keyring_refusals(s):
     assert "GetPublicKey" in err and "Exception" in err, err
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
+def node_project(s):
+    """A project with the packed npm package installed (`scripts/build-pkg.sh --pack`), once."""
+    project = s.work / "node"
+    if not (project / "node_modules" / "cipherdrop").exists():
+        version = json.loads((REPO / "pkg-template/package.json").read_text())["version"]
+        tgz = REPO / "target/npm" / f"cipherdrop-{version}.tgz"
+        assert tgz.exists(), f"{tgz} is missing: run scripts/build-pkg.sh --pack first"
+        project.mkdir(exist_ok=True)
+        (project / "package.json").write_text(json.dumps(
+            {"name": "kms-keyring-test", "private": True, "type": "module",
+             "dependencies": {"cipherdrop": f"file:{tgz}"}}))
+        subprocess.run(["npm", "install", "--offline", "--no-audit", "--no-fund",
+                        "--loglevel=error"], cwd=project, check=True)
+    (project / "keyring.mjs").write_bytes((REPO / "tests/kms/keyring.mjs").read_bytes())
+    return project
+
+
+def node_keyring(s, mode, config):
+    out = subprocess.run(["node", "keyring.mjs", mode, json.dumps(config)], cwd=node_project(s),
+                         capture_output=True, env=clean_env())
+    assert out.returncode == 0, f"keyring.mjs {mode}: {out.stderr.decode()}"
+    return json.loads(out.stdout)
+
+
+def node_creds(creds=ADMIN_KEY):
+    return {"accessKeyId": creds[0], "secretAccessKey": creds[1]}
+
+
+@case
+def npm_sigv4_signer_matches_botocore(s):
+    import datetime
+    cases = []
+    for i, (body, token) in enumerate([('{"KeyId":"arn:aws:kms:us-east-1:000000000000:key/x"}', None),
+                                       ("", "session/token+with=chars"), ('{"a": "  b  c "}', None)]):
+        cases.append({
+            "url": "http://127.0.0.1:8700/" if i != 1 else "https://kms.eu-west-1.amazonaws.com/",
+            "headers": {"content-type": "application/x-amz-json-1.1",
+                        "x-amz-target": "TrentService.Decrypt"},
+            "body": body, "region": "eu-west-1" if i == 1 else REGION, "service": "kms",
+            "credentials": {**node_creds(), **({"sessionToken": token} if token else {})},
+            "date": f"2026-12-0{i + 1}T23:59:5{i}Z"})
+    ours = node_keyring(s, "sign", {"cases": cases})
+    for c, got in zip(cases, ours):
+        creds = botocore.credentials.Credentials(
+            c["credentials"]["accessKeyId"], c["credentials"]["secretAccessKey"],
+            c["credentials"].get("sessionToken"))
+        req = botocore.awsrequest.AWSRequest(method="POST", url=c["url"],
+                                             data=c["body"].encode(), headers=c["headers"])
+        when = datetime.datetime.strptime(c["date"], "%Y-%m-%dT%H:%M:%SZ")
+        with mock.patch("botocore.auth.get_current_datetime", lambda: when):
+            botocore.auth.SigV4Auth(creds, c["service"], c["region"]).add_auth(req)
+        assert got["authorization"] == req.headers["Authorization"], (got, dict(req.headers))
+        assert got["x-amz-date"] == req.headers["X-Amz-Date"]
+        assert got.get("x-amz-security-token") == req.headers.get("X-Amz-Security-Token")
+
+
+@case
+def npm_kms_rsa_keyring_and_mpl_interoperate(s):
+    from aws_encryption_sdk.identifiers import AlgorithmSuite
+    sdk = unsigned_sdk()
+    plain = s.work / "npm-kms-plain.bin"
+    plain.write_bytes(os.urandom(100000))
+    keys = []
+    for spec, alg in (("RSA_2048", "RSAES_OAEP_SHA_256"), ("RSA_3072", "RSAES_OAEP_SHA_1"),
+                      ("RSA_2048", "RSAES_OAEP_SHA_1"), ("RSA_3072", "RSAES_OAEP_SHA_256")):
+        key_arn, pem = rsa_kms_key(s, spec)
+        theirs = s.work / f"npm-mpl-{len(keys)}.cdm"
+        ct, _ = sdk.encrypt(source=plain.read_bytes(), keyring=mpl_rsa_keyring(s, key_arn, alg, pem),
+                            algorithm=AlgorithmSuite.AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+                            encryption_context={"tenant": "acme"})
+        theirs.write_bytes(ct)
+        keys.append({"arn": key_arn, "algorithm": alg, "publicKeyPem": pem.decode(),
+                     "theirs": str(theirs), "ours": str(s.work / f"npm-ours-{len(keys)}.cdm")})
+    results = node_keyring(s, "roundtrip", {"endpoint": s.addr, "credentials": node_creds(),
+                                            "plaintext": str(plain), "keys": keys})
+    for key, r in zip(keys, results):
+        assert r["mine"] and r["theirs"] and r["given"], r
+        assert r["edks"] == [["aws-kms-rsa", key["arn"]]], r
+        pt, header = sdk.decrypt(source=Path(key["ours"]).read_bytes(),
+                                 keyring=mpl_rsa_keyring(s, key["arn"], key["algorithm"]))
+        assert pt == plain.read_bytes() and header.encryption_context == {"tenant": "acme"}
+
+
+@case
+def npm_kms_rsa_keyring_refusals(s):
+    kms = client(s)
+    keys = []
+    for _ in range(2):
+        key_arn, pem = rsa_kms_key(s, "RSA_2048")
+        keys.append({"arn": key_arn, "algorithm": "RSAES_OAEP_SHA_256",
+                     "publicKeyPem": pem.decode()})
+    msg = s.work / "npm-refusals.cdm"
+    crypt(s, "encrypt", "-i", "/dev/null", "-o", str(msg), "--kms-key", keys[0]["arn"])
+    config = {"endpoint": s.addr, "credentials": node_creds(), "keys": keys, "message": str(msg)}
+    out = node_keyring(s, "refusals", config)
+    expect = {
+        "signedSuite": ("EncryptError", "KEYRING", None),
+        "otherArn": ("DecryptError", "NO_DECRYPTABLE_KEY", None),
+        "badArn": ("KeyError", "INVALID_KEY_ARN", None),
+        "bareKeyId": ("KeyError", "INVALID_KEY_ARN", None),
+        "badAlgorithm": ("KeyError", "UNSUPPORTED_ENCRYPTION_ALGORITHM", None),
+        "unknownOption": ("KeyError", "INVALID_OPTION", None),
+        "badSecret": ("KeyError", "INVALID_PUBLIC_KEY", "InvalidSignatureException"),
+        # KMS itself refuses the OAEP decryption under the other hash.
+        "wrongHash": ("DecryptError", "KEYRING", "InvalidCiphertextException"),
+    }
+    for name, (cls, code, server_code) in expect.items():
+        got = out[name]
+        assert (got["name"], got["code"], got.get("serverCode")) == (cls, code, server_code), \
+            (name, got)
+    kms.disable_key(KeyId=keys[0]["arn"])
+    got = node_keyring(s, "decrypt-fails", config)
+    assert (got["code"], got.get("serverCode")) == ("KEYRING", "DisabledException"), got
+    kms.enable_key(KeyId=keys[0]["arn"])
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/alice"},
+         "Action": "kms:Decrypt", "Resource": "*"}]}
+    kms.put_key_policy(KeyId=keys[0]["arn"], PolicyName="default", Policy=json.dumps(policy))
+    got = node_keyring(s, "decrypt-fails", {**config, "credentials": node_creds(ALICE_KEY)})
+    assert (got["code"], got.get("serverCode")) == ("KEYRING", "AccessDeniedException"), got
+
+
 # --- Audit -----------------------------------------------------------------------------------
 
 
