@@ -20,6 +20,7 @@ cd "$(dirname "$0")/.."
 NPM_PROJECTS=(
     tools
     tests/interop/node
+    tests/kms/node
     tests/npm
     tests/bundlers
     tests/bench-web

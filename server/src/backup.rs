@@ -18,8 +18,8 @@ use crate::domain::audit::{self, Record};
 use crate::domain::{Caller, DomainError, secrets};
 use crate::settings::DataSettings;
 use crate::store::{
-    self, AccessKeyRow, AliasRow, AuditRow, KeyRow, KeyVersion, MetaRow, ObjectRow, Snapshot,
-    TokenRow,
+    self, AccessKeyRow, AliasRow, AuditRow, GrantRow, KeyRow, KeyVersion, MetaRow, ObjectRow,
+    Snapshot, TokenRow,
 };
 
 /// A database URL as it may be shown: without a password.
@@ -51,6 +51,9 @@ struct File {
     /// Access keys, their secrets still sealed under the root key.
     #[serde(default)]
     access_keys: Vec<AccessKeyRow>,
+    /// Grants.
+    #[serde(default)]
+    grants: Vec<GrantRow>,
     audit: Vec<(i64, String, String, String)>,
     /// Archive object rows (owners of object IDs).
     #[serde(default)]
@@ -123,6 +126,7 @@ pub async fn backup(data: &DataSettings, out: &Path) -> Result<Counts, DomainErr
         aliases: s.aliases.into_iter().map(AliasEntry::Row).collect(),
         tokens: s.tokens,
         access_keys: s.access_keys,
+        grants: s.grants,
         audit: s.audit.into_iter().map(|r| (r.seq, r.record, r.prev_hash, r.hash)).collect(),
         objects: s.objects,
         digests: s.digests,
@@ -179,6 +183,7 @@ pub async fn restore(data: &DataSettings, input: &Path) -> Result<Counts, Domain
         aliases: file.aliases.into_iter().map(AliasRow::from).collect(),
         tokens: file.tokens,
         access_keys: file.access_keys,
+        grants: file.grants,
         audit: audit_rows,
         objects: file.objects,
         digests: file.digests,

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The AWS KMS API of `cipherdrop serve`, judged by clients no one here wrote: boto3, the AWS
-CLI and the official AWS Encryption SDK for Python (its KMS master key provider and the
-Material Providers Library's AWS KMS keyring), against a real server on a free loopback port.
+CLI, the official AWS Encryption SDK for Python (its KMS master key provider and the
+Material Providers Library's AWS KMS keyring) and the official AWS Encryption SDK for
+JavaScript (@aws-crypto/client-node's KMS keyring over AWS SDK v3, the npm project in
+tests/kms/node, installed by scripts/setup.sh), against a real server on a free loopback port.
 
     build/venv/bin/python tests/kms/run.py --cli target/debug/cipherdrop
 
@@ -36,6 +38,7 @@ ACCOUNT = "000000000000"
 REGION = "us-east-1"
 ADMIN_KEY = ("AKIAADMINFORTESTS000", "admin/test/secret/aaaaaaaaaaaaaaaaaaaaaaaa")
 ALICE_KEY = ("AKIAALICEFORTESTS000", "alice/test/secret/aaaaaaaaaaaaaaaaaaaaaaaa")
+BOB_KEY = ("AKIABOBFORTESTS00000", "bob/test/secret/aaaaaaaaaaaaaaaaaaaaaaaaaa")
 
 CASES = []
 
@@ -95,6 +98,17 @@ class Server:
         self.log.close()
 
 
+class External(Server):
+    """A server someone else started (server/tests/kms.rs, on PostgreSQL): its address, admin
+    token and log file."""
+
+    def __init__(self, cli: Path, work: Path, addr: str, admin: str, log: Path):
+        self.cli, self.work, self.addr, self.admin, self.log_path = cli, work, addr, admin, log
+
+    def stop(self):
+        pass
+
+
 def client(server, creds=ADMIN_KEY, region=REGION, validate=True):
     return boto3.client(
         "kms", endpoint_url=server.addr, region_name=region,
@@ -147,6 +161,20 @@ def an_unsigned_request_is_refused_with_aws_names(s):
 
 
 @case
+def a_bearer_token_works_as_on_v0(s):
+    def post(token):
+        req = urllib.request.Request(s.addr + "/", data=b"{}", method="POST", headers={
+            "X-Amz-Target": "TrentService.ListKeys", "Authorization": f"Bearer {token}",
+            "Content-Type": "application/x-amz-json-1.1"})
+        try:
+            return json.loads(urllib.request.urlopen(req).read())
+        except urllib.error.HTTPError as e:
+            return json.loads(e.read())
+    assert "Keys" in post(s.admin), post(s.admin)
+    assert post("cdt_not-a-token")["__type"] == "UnrecognizedClientException"
+
+
+@case
 def a_signature_ten_minutes_old_is_expired(s):
     creds = botocore.credentials.Credentials(*ADMIN_KEY)
     req = botocore.awsrequest.AWSRequest(
@@ -195,7 +223,7 @@ def create_describe_and_list_symmetric_keys(s):
             break
         marker = page["NextMarker"]
     assert ids <= seen and pages >= 2, (ids, seen, pages)
-    fails("ValidationException", client(s, validate=False).list_keys, Marker="garbage")
+    fails("InvalidMarkerException", client(s, validate=False).list_keys, Marker="garbage")
 
 
 @case
@@ -344,6 +372,16 @@ def rsa_keys_encrypt_with_oaep(s):
           EncryptionAlgorithm="RSAES_OAEP_SHA_256", EncryptionContext={"a": "b"})
     symmetric = kms.create_key()["KeyMetadata"]["KeyId"]
     fails("UnsupportedOperationException", kms.get_public_key, KeyId=symmetric)
+    # ReEncrypt from an RSA key: it needs the source key and algorithm, as Decrypt does.
+    rsa_blob = public.encrypt(b"to symmetric", padding.OAEP(padding.MGF1(hashes.SHA256()),
+                                                            hashes.SHA256(), None))
+    fails("InvalidCiphertextException", kms.re_encrypt, CiphertextBlob=rsa_blob,
+          DestinationKeyId=symmetric)
+    moved = kms.re_encrypt(CiphertextBlob=rsa_blob, SourceKeyId=key["KeyId"],
+                           SourceEncryptionAlgorithm="RSAES_OAEP_SHA_256",
+                           DestinationKeyId=symmetric)
+    assert moved["SourceKeyId"] == key["Arn"], moved
+    assert kms.decrypt(CiphertextBlob=moved["CiphertextBlob"])["Plaintext"] == b"to symmetric"
 
 
 @case
@@ -436,6 +474,119 @@ def key_policies_decide_who_may_do_what(s):
           PolicyName="default", Policy='{"Statement": [], "Statement": []}')
 
 
+# --- Grants ----------------------------------------------------------------------------------
+
+
+def user(name):
+    return f"arn:aws:iam::{ACCOUNT}:user/{name}"
+
+
+@case
+def grants_let_a_grantee_use_a_key_within_its_constraints(s):
+    kms, alice = client(s), client(s, ALICE_KEY)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    fails("AccessDeniedException", alice.encrypt, KeyId=key, Plaintext=b"a")
+    grant = kms.create_grant(
+        KeyId=key, GranteePrincipal=user("alice"), RetiringPrincipal=user("alice"),
+        Operations=["Encrypt", "Decrypt"], Name="alice-acme",
+        Constraints={"EncryptionContextSubset": {"tenant": "acme"}})
+    again = kms.create_grant(
+        KeyId=key, GranteePrincipal=user("alice"), RetiringPrincipal=user("alice"),
+        Operations=["Decrypt", "Encrypt"], Name="alice-acme",
+        Constraints={"EncryptionContextSubset": {"tenant": "acme"}})
+    assert again["GrantId"] == grant["GrantId"], (grant, again)
+    ctx = {"tenant": "acme", "file": "1"}
+    blob = alice.encrypt(KeyId=key, Plaintext=b"a", EncryptionContext=ctx)["CiphertextBlob"]
+    assert alice.decrypt(CiphertextBlob=blob, EncryptionContext=ctx)["Plaintext"] == b"a"
+    fails("AccessDeniedException", alice.encrypt, KeyId=key, Plaintext=b"a",
+          EncryptionContext={"tenant": "other"})
+    fails("AccessDeniedException", alice.encrypt, KeyId=key, Plaintext=b"a")
+    fails("AccessDeniedException", alice.generate_data_key, KeyId=key, KeySpec="AES_256",
+          EncryptionContext=ctx)
+    fails("AccessDeniedException", client(s, BOB_KEY).encrypt, KeyId=key, Plaintext=b"a",
+          EncryptionContext=ctx)
+    listed = kms.list_grants(KeyId=key)["Grants"]
+    assert len(listed) == 1, listed
+    g = listed[0]
+    assert g["GrantId"] == grant["GrantId"] and g["KeyId"] == arn(key), g
+    assert g["GranteePrincipal"] == user("alice") and sorted(g["Operations"]) == ["Decrypt", "Encrypt"]
+    assert g["Constraints"] == {"EncryptionContextSubset": {"tenant": "acme"}}, g
+    assert g["Name"] == "alice-acme" and g["IssuingAccount"] == f"arn:aws:iam::{ACCOUNT}:root"
+    retirable = alice.list_retirable_grants(RetiringPrincipal=user("alice"))["Grants"]
+    assert [x["GrantId"] for x in retirable] == [grant["GrantId"]], retirable
+    fails("AccessDeniedException", client(s, BOB_KEY).list_retirable_grants,
+          RetiringPrincipal=user("alice"))
+    # The key's state still rules: a grant does not open a disabled key.
+    kms.disable_key(KeyId=key)
+    fails("DisabledException", alice.encrypt, KeyId=key, Plaintext=b"a", EncryptionContext=ctx)
+    kms.enable_key(KeyId=key)
+    alice.retire_grant(GrantToken=grant["GrantToken"])
+    fails("AccessDeniedException", alice.decrypt, CiphertextBlob=blob, EncryptionContext=ctx)
+    assert kms.list_grants(KeyId=key)["Grants"] == []
+    fails("InvalidGrantTokenException", alice.retire_grant, GrantToken=grant["GrantToken"])
+
+
+@case
+def grant_equality_constraints_revocation_and_refusals(s):
+    kms, bob = client(s), client(s, BOB_KEY)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    g = kms.create_grant(KeyId=key, GranteePrincipal=user("bob"), Operations=["GenerateDataKey"],
+                         Constraints={"EncryptionContextEquals": {"app": "x"}})
+    assert bob.generate_data_key(KeyId=key, KeySpec="AES_256", EncryptionContext={"app": "x"})
+    fails("AccessDeniedException", bob.generate_data_key, KeyId=key, KeySpec="AES_256",
+          EncryptionContext={"app": "x", "more": "y"})
+    fails("AccessDeniedException", bob.retire_grant, KeyId=key, GrantId=g["GrantId"])
+    fails("AccessDeniedException", bob.revoke_grant, KeyId=key, GrantId=g["GrantId"])
+    fails("DryRunOperationException", kms.revoke_grant, KeyId=key, GrantId=g["GrantId"],
+          DryRun=True)
+    kms.revoke_grant(KeyId=key, GrantId=g["GrantId"])
+    fails("AccessDeniedException", bob.generate_data_key, KeyId=key, KeySpec="AES_256",
+          EncryptionContext={"app": "x"})
+    fails("NotFoundException", kms.revoke_grant, KeyId=key, GrantId=g["GrantId"])
+    raw = client(s, validate=False)
+    fails("ValidationException", raw.create_grant, KeyId=key, GranteePrincipal="bob",
+          Operations=["Decrypt"])
+    fails("ValidationException", raw.create_grant, KeyId=key, GranteePrincipal=user("bob"),
+          Operations=["Launch"])
+    fails("ValidationException", raw.create_grant, KeyId=key, GranteePrincipal=user("bob"),
+          Operations=["DescribeKey"], Constraints={"EncryptionContextSubset": {"a": "b"}})
+    fails("ValidationException", raw.create_grant, KeyId=key,
+          GranteePrincipal=f"arn:aws:iam::111122223333:user/bob", Operations=["Decrypt"])
+    kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    fails("KMSInvalidStateException", kms.create_grant, KeyId=key,
+          GranteePrincipal=user("bob"), Operations=["Decrypt"])
+
+
+@case
+def an_explicit_deny_beats_a_grant_and_grants_make_grants(s):
+    kms, alice, bob = client(s), client(s, ALICE_KEY), client(s, BOB_KEY)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Deny", "Principal": "*", "Action": "kms:Encrypt", "Resource": "*",
+         "Condition": {"StringEquals": {"kms:EncryptionContext:label": "secret"}}},
+        {"Effect": "Allow", "Principal": {"AWS": user("bob")}, "Action": "kms:CreateGrant",
+         "Resource": "*",
+         "Condition": {"ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt"]}}},
+    ]}
+    kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(policy))
+    kms.create_grant(KeyId=key, GranteePrincipal=user("alice"),
+                     Operations=["Encrypt", "CreateGrant"])
+    assert alice.encrypt(KeyId=key, Plaintext=b"a", EncryptionContext={"label": "public"})
+    fails("AccessDeniedException", alice.encrypt, KeyId=key, Plaintext=b"a",
+          EncryptionContext={"label": "secret"})
+    # alice's grant carries CreateGrant: she may pass on what she holds, no more.
+    assert alice.create_grant(KeyId=key, GranteePrincipal=user("bob"), Operations=["Encrypt"])
+    assert bob.encrypt(KeyId=key, Plaintext=b"b")
+    fails("AccessDeniedException", alice.create_grant, KeyId=key,
+          GranteePrincipal=user("bob"), Operations=["Decrypt"])
+    # bob's policy statement allows grants of Decrypt alone (kms:GrantOperations).
+    assert bob.create_grant(KeyId=key, GranteePrincipal=user("alice"), Operations=["Decrypt"])
+    fails("AccessDeniedException", bob.create_grant, KeyId=key,
+          GranteePrincipal=user("alice"), Operations=["Decrypt", "ReEncryptFrom"])
+
+
 # --- Other clients ---------------------------------------------------------------------------
 
 
@@ -507,6 +658,78 @@ def the_material_providers_kms_keyring(s):
                             encryption_context={"tenant": "acme"})
         pt, header = sdk.decrypt(source=ct, keyring=keyring)
     assert pt == b"mpl keyring" and header.encryption_context["tenant"] == "acme"
+
+
+NODE_DIR = Path(__file__).resolve().parent / "node"
+
+
+def node_esdk(s, op, key_arn, data, context=None, ok=True):
+    """Runs tests/kms/node/esdk.mjs (the official @aws-crypto/client-node KMS keyring over AWS
+    SDK v3) against our server; returns (plaintext or ciphertext, message context), or the
+    error text when ok=False. Missing node_modules fails the case: nothing is skipped."""
+    if not (NODE_DIR / "node_modules" / "@aws-crypto" / "client-node").is_dir():
+        raise AssertionError(f"{NODE_DIR}/node_modules is missing: run scripts/setup.sh")
+    req = {"op": op, "endpoint": s.addr, "region": REGION, "accessKeyId": ADMIN_KEY[0],
+           "secretAccessKey": ADMIN_KEY[1], "keyArn": key_arn, "context": context or {},
+           "data": base64.b64encode(data).decode()}
+    out = subprocess.run(["node", str(NODE_DIR / "esdk.mjs")], input=json.dumps(req).encode(),
+                         capture_output=True, env=clean_env(), timeout=120)
+    lines = out.stdout.decode().strip().splitlines()
+    assert lines, f"esdk.mjs printed nothing (exit {out.returncode}): {out.stderr.decode()}"
+    res = json.loads(lines[-1])
+    if not ok:
+        assert not res["ok"] and out.returncode != 0, f"node {op} succeeded: {res}"
+        return res["error"]
+    assert res["ok"] and out.returncode == 0, f"node {op}: {res} {out.stderr.decode()}"
+    return base64.b64decode(res["data"]), res["context"]
+
+
+def python_esdk(s, key_arn):
+    import aws_encryption_sdk
+    from aws_encryption_sdk.identifiers import CommitmentPolicy
+    sdk = aws_encryption_sdk.EncryptionSDKClient(
+        commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
+    return sdk, aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(key_ids=[key_arn])
+
+
+@case
+def the_node_encryption_sdk_kms_keyring_encrypts_for_python(s):
+    key_arn = client(s).create_key()["KeyMetadata"]["Arn"]
+    msg = b"node to python " * 300
+    ct, ctx = node_esdk(s, "encrypt", key_arn, msg, {"app": "node", "tenant": "acme"})
+    assert ctx["app"] == "node" and ctx["tenant"] == "acme", ctx
+    with mock.patch.dict(os.environ, sdk_env(s)):
+        sdk, provider = python_esdk(s, key_arn)
+        pt, header = sdk.decrypt(source=ct, key_provider=provider)
+    assert pt == msg
+    assert header.encryption_context["app"] == "node"
+    assert header.encryption_context["tenant"] == "acme"
+    assert {k.key_provider.key_info.decode() for k in header.encrypted_data_keys} == {key_arn}
+
+
+@case
+def the_node_encryption_sdk_kms_keyring_decrypts_from_python(s):
+    key_arn = client(s).create_key()["KeyMetadata"]["Arn"]
+    msg = b"python to node " * 300
+    with mock.patch.dict(os.environ, sdk_env(s)):
+        sdk, provider = python_esdk(s, key_arn)
+        ct, _ = sdk.encrypt(source=msg, key_provider=provider,
+                            encryption_context={"app": "python"})
+    pt, ctx = node_esdk(s, "decrypt", key_arn, ct)
+    assert pt == msg and ctx["app"] == "python", ctx
+
+
+@case
+def the_node_encryption_sdk_kms_keyring_fails_on_a_disabled_key(s):
+    kms = client(s)
+    key = kms.create_key()["KeyMetadata"]
+    ct, _ = node_esdk(s, "encrypt", key["Arn"], b"soon unreadable", {"app": "node"})
+    assert node_esdk(s, "decrypt", key["Arn"], ct)[0] == b"soon unreadable"
+    kms.disable_key(KeyId=key["KeyId"])
+    err = node_esdk(s, "decrypt", key["Arn"], ct, ok=False)
+    assert "DisabledException" in err, err
+    kms.enable_key(KeyId=key["KeyId"])
+    assert node_esdk(s, "decrypt", key["Arn"], ct)[0] == b"soon unreadable"
 
 
 # --- The AWS KMS RSA keyring (`--kms-key`, the npm KmsRsaKeyring) against the MPL's ------------
@@ -771,6 +994,10 @@ def every_call_is_audited_without_secrets(s):
     assert ("Encrypt", "Allowed") in actions and ("Decrypt", "Error") in actions, actions
     enc = next(r for r in mine if r["action"] == "Encrypt")
     assert enc["context"] == {"case": "audit"} and enc["tokenId"] == ADMIN_KEY[0], enc
+    assert enc["region"] == REGION, enc
+    assert enc["requestParameters"] == {"keyId": key, "encryptionContext": {"case": "audit"}}, enc
+    # The chain, with the KMS fields in its records, still verifies end to end.
+    s.run("audit", "verify")
     text = json.dumps(records) + s.log_path.read_text()
     for leaked in (secret.decode(), base64.b64encode(secret).decode(), ADMIN_KEY[1]):
         assert leaked not in text, f"{leaked!r} reached the audit log or the server log"
@@ -780,12 +1007,19 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--cli", type=Path, required=True)
     parser.add_argument("--only", help="run the cases whose name contains this")
+    parser.add_argument("--server", help="use this running server (with --admin-token, --log)")
+    parser.add_argument("--admin-token")
+    parser.add_argument("--log", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(args.cli.resolve(), Path(tmp))
+        if args.server:
+            server = External(args.cli.resolve(), Path(tmp), args.server, args.admin_token,
+                              args.log)
+        else:
+            server = Server(args.cli.resolve(), Path(tmp))
         passed = failed = 0
         try:
-            for creds, principal in ((ADMIN_KEY, "admin"), (ALICE_KEY, "alice")):
+            for creds, principal in ((ADMIN_KEY, "admin"), (ALICE_KEY, "alice"), (BOB_KEY, "bob")):
                 server.run("credential", "create", "--principal", principal,
                            "--access-key-id", creds[0], "--secret-access-key", creds[1])
             for f in CASES:

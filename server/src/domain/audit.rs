@@ -52,6 +52,13 @@ pub struct Record {
     /// ...and subject (`sub`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// The region an AWS KMS API request was addressed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// What an AWS KMS API request asked, without plaintexts, ciphertexts or tokens
+    /// (CloudTrail's `requestParameters`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_parameters: Option<serde_json::Value>,
 }
 
 /// A stored record with its chain links, as the API returns it.
@@ -121,6 +128,8 @@ impl Record {
             token_id: caller.token_id.clone(),
             issuer: caller.identity.as_ref().map(|i| i.issuer.clone()),
             subject: caller.identity.as_ref().map(|i| i.subject.clone()),
+            region: caller.region.clone(),
+            request_parameters: caller.parameters.as_deref().cloned(),
         }
     }
 }

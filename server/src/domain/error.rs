@@ -40,6 +40,10 @@ pub enum DomainError {
     Unsupported(String),
     /// The request would have succeeded; it asked only to check (DryRun).
     DryRun,
+    /// A grant token that names no grant.
+    InvalidGrantToken,
+    /// A paging marker this server did not give out.
+    InvalidMarker,
     /// A key policy document that does not parse or breaks the grammar's rules.
     MalformedPolicy(String),
     /// The principal exceeded its request rate.
@@ -87,6 +91,8 @@ impl DomainError {
             Self::Unsupported(_) => "Unsupported",
             Self::DryRun => "DryRun",
             Self::MalformedPolicy(_) => "MalformedPolicyDocument",
+            Self::InvalidGrantToken => "InvalidGrantToken",
+            Self::InvalidMarker => "InvalidMarker",
             Self::RateLimited => "RateLimited",
             Self::LimitExceeded(_) => "LimitExceeded",
             Self::Unavailable(_) => "ServiceUnavailable",
@@ -118,6 +124,8 @@ impl DomainError {
             Self::DryRun => {
                 "The request would have succeeded, but the DryRun option is set.".into()
             }
+            Self::InvalidGrantToken => "the grant token names no grant".into(),
+            Self::InvalidMarker => "the Marker is not one this server gave".into(),
             Self::Unauthorized => "a valid bearer token is required".into(),
             Self::InvalidCiphertext => {
                 "the wrapped key, header or encryption context did not verify".into()

@@ -15,8 +15,8 @@ pub use error::DomainError;
 pub(crate) mod blob;
 pub use service::Resealed;
 pub(crate) use service::{
-    Answer, Authentication, Ciphertext, DataKeyLength, DigestOptions, EdkSelector, KeyServer,
-    NewKey, Sealed, Target, Unwrapped, require_admin,
+    Answer, Authentication, Ciphertext, Constraints, DataKeyLength, DigestOptions, EdkSelector,
+    Grant, GrantRef, KeyServer, NewGrant, NewKey, Sealed, Target, Unwrapped, require_admin,
 };
 
 /// The principal whose token `serve` creates on first start; it may create keys, aliases and
@@ -72,6 +72,9 @@ pub struct Caller {
     /// The region the request is addressed to (its SigV4 credential scope); `None` for the
     /// deployment's own region.
     pub region: Option<String>,
+    /// What the request asked, without secrets, for its audit record (CloudTrail's
+    /// `requestParameters`; AWS KMS API calls).
+    pub parameters: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 impl Caller {
@@ -88,6 +91,7 @@ impl Caller {
             token_id: None,
             identity: None,
             region: None,
+            parameters: None,
         }
     }
 

@@ -30,8 +30,10 @@ use super::{ADMIN_PRINCIPAL, Caller, Location};
 use crate::store::{AliasRow, KeyRow, KeyVersion, Store, TokenRow, WriteTx};
 
 mod envelope;
+mod grants;
 
 pub(crate) use envelope::{Ciphertext, DataKeyLength, Sealed, Target};
+pub(crate) use grants::{Constraints, Grant, GrantRef, NewGrant};
 
 type Result<T> = std::result::Result<T, DomainError>;
 
@@ -727,7 +729,9 @@ impl KeyServer {
         let outcome = async {
             let key = self.resolve(caller, key_ref).await?;
             key_id = Some(key.key_id.clone());
-            authorize(self.account(), caller, &key, action)?;
+            if !admin_override(caller, action) {
+                self.allowed(caller, &key, action, None).await?;
+            }
             read(key).await
         }
         .await;
@@ -1040,7 +1044,7 @@ impl KeyServer {
         *key_id = Some(key.key_id.clone());
         // Permission before state, as in AWS KMS: a caller with no right to the key learns
         // nothing of its state, and cannot raise pending-deletion alarms.
-        if decide(self.account(), caller, &key, "Unwrap", None, true)? != Decision::Allow {
+        if decide(self.account(), caller, &key, "Unwrap", None, None, true)? != Decision::Allow {
             return Err(denied(caller, &key));
         }
         key.require_enabled()?;
@@ -1055,7 +1059,8 @@ impl KeyServer {
         header.verify(&data_key).map_err(|_| DomainError::InvalidCiphertext)?;
         *context = Some(header.encryption_context().clone());
         let context = Some(header.encryption_context());
-        if decide(self.account(), caller, &key, "Unwrap", context, false)? != Decision::Allow {
+        if decide(self.account(), caller, &key, "Unwrap", context, None, false)? != Decision::Allow
+        {
             return Err(denied(caller, &key));
         }
         Ok((key.key_id, version, data_key))
@@ -1425,6 +1430,7 @@ fn decide(
     key: &KeyRow,
     action: &str,
     context: Option<&EncryptionContext>,
+    grant_operations: Option<&[String]>,
     any_context: bool,
 ) -> Result<Decision> {
     let policy = key.policy()?;
@@ -1442,7 +1448,7 @@ fn decide(
         action: &action,
         key_arn: &key_arn,
         context,
-        grant_operations: None,
+        grant_operations,
         extra: &extra,
     };
     Ok(if any_context { policy.evaluate_any_context(&request) } else { policy.evaluate(&request) })
@@ -1452,12 +1458,15 @@ fn decide(
 /// The admin may always read and replace key policies, so that no policy can lock a key out
 /// of management.
 fn authorize(account: &str, caller: &Caller, key: &KeyRow, action: &str) -> Result<()> {
-    let admin_override =
-        caller.principal == ADMIN_PRINCIPAL && matches!(action, "GetKeyPolicy" | "PutKeyPolicy");
-    if admin_override {
+    if admin_override(caller, action) {
         return Ok(());
     }
     authorize_with(account, caller, key, action, None)
+}
+
+/// The admin reads and replaces key policies whatever they say.
+fn admin_override(caller: &Caller, action: &str) -> bool {
+    caller.principal == ADMIN_PRINCIPAL && matches!(action, "GetKeyPolicy" | "PutKeyPolicy")
 }
 
 /// [`authorize`] for an operation with an encryption context, which context conditions test.
@@ -1468,7 +1477,7 @@ fn authorize_with(
     action: &str,
     context: Option<&EncryptionContext>,
 ) -> Result<()> {
-    match decide(account, caller, key, action, context, false)? {
+    match decide(account, caller, key, action, context, None, false)? {
         Decision::Allow => Ok(()),
         Decision::ExplicitDeny | Decision::ImplicitDeny => Err(DomainError::AccessDenied(format!(
             "{} may not {action} key {}",

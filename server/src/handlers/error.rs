@@ -17,7 +17,9 @@ fn status(e: &DomainError) -> StatusCode {
         | DomainError::InvalidKeyUsage(_)
         | DomainError::Tag(_)
         | DomainError::Unsupported(_)
-        | DomainError::MalformedPolicy(_) => StatusCode::BAD_REQUEST,
+        | DomainError::MalformedPolicy(_)
+        | DomainError::InvalidGrantToken
+        | DomainError::InvalidMarker => StatusCode::BAD_REQUEST,
         DomainError::AlreadyExists(_) => StatusCode::CONFLICT,
         DomainError::DryRun => StatusCode::PRECONDITION_FAILED,
         DomainError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

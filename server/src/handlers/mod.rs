@@ -138,7 +138,8 @@ where
             }
             Authentication::Unknown(why) => return Err(auth.refuse_anonymous(parts, why).await),
         };
-        let caller = Caller { principal, request_id, token_id, identity, region: None };
+        let caller =
+            Caller { principal, request_id, token_id, identity, region: None, parameters: None };
         auth.admit(&caller, &action).await?;
         // For the extractors after this one, whose refusals are audited under this caller.
         parts.extensions.insert(caller.clone());

@@ -137,6 +137,7 @@ pub(crate) async fn authenticate(
         token_id: named,
         identity: None,
         region: Some(region),
+        parameters: None,
     };
     auth.admit(&caller, &action_of(parts)).await.map_err(|e| match e {
         DomainError::RateLimited => SigV4Error::Throttling,

@@ -170,6 +170,31 @@ pub struct AccessKeyRow {
     pub revoked_at: Option<i64>,
 }
 
+/// A grant on a key.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GrantRow {
+    /// Grant ID.
+    pub grant_id: String,
+    /// The key it is on.
+    pub key_id: String,
+    /// Its name (may be empty; names are not unique).
+    pub name: String,
+    /// Grantee principal ARN.
+    pub grantee: String,
+    /// Retiring principal ARN, if any.
+    pub retiring: Option<String>,
+    /// The principal ARN that created it.
+    pub issuer: String,
+    /// Operations, as a JSON array of names.
+    pub operations: String,
+    /// Constraints, as the JSON object AWS writes (`EncryptionContextEquals`/`Subset`).
+    pub constraints: Option<String>,
+    /// The grant token given out when it was made (names it to RetireGrant).
+    pub grant_token: String,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+}
+
 /// An audit row: the record's canonical JSON and its chain links.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditRow {
@@ -237,6 +262,8 @@ pub struct Snapshot {
     pub tokens: Vec<TokenRow>,
     /// Access keys (secrets sealed).
     pub access_keys: Vec<AccessKeyRow>,
+    /// Grants.
+    pub grants: Vec<GrantRow>,
     /// The audit chain.
     pub audit: Vec<AuditRow>,
     /// Archive objects (who owns which ID).
@@ -281,6 +308,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn live_access_key(&self, access_key_id: &str) -> Result<Option<AccessKeyRow>>;
     /// Every access key (sealed secrets included), oldest first.
     async fn access_keys(&self) -> Result<Vec<AccessKeyRow>>;
+    /// The grants on a key, oldest first; every grant with `None`.
+    async fn grants(&self, key_id: Option<&str>) -> Result<Vec<GrantRow>>;
     /// Audit rows with `seq > after`, at most `limit`, in order.
     async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>>;
     /// A server-wide setting.
@@ -337,6 +366,12 @@ pub trait WriteTx: Send {
     async fn revoke_token(&mut self, token_id: &str, now: i64) -> Result<bool>;
     /// Inserts an access key; [`StoreError::Conflict`] when its ID is taken (revoked IDs too).
     async fn insert_access_key(&mut self, key: &AccessKeyRow) -> Result<()>;
+    /// The grants on a key, as of this transaction.
+    async fn grants(&mut self, key_id: &str) -> Result<Vec<GrantRow>>;
+    /// Inserts a grant.
+    async fn insert_grant(&mut self, grant: &GrantRow) -> Result<()>;
+    /// Deletes a grant of `key_id`; false when there was none.
+    async fn delete_grant(&mut self, key_id: &str, grant_id: &str) -> Result<bool>;
     /// Revokes an access key at `now`; false when there is no such key not yet revoked.
     async fn revoke_access_key(&mut self, access_key_id: &str, now: i64) -> Result<bool>;
     /// Replaces an access key's sealed secret if it still is `old`; false if it changed.

@@ -11,8 +11,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 use super::{
-    AccessKeyRow, AliasRow, AuditRow, ChainHead, KeyRow, KeyVersion, MetaRow, ObjectRow, Result,
-    Snapshot, Store, StoreError, TokenRow, WriteTx,
+    AccessKeyRow, AliasRow, AuditRow, ChainHead, GrantRow, KeyRow, KeyVersion, MetaRow, ObjectRow,
+    Result, Snapshot, Store, StoreError, TokenRow, WriteTx,
 };
 
 /// Column lists, in the order the row decoders below read them, for statements that
@@ -36,6 +36,12 @@ macro_rules! token_columns {
 macro_rules! access_key_columns {
     () => {
         "access_key_id, principal, secret_sealed, created_at, revoked_at"
+    };
+}
+macro_rules! grant_columns {
+    () => {
+        "grant_id, key_id, name, grantee, retiring, issuer, operations, constraints, \
+         grant_token, created_at"
     };
 }
 macro_rules! object_columns {
@@ -205,6 +211,71 @@ fn access_key_row(r: &AnyRow) -> Result<AccessKeyRow> {
         created_at: get(r, "created_at")?,
         revoked_at: get(r, "revoked_at")?,
     })
+}
+
+fn grant_row(r: &AnyRow) -> Result<GrantRow> {
+    Ok(GrantRow {
+        grant_id: get(r, "grant_id")?,
+        key_id: get(r, "key_id")?,
+        name: get(r, "name")?,
+        grantee: get(r, "grantee")?,
+        retiring: get(r, "retiring")?,
+        issuer: get(r, "issuer")?,
+        operations: get(r, "operations")?,
+        constraints: get(r, "constraints")?,
+        grant_token: get(r, "grant_token")?,
+        created_at: get(r, "created_at")?,
+    })
+}
+
+async fn fetch_grants<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    key_id: Option<&str>,
+) -> Result<Vec<GrantRow>> {
+    let all = match key_id {
+        Some(key_id) => {
+            sqlx::query(concat!(
+                "SELECT ",
+                grant_columns!(),
+                " FROM grants WHERE key_id = $1 ORDER BY created_at, grant_id"
+            ))
+            .bind(key_id.to_string())
+            .fetch_all(e)
+            .await
+        }
+        None => {
+            sqlx::query(concat!(
+                "SELECT ",
+                grant_columns!(),
+                " FROM grants ORDER BY created_at, grant_id"
+            ))
+            .fetch_all(e)
+            .await
+        }
+    };
+    rows(all.map_err(classify)?, grant_row)
+}
+
+async fn insert_grant<'c, E: Executor<'c, Database = Any>>(e: E, g: &GrantRow) -> Result<()> {
+    sqlx::query(concat!(
+        "INSERT INTO grants (",
+        grant_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ))
+    .bind(g.grant_id.clone())
+    .bind(g.key_id.clone())
+    .bind(g.name.clone())
+    .bind(g.grantee.clone())
+    .bind(g.retiring.clone())
+    .bind(g.issuer.clone())
+    .bind(g.operations.clone())
+    .bind(g.constraints.clone())
+    .bind(g.grant_token.clone())
+    .bind(g.created_at)
+    .execute(e)
+    .await
+    .map_err(classify)?;
+    Ok(())
 }
 
 fn audit_row(r: &AnyRow) -> Result<AuditRow> {
@@ -556,6 +627,10 @@ impl Store for SqlStore {
         row.as_ref().map(access_key_row).transpose()
     }
 
+    async fn grants(&self, key_id: Option<&str>) -> Result<Vec<GrantRow>> {
+        fetch_grants(&self.pool, key_id).await
+    }
+
     async fn access_keys(&self) -> Result<Vec<AccessKeyRow>> {
         let all = sqlx::query(concat!(
             "SELECT ",
@@ -682,6 +757,7 @@ impl Store for SqlStore {
             .await?,
             access_key_row,
         )?;
+        let grants = fetch_grants(&mut *tx, None).await?;
         let audit = rows(
             all(&mut tx, "SELECT seq, record, prev_hash, hash FROM audit ORDER BY seq").await?,
             audit_row,
@@ -697,7 +773,18 @@ impl Store for SqlStore {
             .map(|r| Ok((get(r, "n")?, get(r, "seq")?, get(r, "document")?)))
             .collect::<Result<_>>()?;
         tx.rollback().await.map_err(classify)?;
-        Ok(Snapshot { meta, keys, versions, aliases, tokens, access_keys, audit, objects, digests })
+        Ok(Snapshot {
+            meta,
+            keys,
+            versions,
+            aliases,
+            tokens,
+            access_keys,
+            grants,
+            audit,
+            objects,
+            digests,
+        })
     }
 
     async fn restore(&self, s: &Snapshot) -> Result<()> {
@@ -735,6 +822,9 @@ impl Store for SqlStore {
         }
         for k in &s.access_keys {
             insert_access_key(&mut *tx.tx, k).await?;
+        }
+        for g in &s.grants {
+            insert_grant(&mut *tx.tx, g).await?;
         }
         for chunk in s.audit.chunks(AUDIT_ROWS_PER_INSERT) {
             insert_audit(&mut *tx.tx, chunk).await?;
@@ -917,6 +1007,7 @@ impl WriteTx for SqlWrite {
     async fn delete_key(&mut self, key_id: &str) -> Result<()> {
         for statement in [
             "DELETE FROM aliases WHERE key_id = $1",
+            "DELETE FROM grants WHERE key_id = $1",
             "DELETE FROM key_versions WHERE key_id = $1",
             "DELETE FROM keys WHERE key_id = $1",
         ] {
@@ -962,6 +1053,24 @@ impl WriteTx for SqlWrite {
 
     async fn insert_access_key(&mut self, key: &AccessKeyRow) -> Result<()> {
         insert_access_key(&mut *self.tx, key).await
+    }
+
+    async fn grants(&mut self, key_id: &str) -> Result<Vec<GrantRow>> {
+        fetch_grants(&mut *self.tx, Some(key_id)).await
+    }
+
+    async fn insert_grant(&mut self, grant: &GrantRow) -> Result<()> {
+        insert_grant(&mut *self.tx, grant).await
+    }
+
+    async fn delete_grant(&mut self, key_id: &str, grant_id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM grants WHERE key_id = $1 AND grant_id = $2")
+            .bind(key_id.to_string())
+            .bind(grant_id.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(classify)?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn revoke_access_key(&mut self, access_key_id: &str, now: i64) -> Result<bool> {

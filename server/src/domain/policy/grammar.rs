@@ -155,9 +155,11 @@ pub(super) fn parse(document: &Value) -> Result<Vec<Statement>, String> {
     let mut statements = None;
     for (name, value) in top {
         match name.as_str() {
-            "Id" | "Version" => {
+            // null is what the first grammar wrote for an absent label (`/v0` documents).
+            "Id" | "Version" if !value.is_null() => {
                 string(value, name)?;
             }
+            "Id" | "Version" => {}
             "Statement" => {
                 statements = Some(match value {
                     Value::Array(items) => items
@@ -179,7 +181,7 @@ fn statement(value: &Value, at: &str) -> Result<Statement, String> {
     if let Some(other) = members.keys().find(|k| !STATEMENT_MEMBERS.contains(&k.as_str())) {
         return Err(format!("{at}: unknown member {other:?}"));
     }
-    if let Some(sid) = members.get("Sid") {
+    if let Some(sid) = members.get("Sid").filter(|sid| !sid.is_null()) {
         string(sid, &format!("{at}.Sid"))?;
     }
     let effect = match members.get("Effect").map(|v| string(v, &format!("{at}.Effect"))) {

@@ -1615,6 +1615,15 @@ mod tests {
         assert_eq!(ask("admin", "cipherdrop:Unwrap").decide(&default_policy()), Decision::Allow);
     }
 
+    #[test]
+    fn null_labels_of_the_first_grammar_load() {
+        // `/v0` clients wrote absent labels as null (openapi.json allows it); found by
+        // schemathesis after the AWS grammar came in.
+        let doc = json!({"Version": null, "Statement": [
+            {"Sid": null, "Effect": "Allow", "Principal": "alice", "Action": "Decrypt"}]});
+        assert!(Policy::from_json(doc).unwrap().allows("alice", "Decrypt", None));
+    }
+
     /// A policy serializes as the document that was put (the same JSON value), whatever
     /// its grammar, and reparses to itself; stored documents of the first grammar load.
     #[test]

@@ -6,7 +6,7 @@
 
 use zeroize::Zeroizing;
 
-use super::{Caller, DomainError, KeyServer, Result, authorize_with};
+use super::{Caller, DomainError, KeyServer, Result};
 use crate::domain::blob;
 use crate::domain::keys::{self, SYMMETRIC_DEFAULT};
 use crate::domain::secrets;
@@ -184,7 +184,7 @@ impl KeyServer {
         let outcome = async {
             let key = self.key_of_ciphertext(caller, &ciphertext).await?;
             key_id = Some(key.key_id.clone());
-            authorize_with(self.account(), caller, &key, "Decrypt", Some(ciphertext.context))?;
+            self.allowed(caller, &key, "Decrypt", Some(ciphertext.context)).await?;
             key.require_enabled()?;
             if dry_run {
                 return Err(DomainError::DryRun);
@@ -210,7 +210,7 @@ impl KeyServer {
         let outcome = async {
             let from = self.key_of_ciphertext(caller, &source).await?;
             key_id = Some(from.key_id.clone());
-            authorize_with(self.account(), caller, &from, "ReEncryptFrom", Some(source.context))?;
+            self.allowed(caller, &from, "ReEncryptFrom", Some(source.context)).await?;
             from.require_enabled()?;
             let to = self.authorised(caller, target.key_ref, "ReEncryptTo", target.context).await?;
             if dry_run {
@@ -252,7 +252,7 @@ impl KeyServer {
         context: &EncryptionContext,
     ) -> Result<KeyRow> {
         let key = self.resolve(caller, key_ref).await?;
-        authorize_with(self.account(), caller, &key, action, Some(context))?;
+        self.allowed(caller, &key, action, Some(context)).await?;
         key.require_enabled()?;
         Ok(key)
     }

@@ -6,8 +6,8 @@
 mod ops;
 
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -71,9 +71,7 @@ async fn answer(
         ));
     }
     let body = body.map_err(|e| KmsError::Domain(DomainError::from(e)))?;
-    let signed =
-        sigv4::authenticate(&state.auth, parts, &body, "kms").await.map_err(KmsError::Auth)?;
-    let caller: Caller = signed.caller;
+    let mut caller = authenticate(state, parts, &body).await?;
     let input: Value = if body.is_empty() {
         Value::Object(serde_json::Map::new())
     } else {
@@ -85,7 +83,47 @@ async fn answer(
             }
         }
     };
+    caller.parameters = Some(std::sync::Arc::new(request_parameters(&input)));
     ops::run(state, &caller, operation, input).await.map_err(KmsError::Domain)
+}
+
+/// The caller: a SigV4 signature (AWS clients), or a bearer token as `/v0` takes them (a
+/// browser with a sign-in token; the request is then in the deployment's own region).
+async fn authenticate(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Caller, KmsError> {
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "));
+    if bearer {
+        let mut parts = parts.clone();
+        return Caller::from_request_parts(&mut parts, state).await.map_err(|e| match e {
+            DomainError::Unauthorized => KmsError::Auth(SigV4Error::UnrecognizedClient),
+            DomainError::RateLimited => KmsError::Auth(SigV4Error::Throttling),
+            other => KmsError::Domain(other),
+        });
+    }
+    let signed = sigv4::authenticate(&state.auth, parts, body, "kms").await;
+    Ok(signed.map_err(KmsError::Auth)?.caller)
+}
+
+/// Members of a request that never go into an audit record: secrets, and blobs that are
+/// large and say nothing to a reader (CloudTrail leaves them out too).
+const UNRECORDED: [&str; 6] =
+    ["Plaintext", "CiphertextBlob", "GrantToken", "GrantTokens", "Recipient", "SecretAccessKey"];
+
+/// CloudTrail's `requestParameters` of a request: its members in camelCase, without
+/// [`UNRECORDED`] ones.
+fn request_parameters(input: &Value) -> Value {
+    let Value::Object(members) = input else { return Value::Null };
+    let kept = members.iter().filter(|(k, _)| !UNRECORDED.contains(&k.as_str())).map(|(k, v)| {
+        let mut name = k.clone();
+        if let Some(first) = name.get_mut(..1) {
+            first.make_ascii_lowercase();
+        }
+        (name, v.clone())
+    });
+    Value::Object(kept.collect())
 }
 
 /// Records a refusal of `operation` and returns it.
@@ -164,6 +202,8 @@ fn exception(e: &DomainError) -> (StatusCode, &'static str) {
         DomainError::Unsupported(_) => (bad, "UnsupportedOperationException"),
         DomainError::DryRun => (StatusCode::PRECONDITION_FAILED, "DryRunOperationException"),
         DomainError::MalformedPolicy(_) => (bad, "MalformedPolicyDocumentException"),
+        DomainError::InvalidGrantToken => (bad, "InvalidGrantTokenException"),
+        DomainError::InvalidMarker => (bad, "InvalidMarkerException"),
         DomainError::RateLimited => (bad, "ThrottlingException"),
         DomainError::LimitExceeded(_) => (bad, "LimitExceededException"),
         DomainError::Unavailable(_) => {
