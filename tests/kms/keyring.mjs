@@ -4,6 +4,7 @@
 //   node keyring.mjs roundtrip CONFIG   encrypt files, decrypt the MPL's, for each key
 //   node keyring.mjs refusals CONFIG    the typed errors of refused or invalid uses
 //   node keyring.mjs decrypt-fails CONFIG   the error of decrypting CONFIG.message
+//   node keyring.mjs bearer CONFIG      a round trip with a bearer token instead of SigV4
 // CONFIG is JSON; every mode prints one JSON result on stdout.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -81,6 +82,19 @@ if (mode === 'sign') {
         await keyring({ ...key, algorithm: key.algorithm === 'RSAES_OAEP_SHA_1' ? 'RSAES_OAEP_SHA_256' : 'RSAES_OAEP_SHA_1' }),
         message));
     console.log(JSON.stringify(out));
+} else if (mode === 'bearer') {
+    // A bearer token instead of SigV4 (a provider, called before each request).
+    const [key] = config.keys;
+    let calls = 0;
+    const token = async () => { calls += 1; return config.token; };
+    const ring = await KmsRsaKeyring.create({ keyArn: key.arn, encryptionAlgorithm: key.algorithm,
+        endpoint: config.endpoint, token });
+    const { result } = await encrypt(ring, new TextEncoder().encode('bearer'), { suite: UNSIGNED });
+    const { plaintext } = await decrypt(ring, result);
+    const denied = config.deniedToken && await failure(async () => decrypt(
+        await KmsRsaKeyring.create({ keyArn: key.arn, encryptionAlgorithm: key.algorithm,
+            endpoint: config.endpoint, token: config.deniedToken, publicKey: key.publicKeyPem }), result));
+    console.log(JSON.stringify({ plaintext: new TextDecoder().decode(plaintext), calls, denied }));
 } else if (mode === 'decrypt-fails') {
     // After run.py disabled the key or denied Decrypt: the key's public key is given.
     const [key] = config.keys;

@@ -978,6 +978,24 @@ def npm_kms_rsa_keyring_refusals(s):
     assert (got["code"], got.get("serverCode")) == ("KEYRING", "AccessDeniedException"), got
 
 
+@case
+def npm_kms_rsa_keyring_with_a_bearer_token(s):
+    key_arn, pem = rsa_kms_key(s, "RSA_3072")
+    key = {"arn": key_arn, "algorithm": "RSAES_OAEP_SHA_256", "publicKeyPem": pem.decode()}
+    bob = json.loads(s.run("token", "create", "--principal", "bob"))["token"]
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/bob"},
+         "Action": "kms:Decrypt", "Resource": "*"}]}
+    client(s).put_key_policy(KeyId=key_arn, PolicyName="default", Policy=json.dumps(policy))
+    got = node_keyring(s, "bearer", {"endpoint": s.addr, "keys": [key], "token": s.admin,
+                                     "deniedToken": bob})
+    assert got["plaintext"] == "bearer" and got["calls"] == 2, got
+    denied = got["denied"]
+    assert (denied["code"], denied.get("serverCode")) == ("KEYRING", "AccessDeniedException"), got
+
+
 # --- Audit -----------------------------------------------------------------------------------
 
 
