@@ -83,7 +83,8 @@ impl KmsHttpClient {
     /// for `region` with `credentials`.
     pub fn new(endpoint: &str, region: &str, credentials: Credentials) -> Result<Self, String> {
         let endpoint = endpoint.trim().trim_end_matches('/').to_string();
-        let url = url::Url::parse(&endpoint).map_err(|e| format!("KMS endpoint {endpoint:?}: {e}"))?;
+        let url =
+            url::Url::parse(&endpoint).map_err(|e| format!("KMS endpoint {endpoint:?}: {e}"))?;
         if !matches!(url.scheme(), "http" | "https") || url.path() != "/" {
             return Err(format!("KMS endpoint {endpoint:?} must be http(s)://HOST[:PORT]"));
         }
@@ -127,10 +128,9 @@ impl KmsHttpClient {
         for (name, value) in &headers {
             request = request.header(name.as_str(), value.as_str());
         }
-        let mut response = request.send(body.as_bytes()).map_err(|e| KmsCallError {
-            code: "NetworkError".into(),
-            message: e.to_string(),
-        })?;
+        let mut response = request
+            .send(body.as_bytes())
+            .map_err(|e| KmsCallError { code: "NetworkError".into(), message: e.to_string() })?;
         let status = response.status().as_u16();
         let bytes = Zeroizing::new(
             response.body_mut().with_config().limit(1 << 20).read_to_vec().map_err(|e| {
@@ -175,7 +175,9 @@ impl KmsHttpClient {
             .get("PublicKey")
             .and_then(Value::as_str)
             .and_then(|p| STANDARD.decode(p).ok())
-            .ok_or_else(|| format!("AWS KMS GetPublicKey {}: no PublicKey in the answer", rules.key_arn()))
+            .ok_or_else(|| {
+                format!("AWS KMS GetPublicKey {}: no PublicKey in the answer", rules.key_arn())
+            })
     }
 
     /// The SigV4 headers of a request with `target` and `body`, signed now.
@@ -226,10 +228,7 @@ impl KmsHttpClient {
 }
 
 impl KmsClient for KmsHttpClient {
-    fn decrypt(
-        &self,
-        request: &KmsDecryptRequest<'_>,
-    ) -> Result<KmsDecryptResponse, KmsCallError> {
+    fn decrypt(&self, request: &KmsDecryptRequest<'_>) -> Result<KmsDecryptResponse, KmsCallError> {
         let answer = self.call("Decrypt", &request.to_json())?;
         let text = |name| answer.get(name).and_then(Value::as_str);
         Ok(KmsDecryptResponse::new(text("KeyId"), text("Plaintext")))

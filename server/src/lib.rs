@@ -10,10 +10,10 @@
 mod archive;
 mod backup;
 pub mod client;
-pub mod kms_client;
 pub mod demo;
 pub mod domain;
 mod handlers;
+pub mod kms_client;
 mod router;
 mod settings;
 mod state;

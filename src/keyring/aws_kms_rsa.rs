@@ -241,8 +241,7 @@ impl fmt::Display for KmsCallError {
 pub trait KmsClient {
     /// Sends `request` (its body is [`KmsDecryptRequest::to_json`]) and returns the answer's
     /// checked members, or the service's refusal.
-    fn decrypt(&self, request: &KmsDecryptRequest<'_>)
-    -> Result<KmsDecryptResponse, KmsCallError>;
+    fn decrypt(&self, request: &KmsDecryptRequest<'_>) -> Result<KmsDecryptResponse, KmsCallError>;
 }
 
 /// The rules of the AWS KMS RSA keyring for one key ARN and encryption algorithm, without
@@ -399,7 +398,8 @@ impl KmsRsaRules {
             (Some(id), Some(p)) if *id == self.key_arn => p,
             _ => return Err(DecryptError::Keyring("invalid response from KMS Decrypt".into())),
         };
-        let digest = context_digest(header.encryption_context()).ok_or(DecryptError::UnwrapFailed)?;
+        let digest =
+            context_digest(header.encryption_context()).ok_or(DecryptError::UnwrapFailed)?;
         if plaintext.len() != CONTEXT_DIGEST_LEN + header.suite().key_len() {
             return Err(DecryptError::UnwrapFailed);
         }
@@ -625,5 +625,171 @@ mod tests {
         let mut signed = context.clone();
         signed.insert(PUBLIC_KEY_ENTRY.into(), "Ay...".into());
         assert!(matches!(rules().wrap_plaintext(&key, &signed), Err(EncryptError::Keyring(_))));
+    }
+}
+
+/// The native keyring end to end, with a [`KmsClient`] that answers as KMS would from a local
+/// private key (the KMS side of the interop is tests/kms/run.py, against a real server).
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod keyring_tests {
+    use alloc::boxed::Box;
+    use alloc::string::{String, ToString};
+    use alloc::vec::Vec;
+    use core::cell::Cell;
+
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+
+    use super::*;
+    use crate::keyring::OaepHash;
+    use crate::keyring::rsa_native::PrivateKey;
+    use crate::{
+        AlgorithmSuite, AwsKmsRsaKeyring, DecryptOptions, EncryptOptions, Keyring, decrypt, encrypt,
+    };
+
+    const ARN: &str = "arn:aws:kms:eu-west-1:111122223333:key/mrk-0123";
+    const PEM: &[u8] = include_bytes!("../../tests/data/rsa-2048.pem");
+
+    /// Decrypts like KMS; `answer_key_id` is the `KeyId` it answers with.
+    struct LocalKms {
+        private: PrivateKey,
+        answer_key_id: String,
+        calls: Cell<usize>,
+    }
+
+    impl KmsClient for LocalKms {
+        fn decrypt(
+            &self,
+            request: &KmsDecryptRequest<'_>,
+        ) -> Result<KmsDecryptResponse, KmsCallError> {
+            self.calls.set(self.calls.get() + 1);
+            assert_eq!(request.key_id, ARN);
+            let hash = match request.encryption_algorithm {
+                KmsEncryptionAlgorithm::RsaesOaepSha1 => OaepHash::Sha1,
+                KmsEncryptionAlgorithm::RsaesOaepSha256 => OaepHash::Sha256,
+            };
+            let plain = self
+                .private
+                .decrypt(hash, request.ciphertext_blob, CONTEXT_DIGEST_LEN + 32)
+                .map_err(|_| KmsCallError {
+                    code: "InvalidCiphertextException".into(),
+                    message: String::new(),
+                })?;
+            Ok(KmsDecryptResponse::new(Some(&self.answer_key_id), Some(&STANDARD.encode(&*plain))))
+        }
+    }
+
+    fn private() -> PrivateKey {
+        let (_, der) = pem_rfc7468::decode_vec(PEM).expect("PEM");
+        PrivateKey::from_pkcs8_der(&der)
+            .or_else(|_| PrivateKey::from_pkcs1_der(&der))
+            .expect("an RSA key")
+    }
+
+    fn spki() -> Vec<u8> {
+        let pem = include_bytes!("../../tests/data/rsa-2048.pub.pem");
+        pem_rfc7468::decode_vec(pem).expect("PEM").1
+    }
+
+    fn keyring(answer_key_id: &str, alg: KmsEncryptionAlgorithm) -> AwsKmsRsaKeyring {
+        let kms =
+            LocalKms { private: private(), answer_key_id: answer_key_id.into(), calls: 0.into() };
+        AwsKmsRsaKeyring::new(ARN, alg, Some(&spki()), Some(Box::new(kms))).expect("keyring")
+    }
+
+    fn options(context: &[(&str, &str)]) -> EncryptOptions {
+        EncryptOptions {
+            suite: AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+            encryption_context: context
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..EncryptOptions::default()
+        }
+    }
+
+    #[test]
+    fn round_trip_with_both_algorithms() {
+        for alg in [KmsEncryptionAlgorithm::RsaesOaepSha1, KmsEncryptionAlgorithm::RsaesOaepSha256]
+        {
+            let ring = keyring(ARN, alg);
+            let message = encrypt(&ring, b"kms rsa", &options(&[("a", "b")])).expect("encrypt");
+            let (plain, header) =
+                decrypt(&ring, &message, DecryptOptions::default()).expect("decrypt");
+            assert_eq!(plain, b"kms rsa");
+            let edk = &header.encrypted_data_keys()[0];
+            assert_eq!(
+                (edk.provider_id.as_str(), edk.provider_info.as_slice()),
+                ("aws-kms-rsa", ARN.as_bytes())
+            );
+        }
+    }
+
+    #[test]
+    fn answers_are_checked() {
+        let alg = KmsEncryptionAlgorithm::RsaesOaepSha256;
+        let message = encrypt(&keyring(ARN, alg), b"x", &options(&[])).expect("encrypt");
+        // KMS answering for another key: "Invalid response from KMS Decrypt".
+        let other = "arn:aws:kms:eu-west-1:111122223333:key/other";
+        match decrypt(&keyring(other, alg), &message, DecryptOptions::default()) {
+            Err(DecryptError::Keyring(msg)) => assert!(msg.contains("invalid response"), "{msg}"),
+            other => panic!("{other:?}"),
+        }
+        // A signed suite: refused on encrypt.
+        let signed =
+            EncryptOptions { encryption_context: Default::default(), ..EncryptOptions::default() };
+        assert!(matches!(
+            encrypt(&keyring(ARN, alg), b"x", &signed),
+            Err(EncryptError::Keyring(_))
+        ));
+    }
+
+    #[test]
+    fn a_changed_context_fails_the_digest() {
+        let alg = KmsEncryptionAlgorithm::RsaesOaepSha256;
+        let ring = keyring(ARN, alg);
+        let message = encrypt(&ring, b"x", &options(&[("tenant", "acme")])).expect("encrypt");
+        let (header, _) = Header::parse(&message, &crate::Limits::default()).expect("header");
+        let mut forged = header.clone();
+        forged.context.insert("tenant".into(), "evil".into());
+        let edk = &header.encrypted_data_keys()[0];
+        assert!(matches!(ring.unwrap(edk, &forged), Some(Err(DecryptError::UnwrapFailed))));
+        assert!(ring.unwrap(edk, &header).is_some_and(|r| r.is_ok()));
+    }
+
+    #[test]
+    fn which_edks_are_candidates() {
+        let ring = keyring(ARN, KmsEncryptionAlgorithm::RsaesOaepSha256);
+        let message = encrypt(&ring, b"x", &options(&[])).expect("encrypt");
+        let (header, _) = Header::parse(&message, &crate::Limits::default()).expect("header");
+        let edk = header.encrypted_data_keys()[0].clone();
+        let with_info = |info: &str| EncryptedDataKey {
+            provider_info: info.as_bytes().to_vec(),
+            ..edk.clone()
+        };
+        let rules = ring.rules();
+        // The same multi-Region key in another region matches; another key does not.
+        let replica = "arn:aws:kms:us-west-2:111122223333:key/mrk-0123";
+        assert!(rules.decrypt_request(&with_info(replica), &header).is_some_and(|r| r.is_ok()));
+        assert!(
+            rules
+                .decrypt_request(
+                    &with_info("arn:aws:kms:eu-west-1:111122223333:key/mrk-9"),
+                    &header
+                )
+                .is_none()
+        );
+        // Provider information that is no KMS ARN is an error, another provider ID not ours.
+        assert!(matches!(
+            rules.decrypt_request(&with_info("acme"), &header),
+            Some(Err(DecryptError::Keyring(_)))
+        ));
+        let raw = EncryptedDataKey { provider_id: "aws-kms".into(), ..edk.clone() };
+        assert!(rules.decrypt_request(&raw, &header).is_none());
+        let empty = EncryptedDataKey { ciphertext: Vec::new(), ..edk };
+        assert!(matches!(
+            rules.decrypt_request(&empty, &header),
+            Some(Err(DecryptError::Keyring(_)))
+        ));
     }
 }

@@ -14,8 +14,8 @@ use super::convert::key_to_js;
 use super::encrypt::PendingEncryptor;
 use super::error::{decrypt_error, encrypt_error, js_error};
 use crate::{
-    EncryptedDataKey, Header, KMS_RSA_PROVIDER_ID, KmsDecryptResponse,
-    KmsEncryptionAlgorithm, KmsKeyError, Limits,
+    EncryptedDataKey, Header, KMS_RSA_PROVIDER_ID, KmsDecryptResponse, KmsEncryptionAlgorithm,
+    KmsKeyError, Limits,
 };
 
 /// The rules of one AWS KMS RSA keyring (key ARN and encryption algorithm).
@@ -113,7 +113,8 @@ impl KmsRsaRules {
         ciphertext: Vec<u8>,
     ) -> Result<Option<String>, JsValue> {
         let header = parse_header(header_bytes)?;
-        let edk = EncryptedDataKey { provider_id, provider_info: provider_info.into_bytes(), ciphertext };
+        let edk =
+            EncryptedDataKey { provider_id, provider_info: provider_info.into_bytes(), ciphertext };
         match self.inner.decrypt_request(&edk, &header) {
             None => Ok(None),
             Some(Ok(request)) => Ok(Some(request.to_json())),
@@ -163,4 +164,3 @@ fn key_error(err: &KmsKeyError) -> JsValue {
     };
     js_error("key", code, &err.to_string(), &[])
 }
-
