@@ -48,6 +48,16 @@ def case(f):
     return f
 
 
+NPM_CASES = set()
+
+
+def npm_case(f):
+    """A case of the packed npm package (target/npm/*.tgz): `--no-npm` leaves it out, for runs
+    before `scripts/build-pkg.sh --pack` (server/tests/kms.rs, in the cargo suites)."""
+    NPM_CASES.add(f.__name__)
+    return case(f)
+
+
 def clean_env():
     return {k: v for k, v in os.environ.items()
             if not k.startswith(("CIPHERDROP_", "AWS_"))}
@@ -882,7 +892,7 @@ def node_creds(creds=ADMIN_KEY):
     return {"accessKeyId": creds[0], "secretAccessKey": creds[1]}
 
 
-@case
+@npm_case
 def npm_sigv4_signer_matches_botocore(s):
     import datetime
     cases = []
@@ -910,7 +920,7 @@ def npm_sigv4_signer_matches_botocore(s):
         assert got.get("x-amz-security-token") == req.headers.get("X-Amz-Security-Token")
 
 
-@case
+@npm_case
 def npm_kms_rsa_keyring_and_mpl_interoperate(s):
     from aws_encryption_sdk.identifiers import AlgorithmSuite
     sdk = unsigned_sdk()
@@ -937,7 +947,7 @@ def npm_kms_rsa_keyring_and_mpl_interoperate(s):
         assert pt == plain.read_bytes() and header.encryption_context == {"tenant": "acme"}
 
 
-@case
+@npm_case
 def npm_kms_rsa_keyring_refusals(s):
     kms = client(s)
     keys = []
@@ -978,7 +988,7 @@ def npm_kms_rsa_keyring_refusals(s):
     assert (got["code"], got.get("serverCode")) == ("KEYRING", "AccessDeniedException"), got
 
 
-@case
+@npm_case
 def npm_kms_rsa_keyring_with_a_bearer_token(s):
     key_arn, pem = rsa_kms_key(s, "RSA_3072")
     key = {"arn": key_arn, "algorithm": "RSAES_OAEP_SHA_256", "publicKeyPem": pem.decode()}
@@ -1028,6 +1038,8 @@ def main():
     parser.add_argument("--server", help="use this running server (with --admin-token, --log)")
     parser.add_argument("--admin-token")
     parser.add_argument("--log", type=Path)
+    parser.add_argument("--no-npm", action="store_true",
+                        help="leave out the cases of the packed npm package (the kms suite runs them)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.server:
@@ -1042,6 +1054,9 @@ def main():
                            "--access-key-id", creds[0], "--secret-access-key", creds[1])
             for f in CASES:
                 if args.only and args.only not in f.__name__:
+                    continue
+                if args.no_npm and f.__name__ in NPM_CASES:
+                    print(f"test {f.__name__} ... not run (--no-npm)")
                     continue
                 started = time.monotonic()
                 try:
