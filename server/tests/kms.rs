@@ -12,7 +12,7 @@ use common::Server;
 
 #[test]
 fn the_kms_api_suite_passes_on_this_backend() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().expect("a temporary directory");
     let dir = tmp.path().join("data");
     let server = Server::start_with(&dir, &["--rate-limit", "100000"]);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -26,7 +26,7 @@ fn the_kms_api_suite_passes_on_this_backend() {
         .arg("--log")
         .arg(dir.with_extension("log"))
         .output()
-        .unwrap();
+        .expect("tests/kms/run.py runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("test result: ok."),
