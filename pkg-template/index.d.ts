@@ -299,6 +299,61 @@ export declare class KeyServerKeyring implements Keyring {
     unwrap(edk: EncryptedDataKey, headerBytes: Uint8Array, options?: UnwrapOptions): Promise<Uint8Array | null>;
 }
 
+/** AWS access key credentials for SigV4 signing (service `kms`). */
+export interface AwsCredentials {
+    accessKeyId: string;
+    secretAccessKey: string;
+    /** Of temporary credentials (sent as `X-Amz-Security-Token`). */
+    sessionToken?: string;
+}
+
+/** Options of {@link KmsRsaKeyring.create}. Unknown names reject with `INVALID_OPTION`. */
+export interface KmsRsaKeyringOptions {
+    /** The KMS key's ARN (`arn:aws:kms:REGION:ACCOUNT:key/KEY_ID`; not an alias, not a bare key ID). */
+    keyArn: string;
+    /** The KMS encryption algorithm, which fixes the OAEP (and MGF1) hash. */
+    encryptionAlgorithm: 'RSAES_OAEP_SHA_256' | 'RSAES_OAEP_SHA_1';
+    /** The key's public key (SPKI DER, or a `PUBLIC KEY` PEM). Absent: fetched with KMS GetPublicKey. */
+    publicKey?: Uint8Array | string;
+    /** The KMS endpoint, such as `https://kms.us-east-1.amazonaws.com` or a `cipherdrop serve` URL. */
+    endpoint: string;
+    /** SigV4 region. Default: the region the ARN names. */
+    region?: string;
+    /** Sign requests with SigV4 (WebCrypto HMAC-SHA256). Give this or `token`. */
+    credentials?: AwsCredentials;
+    /**
+     * Send `Authorization: Bearer TOKEN` instead of signing (a `cipherdrop serve` endpoint
+     * that accepts bearer tokens and OpenID Connect tokens): a token, or a provider called
+     * before each request.
+     */
+    token?: string | (() => string | Promise<string>);
+    /** Default: the global `fetch`. */
+    fetch?: typeof fetch;
+    /** Stops the GetPublicKey request. */
+    signal?: AbortSignal;
+}
+
+/**
+ * The Material Providers Library's AWS KMS RSA keyring (`AwsKmsRsaKeyring`): EDK provider ID
+ * `aws-kms-rsa`, provider information the key ARN, ciphertext the RSA-OAEP encryption
+ * (WebCrypto) of the SHA-384 digest of the encryption context followed by the data key.
+ * Unwraps with KMS `Decrypt` (KeyId the ARN, the configured EncryptionAlgorithm), checks that
+ * the answer names the ARN and that its digest matches the message's context. Like the MPL
+ * keyring it refuses signed suites: encrypt with `suite: AlgorithmSuite.AES_256_GCM_HKDF_SHA512_COMMIT_KEY`
+ * (0x0478), or encryption fails with `KEYRING`. Refusals throw a {@link DecryptError} with code
+ * `KEYRING` and `serverCode` (`DisabledException`, `AccessDeniedException`, `NetworkError`,
+ * ...); a wrong OAEP hash or an altered context counts as a failed attempt (`NO_DECRYPTABLE_KEY`).
+ */
+export declare class KmsRsaKeyring implements Keyring {
+    private constructor();
+    /** Checks the options and gets the public key (GetPublicKey unless `publicKey` is given). */
+    static create(options: KmsRsaKeyringOptions): Promise<KmsRsaKeyring>;
+    readonly keyArn: string;
+    readonly encryptionAlgorithm: 'RSAES_OAEP_SHA_256' | 'RSAES_OAEP_SHA_1';
+    wrappingKeys(): Promise<readonly WrappingKey[]>;
+    unwrap(edk: EncryptedDataKey, headerBytes: Uint8Array, options?: UnwrapOptions): Promise<Uint8Array | null>;
+}
+
 /** Streamed input: a ReadableStream, a Node `Readable` or any async iterable of byte chunks. */
 export type StreamData = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
@@ -384,7 +439,8 @@ export type DecryptErrorCode =
 /** Codes of {@link KeyError}. */
 export type KeyErrorCode =
     | 'PKCS1V15_REFUSED' | 'UNKNOWN_PADDING' | 'INVALID_PEM' | 'INVALID_KEY' | 'RESERVED_NAMESPACE'
-    | 'KEY_MISMATCH';
+    | 'KEY_MISMATCH' | 'INVALID_KEY_ARN' | 'UNSUPPORTED_ENCRYPTION_ALGORITHM' | 'INVALID_PUBLIC_KEY'
+    | 'INVALID_OPTION';
 
 /** Codes of {@link LoadError}. */
 export type LoadErrorCode = 'WASM_LOAD_FAILED';
@@ -440,7 +496,11 @@ export declare class DecryptError extends CipherdropError {
     /** `TOO_MANY_ENCRYPTED_DATA_KEYS`, `HEADER_TOO_LARGE`, `FRAME_TOO_LARGE`, `CONTEXT_TOO_LARGE`. */
     readonly max?: number;
     /** `FRAME_TOO_LARGE`. */
-    readonly length?: number;    /** `KEYRING` from a {@link KeyServerKeyring}: the server's error code, or `NetworkError`. */
+    readonly length?: number;
+    /**
+     * `KEYRING` from a {@link KeyServerKeyring}: the server's error code, or `NetworkError`;
+     * from a {@link KmsRsaKeyring}: the AWS exception name, `NetworkError` or `InvalidResponse`.
+     */
     readonly serverCode?: string;
     /** `KEYRING` from a {@link KeyServerKeyring}: the HTTP status of the refusal. */
     readonly status?: number;
@@ -452,8 +512,10 @@ export declare class DecryptError extends CipherdropError {
 export declare class KeyError extends CipherdropError {
     constructor(message: string, code: KeyErrorCode, details?: Record<string, unknown>, options?: ErrorOptions);
     readonly code: KeyErrorCode;
-    /** From {@link KeyServerKeyring.create}: the server's error code. */
+    /** From {@link KeyServerKeyring.create} or {@link KmsRsaKeyring.create}: the server's error code. */
     readonly serverCode?: string;
+    /** `INVALID_OPTION` from {@link KmsRsaKeyring.create}: the option's name. */
+    readonly option?: string;
     /** From {@link KeyServerKeyring.create}: the HTTP status of the refusal. */
     readonly status?: number;
 }

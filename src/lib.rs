@@ -49,8 +49,13 @@ pub use error::{DecryptError, EncryptError, Section};
 pub use format::{ContentType, EncryptedDataKey, Header, MAX_FRAME_LENGTH, message_suite};
 pub use frame::FrameJob;
 #[cfg(not(target_arch = "wasm32"))]
+pub use keyring::AwsKmsRsaKeyring;
+pub use keyring::{
+    KMS_RSA_PROVIDER_ID, Keyring, KmsCallError, KmsClient, KmsDecryptRequest, KmsDecryptResponse,
+    KmsEncryptionAlgorithm, KmsKeyError, KmsRsaRules, MultiKeyring,
+};
+#[cfg(not(target_arch = "wasm32"))]
 pub use keyring::{KeyError, OaepHash, RawRsaKeyring};
-pub use keyring::{Keyring, MultiKeyring};
 pub use suite::{AlgorithmSuite, CommitmentPolicy, MessageFormatVersion};
 
 /// The crate version, as built.

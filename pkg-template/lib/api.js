@@ -323,7 +323,7 @@ class EncryptSession {
                 const dataKey = pending.dataKey();
                 let edks;
                 try {
-                    edks = await Promise.all(keys.map((key) => wrapDataKey(key, dataKey)));
+                    edks = await Promise.all(keys.map((key) => wrapDataKey(key, dataKey, pending)));
                 } finally {
                     dataKey.fill(0);
                 }

@@ -9,11 +9,13 @@
 //   DecryptError with code `KEYRING` to refuse (a key server's policy denial, no private key).
 // A key-server keyring fits the same shape: the server's public keys as wrapping keys, and
 // an unwrap that sends the EDK and the header to the server.
-import { DecryptError, EncryptError, KeyError } from './errors.js';
+import { DecryptError, EncryptError, KeyError, call } from './errors.js';
 import { decodePem, pkcs1PrivateToPkcs8, pkcs1PublicToSpki, sameBytes, spkiOfPkcs8 } from './der.js';
 
 const TOKEN = Symbol('cipherdrop.internal');
 const publicKeys = new WeakMap(); // WrappingKey → its WebCrypto RSA-OAEP public key
+/** WrappingKey → the wasm `KmsRsaRules` of an AWS KMS RSA key (its RSA input is theirs). */
+const kmsRules = new WeakMap();
 
 /** A public RSA-OAEP wrapping key: the data key is wrapped with it through WebCrypto. */
 export class WrappingKey {
@@ -53,18 +55,38 @@ export class WrappingKey {
     }
 }
 
-/** The EDK of `dataKey` under `key` (internal: the encrypt path calls it). */
-export async function wrapDataKey(key, dataKey) {
+/**
+ * The EDK of `dataKey` under `key` (internal: the encrypt path calls it). `pending` is the
+ * wasm PendingEncryptor: an AWS KMS RSA key's rules take the RSA input from it (the context
+ * digest, then the data key) and refuse signed suites.
+ */
+export async function wrapDataKey(key, dataKey, pending) {
     const publicKey = publicKeys.get(key);
     if (!publicKey) throw new TypeError('wrappingKeys() must return WrappingKey objects');
+    const rules = kmsRules.get(key);
+    const plaintext = rules ? call(() => rules.wrapPlaintext(pending)) : dataKey;
     let ciphertext;
     try {
-        ciphertext = await crypto.subtle.encrypt({ name: 'RSA-OAEP' }, publicKey, dataKey);
+        ciphertext = await crypto.subtle.encrypt({ name: 'RSA-OAEP' }, publicKey, plaintext);
     } catch (err) {
         throw new EncryptError(`RSA-OAEP wrap with ${key.keyNamespace}/${key.keyName} failed`,
             'WRAP_FAILED', undefined, { cause: err });
+    } finally {
+        if (rules) plaintext.fill(0);
     }
     return { providerId: key.keyNamespace, providerInfo: key.keyName, ciphertext: new Uint8Array(ciphertext) };
+}
+
+/**
+ * The WrappingKey of an AWS KMS RSA key (internal: KmsRsaKeyring): provider ID and
+ * information from its `rules`, RSA-OAEP with their hash, `publicKey` SPKI DER or PEM.
+ */
+export async function kmsWrappingKey(rules, publicKey) {
+    const spki = publicKey instanceof Uint8Array ? publicKey : spkiFromPem(publicKey);
+    const key = new WrappingKey(TOKEN, rules.providerId, rules.keyArn,
+        await importRsa('spki', spki, rules.oaepHash, 'encrypt'));
+    kmsRules.set(key, rules);
+    return key;
 }
 
 /** OAEP hashes of the JWK `alg` names (RFC 7518 section 4.3, RFC 8812). */

@@ -549,7 +549,7 @@ pub struct Unwrapped {
 
 /// TLS with the aws-lc-rs provider (the server's), trusting the system's roots (which
 /// `SSL_CERT_FILE` and `SSL_CERT_DIR` may replace) and the CA certificates in `ca_file`.
-fn tls_config(ca_file: Option<&Path>) -> Result<TlsConfig, Error> {
+pub(crate) fn tls_config(ca_file: Option<&Path>) -> Result<TlsConfig, Error> {
     let mut roots = rustls_native_certs::load_native_certs().certs;
     if let Some(path) = ca_file {
         let unreadable =

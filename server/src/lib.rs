@@ -13,6 +13,7 @@ pub mod client;
 pub mod demo;
 pub mod domain;
 mod handlers;
+pub mod kms_client;
 mod router;
 mod settings;
 mod state;

@@ -3,6 +3,7 @@
 //! Modelled on age's recipient/identity pair, folded into one object-safe trait so that a
 //! multi-keyring can hold any mix of keyrings as `Box<dyn Keyring>`.
 
+mod aws_kms_rsa;
 mod multi;
 // RSA in wasm is the JS glue's (WebCrypto): the module carries no RSA code.
 #[cfg(not(target_arch = "wasm32"))]
@@ -12,6 +13,12 @@ mod rsa_native;
 
 use alloc::vec::Vec;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub use aws_kms_rsa::AwsKmsRsaKeyring;
+pub use aws_kms_rsa::{
+    KMS_RSA_PROVIDER_ID, KmsCallError, KmsClient, KmsDecryptRequest, KmsDecryptResponse,
+    KmsEncryptionAlgorithm, KmsKeyError, KmsRsaRules,
+};
 pub use multi::MultiKeyring;
 #[cfg(not(target_arch = "wasm32"))]
 pub use raw_rsa::{KeyError, OaepHash, RawRsaKeyring};

@@ -11,10 +11,8 @@ use super::convert::{
     context_from_js, context_to_js, edks_from_js, header_to_js, key_to_js, pack_job,
 };
 use super::error::encrypt_error;
-#[cfg(feature = "test-hooks")]
-use crate::DataKey;
 use crate::suite::TAG_LEN;
-use crate::{AlgorithmSuite, EncryptError, EncryptOptions};
+use crate::{AlgorithmSuite, DataKey, EncryptError, EncryptOptions, EncryptionContext};
 
 /// One message being written. Call `update` with plaintext chunks, then `finish` once; each
 /// returns the ciphertext bytes completed by that call. Call `free()` when done (the JS glue
@@ -97,6 +95,14 @@ impl PendingEncryptor {
         let edks = edks_from_js(&edks)?;
         let inner = self.inner.take().ok_or_else(finished)?;
         inner.with_encrypted_data_keys(edks).map(Encryptor::from).map_err(|e| encrypt_error(&e))
+    }
+}
+
+impl PendingEncryptor {
+    /// The data key and the context the header will hold, for keyring rules in the bindings.
+    pub(crate) fn materials(&self) -> Result<(&DataKey, &EncryptionContext), JsValue> {
+        let inner = self.inner.as_ref().ok_or_else(finished)?;
+        Ok((inner.data_key(), inner.encryption_context()))
     }
 }
 

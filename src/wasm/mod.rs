@@ -16,6 +16,7 @@ mod encrypt;
 pub mod error;
 mod hash;
 mod jwe;
+mod kms;
 
 use wasm_bindgen::prelude::*;
 
@@ -24,6 +25,7 @@ pub use decrypt::no_decryptable_key;
 pub use encrypt::{Encryptor, PendingEncryptor};
 pub use hash::{MessageHasher, message_is_signed, signature_hash};
 pub use jwe::{jwe_protected_header, open_jwe};
+pub use kms::KmsRsaRules;
 
 /// Runs once when the module is instantiated: panics print their message to the console.
 #[wasm_bindgen(start)]

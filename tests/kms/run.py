@@ -48,6 +48,16 @@ def case(f):
     return f
 
 
+NPM_CASES = set()
+
+
+def npm_case(f):
+    """A case of the packed npm package (target/npm/*.tgz): `--no-npm` leaves it out, for runs
+    before `scripts/build-pkg.sh --pack` (server/tests/kms.rs, in the cargo suites)."""
+    NPM_CASES.add(f.__name__)
+    return case(f)
+
+
 def clean_env():
     return {k: v for k, v in os.environ.items()
             if not k.startswith(("CIPHERDROP_", "AWS_"))}
@@ -854,6 +864,270 @@ def the_node_encryption_sdk_kms_keyring_fails_on_a_disabled_key(s):
     assert node_esdk(s, "decrypt", key["Arn"], ct)[0] == b"soon unreadable"
 
 
+# --- The AWS KMS RSA keyring (`--kms-key`, the npm KmsRsaKeyring) against the MPL's ------------
+
+
+def mpl_rsa_keyring(s, key_arn, algorithm, public_pem=None):
+    """The Material Providers Library's AWS KMS RSA keyring, with a boto3 client of ours."""
+    from aws_cryptographic_material_providers.mpl import AwsCryptographicMaterialProviders
+    from aws_cryptographic_material_providers.mpl.config import MaterialProvidersConfig
+    from aws_cryptographic_material_providers.mpl.models import CreateAwsKmsRsaKeyringInput
+    mpl = AwsCryptographicMaterialProviders(config=MaterialProvidersConfig())
+    return mpl.create_aws_kms_rsa_keyring(CreateAwsKmsRsaKeyringInput(
+        kms_key_id=key_arn, encryption_algorithm=algorithm, public_key=public_pem,
+        kms_client=client(s)))
+
+
+def unsigned_sdk():
+    import aws_encryption_sdk
+    from aws_encryption_sdk.identifiers import CommitmentPolicy
+    return aws_encryption_sdk.EncryptionSDKClient(
+        commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
+
+
+def kms_cli_env(s, creds=ADMIN_KEY):
+    return {**clean_env(), "AWS_ENDPOINT_URL_KMS": s.addr, "AWS_ACCESS_KEY_ID": creds[0],
+            "AWS_SECRET_ACCESS_KEY": creds[1], "AWS_REGION": REGION}
+
+
+def crypt(s, *args, creds=ADMIN_KEY, ok=True):
+    """`cipherdrop encrypt|decrypt ...` with AWS credentials; stdout, or stderr when failing."""
+    out = subprocess.run([str(s.cli), *args], env=kms_cli_env(s, creds), capture_output=True)
+    if ok:
+        assert out.returncode == 0, f"cipherdrop {' '.join(args)}: {out.stderr.decode()}"
+        return out.stdout
+    assert out.returncode != 0, f"cipherdrop {' '.join(args)} succeeded"
+    err = out.stderr.decode()
+    assert err.count("\n") == 1, f"not one line: {err!r}"
+    return err
+
+
+def rsa_kms_key(s, spec):
+    key = client(s).create_key(KeySpec=spec, KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+    der = client(s).get_public_key(KeyId=key["Arn"])["PublicKey"]
+    pem = serialization.load_der_public_key(der).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key["Arn"], pem
+
+
+@case
+def kms_rsa_keyring_cli_and_mpl_interoperate(s):
+    from aws_encryption_sdk.identifiers import AlgorithmSuite
+    sdk = unsigned_sdk()
+    plain = s.work / "kms-rsa-plain.bin"
+    plain.write_bytes(os.urandom(70000))
+    for spec in ("RSA_2048", "RSA_3072"):
+        key_arn, pem = rsa_kms_key(s, spec)
+        for alg in ("RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"):
+            ours = s.work / f"kms-rsa-{spec}-{alg}.cdm"
+            crypt(s, "encrypt", "-i", str(plain), "-o", str(ours), "--kms-key", key_arn,
+                  "--kms-encryption-algorithm", alg, "--context", "tenant=acme")
+            keyring = mpl_rsa_keyring(s, key_arn, alg, pem)
+            pt, header = sdk.decrypt(source=ours.read_bytes(), keyring=keyring)
+            assert pt == plain.read_bytes() and header.encryption_context == {"tenant": "acme"}
+            assert [(k.key_provider.provider_id, k.key_provider.key_info.decode())
+                    for k in header.encrypted_data_keys] == [("aws-kms-rsa", key_arn)]
+            theirs, _ = sdk.encrypt(source=plain.read_bytes(), keyring=keyring,
+                                    algorithm=AlgorithmSuite.AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+                                    encryption_context={"tenant": "acme", "n": spec})
+            (s.work / "theirs.cdm").write_bytes(theirs)
+            got = crypt(s, "decrypt", "-i", str(s.work / "theirs.cdm"), "--kms-key", key_arn,
+                        "--kms-encryption-algorithm", alg, "--context", "tenant=acme")
+            assert got == plain.read_bytes()
+    # Another hash than the message was written with: KMS's OAEP check fails (opaque).
+    err = crypt(s, "decrypt", "-i", str(s.work / "theirs.cdm"), "--kms-key", key_arn,
+                "--kms-encryption-algorithm", "RSAES_OAEP_SHA_256", ok=False)
+    assert "decrypt failed" in err, err
+
+
+@case
+def kms_rsa_keyring_refusals(s):
+    kms = client(s)
+    key_arn, pem = rsa_kms_key(s, "RSA_2048")
+    msg = s.work / "kms-refusals.cdm"
+    crypt(s, "encrypt", "-o", str(msg), "--kms-key", key_arn, "-i", "/dev/null")
+    # Signed suites are refused, as the MPL keyring refuses them.
+    err = crypt(s, "encrypt", "-i", "/dev/null", "--kms-key", key_arn, "--suite", "0x0578",
+                ok=False)
+    assert "signed algorithm suite" in err, err
+    # Not a key ARN (an alias, a bare key ID).
+    for bad in ("alias/x", key_arn.split("/")[-1], key_arn.replace(":key/", ":alias/")):
+        err = crypt(s, "decrypt", "-i", str(msg), "--kms-key", bad, ok=False)
+        assert "--kms-key" in err and "not an AWS KMS key ARN" in err, err
+    # Another key's ARN: the EDK is not that keyring's.
+    other_arn, _ = rsa_kms_key(s, "RSA_2048")
+    err = crypt(s, "decrypt", "-i", str(msg), "--kms-key", other_arn, ok=False)
+    assert "no decryptable" in err.lower() or "no encrypted data key" in err.lower(), err
+    # A disabled key.
+    kms.disable_key(KeyId=key_arn)
+    err = crypt(s, "decrypt", "-i", str(msg), "--kms-key", key_arn, ok=False)
+    assert "DisabledException" in err, err
+    kms.enable_key(KeyId=key_arn)
+    # A policy that denies Decrypt to alice.
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/alice"},
+         "Action": ["kms:GetPublicKey", "kms:DescribeKey"], "Resource": "*"},
+        {"Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/alice"},
+         "Action": "kms:Decrypt", "Resource": "*"}]}
+    kms.put_key_policy(KeyId=key_arn, PolicyName="default", Policy=json.dumps(policy))
+    crypt(s, "encrypt", "-i", "/dev/null", "-o", str(s.work / "alice.cdm"), "--kms-key",
+          key_arn, creds=ALICE_KEY)
+    err = crypt(s, "decrypt", "-i", str(msg), "--kms-key", key_arn, creds=ALICE_KEY, ok=False)
+    assert "AccessDeniedException" in err, err
+    assert crypt(s, "decrypt", "-i", str(s.work / "alice.cdm"), "--kms-key", key_arn) == b""
+    # An unknown access key: GetPublicKey is refused before any input is read.
+    err = crypt(s, "encrypt", "-i", "/dev/null", "--kms-key", key_arn,
+                creds=("AKIANOSUCHKEY0000000", "x" * 20), ok=False)
+    assert "GetPublicKey" in err and "Exception" in err, err
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def node_project(s):
+    """A project with the packed npm package installed (`scripts/build-pkg.sh --pack`), once."""
+    project = s.work / "node"
+    if not (project / "node_modules" / "cipherdrop").exists():
+        version = json.loads((REPO / "pkg-template/package.json").read_text())["version"]
+        tgz = REPO / "target/npm" / f"cipherdrop-{version}.tgz"
+        assert tgz.exists(), f"{tgz} is missing: run scripts/build-pkg.sh --pack first"
+        project.mkdir(exist_ok=True)
+        (project / "package.json").write_text(json.dumps(
+            {"name": "kms-keyring-test", "private": True, "type": "module",
+             "dependencies": {"cipherdrop": f"file:{tgz}"}}))
+        subprocess.run(["npm", "install", "--offline", "--no-audit", "--no-fund",
+                        "--loglevel=error"], cwd=project, check=True)
+    (project / "keyring.mjs").write_bytes((REPO / "tests/kms/keyring.mjs").read_bytes())
+    return project
+
+
+def node_keyring(s, mode, config):
+    out = subprocess.run(["node", "keyring.mjs", mode, json.dumps(config)], cwd=node_project(s),
+                         capture_output=True, env=clean_env())
+    assert out.returncode == 0, f"keyring.mjs {mode}: {out.stderr.decode()}"
+    return json.loads(out.stdout)
+
+
+def node_creds(creds=ADMIN_KEY):
+    return {"accessKeyId": creds[0], "secretAccessKey": creds[1]}
+
+
+@npm_case
+def npm_sigv4_signer_matches_botocore(s):
+    import datetime
+    cases = []
+    for i, (body, token) in enumerate([('{"KeyId":"arn:aws:kms:us-east-1:000000000000:key/x"}', None),
+                                       ("", "session/token+with=chars"), ('{"a": "  b  c "}', None)]):
+        cases.append({
+            "url": "http://127.0.0.1:8700/" if i != 1 else "https://kms.eu-west-1.amazonaws.com/",
+            "headers": {"content-type": "application/x-amz-json-1.1",
+                        "x-amz-target": "TrentService.Decrypt"},
+            "body": body, "region": "eu-west-1" if i == 1 else REGION, "service": "kms",
+            "credentials": {**node_creds(), **({"sessionToken": token} if token else {})},
+            "date": f"2026-12-0{i + 1}T23:59:5{i}Z"})
+    ours = node_keyring(s, "sign", {"cases": cases})
+    for c, got in zip(cases, ours):
+        creds = botocore.credentials.Credentials(
+            c["credentials"]["accessKeyId"], c["credentials"]["secretAccessKey"],
+            c["credentials"].get("sessionToken"))
+        req = botocore.awsrequest.AWSRequest(method="POST", url=c["url"],
+                                             data=c["body"].encode(), headers=c["headers"])
+        when = datetime.datetime.strptime(c["date"], "%Y-%m-%dT%H:%M:%SZ")
+        with mock.patch("botocore.auth.get_current_datetime", lambda: when):
+            botocore.auth.SigV4Auth(creds, c["service"], c["region"]).add_auth(req)
+        assert got["authorization"] == req.headers["Authorization"], (got, dict(req.headers))
+        assert got["x-amz-date"] == req.headers["X-Amz-Date"]
+        assert got.get("x-amz-security-token") == req.headers.get("X-Amz-Security-Token")
+
+
+@npm_case
+def npm_kms_rsa_keyring_and_mpl_interoperate(s):
+    from aws_encryption_sdk.identifiers import AlgorithmSuite
+    sdk = unsigned_sdk()
+    plain = s.work / "npm-kms-plain.bin"
+    plain.write_bytes(os.urandom(100000))
+    keys = []
+    for spec, alg in (("RSA_2048", "RSAES_OAEP_SHA_256"), ("RSA_3072", "RSAES_OAEP_SHA_1"),
+                      ("RSA_2048", "RSAES_OAEP_SHA_1"), ("RSA_3072", "RSAES_OAEP_SHA_256")):
+        key_arn, pem = rsa_kms_key(s, spec)
+        theirs = s.work / f"npm-mpl-{len(keys)}.cdm"
+        ct, _ = sdk.encrypt(source=plain.read_bytes(), keyring=mpl_rsa_keyring(s, key_arn, alg, pem),
+                            algorithm=AlgorithmSuite.AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
+                            encryption_context={"tenant": "acme"})
+        theirs.write_bytes(ct)
+        keys.append({"arn": key_arn, "algorithm": alg, "publicKeyPem": pem.decode(),
+                     "theirs": str(theirs), "ours": str(s.work / f"npm-ours-{len(keys)}.cdm")})
+    results = node_keyring(s, "roundtrip", {"endpoint": s.addr, "credentials": node_creds(),
+                                            "plaintext": str(plain), "keys": keys})
+    for key, r in zip(keys, results):
+        assert r["mine"] and r["theirs"] and r["given"], r
+        assert r["edks"] == [["aws-kms-rsa", key["arn"]]], r
+        pt, header = sdk.decrypt(source=Path(key["ours"]).read_bytes(),
+                                 keyring=mpl_rsa_keyring(s, key["arn"], key["algorithm"]))
+        assert pt == plain.read_bytes() and header.encryption_context == {"tenant": "acme"}
+
+
+@npm_case
+def npm_kms_rsa_keyring_refusals(s):
+    kms = client(s)
+    keys = []
+    for _ in range(2):
+        key_arn, pem = rsa_kms_key(s, "RSA_2048")
+        keys.append({"arn": key_arn, "algorithm": "RSAES_OAEP_SHA_256",
+                     "publicKeyPem": pem.decode()})
+    msg = s.work / "npm-refusals.cdm"
+    crypt(s, "encrypt", "-i", "/dev/null", "-o", str(msg), "--kms-key", keys[0]["arn"])
+    config = {"endpoint": s.addr, "credentials": node_creds(), "keys": keys, "message": str(msg)}
+    out = node_keyring(s, "refusals", config)
+    expect = {
+        "signedSuite": ("EncryptError", "KEYRING", None),
+        "otherArn": ("DecryptError", "NO_DECRYPTABLE_KEY", None),
+        "badArn": ("KeyError", "INVALID_KEY_ARN", None),
+        "bareKeyId": ("KeyError", "INVALID_KEY_ARN", None),
+        "badAlgorithm": ("KeyError", "UNSUPPORTED_ENCRYPTION_ALGORITHM", None),
+        "unknownOption": ("KeyError", "INVALID_OPTION", None),
+        "badSecret": ("KeyError", "INVALID_PUBLIC_KEY", "InvalidSignatureException"),
+        # KMS itself refuses the OAEP decryption under the other hash.
+        "wrongHash": ("DecryptError", "KEYRING", "InvalidCiphertextException"),
+    }
+    for name, (cls, code, server_code) in expect.items():
+        got = out[name]
+        assert (got["name"], got["code"], got.get("serverCode")) == (cls, code, server_code), \
+            (name, got)
+    kms.disable_key(KeyId=keys[0]["arn"])
+    got = node_keyring(s, "decrypt-fails", config)
+    assert (got["code"], got.get("serverCode")) == ("KEYRING", "DisabledException"), got
+    kms.enable_key(KeyId=keys[0]["arn"])
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/alice"},
+         "Action": "kms:Decrypt", "Resource": "*"}]}
+    kms.put_key_policy(KeyId=keys[0]["arn"], PolicyName="default", Policy=json.dumps(policy))
+    got = node_keyring(s, "decrypt-fails", {**config, "credentials": node_creds(ALICE_KEY)})
+    assert (got["code"], got.get("serverCode")) == ("KEYRING", "AccessDeniedException"), got
+
+
+@npm_case
+def npm_kms_rsa_keyring_with_a_bearer_token(s):
+    key_arn, pem = rsa_kms_key(s, "RSA_3072")
+    key = {"arn": key_arn, "algorithm": "RSAES_OAEP_SHA_256", "publicKeyPem": pem.decode()}
+    bob = json.loads(s.run("token", "create", "--principal", "bob"))["token"]
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/bob"},
+         "Action": "kms:Decrypt", "Resource": "*"}]}
+    client(s).put_key_policy(KeyId=key_arn, PolicyName="default", Policy=json.dumps(policy))
+    got = node_keyring(s, "bearer", {"endpoint": s.addr, "keys": [key], "token": s.admin,
+                                     "deniedToken": bob})
+    assert got["plaintext"] == "bearer" and got["calls"] == 2, got
+    denied = got["denied"]
+    assert (denied["code"], denied.get("serverCode")) == ("KEYRING", "AccessDeniedException"), got
+
+
 # --- Audit -----------------------------------------------------------------------------------
 
 
@@ -886,6 +1160,8 @@ def main():
     parser.add_argument("--server", help="use this running server (with --admin-token, --log)")
     parser.add_argument("--admin-token")
     parser.add_argument("--log", type=Path)
+    parser.add_argument("--no-npm", action="store_true",
+                        help="leave out the cases of the packed npm package (the kms suite runs them)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.server:
@@ -900,6 +1176,9 @@ def main():
                            "--access-key-id", creds[0], "--secret-access-key", creds[1])
             for f in CASES:
                 if args.only and args.only not in f.__name__:
+                    continue
+                if args.no_npm and f.__name__ in NPM_CASES:
+                    print(f"test {f.__name__} ... not run (--no-npm)")
                     continue
                 started = time.monotonic()
                 try:

@@ -87,7 +87,7 @@ pub(crate) struct CommonArgs {
     #[arg(
         long = "rsa-key",
         value_name = "NAMESPACE/NAME=PEM",
-        required_unless_present = "server_keys"
+        required_unless_present_any = ["server_keys", "kms_keys"]
     )]
     pub(crate) rsa_keys: Vec<String>,
     /// Key-server key (key ID or alias/NAME) at CIPHERDROP_ADDR, with CIPHERDROP_TOKEN.
@@ -95,6 +95,16 @@ pub(crate) struct CommonArgs {
     /// generator. On decrypt, any key-server EDK is sent to the server, whatever key it names.
     #[arg(long = "server-key", value_name = "KEY_ID_OR_ALIAS")]
     pub(crate) server_keys: Vec<String>,
+    /// AWS KMS RSA key (a key ARN), used as the Material Providers Library's AWS KMS RSA
+    /// keyring: wrapped locally with its public key (GetPublicKey), unwrapped by KMS Decrypt.
+    /// Repeatable; after --server-key keys, before --rsa-key keys. Signed with
+    /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY at AWS_ENDPOINT_URL_KMS (else
+    /// https://kms.REGION.amazonaws.com), for the ARN's region. Needs an unsigned suite.
+    #[arg(long = "kms-key", value_name = "KEY_ARN")]
+    pub(crate) kms_keys: Vec<String>,
+    /// KMS encryption algorithm of every --kms-key: RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1.
+    #[arg(long, value_name = "ALGORITHM", default_value = "RSAES_OAEP_SHA_256")]
+    pub(crate) kms_encryption_algorithm: String,
     /// RSA-OAEP hash (MGF1 uses the same), for every --rsa-key.
     #[arg(long, value_name = "HASH", default_value = "sha256")]
     pub(crate) oaep: String,
@@ -110,9 +120,10 @@ pub(crate) struct EncryptArgs {
     /// Plaintext bytes per frame (1..=2147483647).
     #[arg(long, value_name = "BYTES", default_value_t = cipherdrop::DEFAULT_FRAME_LENGTH)]
     pub(crate) frame_length: u32,
-    /// Algorithm suite: 0x0578 (signed, default) or 0x0478.
-    #[arg(long, value_name = "ID", default_value = "0x0578")]
-    pub(crate) suite: String,
+    /// Algorithm suite: 0x0578 (signed; the default) or 0x0478 (the default with --kms-key,
+    /// whose keyring refuses signed suites).
+    #[arg(long, value_name = "ID")]
+    pub(crate) suite: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -5,11 +5,13 @@ use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use cipherdrop::{
-    AlgorithmSuite, CommitmentPolicy, DecryptOptions, DecryptState, Decryptor, EncryptOptions,
-    EncryptionContext, Encryptor, Keyring, Limits, MultiKeyring, OaepHash, RawRsaKeyring,
+    AlgorithmSuite, AwsKmsRsaKeyring, CommitmentPolicy, DecryptOptions, DecryptState, Decryptor,
+    EncryptOptions, EncryptionContext, Encryptor, Keyring, KmsEncryptionAlgorithm, KmsRsaRules,
+    Limits, MultiKeyring, OaepHash, RawRsaKeyring,
 };
 
 use cipherdrop_server::client::KeyServerKeyring;
+use cipherdrop_server::kms_client::KmsHttpClient;
 
 use crate::cli::{CommonArgs, DecryptArgs, EncryptArgs, KeyServerArgs};
 use crate::error::Error;
@@ -21,7 +23,9 @@ const PROGRESS_THRESHOLD: u64 = 64 << 20;
 
 pub(crate) fn encrypt(args: &EncryptArgs, key_server: &KeyServerArgs) -> Result<(), Error> {
     let keyring = keyring(&args.common, key_server, Purpose::Encrypt)?;
-    let suite = match args.suite.to_ascii_lowercase().as_str() {
+    let default_suite = if args.common.kms_keys.is_empty() { "0x0578" } else { "0x0478" };
+    let suite = args.suite.as_deref().unwrap_or(default_suite);
+    let suite = match suite.to_ascii_lowercase().as_str() {
         "0x0578" | "578" => AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384,
         "0x0478" | "478" => AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
         other => return Err(Error::Usage(format!("unknown --suite {other:?} (0x0578 or 0x0478)"))),
@@ -104,7 +108,7 @@ enum Purpose {
 }
 
 /// One keyring for all keys: `--server-key`s first (the first one generates), then
-/// `--rsa-key`s.
+/// `--kms-key`s, then `--rsa-key`s.
 ///
 /// To encrypt, each server key's public key is fetched now, so that a refused or unknown key
 /// fails before any input is read. To decrypt, one server keyring is enough: it sends every
@@ -129,6 +133,24 @@ fn keyring(
             keyrings.push(Box::new(keyring));
         }
     }
+    if !args.kms_keys.is_empty() {
+        let algorithm: KmsEncryptionAlgorithm =
+            args.kms_encryption_algorithm.parse().map_err(|e| Error::Kms(format!("{e}")))?;
+        for arn in &args.kms_keys {
+            let rules = KmsRsaRules::new(arn, algorithm).map_err(|e| Error::Kms(e.to_string()))?;
+            let client = KmsHttpClient::for_key(&rules).map_err(Error::Kms)?;
+            // To encrypt, the public key now: a refused or unknown key fails before any input
+            // is read. To decrypt, only KMS Decrypt is needed.
+            let public = match purpose {
+                Purpose::Encrypt => Some(client.public_key(&rules).map_err(Error::Kms)?),
+                Purpose::Decrypt => None,
+            };
+            let keyring =
+                AwsKmsRsaKeyring::new(arn, algorithm, public.as_deref(), Some(Box::new(client)))
+                    .map_err(|e| Error::Kms(e.to_string()))?;
+            keyrings.push(Box::new(keyring));
+        }
+    }
     if !args.rsa_keys.is_empty() {
         let hash: OaepHash =
             args.oaep.parse().map_err(|e| Error::Key(format!("--oaep {}", args.oaep), e))?;
@@ -143,7 +165,7 @@ fn keyring(
         }
     }
     if keyrings.is_empty() {
-        return Err(Error::Usage("give at least one --rsa-key or --server-key".into()));
+        return Err(Error::Usage("give at least one --rsa-key, --server-key or --kms-key".into()));
     }
     let generator = keyrings.remove(0);
     Ok(if keyrings.is_empty() {

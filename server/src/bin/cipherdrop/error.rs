@@ -18,6 +18,8 @@ pub(crate) enum Error {
     Client(cipherdrop_server::client::Error),
     /// The audit log's hash chain does not verify.
     Audit(String),
+    /// An AWS KMS key (`--kms-key`) could not be used.
+    Kms(String),
 }
 
 impl Error {
@@ -44,6 +46,7 @@ impl fmt::Display for Error {
             Self::Server(e) => write!(f, "key server: {e}"),
             Self::Client(e) => write!(f, "key server: {e}"),
             Self::Audit(msg) => f.write_str(msg),
+            Self::Kms(msg) => write!(f, "--kms-key: {msg}"),
         }
     }
 }

@@ -1,0 +1,166 @@
+//! The AWS KMS RSA keyring's rules for JS: [`KmsRsaRules`] over the core
+//! [`crate::KmsRsaRules`]. The JS glue (`pkg-template/lib/kms.js`) does the RSA-OAEP
+//! encryption (WebCrypto) and the KMS calls (`fetch`, SigV4 or a bearer token); every
+//! decision about EDKs, requests and answers is made here.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use js_sys::Uint8Array;
+use wasm_bindgen::prelude::*;
+use zeroize::Zeroize;
+
+use super::convert::key_to_js;
+use super::encrypt::PendingEncryptor;
+use super::error::{decrypt_error, encrypt_error, js_error};
+use crate::{
+    EncryptedDataKey, Header, KMS_RSA_PROVIDER_ID, KmsDecryptResponse, KmsEncryptionAlgorithm,
+    KmsKeyError, Limits,
+};
+
+/// The rules of one AWS KMS RSA keyring (key ARN and encryption algorithm).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct KmsRsaRules {
+    inner: crate::KmsRsaRules,
+}
+
+#[wasm_bindgen]
+impl KmsRsaRules {
+    /// Rules for `key_arn` (a KMS key ARN) and `encryption_algorithm` (`RSAES_OAEP_SHA_256`
+    /// or `RSAES_OAEP_SHA_1`). Throws a `"key"` error: `INVALID_KEY_ARN` or
+    /// `UNSUPPORTED_ENCRYPTION_ALGORITHM`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(key_arn: &str, encryption_algorithm: &str) -> Result<KmsRsaRules, JsValue> {
+        let algorithm: KmsEncryptionAlgorithm =
+            encryption_algorithm.parse().map_err(|e| key_error(&e))?;
+        crate::KmsRsaRules::new(key_arn, algorithm)
+            .map(|inner| Self { inner })
+            .map_err(|e| key_error(&e))
+    }
+
+    /// The key ARN (the EDKs' provider information).
+    #[wasm_bindgen(getter, js_name = keyArn)]
+    pub fn key_arn(&self) -> String {
+        self.inner.key_arn().into()
+    }
+
+    /// The EDK provider ID, `aws-kms-rsa`.
+    #[wasm_bindgen(getter, js_name = providerId)]
+    pub fn provider_id(&self) -> String {
+        KMS_RSA_PROVIDER_ID.into()
+    }
+
+    /// The region the ARN names (the SigV4 credential scope's).
+    #[wasm_bindgen(getter)]
+    pub fn region(&self) -> String {
+        self.inner.region().into()
+    }
+
+    /// The KMS encryption algorithm.
+    #[wasm_bindgen(getter, js_name = encryptionAlgorithm)]
+    pub fn encryption_algorithm(&self) -> String {
+        self.inner.encryption_algorithm().as_str().into()
+    }
+
+    /// The OAEP hash in WebCrypto spelling (`SHA-1` or `SHA-256`).
+    #[wasm_bindgen(getter, js_name = oaepHash)]
+    pub fn oaep_hash(&self) -> String {
+        self.inner.encryption_algorithm().oaep_hash_name().into()
+    }
+
+    /// The JSON body of `TrentService.GetPublicKey` for this key.
+    #[wasm_bindgen(js_name = publicKeyRequest)]
+    pub fn public_key_request(&self) -> String {
+        self.inner.public_key_request_json()
+    }
+
+    /// Checks a GetPublicKey answer's `KeyUsage` and `EncryptionAlgorithms` (either may be
+    /// `undefined`); throws a `"key"` error `INVALID_PUBLIC_KEY`.
+    #[wasm_bindgen(js_name = checkPublicKeyDescription)]
+    pub fn check_public_key_description(
+        &self,
+        key_usage: Option<String>,
+        encryption_algorithms: Option<Vec<String>>,
+    ) -> Result<(), JsValue> {
+        let algs: Option<Vec<&str>> =
+            encryption_algorithms.as_ref().map(|a| a.iter().map(String::as_str).collect());
+        self.inner
+            .check_public_key_description(key_usage.as_deref(), algs.as_deref())
+            .map_err(|e| key_error(&e))
+    }
+
+    /// The RSA-OAEP plaintext for `pending`'s data key: the context digest, then the key.
+    /// Throws an `"encrypt"` error `KEYRING` for a signed suite. The caller MUST zero-fill it.
+    #[wasm_bindgen(js_name = wrapPlaintext)]
+    pub fn wrap_plaintext(&self, pending: &PendingEncryptor) -> Result<Uint8Array, JsValue> {
+        let (data_key, context) = pending.materials()?;
+        let plaintext =
+            self.inner.wrap_plaintext(data_key, context).map_err(|e| encrypt_error(&e))?;
+        Ok(key_to_js(&plaintext))
+    }
+
+    /// The body of `TrentService.Decrypt` for one EDK of the (serialized) header, or
+    /// `undefined` when the EDK is not this keyring's. Throws a `"decrypt"` error `KEYRING`
+    /// when the keyring refuses it (a signed suite, provider information that is not an ARN,
+    /// a ciphertext KMS cannot take).
+    #[wasm_bindgen(js_name = decryptRequest)]
+    pub fn decrypt_request(
+        &self,
+        header_bytes: &[u8],
+        provider_id: String,
+        provider_info: String,
+        ciphertext: Vec<u8>,
+    ) -> Result<Option<String>, JsValue> {
+        let header = parse_header(header_bytes)?;
+        let edk =
+            EncryptedDataKey { provider_id, provider_info: provider_info.into_bytes(), ciphertext };
+        match self.inner.decrypt_request(&edk, &header) {
+            None => Ok(None),
+            Some(Ok(request)) => Ok(Some(request.to_json())),
+            Some(Err(e)) => Err(decrypt_error(&e)),
+        }
+    }
+
+    /// The data key from a Decrypt answer's `KeyId` and `Plaintext` (base64) members, checked
+    /// against the configured ARN and the header's encryption context. Throws a `"decrypt"`
+    /// error: `KEYRING` (not an answer for this key) or `UNWRAP_FAILED`. The caller MUST
+    /// zero-fill the key once used.
+    #[wasm_bindgen(js_name = dataKey)]
+    pub fn data_key(
+        &self,
+        header_bytes: &[u8],
+        key_id: Option<String>,
+        plaintext_base64: Option<String>,
+    ) -> Result<Uint8Array, JsValue> {
+        let header = parse_header(header_bytes)?;
+        let mut plaintext_base64 = plaintext_base64;
+        let response = KmsDecryptResponse::new(key_id.as_deref(), plaintext_base64.as_deref());
+        plaintext_base64.zeroize();
+        let key = self.inner.data_key(&response, &header).map_err(|e| decrypt_error(&e))?;
+        Ok(key_to_js(key.dangerous_as_bytes()))
+    }
+}
+
+/// The header the decryptor already parsed (and bounded by its limits), parsed again here.
+fn parse_header(bytes: &[u8]) -> Result<Header, JsValue> {
+    let limits = Limits {
+        max_encrypted_data_keys: usize::from(u16::MAX),
+        max_header_len: bytes.len(),
+        ..Limits::default()
+    };
+    match Header::parse(bytes, &limits) {
+        Ok((header, _)) => Ok(header),
+        Err(e) => Err(decrypt_error(&e)),
+    }
+}
+
+/// A `"key"` error of the KMS configuration.
+fn key_error(err: &KmsKeyError) -> JsValue {
+    let code = match err {
+        KmsKeyError::InvalidKeyArn(_) => "INVALID_KEY_ARN",
+        KmsKeyError::UnsupportedEncryptionAlgorithm(_) => "UNSUPPORTED_ENCRYPTION_ALGORITHM",
+        KmsKeyError::InvalidPublicKey(_) => "INVALID_PUBLIC_KEY",
+    };
+    js_error("key", code, &err.to_string(), &[])
+}
