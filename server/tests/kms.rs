@@ -2,7 +2,6 @@
 //! SDKs) against a server this kit starts, so that it runs on PostgreSQL too
 //! (`CIPHERDROP_TEST_BACKEND=postgres`, the `server-postgres` suite): regional aliases,
 //! grants and the rest through the other backend's SQL.
-#![allow(clippy::unwrap_used)]
 
 mod common;
 
