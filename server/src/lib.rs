@@ -205,12 +205,18 @@ async fn sign_digests(keys: Arc<KeyServer>) {
     }
 }
 
-/// Deletes keys whose deletion window ended, every minute.
+/// Deletes keys whose deletion window ended and rotates keys whose automatic rotation is
+/// due, at start and then every minute.
 async fn sweep_expired_keys(keys: Arc<KeyServer>) {
     let mut first = true;
     loop {
         if let Err(e) = keys.sweep_expired_keys(std::mem::take(&mut first)).await {
             tracing::error!(error = %e, "deleting expired keys failed");
+        }
+        match keys.rotate_due_keys().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(keys = n, "keys rotated on schedule"),
+            Err(e) => tracing::error!(error = %e, "scheduled key rotation failed"),
         }
         tokio::time::sleep(std::time::Duration::from_secs(60)).await;
     }

@@ -66,16 +66,16 @@ def clean_env():
 class Server:
     """A `cipherdrop serve` on 127.0.0.1:0 (the server prints the address it got)."""
 
-    def __init__(self, cli: Path, work: Path):
+    def __init__(self, cli: Path, work: Path, env=None):
         self.cli, self.work = cli, work
         self.data = work / "data"
         self.log_path = work / "server.log"
-        self.log = open(self.log_path, "wb")
+        self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [str(cli), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data),
              "--rate-limit", "100000"],
             stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL,
-            env={**clean_env(), "RUST_LOG": "info"})
+            env={**clean_env(), "RUST_LOG": "info", **(env or {})})
         line = self.proc.stdout.readline().decode().strip()
         prefix = "cipherdrop key server on "
         if not line.startswith(prefix):
@@ -525,6 +525,99 @@ def derive_shared_secret_matches_an_independent_ecdh(s):
     signing = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
     fails("InvalidKeyUsageException", kms.derive_shared_secret, KeyId=signing["KeyId"],
           KeyAgreementAlgorithm="ECDH", PublicKey=spki)
+
+
+# --- Rotation (part 2) -----------------------------------------------------------------------
+
+FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+
+@case
+def rotation_on_demand_and_its_limits(s):
+    kms = client(s)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=key, Plaintext=b"v1")["CiphertextBlob"]
+    status = kms.get_key_rotation_status(KeyId=key)
+    assert status["KeyRotationEnabled"] is False and status["KeyId"] == arn(key), status
+    assert kms.rotate_key_on_demand(KeyId=key)["KeyId"] == arn(key)
+    rotations = kms.list_key_rotations(KeyId=key)["Rotations"]
+    assert [r["RotationType"] for r in rotations] == ["ON_DEMAND"], rotations
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"v1"
+    for _ in range(24):
+        kms.rotate_key_on_demand(KeyId=key)
+    fails("LimitExceededException", kms.rotate_key_on_demand, KeyId=key)
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"v1"
+    page = kms.list_key_rotations(KeyId=key, Limit=10)
+    assert len(page["Rotations"]) == 10 and page["Truncated"], page
+    kms.enable_key_rotation(KeyId=key)
+    status = kms.get_key_rotation_status(KeyId=key)
+    assert status["KeyRotationEnabled"] and status["RotationPeriodInDays"] == 365, status
+    days = (status["NextRotationDate"].timestamp() - time.time()) / 86400
+    assert 364.9 < days < 365.1, days
+    kms.disable_key_rotation(KeyId=key)
+    assert kms.get_key_rotation_status(KeyId=key)["KeyRotationEnabled"] is False
+    raw = client(s, validate=False)
+    fails("ValidationException", raw.enable_key_rotation, KeyId=key, RotationPeriodInDays=89)
+    fails("ValidationException", raw.enable_key_rotation, KeyId=key, RotationPeriodInDays=2561)
+    rsa_key = kms.create_key(KeySpec="RSA_2048")["KeyMetadata"]["KeyId"]
+    hmac_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")[
+        "KeyMetadata"]["KeyId"]
+    for other in (rsa_key, hmac_key):
+        fails("UnsupportedOperationException", kms.enable_key_rotation, KeyId=other)
+        fails("UnsupportedOperationException", kms.rotate_key_on_demand, KeyId=other)
+    kms.disable_key(KeyId=key)
+    fails("KMSInvalidStateException", kms.enable_key_rotation, KeyId=key)
+    fails("DisabledException", kms.rotate_key_on_demand, KeyId=key)
+    fails("AccessDeniedException", client(s, ALICE_KEY).rotate_key_on_demand, KeyId=key)
+
+
+@case
+def scheduled_rotation_runs_on_time_and_waits_for_a_disabled_key(s):
+    """A server of its own, restarted 91 days later under libfaketime (boto3 signs with the
+    same shifted clock, or the server would call its signatures expired)."""
+    import datetime
+    assert Path(FAKETIME).exists(), f"{FAKETIME} is missing: run `make setup`"
+    work = s.work / "rotation"
+    work.mkdir()
+    first = Server(s.cli, work)
+    try:
+        first.run("credential", "create", "--principal", "admin",
+                  "--access-key-id", ADMIN_KEY[0], "--secret-access-key", ADMIN_KEY[1])
+        kms = client(first)
+        a, b = (kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(2))
+        blob = kms.encrypt(KeyId=a, Plaintext=b"before", EncryptionContext={"k": "v"})
+        for key in (a, b):
+            kms.enable_key_rotation(KeyId=key, RotationPeriodInDays=90)
+        kms.disable_key(KeyId=b)
+        assert kms.list_key_rotations(KeyId=a)["Rotations"] == []
+    finally:
+        first.stop()
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=91)
+    shifted = {"LD_PRELOAD": FAKETIME, "FAKETIME": "+91d", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    again = Server(s.cli, work, env=shifted)
+    try:
+        with mock.patch("botocore.auth.get_current_datetime", lambda: later.replace(tzinfo=None)):
+            kms = client(again)
+            deadline = time.monotonic() + 20
+            while not kms.list_key_rotations(KeyId=a)["Rotations"]:
+                assert time.monotonic() < deadline, "the start's sweep never rotated the key"
+                time.sleep(0.2)
+            rotations = kms.list_key_rotations(KeyId=a)["Rotations"]
+            assert [r["RotationType"] for r in rotations] == ["AUTOMATIC"], rotations
+            assert kms.list_key_rotations(KeyId=b)["Rotations"] == [], "a disabled key rotated"
+            d = kms.decrypt(CiphertextBlob=blob["CiphertextBlob"], EncryptionContext={"k": "v"})
+            assert d["Plaintext"] == b"before"
+            status = kms.get_key_rotation_status(KeyId=a)
+            days = (status["NextRotationDate"] - later).total_seconds() / 86400
+            assert 89.9 < days < 90.1, days
+            kms.enable_key(KeyId=b)
+            rotations = kms.list_key_rotations(KeyId=b)["Rotations"]
+            assert [r["RotationType"] for r in rotations] == ["AUTOMATIC"], rotations
+            fresh = kms.encrypt(KeyId=a, Plaintext=b"after")["CiphertextBlob"]
+            assert kms.decrypt(CiphertextBlob=fresh)["Plaintext"] == b"after"
+            assert fresh[17:21] == (2).to_bytes(4, "big"), "new blobs use the new version"
+    finally:
+        again.stop()
 
 
 # --- Aliases, tags, policies -----------------------------------------------------------------

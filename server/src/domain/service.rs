@@ -32,7 +32,10 @@ use crate::store::{AliasRow, KeyRow, KeyVersion, Store, TokenRow, WriteTx};
 
 mod envelope;
 mod grants;
+mod rotation;
 mod signing;
+
+use rotation::{AUTOMATIC, MAX_ON_DEMAND_ROTATIONS, ON_DEMAND};
 
 pub(crate) use envelope::{Ciphertext, DataKeyLength, Sealed, Target};
 pub(crate) use grants::{Constraints, Grant, GrantRef, NewGrant};
@@ -652,6 +655,8 @@ impl KeyServer {
             policy,
             region: self.region_of(caller).to_string(),
             origin: "AWS_KMS".into(),
+            rotation_period_days: None,
+            next_rotation: None,
         };
         let version = seal_version(&self.root, &key.key_id, 1, &pkcs8, spki)?;
         let alias = req.alias;
@@ -833,37 +838,76 @@ impl KeyServer {
             }
             _ => None,
         };
-        self.key_change(caller, key_ref, action, move |tx, mut key| {
-            Box::pin(async move {
-                if !from.contains(&key.state.as_str()) {
-                    return Err(DomainError::InvalidState(format!(
-                        "key {} is {}",
-                        key.key_id, key.state
-                    )));
-                }
-                key.state = to.into();
-                key.deletion_date = deletion_date;
-                tx.update_key(&key).await?;
-                Ok(key)
+        let key = self
+            .key_change(caller, key_ref, action, move |tx, mut key| {
+                Box::pin(async move {
+                    if !from.contains(&key.state.as_str()) {
+                        return Err(DomainError::InvalidState(format!(
+                            "key {} is {}",
+                            key.key_id, key.state
+                        )));
+                    }
+                    key.state = to.into();
+                    key.deletion_date = deletion_date;
+                    tx.update_key(&key).await?;
+                    Ok(key)
+                })
             })
-        })
-        .await
-        .map(|key| key.metadata(self.account()))
+            .await?;
+        if action == "EnableKey" {
+            self.rotate_if_overdue(&key).await;
+        }
+        Ok(key.metadata(self.account()))
     }
 
     /// RotateKey: the new version is generated first, outside any transaction; the key is
     /// then checked again as of the change.
     pub(crate) async fn rotate(&self, caller: &Caller, key_ref: &str) -> Result<KeyMetadata> {
+        self.rotate_as(caller, key_ref, "RotateKey", false).await
+    }
+
+    /// A rotation by `caller` as `action`; `aws_rules`: AWS's RotateKeyOnDemand, for
+    /// symmetric keys only and at most [`MAX_ON_DEMAND_ROTATIONS`] times (the `/v0` rotate
+    /// also rotates RSA keys, with no limit).
+    async fn rotate_as(
+        &self,
+        caller: &Caller,
+        key_ref: &str,
+        action: &'static str,
+        aws_rules: bool,
+    ) -> Result<KeyMetadata> {
         let precheck = async {
             let key = self.resolve(caller, key_ref).await?;
-            authorize(self.account(), caller, &key, "RotateKey")?;
+            authorize(self.account(), caller, &key, action)?;
             key.require_enabled()?;
+            if aws_rules {
+                if !key.is_symmetric() {
+                    return Err(DomainError::Unsupported(format!(
+                        "key {} is {}: only symmetric keys rotate",
+                        key.key_id, key.key_spec
+                    )));
+                }
+                let on_demand = self
+                    .store
+                    .versions_of(&key.key_id)
+                    .await?
+                    .iter()
+                    .filter(|v| v.version > 1 && v.rotation_type.as_deref() != Some(AUTOMATIC))
+                    .count();
+                if on_demand >= MAX_ON_DEMAND_ROTATIONS {
+                    return Err(DomainError::LimitExceeded(format!(
+                        "key {} was rotated on demand {MAX_ON_DEMAND_ROTATIONS} times, the most \
+                         a key may be",
+                        key.key_id
+                    )));
+                }
+            }
             Ok(key)
         }
         .await;
         let key = match precheck {
             Ok(key) => key,
-            Err(e) => return self.refuse(caller, "RotateKey", e).await,
+            Err(e) => return self.refuse(caller, action, e).await,
         };
         let spec = key.key_spec.clone();
         let (pkcs8, spki) = self.crypto.run(move || material::generate(&spec)).await?;
@@ -872,14 +916,15 @@ impl KeyServer {
         let (who, key_ref) = (caller.clone(), key_ref.to_string());
         let region = key.region.clone();
         let account = self.account().to_string();
-        self.change(caller, "RotateKey", |tx, seen| {
+        self.change(caller, action, |tx, seen| {
             Box::pin(async move {
                 let mut key = found(tx.key(&region, &key_id).await?, &key_ref)?;
                 *seen = Some(key.key_id.clone());
-                authorize(&account, &who, &key, "RotateKey")?;
+                authorize(&account, &who, &key, action)?;
                 key.require_enabled()?;
                 let next = key.current_version + 1;
-                let version = seal_version(&root, &key.key_id, next, &pkcs8, spki)?;
+                let mut version = seal_version(&root, &key.key_id, next, &pkcs8, spki)?;
+                version.rotation_type = Some(ON_DEMAND.into());
                 tx.insert_version(&version).await?;
                 key.current_version = next;
                 tx.update_key(&key).await?;
@@ -1390,6 +1435,7 @@ fn seal_version(
         public_der: spki,
         private_sealed: root.seal(&keys::key_name(key_id, version), pkcs8)?,
         created_at: now_ms(),
+        rotation_type: None,
     })
 }
 

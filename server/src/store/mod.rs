@@ -91,6 +91,12 @@ pub struct KeyRow {
     /// Where its material came from: `AWS_KMS` (made here).
     #[serde(default = "default_origin")]
     pub origin: String,
+    /// Automatic rotation's period in days, when it is on.
+    #[serde(default)]
+    pub rotation_period_days: Option<i64>,
+    /// When automatic rotation is next due (milliseconds since the epoch), when it is on.
+    #[serde(default)]
+    pub next_rotation: Option<i64>,
 }
 
 /// Region of rows written before keys had one (backups of older servers).
@@ -117,6 +123,10 @@ pub struct KeyVersion {
     pub private_sealed: Vec<u8>,
     /// Milliseconds since the epoch.
     pub created_at: i64,
+    /// How a version after the first came: `AUTOMATIC` or `ON_DEMAND` (`None`: the first, or
+    /// an on-demand rotation from before rotation types were kept).
+    #[serde(default)]
+    pub rotation_type: Option<String>,
 }
 
 /// An alias row.
@@ -287,6 +297,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn key_version(&self, key_id: &str, version: i64) -> Result<Option<KeyVersion>>;
     /// Every version of every key (for re-sealing under a new root key).
     async fn versions(&self) -> Result<Vec<KeyVersion>>;
+    /// Every version of one key, oldest first.
+    async fn versions_of(&self, key_id: &str) -> Result<Vec<KeyVersion>>;
     /// A key by ID with one of its versions, in one round trip (the unwrap path).
     async fn key_with_version(
         &self,
@@ -348,7 +360,8 @@ pub trait WriteTx: Send {
     async fn insert_key(&mut self, key: &KeyRow) -> Result<()>;
     /// Inserts a key version.
     async fn insert_version(&mut self, version: &KeyVersion) -> Result<()>;
-    /// Updates state, deletion date, current version, policy, description and tags of a key.
+    /// Updates state, deletion date, current version, policy, description, tags and
+    /// rotation schedule of a key.
     async fn update_key(&mut self, key: &KeyRow) -> Result<()>;
     /// IDs of keys pending deletion whose date is at or before `now`.
     async fn expired_keys(&mut self, now: i64) -> Result<Vec<String>>;

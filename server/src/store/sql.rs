@@ -20,12 +20,12 @@ use super::{
 macro_rules! key_columns {
     () => {
         "key_id, description, key_spec, key_usage, state, deletion_date, created_at, \
-         current_version, tags, policy, region, origin"
+         current_version, tags, policy, region, origin, rotation_period_days, next_rotation"
     };
 }
 macro_rules! version_columns {
     () => {
-        "key_id, version, public_der, private_sealed, created_at"
+        "key_id, version, public_der, private_sealed, created_at, rotation_type"
     };
 }
 macro_rules! token_columns {
@@ -169,6 +169,8 @@ fn key_row(r: &AnyRow) -> Result<KeyRow> {
         policy: get(r, "policy")?,
         region: get(r, "region")?,
         origin: get(r, "origin")?,
+        rotation_period_days: get(r, "rotation_period_days")?,
+        next_rotation: get(r, "next_rotation")?,
     })
 }
 
@@ -179,6 +181,7 @@ fn version_row(r: &AnyRow) -> Result<KeyVersion> {
         public_der: get(r, "public_der")?,
         private_sealed: get(r, "private_sealed")?,
         created_at: get(r, "created_at")?,
+        rotation_type: get(r, "rotation_type")?,
     })
 }
 
@@ -321,7 +324,8 @@ async fn fetch_key<'c, E: Executor<'c, Database = Any>>(
     let row = if key_ref.starts_with("alias/") {
         sqlx::query(
             "SELECT k.key_id, k.description, k.key_spec, k.key_usage, k.state, k.deletion_date, \
-             k.created_at, k.current_version, k.tags, k.policy, k.region, k.origin \
+             k.created_at, k.current_version, k.tags, k.policy, k.region, k.origin, \
+             k.rotation_period_days, k.next_rotation \
              FROM keys k JOIN aliases a ON a.key_id = k.key_id \
              WHERE a.alias_name = $1 AND a.region = $2 AND k.region = $2",
         )
@@ -360,7 +364,7 @@ async fn insert_key<'c, E: Executor<'c, Database = Any>>(e: E, key: &KeyRow) -> 
     sqlx::query(concat!(
         "INSERT INTO keys (",
         key_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     ))
     .bind(key.key_id.clone())
     .bind(key.description.clone())
@@ -374,6 +378,8 @@ async fn insert_key<'c, E: Executor<'c, Database = Any>>(e: E, key: &KeyRow) -> 
     .bind(key.policy.clone())
     .bind(key.region.clone())
     .bind(key.origin.clone())
+    .bind(key.rotation_period_days)
+    .bind(key.next_rotation)
     .execute(e)
     .await
     .map_err(classify)?;
@@ -384,13 +390,14 @@ async fn insert_version<'c, E: Executor<'c, Database = Any>>(e: E, v: &KeyVersio
     sqlx::query(concat!(
         "INSERT INTO key_versions (",
         version_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5)"
+        ") VALUES ($1, $2, $3, $4, $5, $6)"
     ))
     .bind(v.key_id.clone())
     .bind(v.version)
     .bind(v.public_der.clone())
     .bind(v.private_sealed.clone())
     .bind(v.created_at)
+    .bind(v.rotation_type.clone())
     .execute(e)
     .await
     .map_err(classify)?;
@@ -529,6 +536,19 @@ impl Store for SqlStore {
         row.as_ref().map(version_row).transpose()
     }
 
+    async fn versions_of(&self, key_id: &str) -> Result<Vec<KeyVersion>> {
+        let all = sqlx::query(concat!(
+            "SELECT ",
+            version_columns!(),
+            " FROM key_versions WHERE key_id = $1 ORDER BY version"
+        ))
+        .bind(key_id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        rows(all, version_row)
+    }
+
     async fn versions(&self) -> Result<Vec<KeyVersion>> {
         let all = sqlx::query(concat!(
             "SELECT ",
@@ -549,7 +569,7 @@ impl Store for SqlStore {
         let row = sqlx::query(
             "SELECT k.key_id, k.description, k.key_spec, k.key_usage, k.state, k.deletion_date, \
              k.created_at, k.current_version, k.tags, k.policy, k.region, k.origin, \
-             v.version AS v_version, \
+             k.rotation_period_days, k.next_rotation, v.version AS v_version, v.rotation_type, \
              v.public_der, v.private_sealed, v.created_at AS v_created_at \
              FROM keys k LEFT JOIN key_versions v ON v.key_id = k.key_id AND v.version = $2 \
              WHERE k.key_id = $1",
@@ -568,6 +588,7 @@ impl Store for SqlStore {
                 public_der: get(&r, "public_der")?,
                 private_sealed: get(&r, "private_sealed")?,
                 created_at: get(&r, "v_created_at")?,
+                rotation_type: get(&r, "rotation_type")?,
             }),
             None => None,
         };
@@ -977,7 +998,8 @@ impl WriteTx for SqlWrite {
     async fn update_key(&mut self, key: &KeyRow) -> Result<()> {
         sqlx::query(
             "UPDATE keys SET state = $1, deletion_date = $2, current_version = $3, policy = $4, \
-             description = $5, tags = $6 WHERE key_id = $7",
+             description = $5, tags = $6, rotation_period_days = $7, next_rotation = $8 \
+             WHERE key_id = $9",
         )
         .bind(key.state.clone())
         .bind(key.deletion_date)
@@ -985,6 +1007,8 @@ impl WriteTx for SqlWrite {
         .bind(key.policy.clone())
         .bind(key.description.clone())
         .bind(key.tags.clone())
+        .bind(key.rotation_period_days)
+        .bind(key.next_rotation)
         .bind(key.key_id.clone())
         .execute(&mut *self.tx)
         .await
