@@ -345,6 +345,33 @@ def data_keys_and_random(s):
 
 
 @case
+def data_key_pairs(s):
+    kms = client(s)
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    ctx = {"pair": "yes"}
+    for spec in ("RSA_2048", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521", "ECC_SECG_P256K1"):
+        r = kms.generate_data_key_pair(KeyId=key, KeyPairSpec=spec, EncryptionContext=ctx)
+        assert r["KeyId"] == arn(key) and r["KeyPairSpec"] == spec, r
+        private = serialization.load_der_private_key(r["PrivateKeyPlaintext"], None)
+        public = serialization.load_der_public_key(r["PublicKey"])
+        spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        assert private.public_key().public_bytes(*spki) == public.public_bytes(*spki), spec
+        opened = kms.decrypt(CiphertextBlob=r["PrivateKeyCiphertextBlob"], EncryptionContext=ctx)
+        assert opened["Plaintext"] == r["PrivateKeyPlaintext"], spec
+    w = kms.generate_data_key_pair_without_plaintext(KeyId=key, KeyPairSpec="ECC_NIST_P256")
+    assert "PrivateKeyPlaintext" not in w
+    serialization.load_der_private_key(kms.decrypt(
+        CiphertextBlob=w["PrivateKeyCiphertextBlob"])["Plaintext"], None)
+    fails("ValidationException", client(s, validate=False).generate_data_key_pair, KeyId=key,
+          KeyPairSpec="RSA_1024")
+    rsa_key = kms.create_key(KeySpec="RSA_2048")["KeyMetadata"]["KeyId"]
+    fails("InvalidKeyUsageException", kms.generate_data_key_pair, KeyId=rsa_key,
+          KeyPairSpec="ECC_NIST_P256")
+    fails("DryRunOperationException", kms.generate_data_key_pair, KeyId=key,
+          KeyPairSpec="ECC_NIST_P256", DryRun=True)
+
+
+@case
 def re_encrypt_moves_a_ciphertext_between_keys(s):
     kms = client(s)
     a, b = (kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(2))

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use super::{Caller, DomainError, KeyServer, Result};
 use crate::domain::blob;
 use crate::domain::keys::{self, SYMMETRIC_DEFAULT};
-use crate::domain::secrets;
+use crate::domain::{material, secrets};
 use crate::store::KeyRow;
 use cipherdrop::EncryptionContext;
 
@@ -18,6 +18,16 @@ use cipherdrop::EncryptionContext;
 const MAX_SYMMETRIC_PLAINTEXT: usize = 4096;
 const MAX_DATA_KEY_BYTES: usize = 1024;
 const MAX_RANDOM_BYTES: usize = 1024;
+/// The key pairs GenerateDataKeyPair makes (AWS KMS's KeyPairSpec, less SM2).
+const DATA_KEY_PAIR_SPECS: [&str; 7] = [
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+];
 /// Longest ciphertext blob Decrypt takes (AWS KMS: 6144 bytes).
 const MAX_CIPHERTEXT: usize = 6144;
 
@@ -151,6 +161,54 @@ impl KeyServer {
             let e = DomainError::invalid("NumberOfBytes must be 1 to 1024");
             return self.refuse(caller, action, e).await;
         }
+        let make = async || {
+            let mut data_key = Zeroizing::new(vec![0u8; len]);
+            getrandom::fill(&mut data_key).map_err(|_| DomainError::internal("random failed"))?;
+            Ok((data_key, Vec::new()))
+        };
+        let (sealed, data_key, _) =
+            self.sealed_secret(caller, &target, action, make, dry_run).await?;
+        Ok((sealed, with_plaintext.then_some(data_key)))
+    }
+
+    /// GenerateDataKeyPair (`with_plaintext`) or GenerateDataKeyPairWithoutPlaintext: a new
+    /// key pair of `spec` (RSA or ECC), its PKCS#8 private key sealed under a symmetric key:
+    /// (sealed private key, the private key for the first, SPKI public key).
+    pub(crate) async fn generate_data_key_pair(
+        &self,
+        caller: &Caller,
+        target: Target<'_>,
+        spec: &str,
+        with_plaintext: bool,
+        dry_run: bool,
+    ) -> Result<(Sealed, Option<Zeroizing<Vec<u8>>>, Vec<u8>)> {
+        let action = match with_plaintext {
+            true => "GenerateDataKeyPair",
+            false => "GenerateDataKeyPairWithoutPlaintext",
+        };
+        if !DATA_KEY_PAIR_SPECS.contains(&spec) {
+            let e = DomainError::invalid(format!(
+                "KeyPairSpec must be one of {DATA_KEY_PAIR_SPECS:?}, not {spec:?}"
+            ));
+            return self.refuse(caller, action, e).await;
+        }
+        let spec = spec.to_string();
+        let make = async || self.crypto.run(move || material::generate(&spec)).await;
+        let (sealed, private, public) =
+            self.sealed_secret(caller, &target, action, make, dry_run).await?;
+        Ok((sealed, with_plaintext.then_some(private), public))
+    }
+
+    /// A secret `make` gives (with its public part, if any), sealed under the symmetric key
+    /// `target` names, with the call's audit record.
+    async fn sealed_secret(
+        &self,
+        caller: &Caller,
+        target: &Target<'_>,
+        action: &str,
+        make: impl AsyncFnOnce() -> Result<(Zeroizing<Vec<u8>>, Vec<u8>)>,
+        dry_run: bool,
+    ) -> Result<(Sealed, Zeroizing<Vec<u8>>, Vec<u8>)> {
         let mut key_id = None;
         let outcome = async {
             let key = self.authorised(caller, target.key_ref, action, target.context).await?;
@@ -164,10 +222,9 @@ impl KeyServer {
             if dry_run {
                 return Err(DomainError::DryRun);
             }
-            let mut data_key = Zeroizing::new(vec![0u8; len]);
-            getrandom::fill(&mut data_key).map_err(|_| DomainError::internal("random failed"))?;
-            let sealed = self.seal_to(&key, &target, &data_key).await?;
-            Ok((sealed, with_plaintext.then_some(data_key)))
+            let (secret, public) = make().await?;
+            let sealed = self.seal_to(&key, target, &secret).await?;
+            Ok((sealed, secret, public))
         }
         .await;
         self.audit.outcome(caller, action, key_id.as_deref(), Some(target.context), outcome).await

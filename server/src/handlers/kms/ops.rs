@@ -176,6 +176,29 @@ pub(super) async fn run(
             }
             Ok(out)
         }
+        "GenerateDataKeyPair" | "GenerateDataKeyPairWithoutPlaintext" => {
+            let r = parse!(GenerateDataKeyPair);
+            if r.recipient.is_some() {
+                let e =
+                    DomainError::Unsupported("Recipient (Nitro Enclaves) is not supported".into());
+                return keys.refuse(caller, operation, e).await;
+            }
+            let target =
+                Target { key_ref: &r.key_id, context: &r.encryption_context, algorithm: None };
+            let with_plaintext = operation == "GenerateDataKeyPair";
+            let (sealed, private, public) = keys
+                .generate_data_key_pair(caller, target, &r.key_pair_spec, with_plaintext, r.dry_run)
+                .await?;
+            let mut out = json!({
+                "PrivateKeyCiphertextBlob": STANDARD.encode(&sealed.blob),
+                "PublicKey": STANDARD.encode(public), "KeyId": sealed.key_arn,
+                "KeyPairSpec": r.key_pair_spec,
+            });
+            if let Some(p) = private {
+                out["PrivateKeyPlaintext"] = Value::String(STANDARD.encode(p.as_slice()));
+            }
+            Ok(out)
+        }
         "GenerateRandom" => {
             let r = parse!(GenerateRandom);
             if r.custom_key_store_id.is_some() || r.recipient.is_some() {
@@ -443,9 +466,7 @@ pub(super) async fn run(
 }
 
 /// KMS operations this server does not implement yet (the README's table says which).
-const KNOWN: [&str; 9] = [
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
+const KNOWN: [&str; 7] = [
     "GetParametersForImport",
     "ImportKeyMaterial",
     "DeleteImportedKeyMaterial",
@@ -897,4 +918,16 @@ struct Derive {
 struct EnableRotation {
     key_id: String,
     rotation_period_in_days: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GenerateDataKeyPair {
+    key_id: String,
+    key_pair_spec: String,
+    #[serde(default)]
+    encryption_context: Context,
+    recipient: Option<Value>,
+    #[serde(default)]
+    dry_run: bool,
 }
