@@ -146,6 +146,7 @@ pub(crate) async fn bootstrap(keys: &KeyServer, dir: &Path) -> Result<Value, Dom
                 tags: Default::default(),
                 policy: Some(policy()),
                 alias: Some(ARCHIVE_ALIAS.into()),
+                origin: "AWS_KMS".into(),
             },
         )
         .await?;

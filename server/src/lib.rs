@@ -213,6 +213,11 @@ async fn sweep_expired_keys(keys: Arc<KeyServer>) {
         if let Err(e) = keys.sweep_expired_keys(std::mem::take(&mut first)).await {
             tracing::error!(error = %e, "deleting expired keys failed");
         }
+        match keys.expire_imported_material().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(keys = n, "imported key material expired"),
+            Err(e) => tracing::error!(error = %e, "expiring imported key material failed"),
+        }
         match keys.rotate_due_keys().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(keys = n, "keys rotated on schedule"),

@@ -647,6 +647,162 @@ def scheduled_rotation_runs_on_time_and_waits_for_a_disabled_key(s):
         again.stop()
 
 
+# --- Imported key material (part 2) ---------------------------------------------------------
+
+
+def wrap_with_openssl(work, public_der, material, algorithm):
+    """Wraps key material for ImportKeyMaterial the way AWS's documentation does, with the
+    openssl command line: RSA-OAEP alone, or an AES key under RSA-OAEP followed by the
+    material under AES key wrap with padding."""
+    md = "sha256" if algorithm.endswith("SHA_256") else "sha1"
+    (work / "wrapping.der").write_bytes(public_der)
+    (work / "material.bin").write_bytes(material)
+
+    def oaep(src, dst):
+        subprocess.run(["openssl", "pkeyutl", "-encrypt", "-in", src, "-out", dst,
+                        "-inkey", "wrapping.der", "-keyform", "DER", "-pubin",
+                        "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", f"rsa_oaep_md:{md}",
+                        "-pkeyopt", f"rsa_mgf1_md:{md}"], cwd=work, check=True)
+    if algorithm.startswith("RSAES_OAEP"):
+        oaep("material.bin", "wrapped.bin")
+        return (work / "wrapped.bin").read_bytes()
+    (work / "aes.bin").write_bytes(os.urandom(32))
+    oaep("aes.bin", "aes-wrapped.bin")
+    subprocess.run(["openssl", "enc", "-id-aes256-wrap-pad", "-K", (work / "aes.bin").read_bytes().hex(),
+                    "-iv", "A65959A6", "-in", "material.bin", "-out", "material-wrapped.bin"],
+                   cwd=work, check=True)
+    return (work / "aes-wrapped.bin").read_bytes() + (work / "material-wrapped.bin").read_bytes()
+
+
+def import_material(kms, work, key, material, algorithm="RSA_AES_KEY_WRAP_SHA_256",
+                    spec="RSA_3072", **kwargs):
+    params = kms.get_parameters_for_import(KeyId=key, WrappingAlgorithm=algorithm,
+                                           WrappingKeySpec=spec)
+    wrapped = wrap_with_openssl(work, params["PublicKey"], material, algorithm)
+    kwargs.setdefault("ExpirationModel", "KEY_MATERIAL_DOES_NOT_EXPIRE")
+    kms.import_key_material(KeyId=key, ImportToken=params["ImportToken"],
+                            EncryptedKeyMaterial=wrapped, **kwargs)
+    return params
+
+
+@case
+def imported_symmetric_material_round_trip_deletion_and_reimport(s):
+    kms = client(s)
+    work = s.work / "import-symmetric"
+    work.mkdir()
+    m = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]
+    key = m["KeyId"]
+    assert m["KeyState"] == "PendingImport" and m["Origin"] == "EXTERNAL", m
+    fails("KMSInvalidStateException", kms.encrypt, KeyId=key, Plaintext=b"x")
+    fails("KMSInvalidStateException", kms.enable_key, KeyId=key)
+    material = os.urandom(32)
+    for algorithm in ("RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1", "RSA_AES_KEY_WRAP_SHA_1",
+                      "RSA_AES_KEY_WRAP_SHA_256"):
+        import_material(kms, work, key, material, algorithm, "RSA_2048")
+        assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled", algorithm
+    blob = kms.encrypt(KeyId=key, Plaintext=b"imported", EncryptionContext={"k": "v"})
+    # A key only ever holds its one material.
+    fails("IncorrectKeyMaterialException", import_material, kms, work, key, os.urandom(32))
+    fails("IncorrectKeyMaterialException", import_material, kms, work, key, os.urandom(31))
+    kms.delete_imported_key_material(KeyId=key)
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "PendingImport"
+    fails("KMSInvalidStateException", kms.decrypt, CiphertextBlob=blob["CiphertextBlob"],
+          EncryptionContext={"k": "v"})
+    import_material(kms, work, key, material)
+    d = kms.decrypt(CiphertextBlob=blob["CiphertextBlob"], EncryptionContext={"k": "v"})
+    assert d["Plaintext"] == b"imported", "the same material reopens what it sealed"
+    # Tokens: of this key only, and a forged one is refused.
+    other = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    params = kms.get_parameters_for_import(KeyId=other, WrappingAlgorithm="RSAES_OAEP_SHA_256",
+                                           WrappingKeySpec="RSA_2048")
+    wrapped = wrap_with_openssl(work, params["PublicKey"], material, "RSAES_OAEP_SHA_256")
+    fails("InvalidImportTokenException", kms.import_key_material, KeyId=key,
+          ImportToken=params["ImportToken"], EncryptedKeyMaterial=wrapped,
+          ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+    fails("InvalidImportTokenException", kms.import_key_material, KeyId=other,
+          ImportToken=b"forged", EncryptedKeyMaterial=wrapped,
+          ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+    fails("InvalidCiphertextException", kms.import_key_material, KeyId=other,
+          ImportToken=params["ImportToken"], EncryptedKeyMaterial=wrapped[:-1] + b"\0",
+          ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+    fails("ValidationException", kms.import_key_material, KeyId=other,
+          ImportToken=params["ImportToken"], EncryptedKeyMaterial=wrapped)
+    generated = kms.create_key()["KeyMetadata"]["KeyId"]
+    fails("UnsupportedOperationException", kms.get_parameters_for_import, KeyId=generated,
+          WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")
+    fails("UnsupportedOperationException", kms.delete_imported_key_material, KeyId=generated)
+
+
+@case
+def imported_hmac_and_ecc_material_work_as_their_owners_expect(s):
+    import hmac as py_hmac
+    import hashlib
+    from cryptography.hazmat.primitives.asymmetric import ec
+    kms = client(s)
+    work = s.work / "import-asymmetric"
+    work.mkdir()
+    secret = os.urandom(48)
+    key = kms.create_key(Origin="EXTERNAL", KeySpec="HMAC_256",
+                         KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
+    import_material(kms, work, key, secret)
+    tag = kms.generate_mac(KeyId=key, Message=b"msg", MacAlgorithm="HMAC_SHA_256")["Mac"]
+    assert tag == py_hmac.new(secret, b"msg", hashlib.sha256).digest(), "HMAC with our own key"
+    private = ec.generate_private_key(ec.SECP384R1())
+    pkcs8 = private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption())
+    key = kms.create_key(Origin="EXTERNAL", KeySpec="ECC_NIST_P384",
+                         KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    fails("IncorrectKeyMaterialException", import_material, kms, work, key,
+          ec.generate_private_key(ec.SECP256R1()).private_bytes(
+              serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+              serialization.NoEncryption()))
+    import_material(kms, work, key, pkcs8, "RSA_AES_KEY_WRAP_SHA_1", "RSA_4096")
+    sig = kms.sign(KeyId=key, Message=b"hello", SigningAlgorithm="ECDSA_SHA_384")["Signature"]
+    private.public_key().verify(sig, b"hello", ec.ECDSA(hashes.SHA384()))
+
+
+@case
+def imported_material_expires_on_its_date(s):
+    import datetime
+    work = s.work / "import-expiry"
+    work.mkdir()
+    first = Server(s.cli, work)
+    try:
+        first.run("credential", "create", "--principal", "admin",
+                  "--access-key-id", ADMIN_KEY[0], "--secret-access-key", ADMIN_KEY[1])
+        kms = client(first)
+        key = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+        tomorrow = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+        import_material(kms, work, key, os.urandom(32), ExpirationModel="KEY_MATERIAL_EXPIRES",
+                        ValidTo=tomorrow)
+        m = kms.describe_key(KeyId=key)["KeyMetadata"]
+        assert m["ExpirationModel"] == "KEY_MATERIAL_EXPIRES", m
+        assert abs((m["ValidTo"] - tomorrow).total_seconds()) < 2, m
+        blob = kms.encrypt(KeyId=key, Plaintext=b"short-lived")["CiphertextBlob"]
+        fails("ValidationException", import_material, kms, work, key, os.urandom(32),
+              ExpirationModel="KEY_MATERIAL_EXPIRES")
+    finally:
+        first.stop()
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)
+    shifted = {"LD_PRELOAD": FAKETIME, "FAKETIME": "+2d", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    again = Server(s.cli, work, env=shifted)
+    try:
+        with mock.patch("botocore.auth.get_current_datetime", lambda: later.replace(tzinfo=None)):
+            kms = client(again)
+            deadline = time.monotonic() + 20
+            while kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] != "PendingImport":
+                assert time.monotonic() < deadline, "the material never expired"
+                time.sleep(0.2)
+            fails("KMSInvalidStateException", kms.decrypt, CiphertextBlob=blob)
+            records = json.loads(again.run("audit", "list", "--limit", "1000"))["records"]
+            expired = [r for r in records if r["action"] == "DeleteImportedKeyMaterial"
+                       and r.get("keyId") == key]
+            assert expired and expired[0]["principal"] == "system", expired
+            assert "expired" in expired[0]["detail"], expired
+    finally:
+        again.stop()
+
+
 # --- Aliases, tags, policies -----------------------------------------------------------------
 
 

@@ -48,6 +48,12 @@ pub enum DomainError {
     InvalidSignature,
     /// VerifyMac: the MAC is not the key's over the message.
     InvalidMac,
+    /// ImportKeyMaterial: an import token that names no import parameters of this key.
+    InvalidImportToken,
+    /// ImportKeyMaterial: the import token's 24 hours are over.
+    ExpiredImportToken,
+    /// ImportKeyMaterial: material that is not the key's (another key's, the wrong size).
+    IncorrectKeyMaterial(String),
     /// A key policy document that does not parse or breaks the grammar's rules.
     MalformedPolicy(String),
     /// The principal exceeded its request rate.
@@ -99,6 +105,9 @@ impl DomainError {
             Self::InvalidMarker => "InvalidMarker",
             Self::InvalidSignature => "InvalidSignature",
             Self::InvalidMac => "InvalidMac",
+            Self::InvalidImportToken => "InvalidImportToken",
+            Self::ExpiredImportToken => "ExpiredImportToken",
+            Self::IncorrectKeyMaterial(_) => "IncorrectKeyMaterial",
             Self::RateLimited => "RateLimited",
             Self::LimitExceeded(_) => "LimitExceeded",
             Self::Unavailable(_) => "ServiceUnavailable",
@@ -126,6 +135,7 @@ impl DomainError {
             | Self::Tag(m)
             | Self::Unsupported(m)
             | Self::MalformedPolicy(m)
+            | Self::IncorrectKeyMaterial(m)
             | Self::LimitExceeded(m) => m.clone(),
             Self::DryRun => {
                 "The request would have succeeded, but the DryRun option is set.".into()
@@ -134,6 +144,10 @@ impl DomainError {
             Self::InvalidMarker => "the Marker is not one this server gave".into(),
             Self::InvalidSignature => "the signature did not verify".into(),
             Self::InvalidMac => "the MAC did not verify".into(),
+            Self::InvalidImportToken => {
+                "the import token names no import parameters of this key".into()
+            }
+            Self::ExpiredImportToken => "the import token has expired".into(),
             Self::Unauthorized => "a valid bearer token is required".into(),
             Self::InvalidCiphertext => {
                 "the wrapped key, header or encryption context did not verify".into()

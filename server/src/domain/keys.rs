@@ -62,6 +62,11 @@ pub(crate) fn local_ref(region: &str, account: &str, key_ref: &str) -> Result<St
 pub(crate) const ENABLED: &str = "Enabled";
 pub(crate) const DISABLED: &str = "Disabled";
 pub(crate) const PENDING_DELETION: &str = "PendingDeletion";
+/// A key for imported material that has none (not yet, deleted, or expired).
+pub(crate) const PENDING_IMPORT: &str = "PendingImport";
+
+/// The origin of keys whose material is imported.
+pub(crate) const EXTERNAL: &str = "EXTERNAL";
 
 /// What DescribeKey returns.
 #[derive(Debug, Serialize)]
@@ -93,6 +98,11 @@ pub(crate) struct KeyMetadata {
     pub(crate) created_ms: i64,
     #[serde(skip)]
     pub(crate) deletion_ms: Option<i64>,
+    /// Imported material: how and when it expires.
+    #[serde(skip)]
+    pub(crate) expiration_model: Option<String>,
+    #[serde(skip)]
+    pub(crate) valid_to_ms: Option<i64>,
 }
 
 impl KeyMetadata {
@@ -130,6 +140,8 @@ impl KeyRow {
             account: account.into(),
             created_ms: self.created_at,
             deletion_ms: self.deletion_date,
+            expiration_model: self.expiration_model.clone(),
+            valid_to_ms: self.valid_to,
         }
     }
 
@@ -160,6 +172,10 @@ impl KeyRow {
             ENABLED => Ok(()),
             PENDING_DELETION => Err(DomainError::KeyPendingDeletion(format!(
                 "key {} is pending deletion",
+                self.key_id
+            ))),
+            PENDING_IMPORT => Err(DomainError::InvalidState(format!(
+                "key {} is pending import: it has no key material",
                 self.key_id
             ))),
             _ => Err(DomainError::KeyDisabled(format!("key {} is disabled", self.key_id))),

@@ -383,6 +383,102 @@ pub(crate) fn derive(
     })
 }
 
+/// The import wrapping algorithms GetParametersForImport offers (AWS KMS's, less SM2PKE).
+pub(crate) const WRAPPING_ALGORITHMS: [&str; 4] = [
+    "RSAES_OAEP_SHA_1",
+    "RSAES_OAEP_SHA_256",
+    "RSA_AES_KEY_WRAP_SHA_1",
+    "RSA_AES_KEY_WRAP_SHA_256",
+];
+
+/// Opens `encrypted` key material with a wrapping key's PKCS#8: RSA-OAEP directly, or (the
+/// RSA_AES_KEY_WRAP algorithms) an RSA-OAEP-wrapped AES key followed by the material under
+/// AES key wrap with padding (RFC 5649), as `openssl enc -id-aes256-wrap-pad` writes it.
+/// Every failure is the one opaque `InvalidCiphertext`.
+pub(crate) fn unwrap_import(
+    algorithm: &str,
+    wrapping_pkcs8: &[u8],
+    encrypted: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, DomainError> {
+    use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrapPadded as _};
+    let opaque = || DomainError::InvalidCiphertext;
+    let key = rsa::PrivateDecryptingKey::from_pkcs8(wrapping_pkcs8)
+        .map_err(|_| DomainError::internal("stored wrapping key unreadable"))?;
+    let split = key.key_size_bytes();
+    let key = rsa::OaepPrivateDecryptingKey::new(key)
+        .map_err(|_| DomainError::internal("stored wrapping key unreadable"))?;
+    let sha1 = algorithm.ends_with("SHA_1");
+    if algorithm.starts_with("RSAES_OAEP") {
+        return super::secrets::decrypt(&key, sha1, encrypted);
+    }
+    if encrypted.len() <= split {
+        return Err(opaque());
+    }
+    let aes = super::secrets::decrypt(&key, sha1, &encrypted[..split])?;
+    let kek = AesKek::new(&AES_256, &aes).map_err(|_| opaque())?;
+    let wrapped = &encrypted[split..];
+    let mut out = Zeroizing::new(vec![0u8; wrapped.len()]);
+    let len = kek.unwrap_with_padding(wrapped, &mut out).map_err(|_| opaque())?.len();
+    out.truncate(len);
+    Ok(out)
+}
+
+/// Imported material checked against the key's spec: (what the key version keeps, SPKI DER
+/// public key or empty). An AES key is 32 bytes; an HMAC key from the digest's length to the
+/// hash's block size; RSA and ECC keys are PKCS #8 of the spec's size or curve.
+pub(crate) fn imported(
+    spec: &str,
+    material: &[u8],
+) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), DomainError> {
+    let wrong = |why: String| DomainError::IncorrectKeyMaterial(why);
+    match kind(spec) {
+        Some(Kind::Symmetric) if material.len() == 32 => {
+            Ok((Zeroizing::new(material.to_vec()), Vec::new()))
+        }
+        Some(Kind::Symmetric) => Err(wrong("SYMMETRIC_DEFAULT material is 32 bytes".into())),
+        Some(Kind::Hmac(len)) => {
+            let most = if len <= 32 { 64 } else { 128 };
+            if (len..=most).contains(&material.len()) {
+                Ok((Zeroizing::new(material.to_vec()), Vec::new()))
+            } else {
+                Err(wrong(format!("{spec} material is {len} to {most} bytes")))
+            }
+        }
+        Some(Kind::Rsa) => {
+            let key = rsa::KeyPair::from_pkcs8(material)
+                .map_err(|_| wrong("not an RSA private key in PKCS #8".into()))?;
+            let bits = key.public_modulus_len() * 8;
+            if spec != format!("RSA_{bits}") {
+                return Err(wrong(format!("an RSA key of {bits} bits is not {spec}")));
+            }
+            let spki = key.public_key().as_der().map_err(|_| failed("encoding"))?;
+            Ok((Zeroizing::new(material.to_vec()), spki.as_ref().to_vec()))
+        }
+        Some(Kind::Ecc(curve)) => {
+            let pair = EcdsaKeyPair::from_pkcs8(ecdsa(curve), material)
+                .map_err(|_| wrong(format!("not a {spec} private key in PKCS #8")))?;
+            let spki: aws_lc_rs::encoding::PublicKeyX509Der<'static> =
+                pair.public_key().as_der().map_err(|_| failed("encoding"))?;
+            Ok((Zeroizing::new(material.to_vec()), spki.as_ref().to_vec()))
+        }
+        None => Err(DomainError::invalid(format!("unknown KeySpec {spec:?}"))),
+    }
+}
+
+/// What ties a key to the one material it may hold: SHA-256 of the public key, or of the
+/// secret key with a label (a hash of a 256-bit random key reveals nothing of it).
+pub(crate) fn fingerprint(secret: &[u8], public: &[u8]) -> String {
+    let d = if public.is_empty() {
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        ctx.update(b"cipherdrop-imported-material-1");
+        ctx.update(secret);
+        ctx.finish()
+    } else {
+        digest::digest(&digest::SHA256, public)
+    };
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

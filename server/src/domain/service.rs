@@ -19,7 +19,8 @@ use zeroize::Zeroizing;
 use super::audit::{self, AuditLog, ChainedRecord, Record, SignedDigest};
 use super::error::DomainError;
 use super::keys::{
-    self, DISABLED, ENABLED, KEY_NAMESPACE, KeyMetadata, PENDING_DELETION, live, now_ms,
+    self, DISABLED, ENABLED, EXTERNAL, KEY_NAMESPACE, KeyMetadata, PENDING_DELETION,
+    PENDING_IMPORT, live, now_ms,
 };
 use super::material;
 use super::oidc;
@@ -32,6 +33,7 @@ use crate::store::{AliasRow, KeyRow, KeyVersion, Store, TokenRow, WriteTx};
 
 mod envelope;
 mod grants;
+mod import;
 mod rotation;
 mod signing;
 
@@ -39,6 +41,7 @@ use rotation::{AUTOMATIC, MAX_ON_DEMAND_ROTATIONS, ON_DEMAND};
 
 pub(crate) use envelope::{Ciphertext, DataKeyLength, Sealed, Target};
 pub(crate) use grants::{Constraints, Grant, GrantRef, NewGrant};
+pub(crate) use import::Import;
 
 type Result<T> = std::result::Result<T, DomainError>;
 
@@ -63,6 +66,8 @@ pub(crate) struct NewKey {
     pub(crate) policy: Option<serde_json::Value>,
     /// Alias to create with the key, in the same transaction.
     pub(crate) alias: Option<String>,
+    /// `AWS_KMS` (material made here) or `EXTERNAL` (imported later).
+    pub(crate) origin: String,
 }
 
 /// A data key an unwrap recovered.
@@ -639,14 +644,20 @@ impl KeyServer {
             Ok(p) => p,
             Err(e) => return self.refuse(caller, "CreateKey", e).await,
         };
-        let spec = req.key_spec.clone();
-        let (pkcs8, spki) = self.crypto.run(move || material::generate(&spec)).await?;
+        // A key for imported material has none until ImportKeyMaterial.
+        let external = req.origin == EXTERNAL;
+        let generated = if external {
+            None
+        } else {
+            let spec = req.key_spec.clone();
+            Some(self.crypto.run(move || material::generate(&spec)).await?)
+        };
         let key = KeyRow {
             key_id: keys::new_key_id()?,
             description: req.description,
             key_spec: req.key_spec,
             key_usage: req.key_usage,
-            state: ENABLED.into(),
+            state: if external { PENDING_IMPORT } else { ENABLED }.into(),
             deletion_date: None,
             created_at: now_ms(),
             current_version: 1,
@@ -654,18 +665,28 @@ impl KeyServer {
                 .map_err(|e| DomainError::internal(e.to_string()))?,
             policy,
             region: self.region_of(caller).to_string(),
-            origin: "AWS_KMS".into(),
+            origin: req.origin,
             rotation_period_days: None,
             next_rotation: None,
+            valid_to: None,
+            expiration_model: None,
+            material_fingerprint: None,
         };
-        let version = seal_version(&self.root, &key.key_id, 1, &pkcs8, spki)?;
+        let version = match generated {
+            Some((secret, public)) => {
+                Some(seal_version(&self.root, &key.key_id, 1, &secret, public)?)
+            }
+            None => None,
+        };
         let alias = req.alias;
         let created = self
             .change(caller, "CreateKey", |tx, key_id| {
                 Box::pin(async move {
                     *key_id = Some(key.key_id.clone());
                     tx.insert_key(&key).await?;
-                    tx.insert_version(&version).await?;
+                    if let Some(version) = &version {
+                        tx.insert_version(version).await?;
+                    }
                     if let Some(alias) = alias {
                         if tx.alias(&key.region, &alias).await?.is_some() {
                             return Err(DomainError::AlreadyExists(format!(
@@ -823,7 +844,7 @@ impl KeyServer {
         let (from, to): (&[&str], &str) = match action {
             "EnableKey" => (&[ENABLED, DISABLED], ENABLED),
             "DisableKey" => (&[ENABLED, DISABLED], DISABLED),
-            "ScheduleKeyDeletion" => (&[ENABLED, DISABLED], PENDING_DELETION),
+            "ScheduleKeyDeletion" => (&[ENABLED, DISABLED, PENDING_IMPORT], PENDING_DELETION),
             "CancelKeyDeletion" => (&[PENDING_DELETION], DISABLED),
             _ => return Err(DomainError::internal(format!("no transition {action}"))),
         };
@@ -847,7 +868,9 @@ impl KeyServer {
                             key.key_id, key.state
                         )));
                     }
-                    key.state = to.into();
+                    // A key for imported material that has none goes back to waiting for it.
+                    let waiting = key.origin == EXTERNAL && key.expiration_model.is_none();
+                    key.state = if to == DISABLED && waiting { PENDING_IMPORT } else { to }.into();
                     key.deletion_date = deletion_date;
                     tx.update_key(&key).await?;
                     Ok(key)

@@ -21,7 +21,10 @@ fn status(e: &DomainError) -> StatusCode {
         | DomainError::InvalidGrantToken
         | DomainError::InvalidMarker
         | DomainError::InvalidSignature
-        | DomainError::InvalidMac => StatusCode::BAD_REQUEST,
+        | DomainError::InvalidMac
+        | DomainError::InvalidImportToken
+        | DomainError::ExpiredImportToken
+        | DomainError::IncorrectKeyMaterial(_) => StatusCode::BAD_REQUEST,
         DomainError::AlreadyExists(_) => StatusCode::CONFLICT,
         DomainError::DryRun => StatusCode::PRECONDITION_FAILED,
         DomainError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -97,6 +97,35 @@ pub struct KeyRow {
     /// When automatic rotation is next due (milliseconds since the epoch), when it is on.
     #[serde(default)]
     pub next_rotation: Option<i64>,
+    /// Imported material: when it expires (milliseconds since the epoch), if it does.
+    #[serde(default)]
+    pub valid_to: Option<i64>,
+    /// Imported material: `KEY_MATERIAL_EXPIRES` or `KEY_MATERIAL_DOES_NOT_EXPIRE`.
+    #[serde(default)]
+    pub expiration_model: Option<String>,
+    /// Imported material: the fingerprint of the one material the key may hold.
+    #[serde(default)]
+    pub material_fingerprint: Option<String>,
+}
+
+/// A wrapping key GetParametersForImport handed out.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImportParameters {
+    /// The import token (names it to ImportKeyMaterial).
+    pub import_token: String,
+    /// The key it is for.
+    pub key_id: String,
+    /// `RSAES_OAEP_SHA_1`, `RSAES_OAEP_SHA_256`, `RSA_AES_KEY_WRAP_SHA_1` or `_SHA_256`.
+    pub wrapping_algorithm: String,
+    /// `RSA_2048`, `RSA_3072` or `RSA_4096`.
+    pub wrapping_key_spec: String,
+    /// The wrapping key's PKCS#8, sealed under the root key.
+    #[serde(with = "base64_bytes")]
+    pub private_sealed: Vec<u8>,
+    /// Until when it may be used (milliseconds since the epoch).
+    pub valid_to: i64,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
 }
 
 /// Region of rows written before keys had one (backups of older servers).
@@ -299,6 +328,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn versions(&self) -> Result<Vec<KeyVersion>>;
     /// Every version of one key, oldest first.
     async fn versions_of(&self, key_id: &str) -> Result<Vec<KeyVersion>>;
+    /// The import parameters an import token names.
+    async fn import_parameters(&self, import_token: &str) -> Result<Option<ImportParameters>>;
     /// A key by ID with one of its versions, in one round trip (the unwrap path).
     async fn key_with_version(
         &self,
@@ -367,6 +398,10 @@ pub trait WriteTx: Send {
     async fn expired_keys(&mut self, now: i64) -> Result<Vec<String>>;
     /// Deletes a key with its versions and aliases.
     async fn delete_key(&mut self, key_id: &str) -> Result<()>;
+    /// Deletes every version of a key (imported material deleted or expired).
+    async fn delete_versions(&mut self, key_id: &str) -> Result<()>;
+    /// Stores import parameters.
+    async fn insert_import_parameters(&mut self, p: &ImportParameters) -> Result<()>;
     /// An alias's target in `region`.
     async fn alias(&mut self, region: &str, alias_name: &str) -> Result<Option<AliasRow>>;
     /// Creates or retargets an alias.

@@ -11,8 +11,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 use super::{
-    AccessKeyRow, AliasRow, AuditRow, ChainHead, GrantRow, KeyRow, KeyVersion, MetaRow, ObjectRow,
-    Result, Snapshot, Store, StoreError, TokenRow, WriteTx,
+    AccessKeyRow, AliasRow, AuditRow, ChainHead, GrantRow, ImportParameters, KeyRow, KeyVersion,
+    MetaRow, ObjectRow, Result, Snapshot, Store, StoreError, TokenRow, WriteTx,
 };
 
 /// Column lists, in the order the row decoders below read them, for statements that
@@ -20,7 +20,8 @@ use super::{
 macro_rules! key_columns {
     () => {
         "key_id, description, key_spec, key_usage, state, deletion_date, created_at, \
-         current_version, tags, policy, region, origin, rotation_period_days, next_rotation"
+         current_version, tags, policy, region, origin, rotation_period_days, next_rotation, \
+         valid_to, expiration_model, material_fingerprint"
     };
 }
 macro_rules! version_columns {
@@ -171,6 +172,9 @@ fn key_row(r: &AnyRow) -> Result<KeyRow> {
         origin: get(r, "origin")?,
         rotation_period_days: get(r, "rotation_period_days")?,
         next_rotation: get(r, "next_rotation")?,
+        valid_to: get(r, "valid_to")?,
+        expiration_model: get(r, "expiration_model")?,
+        material_fingerprint: get(r, "material_fingerprint")?,
     })
 }
 
@@ -325,7 +329,8 @@ async fn fetch_key<'c, E: Executor<'c, Database = Any>>(
         sqlx::query(
             "SELECT k.key_id, k.description, k.key_spec, k.key_usage, k.state, k.deletion_date, \
              k.created_at, k.current_version, k.tags, k.policy, k.region, k.origin, \
-             k.rotation_period_days, k.next_rotation \
+             k.rotation_period_days, k.next_rotation, k.valid_to, k.expiration_model, \
+             k.material_fingerprint \
              FROM keys k JOIN aliases a ON a.key_id = k.key_id \
              WHERE a.alias_name = $1 AND a.region = $2 AND k.region = $2",
         )
@@ -364,7 +369,7 @@ async fn insert_key<'c, E: Executor<'c, Database = Any>>(e: E, key: &KeyRow) -> 
     sqlx::query(concat!(
         "INSERT INTO keys (",
         key_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
     ))
     .bind(key.key_id.clone())
     .bind(key.description.clone())
@@ -380,6 +385,9 @@ async fn insert_key<'c, E: Executor<'c, Database = Any>>(e: E, key: &KeyRow) -> 
     .bind(key.origin.clone())
     .bind(key.rotation_period_days)
     .bind(key.next_rotation)
+    .bind(key.valid_to)
+    .bind(key.expiration_model.clone())
+    .bind(key.material_fingerprint.clone())
     .execute(e)
     .await
     .map_err(classify)?;
@@ -549,6 +557,29 @@ impl Store for SqlStore {
         rows(all, version_row)
     }
 
+    async fn import_parameters(&self, import_token: &str) -> Result<Option<ImportParameters>> {
+        let row = sqlx::query(
+            "SELECT import_token, key_id, wrapping_algorithm, wrapping_key_spec, private_sealed, \
+             valid_to, created_at FROM import_parameters WHERE import_token = $1",
+        )
+        .bind(import_token.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(classify)?;
+        row.map(|r| {
+            Ok(ImportParameters {
+                import_token: get(&r, "import_token")?,
+                key_id: get(&r, "key_id")?,
+                wrapping_algorithm: get(&r, "wrapping_algorithm")?,
+                wrapping_key_spec: get(&r, "wrapping_key_spec")?,
+                private_sealed: get(&r, "private_sealed")?,
+                valid_to: get(&r, "valid_to")?,
+                created_at: get(&r, "created_at")?,
+            })
+        })
+        .transpose()
+    }
+
     async fn versions(&self) -> Result<Vec<KeyVersion>> {
         let all = sqlx::query(concat!(
             "SELECT ",
@@ -569,7 +600,8 @@ impl Store for SqlStore {
         let row = sqlx::query(
             "SELECT k.key_id, k.description, k.key_spec, k.key_usage, k.state, k.deletion_date, \
              k.created_at, k.current_version, k.tags, k.policy, k.region, k.origin, \
-             k.rotation_period_days, k.next_rotation, v.version AS v_version, v.rotation_type, \
+             k.rotation_period_days, k.next_rotation, k.valid_to, k.expiration_model, \
+             k.material_fingerprint, v.version AS v_version, v.rotation_type, \
              v.public_der, v.private_sealed, v.created_at AS v_created_at \
              FROM keys k LEFT JOIN key_versions v ON v.key_id = k.key_id AND v.version = $2 \
              WHERE k.key_id = $1",
@@ -998,8 +1030,8 @@ impl WriteTx for SqlWrite {
     async fn update_key(&mut self, key: &KeyRow) -> Result<()> {
         sqlx::query(
             "UPDATE keys SET state = $1, deletion_date = $2, current_version = $3, policy = $4, \
-             description = $5, tags = $6, rotation_period_days = $7, next_rotation = $8 \
-             WHERE key_id = $9",
+             description = $5, tags = $6, rotation_period_days = $7, next_rotation = $8, \
+             valid_to = $9, expiration_model = $10, material_fingerprint = $11 WHERE key_id = $12",
         )
         .bind(key.state.clone())
         .bind(key.deletion_date)
@@ -1009,6 +1041,9 @@ impl WriteTx for SqlWrite {
         .bind(key.tags.clone())
         .bind(key.rotation_period_days)
         .bind(key.next_rotation)
+        .bind(key.valid_to)
+        .bind(key.expiration_model.clone())
+        .bind(key.material_fingerprint.clone())
         .bind(key.key_id.clone())
         .execute(&mut *self.tx)
         .await
@@ -1032,6 +1067,7 @@ impl WriteTx for SqlWrite {
         for statement in [
             "DELETE FROM aliases WHERE key_id = $1",
             "DELETE FROM grants WHERE key_id = $1",
+            "DELETE FROM import_parameters WHERE key_id = $1",
             "DELETE FROM key_versions WHERE key_id = $1",
             "DELETE FROM keys WHERE key_id = $1",
         ] {
@@ -1077,6 +1113,34 @@ impl WriteTx for SqlWrite {
 
     async fn insert_access_key(&mut self, key: &AccessKeyRow) -> Result<()> {
         insert_access_key(&mut *self.tx, key).await
+    }
+
+    async fn delete_versions(&mut self, key_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM key_versions WHERE key_id = $1")
+            .bind(key_id.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn insert_import_parameters(&mut self, p: &ImportParameters) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO import_parameters (import_token, key_id, wrapping_algorithm, \
+             wrapping_key_spec, private_sealed, valid_to, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(p.import_token.clone())
+        .bind(p.key_id.clone())
+        .bind(p.wrapping_algorithm.clone())
+        .bind(p.wrapping_key_spec.clone())
+        .bind(p.private_sealed.clone())
+        .bind(p.valid_to)
+        .bind(p.created_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(classify)?;
+        Ok(())
     }
 
     async fn grants(&mut self, key_id: &str) -> Result<Vec<GrantRow>> {

@@ -216,6 +216,9 @@ fn exception(e: &DomainError) -> (StatusCode, &'static str) {
         DomainError::InvalidMarker => (bad, "InvalidMarkerException"),
         DomainError::InvalidSignature => (bad, "KMSInvalidSignatureException"),
         DomainError::InvalidMac => (bad, "KMSInvalidMacException"),
+        DomainError::InvalidImportToken => (bad, "InvalidImportTokenException"),
+        DomainError::ExpiredImportToken => (bad, "ExpiredImportTokenException"),
+        DomainError::IncorrectKeyMaterial(_) => (bad, "IncorrectKeyMaterialException"),
         DomainError::RateLimited => (bad, "ThrottlingException"),
         DomainError::LimitExceeded(_) => (bad, "LimitExceededException"),
         DomainError::Unavailable(_) => {

@@ -14,8 +14,8 @@ use crate::domain::keys::KeyMetadata;
 use crate::domain::material::Message;
 use crate::domain::policy::{PolicyDocument, aws_default_policy};
 use crate::domain::{
-    Caller, Ciphertext, Constraints, DataKeyLength, DomainError, Grant, GrantRef, NewGrant, NewKey,
-    Sealed, Target,
+    Caller, Ciphertext, Constraints, DataKeyLength, DomainError, Grant, GrantRef, Import, NewGrant,
+    NewKey, Sealed, Target,
 };
 use crate::state::AppState;
 
@@ -454,6 +454,41 @@ pub(super) async fn run(
                 .collect();
             Ok(paged(json!({ "Rotations": listed }), next))
         }
+        "GetParametersForImport" => {
+            let r = parse!(ParametersForImport);
+            let offer = keys
+                .import_parameters(caller, &r.key_id, &r.wrapping_algorithm, &r.wrapping_key_spec)
+                .await?;
+            Ok(json!({
+                "KeyId": offer.key_arn, "ImportToken": STANDARD.encode(offer.token),
+                "PublicKey": STANDARD.encode(offer.public_key),
+                "ParametersValidTo": seconds(offer.valid_to),
+            }))
+        }
+        "ImportKeyMaterial" => {
+            let r = parse!(ImportMaterial);
+            let token = match String::from_utf8(r.import_token.0.to_vec()) {
+                Ok(t) => t,
+                Err(_) => {
+                    return keys.refuse(caller, operation, DomainError::InvalidImportToken).await;
+                }
+            };
+            #[allow(clippy::cast_possible_truncation)]
+            let valid_to = r.valid_to.map(|t| (t * 1000.0) as i64);
+            let import = Import {
+                token: &token,
+                encrypted: &r.encrypted_key_material.0,
+                expiration_model: r.expiration_model.as_deref(),
+                valid_to,
+            };
+            keys.import_key_material(caller, &r.key_id, import).await?;
+            Ok(json!({}))
+        }
+        "DeleteImportedKeyMaterial" => {
+            let r = parse!(KeyOnly);
+            keys.delete_imported_material(caller, &r.key_id).await?;
+            Ok(json!({}))
+        }
         known if KNOWN.contains(&known) => {
             let e = DomainError::Unsupported(format!("{known} is not supported yet"));
             keys.refuse(caller, operation, e).await
@@ -466,15 +501,8 @@ pub(super) async fn run(
 }
 
 /// KMS operations this server does not implement yet (the README's table says which).
-const KNOWN: [&str; 7] = [
-    "GetParametersForImport",
-    "ImportKeyMaterial",
-    "DeleteImportedKeyMaterial",
-    "ReplicateKey",
-    "UpdatePrimaryRegion",
-    "CreateCustomKeyStore",
-    "ConnectCustomKeyStore",
-];
+const KNOWN: [&str; 4] =
+    ["ReplicateKey", "UpdatePrimaryRegion", "CreateCustomKeyStore", "ConnectCustomKeyStore"];
 
 async fn create_key(state: &AppState, caller: &Caller, r: CreateKey) -> Result<Value> {
     let keys = &state.keys;
@@ -490,14 +518,14 @@ async fn create_key(state: &AppState, caller: &Caller, r: CreateKey) -> Result<V
     {
         return refused(DomainError::Unsupported(format!("{what} is not supported yet"))).await;
     }
-    match r.origin.as_deref() {
-        None | Some("AWS_KMS") => {}
-        Some(o @ ("EXTERNAL" | "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE")) => {
-            return refused(DomainError::Unsupported(format!("Origin {o} is not supported yet")))
-                .await;
+    let origin = match r.origin.as_deref() {
+        None | Some("AWS_KMS") => "AWS_KMS",
+        Some("EXTERNAL") => "EXTERNAL",
+        Some(o @ ("AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE")) => {
+            return refused(DomainError::Unsupported(format!("Origin {o} is not supported"))).await;
         }
         Some(o) => return refused(DomainError::invalid(format!("invalid Origin {o:?}"))).await,
-    }
+    };
     let spec =
         r.key_spec.or(r.customer_master_key_spec).unwrap_or_else(|| "SYMMETRIC_DEFAULT".into());
     let policy = match r.policy.as_deref().map(policy_document).transpose() {
@@ -519,6 +547,7 @@ async fn create_key(state: &AppState, caller: &Caller, r: CreateKey) -> Result<V
         tags,
         policy,
         alias: None,
+        origin: origin.into(),
     };
     Ok(json!({ "KeyMetadata": metadata(&keys.create_key(caller, new).await?) }))
 }
@@ -559,6 +588,12 @@ fn metadata(m: &KeyMetadata) -> Value {
     algorithms(&mut out, m);
     if let Some(d) = m.deletion_ms {
         out["DeletionDate"] = json!(seconds(d));
+    }
+    if let Some(model) = &m.expiration_model {
+        out["ExpirationModel"] = json!(model);
+    }
+    if let Some(t) = m.valid_to_ms {
+        out["ValidTo"] = json!(seconds(t));
     }
     out
 }
@@ -930,4 +965,23 @@ struct GenerateDataKeyPair {
     recipient: Option<Value>,
     #[serde(default)]
     dry_run: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ParametersForImport {
+    key_id: String,
+    wrapping_algorithm: String,
+    wrapping_key_spec: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ImportMaterial {
+    key_id: String,
+    import_token: Blob,
+    encrypted_key_material: Blob,
+    /// Epoch seconds, as the JSON 1.1 protocol writes timestamps.
+    valid_to: Option<f64>,
+    expiration_model: Option<String>,
 }

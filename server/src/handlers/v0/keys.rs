@@ -64,6 +64,7 @@ pub(crate) async fn create(
         tags: req.tags,
         policy: req.policy.map(|p| p.0),
         alias: None,
+        origin: "AWS_KMS".into(),
     };
     Ok(Json(json!(state.keys.create_key(&caller, new).await?)))
 }
