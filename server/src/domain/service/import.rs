@@ -252,7 +252,7 @@ impl KeyServer {
         for seen in due {
             let mut tx = self.store.write().await?;
             let Some(mut key) = tx.key(&seen.region, &seen.key_id).await? else { continue };
-            if !key.valid_to.is_some_and(|t| t <= now_ms()) {
+            if key.valid_to.is_none_or(|t| t > now_ms()) {
                 continue;
             }
             take_material(tx.as_mut(), &mut key).await?;
