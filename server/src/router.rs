@@ -73,7 +73,7 @@ pub(crate) fn router(
     // Its own fallback, so that /v0 answers in JSON even where --static-dir serves the rest.
     let api = api.fallback(handlers::no_route);
     let app = Router::new()
-        .route("/", post(handlers::kms::call))
+        .route("/", kms_route(settings))
         .route("/healthz", get(handlers::ops::healthz))
         .route("/metrics", get(handlers::ops::metrics))
         .route("/openapi.json", get(handlers::ops::openapi))
@@ -107,6 +107,15 @@ pub(crate) fn router(
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(cors)
         .with_state(state)
+}
+
+/// `POST /` is the AWS KMS API; with `--static-dir`, `GET /` is still the page there.
+fn kms_route(settings: &Settings) -> axum::routing::MethodRouter<AppState> {
+    let kms = post(handlers::kms::call);
+    match &settings.static_dir {
+        Some(dir) => kms.fallback_service(tower_http::services::ServeDir::new(dir)),
+        None => kms,
+    }
 }
 
 /// The `Host` values the demo configuration is served to: the listening address, and its

@@ -166,6 +166,9 @@ fn demo_config_only_for_its_own_host() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status, 200, "{body}");
+    // `POST /` is the AWS KMS API; `GET /` is still the page (it answered 405 once).
+    let (status, page) = request("GET", &format!("{addr}/"), None, None);
+    assert_eq!((status, page.as_str()), (200, "<!doctype html>"));
     // No static token (`cdt_…`) and no JWT (`eyJ….eyJ…`; base64 PEM has no dots).
     assert!(!body.contains("cdt_") && !body.contains(".eyJ"), "no token in the config: {body}");
     let port = addr.rsplit(':').next().unwrap();
