@@ -64,7 +64,10 @@ export function explain(err, { owner, started } = {}) {
     if (started && STOPPED[started] && out.kind !== 'cancelled') {
         const stopped = STOPPED[started];
         out.text = out.text.includes('Nothing was saved')
-            ? out.text.replace(/Nothing was saved[.;]( try again\.)?/, (_, again) => `${stopped}${again ? ' Try again.' : ''}`)
+            ? out.text.replace(
+                  /Nothing was saved[.;]( try again\.)?/,
+                  (_, again) => `${stopped}${again ? ' Try again.' : ''}`,
+              )
             : `${out.text} ${stopped}`;
     }
     return out;

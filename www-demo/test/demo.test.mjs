@@ -3,8 +3,12 @@
 // driven by playwright-core in Debian's Chromium. The tests run in order and share one page:
 // upload as alice, download and compare, inspect what the server stored, recover one object
 // with the official Python SDK and the escrow key, switch to bob, disable and enable the key,
-// tamper with an object, break the network, cancel an upload; then a phone-width check and
-// the full-page screenshot build/demo.png (also build/demo-bob.png and build/demo-phone.png).
+// tamper with an object, break the network, fail a large download part-way, save through the
+// chunk fallback and through the File System Access API (a stubbed picker, an OPFS file),
+// cancel an upload; then a phone-width check and the full-page screenshot build/demo.png (also
+// build/demo-bob.png and build/demo-phone.png); last, a 1 GiB file uploaded and downloaded in
+// a fresh context, its SHA-256 and peak memory checked (skipped in S3 mode).
+// Downloads go through the page's service worker (the test removes showSaveFilePicker).
 //
 // The archive is the default file store under DATA/archive, or with CIPHERDROP_DEMO_ARCHIVE=s3
 // a real S3-compatible server: moto (build/venv/bin/moto_server) on a free loopback port, the
@@ -807,7 +811,10 @@ test(
                         throw new DOMException('no transferable streams', 'DataCloneError');
                     return original.call(this, message, transfer);
                 };
-            window.originalPosts = [MessagePort.prototype.postMessage, ServiceWorker.prototype.postMessage];
+            window.originalPosts = [
+                MessagePort.prototype.postMessage,
+                ServiceWorker.prototype.postMessage,
+            ];
             MessagePort.prototype.postMessage = refuse(MessagePort.prototype.postMessage);
             ServiceWorker.prototype.postMessage = refuse(ServiceWorker.prototype.postMessage);
         });
@@ -851,7 +858,11 @@ test(
         const before = downloads.length;
         try {
             await entry.getByTestId('download').click();
-            await page.waitForFunction((el) => el.dataset.download !== 'running', await entry.elementHandle(), { timeout: 5 * 60_000 });
+            await page.waitForFunction(
+                (el) => el.dataset.download !== 'running',
+                await entry.elementHandle(),
+                { timeout: 5 * 60_000 },
+            );
             assert.equal(await entry.getAttribute('data-download'), 'done');
             assert.equal(await entry.getAttribute('data-saved'), 'file');
             const written = await opfsFile(name);
@@ -945,3 +956,227 @@ test(`readable at phone width; full-page screenshot ${SHOT}.png`, async () => {
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     assert.deepEqual(pageErrors, []);
 });
+
+/** Size of the large download test (1 GiB; CIPHERDROP_DEMO_LARGE_MIB to try another). */
+const LARGE_MiB = Number(process.env.CIPHERDROP_DEMO_LARGE_MIB ?? 1024);
+/** Peak live memory above baseline that the large download may use. */
+const LARGE_LIMIT_MiB = 64;
+
+/** `{ pid: { rss, hwm } }` in bytes, from /proc/PID/status, for each pid still running. */
+async function procMemory(pids) {
+    const out = {};
+    for (const pid of pids) {
+        try {
+            const status = await readFile(`/proc/${pid}/status`, 'utf8');
+            const kB = (field) =>
+                Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)[1]) * 1024;
+            out[pid] = { rss: kB('VmRSS'), hwm: kB('VmHWM') };
+        } catch {
+            // gone
+        }
+    }
+    return out;
+}
+
+
+/**
+ * CDP sessions (through the browser session `browserCdp`, non-flat) to the workers of the
+ * page of `pageCdp`: its service workers and dedicated workers (the package's hash worker).
+ * `{ sessions: [{ type, send(method, params) }] }`.
+ */
+async function workerSessions(browserCdp, pageCdp) {
+    const { targetInfo } = await pageCdp.send('Target.getTargetInfo');
+    const { targetInfos } = await browserCdp.send('Target.getTargets');
+    const waiting = new Map();
+    let next = 0;
+    browserCdp.on('Target.receivedMessageFromTarget', ({ message }) => {
+        const reply = JSON.parse(message);
+        waiting.get(reply.id)?.(reply);
+        waiting.delete(reply.id);
+    });
+    const sessions = [];
+    for (const t of targetInfos) {
+        if (t.browserContextId !== targetInfo.browserContextId) continue;
+        if (!['service_worker', 'worker', 'shared_worker'].includes(t.type)) continue;
+        const { sessionId } = await browserCdp.send('Target.attachToTarget', {
+            targetId: t.targetId,
+            flatten: false,
+        });
+        const send = (method, params = {}) =>
+            new Promise((resolve, reject) => {
+                const id = (next += 1);
+                waiting.set(id, (reply) =>
+                    reply.error ? reject(new Error(reply.error.message)) : resolve(reply.result),
+                );
+                browserCdp
+                    .send('Target.sendMessageToTarget', {
+                        sessionId,
+                        message: JSON.stringify({ id, method, params }),
+                    })
+                    .catch(reject);
+            });
+        sessions.push({ type: t.type, url: t.url, send });
+    }
+    return { sessions };
+}
+
+test(
+    `${LARGE_MiB} MiB: uploaded, then downloaded as a stream with live memory under ${LARGE_LIMIT_MiB} MiB above baseline`,
+    {
+        timeout: 20 * 60_000,
+        skip: MODE === 's3' && 'moto keeps every object in memory; the download path is the same',
+    },
+    async () => {
+        const name = `large-${LARGE_MiB}MiB.bin`;
+        const file = path.join(work, 'originals', name);
+        // The original: random bytes written to disk in 16 MiB pieces and hashed as they go
+        // (never whole in memory, here or in the page: setInputFiles hands Chromium the path).
+        const { createWriteStream, createReadStream } = await import('node:fs');
+        const hash = createHash('sha256');
+        const out = createWriteStream(file);
+        for (let i = 0; i < LARGE_MiB / 16; i += 1) {
+            const piece = randomBytes(16 * MiB);
+            hash.update(piece);
+            if (!out.write(piece)) await new Promise((r) => out.once('drain', r));
+        }
+        await new Promise((resolve, reject) => out.end((err) => (err ? reject(err) : resolve())));
+        const expected = hash.digest('hex');
+
+        let started = Date.now();
+        const rows = await page.locator('.upload').count();
+        await page.getByTestId('file-input').setInputFiles(file);
+        await waitForUploads(rows + 1);
+        const uploadSeconds = (Date.now() - started) / 1000;
+        assert.equal(await page.locator('.upload').first().getAttribute('data-state'), 'done');
+
+        // The download in a fresh context: its own renderer, so the baseline is a page that
+        // signed in and listed the archive, not one that just encrypted the file.
+        const context = await browser.newContext({ acceptDownloads: true });
+        await context.addInitScript(() => {
+            delete window.showSaveFilePicker; // the service-worker path, as in the tests above
+        });
+        const fresh = await context.newPage();
+        const errors = [];
+        fresh.on('pageerror', (err) => errors.push(String(err)));
+        try {
+            await fresh.goto(baseUrl);
+            await fresh.waitForSelector('body[data-ready="true"]');
+            const entry = fresh.getByTestId('archive-item').filter({
+                has: fresh.getByTestId('item-name').filter({ hasText: name }),
+            });
+            await fresh.waitForFunction(
+                (el) => el?.dataset.openable === 'true',
+                await entry.elementHandle({ timeout: 60_000 }),
+            );
+            // Let the download worker activate and the page settle before the baseline.
+            await fresh.waitForFunction(
+                async () =>
+                    !!(await navigator.serviceWorker.getRegistration('/demo-download/'))?.active,
+            );
+            // What is measured, and why:
+            // - live memory of the page: after a full GC (CDP HeapProfiler.collectGarbage),
+            //   Runtime.getHeapUsage's usedSize (the JS heap) plus backingStorageSize
+            //   (ArrayBuffer contents, the wasm memory among them), sampled every 250 ms.
+            //   This is what the page holds; garbage not yet collected is not.
+            // - resident memory (/proc/PID/status) of every Chromium process: VmHWM (peak
+            //   RSS, reset through /proc/PID/clear_refs just before the download) minus VmRSS
+            //   then. This also covers the service worker, the network service and the
+            //   download manager, but counts memory the allocators have not returned yet, so
+            //   it is reported, not held to the limit.
+            const cdp = await context.newCDPSession(fresh);
+            const browserCdp = await browser.newBrowserCDPSession();
+            const workers = await workerSessions(browserCdp, cdp);
+            const heap = async (send) => {
+                await send('HeapProfiler.collectGarbage');
+                const usage = await send('Runtime.getHeapUsage');
+                return usage.usedSize + (usage.backingStorageSize ?? 0);
+            };
+            const live = async () => {
+                let total = await heap((m, p) => cdp.send(m, p));
+                for (const w of workers.sessions) total += await heap(w.send);
+                return total;
+            };
+            const { processInfo } = await browserCdp.send('SystemInfo.getProcessInfo');
+            const pids = [browser.process?.()?.pid, ...processInfo.map((p) => p.id)].filter(
+                Boolean,
+            );
+            const types = Object.fromEntries(processInfo.map((p) => [p.id, p.type]));
+            types[pids[0]] ??= 'browser';
+            const baseLive = await live();
+            const baseProc = await procMemory(pids);
+            for (const pid of Object.keys(baseProc))
+                await writeFile(`/proc/${pid}/clear_refs`, '5'); // VmHWM := VmRSS
+            let peakLive = baseLive;
+            let samples = 0;
+            let sampling = true;
+            const sampler = (async () => {
+                while (sampling) {
+                    peakLive = Math.max(peakLive, await live());
+                    samples += 1;
+                    await new Promise((r) => setTimeout(r, 250));
+                }
+            })();
+            started = Date.now();
+            let download;
+            try {
+                [download] = await Promise.all([
+                    fresh.waitForEvent('download', { timeout: 15 * 60_000 }),
+                    entry.getByTestId('download').click(),
+                ]);
+                assert.equal(await download.failure(), null);
+                await fresh.waitForFunction(
+                    (el) => el.dataset.download !== 'running',
+                    await entry.elementHandle(),
+                    { timeout: 15 * 60_000 },
+                );
+            } finally {
+                sampling = false;
+                await sampler;
+            }
+            const downloadSeconds = (Date.now() - started) / 1000;
+            const endProc = await procMemory(pids);
+            assert.equal(await entry.getAttribute('data-download'), 'done');
+            assert.equal(await entry.getAttribute('data-saved'), 'download');
+            assert.equal(await entry.getByTestId('sha256').textContent(), expected);
+
+            // The saved file, hashed as a stream.
+            const saved = await download.path();
+            const got = createHash('sha256');
+            let size = 0;
+            for await (const chunk of createReadStream(saved)) {
+                got.update(chunk);
+                size += chunk.length;
+            }
+            await download.delete();
+            assert.equal(size, LARGE_MiB * MiB);
+            assert.equal(got.digest('hex'), expected);
+
+            const perProcess = Object.entries(endProc).map(([pid, { hwm }]) => ({
+                pid: Number(pid),
+                type: types[pid] ?? '?',
+                peakAboveMiB: +((hwm - (baseProc[pid]?.rss ?? hwm)) / MiB).toFixed(1),
+            }));
+            const report = {
+                MiB: LARGE_MiB,
+                uploadSeconds,
+                downloadSeconds,
+                downloadMBps: +((LARGE_MiB * MiB) / 1e6 / downloadSeconds).toFixed(1),
+                liveBaselineMiB: +(baseLive / MiB).toFixed(1),
+                livePeakAboveBaselineMiB: +((peakLive - baseLive) / MiB).toFixed(1),
+                liveSamples: samples,
+                liveTargets: ['page', ...workers.sessions.map((w) => w.type)],
+                rssPeakAboveBaselineMiB: perProcess,
+            };
+            console.log(`# large download: ${JSON.stringify(report)}`);
+            assert.ok(samples >= 5, `sampled the download ${samples} times`);
+            assert.ok(
+                peakLive - baseLive < LARGE_LIMIT_MiB * MiB,
+                `live memory peaked ${report.livePeakAboveBaselineMiB} MiB above baseline`,
+            );
+            assert.deepEqual(errors, []);
+        } finally {
+            await context.close();
+            await rm(file, { force: true });
+        }
+    },
+);
