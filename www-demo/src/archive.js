@@ -18,8 +18,6 @@ import {
 
 /** Ciphertext bytes per upload part (the server takes up to 32 MiB). */
 const PART_SIZE = 8 << 20;
-/** Decrypted bytes held as JS arrays before they are folded into a Blob. */
-const BLOB_FOLD = 16 << 20;
 /** Version of the metadata record's JSON. */
 const META_VERSION = 1;
 
@@ -209,10 +207,14 @@ export async function openMeta({ client, keyrings, id, signal }) {
 }
 
 /**
- * Downloads object `id` and decrypts it as a stream through the key server, hashing the
- * plaintext. Resolves only once the whole message verified (every frame, the signature, no
- * trailing bytes) and its SHA-256 equals the one sealed in the metadata record: `{ blob,
- * sha256 }`. On any failure, everything decrypted so far is dropped.
+ * Downloads object `id` and decrypts it as a stream through the key server. Resolves once
+ * the message header verified (the key server unwrapped the data key: a refusal rejects
+ * here, before any plaintext): `{ plaintext, sha256 }`. `plaintext` streams the file as
+ * its frames verify (the package's {@link decryptStream} semantics: the last frame of a
+ * signed message only after the signature verified), hashed as it goes; it closes only if
+ * the whole message verified and the size and SHA-256 equal those sealed in the metadata
+ * record, and errors instead otherwise, so a consumer MUST treat what it wrote as
+ * provisional until the stream closed. `sha256()` is the hex digest once it closed.
  */
 export async function downloadObject({ client, keyrings, id, meta, onProgress, signal }) {
     const { body, size } = await client.getObject(id, signal);
@@ -228,40 +230,28 @@ export async function downloadObject({ client, keyrings, id, meta, onProgress, s
         signal,
     });
     const hash = sha256.create();
-    let blob = new Blob([]);
-    let parts = [];
-    let pending = 0;
-    const reader = plaintext.getReader();
-    try {
-        for (;;) {
-            const { value, done } = await reader.read();
-            if (done) break;
-            hash.update(value);
-            parts.push(value);
-            pending += value.length;
-            if (pending >= BLOB_FOLD) {
-                blob = new Blob([blob, ...parts]);
-                parts = [];
-                pending = 0;
-            }
-        }
-    } catch (err) {
-        parts = null;
-        blob = null;
-        reader.cancel(err).catch(() => {});
-        throw err;
-    }
-    const digest = bytesToHex(hash.digest());
-    const total = blob.size + pending;
-    if (total !== meta.size || (meta.sha256 && digest !== meta.sha256)) {
-        throw new IntegrityError(
+    let total = 0;
+    let digest = null;
+    const mismatch = () =>
+        new IntegrityError(
             'the decrypted file does not match the size and SHA-256 sealed in its metadata record',
         );
-    }
-    return {
-        blob: new Blob([blob, ...parts], { type: meta.type || 'application/octet-stream' }),
-        sha256: digest,
-    };
+    const checked = plaintext.pipeThrough(
+        new TransformStream({
+            transform(chunk, controller) {
+                total += chunk.length;
+                if (total > meta.size) throw mismatch();
+                hash.update(chunk);
+                controller.enqueue(chunk);
+            },
+            flush() {
+                const hex = bytesToHex(hash.digest());
+                if (total !== meta.size || (meta.sha256 && hex !== meta.sha256)) throw mismatch();
+                digest = hex;
+            },
+        }),
+    );
+    return { plaintext: checked, sha256: () => digest };
 }
 
 /**

@@ -5,6 +5,7 @@ import { init, version } from 'cipherdrop';
 import { ArchiveClient } from './api.js';
 import { downloadObject, keyringsFor, newObjectId, openMeta, uploadFile } from './archive.js';
 import { explain, formatDate, formatSize } from './messages.js';
+import { registerDownloadWorker, startSave } from './save.js';
 import './style.css';
 
 const $ = (id) => document.getElementById(id);
@@ -385,6 +386,46 @@ function showLocked(item, object, reason, keyNames) {
     );
 }
 
+/**
+ * Plaintext held back before a save starts: a file up to this size is saved only once its
+ * whole message verified (a failure saves nothing at all); a larger one streams to the file
+ * or download as its frames verify, and a later failure aborts the save.
+ */
+const HOLD_BACK = 8 << 20;
+
+/**
+ * Reads `stream` until `limit` bytes are held or it ends (an error rejects), then resolves
+ * to a stream of the same bytes: the held ones, then the rest as it comes.
+ */
+async function holdBack(stream, limit) {
+    const reader = stream.getReader();
+    const held = [];
+    let bytes = 0;
+    let ended = false;
+    while (bytes < limit) {
+        const { value, done } = await reader.read();
+        if (done) {
+            ended = true;
+            break;
+        }
+        held.push(value);
+        bytes += value.length;
+    }
+    return new ReadableStream(
+        {
+            async pull(controller) {
+                if (held.length) return controller.enqueue(held.shift());
+                if (ended) return controller.close();
+                const { value, done } = await reader.read();
+                if (done) controller.close();
+                else controller.enqueue(value);
+            },
+            cancel: (reason) => reader.cancel(reason),
+        },
+        { highWaterMark: 0 },
+    );
+}
+
 async function download(item, object) {
     const who = principal;
     const button = item.querySelector('[data-testid="download"]');
@@ -397,19 +438,28 @@ async function download(item, object) {
     bar.hidden = false;
     bar.value = 0;
     item.dataset.download = 'running';
+    delete item.dataset.saved;
+    let opened = metaCache.get(`${who}/${object.id}`);
+    // The file picker needs the click's user activation: ask for the file first, before any
+    // await (when the name is known; else right after the metadata record opened).
+    let saving = opened ? startSave(baseName(opened.meta.name)) : null;
+    saving?.catch(() => {});
+    let started = null; // 'file' or 'download' once plaintext went to the save
+    let plaintext = null;
     try {
         const rings = await keyrings(who);
-        let opened = metaCache.get(`${who}/${object.id}`);
         if (!opened) {
             // Not opened yet (refused before, say): ask the key server again; a refusal is
             // the answer to show.
             opened = await metaFor(object, who, rings);
             if (!opened.meta) throw opened.error;
             showOpen(item, object, opened);
+            saving = startSave(baseName(opened.meta.name));
         }
         const { meta } = opened;
+        const target = await saving;
         bar.setAttribute('aria-label', `${meta.name}: download and decryption`);
-        const { blob, sha256 } = await downloadObject({
+        const result = await downloadObject({
             client: client(who),
             keyrings: rings,
             id: object.id,
@@ -418,14 +468,24 @@ async function download(item, object) {
                 bar.value = Math.floor(fraction * 100);
             },
         });
+        plaintext = result.plaintext;
+        const stream = await holdBack(plaintext, HOLD_BACK);
+        plaintext = stream;
+        started = target.how;
+        item.dataset.saved = target.how;
+        await target.write(stream, { size: meta.size, mime: meta.type });
+        const sha256 = result.sha256();
         bar.value = 100;
         hashLine.querySelector('code').textContent = sha256;
         hashLine.hidden = false;
-        save(blob, baseName(meta.name));
         item.dataset.download = 'done';
-        announce(`Decrypted and saved ${meta.name}. SHA-256 ${sha256}.`);
+        const where = target.how === 'file' ? 'to the file you chose' : 'as a download';
+        announce(`Decrypted and saved ${meta.name} ${where}. SHA-256 ${sha256}.`);
     } catch (err) {
-        const { kind, text } = explain(err, { owner: object.owner });
+        // Stops the transfer if the save failed before it read the stream (a no-op if the
+        // stream is already errored or piped: then the pipe has cancelled it).
+        plaintext?.cancel(err).catch(() => {});
+        const { kind, text } = explain(err, { owner: object.owner, started });
         errorLine.textContent = text;
         errorLine.dataset.kind = kind;
         errorLine.hidden = false;
@@ -435,15 +495,6 @@ async function download(item, object) {
         bar.hidden = true;
         button.disabled = false;
     }
-}
-
-function save(blob, name) {
-    const url = URL.createObjectURL(blob);
-    const link = el('a', { href: url, download: name, hidden: true });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 // --- wiring ----------------------------------------------------------------------------------
@@ -508,6 +559,10 @@ function wire() {
 
 async function start() {
     wire();
+    // Ready before the first download that needs it (engines without a file picker).
+    registerDownloadWorker()?.catch((err) =>
+        console.warn(`the download service worker did not register: ${err.message}`),
+    );
     try {
         const response = await fetch('/demo/config.json');
         if (!response.ok) throw new Error(`HTTP ${response.status}`);

@@ -44,10 +44,36 @@ const TAMPERED = new Set([
 ]);
 
 /**
- * `{ kind, text }` for an error: kind is `refused`, `tampered`, `network`, `cancelled` or
- * `failed`; `owner` is the object's owner when known.
+ * What became of a save that had started when the download failed (see src/save.js), in
+ * place of "Nothing was saved": the picked file is written only on close, so an abort
+ * leaves it as the picker left it; a service-worker download is marked failed.
  */
-export function explain(err, { owner } = {}) {
+const STOPPED = {
+    file: 'The save was aborted: the partly written copy was discarded, and the file you chose was not written.',
+    download:
+        'The download was stopped: the browser marks it failed and keeps no file under its name.',
+};
+
+/**
+ * `{ kind, text }` for an error: kind is `refused`, `tampered`, `network`, `cancelled` or
+ * `failed`; `owner` is the object's owner when known; `started` is `file` or `download` if
+ * plaintext had already gone to a save (a failure in the middle of a large file).
+ */
+export function explain(err, { owner, started } = {}) {
+    const out = explainError(err, { owner });
+    if (started && STOPPED[started] && out.kind !== 'cancelled') {
+        const stopped = STOPPED[started];
+        out.text = out.text.includes('Nothing was saved')
+            ? out.text.replace(
+                  /Nothing was saved[.;]( try again\.)?/,
+                  (_, again) => `${stopped}${again ? ' Try again.' : ''}`,
+              )
+            : `${out.text} ${stopped}`;
+    }
+    return out;
+}
+
+function explainError(err, { owner } = {}) {
     if (err?.name === 'AbortError' || err?.name === 'CancelError') {
         return { kind: 'cancelled', text: 'Cancelled.' };
     }
