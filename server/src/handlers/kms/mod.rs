@@ -109,8 +109,10 @@ async fn authenticate(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Ca
 
 /// Members of a request that never go into an audit record: secrets, and blobs that are
 /// large and say nothing to a reader (CloudTrail leaves them out too).
-const UNRECORDED: [&str; 10] = [
+const UNRECORDED: [&str; 12] = [
     "Plaintext",
+    "ImportToken",
+    "EncryptedKeyMaterial",
     "CiphertextBlob",
     "GrantToken",
     "GrantTokens",
