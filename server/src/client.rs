@@ -186,6 +186,43 @@ impl Client {
         serde_json::from_slice(&bytes).map_err(|e| Error::Response(e.to_string()))
     }
 
+    /// One AWS KMS API operation (`POST /`, JSON 1.1) with the bearer token, as `/v0`
+    /// takes it; a refusal carries AWS's exception name as its code.
+    pub fn kms(&self, operation: &str, body: &Value) -> Result<Value, Error> {
+        let url = format!("{}/", self.base);
+        let mut req = self
+            .agent
+            .post(&url)
+            .header("x-amz-target", &format!("TrentService.{operation}"))
+            .header("content-type", "application/x-amz-json-1.1");
+        let auth = self.token.as_ref().map(|t| Zeroizing::new(format!("Bearer {}", t.as_str())));
+        if let Some(value) = &auth {
+            req = req.header("authorization", value.as_str());
+        }
+        let body = Zeroizing::new(body.to_string());
+        let mut response = req.send(body.as_bytes()).map_err(transport)?;
+        let status = response.status().as_u16();
+        let bytes = Zeroizing::new(
+            response.body_mut().with_config().limit(64 << 20).read_to_vec().map_err(transport)?,
+        );
+        if (200..300).contains(&status) {
+            return serde_json::from_slice(&bytes).map_err(|e| Error::Response(e.to_string()));
+        }
+        #[derive(Deserialize)]
+        struct Exception {
+            #[serde(rename = "__type")]
+            kind: String,
+            message: String,
+        }
+        match serde_json::from_slice::<Exception>(&bytes) {
+            Ok(e) => Err(Error::Refused { status, code: e.kind, message: e.message }),
+            Err(_) => Err(Error::Status {
+                status,
+                body: String::from_utf8_lossy(&bytes).trim().chars().take(200).collect(),
+            }),
+        }
+    }
+
     /// Like [`Client::call`], but returns the body bytes of a successful answer; the caller
     /// owns (and may zeroize) them.
     fn call_raw(
@@ -196,20 +233,6 @@ impl Client {
     ) -> Result<Zeroizing<Vec<u8>>, Error> {
         let url = format!("{}{path}", self.base);
         let auth = self.token.as_ref().map(|t| Zeroizing::new(format!("Bearer {}", t.as_str())));
-        let transport = |e: ureq::Error| {
-            // ureq hands rustls's errors over inside an io::Error.
-            let tls = match &e {
-                ureq::Error::Rustls(tls) => Some(tls),
-                ureq::Error::Io(io) => io.get_ref().and_then(|e| e.downcast_ref()),
-                _ => None,
-            };
-            match tls {
-                Some(tls @ rustls::Error::InvalidCertificate(_)) => {
-                    Error::Certificate(tls.to_string())
-                }
-                _ => Error::Transport(e.to_string()),
-            }
-        };
         macro_rules! with_auth {
             ($req:expr) => {{
                 let req = $req.header("accept", "application/json");
@@ -573,6 +596,20 @@ pub(crate) fn tls_config(ca_file: Option<&Path>) -> Result<TlsConfig, Error> {
 /// `alias/NAME` for `NAME` or `alias/NAME`.
 pub fn alias_name(name: &str) -> String {
     if name.starts_with("alias/") { name.to_string() } else { format!("alias/{name}") }
+}
+
+/// A transport failure, with rustls's certificate refusals told apart (ureq hands them over
+/// inside an io::Error).
+fn transport(e: ureq::Error) -> Error {
+    let tls = match &e {
+        ureq::Error::Rustls(tls) => Some(tls),
+        ureq::Error::Io(io) => io.get_ref().and_then(|e| e.downcast_ref()),
+        _ => None,
+    };
+    match tls {
+        Some(tls @ rustls::Error::InvalidCertificate(_)) => Error::Certificate(tls.to_string()),
+        _ => Error::Transport(e.to_string()),
+    }
 }
 
 /// Percent-encodes one path segment: everything but RFC 3986 unreserved characters, so that

@@ -508,6 +508,39 @@ def sign_and_verify_with_every_signing_spec(s):
 
 
 @case
+def the_cli_makes_signing_and_mac_keys_and_uses_them(s):
+    from cryptography.hazmat.primitives.asymmetric import ec
+    work = s.work / "cli-signing"
+    work.mkdir()
+    (work / "msg.txt").write_bytes(b"signed by the cli")
+    m = json.loads(s.run("key", "create", "--spec", "ECC_NIST_P256", "--usage", "SIGN_VERIFY"))
+    key = m["KeyMetadata"]["KeyId"]
+    out = json.loads(s.run("sign", "--key", key, "--algorithm", "ECDSA_SHA_256",
+                           str(work / "msg.txt")))
+    sig = base64.b64decode(out["Signature"])
+    public = serialization.load_der_public_key(client(s).get_public_key(KeyId=key)["PublicKey"])
+    public.verify(sig, b"signed by the cli", ec.ECDSA(hashes.SHA256()))
+    (work / "sig.bin").write_bytes(sig)
+    ok = json.loads(s.run("sign", "--key", key, "--algorithm", "ECDSA_SHA_256", "--check",
+                          str(work / "sig.bin"), str(work / "msg.txt")))
+    assert ok["SignatureValid"] is True, ok
+    (work / "other.txt").write_bytes(b"not what was signed")
+    bad = subprocess.run([str(s.cli), "sign", "--key", key, "--algorithm", "ECDSA_SHA_256",
+                          "--check", str(work / "sig.bin"), str(work / "other.txt")],
+                         env=s.cli_env(), capture_output=True)
+    assert bad.returncode != 0 and b"KMSInvalidSignatureException" in bad.stderr, bad
+    m = json.loads(s.run("key", "create", "--spec", "HMAC_384", "--usage", "GENERATE_VERIFY_MAC"))
+    mac_key = m["KeyMetadata"]["KeyId"]
+    tag = json.loads(s.run("mac", "--key", mac_key, "--algorithm", "HMAC_SHA_384",
+                           str(work / "msg.txt")))["Mac"]
+    (work / "mac.bin").write_bytes(base64.b64decode(tag))
+    assert json.loads(s.run("mac", "--key", mac_key, "--algorithm", "HMAC_SHA_384", "--check",
+                            str(work / "mac.bin"), str(work / "msg.txt")))["MacValid"] is True
+    # A key the /v0 API makes still comes from plain `key create`.
+    assert json.loads(s.run("key", "create"))["keySpec"] == "RSA_3072"
+
+
+@case
 def hmac_keys_generate_and_verify_macs(s):
     kms = client(s)
     for spec, alg, length in (("HMAC_224", "HMAC_SHA_224", 28), ("HMAC_256", "HMAC_SHA_256", 32),

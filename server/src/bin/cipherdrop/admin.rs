@@ -18,9 +18,18 @@ use crate::error::Error;
 pub(crate) enum KeyCommand {
     /// Create an RSA key; prints its metadata (with `keyId`).
     Create {
-        /// Key spec.
-        #[arg(long, value_name = "SPEC", value_parser = ["RSA_2048", "RSA_3072", "RSA_4096"])]
+        /// Key spec (the server's default: RSA_3072). The specs other than RSA and
+        /// SYMMETRIC_DEFAULT, and usages other than ENCRYPT_DECRYPT, are made through the AWS
+        /// KMS API with the same token.
+        #[arg(long, value_name = "SPEC", value_parser = [
+            "SYMMETRIC_DEFAULT", "RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256",
+            "ECC_NIST_P384", "ECC_NIST_P521", "ECC_SECG_P256K1", "HMAC_224", "HMAC_256",
+            "HMAC_384", "HMAC_512"])]
         spec: Option<String>,
+        /// Key usage (default ENCRYPT_DECRYPT).
+        #[arg(long, value_name = "USAGE", value_parser = [
+            "ENCRYPT_DECRYPT", "SIGN_VERIFY", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT"])]
+        usage: Option<String>,
         /// Free-form description.
         #[arg(long, value_name = "TEXT")]
         description: Option<String>,
@@ -213,9 +222,61 @@ pub(crate) enum AuditCommand {
     },
 }
 
+/// `sign`, `verify` and `mac`: a file's signature or MAC by a key on the server, through the
+/// AWS KMS API (Sign, Verify, GenerateMac, VerifyMac) with the bearer token.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SigningArgs {
+    /// Key ID, alias/NAME or ARN.
+    #[arg(long, value_name = "KEY")]
+    key: String,
+    /// SigningAlgorithm (RSASSA_PSS_SHA_256, ECDSA_SHA_256, …) or MacAlgorithm
+    /// (HMAC_SHA_256, …).
+    #[arg(long, value_name = "ALGORITHM")]
+    algorithm: String,
+    /// The file is a digest made with the algorithm's hash (MessageType DIGEST).
+    #[arg(long)]
+    digest: bool,
+    /// Check this signature or MAC (raw bytes) instead of making one; exit 1 if it does not
+    /// verify.
+    #[arg(long, value_name = "FILE")]
+    check: Option<PathBuf>,
+    /// The message (at most 4096 bytes); `-` for standard input.
+    message: PathBuf,
+}
+
+fn read_input(path: &PathBuf) -> Result<Vec<u8>, Error> {
+    let mut bytes = Vec::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin().read_to_end(&mut bytes).map_err(Error::io("reading", None))?;
+    } else {
+        bytes = std::fs::read(path).map_err(Error::io("reading", Some(path)))?;
+    }
+    Ok(bytes)
+}
+
+/// `sign` (`mac: false`) or `mac`: prints the operation's answer (the signature or MAC in
+/// base64), or with `--check` whether it verified.
+fn signing(client: &Client, args: SigningArgs, mac: bool) -> Result<Answer, Error> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let message = b64.encode(read_input(&args.message)?);
+    let mut body = serde_json::json!({ "KeyId": args.key, "Message": message });
+    let (make, check, algorithm, proof) = if mac {
+        ("GenerateMac", "VerifyMac", "MacAlgorithm", "Mac")
+    } else {
+        body["MessageType"] = Value::from(if args.digest { "DIGEST" } else { "RAW" });
+        ("Sign", "Verify", "SigningAlgorithm", "Signature")
+    };
+    body[algorithm] = Value::from(args.algorithm);
+    let Some(path) = &args.check else { return Ok(client.kms(make, &body)?.into()) };
+    body[proof] = Value::from(b64.encode(read_input(path)?));
+    Ok(client.kms(check, &body)?.into())
+}
+
 pub(crate) fn run(command: Command, key_server: &KeyServerArgs) -> Result<(), Error> {
     let client = key_server.client()?;
     let answer = match command {
+        Command::Sign(args) => signing(&client, args, false)?,
+        Command::Mac(args) => signing(&client, args, true)?,
         Command::Key(c) => key(&client, c)?,
         Command::Alias(c) => alias(&client, c)?.into(),
         Command::Policy(c) => policy(&client, c)?.into(),
@@ -285,7 +346,7 @@ fn print(answer: &Answer) -> Result<(), Error> {
 
 fn key(client: &Client, command: KeyCommand) -> Result<Answer, Error> {
     Ok(match command {
-        KeyCommand::Create { spec, description, tags, policy } => {
+        KeyCommand::Create { spec, usage, description, tags, policy } => {
             let tags = tags
                 .iter()
                 .map(|t| match t.split_once('=') {
@@ -294,7 +355,24 @@ fn key(client: &Client, command: KeyCommand) -> Result<Answer, Error> {
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let policy = policy.as_ref().map(read_policy).transpose()?;
-            client.create_key(spec.as_deref(), description.as_deref(), &tags, policy)?.into()
+            let v0 = matches!(
+                spec.as_deref(),
+                None | Some("SYMMETRIC_DEFAULT" | "RSA_2048" | "RSA_3072" | "RSA_4096")
+            ) && usage.as_deref().is_none_or(|u| u == "ENCRYPT_DECRYPT");
+            if v0 {
+                client.create_key(spec.as_deref(), description.as_deref(), &tags, policy)?.into()
+            } else {
+                let mut body = serde_json::json!({
+                    "KeySpec": spec, "KeyUsage": usage.as_deref().unwrap_or("ENCRYPT_DECRYPT"),
+                    "Description": description.unwrap_or_default(),
+                    "Tags": tags.iter().map(|(k, v)| serde_json::json!({"TagKey": k, "TagValue": v}))
+                        .collect::<Vec<_>>(),
+                });
+                if let Some(policy) = policy {
+                    body["Policy"] = Value::String(policy.to_string());
+                }
+                client.kms("CreateKey", &body)?.into()
+            }
         }
         KeyCommand::Describe { key } => client.describe_key(&key)?.into(),
         KeyCommand::PublicKey { key, pem } => {

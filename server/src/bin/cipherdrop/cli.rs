@@ -71,6 +71,10 @@ pub(crate) enum Command {
     /// List the audit log or verify its hash chain.
     #[command(subcommand)]
     Audit(crate::admin::AuditCommand),
+    /// Sign a file with a SIGN_VERIFY key on a key server, or check a signature (`--check`).
+    Sign(crate::admin::SigningArgs),
+    /// The MAC of a file under a GENERATE_VERIFY_MAC key, or check one (`--check`).
+    Mac(crate::admin::SigningArgs),
 }
 
 /// Options shared by `encrypt` and `decrypt`.
