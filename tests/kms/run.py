@@ -1301,6 +1301,96 @@ def npm_kms_rsa_keyring_with_a_bearer_token(s):
     assert (denied["code"], denied.get("serverCode")) == ("KEYRING", "AccessDeniedException"), got
 
 
+@npm_case
+def npm_kms_keyring_and_the_official_sdks_interoperate(s):
+    kms = client(s)
+    a, b = (kms.create_key()["KeyMetadata"]["Arn"] for _ in range(2))
+    plain = s.work / "npm-sym-plain.bin"
+    plain.write_bytes(os.urandom(120000))
+    context = {"tenant": "acme", "file": "7f3a"}
+    theirs = {}
+    for who, message in official_encryptions(s, a, plain.read_bytes(), context).items():
+        theirs[who] = str(s.work / f"npm-sym-theirs-{who}.cdm")
+        Path(theirs[who]).write_bytes(message)
+    out = node_keyring(s, "sym-roundtrip", {
+        "endpoint": s.addr, "credentials": node_creds(), "keys": [a, b], "plaintext": str(plain),
+        "context": context, "dir": str(s.work), "theirs": theirs})
+    assert out["theirs"] == {"python": True, "mpl": True, "node": True}, out
+    assert out["generatorKeyId"] == a and out["keyIds"] == [b], out
+    assert out["secondAlone"] == {"generatorKeyId": None, "decrypts": True}, out
+    for name, written in out["written"].items():
+        assert written["roundTrip"], (name, written)
+        expected = [["aws-kms", a]] + ([["aws-kms", b]] if name == "both" else [])
+        assert written["edks"] == expected, (name, written)
+        message = Path(written["file"]).read_bytes()
+        for pt in official_decryptions(s, a, message, context):
+            assert pt == plain.read_bytes(), name
+        assert crypt(s, "decrypt", "-i", written["file"], "--kms-key", a) == plain.read_bytes()
+    # The second key's EDK alone opens `both`, for the official SDK too.
+    both = Path(out["written"]["both"]["file"]).read_bytes()
+    assert official_decryptions(s, b, both, context)[0] == plain.read_bytes()
+    assert Path(out["written"]["unsigned"]["file"]).read_bytes()[1:3] == b"\x04\x78"
+
+
+@npm_case
+def npm_kms_keyring_refusals(s):
+    kms = client(s)
+    key_arn = kms.create_key()["KeyMetadata"]["Arn"]
+    other = kms.create_key()["KeyMetadata"]["Arn"]
+    msg = s.work / "npm-sym.cdm"
+    crypt(s, "encrypt", "-i", "/dev/null", "-o", str(msg), "--kms-key", key_arn,
+          "--context", "tenant=acme")
+    forged = s.work / "npm-sym-forged.cdm"
+    forged.write_bytes(tampered_context(msg.read_bytes(), b"acme", b"acmf"))
+    config = {"endpoint": s.addr, "credentials": node_creds(), "key": key_arn, "other": other,
+              "message": str(msg), "forged": str(forged)}
+    out = node_keyring(s, "sym-refusals", config)
+    expect = {
+        # KMS binds the blob to the context: a changed context does not decrypt.
+        "forged": ("DecryptError", "KEYRING", "InvalidCiphertextException"),
+        "otherArn": ("DecryptError", "NO_DECRYPTABLE_KEY", None),
+        "badArn": ("KeyError", "INVALID_KEY_ARN", None),
+        "bareKeyId": ("KeyError", "INVALID_KEY_ARN", None),
+        "unknownOption": ("KeyError", "INVALID_OPTION", None),
+        "badSecret": ("EncryptError", "KEYRING", "InvalidSignatureException"),
+        "contextMismatch": ("DecryptError", "CONTEXT_MISMATCH", None),
+    }
+    for name, (cls, code, server_code) in expect.items():
+        got = out[name]
+        assert (got["name"], got["code"], got.get("serverCode")) == (cls, code, server_code), \
+            (name, got)
+
+    def decrypt_as(creds=ADMIN_KEY, **extra):
+        return node_keyring(s, "sym-decrypt", {"endpoint": s.addr, "credentials": node_creds(creds),
+                                               "key": key_arn, "message": str(msg), **extra})
+
+    assert decrypt_as(encrypt=True) == {"ok": True, "plaintext": ""}
+    kms.disable_key(KeyId=key_arn)
+    got = decrypt_as()
+    assert (got["code"], got.get("serverCode")) == ("KEYRING", "DisabledException"), got
+    kms.enable_key(KeyId=key_arn)
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Deny", "Principal": {"AWS": user("alice")},
+         "Action": "kms:Decrypt", "Resource": "*"}]}
+    kms.put_key_policy(KeyId=key_arn, PolicyName="default", Policy=json.dumps(policy))
+    got = decrypt_as(ALICE_KEY)
+    assert (got["code"], got.get("serverCode")) == ("KEYRING", "AccessDeniedException"), got
+    # Grant-only access: bob, in no policy, decrypts with a Decrypt grant (its token sent).
+    got = decrypt_as(BOB_KEY)
+    assert (got["code"], got.get("serverCode")) == ("KEYRING", "AccessDeniedException"), got
+    grant = kms.create_grant(KeyId=key_arn, GranteePrincipal=user("bob"), Operations=["Decrypt"])
+    assert decrypt_as(BOB_KEY, grantTokens=[grant["GrantToken"]]) == {"ok": True, "plaintext": ""}
+    kms.revoke_grant(KeyId=key_arn, GrantId=grant["GrantId"])
+    got = decrypt_as(BOB_KEY)
+    assert (got["code"], got.get("serverCode")) == ("KEYRING", "AccessDeniedException"), got
+    # A bearer token instead of SigV4 (GenerateDataKey and Decrypt, then the CLI's message).
+    got = node_keyring(s, "sym-decrypt", {"endpoint": s.addr, "token": s.admin, "key": key_arn,
+                                          "message": str(msg), "encrypt": True})
+    assert got == {"ok": True, "plaintext": ""}, got
+
+
 # --- Audit -----------------------------------------------------------------------------------
 
 
