@@ -11,7 +11,8 @@ use crate::error::{DecryptError, EncryptError};
 use crate::format::{EncryptedDataKey, Header};
 use crate::suite::AlgorithmSuite;
 
-/// Every keyring wraps the same data key, generator first; on decrypt each keyring is asked
+/// Every keyring wraps the same data key, generator first (a generator that makes data keys,
+/// such as the AWS KMS keyring, makes it, see [`Keyring::generate`]); on decrypt each keyring is asked
 /// in turn for each EDK and the first data key that unwraps wins; if none does, the first
 /// keyring's error is reported.
 pub struct MultiKeyring {
