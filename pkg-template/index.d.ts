@@ -148,7 +148,10 @@ export interface Keyring {
     unwrap(edk: EncryptedDataKey, headerBytes: Uint8Array, options?: UnwrapOptions): Promise<Uint8Array | null>;
 }
 
-/** A public RSA-OAEP wrapping key (WebCrypto `CryptoKey` inside). */
+/**
+ * A wrapping key: public RSA-OAEP (WebCrypto `CryptoKey` inside), or a symmetric AWS KMS key
+ * of a {@link KmsKeyring}, which KMS wraps with.
+ */
 export declare class WrappingKey {
     private constructor();
     /**
@@ -163,8 +166,8 @@ export declare class WrappingKey {
     }): Promise<WrappingKey>;
     readonly keyNamespace: string;
     readonly keyName: string;
-    /** The OAEP hash in WebCrypto spelling ('SHA-256', ...). */
-    readonly oaepHash: string;
+    /** The OAEP hash in WebCrypto spelling ('SHA-256', ...); `undefined` for a {@link KmsKeyring} key. */
+    readonly oaepHash: string | undefined;
 }
 
 /** An RSA JSON Web Key (RFC 7517, RFC 7518 section 6.3): public (`n`, `e`) or private. */
@@ -305,6 +308,61 @@ export interface AwsCredentials {
     secretAccessKey: string;
     /** Of temporary credentials (sent as `X-Amz-Security-Token`). */
     sessionToken?: string;
+}
+
+/** Options of {@link KmsKeyring.create}. Unknown names reject with `INVALID_OPTION`. */
+export interface KmsKeyringOptions {
+    /**
+     * The key ARN (`arn:aws:kms:REGION:ACCOUNT:key/KEY_ID`; not an alias, not a bare key ID)
+     * that makes each message's data key with KMS `GenerateDataKey`.
+     */
+    generatorKeyId?: string;
+    /**
+     * More key ARNs: each encrypts the data key with KMS `Encrypt` (one EDK each). Without
+     * `generatorKeyId`, the first of them generates. On decrypt every key is tried.
+     */
+    keyIds?: readonly string[];
+    /** Grant tokens sent with every GenerateDataKey, Encrypt and Decrypt request. */
+    grantTokens?: readonly string[];
+    /** The KMS endpoint, such as `https://kms.us-east-1.amazonaws.com` or a `cipherdrop serve` URL. */
+    endpoint: string;
+    /** SigV4 region. Default: the region each ARN names. */
+    region?: string;
+    /** Sign requests with SigV4 (WebCrypto HMAC-SHA256). Give this or `token`. */
+    credentials?: AwsCredentials;
+    /**
+     * Send `Authorization: Bearer TOKEN` instead of signing (a `cipherdrop serve` endpoint):
+     * a token, or a provider called before each request.
+     */
+    token?: string | (() => string | Promise<string>);
+    /** Default: the global `fetch`. */
+    fetch?: typeof fetch;
+    /** Unused by `create` (it sends nothing); accepted for symmetry with {@link KmsRsaKeyringOptions}. */
+    signal?: AbortSignal;
+}
+
+/**
+ * The AWS KMS keyring for symmetric KMS keys (the official SDKs' `KmsKeyringNode` /
+ * `create_aws_kms_keyring`, `framework/aws-kms/aws-kms-keyring.md`): EDK provider ID
+ * `aws-kms`, provider information the key ARN KMS answered with, ciphertext KMS's blob. The
+ * message's first key makes the data key with `GenerateDataKey` (NumberOfBytes the suite's
+ * key length), the others encrypt it with `Encrypt`; decrypt calls `Decrypt` with the
+ * configured ARN, the message's encryption context and the grant tokens, and checks that the
+ * answer names that ARN and holds a key of the suite's length. Signed and unsigned suites
+ * both work. Refusals throw an {@link EncryptError} or a {@link DecryptError} with code
+ * `KEYRING` and `serverCode` (`DisabledException`, `AccessDeniedException`,
+ * `InvalidCiphertextException` for a changed encryption context, `NetworkError`, ...); a
+ * message with no EDK of these ARNs gives `NO_DECRYPTABLE_KEY`.
+ */
+export declare class KmsKeyring implements Keyring {
+    private constructor();
+    /** Checks the options; sends nothing. */
+    static create(options: KmsKeyringOptions): Promise<KmsKeyring>;
+    /** The generator's key ARN, `undefined` if only `keyIds` were given. */
+    readonly generatorKeyId: string | undefined;
+    readonly keyIds: readonly string[];
+    wrappingKeys(): Promise<readonly WrappingKey[]>;
+    unwrap(edk: EncryptedDataKey, headerBytes: Uint8Array, options?: UnwrapOptions): Promise<Uint8Array | null>;
 }
 
 /** Options of {@link KmsRsaKeyring.create}. Unknown names reject with `INVALID_OPTION`. */
@@ -499,7 +557,7 @@ export declare class DecryptError extends CipherdropError {
     readonly length?: number;
     /**
      * `KEYRING` from a {@link KeyServerKeyring}: the server's error code, or `NetworkError`;
-     * from a {@link KmsRsaKeyring}: the AWS exception name, `NetworkError` or `InvalidResponse`.
+     * from a {@link KmsKeyring} or a {@link KmsRsaKeyring}: the AWS exception name, `NetworkError` or `InvalidResponse`.
      */
     readonly serverCode?: string;
     /** `KEYRING` from a {@link KeyServerKeyring}: the HTTP status of the refusal. */
@@ -514,7 +572,7 @@ export declare class KeyError extends CipherdropError {
     readonly code: KeyErrorCode;
     /** From {@link KeyServerKeyring.create} or {@link KmsRsaKeyring.create}: the server's error code. */
     readonly serverCode?: string;
-    /** `INVALID_OPTION` from {@link KmsRsaKeyring.create}: the option's name. */
+    /** `INVALID_OPTION` from {@link KmsKeyring.create} or {@link KmsRsaKeyring.create}: the option's name. */
     readonly option?: string;
     /** From {@link KeyServerKeyring.create}: the HTTP status of the refusal. */
     readonly status?: number;

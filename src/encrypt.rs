@@ -157,6 +157,18 @@ impl PendingEncryptor {
         self.suite
     }
 
+    /// Replaces the random data key with one a generator keyring made (the AWS KMS keyring's
+    /// `GenerateDataKey`), of the suite's key length ([`EncryptError::DataKeyLength`]
+    /// otherwise). The random key is zeroized.
+    pub fn use_generated_data_key(&mut self, data_key: DataKey) -> Result<(), EncryptError> {
+        let expected = self.suite.key_len();
+        if data_key.len() != expected {
+            return Err(EncryptError::DataKeyLength { expected, actual: data_key.len() });
+        }
+        self.data_key = data_key;
+        Ok(())
+    }
+
     /// Seals the header over `edks` (1 to 65,535, each field at most 65,535 bytes).
     pub fn with_encrypted_data_keys(
         self,
@@ -223,10 +235,18 @@ impl core::fmt::Debug for PendingEncryptor {
 }
 
 impl Encryptor {
-    /// Generates a data key, wraps it with `keyring` and prepares the header.
+    /// Has `keyring` generate the data key ([`Keyring::generate`]), or generates one and
+    /// wraps it with `keyring`, and prepares the header.
     pub fn new(keyring: &dyn Keyring, options: &EncryptOptions) -> Result<Self, EncryptError> {
-        let pending = PendingEncryptor::new(options)?;
-        let edks = keyring.wrap(pending.data_key(), pending.encryption_context())?;
+        let mut pending = PendingEncryptor::new(options)?;
+        let edks = match keyring.generate(pending.suite(), pending.encryption_context()) {
+            Some(generated) => {
+                let (data_key, edks) = generated?;
+                pending.use_generated_data_key(data_key)?;
+                edks
+            }
+            None => keyring.wrap(pending.data_key(), pending.encryption_context())?,
+        };
         pending.with_encrypted_data_keys(edks)
     }
 

@@ -51,8 +51,9 @@ pub use frame::FrameJob;
 #[cfg(not(target_arch = "wasm32"))]
 pub use keyring::AwsKmsRsaKeyring;
 pub use keyring::{
-    KMS_RSA_PROVIDER_ID, Keyring, KmsCallError, KmsClient, KmsDecryptRequest, KmsDecryptResponse,
-    KmsEncryptionAlgorithm, KmsKeyError, KmsRsaRules, MultiKeyring,
+    AwsKmsKeyring, KMS_PROVIDER_ID, KMS_RSA_PROVIDER_ID, Keyring, KmsCallError, KmsClient,
+    KmsEncryptionAlgorithm, KmsKeyError, KmsRequest, KmsResponse, KmsRsaRules, KmsSymmetricRules,
+    MultiKeyring,
 };
 #[cfg(not(target_arch = "wasm32"))]
 pub use keyring::{KeyError, OaepHash, RawRsaKeyring};

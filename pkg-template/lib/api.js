@@ -3,7 +3,7 @@
 // keyrings for wrapping keys and unwrapped data keys, and handle streams, progress and aborts.
 import { DecryptError, EncryptError, call, fromWasm } from './errors.js';
 import { FrameDecryptor, FrameEncryptor, NodeAes, NodeHash, WebCryptoAes } from './frames.js';
-import { isKeyring, wrapDataKey } from './keyrings.js';
+import { generateDataKey, isKeyring, wrapDataKey } from './keyrings.js';
 import { HASH_MIN_BYTES, RemoteHash } from './hash.js';
 import { POOL_MIN_BYTES, poolAvailable, poolByDefault, poolEngine } from './pool.js';
 import { blobStream } from './reader.js';
@@ -320,13 +320,19 @@ class EncryptSession {
             throwIfAborted(signal);
             const pending = call(() => new wasm.PendingEncryptor(suite, frameLength, encryptionContext));
             try {
+                // A symmetric AWS KMS key first makes the data key (GenerateDataKey); RSA keys
+                // wrap the encryptor's random one.
+                const generated = keys.length > 0 ? await generateDataKey(keys[0], pending, signal) : null;
+                throwIfAborted(signal);
                 const dataKey = pending.dataKey();
                 let edks;
                 try {
-                    edks = await Promise.all(keys.map((key) => wrapDataKey(key, dataKey, pending)));
+                    edks = await Promise.all((generated ? keys.slice(1) : keys)
+                        .map((key) => wrapDataKey(key, dataKey, pending, signal)));
                 } finally {
                     dataKey.fill(0);
                 }
+                if (generated) edks.unshift(generated);
                 throwIfAborted(signal);
                 encryptor = call(() => pending.withEncryptedDataKeys(edks));
             } finally {

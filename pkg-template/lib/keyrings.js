@@ -16,6 +16,12 @@ const TOKEN = Symbol('cipherdrop.internal');
 const publicKeys = new WeakMap(); // WrappingKey → its WebCrypto RSA-OAEP public key
 /** WrappingKey → the wasm `KmsRsaRules` of an AWS KMS RSA key (its RSA input is theirs). */
 const kmsRules = new WeakMap();
+/**
+ * WrappingKey → `{ generate, wrap }` of a symmetric AWS KMS key, which wraps remotely:
+ * `generate(pending, signal)` (GenerateDataKey, which makes the data key `pending`'s) and
+ * `wrap(pending, signal)` (Encrypt), each resolving to the EDK.
+ */
+const remoteWraps = new WeakMap();
 
 /** A public RSA-OAEP wrapping key: the data key is wrapped with it through WebCrypto. */
 export class WrappingKey {
@@ -49,9 +55,9 @@ export class WrappingKey {
         return this.#keyName;
     }
 
-    /** The OAEP hash in WebCrypto spelling ('SHA-256', ...). */
+    /** The OAEP hash in WebCrypto spelling ('SHA-256', ...); `undefined` for a symmetric KMS key. */
     get oaepHash() {
-        return publicKeys.get(this).algorithm.hash.name;
+        return publicKeys.get(this)?.algorithm.hash.name;
     }
 }
 
@@ -60,7 +66,9 @@ export class WrappingKey {
  * wasm PendingEncryptor: an AWS KMS RSA key's rules take the RSA input from it (the context
  * digest, then the data key) and refuse signed suites.
  */
-export async function wrapDataKey(key, dataKey, pending) {
+export async function wrapDataKey(key, dataKey, pending, signal = undefined) {
+    const remote = remoteWraps.get(key);
+    if (remote) return remote.wrap(pending, signal);
     const publicKey = publicKeys.get(key);
     if (!publicKey) throw new TypeError('wrappingKeys() must return WrappingKey objects');
     const rules = kmsRules.get(key);
@@ -86,6 +94,27 @@ export async function kmsWrappingKey(rules, publicKey) {
     const key = new WrappingKey(TOKEN, rules.providerId, rules.keyArn,
         await importRsa('spki', spki, rules.oaepHash, 'encrypt'));
     kmsRules.set(key, rules);
+    return key;
+}
+
+/**
+ * The EDK of the data key a wrapping key generates (internal: the encrypt path asks the
+ * message's first key), after which `pending` holds that data key; `null` for keys that do
+ * not generate (RSA wrapping keys: the encryptor's random data key is used).
+ */
+export async function generateDataKey(key, pending, signal = undefined) {
+    const remote = remoteWraps.get(key);
+    return remote ? remote.generate(pending, signal) : null;
+}
+
+/**
+ * The WrappingKey of a symmetric AWS KMS key (internal: KmsKeyring): provider ID and
+ * information from its `rules`, wrapped by KMS through `wraps` (`{ generate, wrap }`).
+ */
+export function kmsRemoteWrappingKey(rules, wraps) {
+    const key = new WrappingKey(TOKEN, rules.providerId, rules.keyArn, null);
+    publicKeys.delete(key);
+    remoteWraps.set(key, wraps);
     return key;
 }
 

@@ -3,5 +3,5 @@ export { AlgorithmSuite, CommitmentPolicy, decrypt, decryptStream, encrypt, encr
 export { CipherdropError, DecryptError, EncryptError, KeyError, LoadError } from './errors.js';
 export { MultiKeyring, RawRsaKeyring, WrappingKey } from './keyrings.js';
 export { KeyServerKeyring } from './key-server.js';
-export { KmsRsaKeyring } from './kms.js';
+export { KmsKeyring, KmsRsaKeyring } from './kms.js';
 export { init, version } from './wasm.js';

@@ -1,5 +1,5 @@
-//! A blocking AWS KMS client for the AWS KMS RSA keyring (`cipherdrop encrypt/decrypt
-//! --kms-key`): the JSON 1.1 protocol at `POST {endpoint}/`, signed with SigV4 (the AWS SDK for
+//! A blocking AWS KMS client for the AWS KMS keyrings, symmetric and RSA (`cipherdrop
+//! encrypt/decrypt --kms-key`): the JSON 1.1 protocol at `POST {endpoint}/`, signed with SigV4 (the AWS SDK for
 //! Rust's `aws-sigv4`), service `kms`.
 //!
 //! Configuration follows AWS's conventions: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
@@ -7,17 +7,18 @@
 //! `AWS_ENDPOINT_URL`, else `https://kms.REGION.amazonaws.com`. The region is the one the key
 //! ARN names (KMS clients are regional; a key is found only in its region).
 //!
-//! The keyring's rules (what Decrypt is called with, how its answer is checked) are the
-//! core's [`cipherdrop::KmsRsaRules`]: this module only signs, sends and reads JSON.
+//! The keyrings' rules (what GenerateDataKey, Encrypt and Decrypt are called with, how their
+//! answers are checked) are the core's [`cipherdrop::KmsSymmetricRules`] and
+//! [`cipherdrop::KmsRsaRules`]: this module only signs, sends and reads JSON.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use cipherdrop::{KmsCallError, KmsClient, KmsDecryptRequest, KmsDecryptResponse, KmsRsaRules};
+use cipherdrop::{KmsCallError, KmsClient, KmsRequest, KmsResponse, KmsRsaRules};
 use serde_json::Value;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Content type of the KMS JSON protocol.
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
@@ -106,13 +107,12 @@ impl KmsHttpClient {
         Ok(Self { agent, endpoint, host, region: region.into(), credentials })
     }
 
-    /// A client for the key of `rules`, configured from the environment (see the module
+    /// A client for `region` (a key ARN's), configured from the environment (see the module
     /// documentation).
-    pub fn for_key(rules: &KmsRsaRules) -> Result<Self, String> {
+    pub fn for_region(region: &str) -> Result<Self, String> {
         let credentials = Credentials::from_env().ok_or_else(|| {
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set for --kms-key".to_string()
         })?;
-        let region = rules.region();
         let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
         let endpoint = var("AWS_ENDPOINT_URL_KMS")
             .or_else(|| var("AWS_ENDPOINT_URL"))
@@ -153,6 +153,20 @@ impl KmsHttpClient {
         );
         let message = text("message").or_else(|| text("Message")).unwrap_or_default();
         Err(KmsCallError { code, message })
+    }
+
+    /// `DescribeKey` for `key_arn`: its `KeySpec` (`SYMMETRIC_DEFAULT`, `RSA_2048`, ...).
+    pub fn key_spec(&self, key_arn: &str) -> Result<String, String> {
+        let body = serde_json::json!({ "KeyId": key_arn }).to_string();
+        let answer = self
+            .call("DescribeKey", &body)
+            .map_err(|e| format!("AWS KMS DescribeKey {key_arn}: {e}"))?;
+        let metadata = answer.get("KeyMetadata");
+        metadata
+            .and_then(|m| m.get("KeySpec").or_else(|| m.get("CustomerMasterKeySpec")))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| format!("AWS KMS DescribeKey {key_arn}: no KeySpec in the answer"))
     }
 
     /// `GetPublicKey` for `rules`' key: its SPKI DER, after the core checked the key's usage
@@ -228,9 +242,14 @@ impl KmsHttpClient {
 }
 
 impl KmsClient for KmsHttpClient {
-    fn decrypt(&self, request: &KmsDecryptRequest<'_>) -> Result<KmsDecryptResponse, KmsCallError> {
-        let answer = self.call("Decrypt", &request.to_json())?;
+    fn call(&self, request: &KmsRequest<'_>) -> Result<KmsResponse, KmsCallError> {
+        let mut answer = self.call(request.operation(), &request.to_json())?;
         let text = |name| answer.get(name).and_then(Value::as_str);
-        Ok(KmsDecryptResponse::new(text("KeyId"), text("Plaintext")))
+        let response = KmsResponse::new(text("KeyId"), text("Plaintext"), text("CiphertextBlob"));
+        // The plaintext data key's base64 in the parsed answer.
+        if let Some(Value::String(plaintext)) = answer.get_mut("Plaintext") {
+            plaintext.zeroize();
+        }
+        Ok(response)
     }
 }

@@ -13,17 +13,17 @@
 //! and the npm package adds WebCrypto RSA-OAEP and `fetch` around the same rules.
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
-use core::str::FromStr;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha384};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use super::kms::{
+    CIPHERTEXT_BLOB_LEN, KmsArn, KmsEncryptionAlgorithm, KmsKeyError, KmsRequest, KmsResponse,
+    check_key_arn, json_string, key_arn_region,
+};
 use crate::context::{EncryptionContext, PUBLIC_KEY_ENTRY, serialize};
 use crate::crypto::DataKey;
 use crate::error::{DecryptError, EncryptError};
@@ -33,216 +33,6 @@ pub const KMS_RSA_PROVIDER_ID: &str = "aws-kms-rsa";
 
 /// Length of the encryption context digest that prefixes the data key (SHA-384).
 pub const CONTEXT_DIGEST_LEN: usize = 48;
-
-/// Longest AWS KMS key identifier (the MPL's `MAX_AWS_KMS_IDENTIFIER_LENGTH`).
-const MAX_IDENTIFIER_LEN: usize = 2048;
-
-/// AWS KMS `CiphertextBlob` length limits (the KMS API's `CiphertextType`: 1 to 6144 bytes),
-/// which the MPL checks before it calls Decrypt ("Ciphertext length invalid").
-const CIPHERTEXT_BLOB_LEN: core::ops::RangeInclusive<usize> = 1..=6144;
-
-/// The AWS KMS encryption algorithms an RSA KMS key decrypts with ("This keyring MUST NOT use
-/// a padding scheme outside those defined above").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum KmsEncryptionAlgorithm {
-    /// `RSAES_OAEP_SHA_1`: OAEP with SHA-1 and MGF1 with SHA-1.
-    RsaesOaepSha1,
-    /// `RSAES_OAEP_SHA_256`: OAEP with SHA-256 and MGF1 with SHA-256.
-    RsaesOaepSha256,
-}
-
-impl KmsEncryptionAlgorithm {
-    /// The KMS API name (`RSAES_OAEP_SHA_256`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RsaesOaepSha1 => "RSAES_OAEP_SHA_1",
-            Self::RsaesOaepSha256 => "RSAES_OAEP_SHA_256",
-        }
-    }
-
-    /// The OAEP (and MGF1) hash in WebCrypto spelling: `SHA-1` or `SHA-256`.
-    pub fn oaep_hash_name(self) -> &'static str {
-        match self {
-            Self::RsaesOaepSha1 => "SHA-1",
-            Self::RsaesOaepSha256 => "SHA-256",
-        }
-    }
-}
-
-impl FromStr for KmsEncryptionAlgorithm {
-    type Err = KmsKeyError;
-
-    /// Accepts exactly the KMS API names `RSAES_OAEP_SHA_1` and `RSAES_OAEP_SHA_256`.
-    fn from_str(s: &str) -> Result<Self, KmsKeyError> {
-        match s {
-            "RSAES_OAEP_SHA_1" => Ok(Self::RsaesOaepSha1),
-            "RSAES_OAEP_SHA_256" => Ok(Self::RsaesOaepSha256),
-            _ => Err(KmsKeyError::UnsupportedEncryptionAlgorithm(s.into())),
-        }
-    }
-}
-
-impl fmt::Display for KmsEncryptionAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Why an AWS KMS RSA keyring could not be built, or a KMS public key was not usable.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum KmsKeyError {
-    /// The key identifier is not a KMS key ARN (`arn:PARTITION:kms:REGION:ACCOUNT:key/ID`):
-    /// the MPL requires one ("Kms Key ID must be a KMS Key ARN"; an alias ARN cannot decrypt).
-    InvalidKeyArn(String),
-    /// An encryption algorithm other than `RSAES_OAEP_SHA_1` or `RSAES_OAEP_SHA_256`.
-    UnsupportedEncryptionAlgorithm(String),
-    /// The public key is not an RSA key of 2048 to 8192 bits, or KMS describes it as a key
-    /// that does not encrypt with the configured algorithm.
-    InvalidPublicKey(String),
-}
-
-impl fmt::Display for KmsKeyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::InvalidKeyArn(arn) => write!(
-                f,
-                "{arn:?} is not an AWS KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY_ID)"
-            ),
-            Self::UnsupportedEncryptionAlgorithm(a) => write!(
-                f,
-                "unsupported AWS KMS encryption algorithm {a:?} \
-                 (RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256)"
-            ),
-            Self::InvalidPublicKey(why) => write!(f, "AWS KMS public key refused: {why}"),
-        }
-    }
-}
-
-#[cfg(feature = "std")]
-impl std::error::Error for KmsKeyError {}
-
-/// A parsed AWS KMS ARN (the MPL's `AwsArnParsing.ParseAwsKmsArn`): six `:`-separated parts,
-/// `arn`, a non-empty partition, service `kms`, non-empty region and account, and a resource
-/// `key/VALUE` or `alias/VALUE` with a non-empty value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct KmsArn<'a> {
-    partition: &'a str,
-    region: &'a str,
-    account: &'a str,
-    resource_type: &'a str,
-    resource: &'a str,
-}
-
-impl<'a> KmsArn<'a> {
-    fn parse(s: &'a str) -> Option<Self> {
-        let parts: Vec<&str> = s.split(':').collect();
-        let [arn, partition, service, region, account, resource] = parts[..] else {
-            return None;
-        };
-        let (resource_type, resource) = resource.split_once('/')?;
-        let valid = arn == "arn"
-            && !partition.is_empty()
-            && service == "kms"
-            && !region.is_empty()
-            && !account.is_empty()
-            && matches!(resource_type, "key" | "alias")
-            && !resource.is_empty();
-        valid.then_some(Self { partition, region, account, resource_type, resource })
-    }
-
-    fn is_multi_region(&self) -> bool {
-        self.resource_type == "key" && self.resource.starts_with("mrk-")
-    }
-
-    /// "AWS KMS MRK Match for Decrypt": the same ARN, or two multi-Region keys that differ
-    /// only in their region.
-    fn mrk_match(&self, other: &Self) -> bool {
-        self == other
-            || (self.is_multi_region()
-                && other.is_multi_region()
-                && self.partition == other.partition
-                && self.account == other.account
-                && self.resource == other.resource)
-    }
-}
-
-/// What an AWS KMS `Decrypt` call is made with: `KeyId` the configured ARN,
-/// `CiphertextBlob` the EDK's ciphertext, `EncryptionAlgorithm` the configured algorithm.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KmsDecryptRequest<'a> {
-    /// The configured key ARN.
-    pub key_id: &'a str,
-    /// The EDK's ciphertext.
-    pub ciphertext_blob: &'a [u8],
-    /// The configured encryption algorithm.
-    pub encryption_algorithm: KmsEncryptionAlgorithm,
-}
-
-impl KmsDecryptRequest<'_> {
-    /// The request body for the KMS JSON 1.1 protocol (`X-Amz-Target: TrentService.Decrypt`,
-    /// `Content-Type: application/x-amz-json-1.1`).
-    pub fn to_json(&self) -> String {
-        format!(
-            "{{\"CiphertextBlob\":\"{}\",\"EncryptionAlgorithm\":\"{}\",\"KeyId\":{}}}",
-            STANDARD.encode(self.ciphertext_blob),
-            self.encryption_algorithm.as_str(),
-            json_string(self.key_id),
-        )
-    }
-}
-
-/// The members of a successful AWS KMS `Decrypt` answer that the keyring checks.
-pub struct KmsDecryptResponse {
-    key_id: Option<String>,
-    plaintext: Option<Zeroizing<Vec<u8>>>,
-}
-
-impl KmsDecryptResponse {
-    /// The answer's `KeyId` and `Plaintext` (base64, as in the JSON body) members, either
-    /// absent. A `Plaintext` that is not base64 counts as absent.
-    pub fn new(key_id: Option<&str>, plaintext_base64: Option<&str>) -> Self {
-        let plaintext = plaintext_base64.and_then(|p| STANDARD.decode(p).ok()).map(Zeroizing::new);
-        Self { key_id: key_id.map(str::to_string), plaintext }
-    }
-}
-
-impl fmt::Debug for KmsDecryptResponse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KmsDecryptResponse")
-            .field("key_id", &self.key_id)
-            .field("plaintext", &self.plaintext.as_ref().map(|p| p.len()))
-            .finish_non_exhaustive()
-    }
-}
-
-/// A refused or failed AWS KMS call: the exception name (`__type`, such as
-/// `DisabledException`, without the `com.amazonaws.kms#` prefix) and its message, or
-/// `NetworkError` and what the transport said.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KmsCallError {
-    /// The AWS exception name, or `NetworkError` / `InvalidResponse`.
-    pub code: String,
-    /// The service's message.
-    pub message: String,
-}
-
-impl fmt::Display for KmsCallError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.message.is_empty() {
-            f.write_str(&self.code)
-        } else {
-            write!(f, "{}: {}", self.code, self.message)
-        }
-    }
-}
-
-/// The I/O of the keyring: one AWS KMS `Decrypt` call (signed, sent, answered).
-pub trait KmsClient {
-    /// Sends `request` (its body is [`KmsDecryptRequest::to_json`]) and returns the answer's
-    /// checked members, or the service's refusal.
-    fn decrypt(&self, request: &KmsDecryptRequest<'_>) -> Result<KmsDecryptResponse, KmsCallError>;
-}
 
 /// The rules of the AWS KMS RSA keyring for one key ARN and encryption algorithm, without
 /// RSA and without I/O.
@@ -257,12 +47,7 @@ impl KmsRsaRules {
     /// "Kms Key ID must be a KMS Key ARN", "Alias cannot be used for Decrypt"), ASCII and at
     /// most 2048 characters.
     pub fn new(key_arn: &str, algorithm: KmsEncryptionAlgorithm) -> Result<Self, KmsKeyError> {
-        let ok = key_arn.is_ascii()
-            && key_arn.len() <= MAX_IDENTIFIER_LEN
-            && KmsArn::parse(key_arn).is_some_and(|a| a.resource_type == "key");
-        if !ok {
-            return Err(KmsKeyError::InvalidKeyArn(key_arn.into()));
-        }
+        check_key_arn(key_arn)?;
         Ok(Self { key_arn: key_arn.into(), algorithm })
     }
 
@@ -273,7 +58,7 @@ impl KmsRsaRules {
 
     /// The region the key ARN names (a KMS client for this key signs for it).
     pub fn region(&self) -> &str {
-        KmsArn::parse(&self.key_arn).expect("checked by KmsRsaRules::new").region
+        key_arn_region(&self.key_arn)
     }
 
     /// The configured encryption algorithm.
@@ -356,7 +141,7 @@ impl KmsRsaRules {
         &'a self,
         edk: &'a EncryptedDataKey,
         header: &Header,
-    ) -> Option<Result<KmsDecryptRequest<'a>, DecryptError>> {
+    ) -> Option<Result<KmsRequest<'a>, DecryptError>> {
         if edk.provider_id != KMS_RSA_PROVIDER_ID {
             return None;
         }
@@ -378,10 +163,12 @@ impl KmsRsaRules {
         if !CIPHERTEXT_BLOB_LEN.contains(&edk.ciphertext.len()) {
             return Some(Err(DecryptError::Keyring("ciphertext length invalid".into())));
         }
-        Some(Ok(KmsDecryptRequest {
+        Some(Ok(KmsRequest::Decrypt {
             key_id: &self.key_arn,
             ciphertext_blob: &edk.ciphertext,
-            encryption_algorithm: self.algorithm,
+            encryption_algorithm: Some(self.algorithm),
+            encryption_context: None,
+            grant_tokens: &[],
         }))
     }
 
@@ -391,7 +178,7 @@ impl KmsRsaRules {
     /// by a key of the suite's length (else the opaque [`DecryptError::UnwrapFailed`]).
     pub fn data_key(
         &self,
-        response: &KmsDecryptResponse,
+        response: &KmsResponse,
         header: &Header,
     ) -> Result<DataKey, DecryptError> {
         let plaintext = match (&response.key_id, &response.plaintext) {
@@ -421,22 +208,6 @@ fn signed_suite_refused() -> String {
     "the AWS KMS RSA keyring cannot be used with a signed algorithm suite (use 0x0478)".into()
 }
 
-/// `s` as a JSON string literal.
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(not(target_arch = "wasm32"))]
 pub use native::AwsKmsRsaKeyring;
 
@@ -448,11 +219,12 @@ mod native {
     use alloc::vec::Vec;
     use core::fmt;
 
-    use super::{KmsClient, KmsEncryptionAlgorithm, KmsKeyError, KmsRsaRules};
+    use super::KmsRsaRules;
     use crate::context::EncryptionContext;
     use crate::crypto::DataKey;
     use crate::error::{DecryptError, EncryptError};
     use crate::format::{EncryptedDataKey, Header};
+    use crate::keyring::kms::{KmsClient, KmsEncryptionAlgorithm, KmsKeyError};
     use crate::keyring::rsa_native::PublicKey;
     use crate::keyring::{Keyring, OaepHash};
 
@@ -529,7 +301,7 @@ mod native {
                 let msg = "an AWS KMS RSA keyring without a KMS client cannot decrypt";
                 return Some(Err(DecryptError::Keyring(msg.into())));
             };
-            Some(match client.decrypt(&request) {
+            Some(match client.call(&request) {
                 Ok(response) => self.rules.data_key(&response, header),
                 Err(err) => Err(DecryptError::Keyring(format!("AWS KMS Decrypt: {err}"))),
             })
@@ -595,13 +367,15 @@ mod tests {
         let edk = rules().encrypted_data_key(alloc::vec![1, 2, 3]);
         assert_eq!(edk.provider_id, "aws-kms-rsa");
         assert_eq!(edk.provider_info, ARN.as_bytes());
-        let request = KmsDecryptRequest {
+        let request = KmsRequest::Decrypt {
             key_id: ARN,
             ciphertext_blob: &edk.ciphertext,
-            encryption_algorithm: KmsEncryptionAlgorithm::RsaesOaepSha256,
+            encryption_algorithm: Some(KmsEncryptionAlgorithm::RsaesOaepSha256),
+            encryption_context: None,
+            grant_tokens: &[],
         };
         assert_eq!(
-            request.to_json(),
+            *request.to_json(),
             format!(
                 "{{\"CiphertextBlob\":\"AQID\",\"EncryptionAlgorithm\":\"RSAES_OAEP_SHA_256\",\
                  \"KeyId\":\"{ARN}\"}}"
@@ -641,8 +415,8 @@ mod keyring_tests {
     use base64::engine::general_purpose::STANDARD;
 
     use super::*;
-    use crate::keyring::OaepHash;
     use crate::keyring::rsa_native::PrivateKey;
+    use crate::keyring::{KmsCallError, KmsClient, OaepHash};
     use crate::{
         AlgorithmSuite, AwsKmsRsaKeyring, DecryptOptions, EncryptOptions, Keyring, decrypt, encrypt,
     };
@@ -658,24 +432,32 @@ mod keyring_tests {
     }
 
     impl KmsClient for LocalKms {
-        fn decrypt(
-            &self,
-            request: &KmsDecryptRequest<'_>,
-        ) -> Result<KmsDecryptResponse, KmsCallError> {
+        fn call(&self, request: &KmsRequest<'_>) -> Result<KmsResponse, KmsCallError> {
             self.calls.set(self.calls.get() + 1);
-            assert_eq!(request.key_id, ARN);
-            let hash = match request.encryption_algorithm {
+            let KmsRequest::Decrypt {
+                key_id,
+                ciphertext_blob,
+                encryption_algorithm: Some(alg),
+                encryption_context: None,
+                ..
+            } = *request
+            else {
+                panic!("the RSA keyring only calls Decrypt, with an algorithm: {request:?}");
+            };
+            assert_eq!(key_id, ARN);
+            let hash = match alg {
                 KmsEncryptionAlgorithm::RsaesOaepSha1 => OaepHash::Sha1,
                 KmsEncryptionAlgorithm::RsaesOaepSha256 => OaepHash::Sha256,
             };
             let plain = self
                 .private
-                .decrypt(hash, request.ciphertext_blob, CONTEXT_DIGEST_LEN + 32)
+                .decrypt(hash, ciphertext_blob, CONTEXT_DIGEST_LEN + 32)
                 .map_err(|_| KmsCallError {
                     code: "InvalidCiphertextException".into(),
                     message: String::new(),
                 })?;
-            Ok(KmsDecryptResponse::new(Some(&self.answer_key_id), Some(&STANDARD.encode(&*plain))))
+            let plain = STANDARD.encode(&*plain);
+            Ok(KmsResponse::new(Some(&self.answer_key_id), Some(&plain), None))
         }
     }
 

@@ -9,8 +9,10 @@ use crate::context::EncryptionContext;
 use crate::crypto::DataKey;
 use crate::error::{DecryptError, EncryptError};
 use crate::format::{EncryptedDataKey, Header};
+use crate::suite::AlgorithmSuite;
 
-/// Every keyring wraps the same data key, generator first; on decrypt each keyring is asked
+/// Every keyring wraps the same data key, generator first (a generator that makes data keys,
+/// such as the AWS KMS keyring, makes it, see [`Keyring::generate`]); on decrypt each keyring is asked
 /// in turn for each EDK and the first data key that unwraps wins; if none does, the first
 /// keyring's error is reported.
 pub struct MultiKeyring {
@@ -28,6 +30,22 @@ impl MultiKeyring {
 }
 
 impl Keyring for MultiKeyring {
+    /// The generator's data key, if it makes one, wrapped by every child too.
+    fn generate(
+        &self,
+        suite: AlgorithmSuite,
+        context: &EncryptionContext,
+    ) -> Option<Result<(DataKey, Vec<EncryptedDataKey>), EncryptError>> {
+        let (generator, children) = self.keyrings.split_first()?;
+        let generated = generator.generate(suite, context)?;
+        Some(generated.and_then(|(key, mut edks)| {
+            for child in children {
+                edks.extend(child.wrap(&key, context)?);
+            }
+            Ok((key, edks))
+        }))
+    }
+
     fn wrap(
         &self,
         data_key: &DataKey,

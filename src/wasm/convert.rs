@@ -44,7 +44,7 @@ pub(crate) fn set(target: &Object, key: &str, value: &JsValue) {
 }
 
 /// `{ providerId, providerInfo }`, plus `ciphertext` when `with_ciphertext`.
-fn edk_to_js(edk: &EncryptedDataKey, with_ciphertext: bool) -> JsValue {
+pub(crate) fn edk_to_js(edk: &EncryptedDataKey, with_ciphertext: bool) -> JsValue {
     let obj = Object::new();
     set(&obj, "providerId", &edk.provider_id.as_str().into());
     set(&obj, "providerInfo", &String::from_utf8_lossy(&edk.provider_info).as_ref().into());

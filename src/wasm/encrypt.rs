@@ -104,6 +104,17 @@ impl PendingEncryptor {
         let inner = self.inner.as_ref().ok_or_else(finished)?;
         Ok((inner.data_key(), inner.encryption_context()))
     }
+
+    /// The core's pending encryptor (suite and context), for keyring rules in the bindings.
+    pub(crate) fn inner(&self) -> Result<&crate::PendingEncryptor, JsValue> {
+        self.inner.as_ref().ok_or_else(finished)
+    }
+
+    /// The core's pending encryptor, for keyring rules in the bindings that generate the data
+    /// key (the AWS KMS keyring's GenerateDataKey).
+    pub(crate) fn inner_mut(&mut self) -> Result<&mut crate::PendingEncryptor, JsValue> {
+        self.inner.as_mut().ok_or_else(finished)
+    }
 }
 
 #[wasm_bindgen]

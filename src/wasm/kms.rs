@@ -1,7 +1,7 @@
-//! The AWS KMS RSA keyring's rules for JS: [`KmsRsaRules`] over the core
-//! [`crate::KmsRsaRules`]. The JS glue (`pkg-template/lib/kms.js`) does the RSA-OAEP
-//! encryption (WebCrypto) and the KMS calls (`fetch`, SigV4 or a bearer token); every
-//! decision about EDKs, requests and answers is made here.
+//! The AWS KMS keyrings' rules for JS: [`KmsRsaRules`] and [`KmsSymmetricRules`] over the
+//! core's. The JS glue (`pkg-template/lib/kms.js`) does the RSA-OAEP encryption (WebCrypto)
+//! and the KMS calls (`fetch`, SigV4 or a bearer token); every decision about EDKs, requests
+//! and answers is made here.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -10,12 +10,12 @@ use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroize;
 
-use super::convert::key_to_js;
+use super::convert::{edk_to_js, key_to_js};
 use super::encrypt::PendingEncryptor;
 use super::error::{decrypt_error, encrypt_error, js_error};
 use crate::{
-    EncryptedDataKey, Header, KMS_RSA_PROVIDER_ID, KmsDecryptResponse, KmsEncryptionAlgorithm,
-    KmsKeyError, Limits,
+    EncryptedDataKey, Header, KMS_PROVIDER_ID, KMS_RSA_PROVIDER_ID, KmsEncryptionAlgorithm,
+    KmsKeyError, KmsResponse, Limits,
 };
 
 /// The rules of one AWS KMS RSA keyring (key ARN and encryption algorithm).
@@ -117,7 +117,7 @@ impl KmsRsaRules {
             EncryptedDataKey { provider_id, provider_info: provider_info.into_bytes(), ciphertext };
         match self.inner.decrypt_request(&edk, &header) {
             None => Ok(None),
-            Some(Ok(request)) => Ok(Some(request.to_json())),
+            Some(Ok(request)) => Ok(Some(request.to_json().to_string())),
             Some(Err(e)) => Err(decrypt_error(&e)),
         }
     }
@@ -135,7 +135,138 @@ impl KmsRsaRules {
     ) -> Result<Uint8Array, JsValue> {
         let header = parse_header(header_bytes)?;
         let mut plaintext_base64 = plaintext_base64;
-        let response = KmsDecryptResponse::new(key_id.as_deref(), plaintext_base64.as_deref());
+        let response = KmsResponse::new(key_id.as_deref(), plaintext_base64.as_deref(), None);
+        plaintext_base64.zeroize();
+        let key = self.inner.data_key(&response, &header).map_err(|e| decrypt_error(&e))?;
+        Ok(key_to_js(key.dangerous_as_bytes()))
+    }
+}
+
+/// The rules of one AWS KMS keyring for a symmetric key (key ARN and grant tokens).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct KmsSymmetricRules {
+    inner: crate::KmsSymmetricRules,
+}
+
+#[wasm_bindgen]
+impl KmsSymmetricRules {
+    /// Rules for `key_arn` (a KMS key ARN) whose requests carry `grant_tokens`. Throws a
+    /// `"key"` error `INVALID_KEY_ARN`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(key_arn: &str, grant_tokens: Vec<String>) -> Result<KmsSymmetricRules, JsValue> {
+        crate::KmsSymmetricRules::new(key_arn, grant_tokens)
+            .map(|inner| Self { inner })
+            .map_err(|e| key_error(&e))
+    }
+
+    /// The key ARN (the EDKs' provider information).
+    #[wasm_bindgen(getter, js_name = keyArn)]
+    pub fn key_arn(&self) -> String {
+        self.inner.key_arn().into()
+    }
+
+    /// The EDK provider ID, `aws-kms`.
+    #[wasm_bindgen(getter, js_name = providerId)]
+    pub fn provider_id(&self) -> String {
+        KMS_PROVIDER_ID.into()
+    }
+
+    /// The region the ARN names (the SigV4 credential scope's).
+    #[wasm_bindgen(getter)]
+    pub fn region(&self) -> String {
+        self.inner.region().into()
+    }
+
+    /// The JSON body of `TrentService.GenerateDataKey` for `pending`'s suite and context.
+    #[wasm_bindgen(js_name = generateDataKeyRequest)]
+    pub fn generate_data_key_request(&self, pending: &PendingEncryptor) -> Result<String, JsValue> {
+        let inner = pending.inner()?;
+        let request =
+            self.inner.generate_data_key_request(inner.suite(), inner.encryption_context());
+        Ok(request.to_json().to_string())
+    }
+
+    /// Checks a GenerateDataKey answer (`KeyId`, `Plaintext` and `CiphertextBlob`, base64),
+    /// makes its plaintext `pending`'s data key and returns the EDK. Throws an `"encrypt"`
+    /// error `KEYRING` for an answer that is not a data key of the suite's length under a key
+    /// ARN.
+    #[wasm_bindgen(js_name = useGeneratedDataKey)]
+    pub fn use_generated_data_key(
+        &self,
+        pending: &mut PendingEncryptor,
+        key_id: Option<String>,
+        plaintext_base64: Option<String>,
+        ciphertext_blob_base64: Option<String>,
+    ) -> Result<JsValue, JsValue> {
+        let mut plaintext_base64 = plaintext_base64;
+        let response = KmsResponse::new(
+            key_id.as_deref(),
+            plaintext_base64.as_deref(),
+            ciphertext_blob_base64.as_deref(),
+        );
+        plaintext_base64.zeroize();
+        let inner = pending.inner_mut()?;
+        let (data_key, edk) =
+            self.inner.generated(&response, inner.suite()).map_err(|e| encrypt_error(&e))?;
+        inner.use_generated_data_key(data_key).map_err(|e| encrypt_error(&e))?;
+        Ok(edk_to_js(&edk, true))
+    }
+
+    /// The JSON body of `TrentService.Encrypt` of `pending`'s data key. It holds the data key:
+    /// the caller sends it and drops it.
+    #[wasm_bindgen(js_name = encryptRequest)]
+    pub fn encrypt_request(&self, pending: &PendingEncryptor) -> Result<String, JsValue> {
+        let (data_key, context) = pending.materials()?;
+        Ok(self.inner.encrypt_request(data_key, context).to_json().to_string())
+    }
+
+    /// The EDK of an Encrypt answer (`KeyId`, `CiphertextBlob` base64). Throws an `"encrypt"`
+    /// error `KEYRING` for an answer without a key ARN or a ciphertext.
+    pub fn encrypted(
+        &self,
+        key_id: Option<String>,
+        ciphertext_blob_base64: Option<String>,
+    ) -> Result<JsValue, JsValue> {
+        let response = KmsResponse::new(key_id.as_deref(), None, ciphertext_blob_base64.as_deref());
+        let edk = self.inner.encrypted(&response).map_err(|e| encrypt_error(&e))?;
+        Ok(edk_to_js(&edk, true))
+    }
+
+    /// The body of `TrentService.Decrypt` for one EDK of the (serialized) header, or
+    /// `undefined` when the EDK is not this keyring's. Throws a `"decrypt"` error `KEYRING`
+    /// for provider information that is not a key ARN or a ciphertext KMS cannot take.
+    #[wasm_bindgen(js_name = decryptRequest)]
+    pub fn decrypt_request(
+        &self,
+        header_bytes: &[u8],
+        provider_id: String,
+        provider_info: String,
+        ciphertext: Vec<u8>,
+    ) -> Result<Option<String>, JsValue> {
+        let header = parse_header(header_bytes)?;
+        let edk =
+            EncryptedDataKey { provider_id, provider_info: provider_info.into_bytes(), ciphertext };
+        match self.inner.decrypt_request(&edk, &header) {
+            None => Ok(None),
+            Some(Ok(request)) => Ok(Some(request.to_json().to_string())),
+            Some(Err(e)) => Err(decrypt_error(&e)),
+        }
+    }
+
+    /// The data key from a Decrypt answer's `KeyId` and `Plaintext` (base64): the configured
+    /// ARN's, of the header suite's length. Throws a `"decrypt"` error `KEYRING` otherwise.
+    /// The caller MUST zero-fill the key once used.
+    #[wasm_bindgen(js_name = dataKey)]
+    pub fn data_key(
+        &self,
+        header_bytes: &[u8],
+        key_id: Option<String>,
+        plaintext_base64: Option<String>,
+    ) -> Result<Uint8Array, JsValue> {
+        let header = parse_header(header_bytes)?;
+        let mut plaintext_base64 = plaintext_base64;
+        let response = KmsResponse::new(key_id.as_deref(), plaintext_base64.as_deref(), None);
         plaintext_base64.zeroize();
         let key = self.inner.data_key(&response, &header).map_err(|e| decrypt_error(&e))?;
         Ok(key_to_js(key.dangerous_as_bytes()))

@@ -1,16 +1,20 @@
-// The npm package's KmsRsaKeyring against `cipherdrop serve` (tests/kms/run.py runs this in a
-// project where the packed target/npm/cipherdrop-<version>.tgz is installed):
+// The npm package's KmsKeyring and KmsRsaKeyring against `cipherdrop serve` (tests/kms/run.py
+// runs this in a project where the packed target/npm/cipherdrop-<version>.tgz is installed):
 //   node keyring.mjs sign CONFIG        SigV4 headers of fixed inputs (run.py compares botocore's)
 //   node keyring.mjs roundtrip CONFIG   encrypt files, decrypt the MPL's, for each key
 //   node keyring.mjs refusals CONFIG    the typed errors of refused or invalid uses
 //   node keyring.mjs decrypt-fails CONFIG   the error of decrypting CONFIG.message
 //   node keyring.mjs bearer CONFIG      a round trip with a bearer token instead of SigV4
+//   node keyring.mjs sym-roundtrip CONFIG   KmsKeyring: write messages, read the official SDKs'
+//   node keyring.mjs sym-refusals CONFIG    KmsKeyring: the typed errors of refused uses
+//   node keyring.mjs sym-decrypt CONFIG     KmsKeyring: decrypt CONFIG.message (its plaintext
+//                                           as base64, or the error)
 // CONFIG is JSON; every mode prints one JSON result on stdout.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 
-import { AlgorithmSuite, DecryptError, EncryptError, KeyError, KmsRsaKeyring, decrypt, encrypt } from 'cipherdrop';
+import { AlgorithmSuite, DecryptError, EncryptError, KeyError, KmsKeyring, KmsRsaKeyring, decrypt, encrypt } from 'cipherdrop';
 
 const [mode, configText] = process.argv.slice(2);
 const config = JSON.parse(configText);
@@ -100,6 +104,69 @@ if (mode === 'sign') {
     const [key] = config.keys;
     const ring = await keyring(key, { publicKey: key.publicKeyPem });
     console.log(JSON.stringify(await failure(() => decrypt(ring, readFileSync(config.message)))));
+} else if (mode === 'sym-roundtrip') {
+    // KmsKeyring: the generator alone (signed and unsigned suites), generator plus another
+    // key (GenerateDataKey, then Encrypt), and the official SDKs' messages decrypted.
+    const [a, b] = config.keys;
+    const plaintext = readFileSync(config.plaintext);
+    const context = config.context;
+    const ring = await KmsKeyring.create({ generatorKeyId: a, endpoint: config.endpoint, credentials: config.credentials });
+    const both = await KmsKeyring.create({ generatorKeyId: a, keyIds: [b], endpoint: config.endpoint,
+        credentials: config.credentials, grantTokens: ['accepted-and-not-needed'] });
+    const out = { generatorKeyId: both.generatorKeyId, keyIds: both.keyIds, written: {}, theirs: {} };
+    for (const [name, keyring, suite] of [['signed', ring, undefined], ['unsigned', ring, UNSIGNED], ['both', both, undefined]]) {
+        const { result, messageHeader } = await encrypt(keyring, plaintext, { suite, encryptionContext: context });
+        const file = path.join(config.dir, `npm-sym-${name}.cdm`);
+        writeFileSync(file, result);
+        const back = await decrypt(keyring, result, { expectedContext: context });
+        out.written[name] = { file, roundTrip: Buffer.from(back.plaintext).equals(plaintext),
+            edks: messageHeader.encryptedDataKeys.map((e) => [e.providerId, e.providerInfo]) };
+    }
+    // Only `keyIds`: the first generates. A keyring of the second key alone reads `both`.
+    const second = await KmsKeyring.create({ keyIds: [b], endpoint: config.endpoint, credentials: config.credentials });
+    const viaSecond = await decrypt(second, readFileSync(out.written.both.file));
+    out.secondAlone = { generatorKeyId: second.generatorKeyId ?? null,
+        decrypts: Buffer.from(viaSecond.plaintext).equals(plaintext) };
+    for (const [who, file] of Object.entries(config.theirs)) {
+        const { plaintext: got } = await decrypt(ring, readFileSync(file), { expectedContext: context });
+        out.theirs[who] = Buffer.from(got).equals(plaintext);
+    }
+    console.log(JSON.stringify(out));
+} else if (mode === 'sym-refusals') {
+    const create = (extra) => KmsKeyring.create({ endpoint: config.endpoint, credentials: config.credentials, ...extra });
+    const ring = await create({ generatorKeyId: config.key });
+    const out = {};
+    out.forged = await failure(() => decrypt(ring, readFileSync(config.forged)));
+    out.otherArn = await failure(async () => decrypt(await create({ generatorKeyId: config.other }),
+        readFileSync(config.message)));
+    out.badArn = await failure(() => create({ generatorKeyId: config.key.replace(':key/', ':alias/') }));
+    out.bareKeyId = await failure(() => create({ keyIds: [config.key.split('/').pop()] }));
+    out.unknownOption = await failure(() => create({ keyArn: config.key }));
+    out.badSecret = await failure(async () => encrypt(await create({ generatorKeyId: config.key,
+        credentials: { ...config.credentials, secretAccessKey: 'not-the-secret-0000000' } }), new Uint8Array(1)));
+    out.contextMismatch = await failure(() => decrypt(ring, readFileSync(config.message),
+        { expectedContext: { tenant: 'other' } }));
+    console.log(JSON.stringify(out));
+} else if (mode === 'sym-decrypt') {
+    // With CONFIG.credentials or CONFIG.token, and CONFIG.grantTokens.
+    const auth = config.token ? { token: config.token } : { credentials: config.credentials };
+    const ring = await KmsKeyring.create({ generatorKeyId: config.key, endpoint: config.endpoint,
+        grantTokens: config.grantTokens ?? [], ...auth });
+    const message = readFileSync(config.message);
+    if (config.encrypt) {
+        // A round trip first (GenerateDataKey and Decrypt with these credentials).
+        const { result } = await encrypt(ring, new TextEncoder().encode('mine'), { encryptionContext: { tenant: 'acme' } });
+        const back = await decrypt(ring, result);
+        if (new TextDecoder().decode(back.plaintext) !== 'mine') throw new Error('round trip failed');
+    }
+    try {
+        const { plaintext } = await decrypt(ring, message);
+        console.log(JSON.stringify({ ok: true, plaintext: Buffer.from(plaintext).toString('base64') }));
+    } catch (err) {
+        if (!(err instanceof DecryptError)) throw err;
+        console.log(JSON.stringify({ ok: false, name: err.name, code: err.code, serverCode: err.serverCode,
+            message: err.message }));
+    }
 } else {
     throw new Error(`unknown mode ${mode}`);
 }

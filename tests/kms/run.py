@@ -1286,10 +1286,183 @@ def kms_rsa_keyring_refusals(s):
     err = crypt(s, "decrypt", "-i", str(msg), "--kms-key", key_arn, creds=ALICE_KEY, ok=False)
     assert "AccessDeniedException" in err, err
     assert crypt(s, "decrypt", "-i", str(s.work / "alice.cdm"), "--kms-key", key_arn) == b""
-    # An unknown access key: GetPublicKey is refused before any input is read.
+    # An unknown access key: DescribeKey is refused before any input is read.
     err = crypt(s, "encrypt", "-i", "/dev/null", "--kms-key", key_arn,
                 creds=("AKIANOSUCHKEY0000000", "x" * 20), ok=False)
-    assert "GetPublicKey" in err and "Exception" in err, err
+    assert "DescribeKey" in err and "Exception" in err, err
+
+
+# --- The AWS KMS keyring for symmetric keys (`--kms-key`, the npm KmsKeyring) ----------------
+
+
+def mpl_kms_keyring(s, key_arn, creds=ADMIN_KEY):
+    """The Material Providers Library's AWS KMS keyring (`create_aws_kms_keyring`)."""
+    from aws_cryptographic_material_providers.mpl import AwsCryptographicMaterialProviders
+    from aws_cryptographic_material_providers.mpl.config import MaterialProvidersConfig
+    from aws_cryptographic_material_providers.mpl.models import CreateAwsKmsKeyringInput
+    mpl = AwsCryptographicMaterialProviders(config=MaterialProvidersConfig())
+    return mpl.create_aws_kms_keyring(CreateAwsKmsKeyringInput(
+        kms_key_id=key_arn, kms_client=client(s, creds)))
+
+
+def edks_of(header):
+    return [(k.key_provider.provider_id, k.key_provider.key_info.decode())
+            for k in header.encrypted_data_keys]
+
+
+def official_decryptions(s, key_arn, message, context):
+    """Decrypts `message` with the Python ESDK's StrictAwsKmsMasterKeyProvider, the MPL's AWS
+    KMS keyring and @aws-crypto/client-node's KmsKeyringNode; returns the three plaintexts,
+    after checking each header's context and EDKs."""
+    out = []
+    with mock.patch.dict(os.environ, sdk_env(s)):
+        sdk, provider = python_esdk(s, key_arn)
+        pt, header = sdk.decrypt(source=message, key_provider=provider)
+        assert ("aws-kms", key_arn) in edks_of(header), edks_of(header)
+        assert context.items() <= header.encryption_context.items(), header.encryption_context
+        out.append(pt)
+        pt, header = unsigned_sdk().decrypt(source=message, keyring=mpl_kms_keyring(s, key_arn))
+        assert context.items() <= header.encryption_context.items(), header.encryption_context
+        out.append(pt)
+    pt, ctx = node_esdk(s, "decrypt", key_arn, message)
+    assert context.items() <= ctx.items(), ctx
+    out.append(pt)
+    return out
+
+
+def official_encryptions(s, key_arn, plaintext, context):
+    """`plaintext` encrypted by the Python ESDK (master key provider; signed suite), the MPL's
+    AWS KMS keyring (unsigned suite 0x0478) and KmsKeyringNode, with `context`."""
+    from aws_encryption_sdk.identifiers import AlgorithmSuite
+    with mock.patch.dict(os.environ, sdk_env(s)):
+        sdk, provider = python_esdk(s, key_arn)
+        classic, _ = sdk.encrypt(source=plaintext, key_provider=provider,
+                                 encryption_context=context)
+        mpl, _ = unsigned_sdk().encrypt(
+            source=plaintext, keyring=mpl_kms_keyring(s, key_arn), encryption_context=context,
+            algorithm=AlgorithmSuite.AES_256_GCM_HKDF_SHA512_COMMIT_KEY)
+    node, _ = node_esdk(s, "encrypt", key_arn, plaintext, context)
+    return {"python": classic, "mpl": mpl, "node": node}
+
+
+def tampered_context(message, old, new):
+    """`message` with one encryption context value replaced by another of the same length."""
+    assert len(old) == len(new) and message.count(old) == 1, (old, new)
+    return message.replace(old, new)
+
+
+@case
+def kms_keyring_cli_and_the_official_sdks_interoperate(s):
+    key_arn = client(s).create_key()["KeyMetadata"]["Arn"]
+    plain = s.work / "kms-plain.bin"
+    plain.write_bytes(os.urandom(150000))
+    context = {"tenant": "acme", "file": "7f3a"}
+    flags = ["--context", "tenant=acme", "--context", "file=7f3a"]
+    # Ours -> theirs: the default (signed) suite and 0x0478.
+    for suite in ("0x0578", "0x0478"):
+        ours = s.work / f"kms-ours-{suite}.cdm"
+        crypt(s, "encrypt", "-i", str(plain), "-o", str(ours), "--kms-key", key_arn,
+              "--suite", suite, *flags)
+        for pt in official_decryptions(s, key_arn, ours.read_bytes(), context):
+            assert pt == plain.read_bytes(), suite
+        assert crypt(s, "decrypt", "-i", str(ours), "--kms-key", key_arn, *flags) == \
+            plain.read_bytes()
+    # Theirs -> ours.
+    for who, message in official_encryptions(s, key_arn, plain.read_bytes(), context).items():
+        theirs = s.work / f"kms-theirs-{who}.cdm"
+        theirs.write_bytes(message)
+        got = crypt(s, "decrypt", "-i", str(theirs), "--kms-key", key_arn, *flags)
+        assert got == plain.read_bytes(), who
+    # A symmetric key and an RSA key together: GenerateDataKey, then RSA wrapping of that key.
+    rsa_arn, pem = rsa_kms_key(s, "RSA_2048")
+    both = s.work / "kms-both.cdm"
+    crypt(s, "encrypt", "-i", str(plain), "-o", str(both), "--kms-key", key_arn,
+          "--kms-key", rsa_arn, "--suite", "0x0478", *flags)
+    pt, header = unsigned_sdk().decrypt(
+        source=both.read_bytes(), keyring=mpl_rsa_keyring(s, rsa_arn, "RSAES_OAEP_SHA_256", pem))
+    assert pt == plain.read_bytes()
+    # (The Python ESDK keeps a header's EDKs in a set.)
+    assert sorted(edks_of(header)) == [("aws-kms", key_arn), ("aws-kms-rsa", rsa_arn)]
+    assert official_decryptions(s, key_arn, both.read_bytes(), context)[0] == plain.read_bytes()
+    # Without a suite, an RSA key among the keys picks 0x0478 (its keyring refuses signing).
+    crypt(s, "encrypt", "-i", "/dev/null", "-o", str(both), "--kms-key", key_arn,
+          "--kms-key", rsa_arn)
+    assert both.read_bytes()[1:3] == b"\x04\x78", both.read_bytes()[:3]
+
+
+@case
+def kms_keyring_refusals(s):
+    kms = client(s)
+    key = kms.create_key()["KeyMetadata"]
+    key_arn = key["Arn"]
+    msg = s.work / "kms-sym.cdm"
+    crypt(s, "encrypt", "-i", "/dev/null", "-o", str(msg), "--kms-key", key_arn,
+          "--context", "tenant=acme")
+    # The context is bound by KMS: a message whose context was changed does not unwrap.
+    forged = s.work / "kms-sym-forged.cdm"
+    forged.write_bytes(tampered_context(msg.read_bytes(), b"acme", b"acmf"))
+    err = crypt(s, "decrypt", "-i", str(forged), "--kms-key", key_arn, ok=False)
+    assert "InvalidCiphertextException" in err, err
+    with mock.patch.dict(os.environ, sdk_env(s)):
+        sdk, provider = python_esdk(s, key_arn)
+        try:
+            sdk.decrypt(source=forged.read_bytes(), key_provider=provider)
+            raise AssertionError("the official SDK decrypted a forged context")
+        except Exception as e:  # noqa: BLE001 - the SDK's own error types vary
+            assert not isinstance(e, AssertionError), e
+    # Another required context.
+    err = crypt(s, "decrypt", "-i", str(msg), "--kms-key", key_arn, "--context", "tenant=x",
+                ok=False)
+    assert "context" in err, err
+    # Not a key ARN.
+    for bad in ("alias/x", key["KeyId"], key_arn.replace(":key/", ":alias/")):
+        err = crypt(s, "encrypt", "-i", "/dev/null", "--kms-key", bad, ok=False)
+        assert "--kms-key" in err and "not an AWS KMS key ARN" in err, err
+    # Another key's ARN: the EDK is not that keyring's.
+    other = kms.create_key()["KeyMetadata"]["Arn"]
+    err = crypt(s, "decrypt", "-i", str(msg), "--kms-key", other, ok=False)
+    assert "no decryptable" in err.lower() or "no encrypted data key" in err.lower(), err
+    # A disabled key: neither GenerateDataKey nor Decrypt.
+    kms.disable_key(KeyId=key_arn)
+    err = crypt(s, "decrypt", "-i", str(msg), "--kms-key", key_arn, ok=False)
+    assert "Decrypt" in err and "DisabledException" in err, err
+    err = crypt(s, "encrypt", "-i", "/dev/null", "--kms-key", key_arn, ok=False)
+    assert "GenerateDataKey" in err and "DisabledException" in err, err
+    kms.enable_key(KeyId=key_arn)
+    # A policy that denies Decrypt to alice (and lets her encrypt).
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": user("alice")},
+         "Action": ["kms:DescribeKey", "kms:GenerateDataKey"], "Resource": "*"},
+        {"Effect": "Deny", "Principal": {"AWS": user("alice")},
+         "Action": "kms:Decrypt", "Resource": "*"}]}
+    kms.put_key_policy(KeyId=key_arn, PolicyName="default", Policy=json.dumps(policy))
+    crypt(s, "encrypt", "-i", "/dev/null", "-o", str(s.work / "alice-sym.cdm"), "--kms-key",
+          key_arn, creds=ALICE_KEY)
+    err = crypt(s, "decrypt", "-i", str(msg), "--kms-key", key_arn, creds=ALICE_KEY, ok=False)
+    assert "AccessDeniedException" in err, err
+    assert crypt(s, "decrypt", "-i", str(s.work / "alice-sym.cdm"), "--kms-key", key_arn) == b""
+    # Grant-only access: bob, named in no policy, decrypts with a Decrypt grant (and its token,
+    # which is accepted and not needed) as long as the grant lives.
+    err = crypt(s, "decrypt", "-i", str(msg), "--kms-key", key_arn, creds=BOB_KEY, ok=False)
+    assert "AccessDeniedException" in err, err
+    grant = kms.create_grant(KeyId=key_arn, GranteePrincipal=user("bob"),
+                             Operations=["Decrypt"],
+                             Constraints={"EncryptionContextSubset": {"tenant": "acme"}})
+    assert crypt(s, "decrypt", "-i", str(msg), "--kms-key", key_arn, "--kms-grant-token",
+                 grant["GrantToken"], creds=BOB_KEY) == b""
+    assert crypt(s, "decrypt", "-i", str(msg), "--kms-key", key_arn, creds=BOB_KEY) == b""
+    err = crypt(s, "decrypt", "-i", str(s.work / "alice-sym.cdm"), "--kms-key", key_arn,
+                creds=BOB_KEY, ok=False)
+    assert "AccessDeniedException" in err, err  # no tenant=acme: outside the grant
+    kms.revoke_grant(KeyId=key_arn, GrantId=grant["GrantId"])
+    err = crypt(s, "decrypt", "-i", str(msg), "--kms-key", key_arn, creds=BOB_KEY, ok=False)
+    assert "AccessDeniedException" in err, err
+    # A key that wraps no data keys.
+    hmac_arn = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    err = crypt(s, "encrypt", "-i", "/dev/null", "--kms-key", hmac_arn["Arn"], ok=False)
+    assert "KeySpec HMAC_256" in err, err
 
 
 REPO = Path(__file__).resolve().parents[2]
@@ -1435,6 +1608,96 @@ def npm_kms_rsa_keyring_with_a_bearer_token(s):
     assert got["plaintext"] == "bearer" and got["calls"] == 2, got
     denied = got["denied"]
     assert (denied["code"], denied.get("serverCode")) == ("KEYRING", "AccessDeniedException"), got
+
+
+@npm_case
+def npm_kms_keyring_and_the_official_sdks_interoperate(s):
+    kms = client(s)
+    a, b = (kms.create_key()["KeyMetadata"]["Arn"] for _ in range(2))
+    plain = s.work / "npm-sym-plain.bin"
+    plain.write_bytes(os.urandom(120000))
+    context = {"tenant": "acme", "file": "7f3a"}
+    theirs = {}
+    for who, message in official_encryptions(s, a, plain.read_bytes(), context).items():
+        theirs[who] = str(s.work / f"npm-sym-theirs-{who}.cdm")
+        Path(theirs[who]).write_bytes(message)
+    out = node_keyring(s, "sym-roundtrip", {
+        "endpoint": s.addr, "credentials": node_creds(), "keys": [a, b], "plaintext": str(plain),
+        "context": context, "dir": str(s.work), "theirs": theirs})
+    assert out["theirs"] == {"python": True, "mpl": True, "node": True}, out
+    assert out["generatorKeyId"] == a and out["keyIds"] == [b], out
+    assert out["secondAlone"] == {"generatorKeyId": None, "decrypts": True}, out
+    for name, written in out["written"].items():
+        assert written["roundTrip"], (name, written)
+        expected = [["aws-kms", a]] + ([["aws-kms", b]] if name == "both" else [])
+        assert written["edks"] == expected, (name, written)
+        message = Path(written["file"]).read_bytes()
+        for pt in official_decryptions(s, a, message, context):
+            assert pt == plain.read_bytes(), name
+        assert crypt(s, "decrypt", "-i", written["file"], "--kms-key", a) == plain.read_bytes()
+    # The second key's EDK alone opens `both`, for the official SDK too.
+    both = Path(out["written"]["both"]["file"]).read_bytes()
+    assert official_decryptions(s, b, both, context)[0] == plain.read_bytes()
+    assert Path(out["written"]["unsigned"]["file"]).read_bytes()[1:3] == b"\x04\x78"
+
+
+@npm_case
+def npm_kms_keyring_refusals(s):
+    kms = client(s)
+    key_arn = kms.create_key()["KeyMetadata"]["Arn"]
+    other = kms.create_key()["KeyMetadata"]["Arn"]
+    msg = s.work / "npm-sym.cdm"
+    crypt(s, "encrypt", "-i", "/dev/null", "-o", str(msg), "--kms-key", key_arn,
+          "--context", "tenant=acme")
+    forged = s.work / "npm-sym-forged.cdm"
+    forged.write_bytes(tampered_context(msg.read_bytes(), b"acme", b"acmf"))
+    config = {"endpoint": s.addr, "credentials": node_creds(), "key": key_arn, "other": other,
+              "message": str(msg), "forged": str(forged)}
+    out = node_keyring(s, "sym-refusals", config)
+    expect = {
+        # KMS binds the blob to the context: a changed context does not decrypt.
+        "forged": ("DecryptError", "KEYRING", "InvalidCiphertextException"),
+        "otherArn": ("DecryptError", "NO_DECRYPTABLE_KEY", None),
+        "badArn": ("KeyError", "INVALID_KEY_ARN", None),
+        "bareKeyId": ("KeyError", "INVALID_KEY_ARN", None),
+        "unknownOption": ("KeyError", "INVALID_OPTION", None),
+        "badSecret": ("EncryptError", "KEYRING", "InvalidSignatureException"),
+        "contextMismatch": ("DecryptError", "CONTEXT_MISMATCH", None),
+    }
+    for name, (cls, code, server_code) in expect.items():
+        got = out[name]
+        assert (got["name"], got["code"], got.get("serverCode")) == (cls, code, server_code), \
+            (name, got)
+
+    def decrypt_as(creds=ADMIN_KEY, **extra):
+        return node_keyring(s, "sym-decrypt", {"endpoint": s.addr, "credentials": node_creds(creds),
+                                               "key": key_arn, "message": str(msg), **extra})
+
+    assert decrypt_as(encrypt=True) == {"ok": True, "plaintext": ""}
+    kms.disable_key(KeyId=key_arn)
+    got = decrypt_as()
+    assert (got["code"], got.get("serverCode")) == ("KEYRING", "DisabledException"), got
+    kms.enable_key(KeyId=key_arn)
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Deny", "Principal": {"AWS": user("alice")},
+         "Action": "kms:Decrypt", "Resource": "*"}]}
+    kms.put_key_policy(KeyId=key_arn, PolicyName="default", Policy=json.dumps(policy))
+    got = decrypt_as(ALICE_KEY)
+    assert (got["code"], got.get("serverCode")) == ("KEYRING", "AccessDeniedException"), got
+    # Grant-only access: bob, in no policy, decrypts with a Decrypt grant (its token sent).
+    got = decrypt_as(BOB_KEY)
+    assert (got["code"], got.get("serverCode")) == ("KEYRING", "AccessDeniedException"), got
+    grant = kms.create_grant(KeyId=key_arn, GranteePrincipal=user("bob"), Operations=["Decrypt"])
+    assert decrypt_as(BOB_KEY, grantTokens=[grant["GrantToken"]]) == {"ok": True, "plaintext": ""}
+    kms.revoke_grant(KeyId=key_arn, GrantId=grant["GrantId"])
+    got = decrypt_as(BOB_KEY)
+    assert (got["code"], got.get("serverCode")) == ("KEYRING", "AccessDeniedException"), got
+    # A bearer token instead of SigV4 (GenerateDataKey and Decrypt, then the CLI's message).
+    got = node_keyring(s, "sym-decrypt", {"endpoint": s.addr, "token": s.admin, "key": key_arn,
+                                          "message": str(msg), "encrypt": True})
+    assert got == {"ok": True, "plaintext": ""}, got
 
 
 # --- Audit -----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@
 // (`cipherdrop-test-hooks`, from target/npm-test/: scripts/build-pkg.sh --test-hooks --pack),
 // as ctx.cd too.
 import {
-    base64ToBytes, bytesEqual, deepEqual, equal, ok, rejects,
+    base64ToBytes, bytesEqual, bytesToBase64, deepEqual, equal, ok, rejects,
 } from './check.js';
 
 const SUITES = [0x0478, 0x0578];
@@ -951,9 +951,123 @@ const release = [
     },
 ];
 
+/**
+ * A KMS that answers through `fetch` as AWS KMS would, for KmsKeyring: its "ciphertext blob"
+ * is the data key followed by the JSON of the context (a stand-in: real blobs are opaque), so
+ * Decrypt refuses another context. `calls` records each operation and request body;
+ * `answerKeyId` is the KeyId it answers with (default: the request's).
+ */
+function fakeKms({ answerKeyId } = {}) {
+    const calls = [];
+    const encoder = new TextEncoder();
+    const json = (status, body) => new Response(JSON.stringify(body), { status,
+        headers: { 'content-type': 'application/x-amz-json-1.1' } });
+    const blob = (key, context) => bytesToBase64(new Uint8Array([...key, ...encoder.encode(JSON.stringify(context))]));
+    const fetchFn = async (url, { headers, body }) => {
+        const operation = headers['x-amz-target'].split('.')[1];
+        const request = JSON.parse(body);
+        calls.push({ operation, request, authorization: headers.authorization });
+        const keyId = answerKeyId ?? request.KeyId;
+        if (operation === 'GenerateDataKey') {
+            const key = bytes(request.NumberOfBytes, calls.length);
+            return json(200, { KeyId: keyId, Plaintext: bytesToBase64(key), CiphertextBlob: blob(key, request.EncryptionContext) });
+        }
+        if (operation === 'Encrypt') {
+            return json(200, { KeyId: keyId, CiphertextBlob: blob(base64ToBytes(request.Plaintext), request.EncryptionContext) });
+        }
+        const raw = base64ToBytes(request.CiphertextBlob);
+        const key = raw.slice(0, 32);
+        if (new TextDecoder().decode(raw.slice(32)) !== JSON.stringify(request.EncryptionContext)) {
+            return json(400, { __type: 'InvalidCiphertextException', message: 'context' });
+        }
+        return json(200, { KeyId: keyId, Plaintext: bytesToBase64(key) });
+    };
+    return { calls, fetch: fetchFn };
+}
+
+const KMS_A = 'arn:aws:kms:us-east-1:000000000000:key/aaaa';
+const KMS_B = 'arn:aws:kms:eu-west-1:000000000000:key/bbbb';
+
+const kmsCases = [
+    {
+        name: 'KmsKeyring: GenerateDataKey for the generator, Encrypt for the others, Decrypt with context and grant tokens',
+        async run(ctx) {
+            const kms = fakeKms();
+            const ring = await ctx.cd.KmsKeyring.create({ generatorKeyId: KMS_A, keyIds: [KMS_B], endpoint: 'https://kms.test/',
+                token: 't', grantTokens: ['g1'], fetch: kms.fetch });
+            equal(ring.generatorKeyId, KMS_A, 'generatorKeyId');
+            deepEqual(ring.keyIds, [KMS_B], 'keyIds');
+            const data = bytes(5000);
+            for (const suite of SUITES) {
+                kms.calls.length = 0;
+                const { result, messageHeader } = await ctx.cd.encrypt(ring, data, { suite, encryptionContext: { tenant: 'acme' } });
+                deepEqual(messageHeader.encryptedDataKeys.map((e) => [e.providerId, e.providerInfo]),
+                    [['aws-kms', KMS_A], ['aws-kms', KMS_B]], 'EDKs');
+                deepEqual(kms.calls.map((c) => [c.operation, c.request.KeyId]), [['GenerateDataKey', KMS_A], ['Encrypt', KMS_B]], 'calls');
+                const generate = kms.calls[0].request;
+                equal(generate.NumberOfBytes, 32, 'NumberOfBytes');
+                deepEqual(generate.GrantTokens, ['g1'], 'grant tokens');
+                equal(generate.EncryptionContext.tenant, 'acme', 'context');
+                equal(Object.hasOwn(generate.EncryptionContext, 'aws-crypto-public-key'), suite === 0x0578,
+                    'the whole message context, the signing key included');
+                equal(kms.calls[0].authorization, 'Bearer t', 'bearer');
+                kms.calls.length = 0;
+                bytesEqual((await ctx.cd.decrypt(ring, result)).plaintext, data, 'decrypt');
+                deepEqual(kms.calls.map((c) => [c.operation, c.request.KeyId]), [['Decrypt', KMS_A]], 'stops at the first success');
+                deepEqual(kms.calls[0].request.EncryptionContext, generate.EncryptionContext, 'Decrypt context');
+                // The second key alone (no generatorKeyId) reads its own EDK.
+                const second = await ctx.cd.KmsKeyring.create({ keyIds: [KMS_B], endpoint: 'https://kms.test', token: 't', fetch: kms.fetch });
+                equal(second.generatorKeyId, undefined, 'no generator');
+                bytesEqual((await ctx.cd.decrypt(second, result)).plaintext, data, 'decrypt with the second key');
+            }
+            // Behind a raw RSA generator, a KMS key is a child: Encrypt of the RSA data key.
+            const rsa = await keyring(ctx);
+            kms.calls.length = 0;
+            const multi = new ctx.cd.MultiKeyring({ generator: rsa, children: [ring] });
+            const { result } = await ctx.cd.encrypt(multi, data);
+            deepEqual(kms.calls.map((c) => c.operation), ['Encrypt', 'Encrypt'], 'children encrypt');
+            bytesEqual((await ctx.cd.decrypt(ring, result)).plaintext, data, 'KMS opens the RSA-generated message');
+        },
+    },
+    {
+        name: 'KmsKeyring: answers are checked, refusals are typed, options are validated',
+        async run(ctx) {
+            const create = (extra, kms = fakeKms()) => ctx.cd.KmsKeyring.create({ endpoint: 'https://kms.test', token: 't',
+                fetch: kms.fetch, ...extra });
+            const kms = fakeKms();
+            const ring = await create({ generatorKeyId: KMS_A }, kms);
+            const { result } = await ctx.cd.encrypt(ring, bytes(10), { encryptionContext: { tenant: 'acme' } });
+            // GenerateDataKey answering with an alias ARN: not a key ARN.
+            const alias = await create({ generatorKeyId: KMS_A }, fakeKms({ answerKeyId: 'arn:aws:kms:us-east-1:000000000000:alias/x' }));
+            await rejects(ctx.cd.encrypt(alias, bytes(1)), isCode(ctx.cd.EncryptError, 'KEYRING'), 'alias in the answer');
+            // Decrypt answering for another key.
+            const other = await create({ generatorKeyId: KMS_A }, fakeKms({ answerKeyId: KMS_B }));
+            await rejects(ctx.cd.decrypt(other, result), isCode(ctx.cd.DecryptError, 'KEYRING'), 'another KeyId');
+            // A changed context: KMS refuses (here the fake, by its blob).
+            const text = new TextDecoder('latin1').decode(result);
+            const at = text.indexOf('acme');
+            const forged = result.slice();
+            forged[at + 3] ^= 1;
+            const err = await rejects(ctx.cd.decrypt(ring, forged), isCode(ctx.cd.DecryptError, 'KEYRING'), 'forged context');
+            equal(err.serverCode, 'InvalidCiphertextException', 'serverCode');
+            // EDKs of another ARN are not this keyring's.
+            await rejects(ctx.cd.decrypt(await create({ generatorKeyId: KMS_B }), result),
+                isCode(ctx.cd.DecryptError, 'NO_DECRYPTABLE_KEY'), 'another ARN');
+            for (const bad of ['alias/x', 'aaaa', KMS_A.replace(':key/', ':alias/')]) {
+                await rejects(create({ generatorKeyId: bad }), isCode(ctx.cd.KeyError, 'INVALID_KEY_ARN'), bad);
+                await rejects(create({ keyIds: [bad] }), isCode(ctx.cd.KeyError, 'INVALID_KEY_ARN'), bad);
+            }
+            await rejects(create({ keyArn: KMS_A }), isCode(ctx.cd.KeyError, 'INVALID_OPTION'), 'unknown option');
+            await rejects(create({}), (e) => e instanceof TypeError, 'no key');
+            await rejects(create({ keyIds: KMS_A }), (e) => e instanceof TypeError, 'keyIds not an array');
+            await rejects(create({ generatorKeyId: KMS_A, grantTokens: [1] }), (e) => e instanceof TypeError, 'grant tokens');
+        },
+    },
+];
+
 /** Every case, in a stable order (browser and Node build the same list from the fixtures). */
 export function allCases(fixtures) {
-    return [...roundTrips, ...streams, ...release, ...engines, ...negatives, ...interop(fixtures)];
+    return [...roundTrips, ...streams, ...kmsCases, ...release, ...engines, ...negatives, ...interop(fixtures)];
 }
 
 /** The cases that need the test hooks: for the test build of the package only. */

@@ -2,7 +2,7 @@
 // checks that index.d.ts describes the API as the README and the tests use it.
 import {
     AlgorithmSuite, CipherdropError, CommitmentPolicy, DecryptError, EncryptError, KeyError,
-    MultiKeyring, RawRsaKeyring, WrappingKey, decrypt, decryptStream, encrypt, encryptStream,
+    KmsKeyring, MultiKeyring, RawRsaKeyring, WrappingKey, decrypt, decryptStream, encrypt, encryptStream,
     init, version,
 } from 'cipherdrop';
 import type {
@@ -35,6 +35,36 @@ export async function roundTrip(publicKey: string, privateKey: string): Promise<
         refuseSigned: false,
     });
     return plaintext;
+}
+
+export async function kms(accessKeyId: string, secretAccessKey: string): Promise<Uint8Array> {
+    const keyring = await KmsKeyring.create({
+        generatorKeyId: 'arn:aws:kms:us-east-1:000000000000:key/1',
+        keyIds: ['arn:aws:kms:eu-west-1:000000000000:key/2'],
+        endpoint: 'https://kms.us-east-1.amazonaws.com',
+        credentials: { accessKeyId, secretAccessKey },
+        grantTokens: ['token'],
+    });
+    const generator: string | undefined = keyring.generatorKeyId;
+    const others: readonly string[] = keyring.keyIds;
+    void [generator, others];
+    const bearer = await KmsKeyring.create({ keyIds: ['arn:aws:kms:us-east-1:000000000000:key/1'],
+        endpoint: 'https://keys.example', token: async () => 'id-token' });
+    const multi = new MultiKeyring({ generator: keyring, children: [bearer] });
+    const { result } = await encrypt(multi, new Uint8Array([1]), { encryptionContext: { tenant: 'acme' } });
+    try {
+        return (await decrypt(keyring, result)).plaintext;
+    } catch (err) {
+        if (err instanceof DecryptError && err.code === 'KEYRING') throw new Error(err.serverCode);
+        throw err;
+    }
+}
+
+export async function kmsMisuse(): Promise<void> {
+    // @ts-expect-error: an endpoint is required
+    await KmsKeyring.create({ generatorKeyId: 'arn:aws:kms:us-east-1:000000000000:key/1', token: 't' });
+    // @ts-expect-error: key IDs are a list
+    await KmsKeyring.create({ keyIds: 'arn', endpoint: 'https://x', token: 't' });
 }
 
 export async function streams(keyring: Keyring, file: Blob, body: ReadableStream<Uint8Array>): Promise<void> {

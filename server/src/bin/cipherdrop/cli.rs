@@ -99,14 +99,20 @@ pub(crate) struct CommonArgs {
     /// generator. On decrypt, any key-server EDK is sent to the server, whatever key it names.
     #[arg(long = "server-key", value_name = "KEY_ID_OR_ALIAS")]
     pub(crate) server_keys: Vec<String>,
-    /// AWS KMS RSA key (a key ARN), used as the Material Providers Library's AWS KMS RSA
-    /// keyring: wrapped locally with its public key (GetPublicKey), unwrapped by KMS Decrypt.
-    /// Repeatable; after --server-key keys, before --rsa-key keys. Signed with
-    /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY at AWS_ENDPOINT_URL_KMS (else
-    /// https://kms.REGION.amazonaws.com), for the ARN's region. Needs an unsigned suite.
+    /// AWS KMS key (a key ARN). To encrypt, its type comes from DescribeKey: a symmetric key
+    /// (SYMMETRIC_DEFAULT) is used as the AWS KMS keyring (GenerateDataKey as the generator,
+    /// else Encrypt; EDK provider ID aws-kms), an RSA key as the AWS KMS RSA keyring (wrapped
+    /// locally with its public key; aws-kms-rsa; unsigned suites only). To decrypt, KMS
+    /// Decrypt is called for either kind of EDK of this ARN. Repeatable; after --server-key
+    /// keys, before --rsa-key keys. Signed with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY at
+    /// AWS_ENDPOINT_URL_KMS (else https://kms.REGION.amazonaws.com), for the ARN's region.
     #[arg(long = "kms-key", value_name = "KEY_ARN")]
     pub(crate) kms_keys: Vec<String>,
-    /// KMS encryption algorithm of every --kms-key: RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1.
+    /// Grant token sent with every GenerateDataKey, Encrypt and Decrypt call of a symmetric
+    /// --kms-key. Repeatable.
+    #[arg(long = "kms-grant-token", value_name = "TOKEN")]
+    pub(crate) kms_grant_tokens: Vec<String>,
+    /// KMS encryption algorithm of every RSA --kms-key: RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1.
     #[arg(long, value_name = "ALGORITHM", default_value = "RSAES_OAEP_SHA_256")]
     pub(crate) kms_encryption_algorithm: String,
     /// RSA-OAEP hash (MGF1 uses the same), for every --rsa-key.
@@ -124,8 +130,8 @@ pub(crate) struct EncryptArgs {
     /// Plaintext bytes per frame (1..=2147483647).
     #[arg(long, value_name = "BYTES", default_value_t = cipherdrop::DEFAULT_FRAME_LENGTH)]
     pub(crate) frame_length: u32,
-    /// Algorithm suite: 0x0578 (signed; the default) or 0x0478 (the default with --kms-key,
-    /// whose keyring refuses signed suites).
+    /// Algorithm suite: 0x0578 (signed; the default) or 0x0478 (the default with an RSA
+    /// --kms-key, whose keyring refuses signed suites).
     #[arg(long, value_name = "ID")]
     pub(crate) suite: Option<String>,
 }

@@ -5,9 +5,10 @@ use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use cipherdrop::{
-    AlgorithmSuite, AwsKmsRsaKeyring, CommitmentPolicy, DecryptOptions, DecryptState, Decryptor,
-    EncryptOptions, EncryptionContext, Encryptor, Keyring, KmsEncryptionAlgorithm, KmsRsaRules,
-    Limits, MultiKeyring, OaepHash, RawRsaKeyring,
+    AlgorithmSuite, AwsKmsKeyring, AwsKmsRsaKeyring, CommitmentPolicy, DecryptOptions,
+    DecryptState, Decryptor, EncryptOptions, EncryptionContext, Encryptor, Keyring,
+    KmsEncryptionAlgorithm, KmsRsaRules, KmsSymmetricRules, Limits, MultiKeyring, OaepHash,
+    RawRsaKeyring,
 };
 
 use cipherdrop_server::client::KeyServerKeyring;
@@ -22,8 +23,9 @@ const CHUNK: usize = 1 << 20;
 const PROGRESS_THRESHOLD: u64 = 64 << 20;
 
 pub(crate) fn encrypt(args: &EncryptArgs, key_server: &KeyServerArgs) -> Result<(), Error> {
-    let keyring = keyring(&args.common, key_server, Purpose::Encrypt)?;
-    let default_suite = if args.common.kms_keys.is_empty() { "0x0578" } else { "0x0478" };
+    let Keyrings { keyring, kms_rsa } = keyring(&args.common, key_server, Purpose::Encrypt)?;
+    // The AWS KMS RSA keyring refuses signed suites; the symmetric one takes either.
+    let default_suite = if kms_rsa { "0x0478" } else { "0x0578" };
     let suite = args.suite.as_deref().unwrap_or(default_suite);
     let suite = match suite.to_ascii_lowercase().as_str() {
         "0x0578" | "578" => AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384,
@@ -58,7 +60,7 @@ pub(crate) fn encrypt(args: &EncryptArgs, key_server: &KeyServerArgs) -> Result<
 }
 
 pub(crate) fn decrypt(args: &DecryptArgs, key_server: &KeyServerArgs) -> Result<(), Error> {
-    let keyring = keyring(&args.common, key_server, Purpose::Decrypt)?;
+    let Keyrings { keyring, .. } = keyring(&args.common, key_server, Purpose::Decrypt)?;
     let options = DecryptOptions {
         commitment_policy: if args.allow_legacy {
             CommitmentPolicy::RequireEncryptAllowDecrypt
@@ -107,8 +109,20 @@ enum Purpose {
     Decrypt,
 }
 
+/// The keyring of all keys, and whether an AWS KMS RSA key is among them (encrypt).
+struct Keyrings {
+    keyring: Box<dyn Keyring>,
+    kms_rsa: bool,
+}
+
 /// One keyring for all keys: `--server-key`s first (the first one generates), then
 /// `--kms-key`s, then `--rsa-key`s.
+///
+/// A `--kms-key` is described (DescribeKey) to encrypt: `SYMMETRIC_DEFAULT` makes the AWS KMS
+/// keyring (GenerateDataKey when it is the generator, else Encrypt), `RSA_*` the AWS KMS RSA
+/// keyring (its public key fetched now). To decrypt, nothing is asked before the message's
+/// EDKs: each key gets both keyrings, and an EDK goes to the one of its provider ID (`aws-kms`
+/// or `aws-kms-rsa`), so a caller allowed only `Decrypt` (a grant, say) can decrypt.
 ///
 /// To encrypt, each server key's public key is fetched now, so that a refused or unknown key
 /// fails before any input is read. To decrypt, one server keyring is enough: it sends every
@@ -117,8 +131,9 @@ fn keyring(
     args: &CommonArgs,
     key_server: &KeyServerArgs,
     purpose: Purpose,
-) -> Result<Box<dyn Keyring>, Error> {
+) -> Result<Keyrings, Error> {
     let mut keyrings: Vec<Box<dyn Keyring>> = Vec::new();
+    let mut kms_rsa = false;
     if !args.server_keys.is_empty() {
         let client = key_server.client()?;
         let keys = match purpose {
@@ -136,19 +151,45 @@ fn keyring(
     if !args.kms_keys.is_empty() {
         let algorithm: KmsEncryptionAlgorithm =
             args.kms_encryption_algorithm.parse().map_err(|e| Error::Kms(format!("{e}")))?;
+        let kms = |e: cipherdrop::KmsKeyError| Error::Kms(e.to_string());
         for arn in &args.kms_keys {
-            let rules = KmsRsaRules::new(arn, algorithm).map_err(|e| Error::Kms(e.to_string()))?;
-            let client = KmsHttpClient::for_key(&rules).map_err(Error::Kms)?;
-            // To encrypt, the public key now: a refused or unknown key fails before any input
-            // is read. To decrypt, only KMS Decrypt is needed.
-            let public = match purpose {
-                Purpose::Encrypt => Some(client.public_key(&rules).map_err(Error::Kms)?),
-                Purpose::Decrypt => None,
+            let rules = KmsSymmetricRules::new(arn, args.kms_grant_tokens.clone()).map_err(kms)?;
+            let client = KmsHttpClient::for_region(rules.region()).map_err(Error::Kms)?;
+            let symmetric = |client: &KmsHttpClient| {
+                AwsKmsKeyring::new(arn, rules.grant_tokens().to_vec(), Box::new(client.clone()))
             };
-            let keyring =
-                AwsKmsRsaKeyring::new(arn, algorithm, public.as_deref(), Some(Box::new(client)))
-                    .map_err(|e| Error::Kms(e.to_string()))?;
-            keyrings.push(Box::new(keyring));
+            match purpose {
+                Purpose::Encrypt => {
+                    let spec = client.key_spec(arn).map_err(Error::Kms)?;
+                    if spec == "SYMMETRIC_DEFAULT" {
+                        keyrings.push(Box::new(symmetric(&client).map_err(kms)?));
+                    } else if spec.starts_with("RSA_") {
+                        let rsa = KmsRsaRules::new(arn, algorithm).map_err(kms)?;
+                        let public = client.public_key(&rsa).map_err(Error::Kms)?;
+                        let keyring = AwsKmsRsaKeyring::new(
+                            arn,
+                            algorithm,
+                            Some(&public),
+                            Some(Box::new(client)),
+                        )
+                        .map_err(kms)?;
+                        keyrings.push(Box::new(keyring));
+                        kms_rsa = true;
+                    } else {
+                        return Err(Error::Kms(format!(
+                            "{arn} has KeySpec {spec}: only SYMMETRIC_DEFAULT and RSA_* keys \
+                             encrypt data keys"
+                        )));
+                    }
+                }
+                Purpose::Decrypt => {
+                    keyrings.push(Box::new(symmetric(&client).map_err(kms)?));
+                    let keyring =
+                        AwsKmsRsaKeyring::new(arn, algorithm, None, Some(Box::new(client)))
+                            .map_err(kms)?;
+                    keyrings.push(Box::new(keyring));
+                }
+            }
         }
     }
     if !args.rsa_keys.is_empty() {
@@ -168,11 +209,12 @@ fn keyring(
         return Err(Error::Usage("give at least one --rsa-key, --server-key or --kms-key".into()));
     }
     let generator = keyrings.remove(0);
-    Ok(if keyrings.is_empty() {
+    let keyring = if keyrings.is_empty() {
         generator
     } else {
         Box::new(MultiKeyring::new(generator, keyrings))
-    })
+    };
+    Ok(Keyrings { keyring, kms_rsa })
 }
 
 fn bad_key(spec: &str) -> Error {
