@@ -253,7 +253,7 @@ def key_specs_and_usages_are_checked(s):
     raw = client(s, validate=False)  # botocore would refuse these itself
     fails("ValidationException", raw.create_key, KeySpec="RSA_1024")
     fails("UnsupportedOperationException", kms.create_key, MultiRegion=True)
-    fails("UnsupportedOperationException", kms.create_key, Origin="EXTERNAL")
+    fails("UnsupportedOperationException", kms.create_key, Origin="AWS_CLOUDHSM")
     fails("ValidationException", raw.create_key, Description="x" * 8193)
 
 
