@@ -166,6 +166,26 @@ impl KeyRow {
         Policy::from_json(value)
     }
 
+    /// Refuses a change unless the key is in one of the `allowed` states.
+    pub(crate) fn require_state(&self, allowed: &[&str]) -> Result<(), DomainError> {
+        if allowed.contains(&self.state.as_str()) {
+            Ok(())
+        } else {
+            Err(DomainError::InvalidState(format!("key {} is {}", self.key_id, self.state)))
+        }
+    }
+
+    /// Refuses a change of a key pending deletion.
+    pub(crate) fn require_not_pending_deletion(&self) -> Result<(), DomainError> {
+        if self.state == PENDING_DELETION {
+            return Err(DomainError::InvalidState(format!(
+                "key {} is pending deletion",
+                self.key_id
+            )));
+        }
+        Ok(())
+    }
+
     /// Refuses use of the key unless it is Enabled.
     pub(crate) fn require_enabled(&self) -> Result<(), DomainError> {
         match self.state.as_str() {

@@ -70,6 +70,9 @@ pub(crate) const KEY_SPECS: [&str; 12] = [
     "HMAC_512",
 ];
 
+/// The specs of key pairs (RSA and ECC), which GenerateDataKeyPair also makes.
+pub(crate) const KEY_PAIR_SPECS: &[&str] = KEY_SPECS.split_at(1).1.split_at(7).0;
+
 /// Refuses a key spec and usage that AWS KMS does not pair (and unknown ones), before any key
 /// is generated.
 pub(crate) fn check(spec: &str, usage: &str) -> Result<(), DomainError> {
@@ -511,6 +514,16 @@ mod tests {
             assert!(!verify_mac(spec, &key, alg, b"n", &tag).unwrap());
             assert!(mac(spec, &key, "HMAC_SHA_256", b"m").is_err());
         }
+    }
+
+    #[test]
+    fn key_pair_specs_are_the_rsa_and_ecc_specs() {
+        let pairs: Vec<&str> = KEY_SPECS
+            .iter()
+            .copied()
+            .filter(|s| matches!(kind(s), Some(Kind::Rsa | Kind::Ecc(_))))
+            .collect();
+        assert_eq!(KEY_PAIR_SPECS, pairs.as_slice());
     }
 
     #[test]

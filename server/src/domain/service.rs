@@ -862,12 +862,7 @@ impl KeyServer {
         let key = self
             .key_change(caller, key_ref, action, move |tx, mut key| {
                 Box::pin(async move {
-                    if !from.contains(&key.state.as_str()) {
-                        return Err(DomainError::InvalidState(format!(
-                            "key {} is {}",
-                            key.key_id, key.state
-                        )));
-                    }
+                    key.require_state(from)?;
                     // A key for imported material that has none goes back to waiting for it.
                     let waiting = key.origin == EXTERNAL && key.expiration_model.is_none();
                     key.state = if to == DISABLED && waiting { PENDING_IMPORT } else { to }.into();
@@ -991,12 +986,7 @@ impl KeyServer {
         let action = if remove.is_empty() { "TagResource" } else { "UntagResource" };
         self.key_change(caller, key_ref, action, move |tx, mut key| {
             Box::pin(async move {
-                if key.state == PENDING_DELETION {
-                    return Err(DomainError::InvalidState(format!(
-                        "key {} is pending deletion",
-                        key.key_id
-                    )));
-                }
+                key.require_not_pending_deletion()?;
                 let mut tags = key.tag_map();
                 for k in &remove {
                     tags.remove(k);
@@ -1036,12 +1026,7 @@ impl KeyServer {
         }
         self.key_change(caller, key_ref, "UpdateKeyDescription", move |tx, mut key| {
             Box::pin(async move {
-                if key.state == PENDING_DELETION {
-                    return Err(DomainError::InvalidState(format!(
-                        "key {} is pending deletion",
-                        key.key_id
-                    )));
-                }
+                key.require_not_pending_deletion()?;
                 key.description = description;
                 Ok(tx.update_key(&key).await?)
             })

@@ -18,16 +18,6 @@ use cipherdrop::EncryptionContext;
 const MAX_SYMMETRIC_PLAINTEXT: usize = 4096;
 const MAX_DATA_KEY_BYTES: usize = 1024;
 const MAX_RANDOM_BYTES: usize = 1024;
-/// The key pairs GenerateDataKeyPair makes (AWS KMS's KeyPairSpec, less SM2).
-const DATA_KEY_PAIR_SPECS: [&str; 7] = [
-    "RSA_2048",
-    "RSA_3072",
-    "RSA_4096",
-    "ECC_NIST_P256",
-    "ECC_NIST_P384",
-    "ECC_NIST_P521",
-    "ECC_SECG_P256K1",
-];
 /// Longest ciphertext blob Decrypt takes (AWS KMS: 6144 bytes).
 const MAX_CIPHERTEXT: usize = 6144;
 
@@ -186,9 +176,10 @@ impl KeyServer {
             true => "GenerateDataKeyPair",
             false => "GenerateDataKeyPairWithoutPlaintext",
         };
-        if !DATA_KEY_PAIR_SPECS.contains(&spec) {
+        if !material::KEY_PAIR_SPECS.contains(&spec) {
             let e = DomainError::invalid(format!(
-                "KeyPairSpec must be one of {DATA_KEY_PAIR_SPECS:?}, not {spec:?}"
+                "KeyPairSpec must be one of {:?}, not {spec:?}",
+                material::KEY_PAIR_SPECS
             ));
             return self.refuse(caller, action, e).await;
         }

@@ -90,12 +90,7 @@ impl KeyServer {
         self.key_change(caller, key_ref, "GetParametersForImport", move |tx, key| {
             Box::pin(async move {
                 external(&key)?;
-                if key.state == PENDING_DELETION {
-                    return Err(DomainError::InvalidState(format!(
-                        "key {} is pending deletion",
-                        key.key_id
-                    )));
-                }
+                key.require_not_pending_deletion()?;
                 let now = now_ms();
                 let row = ImportParameters {
                     import_token: token,
@@ -182,12 +177,7 @@ impl KeyServer {
         self.key_change(caller, key_ref, "ImportKeyMaterial", move |tx, mut key| {
             Box::pin(async move {
                 external(&key)?;
-                if key.state == PENDING_DELETION {
-                    return Err(DomainError::InvalidState(format!(
-                        "key {} is pending deletion",
-                        key.key_id
-                    )));
-                }
+                key.require_not_pending_deletion()?;
                 if key.material_fingerprint.as_deref().is_some_and(|f| f != fingerprint) {
                     return Err(DomainError::IncorrectKeyMaterial(format!(
                         "key {} holds other material: a key only ever takes one",
@@ -220,12 +210,7 @@ impl KeyServer {
             .key_change(caller, key_ref, "DeleteImportedKeyMaterial", move |tx, mut key| {
                 Box::pin(async move {
                     external(&key)?;
-                    if ![ENABLED, DISABLED, PENDING_IMPORT].contains(&key.state.as_str()) {
-                        return Err(DomainError::InvalidState(format!(
-                            "key {} is {}",
-                            key.key_id, key.state
-                        )));
-                    }
+                    key.require_state(&[ENABLED, DISABLED, PENDING_IMPORT])?;
                     take_material(tx, &mut key).await?;
                     Ok(key.key_id)
                 })

@@ -61,12 +61,7 @@ impl KeyServer {
         self.key_change(caller, key_ref, "EnableKeyRotation", move |tx, mut key| {
             Box::pin(async move {
                 rotatable(&key)?;
-                if key.state != ENABLED {
-                    return Err(DomainError::InvalidState(format!(
-                        "key {} is {}",
-                        key.key_id, key.state
-                    )));
-                }
+                key.require_state(&[ENABLED])?;
                 key.rotation_period_days = Some(days);
                 key.next_rotation = Some(now_ms() + days * DAY_MS);
                 Ok(tx.update_key(&key).await?)
@@ -80,12 +75,7 @@ impl KeyServer {
         self.key_change(caller, key_ref, "DisableKeyRotation", move |tx, mut key| {
             Box::pin(async move {
                 rotatable(&key)?;
-                if ![ENABLED, DISABLED].contains(&key.state.as_str()) {
-                    return Err(DomainError::InvalidState(format!(
-                        "key {} is {}",
-                        key.key_id, key.state
-                    )));
-                }
+                key.require_state(&[ENABLED, DISABLED])?;
                 key.rotation_period_days = None;
                 key.next_rotation = None;
                 Ok(tx.update_key(&key).await?)
