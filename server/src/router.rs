@@ -38,6 +38,7 @@ pub(crate) fn router(
             HeaderName::from_static("x-amz-target"),
             HeaderName::from_static("x-amz-date"),
             HeaderName::from_static("x-amz-content-sha256"),
+            HeaderName::from_static("x-amz-security-token"),
             HeaderName::from_static("x-amz-user-agent"),
         ]);
     // Every key route twice: `{key_id}` (a key ID, or an alias as `alias%2FNAME`) and
