@@ -19,7 +19,7 @@ use crate::domain::{Caller, DomainError, secrets};
 use crate::settings::DataSettings;
 use crate::store::{
     self, AccessKeyRow, AliasRow, AuditRow, GrantRow, KeyRow, KeyVersion, MetaRow, ObjectRow,
-    Snapshot, TokenRow,
+    ReplicaRow, Snapshot, TokenRow,
 };
 
 /// A database URL as it may be shown: without a password.
@@ -54,6 +54,9 @@ struct File {
     /// Grants.
     #[serde(default)]
     grants: Vec<GrantRow>,
+    /// Replicas of multi-Region keys.
+    #[serde(default)]
+    replicas: Vec<ReplicaRow>,
     audit: Vec<(i64, String, String, String)>,
     /// Archive object rows (owners of object IDs).
     #[serde(default)]
@@ -127,6 +130,7 @@ pub async fn backup(data: &DataSettings, out: &Path) -> Result<Counts, DomainErr
         tokens: s.tokens,
         access_keys: s.access_keys,
         grants: s.grants,
+        replicas: s.replicas,
         audit: s.audit.into_iter().map(|r| (r.seq, r.record, r.prev_hash, r.hash)).collect(),
         objects: s.objects,
         digests: s.digests,
@@ -184,6 +188,7 @@ pub async fn restore(data: &DataSettings, input: &Path) -> Result<Counts, Domain
         tokens: file.tokens,
         access_keys: file.access_keys,
         grants: file.grants,
+        replicas: file.replicas,
         audit: audit_rows,
         objects: file.objects,
         digests: file.digests,

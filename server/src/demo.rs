@@ -147,6 +147,7 @@ pub(crate) async fn bootstrap(keys: &KeyServer, dir: &Path) -> Result<Value, Dom
                 policy: Some(policy()),
                 alias: Some(ARCHIVE_ALIAS.into()),
                 origin: "AWS_KMS".into(),
+                multi_region: false,
             },
         )
         .await?;

@@ -252,7 +252,6 @@ def key_specs_and_usages_are_checked(s):
     kms = client(s)
     raw = client(s, validate=False)  # botocore would refuse these itself
     fails("ValidationException", raw.create_key, KeySpec="RSA_1024")
-    fails("UnsupportedOperationException", kms.create_key, MultiRegion=True)
     fails("UnsupportedOperationException", kms.create_key, Origin="AWS_CLOUDHSM")
     fails("ValidationException", raw.create_key, Description="x" * 8193)
 
@@ -676,6 +675,124 @@ def scheduled_rotation_runs_on_time_and_waits_for_a_disabled_key(s):
             fresh = kms.encrypt(KeyId=a, Plaintext=b"after")["CiphertextBlob"]
             assert kms.decrypt(CiphertextBlob=fresh)["Plaintext"] == b"after"
             assert fresh[17:21] == (2).to_bytes(4, "big"), "new blobs use the new version"
+    finally:
+        again.stop()
+
+
+# --- Multi-Region keys (part 2) -------------------------------------------------------------
+
+
+@case
+def multi_region_keys_replicate_and_decrypt_across_regions(s):
+    east, paris = client(s), client(s, region="eu-west-3")
+    m = east.create_key(MultiRegion=True, Description="family")["KeyMetadata"]
+    key = m["KeyId"]
+    assert key.startswith("mrk-") and m["MultiRegion"] is True, m
+    assert m["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY", m
+    blob = east.encrypt(KeyId=key, Plaintext=b"from east", EncryptionContext={"k": "v"})
+    fails("NotFoundException", paris.describe_key, KeyId=key)
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"AWS": user("alice")}, "Action": "kms:Decrypt",
+         "Resource": "*"}]}
+    r = east.replicate_key(KeyId=key, ReplicaRegion="eu-west-3", Policy=json.dumps(policy),
+                           Description="paris copy", Tags=[{"TagKey": "site", "TagValue": "paris"}])
+    replica = r["ReplicaKeyMetadata"]
+    assert replica["KeyId"] == key and replica["Arn"] == arn(key, "eu-west-3"), replica
+    assert replica["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA", replica
+    assert replica["MultiRegionConfiguration"]["PrimaryKey"] == {
+        "Arn": arn(key), "Region": REGION}, replica
+    assert r["ReplicaTags"] == [{"TagKey": "site", "TagValue": "paris"}], r
+    described = east.describe_key(KeyId=key)["KeyMetadata"]["MultiRegionConfiguration"]
+    assert described["ReplicaKeys"] == [{"Arn": arn(key, "eu-west-3"), "Region": "eu-west-3"}]
+    # The same material: what one region sealed, the other opens, and the other way round.
+    d = paris.decrypt(CiphertextBlob=blob["CiphertextBlob"], EncryptionContext={"k": "v"})
+    assert d["Plaintext"] == b"from east" and d["KeyId"] == arn(key, "eu-west-3"), d
+    back = paris.encrypt(KeyId=key, Plaintext=b"from paris")["CiphertextBlob"]
+    assert east.decrypt(CiphertextBlob=back)["Plaintext"] == b"from paris"
+    # Each region's key is its own: policy, state, description, aliases.
+    alice_paris, alice_east = client(s, ALICE_KEY, "eu-west-3"), client(s, ALICE_KEY)
+    assert alice_paris.decrypt(CiphertextBlob=back)["Plaintext"] == b"from paris"
+    fails("AccessDeniedException", alice_east.decrypt, CiphertextBlob=back)
+    assert paris.describe_key(KeyId=key)["KeyMetadata"]["Description"] == "paris copy"
+    paris.disable_key(KeyId=key)
+    fails("DisabledException", paris.decrypt, CiphertextBlob=back)
+    assert east.decrypt(CiphertextBlob=back)["Plaintext"] == b"from paris"
+    paris.enable_key(KeyId=key)
+    paris.create_alias(AliasName="alias/family", TargetKeyId=key)
+    fails("NotFoundException", east.describe_key, KeyId="alias/family")
+    # Rotation is the primary's, and every region follows it.
+    east.rotate_key_on_demand(KeyId=key)
+    fails("UnsupportedOperationException", paris.rotate_key_on_demand, KeyId=key)
+    fails("UnsupportedOperationException", paris.enable_key_rotation, KeyId=key)
+    rotated = east.encrypt(KeyId=key, Plaintext=b"v2")["CiphertextBlob"]
+    assert paris.decrypt(CiphertextBlob=rotated)["Plaintext"] == b"v2"
+    # Refusals.
+    fails("AlreadyExistsException", east.replicate_key, KeyId=key, ReplicaRegion="eu-west-3")
+    fails("AlreadyExistsException", east.replicate_key, KeyId=key, ReplicaRegion=REGION)
+    fails("UnsupportedOperationException", paris.replicate_key, KeyId=key,
+          ReplicaRegion="ap-south-1")
+    single = east.create_key()["KeyMetadata"]["KeyId"]
+    fails("UnsupportedOperationException", east.replicate_key, KeyId=single,
+          ReplicaRegion="eu-west-3")
+    fails("AccessDeniedException", client(s, ALICE_KEY).replicate_key, KeyId=key,
+          ReplicaRegion="ap-south-1")
+    fails("KMSInvalidStateException", east.schedule_key_deletion, KeyId=key,
+          PendingWindowInDays=7)
+    # The primary moves: Paris is the primary, us-east-1 a replica; each keeps its settings.
+    east.update_primary_region(KeyId=key, PrimaryRegion="eu-west-3")
+    now = paris.describe_key(KeyId=key)["KeyMetadata"]
+    assert now["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY", now
+    assert now["Description"] == "paris copy", now
+    there = east.describe_key(KeyId=key)["KeyMetadata"]
+    assert there["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA", there
+    assert there["Description"] == "family", there
+    assert east.decrypt(CiphertextBlob=rotated)["Plaintext"] == b"v2"
+    # A replica may be deleted; the primary then may too.
+    r = east.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    assert r["KeyState"] == "PendingDeletion", r
+    assert paris.decrypt(CiphertextBlob=rotated)["Plaintext"] == b"v2"
+    fails("KMSInvalidStateException", paris.schedule_key_deletion, KeyId=key,
+          PendingWindowInDays=7)
+
+
+@case
+def a_deleted_replica_goes_alone(s):
+    """A server of its own, restarted 8 days after a replica's deletion was scheduled."""
+    import datetime
+    work = s.work / "replica-deletion"
+    work.mkdir()
+    first = Server(s.cli, work)
+    try:
+        first.run("credential", "create", "--principal", "admin",
+                  "--access-key-id", ADMIN_KEY[0], "--secret-access-key", ADMIN_KEY[1])
+        east, paris = client(first), client(first, region="eu-west-3")
+        key = east.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
+        east.replicate_key(KeyId=key, ReplicaRegion="eu-west-3")
+        blob = east.encrypt(KeyId=key, Plaintext=b"kept")["CiphertextBlob"]
+        paris.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    finally:
+        first.stop()
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=8)
+    shifted = {"LD_PRELOAD": FAKETIME, "FAKETIME": "+8d", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    again = Server(s.cli, work, env=shifted)
+    try:
+        with mock.patch("botocore.auth.get_current_datetime", lambda: later.replace(tzinfo=None)):
+            east, paris = client(again), client(again, region="eu-west-3")
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    paris.describe_key(KeyId=key)
+                except ClientError as e:
+                    assert e.response["Error"]["Code"] == "NotFoundException", e
+                    break
+                assert time.monotonic() < deadline, "the replica was never deleted"
+                time.sleep(0.2)
+            assert east.decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept"
+            config = east.describe_key(KeyId=key)["KeyMetadata"]["MultiRegionConfiguration"]
+            assert config["ReplicaKeys"] == [], config
+            assert east.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
     finally:
         again.stop()
 

@@ -5,6 +5,8 @@
 //! 0x01 | key ID (16 bytes, the UUID) | material version (u32 BE) | IV (12) | ciphertext | tag (16)
 //! ```
 //!
+//! (`0x02` for a multi-Region key: its ID's 32 hex digits after `mrk-` as the 16 bytes.)
+//!
 //! AES-256-GCM under the key version's material, with authenticated data
 //! `"cipherdrop-kms-blob-1" | the blob's first 21 bytes | the encryption context`, the
 //! context as sorted (key, value) pairs, each string preceded by its length (u16 BE), after
@@ -19,7 +21,10 @@ use zeroize::Zeroizing;
 
 use super::error::DomainError;
 
+/// Format byte: a key ID in the UUID form, or a multi-Region key's (`mrk-` and 32 hex
+/// digits), both 16 bytes in the blob.
 const FORMAT: u8 = 1;
+const FORMAT_MRK: u8 = 2;
 const DOMAIN: &[u8] = b"cipherdrop-kms-blob-1";
 const HEADER_LEN: usize = 1 + 16 + 4;
 const TAG_LEN: usize = 16;
@@ -37,12 +42,15 @@ pub(crate) struct BlobKey {
 
 /// Reads the key a blob names; `InvalidCiphertext` for anything that is not one of ours.
 pub(crate) fn key_of(blob: &[u8]) -> Result<BlobKey, DomainError> {
-    if blob.len() < MIN_LEN || blob[0] != FORMAT {
+    if blob.len() < MIN_LEN || ![FORMAT, FORMAT_MRK].contains(&blob[0]) {
         return Err(DomainError::InvalidCiphertext);
     }
     let hex: String = blob[1..17].iter().map(|b| format!("{b:02x}")).collect();
-    let key_id =
-        format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]);
+    let key_id = if blob[0] == FORMAT_MRK {
+        format!("mrk-{hex}")
+    } else {
+        format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+    };
     let version = u32::from_be_bytes([blob[17], blob[18], blob[19], blob[20]]);
     if version == 0 {
         return Err(DomainError::InvalidCiphertext);
@@ -58,11 +66,15 @@ pub(crate) fn seal(
     context: &BTreeMap<String, String>,
     plaintext: &[u8],
 ) -> Result<Vec<u8>, DomainError> {
-    let id = uuid_bytes(key_id).ok_or_else(|| DomainError::internal("key ID is not a UUID"))?;
+    let (format, id) = match key_id.strip_prefix("mrk-") {
+        Some(hex) => (FORMAT_MRK, hex_bytes(hex)),
+        None => (FORMAT, uuid_bytes(key_id)),
+    };
+    let id = id.ok_or_else(|| DomainError::internal("key ID is not a UUID or mrk- ID"))?;
     let version =
         u32::try_from(version).map_err(|_| DomainError::internal("material version overflow"))?;
     let mut blob = Vec::with_capacity(MIN_LEN + plaintext.len());
-    blob.push(FORMAT);
+    blob.push(format);
     blob.extend_from_slice(&id);
     blob.extend_from_slice(&version.to_be_bytes());
     let iv: [u8; NONCE_LEN] = super::secrets::random()?;
@@ -120,7 +132,10 @@ fn aad(header: &[u8], context: &BTreeMap<String, String>) -> Result<Vec<u8>, Dom
 }
 
 fn uuid_bytes(key_id: &str) -> Option<[u8; 16]> {
-    let hex: String = key_id.chars().filter(|c| *c != '-').collect();
+    hex_bytes(&key_id.chars().filter(|c| *c != '-').collect::<String>())
+}
+
+fn hex_bytes(hex: &str) -> Option<[u8; 16]> {
     if hex.len() != 32 {
         return None;
     }
@@ -170,6 +185,17 @@ mod tests {
         for short in [&blob[..MIN_LEN - 1], &[][..]] {
             assert!(matches!(key_of(short), Err(DomainError::InvalidCiphertext)));
         }
+    }
+
+    #[test]
+    fn multi_region_key_ids_round_trip_and_are_bound() {
+        let mrk = "mrk-0123456789abcdef0123456789abcdef";
+        let material = [3u8; 32];
+        let blob = seal(mrk, 2, &material, &ctx(&[]), b"x").unwrap();
+        assert_eq!(key_of(&blob).unwrap(), BlobKey { key_id: mrk.into(), version: 2 });
+        let mut as_uuid = blob.clone();
+        as_uuid[0] = FORMAT;
+        assert!(open(&material, &ctx(&[]), &as_uuid).is_err());
     }
 
     #[test]

@@ -103,6 +103,11 @@ pub(crate) struct KeyMetadata {
     pub(crate) expiration_model: Option<String>,
     #[serde(skip)]
     pub(crate) valid_to_ms: Option<i64>,
+    /// Its region, and for a multi-Region key its primary's.
+    #[serde(skip)]
+    pub(crate) region: String,
+    #[serde(skip)]
+    pub(crate) primary_region: Option<String>,
 }
 
 impl KeyMetadata {
@@ -142,6 +147,8 @@ impl KeyRow {
             deletion_ms: self.deletion_date,
             expiration_model: self.expiration_model.clone(),
             valid_to_ms: self.valid_to,
+            region: self.region.clone(),
+            primary_region: self.primary_region.clone(),
         }
     }
 
@@ -242,6 +249,12 @@ pub(crate) fn new_key_id() -> Result<String, DomainError> {
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
     Ok(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]))
+}
+
+/// A new multi-Region key ID: `mrk-` and 32 hex digits, as AWS KMS writes them.
+pub(crate) fn new_mrk_id() -> Result<String, DomainError> {
+    let b: [u8; 16] = super::secrets::random()?;
+    Ok(format!("mrk-{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()))
 }
 
 /// Whether a key still exists: keys whose deletion date has passed are gone, even before

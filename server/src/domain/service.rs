@@ -34,6 +34,7 @@ use crate::store::{AliasRow, KeyRow, KeyVersion, Store, TokenRow, WriteTx};
 mod envelope;
 mod grants;
 mod import;
+mod multi_region;
 mod rotation;
 mod signing;
 
@@ -42,6 +43,7 @@ use rotation::{AUTOMATIC, MAX_ON_DEMAND_ROTATIONS, ON_DEMAND};
 pub(crate) use envelope::{Ciphertext, DataKeyLength, Sealed, Target};
 pub(crate) use grants::{Constraints, Grant, GrantRef, NewGrant};
 pub(crate) use import::Import;
+pub(crate) use multi_region::NewReplica;
 
 type Result<T> = std::result::Result<T, DomainError>;
 
@@ -68,6 +70,8 @@ pub(crate) struct NewKey {
     pub(crate) alias: Option<String>,
     /// `AWS_KMS` (material made here) or `EXTERNAL` (imported later).
     pub(crate) origin: String,
+    /// A multi-Region primary key (`mrk-` ID) that may have replicas in other regions.
+    pub(crate) multi_region: bool,
 }
 
 /// A data key an unwrap recovered.
@@ -652,8 +656,15 @@ impl KeyServer {
             let spec = req.key_spec.clone();
             Some(self.crypto.run(move || material::generate(&spec)).await?)
         };
+        if external && req.multi_region {
+            let e = DomainError::Unsupported(
+                "multi-Region keys with imported material are not supported".into(),
+            );
+            return self.refuse(caller, "CreateKey", e).await;
+        }
+        let region = self.region_of(caller).to_string();
         let key = KeyRow {
-            key_id: keys::new_key_id()?,
+            key_id: if req.multi_region { keys::new_mrk_id()? } else { keys::new_key_id()? },
             description: req.description,
             key_spec: req.key_spec,
             key_usage: req.key_usage,
@@ -664,13 +675,15 @@ impl KeyServer {
             tags: serde_json::to_string(&req.tags)
                 .map_err(|e| DomainError::internal(e.to_string()))?,
             policy,
-            region: self.region_of(caller).to_string(),
+            region: region.clone(),
             origin: req.origin,
             rotation_period_days: None,
             next_rotation: None,
             valid_to: None,
             expiration_model: None,
             material_fingerprint: None,
+            multi_region: req.multi_region,
+            primary_region: req.multi_region.then_some(region),
         };
         let version = match generated {
             Some((secret, public)) => {
@@ -863,6 +876,16 @@ impl KeyServer {
             .key_change(caller, key_ref, action, move |tx, mut key| {
                 Box::pin(async move {
                     key.require_state(from)?;
+                    let primary = key.primary_region.as_deref() == Some(key.region.as_str());
+                    if to == PENDING_DELETION
+                        && primary
+                        && !tx.replica_regions(&key.key_id).await?.is_empty()
+                    {
+                        return Err(DomainError::InvalidState(format!(
+                            "key {} is a multi-Region primary with replicas: delete them first",
+                            key.key_id
+                        )));
+                    }
                     // A key for imported material that has none goes back to waiting for it.
                     let waiting = key.origin == EXTERNAL && key.expiration_model.is_none();
                     key.state = if to == DISABLED && waiting { PENDING_IMPORT } else { to }.into();
@@ -898,6 +921,12 @@ impl KeyServer {
             let key = self.resolve(caller, key_ref).await?;
             authorize(self.account(), caller, &key, action)?;
             key.require_enabled()?;
+            if key.is_replica() {
+                return Err(DomainError::Unsupported(format!(
+                    "key {} is a replica: rotate its primary",
+                    key.key_id
+                )));
+            }
             if aws_rules {
                 if !key.is_symmetric() {
                     return Err(DomainError::Unsupported(format!(
@@ -1357,14 +1386,24 @@ impl KeyServer {
         let system = Caller::system("-");
         let mut tx = self.store.write().await?;
         let expired = tx.expired_keys(now_ms()).await?;
-        for key_id in &expired {
-            tx.delete_key(key_id).await?;
+        for (key_id, region, replica) in &expired {
+            // A replica goes alone: its material is the primary's, which stays.
+            if *replica {
+                tx.delete_replica(key_id, region).await?;
+            } else {
+                tx.delete_key(key_id).await?;
+            }
         }
-        let records = expired.iter().map(|id| Record::allowed(&system, "DeleteKey", Some(id)));
+        let records = expired.iter().map(|(id, region, replica)| {
+            let record = Record::allowed(&system, "DeleteKey", Some(id));
+            if *replica { record.noted(&format!("replica in {region}")) } else { record }
+        });
         audit::append_in(tx.as_mut(), records).await?;
         tx.commit().await?;
-        for key_id in &expired {
-            self.opened.forget(key_id);
+        for (key_id, _, replica) in &expired {
+            if !replica {
+                self.opened.forget(key_id);
+            }
         }
         let pending = self.shred_pending.load(std::sync::atomic::Ordering::Relaxed);
         if shred_anyway || pending || !expired.is_empty() {

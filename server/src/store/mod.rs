@@ -106,6 +106,41 @@ pub struct KeyRow {
     /// Imported material: the fingerprint of the one material the key may hold.
     #[serde(default)]
     pub material_fingerprint: Option<String>,
+    /// Whether it is a multi-Region key (`mrk-` ID).
+    #[serde(default)]
+    pub multi_region: bool,
+    /// For a multi-Region key: the primary key's region (its own, for the primary). Not a
+    /// column: a replica is its `replica_keys` row over its primary's `keys` row.
+    #[serde(skip)]
+    pub primary_region: Option<String>,
+}
+
+impl KeyRow {
+    /// Whether it is a replica of a multi-Region key (its row is in `replica_keys`).
+    pub fn is_replica(&self) -> bool {
+        self.primary_region.as_deref().is_some_and(|p| p != self.region)
+    }
+}
+
+/// A replica of a multi-Region key: what is its own in its region.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReplicaRow {
+    /// Key ID (the primary's).
+    pub key_id: String,
+    /// Its region.
+    pub region: String,
+    /// Description.
+    pub description: String,
+    /// State.
+    pub state: String,
+    /// When a pending deletion takes effect.
+    pub deletion_date: Option<i64>,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    /// Tags, as a JSON object.
+    pub tags: String,
+    /// Key policy, as JSON.
+    pub policy: String,
 }
 
 /// A wrapping key GetParametersForImport handed out.
@@ -230,6 +265,9 @@ pub struct GrantRow {
     pub constraints: Option<String>,
     /// The grant token given out when it was made (names it to RetireGrant).
     pub grant_token: String,
+    /// The region of the key it is on (a multi-Region key's replicas have their own).
+    #[serde(default = "default_region")]
+    pub region: String,
     /// Milliseconds since the epoch.
     pub created_at: i64,
 }
@@ -303,6 +341,8 @@ pub struct Snapshot {
     pub access_keys: Vec<AccessKeyRow>,
     /// Grants.
     pub grants: Vec<GrantRow>,
+    /// Replicas of multi-Region keys.
+    pub replicas: Vec<ReplicaRow>,
     /// The audit chain.
     pub audit: Vec<AuditRow>,
     /// Archive objects (who owns which ID).
@@ -328,6 +368,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn versions(&self) -> Result<Vec<KeyVersion>>;
     /// Every version of one key, oldest first.
     async fn versions_of(&self, key_id: &str) -> Result<Vec<KeyVersion>>;
+    /// The regions of a multi-Region key's replicas.
+    async fn replica_regions(&self, key_id: &str) -> Result<Vec<String>>;
     /// The import parameters an import token names.
     async fn import_parameters(&self, import_token: &str) -> Result<Option<ImportParameters>>;
     /// A key by ID with one of its versions, in one round trip (the unwrap path).
@@ -394,8 +436,17 @@ pub trait WriteTx: Send {
     /// Updates state, deletion date, current version, policy, description, tags and
     /// rotation schedule of a key.
     async fn update_key(&mut self, key: &KeyRow) -> Result<()>;
-    /// IDs of keys pending deletion whose date is at or before `now`.
-    async fn expired_keys(&mut self, now: i64) -> Result<Vec<String>>;
+    /// Keys pending deletion whose date is at or before `now`: (key ID, region, replica?).
+    async fn expired_keys(&mut self, now: i64) -> Result<Vec<(String, String, bool)>>;
+    /// Inserts a replica of a multi-Region key.
+    async fn insert_replica(&mut self, replica: &ReplicaRow) -> Result<()>;
+    /// Deletes a replica (its aliases and grants in its region go with it).
+    async fn delete_replica(&mut self, key_id: &str, region: &str) -> Result<()>;
+    /// The regions of a multi-Region key's replicas.
+    async fn replica_regions(&mut self, key_id: &str) -> Result<Vec<String>>;
+    /// Makes the replica in `new_region` the primary and the primary a replica there: the
+    /// two rows trade their regional parts (state, policy, description, tags, dates).
+    async fn swap_primary(&mut self, key_id: &str, new_region: &str) -> Result<()>;
     /// Deletes a key with its versions and aliases.
     async fn delete_key(&mut self, key_id: &str) -> Result<()>;
     /// Deletes every version of a key (imported material deleted or expired).

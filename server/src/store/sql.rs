@@ -12,7 +12,7 @@ use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 use super::{
     AccessKeyRow, AliasRow, AuditRow, ChainHead, GrantRow, ImportParameters, KeyRow, KeyVersion,
-    MetaRow, ObjectRow, Result, Snapshot, Store, StoreError, TokenRow, WriteTx,
+    MetaRow, ObjectRow, ReplicaRow, Result, Snapshot, Store, StoreError, TokenRow, WriteTx,
 };
 
 /// Column lists, in the order the row decoders below read them, for statements that
@@ -21,7 +21,7 @@ macro_rules! key_columns {
     () => {
         "key_id, description, key_spec, key_usage, state, deletion_date, created_at, \
          current_version, tags, policy, region, origin, rotation_period_days, next_rotation, \
-         valid_to, expiration_model, material_fingerprint"
+         valid_to, expiration_model, material_fingerprint, multi_region"
     };
 }
 macro_rules! version_columns {
@@ -42,7 +42,7 @@ macro_rules! access_key_columns {
 macro_rules! grant_columns {
     () => {
         "grant_id, key_id, name, grantee, retiring, issuer, operations, constraints, \
-         grant_token, created_at"
+         grant_token, created_at, region"
     };
 }
 macro_rules! object_columns {
@@ -175,6 +175,16 @@ fn key_row(r: &AnyRow) -> Result<KeyRow> {
         valid_to: get(r, "valid_to")?,
         expiration_model: get(r, "expiration_model")?,
         material_fingerprint: get(r, "material_fingerprint")?,
+        multi_region: get::<i64>(r, "multi_region")? != 0,
+        primary_region: None,
+    })
+    .map(|mut k| {
+        // A primary's own row; a replica's (REPLICA_COLUMNS) names its primary's region.
+        k.primary_region = match r.try_get::<String, _>("primary_region") {
+            Ok(primary) => Some(primary),
+            Err(_) => k.multi_region.then(|| k.region.clone()),
+        };
+        k
     })
 }
 
@@ -232,6 +242,7 @@ fn grant_row(r: &AnyRow) -> Result<GrantRow> {
         constraints: get(r, "constraints")?,
         grant_token: get(r, "grant_token")?,
         created_at: get(r, "created_at")?,
+        region: get(r, "region")?,
     })
 }
 
@@ -267,7 +278,7 @@ async fn insert_grant<'c, E: Executor<'c, Database = Any>>(e: E, g: &GrantRow) -
     sqlx::query(concat!(
         "INSERT INTO grants (",
         grant_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     ))
     .bind(g.grant_id.clone())
     .bind(g.key_id.clone())
@@ -279,6 +290,7 @@ async fn insert_grant<'c, E: Executor<'c, Database = Any>>(e: E, g: &GrantRow) -
     .bind(g.constraints.clone())
     .bind(g.grant_token.clone())
     .bind(g.created_at)
+    .bind(g.region.clone())
     .execute(e)
     .await
     .map_err(classify)?;
@@ -319,37 +331,98 @@ async fn all(tx: &mut Transaction<'static, Any>, sql: &'static str) -> Result<Ve
     sqlx::query(sql).fetch_all(&mut **tx).await.map_err(classify)
 }
 
-/// A key by ID or alias, on a pool or in a transaction.
-async fn fetch_key<'c, E: Executor<'c, Database = Any>>(
-    e: E,
+/// A replica's row over its primary's: what is regional from `replica_keys`, the rest (the
+/// material's spec, versions, rotation) from `keys`.
+macro_rules! replica_columns {
+    () => {
+        "k.key_id, r.description, k.key_spec, k.key_usage, r.state, r.deletion_date, \
+         r.created_at, k.current_version, r.tags, r.policy, r.region, k.origin, \
+         k.rotation_period_days, k.next_rotation, k.valid_to, k.expiration_model, \
+         k.material_fingerprint, k.multi_region, k.region AS primary_region \
+         FROM replica_keys r JOIN keys k ON k.key_id = r.key_id"
+    };
+}
+
+/// A key of `region` by ID or alias, on a connection of the pool or a transaction's: the
+/// alias names a key ID, which is a primary (or single-Region) key's row there, or a
+/// multi-Region key's replica.
+async fn fetch_key(
+    c: &mut sqlx::AnyConnection,
     region: &str,
     key_ref: &str,
 ) -> Result<Option<KeyRow>> {
-    let row = if key_ref.starts_with("alias/") {
-        sqlx::query(
-            "SELECT k.key_id, k.description, k.key_spec, k.key_usage, k.state, k.deletion_date, \
-             k.created_at, k.current_version, k.tags, k.policy, k.region, k.origin, \
-             k.rotation_period_days, k.next_rotation, k.valid_to, k.expiration_model, \
-             k.material_fingerprint \
-             FROM keys k JOIN aliases a ON a.key_id = k.key_id \
-             WHERE a.alias_name = $1 AND a.region = $2 AND k.region = $2",
-        )
-        .bind(key_ref.to_string())
-        .bind(region.to_string())
-        .fetch_optional(e)
-        .await
-    } else {
-        sqlx::query(concat!(
-            "SELECT ",
-            key_columns!(),
-            " FROM keys WHERE key_id = $1 AND region = $2"
-        ))
-        .bind(key_ref.to_string())
-        .bind(region.to_string())
-        .fetch_optional(e)
-        .await
+    let key_id = match key_ref.strip_prefix("alias/") {
+        Some(_) => {
+            let row =
+                sqlx::query("SELECT key_id FROM aliases WHERE alias_name = $1 AND region = $2")
+                    .bind(key_ref.to_string())
+                    .bind(region.to_string())
+                    .fetch_optional(&mut *c)
+                    .await
+                    .map_err(classify)?;
+            match row {
+                Some(r) => get::<String>(&r, "key_id")?,
+                None => return Ok(None),
+            }
+        }
+        None => key_ref.to_string(),
     };
-    row.map_err(classify)?.as_ref().map(key_row).transpose()
+    let own = sqlx::query(concat!(
+        "SELECT ",
+        key_columns!(),
+        " FROM keys WHERE key_id = $1 AND region = $2"
+    ))
+    .bind(key_id.clone())
+    .bind(region.to_string())
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(classify)?;
+    if let Some(r) = own {
+        return key_row(&r).map(Some);
+    }
+    let replica = sqlx::query(concat!(
+        "SELECT ",
+        replica_columns!(),
+        " WHERE r.key_id = $1 AND r.region = $2"
+    ))
+    .bind(key_id)
+    .bind(region.to_string())
+    .fetch_optional(&mut *c)
+    .await
+    .map_err(classify)?;
+    replica.as_ref().map(key_row).transpose()
+}
+
+fn replica_row(r: &AnyRow) -> Result<ReplicaRow> {
+    Ok(ReplicaRow {
+        key_id: get(r, "key_id")?,
+        region: get(r, "region")?,
+        description: get(r, "description")?,
+        state: get(r, "state")?,
+        deletion_date: get(r, "deletion_date")?,
+        created_at: get(r, "created_at")?,
+        tags: get(r, "tags")?,
+        policy: get(r, "policy")?,
+    })
+}
+
+async fn insert_replica<'c, E: Executor<'c, Database = Any>>(e: E, r: &ReplicaRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO replica_keys (key_id, region, description, state, deletion_date, \
+         created_at, tags, policy) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(r.key_id.clone())
+    .bind(r.region.clone())
+    .bind(r.description.clone())
+    .bind(r.state.clone())
+    .bind(r.deletion_date)
+    .bind(r.created_at)
+    .bind(r.tags.clone())
+    .bind(r.policy.clone())
+    .execute(e)
+    .await
+    .map_err(classify)?;
+    Ok(())
 }
 
 async fn fetch_object<'c, E: Executor<'c, Database = Any>>(
@@ -369,7 +442,7 @@ async fn insert_key<'c, E: Executor<'c, Database = Any>>(e: E, key: &KeyRow) -> 
     sqlx::query(concat!(
         "INSERT INTO keys (",
         key_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     ))
     .bind(key.key_id.clone())
     .bind(key.description.clone())
@@ -388,6 +461,7 @@ async fn insert_key<'c, E: Executor<'c, Database = Any>>(e: E, key: &KeyRow) -> 
     .bind(key.valid_to)
     .bind(key.expiration_model.clone())
     .bind(key.material_fingerprint.clone())
+    .bind(i64::from(key.multi_region))
     .execute(e)
     .await
     .map_err(classify)?;
@@ -515,11 +589,12 @@ impl Store for SqlStore {
     }
 
     async fn key(&self, region: &str, key_ref: &str) -> Result<Option<KeyRow>> {
-        fetch_key(&self.pool, region, key_ref).await
+        let mut c = self.pool.acquire().await.map_err(classify)?;
+        fetch_key(&mut c, region, key_ref).await
     }
 
     async fn keys(&self) -> Result<Vec<KeyRow>> {
-        let all = sqlx::query(concat!(
+        let own = sqlx::query(concat!(
             "SELECT ",
             key_columns!(),
             " FROM keys ORDER BY created_at, key_id"
@@ -527,7 +602,17 @@ impl Store for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(classify)?;
-        rows(all, key_row)
+        let replicas = sqlx::query(concat!(
+            "SELECT ",
+            replica_columns!(),
+            " ORDER BY r.created_at, r.key_id, r.region"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        let mut all = rows(own, key_row)?;
+        all.extend(rows(replicas, key_row)?);
+        Ok(all)
     }
 
     async fn key_version(&self, key_id: &str, version: i64) -> Result<Option<KeyVersion>> {
@@ -555,6 +640,15 @@ impl Store for SqlStore {
         .await
         .map_err(classify)?;
         rows(all, version_row)
+    }
+
+    async fn replica_regions(&self, key_id: &str) -> Result<Vec<String>> {
+        let all = sqlx::query("SELECT region FROM replica_keys WHERE key_id = $1 ORDER BY region")
+            .bind(key_id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(classify)?;
+        all.iter().map(|r| get(r, "region")).collect()
     }
 
     async fn import_parameters(&self, import_token: &str) -> Result<Option<ImportParameters>> {
@@ -601,7 +695,7 @@ impl Store for SqlStore {
             "SELECT k.key_id, k.description, k.key_spec, k.key_usage, k.state, k.deletion_date, \
              k.created_at, k.current_version, k.tags, k.policy, k.region, k.origin, \
              k.rotation_period_days, k.next_rotation, k.valid_to, k.expiration_model, \
-             k.material_fingerprint, v.version AS v_version, v.rotation_type, \
+             k.material_fingerprint, k.multi_region, v.version AS v_version, v.rotation_type, \
              v.public_der, v.private_sealed, v.created_at AS v_created_at \
              FROM keys k LEFT JOIN key_versions v ON v.key_id = k.key_id AND v.version = $2 \
              WHERE k.key_id = $1",
@@ -811,6 +905,15 @@ impl Store for SqlStore {
             access_key_row,
         )?;
         let grants = fetch_grants(&mut *tx, None).await?;
+        let replicas = rows(
+            all(
+                &mut tx,
+                "SELECT key_id, region, description, state, deletion_date, created_at, tags, \
+                 policy FROM replica_keys ORDER BY key_id, region",
+            )
+            .await?,
+            replica_row,
+        )?;
         let audit = rows(
             all(&mut tx, "SELECT seq, record, prev_hash, hash FROM audit ORDER BY seq").await?,
             audit_row,
@@ -834,6 +937,7 @@ impl Store for SqlStore {
             tokens,
             access_keys,
             grants,
+            replicas,
             audit,
             objects,
             digests,
@@ -875,6 +979,9 @@ impl Store for SqlStore {
         }
         for k in &s.access_keys {
             insert_access_key(&mut *tx.tx, k).await?;
+        }
+        for r in &s.replicas {
+            insert_replica(&mut *tx.tx, r).await?;
         }
         for g in &s.grants {
             insert_grant(&mut *tx.tx, g).await?;
@@ -1016,7 +1123,7 @@ impl WriteTx for SqlWrite {
     }
 
     async fn key(&mut self, region: &str, key_ref: &str) -> Result<Option<KeyRow>> {
-        fetch_key(&mut *self.tx, region, key_ref).await
+        fetch_key(&mut self.tx, region, key_ref).await
     }
 
     async fn insert_key(&mut self, key: &KeyRow) -> Result<()> {
@@ -1028,6 +1135,23 @@ impl WriteTx for SqlWrite {
     }
 
     async fn update_key(&mut self, key: &KeyRow) -> Result<()> {
+        if key.is_replica() {
+            sqlx::query(
+                "UPDATE replica_keys SET state = $1, deletion_date = $2, policy = $3, \
+                 description = $4, tags = $5 WHERE key_id = $6 AND region = $7",
+            )
+            .bind(key.state.clone())
+            .bind(key.deletion_date)
+            .bind(key.policy.clone())
+            .bind(key.description.clone())
+            .bind(key.tags.clone())
+            .bind(key.key_id.clone())
+            .bind(key.region.clone())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(classify)?;
+            return Ok(());
+        }
         sqlx::query(
             "UPDATE keys SET state = $1, deletion_date = $2, current_version = $3, policy = $4, \
              description = $5, tags = $6, rotation_period_days = $7, next_rotation = $8, \
@@ -1051,16 +1175,93 @@ impl WriteTx for SqlWrite {
         Ok(())
     }
 
-    async fn expired_keys(&mut self, now: i64) -> Result<Vec<String>> {
+    async fn expired_keys(&mut self, now: i64) -> Result<Vec<(String, String, bool)>> {
         let ids = sqlx::query(
-            "SELECT key_id FROM keys WHERE state = 'PendingDeletion' AND deletion_date <= $1 \
-             ORDER BY key_id",
+            "SELECT key_id, region, CAST(0 AS BIGINT) AS replica FROM keys \
+             WHERE state = 'PendingDeletion' AND deletion_date <= $1 \
+             UNION ALL SELECT key_id, region, CAST(1 AS BIGINT) AS replica FROM replica_keys \
+             WHERE state = 'PendingDeletion' AND deletion_date <= $1 ORDER BY replica DESC, key_id",
         )
         .bind(now)
         .fetch_all(&mut *self.tx)
         .await
         .map_err(classify)?;
-        ids.iter().map(|r| get(r, "key_id")).collect()
+        ids.iter()
+            .map(|r| Ok((get(r, "key_id")?, get(r, "region")?, get::<i64>(r, "replica")? != 0)))
+            .collect()
+    }
+
+    async fn insert_replica(&mut self, replica: &ReplicaRow) -> Result<()> {
+        insert_replica(&mut *self.tx, replica).await
+    }
+
+    async fn delete_replica(&mut self, key_id: &str, region: &str) -> Result<()> {
+        for statement in [
+            "DELETE FROM aliases WHERE key_id = $1 AND region = $2",
+            "DELETE FROM grants WHERE key_id = $1 AND region = $2",
+            "DELETE FROM replica_keys WHERE key_id = $1 AND region = $2",
+        ] {
+            sqlx::query(statement)
+                .bind(key_id.to_string())
+                .bind(region.to_string())
+                .execute(&mut *self.tx)
+                .await
+                .map_err(classify)?;
+        }
+        Ok(())
+    }
+
+    async fn replica_regions(&mut self, key_id: &str) -> Result<Vec<String>> {
+        let all = sqlx::query("SELECT region FROM replica_keys WHERE key_id = $1 ORDER BY region")
+            .bind(key_id.to_string())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(classify)?;
+        all.iter().map(|r| get(r, "region")).collect()
+    }
+
+    async fn swap_primary(&mut self, key_id: &str, new_region: &str) -> Result<()> {
+        let primary = sqlx::query(
+            "SELECT key_id, region, description, state, deletion_date, created_at, tags, policy \
+             FROM keys WHERE key_id = $1",
+        )
+        .bind(key_id.to_string())
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(classify)?;
+        let old = replica_row(&primary)?;
+        let replica = sqlx::query(
+            "SELECT key_id, region, description, state, deletion_date, created_at, tags, policy \
+             FROM replica_keys WHERE key_id = $1 AND region = $2",
+        )
+        .bind(key_id.to_string())
+        .bind(new_region.to_string())
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(classify)?;
+        let new = replica_row(&replica)?;
+        sqlx::query(
+            "UPDATE keys SET region = $1, description = $2, state = $3, deletion_date = $4, \
+             created_at = $5, tags = $6, policy = $7 WHERE key_id = $8",
+        )
+        .bind(new.region.clone())
+        .bind(new.description.clone())
+        .bind(new.state.clone())
+        .bind(new.deletion_date)
+        .bind(new.created_at)
+        .bind(new.tags.clone())
+        .bind(new.policy.clone())
+        .bind(key_id.to_string())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(classify)?;
+        sqlx::query("DELETE FROM replica_keys WHERE key_id = $1 AND region = $2")
+            .bind(key_id.to_string())
+            .bind(new_region.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(classify)?;
+        insert_replica(&mut *self.tx, &old).await
     }
 
     async fn delete_key(&mut self, key_id: &str) -> Result<()> {

@@ -183,6 +183,11 @@ fn check_new(account: &str, g: &NewGrant) -> Result<()> {
     Ok(())
 }
 
+/// The grants of one region's keys (a multi-Region key's replicas have their own).
+fn of_region(grants: Vec<GrantRow>, region: &str) -> Vec<GrantRow> {
+    grants.into_iter().filter(|g| g.region == region).collect()
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -210,7 +215,7 @@ impl KeyServer {
             Decision::ImplicitDeny => {}
         }
         let me = principal_arn(account, caller);
-        let grants = self.store.grants(Some(&key.key_id)).await?;
+        let grants = of_region(self.store.grants(Some(&key.key_id)).await?, &key.region);
         if grants.iter().any(|g| g.grantee == me && grant_allows(g, action, context)) {
             Ok(())
         } else {
@@ -243,7 +248,7 @@ impl KeyServer {
             Box::pin(async move {
                 let key = found(tx.key(&region, &local).await?, &key_ref)?;
                 *key_id = Some(key.key_id.clone());
-                let grants = tx.grants(&key.key_id).await?;
+                let grants = of_region(tx.grants(&key.key_id).await?, &key.region);
                 let ops = new.operations.clone();
                 let by_policy =
                     decide(&account, &who, &key, "CreateGrant", None, Some(&ops), false)?;
@@ -314,6 +319,7 @@ impl KeyServer {
                     constraints,
                     grant_token: URL_SAFE_NO_PAD.encode(token),
                     created_at: now_ms(),
+                    region: key.region.clone(),
                 };
                 tx.insert_grant(&row).await?;
                 Ok((row.grant_token, row.grant_id))
@@ -337,6 +343,7 @@ impl KeyServer {
                 .grants(Some(&key.key_id))
                 .await?
                 .into_iter()
+                .filter(|g| g.region == key.region)
                 .filter(|g| grant_id.is_none_or(|id| g.grant_id == id))
                 .filter(|g| grantee.is_none_or(|p| g.grantee == p))
                 .map(|row| self.shown(row, &key_arn))
@@ -371,7 +378,7 @@ impl KeyServer {
                 .map(|k| (k.key_id.clone(), k))
                 .collect();
             let grants = self.store.grants(None).await?;
-            Ok(grants
+            Ok(of_region(grants, region)
                 .into_iter()
                 .filter(|g| g.retiring.as_deref() == Some(retiring))
                 .filter_map(|g| {
@@ -424,7 +431,7 @@ impl KeyServer {
                 (key_ref.to_string(), Some(grant_id.to_string()), None)
             }
             GrantRef::Token(token) => {
-                let all = self.store.grants(None).await?;
+                let all = of_region(self.store.grants(None).await?, self.region_of(caller));
                 match all.into_iter().find(|g| g.grant_token == token) {
                     Some(g) => (g.key_id, Some(g.grant_id), Some(token.to_string())),
                     None => {
@@ -444,7 +451,7 @@ impl KeyServer {
             Box::pin(async move {
                 let key = found(tx.key(&region, &local).await?, &key_ref)?;
                 *key_id = Some(key.key_id.clone());
-                let grants = tx.grants(&key.key_id).await?;
+                let grants = of_region(tx.grants(&key.key_id).await?, &key.region);
                 let grant = grants
                     .iter()
                     .find(|g| grant_id.as_deref() == Some(g.grant_id.as_str()))

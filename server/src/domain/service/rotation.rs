@@ -34,6 +34,12 @@ pub(crate) struct RotationStatus {
 
 /// Refuses rotation settings on keys AWS does not rotate automatically.
 fn rotatable(key: &KeyRow) -> Result<()> {
+    if key.is_replica() {
+        return Err(DomainError::Unsupported(format!(
+            "key {} is a replica: its primary's rotation is its own",
+            key.key_id
+        )));
+    }
     if key.is_symmetric() && key.origin == "AWS_KMS" {
         Ok(())
     } else {
@@ -131,9 +137,8 @@ impl KeyServer {
             .keys()
             .await?
             .into_iter()
-            .filter(|k| {
-                live(k, now) && k.state == ENABLED && k.next_rotation.is_some_and(|t| t <= now)
-            })
+            .filter(|k| !k.is_replica() && live(k, now) && k.state == ENABLED)
+            .filter(|k| k.next_rotation.is_some_and(|t| t <= now))
             .collect();
         let mut rotated = 0;
         for key in due {

@@ -15,7 +15,7 @@ use crate::domain::material::Message;
 use crate::domain::policy::{PolicyDocument, aws_default_policy};
 use crate::domain::{
     Caller, Ciphertext, Constraints, DataKeyLength, DomainError, Grant, GrantRef, Import, NewGrant,
-    NewKey, Sealed, Target,
+    NewKey, NewReplica, Sealed, Target,
 };
 use crate::state::AppState;
 
@@ -42,7 +42,8 @@ pub(super) async fn run(
         "CreateKey" => create_key(state, caller, parse!(CreateKey)).await,
         "DescribeKey" => {
             let r = parse!(KeyOnly);
-            Ok(json!({ "KeyMetadata": metadata(&keys.describe(caller, &r.key_id).await?) }))
+            let m = keys.describe(caller, &r.key_id).await?;
+            Ok(json!({ "KeyMetadata": metadata(state, &m).await? }))
         }
         "ListKeys" => {
             let r = parse!(Page);
@@ -489,6 +490,37 @@ pub(super) async fn run(
             keys.delete_imported_material(caller, &r.key_id).await?;
             Ok(json!({}))
         }
+        "ReplicateKey" => {
+            let r = parse!(ReplicateKey);
+            let mut tags = BTreeMap::new();
+            for t in r.tags {
+                tags.insert(t.tag_key, t.tag_value);
+            }
+            let policy = match r.policy.as_deref().map(policy_document).transpose() {
+                Ok(p) => p,
+                Err(e) => return keys.refuse(caller, operation, e).await,
+            };
+            let new = NewReplica {
+                region: r.replica_region,
+                policy,
+                description: r.description.unwrap_or_default(),
+                tags,
+            };
+            let (m, policy) = keys.replicate_key(caller, &r.key_id, new).await?;
+            let text =
+                serde_json::to_string(&policy).map_err(|e| DomainError::internal(e.to_string()))?;
+            let tags: Vec<Value> =
+                m.tags.iter().map(|(k, v)| json!({ "TagKey": k, "TagValue": v })).collect();
+            Ok(json!({
+                "ReplicaKeyMetadata": metadata(state, &m).await?, "ReplicaPolicy": text,
+                "ReplicaTags": tags,
+            }))
+        }
+        "UpdatePrimaryRegion" => {
+            let r = parse!(UpdatePrimary);
+            keys.update_primary_region(caller, &r.key_id, &r.primary_region).await?;
+            Ok(json!({}))
+        }
         known if KNOWN.contains(&known) => {
             let e = DomainError::Unsupported(format!("{known} is not supported yet"));
             keys.refuse(caller, operation, e).await
@@ -501,8 +533,7 @@ pub(super) async fn run(
 }
 
 /// KMS operations this server does not implement yet (the README's table says which).
-const KNOWN: [&str; 4] =
-    ["ReplicateKey", "UpdatePrimaryRegion", "CreateCustomKeyStore", "ConnectCustomKeyStore"];
+const KNOWN: [&str; 2] = ["CreateCustomKeyStore", "ConnectCustomKeyStore"];
 
 async fn create_key(state: &AppState, caller: &Caller, r: CreateKey) -> Result<Value> {
     let keys = &state.keys;
@@ -510,7 +541,6 @@ async fn create_key(state: &AppState, caller: &Caller, r: CreateKey) -> Result<V
     if let Some(what) = [
         r.custom_key_store_id.as_ref().map(|_| "CustomKeyStoreId"),
         r.xks_key_id.as_ref().map(|_| "XksKeyId"),
-        r.multi_region.filter(|m| *m).map(|_| "MultiRegion"),
     ]
     .into_iter()
     .flatten()
@@ -548,8 +578,10 @@ async fn create_key(state: &AppState, caller: &Caller, r: CreateKey) -> Result<V
         policy,
         alias: None,
         origin: origin.into(),
+        multi_region: r.multi_region.unwrap_or(false),
     };
-    Ok(json!({ "KeyMetadata": metadata(&keys.create_key(caller, new).await?) }))
+    let m = keys.create_key(caller, new).await?;
+    Ok(json!({ "KeyMetadata": metadata(state, &m).await? }))
 }
 
 /// A key policy as PutKeyPolicy and CreateKey take it: JSON text (duplicate keys refused,
@@ -568,8 +600,23 @@ fn default_policy_name(name: Option<&str>) -> Result<()> {
     }
 }
 
-/// DescribeKey's KeyMetadata.
-fn metadata(m: &KeyMetadata) -> Value {
+/// DescribeKey's KeyMetadata, with a multi-Region key's family.
+async fn metadata(state: &AppState, m: &KeyMetadata) -> Result<Value> {
+    let mut out = single_region_metadata(m);
+    if let Some(config) = state.keys.multi_region_config(m).await? {
+        let arn_region = |(arn, region): &(String, String)| json!({ "Arn": arn, "Region": region });
+        out["MultiRegion"] = Value::Bool(true);
+        out["MultiRegionConfiguration"] = json!({
+            "MultiRegionKeyType": config.key_type,
+            "PrimaryKey": arn_region(&config.primary),
+            "ReplicaKeys": config.replicas.iter().map(arn_region).collect::<Vec<_>>(),
+        });
+    }
+    Ok(out)
+}
+
+/// KeyMetadata without the multi-Region family.
+fn single_region_metadata(m: &KeyMetadata) -> Value {
     let mut out = json!({
         "AWSAccountId": m.account,
         "KeyId": m.key_id,
@@ -984,4 +1031,22 @@ struct ImportMaterial {
     /// Epoch seconds, as the JSON 1.1 protocol writes timestamps.
     valid_to: Option<f64>,
     expiration_model: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReplicateKey {
+    key_id: String,
+    replica_region: String,
+    policy: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdatePrimary {
+    key_id: String,
+    primary_region: String,
 }

@@ -65,6 +65,7 @@ pub(crate) async fn create(
         policy: req.policy.map(|p| p.0),
         alias: None,
         origin: "AWS_KMS".into(),
+        multi_region: false,
     };
     Ok(Json(json!(state.keys.create_key(&caller, new).await?)))
 }
