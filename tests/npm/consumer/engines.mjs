@@ -7,6 +7,9 @@
 //   const page = await browser.open(url);   a new tab, loaded
 //   await page.evaluate(fn, arg);           fn(arg) in the page, its promise awaited; JSON back
 //   await page.close(); await browser.close();
+//   browser.pid                             the engine's root process (Firefox's parent
+//                                           process; WebKit: xvfb-run, above WebKitWebDriver
+//                                           and MiniBrowser); undefined for Chromium
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -20,20 +23,25 @@ export const ENGINES = ['chromium', 'firefox', 'webkit'];
 const EVALUATE_MS = 600_000;
 const MINIBROWSER = '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
 
-/** Launches `engine`; resolves to `{ open(url), close() }`. */
-export async function launch(engine, repo) {
+/**
+ * Launches `engine`; resolves to `{ open(url), close(), pid }`. `options.firefoxPrefs`: extra
+ * Firefox preferences (puppeteer's extraPrefsFirefox).
+ */
+export async function launch(engine, repo, options = {}) {
     if (!ENGINES.includes(engine)) throw new Error(`unknown engine ${engine}: one of ${ENGINES.join(', ')}`);
     const testDeps = createRequire(path.join(repo, 'tests/npm/package.json'));
     if (engine === 'chromium') return tabs(await launchChromium(repo));
     if (engine === 'firefox') {
-        return tabs(await testDeps('puppeteer-core').launch({
+        const browser = await testDeps('puppeteer-core').launch({
             browser: 'firefox',
             protocol: 'webDriverBiDi',
             executablePath: '/usr/bin/firefox-esr',
             headless: true,
             // puppeteer's default of 180 s would cut the worker-fault pages short.
             protocolTimeout: EVALUATE_MS,
-        }));
+            extraPrefsFirefox: options.firefoxPrefs,
+        });
+        return { ...tabs(browser), pid: browser.process()?.pid };
     }
     return webkit(testDeps('selenium-webdriver'));
 }
@@ -82,6 +90,7 @@ async function webkit({ Builder }) {
     const home = await driver.getWindowHandle();
     const on = (handle) => driver.switchTo().window(handle);
     return {
+        pid: server.pid,
         async open(url) {
             await driver.switchTo().newWindow('tab');
             const handle = await driver.getWindowHandle();
