@@ -575,8 +575,19 @@ def derive_shared_secret_matches_an_independent_ecdh(s):
                                                 serialization.PublicFormat.SubjectPublicKeyInfo)
         r = kms.derive_shared_secret(KeyId=m["KeyId"], KeyAgreementAlgorithm="ECDH",
                                      PublicKey=spki)
-        ours = serialization.load_der_public_key(kms.get_public_key(KeyId=m["KeyId"])["PublicKey"])
+        ours_der = kms.get_public_key(KeyId=m["KeyId"])["PublicKey"]
+        ours = serialization.load_der_public_key(ours_der)
         assert r["SharedSecret"] == theirs.exchange(ec.ECDH(), ours), spec
+        # And what the openssl command line derives from the same two keys.
+        work = s.work / f"ecdh-{spec}"
+        work.mkdir()
+        (work / "theirs.pem").write_bytes(theirs.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+        (work / "ours.der").write_bytes(ours_der)
+        subprocess.run(["openssl", "pkeyutl", "-derive", "-inkey", "theirs.pem", "-peerkey",
+                        "ours.der", "-peerform", "DER", "-out", "z.bin"], cwd=work, check=True)
+        assert (work / "z.bin").read_bytes() == r["SharedSecret"], spec
         wrong = ec.generate_private_key(ec.SECP256K1()).public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         fails("ValidationException", kms.derive_shared_secret, KeyId=m["KeyId"],
@@ -909,6 +920,25 @@ def imported_hmac_and_ecc_material_work_as_their_owners_expect(s):
     import_material(kms, work, key, pkcs8, "RSA_AES_KEY_WRAP_SHA_1", "RSA_4096")
     sig = kms.sign(KeyId=key, Message=b"hello", SigningAlgorithm="ECDSA_SHA_384")["Signature"]
     private.public_key().verify(sig, b"hello", ec.ECDSA(hashes.SHA384()))
+    # Theirs with ours: what the key's owner signs with its own copy, KMS verifies.
+    theirs = private.sign(b"from the owner", ec.ECDSA(hashes.SHA384()))
+    assert kms.verify(KeyId=key, Message=b"from the owner", Signature=theirs,
+                      SigningAlgorithm="ECDSA_SHA_384")["SignatureValid"]
+    # An RSA key pair for encryption: what the owner encrypts to its public key, KMS opens.
+    from cryptography.hazmat.primitives.asymmetric import rsa as py_rsa
+    rsa_private = py_rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = kms.create_key(Origin="EXTERNAL", KeySpec="RSA_2048")["KeyMetadata"]["KeyId"]
+    import_material(kms, work, key, rsa_private.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    oaep = padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)
+    sealed = rsa_private.public_key().encrypt(b"to the imported key", oaep)
+    assert kms.decrypt(CiphertextBlob=sealed, KeyId=key, EncryptionAlgorithm="RSAES_OAEP_SHA_256"
+                       )["Plaintext"] == b"to the imported key"
+    fails("IncorrectKeyMaterialException", import_material, kms, work, key,
+          py_rsa.generate_private_key(public_exponent=65537, key_size=3072).private_bytes(
+              serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+              serialization.NoEncryption()))
 
 
 @case
@@ -1174,6 +1204,67 @@ def the_aws_cli(s):
     assert "alias/cli" in [a["AliasName"] for a in run("list-aliases")["Aliases"]]
     err = run("decrypt", "--ciphertext-blob", "fileb://blob.bin", ok=False)
     assert "InvalidCiphertextException" in err, err
+
+
+@case
+def the_aws_cli_for_signing_macs_rotation_import_and_replicas(s):
+    env = {**clean_env(), "AWS_ACCESS_KEY_ID": ADMIN_KEY[0],
+           "AWS_SECRET_ACCESS_KEY": ADMIN_KEY[1], "AWS_DEFAULT_REGION": REGION,
+           "AWS_ENDPOINT_URL_KMS": s.addr, "AWS_CONFIG_FILE": "/dev/null",
+           "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+    work = s.work / "cli-part2"
+    work.mkdir()
+
+    def aws(*args, ok=True):
+        out = subprocess.run([sys.executable, "-m", "awscli", "kms", "--output", "json", *args],
+                             env=env, capture_output=True, cwd=work)
+        if ok:
+            assert out.returncode == 0, out.stderr.decode()
+            return json.loads(out.stdout) if out.stdout.strip() else {}
+        assert out.returncode != 0
+        return out.stderr.decode()
+
+    (work / "msg.bin").write_bytes(b"part two")
+    key = aws("create-key", "--key-spec", "ECC_NIST_P384", "--key-usage", "SIGN_VERIFY")[
+        "KeyMetadata"]["KeyId"]
+    sig = aws("sign", "--key-id", key, "--message", "fileb://msg.bin", "--signing-algorithm",
+              "ECDSA_SHA_384")["Signature"]
+    (work / "sig.bin").write_bytes(base64.b64decode(sig))
+    assert aws("verify", "--key-id", key, "--message", "fileb://msg.bin", "--signature",
+               "fileb://sig.bin", "--signing-algorithm", "ECDSA_SHA_384")["SignatureValid"]
+    err = aws("verify", "--key-id", key, "--message", "fileb://sig.bin", "--signature",
+              "fileb://sig.bin", "--signing-algorithm", "ECDSA_SHA_384", ok=False)
+    assert "KMSInvalidSignatureException" in err, err
+    mac_key = aws("create-key", "--key-spec", "HMAC_256", "--key-usage", "GENERATE_VERIFY_MAC")[
+        "KeyMetadata"]["KeyId"]
+    mac = aws("generate-mac", "--key-id", mac_key, "--message", "fileb://msg.bin",
+              "--mac-algorithm", "HMAC_SHA_256")["Mac"]
+    (work / "mac.bin").write_bytes(base64.b64decode(mac))
+    assert aws("verify-mac", "--key-id", mac_key, "--message", "fileb://msg.bin", "--mac",
+               "fileb://mac.bin", "--mac-algorithm", "HMAC_SHA_256")["MacValid"]
+    sym = aws("create-key", "--multi-region")["KeyMetadata"]["KeyId"]
+    aws("enable-key-rotation", "--key-id", sym, "--rotation-period-in-days", "180")
+    assert aws("get-key-rotation-status", "--key-id", sym)["RotationPeriodInDays"] == 180
+    aws("rotate-key-on-demand", "--key-id", sym)
+    assert [r["RotationType"] for r in aws("list-key-rotations", "--key-id", sym)["Rotations"]
+            ] == ["ON_DEMAND"]
+    pair = aws("generate-data-key-pair", "--key-id", sym, "--key-pair-spec", "ECC_NIST_P256")
+    assert pair["KeyPairSpec"] == "ECC_NIST_P256" and pair["PrivateKeyPlaintext"], pair
+    replica = aws("replicate-key", "--key-id", sym, "--replica-region", "eu-west-3")
+    assert replica["ReplicaKeyMetadata"]["KeyId"] == sym, replica
+    ext = aws("create-key", "--origin", "EXTERNAL")["KeyMetadata"]["KeyId"]
+    params = aws("get-parameters-for-import", "--key-id", ext, "--wrapping-algorithm",
+                 "RSA_AES_KEY_WRAP_SHA_256", "--wrapping-key-spec", "RSA_3072")
+    wrapped = wrap_with_openssl(work, base64.b64decode(params["PublicKey"]), os.urandom(32),
+                                "RSA_AES_KEY_WRAP_SHA_256")
+    (work / "token.bin").write_bytes(base64.b64decode(params["ImportToken"]))
+    (work / "material.wrapped").write_bytes(wrapped)
+    aws("import-key-material", "--key-id", ext, "--import-token", "fileb://token.bin",
+        "--encrypted-key-material", "fileb://material.wrapped", "--expiration-model",
+        "KEY_MATERIAL_DOES_NOT_EXPIRE")
+    assert aws("describe-key", "--key-id", ext)["KeyMetadata"]["KeyState"] == "Enabled"
+    aws("delete-imported-key-material", "--key-id", ext)
+    assert aws("describe-key", "--key-id", ext)["KeyMetadata"]["KeyState"] == "PendingImport"
 
 
 def sdk_env(s):
