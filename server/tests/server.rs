@@ -536,8 +536,14 @@ fn every_openapi_operation_is_routed() {
     let (header, _) = Header::parse(&bytes, &Limits::default()).unwrap();
     let edk = STANDARD.encode(&header.encrypted_data_keys()[0].ciphertext);
 
-    let agent: ureq::Agent =
-        ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    // A fresh connection per request: a response sent before its request body was read may
+    // close a kept-alive connection just as the next request goes out on it (seen once under
+    // CI load as "Peer disconnected"); a server that crashed would still refuse the next one.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_idle_connections(0)
+        .build()
+        .into();
     let doc: Value = agent
         .get(format!("{}/openapi.json", server.addr))
         .call()
