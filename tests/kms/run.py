@@ -883,8 +883,10 @@ def imported_symmetric_material_round_trip_deletion_and_reimport(s):
     fails("InvalidImportTokenException", kms.import_key_material, KeyId=other,
           ImportToken=b"forged", EncryptedKeyMaterial=wrapped,
           ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+    # One bit of the wrapped material flipped (a byte replaced could be the same byte).
+    tampered = wrapped[:-1] + bytes([wrapped[-1] ^ 1])
     fails("InvalidCiphertextException", kms.import_key_material, KeyId=other,
-          ImportToken=params["ImportToken"], EncryptedKeyMaterial=wrapped[:-1] + b"\0",
+          ImportToken=params["ImportToken"], EncryptedKeyMaterial=tampered,
           ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
     fails("ValidationException", kms.import_key_material, KeyId=other,
           ImportToken=params["ImportToken"], EncryptedKeyMaterial=wrapped)
