@@ -85,7 +85,7 @@ fn sha256_hex(parts: &[&[u8]]) -> String {
     for part in parts {
         h.update(part);
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    super::secrets::hex(&h.finalize())
 }
 
 impl Record {

@@ -45,7 +45,7 @@ pub(crate) fn key_of(blob: &[u8]) -> Result<BlobKey, DomainError> {
     if blob.len() < MIN_LEN || ![FORMAT, FORMAT_MRK].contains(&blob[0]) {
         return Err(DomainError::InvalidCiphertext);
     }
-    let hex: String = blob[1..17].iter().map(|b| format!("{b:02x}")).collect();
+    let hex = super::secrets::hex(&blob[1..17]);
     let key_id = if blob[0] == FORMAT_MRK {
         format!("mrk-{hex}")
     } else {

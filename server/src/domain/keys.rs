@@ -247,14 +247,14 @@ pub(crate) fn new_key_id() -> Result<String, DomainError> {
     let mut b: [u8; 16] = super::secrets::random()?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let hex = super::secrets::hex(&b);
     Ok(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]))
 }
 
 /// A new multi-Region key ID: `mrk-` and 32 hex digits, as AWS KMS writes them.
 pub(crate) fn new_mrk_id() -> Result<String, DomainError> {
     let b: [u8; 16] = super::secrets::random()?;
-    Ok(format!("mrk-{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()))
+    Ok(format!("mrk-{}", super::secrets::hex(&b)))
 }
 
 /// Whether a key still exists: keys whose deletion date has passed are gone, even before

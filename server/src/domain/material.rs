@@ -479,7 +479,7 @@ pub(crate) fn fingerprint(secret: &[u8], public: &[u8]) -> String {
     } else {
         digest::digest(&digest::SHA256, public)
     };
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    super::secrets::hex(d.as_ref())
 }
 
 #[cfg(test)]

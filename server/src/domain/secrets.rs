@@ -137,6 +137,11 @@ pub(crate) fn pem(label: &str, der: &[u8]) -> String {
 }
 
 /// Fills a fresh buffer with `N` random bytes.
+/// Lowercase hex of `bytes` (IDs, tokens, digests).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub(crate) fn random<const N: usize>() -> Result<[u8; N], DomainError> {
     let mut out = [0u8; N];
     getrandom::fill(&mut out).map_err(|_| DomainError::internal("random failed"))?;

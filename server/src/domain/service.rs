@@ -1655,7 +1655,7 @@ fn token_row(token: &str, principal: &str) -> Result<TokenRow> {
         token_hash: token_hash(token),
         principal: principal.into(),
         created_at: now_ms(),
-        token_id: format!("tok_{}", id.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+        token_id: format!("tok_{}", secrets::hex(&id)),
         expires_at: None,
         revoked_at: None,
     })

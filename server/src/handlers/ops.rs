@@ -132,7 +132,7 @@ pub(crate) async fn request_id(mut request: Request, next: Next) -> Response {
         Some(v) if v.len() <= 64 => v.clone(),
         _ => {
             let bytes: [u8; 12] = crate::domain::secrets::random().unwrap_or_default();
-            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let hex = crate::domain::secrets::hex(&bytes);
             HeaderValue::from_str(&hex).unwrap_or(HeaderValue::from_static("-"))
         }
     };

@@ -496,7 +496,7 @@ fn sha256(bytes: &[u8]) -> digest::Digest {
 }
 
 fn hex(d: &digest::Digest) -> String {
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    crate::domain::secrets::hex(d.as_ref())
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {

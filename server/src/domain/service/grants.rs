@@ -188,10 +188,6 @@ fn of_region(grants: Vec<GrantRow>, region: &str) -> Vec<GrantRow> {
     grants.into_iter().filter(|g| g.region == region).collect()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl KeyServer {
     /// Whether `caller` may do the grant operation `action` with `key` in `context`: the key
     /// policy, or (where the policy leaves it undecided) one of the key's grants to the caller.
@@ -309,7 +305,7 @@ impl KeyServer {
                     )));
                 }
                 let row = GrantRow {
-                    grant_id: hex(&id),
+                    grant_id: secrets::hex(&id),
                     key_id: key.key_id.clone(),
                     name,
                     grantee: new.grantee,

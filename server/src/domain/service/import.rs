@@ -82,7 +82,7 @@ impl KeyServer {
         }
         let spec = wrapping_spec.to_string();
         let (pkcs8, spki) = self.crypto.run(move || material::generate(&spec)).await?;
-        let token = format!("cdit_{}", hex(&secrets::random::<32>()?));
+        let token = format!("cdit_{}", secrets::hex(&secrets::random::<32>()?));
         let sealed = self.root.seal(&format!("import/{token}"), &pkcs8)?;
         let (algorithm, wrapping_spec) = (algorithm.to_string(), wrapping_spec.to_string());
         let account = self.account().to_string();
@@ -284,8 +284,4 @@ async fn take_material(tx: &mut dyn crate::store::WriteTx, key: &mut KeyRow) -> 
     key.valid_to = None;
     key.expiration_model = None;
     Ok(tx.update_key(key).await?)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
