@@ -469,15 +469,8 @@ impl KeyServer {
             Ok(mut tx) => match act(tx.as_mut(), &mut key_id).await {
                 Ok(value) => {
                     let record = noted(Record::allowed(caller, action, key_id.as_deref()));
-                    let committed = async {
-                        audit::append_in(tx.as_mut(), [record.clone()]).await?;
-                        tx.commit().await.map_err(DomainError::from)
-                    };
-                    match committed.await {
-                        Ok(()) => {
-                            self.audit.stats().note([&record]);
-                            return Ok(value);
-                        }
+                    match self.commit_recorded(tx, record).await {
+                        Ok(()) => return Ok(value),
                         Err(e) => Err(e),
                     }
                 }
@@ -489,6 +482,15 @@ impl KeyServer {
             .append(noted(Record::of(caller, action, key_id.as_deref(), None, &outcome)))
             .await?;
         outcome
+    }
+
+    /// Commits `tx` with `record` appended to the chain, then counts the record in the
+    /// metrics.
+    async fn commit_recorded(&self, mut tx: Box<dyn WriteTx>, record: Record) -> Result<()> {
+        audit::append_in(tx.as_mut(), [record.clone()]).await?;
+        tx.commit().await?;
+        self.audit.stats().note([&record]);
+        Ok(())
     }
 
     /// Resolves a key ID, alias or ARN of the caller's region outside a transaction.
@@ -1407,29 +1409,35 @@ impl KeyServer {
         }
         let pending = self.shred_pending.load(std::sync::atomic::Ordering::Relaxed);
         if shred_anyway || pending || !expired.is_empty() {
-            // Crypto-shredding: the rows are gone; now no copy of the sealed material may
-            // stay in the database's files either. What could not be done is tried again at
-            // the next sweep.
-            let mut done = false;
-            for attempt in 0..3 {
-                if attempt > 0 {
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                }
-                match self.store.shred_deleted().await {
-                    Ok(None) => {
-                        tracing::info!(keys = expired.len(), "deleted keys shredded");
-                        done = true;
-                        break;
-                    }
-                    Ok(Some(left)) => {
-                        tracing::warn!(left = %left, attempt, "shredding left deleted keys' material in the database files");
-                    }
-                    Err(e) => tracing::error!(error = %e, attempt, "shredding deleted keys failed"),
-                }
-            }
-            self.shred_pending.store(!done, std::sync::atomic::Ordering::Relaxed);
+            self.shred().await;
         }
         Ok(expired.len())
+    }
+
+    /// Crypto-shredding after key material was deleted: the rows are gone; now no copy of
+    /// the sealed material may stay in the database's files either. What could not be done
+    /// is tried again at the next sweep.
+    async fn shred(&self) {
+        let mut done = false;
+        for attempt in 0..3 {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            match self.store.shred_deleted().await {
+                Ok(None) => {
+                    tracing::info!("deleted key material shredded");
+                    done = true;
+                    break;
+                }
+                Ok(Some(left)) => {
+                    tracing::warn!(left = %left, attempt, "shredding left deleted key material in the database files");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, attempt, "shredding deleted key material failed")
+                }
+            }
+        }
+        self.shred_pending.store(!done, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

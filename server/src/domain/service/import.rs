@@ -7,7 +7,7 @@
 use zeroize::Zeroizing;
 
 use super::{Caller, DomainError, KeyServer, Result, seal_version};
-use crate::domain::audit::{self, Record};
+use crate::domain::audit::Record;
 use crate::domain::keys::{
     DISABLED, ENABLED, EXTERNAL, PENDING_DELETION, PENDING_IMPORT, live, now_ms,
 };
@@ -247,9 +247,7 @@ impl KeyServer {
                 Some(&key.key_id),
             )
             .noted("the imported key material expired");
-            audit::append_in(tx.as_mut(), [record.clone()]).await?;
-            tx.commit().await?;
-            self.audit.stats().note([&record]);
+            self.commit_recorded(tx, record).await?;
             self.material_gone(&key.key_id).await;
             expired += 1;
         }
@@ -260,17 +258,7 @@ impl KeyServer {
     /// database's files (what could not be shredded now, the sweeper tries again).
     async fn material_gone(&self, key_id: &str) {
         self.opened.forget(key_id);
-        match self.store.shred_deleted().await {
-            Ok(None) => {}
-            Ok(Some(left)) | Err(crate::store::StoreError::Backend(left)) => {
-                tracing::warn!(left = %left, "shredding after a material deletion is left to the sweeper");
-                self.shred_pending.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "shredding after a material deletion failed");
-                self.shred_pending.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-        }
+        self.shred().await;
     }
 }
 

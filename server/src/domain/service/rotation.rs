@@ -4,7 +4,7 @@
 //! to 25 times, and the list of rotations. Old versions stay: what they sealed still opens.
 
 use super::{Caller, DomainError, KeyServer, Result, seal_version};
-use crate::domain::audit::{self, Record};
+use crate::domain::audit::Record;
 use crate::domain::keys::{DISABLED, ENABLED, PENDING_DELETION, live, now_ms};
 use crate::domain::material;
 use crate::store::{KeyRow, KeyVersion};
@@ -170,9 +170,7 @@ impl KeyServer {
         let system = Caller::system("-");
         let record = Record::allowed(&system, "RotateKey", Some(&key.key_id))
             .noted(&format!("automatic rotation to version {next}"));
-        audit::append_in(tx.as_mut(), [record.clone()]).await?;
-        tx.commit().await?;
-        self.audit.stats().note([&record]);
+        self.commit_recorded(tx, record).await?;
         Ok(true)
     }
 
