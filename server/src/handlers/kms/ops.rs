@@ -30,6 +30,14 @@ pub(super) async fn run(
     input: Value,
 ) -> Result<Value> {
     let keys = &state.keys;
+    // A refusal of the request as sent, audited under the operation.
+    macro_rules! check {
+        ($checked:expr) => {
+            if let Err(e) = $checked {
+                return keys.refuse(caller, operation, e).await;
+            }
+        };
+    }
     macro_rules! parse {
         ($t:ty) => {
             match parse::<$t>(input) {
@@ -101,11 +109,7 @@ pub(super) async fn run(
         }
         "Decrypt" => {
             let r = parse!(Decrypt);
-            if r.recipient.is_some() {
-                let e =
-                    DomainError::Unsupported("Recipient (Nitro Enclaves) is not supported".into());
-                return keys.refuse(caller, operation, e).await;
-            }
+            check!(no_recipient(r.recipient.as_ref()));
             let ciphertext = Ciphertext {
                 blob: &r.ciphertext_blob.0,
                 key_ref: r.key_id.as_deref(),
@@ -143,11 +147,7 @@ pub(super) async fn run(
         }
         "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" => {
             let r = parse!(GenerateDataKey);
-            if r.recipient.is_some() {
-                let e =
-                    DomainError::Unsupported("Recipient (Nitro Enclaves) is not supported".into());
-                return keys.refuse(caller, operation, e).await;
-            }
+            check!(no_recipient(r.recipient.as_ref()));
             let length = match (r.number_of_bytes, r.key_spec.as_deref()) {
                 (Some(n), None) => DataKeyLength::Bytes(n),
                 (None, Some("AES_256")) => DataKeyLength::Spec(32),
@@ -179,11 +179,7 @@ pub(super) async fn run(
         }
         "GenerateDataKeyPair" | "GenerateDataKeyPairWithoutPlaintext" => {
             let r = parse!(GenerateDataKeyPair);
-            if r.recipient.is_some() {
-                let e =
-                    DomainError::Unsupported("Recipient (Nitro Enclaves) is not supported".into());
-                return keys.refuse(caller, operation, e).await;
-            }
+            check!(no_recipient(r.recipient.as_ref()));
             let target =
                 Target { key_ref: &r.key_id, context: &r.encryption_context, algorithm: None };
             let with_plaintext = operation == "GenerateDataKeyPair";
@@ -246,11 +242,7 @@ pub(super) async fn run(
         }
         "TagResource" => {
             let r = parse!(TagResource);
-            let mut tags = BTreeMap::new();
-            for t in r.tags {
-                tags.insert(t.tag_key, t.tag_value);
-            }
-            keys.retag(caller, &r.key_id, tags, Vec::new()).await?;
+            keys.retag(caller, &r.key_id, tag_map(r.tags), Vec::new()).await?;
             Ok(json!({}))
         }
         "UntagResource" => {
@@ -395,11 +387,7 @@ pub(super) async fn run(
         }
         "DeriveSharedSecret" => {
             let r = parse!(Derive);
-            if r.recipient.is_some() {
-                let e =
-                    DomainError::Unsupported("Recipient (Nitro Enclaves) is not supported".into());
-                return keys.refuse(caller, operation, e).await;
-            }
+            check!(no_recipient(r.recipient.as_ref()));
             let (arn, secret) = keys
                 .derive_shared_secret(
                     caller,
@@ -492,10 +480,7 @@ pub(super) async fn run(
         }
         "ReplicateKey" => {
             let r = parse!(ReplicateKey);
-            let mut tags = BTreeMap::new();
-            for t in r.tags {
-                tags.insert(t.tag_key, t.tag_value);
-            }
+            let tags = tag_map(r.tags);
             let policy = match r.policy.as_deref().map(policy_document).transpose() {
                 Ok(p) => p,
                 Err(e) => return keys.refuse(caller, operation, e).await,
@@ -582,6 +567,21 @@ async fn create_key(state: &AppState, caller: &Caller, r: CreateKey) -> Result<V
     };
     let m = keys.create_key(caller, new).await?;
     Ok(json!({ "KeyMetadata": metadata(state, &m).await? }))
+}
+
+/// Refuses a Nitro Enclaves `Recipient`, which this server does not attest.
+fn no_recipient(recipient: Option<&Value>) -> Result<()> {
+    match recipient {
+        Some(_) => {
+            Err(DomainError::Unsupported("Recipient (Nitro Enclaves) is not supported".into()))
+        }
+        None => Ok(()),
+    }
+}
+
+/// AWS's tag list as a map (a key given twice: the last value).
+fn tag_map(tags: Vec<Tag>) -> BTreeMap<String, String> {
+    tags.into_iter().map(|t| (t.tag_key, t.tag_value)).collect()
 }
 
 /// A key policy as PutKeyPolicy and CreateKey take it: JSON text (duplicate keys refused,
