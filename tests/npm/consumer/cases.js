@@ -161,7 +161,7 @@ const roundTrips = [
                 wrappingKeys: () => [wrappingKey],
                 async unwrap(edk, headerBytes, options) {
                     seen.push({ edk, headerBytes, options });
-                    return inner.unwrap(edk, headerBytes);
+                    return inner.unwrap(edk, headerBytes, options);
                 },
             };
             const { result } = await ctx.cd.encrypt(custom, bytes(10));
