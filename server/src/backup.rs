@@ -18,8 +18,8 @@ use crate::domain::audit::{self, Record};
 use crate::domain::{Caller, DomainError, secrets};
 use crate::settings::DataSettings;
 use crate::store::{
-    self, AccessKeyRow, AliasRow, AuditRow, GrantRow, KeyRow, KeyVersion, MetaRow, ObjectRow,
-    ReplicaRow, Snapshot, TokenRow,
+    self, AccessKeyRow, AliasRow, AuditRow, GrantRow, KeyRow, KeyVersion, MaterialRow, MetaRow,
+    ObjectRow, ReplicaRow, Snapshot, TokenRow,
 };
 
 /// A database URL as it may be shown: without a password.
@@ -44,8 +44,12 @@ struct File {
     version: u32,
     created: String,
     meta: Vec<(String, String)>,
-    keys: Vec<KeyRow>,
+    keys: Vec<KeyEntry>,
     versions: Vec<KeyVersion>,
+    /// Imported materials (in backups made before keys had several: each key's one
+    /// fingerprint, in its row).
+    #[serde(default)]
+    materials: Vec<MaterialRow>,
     aliases: Vec<AliasEntry>,
     tokens: Vec<TokenRow>,
     /// Access keys, their secrets still sealed under the root key.
@@ -65,6 +69,29 @@ struct File {
     /// chain is checked against what was signed before the backup (`audit verify`).
     #[serde(default)]
     digests: Vec<(i64, i64, String)>,
+}
+
+/// A key as backups write it: its row, and in backups made before keys had several imported
+/// materials, the fingerprint of its one.
+#[derive(Serialize, Deserialize)]
+struct KeyEntry {
+    #[serde(flatten)]
+    row: KeyRow,
+    #[serde(default, skip_serializing)]
+    material_fingerprint: Option<String>,
+}
+
+/// An older backup's key with imported material: that material as its version 1.
+fn first_material(entry: &KeyEntry) -> Option<MaterialRow> {
+    entry.material_fingerprint.as_ref().map(|fingerprint| MaterialRow {
+        key_id: entry.row.key_id.clone(),
+        version: 1,
+        fingerprint: fingerprint.clone(),
+        description: String::new(),
+        expiration_model: entry.row.expiration_model.clone(),
+        valid_to: entry.row.valid_to,
+        rotated_at: None,
+    })
 }
 
 /// An alias as backups write it: a row, or (in backups made before aliases had a region and
@@ -124,8 +151,9 @@ pub async fn backup(data: &DataSettings, out: &Path) -> Result<Counts, DomainErr
         version: VERSION,
         created: crate::domain::keys::rfc3339(crate::domain::keys::now_ms()),
         meta: s.meta.into_iter().map(|m| (m.name, b64(&m.value))).collect(),
-        keys: s.keys,
+        keys: s.keys.into_iter().map(|row| KeyEntry { row, material_fingerprint: None }).collect(),
         versions: s.versions,
+        materials: s.materials,
         aliases: s.aliases.into_iter().map(AliasEntry::Row).collect(),
         tokens: s.tokens,
         access_keys: s.access_keys,
@@ -182,7 +210,12 @@ pub async fn restore(data: &DataSettings, input: &Path) -> Result<Counts, Domain
             .into_iter()
             .map(|(name, v)| Ok(MetaRow { name, value: unb64(&v)? }))
             .collect::<Result<_, DomainError>>()?,
-        keys: file.keys,
+        materials: if file.materials.is_empty() {
+            file.keys.iter().filter_map(first_material).collect()
+        } else {
+            file.materials
+        },
+        keys: file.keys.into_iter().map(|k| k.row).collect(),
         versions: file.versions,
         aliases: file.aliases.into_iter().map(AliasRow::from).collect(),
         tokens: file.tokens,

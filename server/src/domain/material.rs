@@ -468,7 +468,36 @@ pub(crate) fn imported(
     }
 }
 
-/// What ties a key to the one material it may hold: SHA-256 of the public key, or of the
+/// A key material's KeyMaterialId (64 hex digits, AWS's form), bound to the key: of imported
+/// material, derived from its fingerprint (the same material comes back under the same ID,
+/// and has another in another key); of material made here, from its version.
+pub(crate) fn material_id(key_id: &str, material: MaterialOf<'_>) -> String {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(b"cipherdrop-key-material-id-1\0");
+    ctx.update(key_id.as_bytes());
+    match material {
+        MaterialOf::Imported(fingerprint) => {
+            ctx.update(b"\0imported\0");
+            ctx.update(fingerprint.as_bytes());
+        }
+        MaterialOf::Version(version) => {
+            ctx.update(b"\0version\0");
+            ctx.update(&version.to_be_bytes());
+        }
+    }
+    super::secrets::hex(ctx.finish().as_ref())
+}
+
+/// Which material a [`material_id`] names.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum MaterialOf<'a> {
+    /// Imported material, by fingerprint.
+    Imported(&'a str),
+    /// Material made here, by key version.
+    Version(i64),
+}
+
+/// What recognises imported material when it comes back: SHA-256 of the public key, or of the
 /// secret key with a label (a hash of a 256-bit random key reveals nothing of it).
 pub(crate) fn fingerprint(secret: &[u8], public: &[u8]) -> String {
     let d = if public.is_empty() {

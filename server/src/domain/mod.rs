@@ -17,8 +17,8 @@ pub(crate) mod blob;
 pub use service::Resealed;
 pub(crate) use service::{
     Answer, Authentication, Ciphertext, Constraints, DataKeyLength, DigestOptions, EdkSelector,
-    Grant, GrantRef, Import, KeyServer, NewGrant, NewKey, NewReplica, Sealed, Target, Unwrapped,
-    require_admin,
+    Grant, GrantRef, Import, KeyServer, MaterialAnswer, NewGrant, NewKey, NewReplica,
+    RotationEntry, Sealed, Target, Unwrapped, require_admin,
 };
 
 /// The principal whose token `serve` creates on first start; it may create keys, aliases and

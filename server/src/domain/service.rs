@@ -42,8 +42,9 @@ use rotation::{AUTOMATIC, MAX_ON_DEMAND_ROTATIONS, ON_DEMAND};
 
 pub(crate) use envelope::{Ciphertext, DataKeyLength, Sealed, Target};
 pub(crate) use grants::{Constraints, Grant, GrantRef, NewGrant};
-pub(crate) use import::Import;
+pub(crate) use import::{Import, MaterialAnswer};
 pub(crate) use multi_region::NewReplica;
+pub(crate) use rotation::RotationEntry;
 
 type Result<T> = std::result::Result<T, DomainError>;
 
@@ -683,7 +684,6 @@ impl KeyServer {
             next_rotation: None,
             valid_to: None,
             expiration_model: None,
-            material_fingerprint: None,
             multi_region: req.multi_region,
             primary_region: req.multi_region.then_some(region),
         };
@@ -941,7 +941,8 @@ impl KeyServer {
                     .versions_of(&key.key_id)
                     .await?
                     .iter()
-                    .filter(|v| v.version > 1 && v.rotation_type.as_deref() != Some(AUTOMATIC))
+                    .filter(|v| v.version > 1 && v.version <= key.current_version)
+                    .filter(|v| v.rotation_type.as_deref() != Some(AUTOMATIC))
                     .count();
                 if on_demand >= MAX_ON_DEMAND_ROTATIONS {
                     return Err(DomainError::LimitExceeded(format!(
@@ -958,8 +959,14 @@ impl KeyServer {
             Ok(key) => key,
             Err(e) => return self.refuse(caller, action, e).await,
         };
-        let spec = key.key_spec.clone();
-        let (pkcs8, spki) = self.crypto.run(move || material::generate(&spec)).await?;
+        // Imported material rotates to material imported for it; other keys to new material
+        // made here.
+        let made = if key.origin == EXTERNAL {
+            None
+        } else {
+            let spec = key.key_spec.clone();
+            Some(self.crypto.run(move || material::generate(&spec)).await?)
+        };
         let root = self.root.clone();
         let key_id = key.key_id.clone();
         let (who, key_ref) = (caller.clone(), key_ref.to_string());
@@ -971,11 +978,16 @@ impl KeyServer {
                 *seen = Some(key.key_id.clone());
                 authorize(&account, &who, &key, action)?;
                 key.require_enabled()?;
-                let next = key.current_version + 1;
-                let mut version = seal_version(&root, &key.key_id, next, &pkcs8, spki)?;
-                version.rotation_type = Some(ON_DEMAND.into());
-                tx.insert_version(&version).await?;
-                key.current_version = next;
+                match made {
+                    None => import::rotate_to_pending(tx, &mut key).await?,
+                    Some((pkcs8, spki)) => {
+                        let next = key.current_version + 1;
+                        let mut version = seal_version(&root, &key.key_id, next, &pkcs8, spki)?;
+                        version.rotation_type = Some(ON_DEMAND.into());
+                        tx.insert_version(&version).await?;
+                        key.current_version = next;
+                    }
+                }
                 tx.update_key(&key).await?;
                 Ok(key.metadata(&account))
             })

@@ -97,15 +97,14 @@ pub struct KeyRow {
     /// When automatic rotation is next due (milliseconds since the epoch), when it is on.
     #[serde(default)]
     pub next_rotation: Option<i64>,
-    /// Imported material: when it expires (milliseconds since the epoch), if it does.
+    /// Imported material: the earliest expiry of the key's own (not pending) materials
+    /// (milliseconds since the epoch), if one expires; `None` while one of them is missing.
     #[serde(default)]
     pub valid_to: Option<i64>,
-    /// Imported material: `KEY_MATERIAL_EXPIRES` or `KEY_MATERIAL_DOES_NOT_EXPIRE`.
+    /// Imported material: `KEY_MATERIAL_EXPIRES` (one of its own materials expires) or
+    /// `KEY_MATERIAL_DOES_NOT_EXPIRE`; `None` while one of them is missing.
     #[serde(default)]
     pub expiration_model: Option<String>,
-    /// Imported material: the fingerprint of the one material the key may hold.
-    #[serde(default)]
-    pub material_fingerprint: Option<String>,
     /// Whether it is a multi-Region key (`mrk-` ID).
     #[serde(default)]
     pub multi_region: bool,
@@ -191,6 +190,26 @@ pub struct KeyVersion {
     /// an on-demand rotation from before rotation types were kept).
     #[serde(default)]
     pub rotation_type: Option<String>,
+}
+
+/// One imported material of a key of Origin EXTERNAL, held now or before (its sealed copy is
+/// the key's version `version` while it is imported).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MaterialRow {
+    /// Key ID.
+    pub key_id: String,
+    /// The key version it is.
+    pub version: i64,
+    /// What recognises it when it is imported again (no secret: a digest).
+    pub fingerprint: String,
+    /// KeyMaterialDescription.
+    pub description: String,
+    /// `KEY_MATERIAL_EXPIRES` or `KEY_MATERIAL_DOES_NOT_EXPIRE`; `None`: not imported now.
+    pub expiration_model: Option<String>,
+    /// When it expires (milliseconds since the epoch), if it does.
+    pub valid_to: Option<i64>,
+    /// When a rotation made it current (`None`: the first, or pending rotation).
+    pub rotated_at: Option<i64>,
 }
 
 /// An alias row.
@@ -333,6 +352,8 @@ pub struct Snapshot {
     pub keys: Vec<KeyRow>,
     /// Key versions (sealed).
     pub versions: Vec<KeyVersion>,
+    /// Imported materials.
+    pub materials: Vec<MaterialRow>,
     /// Aliases.
     pub aliases: Vec<AliasRow>,
     /// Token hashes.
@@ -372,6 +393,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn replica_regions(&self, key_id: &str) -> Result<Vec<String>>;
     /// The import parameters an import token names.
     async fn import_parameters(&self, import_token: &str) -> Result<Option<ImportParameters>>;
+    /// A key's imported materials, by version.
+    async fn materials_of(&self, key_id: &str) -> Result<Vec<MaterialRow>>;
+    /// Imported materials whose expiry has come by `now`: (key ID, region, version).
+    async fn due_materials(&self, now: i64) -> Result<Vec<(String, String, i64)>>;
     /// A key by ID with one of its versions, in one round trip (the unwrap path).
     async fn key_with_version(
         &self,
@@ -449,10 +474,16 @@ pub trait WriteTx: Send {
     async fn swap_primary(&mut self, key_id: &str, new_region: &str) -> Result<()>;
     /// Deletes a key with its versions and aliases.
     async fn delete_key(&mut self, key_id: &str) -> Result<()>;
-    /// Deletes every version of a key (imported material deleted or expired).
-    async fn delete_versions(&mut self, key_id: &str) -> Result<()>;
     /// Stores import parameters.
     async fn insert_import_parameters(&mut self, p: &ImportParameters) -> Result<()>;
+    /// A key's imported materials, by version, as of this transaction.
+    async fn materials_of(&mut self, key_id: &str) -> Result<Vec<MaterialRow>>;
+    /// Inserts or replaces an imported material's row.
+    async fn put_material(&mut self, m: &MaterialRow) -> Result<()>;
+    /// Forgets an imported material (one pending rotation that goes).
+    async fn delete_material(&mut self, key_id: &str, version: i64) -> Result<()>;
+    /// Deletes one version's sealed material.
+    async fn delete_version(&mut self, key_id: &str, version: i64) -> Result<()>;
     /// An alias's target in `region`.
     async fn alias(&mut self, region: &str, alias_name: &str) -> Result<Option<AliasRow>>;
     /// Creates or retargets an alias.

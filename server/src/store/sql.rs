@@ -12,7 +12,8 @@ use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 use super::{
     AccessKeyRow, AliasRow, AuditRow, ChainHead, GrantRow, ImportParameters, KeyRow, KeyVersion,
-    MetaRow, ObjectRow, ReplicaRow, Result, Snapshot, Store, StoreError, TokenRow, WriteTx,
+    MaterialRow, MetaRow, ObjectRow, ReplicaRow, Result, Snapshot, Store, StoreError, TokenRow,
+    WriteTx,
 };
 
 /// Column lists, in the order the row decoders below read them, for statements that
@@ -21,12 +22,17 @@ macro_rules! key_columns {
     () => {
         "key_id, description, key_spec, key_usage, state, deletion_date, created_at, \
          current_version, tags, policy, region, origin, rotation_period_days, next_rotation, \
-         valid_to, expiration_model, material_fingerprint, multi_region"
+         valid_to, expiration_model, multi_region"
     };
 }
 macro_rules! version_columns {
     () => {
         "key_id, version, public_der, private_sealed, created_at, rotation_type"
+    };
+}
+macro_rules! material_columns {
+    () => {
+        "key_id, version, fingerprint, description, expiration_model, valid_to, rotated_at"
     };
 }
 macro_rules! token_columns {
@@ -174,7 +180,6 @@ fn key_row(r: &AnyRow) -> Result<KeyRow> {
         next_rotation: get(r, "next_rotation")?,
         valid_to: get(r, "valid_to")?,
         expiration_model: get(r, "expiration_model")?,
-        material_fingerprint: get(r, "material_fingerprint")?,
         multi_region: get::<i64>(r, "multi_region")? != 0,
         primary_region: None,
     })
@@ -196,6 +201,18 @@ fn version_row(r: &AnyRow) -> Result<KeyVersion> {
         private_sealed: get(r, "private_sealed")?,
         created_at: get(r, "created_at")?,
         rotation_type: get(r, "rotation_type")?,
+    })
+}
+
+fn material_row(r: &AnyRow) -> Result<MaterialRow> {
+    Ok(MaterialRow {
+        key_id: get(r, "key_id")?,
+        version: get(r, "version")?,
+        fingerprint: get(r, "fingerprint")?,
+        description: get(r, "description")?,
+        expiration_model: get(r, "expiration_model")?,
+        valid_to: get(r, "valid_to")?,
+        rotated_at: get(r, "rotated_at")?,
     })
 }
 
@@ -338,7 +355,7 @@ macro_rules! replica_columns {
         "k.key_id, r.description, k.key_spec, k.key_usage, r.state, r.deletion_date, \
          r.created_at, k.current_version, r.tags, r.policy, r.region, k.origin, \
          k.rotation_period_days, k.next_rotation, k.valid_to, k.expiration_model, \
-         k.material_fingerprint, k.multi_region, k.region AS primary_region \
+         k.multi_region, k.region AS primary_region \
          FROM replica_keys r JOIN keys k ON k.key_id = r.key_id"
     };
 }
@@ -442,7 +459,7 @@ async fn insert_key<'c, E: Executor<'c, Database = Any>>(e: E, key: &KeyRow) -> 
     sqlx::query(concat!(
         "INSERT INTO keys (",
         key_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
     ))
     .bind(key.key_id.clone())
     .bind(key.description.clone())
@@ -460,7 +477,6 @@ async fn insert_key<'c, E: Executor<'c, Database = Any>>(e: E, key: &KeyRow) -> 
     .bind(key.next_rotation)
     .bind(key.valid_to)
     .bind(key.expiration_model.clone())
-    .bind(key.material_fingerprint.clone())
     .bind(i64::from(key.multi_region))
     .execute(e)
     .await
@@ -484,6 +500,44 @@ async fn insert_version<'c, E: Executor<'c, Database = Any>>(e: E, v: &KeyVersio
     .await
     .map_err(classify)?;
     Ok(())
+}
+
+async fn put_material<'c, E: Executor<'c, Database = Any>>(e: E, m: &MaterialRow) -> Result<()> {
+    sqlx::query(concat!(
+        "INSERT INTO key_materials (",
+        material_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (key_id, version) DO UPDATE SET fingerprint = excluded.fingerprint, \
+         description = excluded.description, expiration_model = excluded.expiration_model, \
+         valid_to = excluded.valid_to, rotated_at = excluded.rotated_at"
+    ))
+    .bind(m.key_id.clone())
+    .bind(m.version)
+    .bind(m.fingerprint.clone())
+    .bind(m.description.clone())
+    .bind(m.expiration_model.clone())
+    .bind(m.valid_to)
+    .bind(m.rotated_at)
+    .execute(e)
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+async fn fetch_materials<'c, E: Executor<'c, Database = Any>>(
+    e: E,
+    key_id: &str,
+) -> Result<Vec<MaterialRow>> {
+    let all = sqlx::query(concat!(
+        "SELECT ",
+        material_columns!(),
+        " FROM key_materials WHERE key_id = $1 ORDER BY version"
+    ))
+    .bind(key_id.to_string())
+    .fetch_all(e)
+    .await
+    .map_err(classify)?;
+    rows(all, material_row)
 }
 
 async fn put_alias<'c, E: Executor<'c, Database = Any>>(e: E, a: &AliasRow) -> Result<()> {
@@ -642,6 +696,24 @@ impl Store for SqlStore {
         rows(all, version_row)
     }
 
+    async fn materials_of(&self, key_id: &str) -> Result<Vec<MaterialRow>> {
+        fetch_materials(&self.pool, key_id).await
+    }
+
+    async fn due_materials(&self, now: i64) -> Result<Vec<(String, String, i64)>> {
+        let all = sqlx::query(
+            "SELECT m.key_id, k.region, m.version FROM key_materials m \
+             JOIN keys k ON k.key_id = m.key_id \
+             WHERE m.expiration_model IS NOT NULL AND m.valid_to <= $1 \
+             ORDER BY m.key_id, m.version",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(classify)?;
+        all.iter().map(|r| Ok((get(r, "key_id")?, get(r, "region")?, get(r, "version")?))).collect()
+    }
+
     async fn replica_regions(&self, key_id: &str) -> Result<Vec<String>> {
         let all = sqlx::query("SELECT region FROM replica_keys WHERE key_id = $1 ORDER BY region")
             .bind(key_id.to_string())
@@ -695,7 +767,7 @@ impl Store for SqlStore {
             "SELECT k.key_id, k.description, k.key_spec, k.key_usage, k.state, k.deletion_date, \
              k.created_at, k.current_version, k.tags, k.policy, k.region, k.origin, \
              k.rotation_period_days, k.next_rotation, k.valid_to, k.expiration_model, \
-             k.material_fingerprint, k.multi_region, v.version AS v_version, v.rotation_type, \
+             k.multi_region, v.version AS v_version, v.rotation_type, \
              v.public_der, v.private_sealed, v.created_at AS v_created_at \
              FROM keys k LEFT JOIN key_versions v ON v.key_id = k.key_id AND v.version = $2 \
              WHERE k.key_id = $1",
@@ -875,6 +947,18 @@ impl Store for SqlStore {
             .await?,
             version_row,
         )?;
+        let materials = rows(
+            all(
+                &mut tx,
+                concat!(
+                    "SELECT ",
+                    material_columns!(),
+                    " FROM key_materials ORDER BY key_id, version"
+                ),
+            )
+            .await?,
+            material_row,
+        )?;
         let aliases = rows(
             all(
                 &mut tx,
@@ -933,6 +1017,7 @@ impl Store for SqlStore {
             meta,
             keys,
             versions,
+            materials,
             aliases,
             tokens,
             access_keys,
@@ -970,6 +1055,9 @@ impl Store for SqlStore {
         }
         for v in &s.versions {
             insert_version(&mut *tx.tx, v).await?;
+        }
+        for m in &s.materials {
+            put_material(&mut *tx.tx, m).await?;
         }
         for a in &s.aliases {
             put_alias(&mut *tx.tx, a).await?;
@@ -1155,7 +1243,7 @@ impl WriteTx for SqlWrite {
         sqlx::query(
             "UPDATE keys SET state = $1, deletion_date = $2, current_version = $3, policy = $4, \
              description = $5, tags = $6, rotation_period_days = $7, next_rotation = $8, \
-             valid_to = $9, expiration_model = $10, material_fingerprint = $11 WHERE key_id = $12",
+             valid_to = $9, expiration_model = $10 WHERE key_id = $11",
         )
         .bind(key.state.clone())
         .bind(key.deletion_date)
@@ -1167,7 +1255,6 @@ impl WriteTx for SqlWrite {
         .bind(key.next_rotation)
         .bind(key.valid_to)
         .bind(key.expiration_model.clone())
-        .bind(key.material_fingerprint.clone())
         .bind(key.key_id.clone())
         .execute(&mut *self.tx)
         .await
@@ -1269,6 +1356,7 @@ impl WriteTx for SqlWrite {
             "DELETE FROM aliases WHERE key_id = $1",
             "DELETE FROM grants WHERE key_id = $1",
             "DELETE FROM import_parameters WHERE key_id = $1",
+            "DELETE FROM key_materials WHERE key_id = $1",
             "DELETE FROM key_versions WHERE key_id = $1",
             "DELETE FROM keys WHERE key_id = $1",
         ] {
@@ -1316,9 +1404,28 @@ impl WriteTx for SqlWrite {
         insert_access_key(&mut *self.tx, key).await
     }
 
-    async fn delete_versions(&mut self, key_id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM key_versions WHERE key_id = $1")
+    async fn materials_of(&mut self, key_id: &str) -> Result<Vec<MaterialRow>> {
+        fetch_materials(&mut *self.tx, key_id).await
+    }
+
+    async fn put_material(&mut self, m: &MaterialRow) -> Result<()> {
+        put_material(&mut *self.tx, m).await
+    }
+
+    async fn delete_material(&mut self, key_id: &str, version: i64) -> Result<()> {
+        sqlx::query("DELETE FROM key_materials WHERE key_id = $1 AND version = $2")
             .bind(key_id.to_string())
+            .bind(version)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn delete_version(&mut self, key_id: &str, version: i64) -> Result<()> {
+        sqlx::query("DELETE FROM key_versions WHERE key_id = $1 AND version = $2")
+            .bind(key_id.to_string())
+            .bind(version)
             .execute(&mut *self.tx)
             .await
             .map_err(classify)?;

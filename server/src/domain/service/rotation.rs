@@ -2,12 +2,14 @@
 //! of 90 to 2560 days, run by the server's sweeper (skipped while a key is disabled or
 //! pending deletion; an overdue key rotates when it is enabled again), on-demand rotation up
 //! to 25 times, and the list of rotations. Old versions stay: what they sealed still opens.
+//! Keys for imported material rotate on demand only, to new material imported for it.
 
+use super::import::material_state;
 use super::{Caller, DomainError, KeyServer, Result, seal_version};
 use crate::domain::audit::Record;
-use crate::domain::keys::{DISABLED, ENABLED, PENDING_DELETION, live, now_ms};
-use crate::domain::material;
-use crate::store::{KeyRow, KeyVersion};
+use crate::domain::keys::{DISABLED, ENABLED, EXTERNAL, PENDING_DELETION, live, now_ms};
+use crate::domain::material::{self, MaterialOf};
+use crate::store::{KeyRow, MaterialRow};
 
 /// Rotation types, as ListKeyRotations names them.
 pub(super) const AUTOMATIC: &str = "AUTOMATIC";
@@ -32,22 +34,50 @@ pub(crate) struct RotationStatus {
     pub(crate) next: Option<i64>,
 }
 
-/// Refuses rotation settings on keys AWS does not rotate automatically.
-fn rotatable(key: &KeyRow) -> Result<()> {
+/// One key material as ListKeyRotations shows it.
+#[derive(Debug)]
+pub(crate) struct RotationEntry {
+    /// KeyMaterialId.
+    pub(crate) material_id: String,
+    /// KeyMaterialState.
+    pub(crate) state: &'static str,
+    /// When and how a rotation made it current (none for the first and one pending).
+    pub(crate) rotated: Option<(i64, String)>,
+    /// Of imported material: its row (import state, description, expiry).
+    pub(crate) imported: Option<MaterialRow>,
+}
+
+/// Refuses rotation of keys AWS does not rotate: replicas (their primary rotates), and keys
+/// other than symmetric ones.
+fn rotates(key: &KeyRow) -> Result<()> {
     if key.is_replica() {
         return Err(DomainError::Unsupported(format!(
             "key {} is a replica: its primary's rotation is its own",
             key.key_id
         )));
     }
-    if key.is_symmetric() && key.origin == "AWS_KMS" {
+    if key.is_symmetric() {
         Ok(())
     } else {
         Err(DomainError::Unsupported(format!(
-            "key {} is {}: automatic rotation is for symmetric keys made here",
+            "key {} is {}: only symmetric keys rotate",
             key.key_id, key.key_spec
         )))
     }
+}
+
+/// Refuses rotation settings on keys AWS does not rotate automatically: imported material
+/// rotates on demand only, when new material was imported.
+fn rotatable(key: &KeyRow) -> Result<()> {
+    rotates(key)?;
+    if key.origin == EXTERNAL {
+        return Err(DomainError::Unsupported(format!(
+            "key {} holds imported material: it rotates on demand only, to material imported \
+             with ImportType NEW_KEY_MATERIAL",
+            key.key_id
+        )));
+    }
+    Ok(())
 }
 
 impl KeyServer {
@@ -112,17 +142,57 @@ impl KeyServer {
         Ok(self.rotate_as(caller, key_ref, "RotateKeyOnDemand", true).await?.arn)
     }
 
-    /// ListKeyRotations: (key ARN, the versions after the first, oldest first).
+    /// ListKeyRotations: (key ARN, the materials after the first up to the current one, or
+    /// with `include` ALL_KEY_MATERIAL every one, oldest first).
     pub(crate) async fn rotations(
         &self,
         caller: &Caller,
         key_ref: &str,
-    ) -> Result<(String, Vec<KeyVersion>)> {
+        include: Option<&str>,
+    ) -> Result<(String, Vec<RotationEntry>)> {
         self.read_key(caller, key_ref, "ListKeyRotations", async |key| {
-            rotatable(&key)?;
-            let versions = self.store.versions_of(&key.key_id).await?;
-            let rotated = versions.into_iter().filter(|v| v.version > 1).collect();
-            Ok((key.arn(self.account()), rotated))
+            let all = match include {
+                None | Some("ROTATIONS_ONLY") => false,
+                Some("ALL_KEY_MATERIAL") => true,
+                Some(other) => {
+                    return Err(DomainError::invalid(format!(
+                        "IncludeKeyMaterial must be ALL_KEY_MATERIAL or ROTATIONS_ONLY, not \
+                         {other:?}"
+                    )));
+                }
+            };
+            rotates(&key)?;
+            let entries = if key.origin == EXTERNAL {
+                self.imported_rotations(&key, all)
+                    .await?
+                    .into_iter()
+                    .map(|m| RotationEntry {
+                        material_id: m.id,
+                        state: m.state,
+                        rotated: m.row.rotated_at.map(|t| (t, ON_DEMAND.to_string())),
+                        imported: Some(m.row),
+                    })
+                    .collect()
+            } else {
+                let versions = self.store.versions_of(&key.key_id).await?;
+                versions
+                    .into_iter()
+                    .filter(|v| all || v.version > 1)
+                    .map(|v| RotationEntry {
+                        material_id: material::material_id(
+                            &key.key_id,
+                            MaterialOf::Version(v.version),
+                        ),
+                        state: material_state(v.version, key.current_version),
+                        // Versions rotated before rotation types were kept were on demand.
+                        rotated: (v.version > 1).then(|| {
+                            (v.created_at, v.rotation_type.unwrap_or_else(|| ON_DEMAND.into()))
+                        }),
+                        imported: None,
+                    })
+                    .collect()
+            };
+            Ok((key.arn(self.account()), entries))
         })
         .await
     }

@@ -14,8 +14,8 @@ use crate::domain::keys::KeyMetadata;
 use crate::domain::material::Message;
 use crate::domain::policy::{PolicyDocument, aws_default_policy};
 use crate::domain::{
-    Caller, Ciphertext, Constraints, DataKeyLength, DomainError, Grant, GrantRef, Import, NewGrant,
-    NewKey, NewReplica, Sealed, Target,
+    Caller, Ciphertext, Constraints, DataKeyLength, DomainError, Grant, GrantRef, Import,
+    MaterialAnswer, NewGrant, NewKey, NewReplica, RotationEntry, Sealed, Target,
 };
 use crate::state::AppState;
 
@@ -429,18 +429,11 @@ pub(super) async fn run(
             Ok(json!({ "KeyId": keys.rotate_on_demand(caller, &r.key_id).await? }))
         }
         "ListKeyRotations" => {
-            let r = parse!(KeyPage);
-            let (arn, versions) = keys.rotations(caller, &r.key_id).await?;
-            let (page, next) = page(&versions, &r.page, 1000)?;
-            let listed: Vec<Value> = page
-                .iter()
-                .map(|v| {
-                    json!({
-                        "KeyId": arn, "RotationDate": seconds(v.created_at),
-                        "RotationType": v.rotation_type.as_deref().unwrap_or("ON_DEMAND"),
-                    })
-                })
-                .collect();
+            let r = parse!(ListKeyRotations);
+            let include = r.include_key_material.as_deref();
+            let (arn, entries) = keys.rotations(caller, &r.key_id, include).await?;
+            let (page, next) = page(&entries, &r.page, 1000)?;
+            let listed: Vec<Value> = page.iter().map(|e| rotation_json(&arn, e)).collect();
             Ok(paged(json!({ "Rotations": listed }), next))
         }
         "GetParametersForImport" => {
@@ -469,14 +462,16 @@ pub(super) async fn run(
                 encrypted: &r.encrypted_key_material.0,
                 expiration_model: r.expiration_model.as_deref(),
                 valid_to,
+                import_type: r.import_type.as_deref(),
+                material_id: r.key_material_id.as_deref(),
+                description: r.key_material_description.as_deref(),
             };
-            keys.import_key_material(caller, &r.key_id, import).await?;
-            Ok(json!({}))
+            Ok(material_json(keys.import_key_material(caller, &r.key_id, import).await?))
         }
         "DeleteImportedKeyMaterial" => {
-            let r = parse!(KeyOnly);
-            keys.delete_imported_material(caller, &r.key_id).await?;
-            Ok(json!({}))
+            let r = parse!(DeleteImportedMaterial);
+            let id = r.key_material_id.as_deref();
+            Ok(material_json(keys.delete_imported_material(caller, &r.key_id, id).await?))
         }
         "ReplicateKey" => {
             let r = parse!(ReplicateKey);
@@ -603,6 +598,9 @@ fn default_policy_name(name: Option<&str>) -> Result<()> {
 /// DescribeKey's KeyMetadata, with a multi-Region key's family.
 async fn metadata(state: &AppState, m: &KeyMetadata) -> Result<Value> {
     let mut out = single_region_metadata(m);
+    if let Some(id) = state.keys.current_material_id(m).await? {
+        out["CurrentKeyMaterialId"] = json!(id);
+    }
     if let Some(config) = state.keys.multi_region_config(m).await? {
         let arn_region = |(arn, region): &(String, String)| json!({ "Arn": arn, "Region": region });
         out["MultiRegion"] = Value::Bool(true);
@@ -613,6 +611,38 @@ async fn metadata(state: &AppState, m: &KeyMetadata) -> Result<Value> {
         });
     }
     Ok(out)
+}
+
+/// ImportKeyMaterial's and DeleteImportedKeyMaterial's answer.
+fn material_json(a: MaterialAnswer) -> Value {
+    let mut out = json!({ "KeyId": a.key_arn });
+    if let Some(id) = a.material_id {
+        out["KeyMaterialId"] = json!(id);
+    }
+    out
+}
+
+/// A RotationsListEntry; of imported material with its import state, description and expiry.
+fn rotation_json(key_arn: &str, e: &RotationEntry) -> Value {
+    let mut out = json!({
+        "KeyId": key_arn, "KeyMaterialId": e.material_id, "KeyMaterialState": e.state,
+    });
+    if let Some((date, kind)) = &e.rotated {
+        out["RotationDate"] = json!(seconds(*date));
+        out["RotationType"] = json!(kind);
+    }
+    if let Some(m) = &e.imported {
+        out["KeyMaterialDescription"] = json!(m.description);
+        let imported = if m.expiration_model.is_some() { "IMPORTED" } else { "PENDING_IMPORT" };
+        out["ImportState"] = json!(imported);
+        if let Some(model) = &m.expiration_model {
+            out["ExpirationModel"] = json!(model);
+        }
+        if let Some(t) = m.valid_to {
+            out["ValidTo"] = json!(seconds(t));
+        }
+    }
+    out
 }
 
 /// KeyMetadata without the multi-Region family.
@@ -1031,6 +1061,25 @@ struct ImportMaterial {
     /// Epoch seconds, as the JSON 1.1 protocol writes timestamps.
     valid_to: Option<f64>,
     expiration_model: Option<String>,
+    import_type: Option<String>,
+    key_material_id: Option<String>,
+    key_material_description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DeleteImportedMaterial {
+    key_id: String,
+    key_material_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListKeyRotations {
+    key_id: String,
+    include_key_material: Option<String>,
+    #[serde(flatten)]
+    page: Page,
 }
 
 #[derive(Debug, Deserialize)]
