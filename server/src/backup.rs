@@ -238,3 +238,26 @@ pub async fn restore(data: &DataSettings, input: &Path) -> Result<Counts, Domain
     tx.commit().await?;
     Ok(counts)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_backups_one_fingerprint_becomes_version_1() {
+        let old = serde_json::json!({
+            "key_id": "k", "description": "", "key_spec": "SYMMETRIC_DEFAULT",
+            "key_usage": "ENCRYPT_DECRYPT", "state": "Enabled", "deletion_date": null,
+            "created_at": 1, "current_version": 1, "tags": "{}", "policy": "{}",
+            "origin": "EXTERNAL", "valid_to": 99, "expiration_model": "KEY_MATERIAL_EXPIRES",
+            "material_fingerprint": "ab",
+        });
+        let entry: KeyEntry = serde_json::from_value(old).unwrap();
+        let m = first_material(&entry).unwrap();
+        assert_eq!((m.version, m.fingerprint.as_str(), m.valid_to), (1, "ab", Some(99)));
+        assert_eq!(m.expiration_model.as_deref(), Some("KEY_MATERIAL_EXPIRES"));
+        let written = serde_json::to_value(KeyEntry { row: entry.row, material_fingerprint: None });
+        assert!(written.unwrap().get("material_fingerprint").is_none(), "new backups: materials");
+    }
+}

@@ -841,9 +841,8 @@ def import_material(kms, work, key, material, algorithm="RSA_AES_KEY_WRAP_SHA_25
                                            WrappingKeySpec=spec)
     wrapped = wrap_with_openssl(work, params["PublicKey"], material, algorithm)
     kwargs.setdefault("ExpirationModel", "KEY_MATERIAL_DOES_NOT_EXPIRE")
-    kms.import_key_material(KeyId=key, ImportToken=params["ImportToken"],
-                            EncryptedKeyMaterial=wrapped, **kwargs)
-    return params
+    return kms.import_key_material(KeyId=key, ImportToken=params["ImportToken"],
+                                   EncryptedKeyMaterial=wrapped, **kwargs)
 
 
 @case
@@ -983,6 +982,266 @@ def imported_material_expires_on_its_date(s):
             assert "expired" in expired[0]["detail"], expired
     finally:
         again.stop()
+
+
+def materials(kms, key):
+    """ListKeyRotations with every material: {KeyMaterialId: entry}, in version order."""
+    listed = kms.list_key_rotations(KeyId=key, IncludeKeyMaterial="ALL_KEY_MATERIAL")
+    return {r["KeyMaterialId"]: r for r in listed["Rotations"]}
+
+
+@case
+def imported_material_rotates_on_demand_to_new_material(s):
+    import datetime
+    kms = client(s)
+    work = s.work / "import-rotation"
+    work.mkdir()
+    key = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    first, second = os.urandom(32), os.urandom(32)
+    fails("IncorrectKeyMaterialException", import_material, kms, work, key, first,
+          ImportType="EXISTING_KEY_MATERIAL")
+    r = import_material(kms, work, key, first, ImportType="NEW_KEY_MATERIAL",
+                        KeyMaterialDescription="first one")
+    first_id = r["KeyMaterialId"]
+    assert r["KeyId"] == arn(key) and len(first_id) == 64, r
+    m = kms.describe_key(KeyId=key)["KeyMetadata"]
+    assert m["CurrentKeyMaterialId"] == first_id and m["KeyState"] == "Enabled", m
+    old = kms.encrypt(KeyId=key, Plaintext=b"old", EncryptionContext={"k": "v"})["CiphertextBlob"]
+    msg = fails("KMSInvalidStateException", kms.rotate_key_on_demand, KeyId=key)
+    assert "NEW_KEY_MATERIAL" in msg, msg
+    fails("IncorrectKeyMaterialException", import_material, kms, work, key, first,
+          ImportType="NEW_KEY_MATERIAL")
+    fails("ValidationException", import_material, kms, work, key, first,
+          ImportType="NEW_KEY_MATERIAL", KeyMaterialId=first_id)
+    # New material waits, pending rotation: nothing is encrypted under it yet.
+    in_30_days = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=30)
+    r = import_material(kms, work, key, second, ImportType="NEW_KEY_MATERIAL",
+                        KeyMaterialDescription="second one",
+                        ExpirationModel="KEY_MATERIAL_EXPIRES", ValidTo=in_30_days)
+    second_id = r["KeyMaterialId"]
+    assert second_id != first_id, r
+    m = kms.describe_key(KeyId=key)["KeyMetadata"]
+    assert m["CurrentKeyMaterialId"] == first_id, m
+    assert m["ExpirationModel"] == "KEY_MATERIAL_DOES_NOT_EXPIRE" and "ValidTo" not in m, m
+    assert kms.list_key_rotations(KeyId=key)["Rotations"] == []
+    listed = materials(kms, key)
+    assert list(listed) == [first_id, second_id], listed
+    one, two = listed[first_id], listed[second_id]
+    assert (one["KeyMaterialState"], one["ImportState"], one["KeyMaterialDescription"],
+            one["ExpirationModel"]) == ("CURRENT", "IMPORTED", "first one",
+                                        "KEY_MATERIAL_DOES_NOT_EXPIRE"), one
+    assert (two["KeyMaterialState"], two["ImportState"], two["KeyMaterialDescription"],
+            two["ExpirationModel"]) == ("PENDING_ROTATION", "IMPORTED", "second one",
+                                        "KEY_MATERIAL_EXPIRES"), two
+    assert abs((two["ValidTo"] - in_30_days).total_seconds()) < 2, two
+    assert not {"RotationDate", "RotationType", "ValidTo"} & set(one), one
+    assert not {"RotationDate", "RotationType"} & set(two), two
+    # One new material waits at a time (AWS: delete it to import other material instead).
+    fails("KMSInvalidStateException", import_material, kms, work, key, os.urandom(32),
+          ImportType="NEW_KEY_MATERIAL")
+    assert kms.rotate_key_on_demand(KeyId=key)["KeyId"] == arn(key)
+    m = kms.describe_key(KeyId=key)["KeyMetadata"]
+    assert m["CurrentKeyMaterialId"] == second_id, m
+    assert m["ExpirationModel"] == "KEY_MATERIAL_EXPIRES", m
+    assert abs((m["ValidTo"] - in_30_days).total_seconds()) < 2, "the earliest expiry of its own"
+    new = kms.encrypt(KeyId=key, Plaintext=b"new", EncryptionContext={"k": "v"})["CiphertextBlob"]
+    assert new[17:21] == (2).to_bytes(4, "big") and old[17:21] == (1).to_bytes(4, "big")
+    for blob, plain in ((old, b"old"), (new, b"new")):
+        assert kms.decrypt(CiphertextBlob=blob, EncryptionContext={"k": "v"})["Plaintext"] == plain
+    rotations = kms.list_key_rotations(KeyId=key)["Rotations"]
+    assert [(r["KeyMaterialId"], r["KeyMaterialState"], r["RotationType"]) for r in rotations
+            ] == [(second_id, "CURRENT", "ON_DEMAND")], rotations
+    assert abs(rotations[0]["RotationDate"].timestamp() - time.time()) < 60, rotations
+    assert [r["KeyMaterialState"] for r in materials(kms, key).values()] == ["NON_CURRENT",
+                                                                             "CURRENT"]
+    fails("KMSInvalidStateException", kms.rotate_key_on_demand, KeyId=key)
+    fails("UnsupportedOperationException", kms.enable_key_rotation, KeyId=key)
+    # Deleting material of its own, current or not, leaves the key PendingImport until that
+    # material is back; the material is named by its KeyMaterialId.
+    r = kms.delete_imported_key_material(KeyId=key, KeyMaterialId=first_id)
+    assert (r["KeyId"], r["KeyMaterialId"]) == (arn(key), first_id), r
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "PendingImport"
+    for blob in (old, new):
+        fails("KMSInvalidStateException", kms.decrypt, CiphertextBlob=blob,
+              EncryptionContext={"k": "v"})
+    listed = materials(kms, key)
+    assert listed[first_id]["ImportState"] == "PENDING_IMPORT", listed
+    assert "ExpirationModel" not in listed[first_id], listed
+    assert listed[second_id]["ImportState"] == "IMPORTED", listed
+    fails("KMSInvalidStateException", kms.delete_imported_key_material, KeyId=key,
+          KeyMaterialId=first_id)
+    fails("IncorrectKeyMaterialException", import_material, kms, work, key, first,
+          KeyMaterialId=second_id)
+    fails("IncorrectKeyMaterialException", import_material, kms, work, key, os.urandom(32))
+    fails("KMSInvalidStateException", import_material, kms, work, key, os.urandom(32),
+          ImportType="NEW_KEY_MATERIAL")
+    r = import_material(kms, work, key, first, KeyMaterialId=first_id)
+    assert r["KeyMaterialId"] == first_id, r
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert materials(kms, key)[first_id]["KeyMaterialDescription"] == "first one", "kept"
+    for blob, plain in ((old, b"old"), (new, b"new")):
+        assert kms.decrypt(CiphertextBlob=blob, EncryptionContext={"k": "v"})["Plaintext"] == plain
+    # Without KeyMaterialId, the current material goes.
+    assert kms.delete_imported_key_material(KeyId=key)["KeyMaterialId"] == second_id
+    fails("KMSInvalidStateException", kms.decrypt, CiphertextBlob=new,
+          EncryptionContext={"k": "v"})
+    import_material(kms, work, key, second, KeyMaterialDescription="second again")
+    m = kms.describe_key(KeyId=key)["KeyMetadata"]
+    assert m["KeyState"] == "Enabled" and "ValidTo" not in m, m
+    assert m["ExpirationModel"] == "KEY_MATERIAL_DOES_NOT_EXPIRE", m
+    assert materials(kms, key)[second_id]["KeyMaterialDescription"] == "second again"
+    # Material pending rotation that is deleted is forgotten: the key stays usable, and
+    # other material may take its place.
+    third = import_material(kms, work, key, os.urandom(32),
+                            ImportType="NEW_KEY_MATERIAL")["KeyMaterialId"]
+    kms.delete_imported_key_material(KeyId=key, KeyMaterialId=third)
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert list(materials(kms, key)) == [first_id, second_id]
+    fails("NotFoundException", kms.delete_imported_key_material, KeyId=key, KeyMaterialId=third)
+    fourth = import_material(kms, work, key, os.urandom(32),
+                             ImportType="NEW_KEY_MATERIAL")["KeyMaterialId"]
+    kms.rotate_key_on_demand(KeyId=key)
+    assert kms.describe_key(KeyId=key)["KeyMetadata"]["CurrentKeyMaterialId"] == fourth
+    for blob, plain in ((old, b"old"), (new, b"new")):
+        assert kms.decrypt(CiphertextBlob=blob, EncryptionContext={"k": "v"})["Plaintext"] == plain
+    # Input the AWS clients would refuse, sent anyway.
+    raw = client(s, validate=False)
+    fails("ValidationException", raw.delete_imported_key_material, KeyId=key,
+          KeyMaterialId="z" * 64)
+    fails("ValidationException", raw.list_key_rotations, KeyId=key, IncludeKeyMaterial="SOME")
+    fails("ValidationException", import_material, raw, work, key, first,
+          KeyMaterialDescription="no <tags>")
+    fails("ValidationException", import_material, raw, work, key, first, ImportType="OTHER")
+    # Keys that do not rotate take no new material.
+    mac_key = kms.create_key(Origin="EXTERNAL", KeySpec="HMAC_256",
+                             KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
+    import_material(kms, work, mac_key, os.urandom(32))
+    fails("UnsupportedOperationException", import_material, kms, work, mac_key, os.urandom(32),
+          ImportType="NEW_KEY_MATERIAL")
+    fails("UnsupportedOperationException", kms.rotate_key_on_demand, KeyId=mac_key)
+    fails("UnsupportedOperationException", kms.list_key_rotations, KeyId=mac_key)
+    assert "CurrentKeyMaterialId" not in kms.describe_key(KeyId=mac_key)["KeyMetadata"]
+    # Keys with material made here name their materials too.
+    made = kms.create_key()["KeyMetadata"]
+    kms.rotate_key_on_demand(KeyId=made["KeyId"])
+    listed = materials(kms, made["KeyId"])
+    assert [r["KeyMaterialState"] for r in listed.values()] == ["NON_CURRENT", "CURRENT"]
+    assert made["CurrentKeyMaterialId"] == list(listed)[0], (made, listed)
+    assert not {"ImportState", "KeyMaterialDescription"} & set(list(listed.values())[1])
+    # Audited, with the new parameters and without the material or the token.
+    records = json.loads(s.run("audit", "list", "--limit", "1000"))["records"]
+    imports = [r for r in records if r.get("keyId") == key and r["action"] == "ImportKeyMaterial"
+               and r["result"] == "Allowed"]
+    assert imports and all("encryptedKeyMaterial" not in r["requestParameters"]
+                           and "importToken" not in r["requestParameters"] for r in imports)
+    assert any(r["requestParameters"].get("importType") == "NEW_KEY_MATERIAL" for r in imports)
+    deletions = [r["requestParameters"] for r in records if r.get("keyId") == key
+                 and r["action"] == "DeleteImportedKeyMaterial"]
+    assert {"keyId": key, "keyMaterialId": first_id} in deletions, deletions
+
+
+@case
+def each_imported_material_expires_on_its_own_date(s):
+    """AWS's rule: expiry of a material of the key's own (current or not) makes the key
+    PendingImport (no blob opens until that material is back); expiry of one pending
+    rotation only forgets it."""
+    import datetime
+    work = s.work / "import-rotation-expiry"
+    work.mkdir()
+    first_server = Server(s.cli, work)
+    first, second = os.urandom(32), os.urandom(32)
+    tomorrow = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+    try:
+        first_server.run("credential", "create", "--principal", "admin",
+                         "--access-key-id", ADMIN_KEY[0], "--secret-access-key", ADMIN_KEY[1])
+        kms = client(first_server)
+        key = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+        first_id = import_material(kms, work, key, first, ExpirationModel="KEY_MATERIAL_EXPIRES",
+                                   ValidTo=tomorrow)["KeyMaterialId"]
+        old = kms.encrypt(KeyId=key, Plaintext=b"old")["CiphertextBlob"]
+        second_id = import_material(kms, work, key, second,
+                                    ImportType="NEW_KEY_MATERIAL")["KeyMaterialId"]
+        kms.rotate_key_on_demand(KeyId=key)
+        new = kms.encrypt(KeyId=key, Plaintext=b"new")["CiphertextBlob"]
+        pending_id = import_material(kms, work, key, os.urandom(32), ImportType="NEW_KEY_MATERIAL",
+                                     ExpirationModel="KEY_MATERIAL_EXPIRES",
+                                     ValidTo=tomorrow)["KeyMaterialId"]
+        m = kms.describe_key(KeyId=key)["KeyMetadata"]
+        assert abs((m["ValidTo"] - tomorrow).total_seconds()) < 2, "the non-current one's"
+        assert len(materials(kms, key)) == 3
+    finally:
+        first_server.stop()
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)
+    shifted = {"LD_PRELOAD": FAKETIME, "FAKETIME": "+2d", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    again = Server(s.cli, work, env=shifted)
+    try:
+        with mock.patch("botocore.auth.get_current_datetime", lambda: later.replace(tzinfo=None)):
+            kms = client(again)
+            deadline = time.monotonic() + 20
+            while len(materials(kms, key)) != 2:
+                assert time.monotonic() < deadline, "the pending material never expired"
+                time.sleep(0.2)
+            assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "PendingImport"
+            listed = materials(kms, key)
+            assert [(i, r["ImportState"], r["KeyMaterialState"]) for i, r in listed.items()] == [
+                (first_id, "PENDING_IMPORT", "NON_CURRENT"), (second_id, "IMPORTED", "CURRENT")
+            ], listed
+            for blob in (old, new):
+                fails("KMSInvalidStateException", kms.decrypt, CiphertextBlob=blob)
+            records = json.loads(again.run("audit", "list", "--limit", "1000"))["records"]
+            expired = [r["detail"] for r in records if r["action"] == "DeleteImportedKeyMaterial"
+                       and r.get("keyId") == key and r["principal"] == "system"]
+            assert sorted(expired) == sorted(
+                f"the imported key material {i} expired" for i in (first_id, pending_id)), expired
+            import_material(kms, work, key, first, KeyMaterialId=first_id)
+            assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
+            for blob, plain in ((old, b"old"), (new, b"new")):
+                assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == plain
+    finally:
+        again.stop()
+
+
+@case
+def the_aws_cli_rotates_imported_material(s):
+    env = {**clean_env(), "AWS_ACCESS_KEY_ID": ADMIN_KEY[0],
+           "AWS_SECRET_ACCESS_KEY": ADMIN_KEY[1], "AWS_DEFAULT_REGION": REGION,
+           "AWS_ENDPOINT_URL_KMS": s.addr, "AWS_CONFIG_FILE": "/dev/null",
+           "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+    work = s.work / "cli-import-rotation"
+    work.mkdir()
+
+    def aws(*args):
+        out = subprocess.run([sys.executable, "-m", "awscli", "kms", "--output", "json", *args],
+                             env=env, capture_output=True, cwd=work)
+        assert out.returncode == 0, out.stderr.decode()
+        return json.loads(out.stdout) if out.stdout.strip() else {}
+
+    def import_(key, material, *extra):
+        params = aws("get-parameters-for-import", "--key-id", key, "--wrapping-algorithm",
+                     "RSAES_OAEP_SHA_256", "--wrapping-key-spec", "RSA_2048")
+        wrapped = wrap_with_openssl(work, base64.b64decode(params["PublicKey"]), material,
+                                    "RSAES_OAEP_SHA_256")
+        (work / "token.bin").write_bytes(base64.b64decode(params["ImportToken"]))
+        (work / "material.wrapped").write_bytes(wrapped)
+        return aws("import-key-material", "--key-id", key, "--import-token", "fileb://token.bin",
+                   "--encrypted-key-material", "fileb://material.wrapped", "--expiration-model",
+                   "KEY_MATERIAL_DOES_NOT_EXPIRE", *extra)
+
+    key = aws("create-key", "--origin", "EXTERNAL")["KeyMetadata"]["KeyId"]
+    first = import_(key, os.urandom(32), "--key-material-description", "from the cli")
+    second = import_(key, os.urandom(32), "--import-type", "NEW_KEY_MATERIAL")
+    listed = aws("list-key-rotations", "--key-id", key, "--include-key-material",
+                 "ALL_KEY_MATERIAL")["Rotations"]
+    assert [(r["KeyMaterialId"], r["KeyMaterialState"]) for r in listed] == [
+        (first["KeyMaterialId"], "CURRENT"), (second["KeyMaterialId"], "PENDING_ROTATION")], listed
+    assert listed[0]["KeyMaterialDescription"] == "from the cli", listed
+    aws("rotate-key-on-demand", "--key-id", key)
+    m = aws("describe-key", "--key-id", key)["KeyMetadata"]
+    assert m["CurrentKeyMaterialId"] == second["KeyMaterialId"], m
+    gone = aws("delete-imported-key-material", "--key-id", key, "--key-material-id",
+               first["KeyMaterialId"])
+    assert gone["KeyMaterialId"] == first["KeyMaterialId"], gone
+    assert aws("describe-key", "--key-id", key)["KeyMetadata"]["KeyState"] == "PendingImport"
 
 
 # --- Aliases, tags, policies -----------------------------------------------------------------

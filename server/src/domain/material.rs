@@ -575,4 +575,20 @@ mod tests {
         let (_, other_curve) = generate("ECC_NIST_P256").unwrap();
         assert!(derive("ECC_NIST_P384", &a, &other_curve).is_err());
     }
+
+    #[test]
+    fn material_ids_are_aws_shaped_and_bound_to_key_and_material() {
+        let fp = fingerprint(&[7u8; 32], &[]);
+        let id = material_id("k1", MaterialOf::Imported(&fp));
+        assert_eq!(id.len(), 64);
+        assert!(id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert_eq!(id, material_id("k1", MaterialOf::Imported(&fp)), "the same material again");
+        assert_ne!(id, material_id("k2", MaterialOf::Imported(&fp)), "another key");
+        let other = fingerprint(&[8u8; 32], &[]);
+        assert_ne!(id, material_id("k1", MaterialOf::Imported(&other)), "other material");
+        assert_ne!(
+            material_id("k1", MaterialOf::Version(1)),
+            material_id("k1", MaterialOf::Version(2))
+        );
+    }
 }

@@ -538,3 +538,74 @@ async fn take_material(
     settle(key, materials);
     Ok(tx.update_key(key).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(state: &str, current_version: i64) -> KeyRow {
+        KeyRow {
+            key_id: "k".into(),
+            description: String::new(),
+            key_spec: SYMMETRIC_DEFAULT.into(),
+            key_usage: material::ENCRYPT_DECRYPT.into(),
+            state: state.into(),
+            deletion_date: None,
+            created_at: 0,
+            current_version,
+            tags: "{}".into(),
+            policy: "{}".into(),
+            region: "us-east-1".into(),
+            origin: EXTERNAL.into(),
+            rotation_period_days: None,
+            next_rotation: None,
+            valid_to: None,
+            expiration_model: None,
+            multi_region: false,
+            primary_region: None,
+        }
+    }
+
+    fn held(version: i64, valid_to: Option<i64>, imported: bool) -> MaterialRow {
+        MaterialRow {
+            key_id: "k".into(),
+            version,
+            fingerprint: format!("f{version}"),
+            description: String::new(),
+            expiration_model: imported
+                .then(|| if valid_to.is_some() { EXPIRES } else { DOES_NOT_EXPIRE }.into()),
+            valid_to,
+            rotated_at: None,
+        }
+    }
+
+    #[test]
+    fn a_key_is_usable_while_all_its_own_materials_are_imported() {
+        // Version 3 is pending rotation: its expiry and absence are not the key's.
+        let mut k = key(PENDING_IMPORT, 2);
+        let all = [held(1, Some(50), true), held(2, None, true), held(3, Some(10), true)];
+        settle(&mut k, &all);
+        assert_eq!((k.state.as_str(), k.valid_to), (ENABLED, Some(50)));
+        assert_eq!(k.expiration_model.as_deref(), Some(EXPIRES));
+        settle(&mut k, &[held(1, None, false), held(2, None, true)]);
+        assert_eq!(
+            (k.state.as_str(), k.valid_to, k.expiration_model),
+            (PENDING_IMPORT, None, None)
+        );
+        let mut disabled = key(DISABLED, 1);
+        settle(&mut disabled, &[held(1, None, true)]);
+        assert_eq!(disabled.state, DISABLED, "a re-import leaves a disabled key disabled");
+        assert_eq!(disabled.expiration_model.as_deref(), Some(DOES_NOT_EXPIRE));
+        let mut deleting = key(PENDING_DELETION, 1);
+        settle(&mut deleting, &[held(1, None, false)]);
+        assert_eq!(deleting.state, PENDING_DELETION);
+    }
+
+    #[test]
+    fn material_states_follow_the_current_version() {
+        assert_eq!(
+            [1, 2, 3].map(|v| material_state(v, 2)),
+            ["NON_CURRENT", "CURRENT", "PENDING_ROTATION"]
+        );
+    }
+}
