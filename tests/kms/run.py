@@ -1000,6 +1000,7 @@ def imported_material_rotates_on_demand_to_new_material(s):
     first, second = os.urandom(32), os.urandom(32)
     fails("IncorrectKeyMaterialException", import_material, kms, work, key, first,
           ImportType="EXISTING_KEY_MATERIAL")
+    fails("ValidationException", import_material, kms, work, key, first, KeyMaterialId="a" * 64)
     r = import_material(kms, work, key, first, ImportType="NEW_KEY_MATERIAL",
                         KeyMaterialDescription="first one")
     first_id = r["KeyMaterialId"]

@@ -128,8 +128,8 @@ fn checked_terms<'a>(import: &Import<'a>) -> Result<(Option<i64>, Option<&'a str
         check_material_id(id)?;
     }
     if let Some(d) = import.description {
-        let allowed =
-            |c: char| c.is_ascii_alphanumeric() || c.is_whitespace() || ":/_.-".contains(c);
+        // AWS's pattern: ^[a-zA-Z0-9:/_\s.-]+$ (\s: ASCII white space).
+        let allowed = |c: char| c.is_ascii_alphanumeric() || " \t\n\r\x0B\x0C:/_.-".contains(c);
         if d.is_empty() || d.chars().count() > MAX_DESCRIPTION || !d.chars().all(allowed) {
             return Err(DomainError::invalid(
                 "KeyMaterialDescription must be 1 to 256 of a-z A-Z 0-9 : / _ . - and spaces",
@@ -271,6 +271,13 @@ impl KeyServer {
                     None => first,
                 };
                 let index = if new {
+                    if wanted_id.is_some() {
+                        return Err(DomainError::invalid(format!(
+                            "key {} has no material yet: it takes new material, which no \
+                             KeyMaterialId names",
+                            key.key_id
+                        )));
+                    }
                     if known.is_some() {
                         return Err(DomainError::IncorrectKeyMaterial(format!(
                             "key {} holds this material already: import it as \
