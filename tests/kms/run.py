@@ -1198,8 +1198,27 @@ def each_imported_material_expires_on_its_own_date(s):
             assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
             for blob, plain in ((old, b"old"), (new, b"new")):
                 assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == plain
+            listed = materials(kms, key)
     finally:
         again.stop()
+    # A backup keeps every material with its state, and the restored copy opens both blobs.
+    root_key = {"CIPHERDROP_ROOT_KEY_FILE": str(work / "data" / "root-key")}
+    backup_file = work / "backup.json"
+    for args in (["backup", "--out", backup_file, "--data-dir", work / "data"],
+                 ["restore", backup_file, "--data-dir", work / "restored" / "data"]):
+        subprocess.run([str(s.cli), *map(str, args)], env={**clean_env(), **root_key},
+                       check=True, capture_output=True)
+    # The restored tokens are the backup's: the first server's admin token still works.
+    admin_token = (work / "data" / "admin-token").read_text()
+    (work / "restored" / "data" / "admin-token").write_text(admin_token)
+    restored = Server(s.cli, work / "restored", env=root_key)
+    try:
+        kms = client(restored)
+        assert materials(kms, key) == listed
+        for blob, plain in ((old, b"old"), (new, b"new")):
+            assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == plain
+    finally:
+        restored.stop()
 
 
 @case
