@@ -1057,6 +1057,10 @@ def imported_material_rotates_on_demand_to_new_material(s):
                                                                              "CURRENT"]
     fails("KMSInvalidStateException", kms.rotate_key_on_demand, KeyId=key)
     fails("UnsupportedOperationException", kms.enable_key_rotation, KeyId=key)
+    # Its automatic rotation status is always false (AWS: "The key rotation status of these
+    # KMS keys is always false"), not a refusal.
+    status = kms.get_key_rotation_status(KeyId=key)
+    assert status["KeyRotationEnabled"] is False and "RotationPeriodInDays" not in status, status
     # Deleting material of its own, current or not, leaves the key PendingImport until that
     # material is back; the material is named by its KeyMaterialId.
     r = kms.delete_imported_key_material(KeyId=key, KeyMaterialId=first_id)

@@ -127,7 +127,9 @@ impl KeyServer {
         key_ref: &str,
     ) -> Result<RotationStatus> {
         self.read_key(caller, key_ref, "GetKeyRotationStatus", async |key| {
-            rotatable(&key)?;
+            // Keys with imported material answer "not enabled", as AWS does: they rotate on
+            // demand only, so their automatic rotation is never on.
+            rotates(&key)?;
             Ok(RotationStatus {
                 key_arn: key.arn(self.account()),
                 period_days: key.rotation_period_days,
