@@ -1597,7 +1597,7 @@ def the_material_providers_kms_keyring(s):
 NODE_DIR = Path(__file__).resolve().parent / "node"
 
 
-def node_esdk(s, op, key_arn, data, context=None, ok=True):
+def node_esdk(s, op, key_arn, data, context=None, ok=True, algorithm=None):
     """Runs tests/kms/node/esdk.mjs (the official @aws-crypto/client-node KMS keyring over AWS
     SDK v3) against our server; returns (plaintext or ciphertext, message context), or the
     error text when ok=False. Missing node_modules fails the case: nothing is skipped."""
@@ -1605,7 +1605,7 @@ def node_esdk(s, op, key_arn, data, context=None, ok=True):
         raise AssertionError(f"{NODE_DIR}/node_modules is missing: run scripts/setup.sh")
     req = {"op": op, "endpoint": s.addr, "region": REGION, "accessKeyId": ADMIN_KEY[0],
            "secretAccessKey": ADMIN_KEY[1], "keyArn": key_arn, "context": context or {},
-           "data": base64.b64encode(data).decode()}
+           "data": base64.b64encode(data).decode(), "algorithm": algorithm}
     out = subprocess.run(["node", str(NODE_DIR / "esdk.mjs")], input=json.dumps(req).encode(),
                          capture_output=True, env=clean_env(), timeout=120)
     lines = out.stdout.decode().strip().splitlines()
@@ -1615,7 +1615,7 @@ def node_esdk(s, op, key_arn, data, context=None, ok=True):
         assert not res["ok"] and out.returncode != 0, f"node {op} succeeded: {res}"
         return res["error"]
     assert res["ok"] and out.returncode == 0, f"node {op}: {res} {out.stderr.decode()}"
-    return base64.b64decode(res["data"]), res["context"]
+    return base64.b64decode(res["data"]), res.get("context")
 
 
 def python_esdk(s, key_arn):
@@ -1651,6 +1651,35 @@ def the_node_encryption_sdk_kms_keyring_decrypts_from_python(s):
                             encryption_context={"app": "python"})
     pt, ctx = node_esdk(s, "decrypt", key_arn, ct)
     assert pt == msg and ctx["app"] == "python", ctx
+
+
+@case
+def the_javascript_aws_sdk_signs_and_macs_with_our_keys(s):
+    """Browser and Node apps reach signing and MAC keys through AWS SDK v3 (@aws-sdk/client-kms):
+    its Sign/Verify and GenerateMac/VerifyMac round trips work here, the signature verifies
+    with Python's `cryptography` against GetPublicKey's key, the MAC equals Python's hmac of the
+    imported key, and a refusal reaches the SDK under AWS's exception name."""
+    import hmac as hmac_lib
+    kms = client(s)
+    message = b"signed from JavaScript"
+    for spec, alg in (("ECC_NIST_P256", "ECDSA_SHA_256"), ("RSA_2048", "RSASSA_PSS_SHA_384")):
+        key = kms.create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+        sig, _ = node_esdk(s, "sign", key, message, algorithm=alg)
+        public = serialization.load_der_public_key(kms.get_public_key(KeyId=key)["PublicKey"])
+        verify_independently(public, alg, message, sig)
+        assert kms.verify(KeyId=key, Message=message, Signature=sig,
+                          SigningAlgorithm=alg)["SignatureValid"] is True
+    mac_key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC",
+                             Origin="EXTERNAL")["KeyMetadata"]["Arn"]
+    work = s.work / "javascript-mac"
+    work.mkdir()
+    secret = os.urandom(32)
+    import_material(kms, work, mac_key, secret)
+    mac, _ = node_esdk(s, "mac", mac_key, message, algorithm="HMAC_SHA_256")
+    assert mac == hmac_lib.new(secret, message, "sha256").digest()
+    kms.disable_key(KeyId=mac_key)
+    err = node_esdk(s, "mac", mac_key, message, ok=False, algorithm="HMAC_SHA_256")
+    assert "DisabledException" in err, err
 
 
 @case

@@ -2,6 +2,9 @@
 // for tests/kms/run.py. One JSON request as argv[2] or on stdin:
 //   {op: "encrypt"|"decrypt", endpoint, region, accessKeyId, secretAccessKey, keyArn,
 //    context, data}            (`data` is base64; `context` only for encrypt)
+//   {op: "sign"|"mac", endpoint, region, accessKeyId, secretAccessKey, keyArn, algorithm,
+//    data}                     (AWS SDK v3 alone: Sign then Verify, or GenerateMac then
+//                               VerifyMac; prints the signature or MAC)
 // Prints one JSON line: {ok: true, data, context} (base64 output and the message header's
 // encryption context) or {ok: false, error, name}, and exits 0 or 1 accordingly.
 import { readFileSync } from 'node:fs'
@@ -24,6 +27,20 @@ async function handle (req) {
   if (req.op === 'encrypt') {
     const { result, messageHeader } = await encrypt(keyring, data, { encryptionContext: req.context || {} })
     return { data: result, context: messageHeader.encryptionContext }
+  }
+  if (req.op === 'sign') {
+    const { Signature } = await kms.sign({ KeyId: keyArn, Message: data, SigningAlgorithm: req.algorithm })
+    const { SignatureValid } = await kms.verify({
+      KeyId: keyArn, Message: data, Signature, SigningAlgorithm: req.algorithm,
+    })
+    if (SignatureValid !== true) throw new Error(`Verify answered SignatureValid ${SignatureValid}`)
+    return { data: Signature }
+  }
+  if (req.op === 'mac') {
+    const { Mac } = await kms.generateMac({ KeyId: keyArn, Message: data, MacAlgorithm: req.algorithm })
+    const { MacValid } = await kms.verifyMac({ KeyId: keyArn, Message: data, Mac, MacAlgorithm: req.algorithm })
+    if (MacValid !== true) throw new Error(`VerifyMac answered MacValid ${MacValid}`)
+    return { data: Mac }
   }
   if (req.op === 'decrypt') {
     const { plaintext, messageHeader } = await decrypt(keyring, data)
