@@ -5,10 +5,6 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use aes_gcm::aead::array::Array;
-use aes_gcm::aead::consts::U12;
-use aes_gcm::aes::Aes192;
-use aes_gcm::{AeadInOut, Aes128Gcm, Aes256Gcm, AesGcm, KeyInit};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hkdf::Hkdf;
@@ -61,13 +57,18 @@ impl fmt::Debug for DataKey {
     }
 }
 
-/// The AES-GCM cipher keyed with a message's derived encryption key. The `aes-gcm` crate's
-/// `zeroize` feature wipes the expanded key schedule on drop.
-pub(crate) enum ContentCipher {
-    Aes128(Box<Aes128Gcm>),
-    Aes192(Box<AesGcm<Aes192, U12>>),
-    Aes256(Box<Aes256Gcm>),
-}
+/// The AES-GCM cipher keyed with a message's derived encryption key. Natively it is
+/// aws-lc-rs's, whose VAES / AVX-512 assembly outruns both the `aes-gcm` crate and `openssl
+/// speed` on the machines we bench on; in wasm the `aes-gcm` crate (the only backend there).
+/// This is the one place that picks the backend. Both wipe their expanded key on drop: aws-lc
+/// frees the context with `OPENSSL_free`, which cleanses it; the `aes-gcm` crate has its
+/// `zeroize` feature.
+pub(crate) struct ContentCipher(Backend);
+
+#[cfg(not(target_arch = "wasm32"))]
+type Backend = aws_lc::Gcm;
+#[cfg(target_arch = "wasm32")]
+type Backend = rust_crypto::Gcm;
 
 /// A GCM failure: the tag did not verify, or the input exceeded GCM's limits.
 #[derive(Debug)]
@@ -75,12 +76,7 @@ pub(crate) struct AeadFailed;
 
 impl ContentCipher {
     fn new(key: &[u8]) -> Self {
-        // Lengths come from `AlgorithmSuite::key_len`, which only yields 16, 24 or 32.
-        match key.len() {
-            16 => Self::Aes128(Box::new(Aes128Gcm::new(key.try_into().expect("16-byte key")))),
-            24 => Self::Aes192(Box::new(AesGcm::new(key.try_into().expect("24-byte key")))),
-            _ => Self::Aes256(Box::new(Aes256Gcm::new(key.try_into().expect("32-byte key")))),
-        }
+        Self(Backend::new(key))
     }
 
     /// Encrypts `buf` in place and returns the tag.
@@ -90,17 +86,13 @@ impl ContentCipher {
         aad: &[u8],
         buf: &mut [u8],
     ) -> Result<[u8; TAG_LEN], AeadFailed> {
-        let nonce = Array::from(*iv);
-        let tag = match self {
-            Self::Aes128(c) => c.encrypt_inout_detached(&nonce, aad, buf.into()),
-            Self::Aes192(c) => c.encrypt_inout_detached(&nonce, aad, buf.into()),
-            Self::Aes256(c) => c.encrypt_inout_detached(&nonce, aad, buf.into()),
-        }
-        .map_err(|_| AeadFailed)?;
-        Ok(tag.into())
+        self.0.seal(iv, aad, buf)
     }
 
-    /// Verifies `tag` and only then decrypts `buf` in place; on failure `buf` is unchanged.
+    /// Verifies `tag` and decrypts `buf` in place. On failure `buf` holds no unauthenticated
+    /// plaintext: aws-lc decrypts while it hashes but zeroes its output when the tag fails
+    /// (`EVP_AEAD_CTX_open_gather`); the `aes-gcm` crate checks the tag first and leaves the
+    /// ciphertext.
     pub(crate) fn open(
         &self,
         iv: &[u8; IV_LEN],
@@ -108,14 +100,125 @@ impl ContentCipher {
         buf: &mut [u8],
         tag: &[u8; TAG_LEN],
     ) -> Result<(), AeadFailed> {
-        let nonce = Array::from(*iv);
-        let tag = Array::from(*tag);
-        match self {
-            Self::Aes128(c) => c.decrypt_inout_detached(&nonce, aad, buf.into(), &tag),
-            Self::Aes192(c) => c.decrypt_inout_detached(&nonce, aad, buf.into(), &tag),
-            Self::Aes256(c) => c.decrypt_inout_detached(&nonce, aad, buf.into(), &tag),
+        self.0.open(iv, aad, buf, tag)
+    }
+}
+
+/// aws-lc-rs AES-GCM (AES-NI, VAES and carry-less multiply assembly), native builds.
+#[cfg(not(target_arch = "wasm32"))]
+mod aws_lc {
+    use aws_lc_rs::aead::{AES_128_GCM, AES_192_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce};
+    use aws_lc_rs::aead::{Algorithm, UnboundKey};
+
+    use super::AeadFailed;
+    use crate::suite::{IV_LEN, TAG_LEN};
+
+    pub(super) struct Gcm(LessSafeKey);
+
+    impl Gcm {
+        pub(super) fn new(key: &[u8]) -> Self {
+            // Lengths come from `AlgorithmSuite::key_len`, which only yields 16, 24 or 32.
+            let algorithm: &'static Algorithm = match key.len() {
+                16 => &AES_128_GCM,
+                24 => &AES_192_GCM,
+                _ => &AES_256_GCM,
+            };
+            let key = UnboundKey::new(algorithm, key).expect("a 16, 24 or 32-byte AES key");
+            Self(LessSafeKey::new(key))
         }
-        .map_err(|_| AeadFailed)
+
+        pub(super) fn seal(
+            &self,
+            iv: &[u8; IV_LEN],
+            aad: &[u8],
+            buf: &mut [u8],
+        ) -> Result<[u8; TAG_LEN], AeadFailed> {
+            let nonce = Nonce::assume_unique_for_key(*iv);
+            let tag = self
+                .0
+                .seal_in_place_separate_tag(nonce, Aad::from(aad), buf)
+                .map_err(|_| AeadFailed)?;
+            Ok(tag.as_ref().try_into().expect("AES-GCM tags have 16 bytes"))
+        }
+
+        pub(super) fn open(
+            &self,
+            iv: &[u8; IV_LEN],
+            aad: &[u8],
+            buf: &mut [u8],
+            tag: &[u8; TAG_LEN],
+        ) -> Result<(), AeadFailed> {
+            let nonce = Nonce::assume_unique_for_key(*iv);
+            self.0
+                .open_in_place_separate_tag(nonce, Aad::from(aad), tag, buf)
+                .map(drop)
+                .map_err(|_| AeadFailed)
+        }
+    }
+}
+
+/// The `aes-gcm` crate: the wasm backend, and natively the reference the tests compare
+/// aws-lc with.
+#[cfg(any(target_arch = "wasm32", test))]
+mod rust_crypto {
+    use alloc::boxed::Box;
+
+    use aes_gcm::aead::array::Array;
+    use aes_gcm::aead::consts::U12;
+    use aes_gcm::aes::Aes192;
+    use aes_gcm::{AeadInOut, Aes128Gcm, Aes256Gcm, AesGcm, KeyInit};
+
+    use super::AeadFailed;
+    use crate::suite::{IV_LEN, TAG_LEN};
+
+    pub(super) enum Gcm {
+        Aes128(Box<Aes128Gcm>),
+        Aes192(Box<AesGcm<Aes192, U12>>),
+        Aes256(Box<Aes256Gcm>),
+    }
+
+    impl Gcm {
+        pub(super) fn new(key: &[u8]) -> Self {
+            // Lengths come from `AlgorithmSuite::key_len`, which only yields 16, 24 or 32.
+            match key.len() {
+                16 => Self::Aes128(Box::new(Aes128Gcm::new(key.try_into().expect("16-byte key")))),
+                24 => Self::Aes192(Box::new(AesGcm::new(key.try_into().expect("24-byte key")))),
+                _ => Self::Aes256(Box::new(Aes256Gcm::new(key.try_into().expect("32-byte key")))),
+            }
+        }
+
+        pub(super) fn seal(
+            &self,
+            iv: &[u8; IV_LEN],
+            aad: &[u8],
+            buf: &mut [u8],
+        ) -> Result<[u8; TAG_LEN], AeadFailed> {
+            let nonce = Array::from(*iv);
+            let tag = match self {
+                Self::Aes128(c) => c.encrypt_inout_detached(&nonce, aad, buf.into()),
+                Self::Aes192(c) => c.encrypt_inout_detached(&nonce, aad, buf.into()),
+                Self::Aes256(c) => c.encrypt_inout_detached(&nonce, aad, buf.into()),
+            }
+            .map_err(|_| AeadFailed)?;
+            Ok(tag.into())
+        }
+
+        pub(super) fn open(
+            &self,
+            iv: &[u8; IV_LEN],
+            aad: &[u8],
+            buf: &mut [u8],
+            tag: &[u8; TAG_LEN],
+        ) -> Result<(), AeadFailed> {
+            let nonce = Array::from(*iv);
+            let tag = Array::from(*tag);
+            match self {
+                Self::Aes128(c) => c.decrypt_inout_detached(&nonce, aad, buf.into(), &tag),
+                Self::Aes192(c) => c.decrypt_inout_detached(&nonce, aad, buf.into(), &tag),
+                Self::Aes256(c) => c.decrypt_inout_detached(&nonce, aad, buf.into(), &tag),
+            }
+            .map_err(|_| AeadFailed)
+        }
     }
 }
 
@@ -405,4 +508,114 @@ impl fmt::Debug for Signer {
 /// Fills `buf` from the operating system's generator (`crypto.getRandomValues` in browsers).
 pub(crate) fn random(buf: &mut [u8]) -> Result<(), getrandom::Error> {
     getrandom::fill(buf)
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::format::{AAD_FINAL_FRAME, AAD_FRAME, BodyAad, frame_iv};
+
+    /// A key of `len` bytes unlike any other length's.
+    fn key(len: usize) -> Vec<u8> {
+        (0..len).map(|i| u8::try_from((i * 7 + len) % 251).unwrap()).collect()
+    }
+
+    /// Sealed by aws-lc (what native builds write) and by the `aes-gcm` crate (what wasm
+    /// builds write): the same ciphertext and tag, and each opens the other's, for every key
+    /// length, for frames of a real message body (body AAD, frame IVs) from empty to 64 KiB
+    /// and lengths around the 16-byte block and the backends' wider strides.
+    #[test]
+    fn aws_lc_seals_the_frames_the_aes_gcm_crate_seals() {
+        let message_id = [0x42; 32];
+        let lengths = [0, 1, 15, 16, 17, 63, 64, 65, 255, 256, 257, 4099, 65535, 65536];
+        for key_len in [16, 24, 32] {
+            let (native, reference) =
+                (aws_lc::Gcm::new(&key(key_len)), rust_crypto::Gcm::new(&key(key_len)));
+            for (i, &len) in lengths.iter().enumerate() {
+                let sequence = u32::try_from(i + 1).unwrap();
+                let content = if len % 2 == 0 { AAD_FRAME } else { AAD_FINAL_FRAME };
+                let aad = BodyAad::new(&message_id, content, sequence, len as u64);
+                let iv = frame_iv(sequence);
+                let plaintext: Vec<u8> = (0..len).map(|b| (b % 251) as u8).collect();
+                let (mut ours, mut theirs) = (plaintext.clone(), plaintext.clone());
+                let tag = native.seal(&iv, aad.as_ref(), &mut ours).unwrap();
+                let reference_tag = reference.seal(&iv, aad.as_ref(), &mut theirs).unwrap();
+                assert_eq!(
+                    (&ours, tag),
+                    (&theirs, reference_tag),
+                    "AES-{} {len} bytes",
+                    key_len * 8
+                );
+                assert!(len == 0 || ours != plaintext, "the content is encrypted");
+                native.open(&iv, aad.as_ref(), &mut theirs, &reference_tag).unwrap();
+                reference.open(&iv, aad.as_ref(), &mut ours, &tag).unwrap();
+                assert_eq!((&ours, &theirs), (&plaintext, &plaintext));
+            }
+        }
+    }
+
+    /// Both backends refuse a changed tag, ciphertext, AAD or IV, and leave no unauthenticated
+    /// plaintext behind: aws-lc, which decrypts while it hashes, zeroes the buffer; the
+    /// `aes-gcm` crate checks first and leaves the ciphertext.
+    #[test]
+    fn both_backends_reject_tampering() {
+        let (iv, aad, plaintext) = ([9; IV_LEN], [3u8; 79], [0x5A; 1000]);
+        let key = key(32);
+        let (native, reference) = (aws_lc::Gcm::new(&key), rust_crypto::Gcm::new(&key));
+        let mut sealed = plaintext;
+        let tag = native.seal(&iv, &aad, &mut sealed).unwrap();
+        type Case =
+            (&'static str, fn(&mut [u8; IV_LEN], &mut [u8; 79], &mut [u8], &mut [u8; TAG_LEN]));
+        let cases: [Case; 5] = [
+            ("tag", |_, _, _, tag| tag[15] ^= 1),
+            ("first ciphertext byte", |_, _, ct, _| ct[0] ^= 0x80),
+            ("last ciphertext byte", |_, _, ct, _| ct[999] ^= 1),
+            ("AAD", |_, aad, _, _| aad[40] ^= 1),
+            ("IV", |iv, _, _, _| iv[11] ^= 1),
+        ];
+        for (what, tamper) in cases {
+            let (mut iv, mut aad, mut buf, mut tag) = (iv, aad, sealed, tag);
+            tamper(&mut iv, &mut aad, &mut buf, &mut tag);
+            let mut ours = buf;
+            assert!(native.open(&iv, &aad, &mut ours, &tag).is_err(), "aws-lc, {what}");
+            assert_eq!(ours, [0; 1000], "aws-lc, {what}: the buffer is zeroed");
+            let mut theirs = buf;
+            assert!(reference.open(&iv, &aad, &mut theirs, &tag).is_err(), "aes-gcm, {what}");
+            assert_eq!(theirs, buf, "aes-gcm, {what}: the ciphertext is left as it was");
+        }
+        let (mut ours, mut theirs) = (sealed, sealed);
+        native.open(&iv, &aad, &mut ours, &tag).unwrap();
+        reference.open(&iv, &aad, &mut theirs, &tag).unwrap();
+        assert_eq!((ours, theirs), (plaintext, plaintext), "the untampered frame opens");
+    }
+
+    /// A known answer for both: NIST CAVS `gcmEncryptExtIV256.rsp` (a 51-byte plaintext,
+    /// 90 bytes of AAD), as quoted in the `aes-gcm` crate's `tests/aes256gcm.rs`.
+    #[test]
+    fn both_backends_give_the_nist_answer() {
+        let hex = |s: &str| -> Vec<u8> {
+            (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        };
+        let key = hex("6be7f4d18ff0fbdd9b3b3cacaba4629a0c617387079add62f6ce1584b33faad1");
+        let iv: [u8; IV_LEN] = hex("fda568c9cb13d9c176bcef03").try_into().unwrap();
+        let plaintext =
+            hex("4df668e99d5068604a48bcca5baa8245435928558a83d68d7b0b081861224e9bd39ea8f2d55a63\
+             5949e66c6f6a7ff5cc34dd94");
+        let aad =
+            hex("11ebeb97dd4a9925c1fbe2b9af77392058d2d971e42db15da39f090d7bc132573c34bf7d92a2d7\
+             2dc66ee6840c3ff07985b8976ee8d8f36bf47ae330b899fdc60652dd5a23c45f3680f11951f019\
+             e0697c8acfcaa95f01b9c7dd");
+        let ciphertext =
+            hex("488b40ad594e1845ccdd9e9467fc5e1afbbfde34e57d45bfcd30b61cc326d57fe8e3f31a39cdeb\
+             f00f60bbd2c3cdf69f756eff");
+        let tag = hex("3bf3fbab9b48486fd08a5552604df639");
+        let mut ours = plaintext.clone();
+        let native_tag = aws_lc::Gcm::new(&key).seal(&iv, &aad, &mut ours).unwrap();
+        let mut theirs = plaintext;
+        let reference_tag = rust_crypto::Gcm::new(&key).seal(&iv, &aad, &mut theirs).unwrap();
+        assert_eq!((&ours, &native_tag[..]), (&ciphertext, &tag[..]), "aws-lc");
+        assert_eq!((&theirs, &reference_tag[..]), (&ciphertext, &tag[..]), "aes-gcm");
+    }
 }

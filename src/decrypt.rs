@@ -293,8 +293,8 @@ impl Decryptor {
 
     /// Detached mode: opens the oldest unconfirmed frame, `sequence`, with the core's own
     /// AES-GCM, in place (`buf`: its ciphertext and tag; on success the first
-    /// `plaintext_len()` bytes are the plaintext), and confirms it. For callers whose external
-    /// AES-GCM is missing or failed.
+    /// `plaintext_len()` bytes are the plaintext, and if the tag fails they hold none), and
+    /// confirms it. For callers whose external AES-GCM is missing or failed.
     pub fn open_job(&mut self, sequence: u32, buf: &mut [u8]) -> Result<(), DecryptError> {
         self.sticky(|this| {
             let (Some(job), Some(cipher)) = (this.unconfirmed.front(), this.cipher.as_ref()) else {

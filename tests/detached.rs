@@ -584,3 +584,28 @@ fn delegated_hashing_misuse_is_an_error() {
     let _ = dec.update(&unsigned, &mut Vec::new()).unwrap();
     assert!(matches!(dec.delegate_hash(), Err(DecryptError::InvalidState(_))), "unsigned");
 }
+
+/// A frame whose tag fails in `open_job` leaves no unauthenticated plaintext in the caller's
+/// buffer: natively the AES-GCM (aws-lc) decrypts while it hashes, and zeroes the content
+/// when the tag fails. The error names the frame and is sticky.
+#[test]
+fn a_frame_that_fails_in_open_job_is_wiped() {
+    let data = plaintext(2 * FRAME + 10);
+    let message = with_update(fixed(UNSIGNED), &data, 4096);
+    for flip in [0, FRAME - 1, FRAME + 15] {
+        let mut dec = Decryptor::with_detached_frames(DecryptOptions::default());
+        let mut out = Vec::new();
+        let mut at = dec.update(&message, &mut out).unwrap().consumed;
+        dec.unwrap_with(&FixedKey).unwrap();
+        at += dec.update(&message[at..], &mut out).unwrap().consumed;
+        let job = dec.frame_job().unwrap().clone();
+        assert_eq!((job.sequence(), job.plaintext_len()), (1, FRAME));
+        let mut body = message[at..at + job.sealed_len()].to_vec();
+        dec.frame_body(Some(&body)).unwrap();
+        body[flip] ^= 1;
+        let err = dec.open_job(1, &mut body).unwrap_err();
+        assert_eq!(err, DecryptError::BadFrameTag { sequence: 1 }, "byte {flip} changed");
+        assert!(body[..FRAME].iter().all(|&b| b == 0), "byte {flip}: the content is wiped");
+        assert_eq!(dec.frame_opened(1, true), Err(DecryptError::BadFrameTag { sequence: 1 }));
+    }
+}
