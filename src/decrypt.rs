@@ -18,7 +18,7 @@ use crate::format::{
     AAD_FINAL_FRAME, AAD_FRAME, AAD_SINGLE_BLOCK, BodyAad, ContentType, Header, Reader, frame_iv,
 };
 use crate::frame::FrameJob;
-use crate::keyring::Keyring;
+use crate::keyring::{Keyring, UnwrapSession};
 use crate::suite::{CommitmentPolicy, TAG_LEN};
 
 /// Bounds on what a message may make the decryptor hold or do. Every one is checked before
@@ -75,9 +75,10 @@ pub enum DecryptState {
     /// All input so far is used: the caller MUST feed more bytes, or call
     /// [`Decryptor::finish`] at the end of the input.
     NeedInput,
-    /// The header is parsed (not yet authenticated): the caller MUST unwrap a data key from
-    /// [`Decryptor::header`] and pass it to [`Decryptor::provide_data_key`] (or call
-    /// [`Decryptor::unwrap_with`]), then feed the unconsumed rest of the input.
+    /// The header is parsed (not yet authenticated): the caller MUST find the data key among
+    /// the header's EDKs, by the rules of an [`UnwrapSession`] ([`Decryptor::unwrap_session`])
+    /// and pass it to [`Decryptor::provide_data_key`] (or call [`Decryptor::unwrap_with`],
+    /// which does both with a [`Keyring`]), then feed the unconsumed rest of the input.
     NeedDataKey,
     /// The message is complete and verified: the caller MUST call [`Decryptor::finish`];
     /// any further input is an error. In detached mode, frames whose opening is not yet
@@ -335,7 +336,20 @@ impl Decryptor {
         self.sticky(|this| this.verify_header(data_key))
     }
 
-    /// Unwraps the data key with `keyring` and supplies it.
+    /// At [`DecryptState::NeedDataKey`]: the search for the data key among the header's EDKs,
+    /// for a caller whose keyrings the core cannot call (JS keyrings, through the wasm
+    /// bindings). `R` is the caller's form of a keyring's refusal.
+    pub fn unwrap_session<R>(&self) -> Result<UnwrapSession<R>, DecryptError> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone());
+        }
+        match (self.stage, &self.header) {
+            (Stage::NeedKey, Some(header)) => Ok(UnwrapSession::new(header)),
+            _ => Err(DecryptError::InvalidState("no header is waiting for a key")),
+        }
+    }
+
+    /// Unwraps the data key with `keyring` ([`Keyring::unwrap_any`]) and supplies it.
     pub fn unwrap_with(&mut self, keyring: &dyn Keyring) -> Result<(), DecryptError> {
         self.sticky(|this| {
             let header = match (this.stage, &this.header) {
