@@ -204,7 +204,7 @@ mod tests {
     use crate::suite::AlgorithmSuite;
 
     /// A parsed header of the default suite (32-byte keys) with `edks` EDKs.
-    fn header(edks: usize) -> Header {
+    fn header(edks: u8) -> Header {
         let options = EncryptOptions {
             suite: AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
             ..EncryptOptions::default()
@@ -215,7 +215,7 @@ mod tests {
             provider_info: alloc::vec![i],
             ciphertext: alloc::vec![i; 4],
         };
-        let encryptor = pending.with_encrypted_data_keys((0..edks as u8).map(edk).collect());
+        let encryptor = pending.with_encrypted_data_keys((0..edks).map(edk).collect());
         encryptor.unwrap().header().clone()
     }
 
