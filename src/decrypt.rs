@@ -108,6 +108,10 @@ pub struct Progress {
     /// signature is not yet verified: the caller MUST NOT act on it until
     /// [`Decryptor::finish`] succeeds, and MUST discard it if anything fails.
     pub provisional: bool,
+    /// Delegated hashing only ([`Decryptor::delegate_hash`]): how many of the `consumed`
+    /// bytes, from the first, the message signature covers (frame heads, not the footer); the
+    /// caller MUST hash them. 0 otherwise.
+    pub hashed: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,6 +163,8 @@ pub struct Decryptor {
     hash_delegated: bool,
     /// Delegated hashing: the footer's signature, until the digest comes.
     signature: Option<Vec<u8>>,
+    /// Delegated hashing: bytes of the current `update`'s input the signature covers.
+    hashed: usize,
 }
 
 impl Decryptor {
@@ -183,17 +189,19 @@ impl Decryptor {
             unconfirmed: VecDeque::new(),
             hash_delegated: false,
             signature: None,
+            hashed: 0,
         }
     }
 
     /// Delegated hashing, in detached mode, once the header is parsed (state
     /// [`DecryptState::NeedDataKey`]) and the suite is signed: the decryptor does not hash
     /// the message for the signature; the caller MUST hash, with a [`crate::MessageHasher`]
-    /// of the suite, every message byte before the footer (the header, then each frame's
-    /// head and body), in order, and pass the digest to [`Decryptor::provide_digest`] at
-    /// [`DecryptState::NeedDigest`]. This lets the one sequential pass of a signed suite run
-    /// on another thread than the frames.
-    pub fn delegate_hash(&mut self) -> Result<(), DecryptError> {
+    /// of the suite, the bytes the signature covers, in order: the header bytes returned
+    /// here, then of each later [`Decryptor::update`] the first [`Progress::hashed`] bytes of
+    /// its input (frame heads), and each frame body passed to [`Decryptor::frame_body`]; and
+    /// pass the digest to [`Decryptor::provide_digest`] at [`DecryptState::NeedDigest`]. This
+    /// lets the one sequential pass of a signed suite run on another thread than the frames.
+    pub fn delegate_hash(&mut self) -> Result<&[u8], DecryptError> {
         self.sticky(|this| {
             let signed = this.header.as_ref().is_some_and(|h| h.suite().is_signed());
             if !this.detached || this.stage != Stage::NeedKey || !signed {
@@ -203,7 +211,8 @@ impl Decryptor {
             }
             this.hash_delegated = true;
             Ok(())
-        })
+        })?;
+        Ok(self.header.as_ref().expect("checked above").as_bytes())
     }
 
     /// Delegated hashing, state [`DecryptState::NeedDigest`]: the digest of every message
@@ -404,7 +413,12 @@ impl Decryptor {
             _ => DecryptState::NeedInput,
         };
         let signed = self.header.as_ref().is_some_and(|h| h.suite().is_signed());
-        Progress { consumed, state, provisional: signed && self.stage != Stage::Done }
+        Progress {
+            consumed,
+            state,
+            provisional: signed && self.stage != Stage::Done,
+            hashed: self.hashed,
+        }
     }
 
     /// Copies input into `buf` until it holds `want` bytes; returns whether it does.
@@ -412,12 +426,23 @@ impl Decryptor {
         let missing = self.want.saturating_sub(self.buf.len());
         let take = missing.min(input.len() - *consumed);
         self.buf.extend_from_slice(&input[*consumed..*consumed + take]);
-        *consumed += take;
+        self.take(take, consumed);
         self.buf.len() >= self.want
+    }
+
+    /// Counts `n` more bytes of input as consumed, and as covered by a delegated hash if they
+    /// belong to the body (frame heads; the header is given whole by `delegate_hash`, the
+    /// footer is not signed).
+    fn take(&mut self, n: usize, consumed: &mut usize) {
+        *consumed += n;
+        if self.hash_delegated && self.stage == Stage::Body {
+            self.hashed += n;
+        }
     }
 
     fn step(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<Progress, DecryptError> {
         let mut consumed = 0;
+        self.hashed = 0;
         loop {
             match self.stage {
                 Stage::NeedKey | Stage::FrameBody => return Ok(self.progress(consumed)),
@@ -456,7 +481,7 @@ impl Decryptor {
                                 v.update(bytes);
                             }
                             if from_input {
-                                consumed += head_len;
+                                self.take(head_len, &mut consumed);
                             }
                             self.buf.clear();
                             self.want = 0;

@@ -25,6 +25,7 @@ pub struct Decryptor {
     inner: Option<crate::Decryptor>,
     out: Vec<u8>,
     consumed: usize,
+    hashed: usize,
     state: DecryptState,
     provisional: bool,
     /// Detached frames opened here: JS writes a frame body into this buffer (through
@@ -42,6 +43,7 @@ impl From<crate::Decryptor> for Decryptor {
             inner: Some(inner),
             out: Vec::new(),
             consumed: 0,
+            hashed: 0,
             state: DecryptState::NeedInput,
             provisional: false,
             frame: Vec::new(),
@@ -110,13 +112,22 @@ impl Decryptor {
         .into()
     }
 
-    /// Delegated hashing (detached mode, signed suite, state `"need-data-key"`): the caller
-    /// hashes every message byte before the footer with a `MessageHasher` and passes the
-    /// digest to `provideDigest` at state `"need-digest"`; `frameBody` then needs no body.
+    /// Delegated hashing (detached mode, signed suite, state `"need-data-key"`): returns the
+    /// header bytes, the first the signature covers; the caller hashes them with a
+    /// `MessageHasher`, then the first `hashed` bytes of each later `updateDetached` input
+    /// and every frame body, and passes the digest to `provideDigest` at state
+    /// `"need-digest"`; `frameBody` then needs no body.
     #[wasm_bindgen(js_name = delegateHash)]
-    pub fn delegate_hash(&mut self) -> Result<(), JsValue> {
+    pub fn delegate_hash(&mut self) -> Result<Uint8Array, JsValue> {
         let inner = self.inner.as_mut().ok_or_else(finished)?;
-        inner.delegate_hash().map_err(|e| decrypt_error(&e))
+        inner.delegate_hash().map(Uint8Array::from).map_err(|e| decrypt_error(&e))
+    }
+
+    /// Delegated hashing: how many of the last update's `consumed` bytes, from the first,
+    /// the signature covers (0 otherwise).
+    #[wasm_bindgen(getter)]
+    pub fn hashed(&self) -> usize {
+        self.hashed
     }
 
     /// Delegated hashing: the digest of every message byte before the footer; verifies the
@@ -298,6 +309,7 @@ impl Decryptor {
         let inner = self.inner.as_mut().ok_or_else(finished)?;
         let progress = inner.update(input, &mut self.out).map_err(|e| decrypt_error(&e))?;
         self.consumed = progress.consumed;
+        self.hashed = progress.hashed;
         self.state = progress.state;
         self.provisional = progress.provisional;
         Ok(())

@@ -318,6 +318,23 @@ async fn unwrap_session_rules_and_verdicts() {
     assert!(is_type_error(&dec.report_key(JsValue::from(5)).expect_err("not bytes")));
 }
 
+/// Delegated hashing: the core names what the JS hash stage hashes (header, frame heads).
+#[wasm_bindgen_test]
+async fn delegated_hash_ranges_for_the_js_hash() {
+    let message = encrypt(0x0578, 100.0, &[3u8; 250], &JsValue::UNDEFINED).await;
+    let mut dec = Decryptor::new_detached(JsValue::UNDEFINED, false, false, None).expect("new");
+    assert_eq!(dec.update_detached(&message).expect("header"), 0);
+    assert_eq!((dec.state().as_str(), dec.hashed()), ("need-data-key", 0));
+    let header = dec.delegate_hash().expect("signed, detached");
+    assert_eq!(header.to_vec(), message[..dec.consumed()], "the header comes first");
+    let at = dec.consumed();
+    let key = unwrap_first(&mut dec).await;
+    assert!(dec.report_key(key.into()).expect("right key"));
+    assert_ne!(dec.update_detached(&message[at..]).expect("first head"), 0);
+    assert_eq!(dec.state(), "frame-body");
+    assert!(dec.hashed() > 0 && dec.hashed() == dec.consumed(), "the frame head is covered");
+}
+
 #[wasm_bindgen_test]
 fn first_answer_is_the_multi_keyring_rule() {
     let first = keyring_error("UNWRAP_FAILED", "first");
