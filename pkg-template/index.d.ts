@@ -143,7 +143,9 @@ export interface Keyring {
      * authenticated: the decryptor checks it with the returned key) is `headerBytes`.
      * Resolves to the data key, or `null` if the EDK is not this keyring's. Throw a
      * {@link DecryptError} with code `KEYRING` to refuse (reported if no other EDK unwraps);
-     * any other error counts as a failed attempt. The caller zero-fills the returned array.
+     * any other error counts as a failed attempt (the message of one with code
+     * `UNWRAP_FAILED` is added to `NO_DECRYPTABLE_KEY`'s). The caller zero-fills the returned
+     * array.
      */
     unwrap(edk: EncryptedDataKey, headerBytes: Uint8Array, options?: UnwrapOptions): Promise<Uint8Array | null>;
 }

@@ -18,7 +18,7 @@ use crate::format::{
     AAD_FINAL_FRAME, AAD_FRAME, AAD_SINGLE_BLOCK, BodyAad, ContentType, Header, Reader, frame_iv,
 };
 use crate::frame::FrameJob;
-use crate::keyring::Keyring;
+use crate::keyring::{Keyring, UnwrapSession};
 use crate::suite::{CommitmentPolicy, TAG_LEN};
 
 /// Bounds on what a message may make the decryptor hold or do. Every one is checked before
@@ -75,9 +75,10 @@ pub enum DecryptState {
     /// All input so far is used: the caller MUST feed more bytes, or call
     /// [`Decryptor::finish`] at the end of the input.
     NeedInput,
-    /// The header is parsed (not yet authenticated): the caller MUST unwrap a data key from
-    /// [`Decryptor::header`] and pass it to [`Decryptor::provide_data_key`] (or call
-    /// [`Decryptor::unwrap_with`]), then feed the unconsumed rest of the input.
+    /// The header is parsed (not yet authenticated): the caller MUST find the data key among
+    /// the header's EDKs, by the rules of an [`UnwrapSession`] ([`Decryptor::unwrap_session`])
+    /// and pass it to [`Decryptor::provide_data_key`] (or call [`Decryptor::unwrap_with`],
+    /// which does both with a [`Keyring`]), then feed the unconsumed rest of the input.
     NeedDataKey,
     /// The message is complete and verified: the caller MUST call [`Decryptor::finish`];
     /// any further input is an error. In detached mode, frames whose opening is not yet
@@ -107,6 +108,10 @@ pub struct Progress {
     /// signature is not yet verified: the caller MUST NOT act on it until
     /// [`Decryptor::finish`] succeeds, and MUST discard it if anything fails.
     pub provisional: bool,
+    /// Delegated hashing only ([`Decryptor::delegate_hash`]): how many of the `consumed`
+    /// bytes, from the first, the message signature covers (frame heads, not the footer); the
+    /// caller MUST hash them. 0 otherwise.
+    pub hashed: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,6 +163,8 @@ pub struct Decryptor {
     hash_delegated: bool,
     /// Delegated hashing: the footer's signature, until the digest comes.
     signature: Option<Vec<u8>>,
+    /// Delegated hashing: bytes of the current `update`'s input the signature covers.
+    hashed: usize,
 }
 
 impl Decryptor {
@@ -182,17 +189,19 @@ impl Decryptor {
             unconfirmed: VecDeque::new(),
             hash_delegated: false,
             signature: None,
+            hashed: 0,
         }
     }
 
     /// Delegated hashing, in detached mode, once the header is parsed (state
     /// [`DecryptState::NeedDataKey`]) and the suite is signed: the decryptor does not hash
     /// the message for the signature; the caller MUST hash, with a [`crate::MessageHasher`]
-    /// of the suite, every message byte before the footer (the header, then each frame's
-    /// head and body), in order, and pass the digest to [`Decryptor::provide_digest`] at
-    /// [`DecryptState::NeedDigest`]. This lets the one sequential pass of a signed suite run
-    /// on another thread than the frames.
-    pub fn delegate_hash(&mut self) -> Result<(), DecryptError> {
+    /// of the suite, the bytes the signature covers, in order: the header bytes returned
+    /// here, then of each later [`Decryptor::update`] the first [`Progress::hashed`] bytes of
+    /// its input (frame heads), and each frame body passed to [`Decryptor::frame_body`]; and
+    /// pass the digest to [`Decryptor::provide_digest`] at [`DecryptState::NeedDigest`]. This
+    /// lets the one sequential pass of a signed suite run on another thread than the frames.
+    pub fn delegate_hash(&mut self) -> Result<&[u8], DecryptError> {
         self.sticky(|this| {
             let signed = this.header.as_ref().is_some_and(|h| h.suite().is_signed());
             if !this.detached || this.stage != Stage::NeedKey || !signed {
@@ -202,7 +211,8 @@ impl Decryptor {
             }
             this.hash_delegated = true;
             Ok(())
-        })
+        })?;
+        Ok(self.header.as_ref().expect("checked above").as_bytes())
     }
 
     /// Delegated hashing, state [`DecryptState::NeedDigest`]: the digest of every message
@@ -335,7 +345,20 @@ impl Decryptor {
         self.sticky(|this| this.verify_header(data_key))
     }
 
-    /// Unwraps the data key with `keyring` and supplies it.
+    /// At [`DecryptState::NeedDataKey`]: the search for the data key among the header's EDKs,
+    /// for a caller whose keyrings the core cannot call (JS keyrings, through the wasm
+    /// bindings). `R` is the caller's form of a keyring's refusal.
+    pub fn unwrap_session<R>(&self) -> Result<UnwrapSession<R>, DecryptError> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone());
+        }
+        match (self.stage, &self.header) {
+            (Stage::NeedKey, Some(header)) => Ok(UnwrapSession::new(header)),
+            _ => Err(DecryptError::InvalidState("no header is waiting for a key")),
+        }
+    }
+
+    /// Unwraps the data key with `keyring` ([`Keyring::unwrap_any`]) and supplies it.
     pub fn unwrap_with(&mut self, keyring: &dyn Keyring) -> Result<(), DecryptError> {
         self.sticky(|this| {
             let header = match (this.stage, &this.header) {
@@ -390,7 +413,12 @@ impl Decryptor {
             _ => DecryptState::NeedInput,
         };
         let signed = self.header.as_ref().is_some_and(|h| h.suite().is_signed());
-        Progress { consumed, state, provisional: signed && self.stage != Stage::Done }
+        Progress {
+            consumed,
+            state,
+            provisional: signed && self.stage != Stage::Done,
+            hashed: self.hashed,
+        }
     }
 
     /// Copies input into `buf` until it holds `want` bytes; returns whether it does.
@@ -398,12 +426,23 @@ impl Decryptor {
         let missing = self.want.saturating_sub(self.buf.len());
         let take = missing.min(input.len() - *consumed);
         self.buf.extend_from_slice(&input[*consumed..*consumed + take]);
-        *consumed += take;
+        self.take(take, consumed);
         self.buf.len() >= self.want
+    }
+
+    /// Counts `n` more bytes of input as consumed, and as covered by a delegated hash if they
+    /// belong to the body (frame heads; the header is given whole by `delegate_hash`, the
+    /// footer is not signed).
+    fn take(&mut self, n: usize, consumed: &mut usize) {
+        *consumed += n;
+        if self.hash_delegated && self.stage == Stage::Body {
+            self.hashed += n;
+        }
     }
 
     fn step(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<Progress, DecryptError> {
         let mut consumed = 0;
+        self.hashed = 0;
         loop {
             match self.stage {
                 Stage::NeedKey | Stage::FrameBody => return Ok(self.progress(consumed)),
@@ -442,7 +481,7 @@ impl Decryptor {
                                 v.update(bytes);
                             }
                             if from_input {
-                                consumed += head_len;
+                                self.take(head_len, &mut consumed);
                             }
                             self.buf.clear();
                             self.want = 0;

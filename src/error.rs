@@ -4,6 +4,7 @@
 //! only say *where* in the message a check failed, which an attacker who changed it knows anyway.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 
 use crate::crypto::AeadFailed;
@@ -158,6 +159,9 @@ pub enum DecryptError {
     NoDecryptableKey {
         /// Keyring attempts that failed cryptographically (wrong key, bad padding, ...).
         failed_attempts: usize,
+        /// What the keyrings said of their own setup when they failed (a raw RSA keyring's
+        /// OAEP hash), each distinct text once, in order (see [`crate::Attempt::Failed`]).
+        notes: Vec<String>,
     },
     /// One encrypted data key did not unwrap (wrong key, bad padding, wrong length: opaque).
     UnwrapFailed,
@@ -217,10 +221,16 @@ impl fmt::Display for DecryptError {
             Self::PublicKeyEntry => {
                 f.write_str("encryption context entry aws-crypto-public-key does not fit the suite")
             }
-            Self::NoDecryptableKey { failed_attempts } => write!(
-                f,
-                "no encrypted data key could be unwrapped ({failed_attempts} failed attempts)"
-            ),
+            Self::NoDecryptableKey { failed_attempts, notes } => {
+                write!(
+                    f,
+                    "no encrypted data key could be unwrapped ({failed_attempts} failed attempts)"
+                )?;
+                if !notes.is_empty() {
+                    write!(f, ": {}", notes.join("; "))?;
+                }
+                Ok(())
+            }
             Self::UnwrapFailed => f.write_str("encrypted data key did not unwrap"),
             Self::Keyring(msg) => write!(f, "keyring failed: {msg}"),
             Self::CommitmentMismatch => f.write_str("key commitment does not match the data key"),

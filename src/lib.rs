@@ -51,9 +51,9 @@ pub use frame::FrameJob;
 #[cfg(not(target_arch = "wasm32"))]
 pub use keyring::AwsKmsRsaKeyring;
 pub use keyring::{
-    AwsKmsKeyring, KMS_PROVIDER_ID, KMS_RSA_PROVIDER_ID, Keyring, KmsCallError, KmsClient,
-    KmsEncryptionAlgorithm, KmsKeyError, KmsRequest, KmsResponse, KmsRsaRules, KmsSymmetricRules,
-    MultiKeyring,
+    Attempt, AwsKmsKeyring, FirstAnswer, KMS_PROVIDER_ID, KMS_RSA_PROVIDER_ID, Keyring,
+    KmsCallError, KmsClient, KmsEncryptionAlgorithm, KmsKeyError, KmsRequest, KmsResponse,
+    KmsRsaRules, KmsSymmetricRules, MultiKeyring, UnwrapError, UnwrapSession,
 };
 #[cfg(not(target_arch = "wasm32"))]
 pub use keyring::{KeyError, OaepHash, RawRsaKeyring};

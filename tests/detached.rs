@@ -520,6 +520,51 @@ fn delegated_hashing_writes_and_reads_the_same_bytes() {
     }
 }
 
+/// The caller hashes exactly what the core names: the header bytes from `delegate_hash`, the
+/// `hashed` prefix of each update's input, every frame body; fed in slices that split heads.
+#[test]
+fn delegated_hashing_covers_the_ranges_the_core_names() {
+    for len in [0, 1, FRAME, 3 * FRAME + 17] {
+        let (message, body_end) = with_delegated_hash(fixed(SIGNED), &plaintext(len));
+        for slice in [1, 7, message.len()] {
+            let mut dec = Decryptor::with_detached_frames(DecryptOptions::default());
+            let mut hasher = MessageHasher::for_suite(SIGNED).unwrap();
+            let mut covered = 0;
+            let (mut at, mut out) = (0, Vec::new());
+            loop {
+                let end = (at + slice).min(message.len());
+                let p = dec.update(&message[at..end], &mut out).unwrap();
+                hasher.update(&message[at..at + p.hashed]);
+                covered += p.hashed;
+                at += p.consumed;
+                match p.state {
+                    DecryptState::NeedInput => {}
+                    DecryptState::NeedDataKey => {
+                        let header = dec.delegate_hash().unwrap();
+                        hasher.update(header);
+                        covered += header.len();
+                        dec.unwrap_with(&FixedKey).unwrap();
+                    }
+                    DecryptState::FrameBody => {
+                        let job = dec.frame_job().unwrap().clone();
+                        let mut body = message[at..at + job.sealed_len()].to_vec();
+                        hasher.update(&body);
+                        covered += body.len();
+                        at += job.sealed_len();
+                        dec.frame_body(None).unwrap();
+                        dec.open_job(job.sequence(), &mut body).unwrap();
+                    }
+                    DecryptState::NeedDigest if at == message.len() => break,
+                    state => panic!("unexpected state {state:?}"),
+                }
+            }
+            assert_eq!(covered, body_end, "{len} bytes in slices of {slice}: all but the footer");
+            dec.provide_digest(&hasher.finalize()).unwrap();
+            dec.finish().unwrap();
+        }
+    }
+}
+
 #[test]
 fn delegated_hashing_refuses_plaintext_through_update() {
     // Frames sealed by `update` could never be finished: `finish` refuses a delegated hash and

@@ -221,7 +221,7 @@ fn multi_keyring_wraps_for_all_and_any_one_unwraps() {
     let wrong_hash =
         RawRsaKeyring::from_pem("escrow", "offline", &gen_pem, OaepHash::Sha1).unwrap();
     let err = decrypt(&wrong_hash, &message, DecryptOptions::default()).unwrap_err();
-    assert_eq!(err, DecryptError::NoDecryptableKey { failed_attempts: 1 });
+    assert_eq!(err, DecryptError::NoDecryptableKey { failed_attempts: 1, notes: Vec::new() });
 }
 
 #[test]

@@ -177,21 +177,25 @@ fn stream(message: &[u8], setup: &Setup, keyring: &dyn Keyring) -> Result<Vec<u8
     let mut held = Vec::new();
     let mut pending: VecDeque<(FrameJob, Vec<u8>)> = VecDeque::new();
     let mut external = None;
-    let mut delegated = None;
+    let mut delegated: Option<MessageHasher> = None;
     let mut footer_at = None;
     let mut at = 0;
     loop {
         let input = &message[at..(at + setup.chunk).min(message.len())];
         let p = dec.update(input, &mut out)?;
-        assert!(p.consumed <= input.len());
+        assert!(p.consumed <= input.len() && p.hashed <= p.consumed);
+        if let Some(hasher) = &mut delegated {
+            hasher.update(&input[..p.hashed]);
+        }
         at += p.consumed;
         match p.state {
             DecryptState::NeedDataKey => {
                 let header = dec.header().expect("a header waits for its key");
                 let suite = header.suite();
                 if setup.mode == Mode::Delegated && suite.is_signed() {
-                    dec.delegate_hash()?;
-                    delegated = Some(MessageHasher::for_suite(suite).expect("signed suite"));
+                    let mut hasher = MessageHasher::for_suite(suite).expect("signed suite");
+                    hasher.update(dec.delegate_hash()?);
+                    delegated = Some(hasher);
                 }
                 dec.unwrap_with(keyring)?;
                 if setup.mode == Mode::External {
@@ -206,6 +210,9 @@ fn stream(message: &[u8], setup: &Setup, keyring: &dyn Keyring) -> Result<Vec<u8
                     break; // truncated: finish says so
                 };
                 at += job.sealed_len();
+                if let Some(hasher) = &mut delegated {
+                    hasher.update(body);
+                }
                 let signed = dec.header().expect("body after header").suite().is_signed();
                 let none = setup.none_body && (!signed || delegated.is_some());
                 dec.frame_body((!none).then_some(body))?;
@@ -232,9 +239,13 @@ fn stream(message: &[u8], setup: &Setup, keyring: &dyn Keyring) -> Result<Vec<u8
                 }
             }
             DecryptState::NeedDigest => {
-                let mut hasher = delegated.take().expect("only delegated hashing waits");
-                hasher.update(&message[..footer_at.expect("the footer follows the final frame")]);
-                dec.provide_digest(&hasher.finalize())?;
+                // The bytes the core named are exactly those before the footer.
+                let digest = delegated.take().expect("only delegated hashing waits").finalize();
+                let suite = dec.header().expect("body after header").suite();
+                let mut reference = MessageHasher::for_suite(suite).expect("signed suite");
+                reference.update(&message[..footer_at.expect("the footer follows the final frame")]);
+                assert_eq!(digest, reference.finalize(), "the named ranges cover the body");
+                dec.provide_digest(&digest)?;
             }
             DecryptState::NeedInput | DecryptState::Done => {
                 assert!(p.consumed > 0 || input.is_empty() || p.state == DecryptState::Done);

@@ -1,7 +1,7 @@
 // encrypt / decrypt / encryptStream / decryptStream: the package's public functions. They move
 // bytes between JS and the wasm Encryptor/Decryptor (which hold all the format logic), ask
 // keyrings for wrapping keys and unwrapped data keys, and handle streams, progress and aborts.
-import { DecryptError, EncryptError, call, fromWasm } from './errors.js';
+import { DecryptError, EncryptError, call } from './errors.js';
 import { FrameDecryptor, FrameEncryptor, NodeAes, NodeHash, WebCryptoAes } from './frames.js';
 import { generateDataKey, isKeyring, wrapDataKey } from './keyrings.js';
 import { HASH_MIN_BYTES, RemoteHash } from './hash.js';
@@ -522,57 +522,28 @@ class DecryptSession {
     }
 
     /**
-     * Asks the keyring for a data key, EDK by EDK in header order; the first key of the
-     * suite's length goes to the decryptor, which checks the key commitment and the header
-     * tag. As in the core's `unwrap_any`: a keyring's refusal (code KEYRING) is reported if
-     * nothing unwraps; other failures count as failed attempts.
+     * Asks the keyring about each EDK the core names and reports the answers; the core holds
+     * the rules (header order, key length, first refusal, failed attempts), verifies the key
+     * and throws its verdict when no EDK is left.
      */
     async #unwrap() {
         const decryptor = this.#live();
-        const edks = decryptor.encryptedDataKeys();
         const headerBytes = decryptor.headerBytes();
-        const keyLength = decryptor.dataKeyLength;
-        let failedAttempts = 0;
-        /** What the keyrings said of their failed attempts (raw RSA: the OAEP hash tried). */
-        const failures = new Set();
-        let refusal = null;
-        for (const edk of edks) {
+        const options = { signal: this.#signal, dataKeyLength: decryptor.dataKeyLength };
+        for (let verified = false; !verified;) {
             throwIfAborted(this.#signal);
+            const edk = call(() => this.#live().nextCandidate());
             let key;
             try {
-                key = await this.#keyring.unwrap(edk, headerBytes,
-                    { signal: this.#signal, dataKeyLength: keyLength });
+                key = await this.#keyring.unwrap(edk, headerBytes, options);
             } catch (err) {
                 throwIfAborted(this.#signal);
-                // The first refusal, as the core: a key server's denial rather than a later
-                // keyring's "only a public key".
-                if (err?.code === 'KEYRING') {
-                    refusal ??= err;
-                } else {
-                    failedAttempts += 1;
-                    if (err?.code === 'UNWRAP_FAILED') failures.add(err.message);
-                }
+                call(() => this.#live().reportError(err));
                 continue;
             }
-            if (key == null) continue;
-            if (!(key instanceof Uint8Array)) throw new TypeError('unwrap() must return a Uint8Array or null');
-            if (key.length !== keyLength) {
-                key.fill(0);
-                failedAttempts += 1;
-                continue;
-            }
-            try {
-                call(() => this.#live().provideDataKey(key));
-            } finally {
-                key.fill(0);
-            }
-            this.messageHeader = publicHeader(this.#live().header());
-            return;
+            verified = call(() => this.#live().reportKey(key));
         }
-        if (refusal) throw refusal;
-        const err = fromWasm(wasm.noDecryptableKey(failedAttempts));
-        if (failures.size) err.message += `: ${[...failures].join('; ')}`;
-        throw err;
+        this.messageHeader = publicHeader(this.#live().header());
     }
 }
 

@@ -424,10 +424,8 @@ export class FrameDecryptor {
     #unwrap;
     #keyed;
     #delegate;
-    /** Delegated hashing: the RemoteHash, and whether bytes read now go to it (header to
-     * final frame, not the footer). */
+    /** Delegated hashing: the RemoteHash, fed the bytes the core says the signature covers. */
     #hash = null;
-    #hashing = false;
     #engine = null;
     #signed = false;
     #depth = 2;
@@ -490,7 +488,8 @@ export class FrameDecryptor {
             const job = ptr ? jobAt(ptr) : null;
             at += dec.consumed;
             // Hashed in order; waited for once the frame is under way.
-            const headWait = this.#hashing ? this.#hash.update(bytes.subarray(from, at)) : undefined;
+            const hashed = this.#hash ? dec.hashed : 0;
+            const headWait = hashed ? this.#hash.update(bytes.subarray(from, from + hashed)) : undefined;
             if (job) {
                 const len = job.sealedLength;
                 if (bytes.length - at >= len) {
@@ -517,9 +516,7 @@ export class FrameDecryptor {
                 if (dec.isSigned) {
                     this.#hash = await this.#delegate(dec.header().suiteId);
                     if (this.#hash) {
-                        call(() => dec.delegateHash());
-                        this.#hashing = true;
-                        const wait = this.#hash.update(call(() => dec.headerBytes()));
+                        const wait = this.#hash.update(call(() => dec.delegateHash()));
                         if (wait) await wait;
                     }
                 }
@@ -570,10 +567,7 @@ export class FrameDecryptor {
      */
     #body(job, body, owned, wait = undefined) {
         const dec = this.#dec;
-        if (this.#hashing) {
-            wait = this.#hash.update(body) ?? wait;
-            if (job.isFinal) this.#hashing = false; // the footer is not hashed
-        }
+        if (this.#hash) wait = this.#hash.update(body) ?? wait;
         if (!this.#engine) return this.#bodyInPlace(job, body, owned, wait);
         // Started before frameBody, which may grow the module's memory under the job's views.
         const engine = this.#engine;

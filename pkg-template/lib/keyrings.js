@@ -11,6 +11,7 @@
 // an unwrap that sends the EDK and the header to the server.
 import { DecryptError, EncryptError, KeyError, call } from './errors.js';
 import { decodePem, pkcs1PrivateToPkcs8, pkcs1PublicToSpki, sameBytes, spkiOfPkcs8 } from './der.js';
+import { init, wasm } from './wasm.js';
 
 const TOKEN = Symbol('cipherdrop.internal');
 const publicKeys = new WeakMap(); // WrappingKey → its WebCrypto RSA-OAEP public key
@@ -463,20 +464,26 @@ export class MultiKeyring {
         return keys;
     }
 
-    /** The first key any keyring unwraps; if none does, the first keyring's error, as the core. */
+    /** Asks each keyring in turn; the core's rule (FirstAnswer) says which answer stands. */
     async unwrap(edk, headerBytes, options = undefined) {
-        let firstError = null;
-        for (const keyring of this.#keyrings()) {
-            try {
-                const key = await keyring.unwrap(edk, headerBytes, options);
-                if (key != null) return key;
-            } catch (err) {
-                if (options?.signal?.aborted) throw err;
-                firstError ??= err;
+        await init();
+        const answers = new wasm.FirstAnswer();
+        try {
+            for (const keyring of this.#keyrings()) {
+                let key;
+                try {
+                    key = await keyring.unwrap(edk, headerBytes, options);
+                } catch (err) {
+                    if (options?.signal?.aborted) throw err;
+                    answers.error(err);
+                    continue;
+                }
+                if (answers.key(key)) return key;
             }
+            return answers.finish();
+        } finally {
+            answers.free();
         }
-        if (firstError) throw firstError;
-        return null;
     }
 
     *#keyrings() {

@@ -12,6 +12,7 @@ mod multi;
 mod raw_rsa;
 #[cfg(not(target_arch = "wasm32"))]
 mod rsa_native;
+mod unwrap;
 
 use alloc::vec::Vec;
 
@@ -25,6 +26,7 @@ pub use kms::{
 pub use multi::MultiKeyring;
 #[cfg(not(target_arch = "wasm32"))]
 pub use raw_rsa::{KeyError, OaepHash, RawRsaKeyring};
+pub use unwrap::{Attempt, FirstAnswer, UnwrapError, UnwrapSession};
 
 use crate::context::EncryptionContext;
 use crate::crypto::DataKey;
@@ -66,25 +68,18 @@ pub trait Keyring {
         header: &Header,
     ) -> Option<Result<DataKey, DecryptError>>;
 
-    /// Tries the header's EDKs in order and returns the first data key that unwraps with the
-    /// suite's key length. A keyring's first refusal (for example a key server's policy denial)
-    /// is returned when nothing unwraps, because it says more than "no key".
+    /// Tries the header's EDKs by the rules of [`UnwrapSession`] (header order; the first key
+    /// of the suite's length; else the first refusal, else
+    /// [`DecryptError::NoDecryptableKey`]) and returns the data key, not yet verified against
+    /// the header.
     fn unwrap_any(&self, header: &Header) -> Result<DataKey, DecryptError> {
-        let mut failed_attempts = 0;
-        let mut refusal = None;
-        for edk in header.encrypted_data_keys() {
-            match self.unwrap(edk, header) {
-                None => {}
-                Some(Ok(key)) if key.len() == header.suite().key_len() => return Ok(key),
-                // The first refusal: a key server's denial, say, rather than a later keyring's
-                // "only a public key".
-                Some(Err(err @ DecryptError::Keyring(_))) if refusal.is_none() => {
-                    refusal = Some(err)
-                }
-                Some(Err(DecryptError::Keyring(_))) => {}
-                Some(_) => failed_attempts += 1,
+        let edks = header.encrypted_data_keys();
+        let mut session = UnwrapSession::new(header);
+        loop {
+            let edk = &edks[session.next_candidate()?];
+            if let Some(key) = session.report(self.unwrap(edk, header).into())? {
+                return Ok(key);
             }
         }
-        Err(refusal.unwrap_or(DecryptError::NoDecryptableKey { failed_attempts }))
     }
 }

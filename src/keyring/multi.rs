@@ -4,7 +4,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::Keyring;
+use super::{FirstAnswer, Keyring};
 use crate::context::EncryptionContext;
 use crate::crypto::DataKey;
 use crate::error::{DecryptError, EncryptError};
@@ -13,8 +13,8 @@ use crate::suite::AlgorithmSuite;
 
 /// Every keyring wraps the same data key, generator first (a generator that makes data keys,
 /// such as the AWS KMS keyring, makes it, see [`Keyring::generate`]); on decrypt each keyring is asked
-/// in turn for each EDK and the first data key that unwraps wins; if none does, the first
-/// keyring's error is reported.
+/// in turn for each EDK, by the rule of [`FirstAnswer`] (the npm package's `MultiKeyring`
+/// follows the same one).
 pub struct MultiKeyring {
     keyrings: Vec<Box<dyn Keyring>>,
 }
@@ -63,15 +63,13 @@ impl Keyring for MultiKeyring {
         edk: &EncryptedDataKey,
         header: &Header,
     ) -> Option<Result<DataKey, DecryptError>> {
-        let mut first_error = None;
+        let mut answers = FirstAnswer::default();
         for keyring in &self.keyrings {
-            match keyring.unwrap(edk, header) {
-                Some(Ok(key)) => return Some(Ok(key)),
-                Some(Err(err)) if first_error.is_none() => first_error = Some(Err(err)),
-                Some(Err(_)) | None => {}
+            if let Some(key) = answers.add(keyring.unwrap(edk, header)) {
+                return Some(Ok(key));
             }
         }
-        first_error
+        answers.finish()
     }
 }
 

@@ -3,7 +3,9 @@
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::{EncryptedDataKey, EncryptionContext, Header};
+use zeroize::Zeroize;
+
+use crate::{Attempt, DataKey, EncryptedDataKey, EncryptionContext, Header};
 
 /// A `TypeError` for a JS value of the wrong shape.
 pub(crate) fn type_error(message: &str) -> JsValue {
@@ -66,9 +68,32 @@ pub(crate) fn header_to_js(header: &Header) -> JsValue {
     obj.into()
 }
 
-/// The header's EDKs with their ciphertexts, for keyrings to unwrap.
-pub(crate) fn edks_to_js(header: &Header) -> Array {
-    header.encrypted_data_keys().iter().map(|edk| edk_to_js(edk, true)).collect()
+/// A JS keyring's `unwrap` result as an attempt: `null` or `undefined` is not its EDK; a
+/// Uint8Array is copied into a data key and zero-filled, as is the copy in this module.
+pub(crate) fn attempt_from_js_key(key: &JsValue) -> Result<Attempt<JsValue>, JsValue> {
+    if key.is_null() || key.is_undefined() {
+        return Ok(Attempt::NotMine);
+    }
+    let bytes: &Uint8Array =
+        key.dyn_ref().ok_or_else(|| type_error("unwrap() must return a Uint8Array or null"))?;
+    let mut copy = bytes.to_vec();
+    bytes.fill(0, 0, bytes.length());
+    let data_key = DataKey::from_slice(&copy);
+    copy.zeroize();
+    Ok(Attempt::Key(data_key))
+}
+
+/// An error a JS keyring's `unwrap` threw, by its `code` (the keyring interface of
+/// `pkg-template/index.d.ts`): `KEYRING` is a refusal (kept as thrown); `UNWRAP_FAILED` a
+/// failed attempt whose message is a note on the keyring's setup; anything else (a network
+/// error, a bug in a custom keyring) a failed attempt without a note.
+pub(crate) fn attempt_from_js_error(err: JsValue) -> Attempt<JsValue> {
+    let field = |key: &str| Reflect::get(&err, &key.into()).ok().and_then(|v| v.as_string());
+    match field("code").as_deref() {
+        Some("KEYRING") => Attempt::Refused(err),
+        Some("UNWRAP_FAILED") => Attempt::Failed(field("message")),
+        _ => Attempt::Failed(None),
+    }
 }
 
 /// Reads EDKs `[{ providerId, providerInfo, ciphertext }]` (test hook of fixed secrets).

@@ -2,23 +2,30 @@
 
 use alloc::vec::Vec;
 
-use js_sys::{Array, Uint8Array};
+use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
-use zeroize::Zeroize;
 
-use super::convert::{context_from_js, edks_to_js, header_to_js, key_to_js, pack_job};
+use super::convert::{
+    attempt_from_js_error, attempt_from_js_key, context_from_js, edk_to_js, header_to_js,
+    key_to_js, pack_job,
+};
 use super::error::decrypt_error;
-use crate::{CommitmentPolicy, DataKey, DecryptError, DecryptOptions, DecryptState, Limits};
+use crate::{
+    CommitmentPolicy, DecryptError, DecryptOptions, DecryptState, Limits, UnwrapError,
+    UnwrapSession,
+};
 
-/// One message being read. Feed it with `update`; when `state` is `"need-data-key"`, unwrap
-/// one of `encryptedDataKeys()` and pass the key to `provideDataKey`, then feed the input
-/// not yet `consumed`; at the end of the input call `finish`. Call `free()` when done.
+/// One message being read. Feed it with `update`; when `state` is `"need-data-key"`, ask the
+/// keyring about each `nextCandidate()` EDK and report its answer (`reportKey`,
+/// `reportError`) until `reportKey` returns true, then feed the input not yet `consumed`; at
+/// the end of the input call `finish`. Call `free()` when done.
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct Decryptor {
     inner: Option<crate::Decryptor>,
     out: Vec<u8>,
     consumed: usize,
+    hashed: usize,
     state: DecryptState,
     provisional: bool,
     /// Detached frames opened here: JS writes a frame body into this buffer (through
@@ -26,6 +33,8 @@ pub struct Decryptor {
     frame: Vec<u8>,
     /// The last frame job, packed (`convert::pack_job`).
     job: Vec<u8>,
+    /// The search for the data key, from the first `nextCandidate` until a key verifies.
+    unwrap: Option<UnwrapSession<JsValue>>,
 }
 
 impl From<crate::Decryptor> for Decryptor {
@@ -34,10 +43,12 @@ impl From<crate::Decryptor> for Decryptor {
             inner: Some(inner),
             out: Vec::new(),
             consumed: 0,
+            hashed: 0,
             state: DecryptState::NeedInput,
             provisional: false,
             frame: Vec::new(),
             job: Vec::new(),
+            unwrap: None,
         }
     }
 }
@@ -101,13 +112,22 @@ impl Decryptor {
         .into()
     }
 
-    /// Delegated hashing (detached mode, signed suite, state `"need-data-key"`): the caller
-    /// hashes every message byte before the footer with a `MessageHasher` and passes the
-    /// digest to `provideDigest` at state `"need-digest"`; `frameBody` then needs no body.
+    /// Delegated hashing (detached mode, signed suite, state `"need-data-key"`): returns the
+    /// header bytes, the first the signature covers; the caller hashes them with a
+    /// `MessageHasher`, then the first `hashed` bytes of each later `updateDetached` input
+    /// and every frame body, and passes the digest to `provideDigest` at state
+    /// `"need-digest"`; `frameBody` then needs no body.
     #[wasm_bindgen(js_name = delegateHash)]
-    pub fn delegate_hash(&mut self) -> Result<(), JsValue> {
+    pub fn delegate_hash(&mut self) -> Result<Uint8Array, JsValue> {
         let inner = self.inner.as_mut().ok_or_else(finished)?;
-        inner.delegate_hash().map_err(|e| decrypt_error(&e))
+        inner.delegate_hash().map(Uint8Array::from).map_err(|e| decrypt_error(&e))
+    }
+
+    /// Delegated hashing: how many of the last update's `consumed` bytes, from the first,
+    /// the signature covers (0 otherwise).
+    #[wasm_bindgen(getter)]
+    pub fn hashed(&self) -> usize {
+        self.hashed
     }
 
     /// Delegated hashing: the digest of every message byte before the footer; verifies the
@@ -212,7 +232,7 @@ impl Decryptor {
         self.provisional
     }
 
-    /// The parsed header (not authenticated before `provideDataKey`), or `undefined`.
+    /// The parsed header (not authenticated before `reportKey` returned true), or `undefined`.
     pub fn header(&self) -> Result<JsValue, JsValue> {
         Ok(self.inner()?.header().map_or(JsValue::UNDEFINED, header_to_js))
     }
@@ -223,27 +243,56 @@ impl Decryptor {
         Ok(self.inner()?.header().map(|h| Uint8Array::from(h.as_bytes())))
     }
 
-    /// The EDKs `{ providerId, providerInfo, ciphertext }` in header order (empty before the
-    /// header is parsed).
-    #[wasm_bindgen(js_name = encryptedDataKeys)]
-    pub fn encrypted_data_keys(&self) -> Result<Array, JsValue> {
-        Ok(self.inner()?.header().map(edks_to_js).unwrap_or_default())
-    }
-
     /// The data key length of the message's suite in bytes (0 before the header is parsed).
     #[wasm_bindgen(getter, js_name = dataKeyLength)]
     pub fn data_key_length(&self) -> Result<usize, JsValue> {
         Ok(self.inner()?.header().map_or(0, |h| h.suite().key_len()))
     }
 
-    /// Supplies the unwrapped data key: checks the key commitment and the header tag. The
-    /// key bytes are zeroed, in wasm memory and (copied back on return) in the caller's array.
-    #[wasm_bindgen(js_name = provideDataKey)]
-    pub fn provide_data_key(&mut self, key: &mut [u8]) -> Result<(), JsValue> {
-        let data_key = DataKey::from_slice(key);
-        key.zeroize();
+    /// At `"need-data-key"`: the next EDK `{ providerId, providerInfo, ciphertext }` to ask
+    /// the keyring about (header order). Once none is left it throws the core's verdict: the
+    /// first refusal a keyring threw, as thrown, else `NO_DECRYPTABLE_KEY`.
+    #[wasm_bindgen(js_name = nextCandidate)]
+    pub fn next_candidate(&mut self) -> Result<JsValue, JsValue> {
+        let inner = self.inner.as_ref().ok_or_else(finished)?;
+        if self.unwrap.is_none() {
+            self.unwrap = Some(inner.unwrap_session().map_err(|e| decrypt_error(&e))?);
+        }
+        let session = self.unwrap.as_mut().expect("the session was just made");
+        let index = session.next_candidate().map_err(|err| match err {
+            UnwrapError::Refused(refusal) => refusal,
+            UnwrapError::Decrypt(e) => decrypt_error(&e),
+        })?;
+        let header = inner.header().expect("a session has a header");
+        Ok(edk_to_js(&header.encrypted_data_keys()[index], true))
+    }
+
+    /// The keyring's answer for the last candidate: the data key (a Uint8Array, zero-filled
+    /// here) or `null` (not its EDK). True once the key verified the header (key commitment,
+    /// header tag): then feed the rest of the input. A key of another length than
+    /// `dataKeyLength` is a failed attempt; one that fails the commitment or the header tag
+    /// ends the decryption.
+    #[wasm_bindgen(js_name = reportKey)]
+    pub fn report_key(&mut self, key: JsValue) -> Result<bool, JsValue> {
+        let attempt = attempt_from_js_key(&key)?;
         let inner = self.inner.as_mut().ok_or_else(finished)?;
-        inner.provide_data_key(&data_key).map_err(|e| decrypt_error(&e))
+        let session = self.unwrap.as_mut().ok_or_else(not_asked)?;
+        let Some(data_key) = session.report(attempt).map_err(|e| decrypt_error(&e))? else {
+            return Ok(false);
+        };
+        self.unwrap = None;
+        inner.provide_data_key(&data_key).map_err(|e| decrypt_error(&e))?;
+        Ok(true)
+    }
+
+    /// The error the keyring threw for the last candidate: code `KEYRING` is a refusal, any
+    /// other a failed attempt (see `convert::attempt_from_js_error`).
+    #[wasm_bindgen(js_name = reportError)]
+    pub fn report_error(&mut self, err: JsValue) -> Result<(), JsValue> {
+        let session = self.unwrap.as_mut().ok_or_else(not_asked)?;
+        let found = session.report(attempt_from_js_error(err)).map_err(|e| decrypt_error(&e))?;
+        debug_assert!(found.is_none(), "an error is never a key");
+        Ok(())
     }
 
     /// Ends the input: succeeds only if the whole message was read and verified. The
@@ -260,6 +309,7 @@ impl Decryptor {
         let inner = self.inner.as_mut().ok_or_else(finished)?;
         let progress = inner.update(input, &mut self.out).map_err(|e| decrypt_error(&e))?;
         self.consumed = progress.consumed;
+        self.hashed = progress.hashed;
         self.state = progress.state;
         self.provisional = progress.provisional;
         Ok(())
@@ -296,13 +346,45 @@ fn options(
     })
 }
 
+fn not_asked() -> JsValue {
+    decrypt_error(&DecryptError::InvalidState("no candidate EDK awaits an answer"))
+}
+
 /// The frame buffer does not hold the frame (a caller bug: `frameBuffer(len)` first).
 fn buffer_error() -> JsValue {
     decrypt_error(&DecryptError::InvalidState("frameBuffer was not sized for this frame"))
 }
 
-/// The error for "no EDK unwrapped", as the core words it, for the JS unwrap loop.
-#[wasm_bindgen(js_name = noDecryptableKey)]
-pub fn no_decryptable_key(failed_attempts: usize) -> JsValue {
-    decrypt_error(&DecryptError::NoDecryptableKey { failed_attempts })
+/// The multi-keyring's answer for one EDK from its keyrings' answers, in order (the core's
+/// rule, `FirstAnswer`): the first key; else the first error thrown; else `null`.
+#[wasm_bindgen]
+#[derive(Debug, Default)]
+pub struct FirstAnswer {
+    inner: crate::FirstAnswer<JsValue>,
+}
+
+#[wasm_bindgen]
+impl FirstAnswer {
+    /// Before the first keyring's answer.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> FirstAnswer {
+        Self::default()
+    }
+
+    /// A keyring returned `key` (`null`: not its EDK): true if it settles the EDK; then the
+    /// other keyrings MUST NOT be asked.
+    pub fn key(&mut self, key: JsValue) -> bool {
+        let answer = (!key.is_null() && !key.is_undefined()).then_some(Ok::<_, JsValue>(key));
+        self.inner.add(answer).is_some()
+    }
+
+    /// A keyring threw `err`.
+    pub fn error(&mut self, err: JsValue) {
+        self.inner.add::<()>(Some(Err(err)));
+    }
+
+    /// After the last keyring: `null`, or throws the first error.
+    pub fn finish(&mut self) -> Result<JsValue, JsValue> {
+        core::mem::take(&mut self.inner).finish::<JsValue>().unwrap_or(Ok(JsValue::NULL))
+    }
 }

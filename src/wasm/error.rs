@@ -62,7 +62,7 @@ pub fn decrypt_error(err: &DecryptError) -> JsValue {
         E::ContextTooLarge { max } => ("CONTEXT_TOO_LARGE", vec![("max", num(*max))]),
         E::ContextMismatch(key) => ("CONTEXT_MISMATCH", vec![("key", key.as_str().into())]),
         E::PublicKeyEntry => ("PUBLIC_KEY_ENTRY", vec![]),
-        E::NoDecryptableKey { failed_attempts } => {
+        E::NoDecryptableKey { failed_attempts, .. } => {
             ("NO_DECRYPTABLE_KEY", vec![("failedAttempts", num(*failed_attempts))])
         }
         E::UnwrapFailed => ("UNWRAP_FAILED", vec![]),

@@ -8,7 +8,7 @@
 //!
 //! RSA happens in JS, through WebCrypto (native and constant-time, and it keeps big-integer
 //! code out of this module): JS wraps the data key of a [`PendingEncryptor`] and unwraps
-//! (WebCrypto or a key server) the one it hands to [`Decryptor::provide_data_key`].
+//! (WebCrypto or a key server) the ones it reports to [`Decryptor::report_key`].
 
 mod convert;
 mod decrypt;
@@ -20,8 +20,7 @@ mod kms;
 
 use wasm_bindgen::prelude::*;
 
-pub use decrypt::Decryptor;
-pub use decrypt::no_decryptable_key;
+pub use decrypt::{Decryptor, FirstAnswer};
 pub use encrypt::{Encryptor, PendingEncryptor};
 pub use hash::{MessageHasher, message_is_signed, signature_hash};
 pub use jwe::{jwe_protected_header, open_jwe};

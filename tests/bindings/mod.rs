@@ -3,7 +3,7 @@
 //! WebCrypto RSA-OAEP for the wrap and the unwrap, and check the `kind`/`code` of every error they throw.
 
 use cipherdrop::wasm::{
-    Decryptor, Encryptor, PendingEncryptor, message_is_signed, no_decryptable_key, signature_hash,
+    Decryptor, Encryptor, FirstAnswer, PendingEncryptor, message_is_signed, signature_hash,
 };
 use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -23,6 +23,7 @@ export async function rsaUnwrap(pkcs8, ciphertext, hash) {
     return new Uint8Array(await crypto.subtle.decrypt({ name: 'RSA-OAEP' }, key, ciphertext));
 }
 export function isTypeError(e) { return e instanceof TypeError; }
+export function keyringError(code, message) { return Object.assign(new Error(message), { code }); }
 ")]
 extern "C" {
     #[wasm_bindgen(js_name = rsaWrap, catch)]
@@ -31,6 +32,9 @@ extern "C" {
     async fn rsa_unwrap(pkcs8: &[u8], ciphertext: &[u8], hash: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = isTypeError)]
     fn is_type_error(e: &JsValue) -> bool;
+    /// An error as a JS keyring throws it: an `Error` with a `code`.
+    #[wasm_bindgen(js_name = keyringError)]
+    fn keyring_error(code: &str, message: &str) -> JsValue;
 }
 
 fn der(pem: &str) -> Vec<u8> {
@@ -85,18 +89,23 @@ fn until_key(dec: &mut Decryptor, message: &[u8]) -> Vec<u8> {
     message[dec.consumed()..].to_vec()
 }
 
-async fn unwrap_first(dec: &Decryptor) -> Vec<u8> {
-    let edks = dec.encrypted_data_keys().expect("live decryptor");
-    let ciphertext: Uint8Array = get(&edks.get(0), "ciphertext").dyn_into().expect("bytes");
+/// The first candidate EDK, unwrapped with WebCrypto: a Uint8Array to report.
+async fn unwrap_first(dec: &mut Decryptor) -> Uint8Array {
+    let edk = dec.next_candidate().expect("a candidate");
+    let ciphertext: Uint8Array = get(&edk, "ciphertext").dyn_into().expect("bytes");
     let key = rsa_unwrap(&der(PRIVATE_PEM), &ciphertext.to_vec(), "SHA-256").await;
-    key.expect("WebCrypto unwraps").dyn_into::<Uint8Array>().expect("bytes").to_vec()
+    key.expect("WebCrypto unwraps").dyn_into().expect("bytes")
+}
+
+fn bytes(b: &[u8]) -> JsValue {
+    Uint8Array::from(b).into()
 }
 
 async fn decrypt(message: &[u8], expected: JsValue) -> Result<Vec<u8>, JsValue> {
     let mut dec = Decryptor::new(expected, false, false, None)?;
     let rest = until_key(&mut dec, message);
-    let mut key = unwrap_first(&dec).await;
-    dec.provide_data_key(&mut key)?;
+    let key = unwrap_first(&mut dec).await;
+    assert!(dec.report_key(key.into())?, "the key verified the header");
     let mut plaintext = dec.update(&rest)?.to_vec();
     assert_eq!(dec.consumed(), rest.len());
     plaintext.extend(dec.update(&[])?.to_vec());
@@ -154,9 +163,9 @@ async fn header_fields_and_key_zeroing() {
     assert_eq!(bytes.to_vec(), message[..message.len() - rest.len()]);
     assert_eq!(dec.data_key_length().expect("live"), 32);
 
-    let mut key = unwrap_first(&dec).await;
-    dec.provide_data_key(&mut key).expect("right key");
-    assert!(key.iter().all(|&b| b == 0), "the caller's copy of the key is zeroed");
+    let key = unwrap_first(&mut dec).await;
+    assert!(dec.report_key(key.clone().into()).expect("right key"));
+    assert!(key.to_vec().iter().all(|&b| b == 0), "the caller's copy of the key is zeroed");
     let out = dec.update(&rest).expect("body");
     assert_eq!(out.to_vec(), b"hello");
     assert_eq!(dec.state(), "done");
@@ -171,8 +180,8 @@ async fn signed_plaintext_is_provisional_until_the_footer() {
         let message = encrypt(suite, 100.0, &plaintext, &JsValue::UNDEFINED).await;
         let mut dec = Decryptor::new(JsValue::UNDEFINED, false, false, None).expect("decryptor");
         let rest = until_key(&mut dec, &message);
-        let mut key = unwrap_first(&dec).await;
-        dec.provide_data_key(&mut key).expect("right key");
+        let key = unwrap_first(&mut dec).await;
+        assert!(dec.report_key(key.into()).expect("right key"));
         // Everything but the last 20 bytes: frames are released, the footer is not complete.
         let out = dec.update(&rest[..rest.len() - 20]).expect("body");
         assert!(out.length() > 0);
@@ -235,31 +244,19 @@ async fn decryptor_options_and_key_failures() {
 
     let mut dec = Decryptor::new(JsValue::UNDEFINED, false, false, None).expect("decryptor");
     until_key(&mut dec, &message);
-    let mut wrong = [0x55u8; 32];
+    dec.next_candidate().expect("the one EDK");
     assert_eq!(
-        code(dec.provide_data_key(&mut wrong).expect_err("wrong key")).1,
+        code(dec.report_key(bytes(&[0x55; 32])).expect_err("wrong key")).1,
         "COMMITMENT_MISMATCH"
     );
     // Errors are sticky.
     assert_eq!(code(dec.update(&[]).expect_err("sticky")).1, "COMMITMENT_MISMATCH");
-
-    let mut dec = Decryptor::new(JsValue::UNDEFINED, false, false, None).expect("decryptor");
-    until_key(&mut dec, &message);
-    assert_eq!(
-        code(dec.provide_data_key(&mut [1u8; 16]).expect_err("short key")).1,
-        "UNWRAP_FAILED"
-    );
-
     let mut dec = Decryptor::new(JsValue::UNDEFINED, false, false, None).expect("decryptor");
     dec.update(&message[..10]).expect("partial header");
     assert_eq!(dec.state(), "need-input");
     let err = dec.finish().expect_err("ends in the header");
     assert_eq!(get(&err, "section").as_string().as_deref(), Some("header"));
     assert_eq!(code(dec.update(&[]).expect_err("spent")).1, "INVALID_STATE");
-
-    let err = no_decryptable_key(3);
-    assert_eq!(code(err.clone()), ("decrypt".into(), "NO_DECRYPTABLE_KEY".into()));
-    assert_eq!(get(&err, "failedAttempts").as_f64(), Some(3.0));
 
     let err = Decryptor::new(context(&[]), false, false, None).map(drop);
     assert!(err.is_ok());
@@ -269,6 +266,89 @@ async fn decryptor_options_and_key_failures() {
     let err =
         Decryptor::new(bad_ctx, false, false, None).expect_err("context values must be strings");
     assert!(is_type_error(&err));
+}
+
+/// The unwrap rules, as the JS glue drives them: the core names each EDK, the glue reports
+/// each keyring answer.
+#[wasm_bindgen_test]
+async fn unwrap_session_rules_and_verdicts() {
+    let message = encrypt(0x0478, 100.0, b"x", &JsValue::UNDEFINED).await;
+    let until_candidate = || {
+        let mut dec = Decryptor::new(JsValue::UNDEFINED, false, false, None).expect("decryptor");
+        until_key(&mut dec, &message);
+        let edk = dec.next_candidate().expect("the one EDK");
+        assert_eq!(get(&edk, "providerId").as_string().as_deref(), Some("acme"));
+        dec
+    };
+
+    // A key of the wrong length is a failed attempt, and zero-filled.
+    let mut dec = until_candidate();
+    let short = Uint8Array::from(&[1u8; 16][..]);
+    assert!(!dec.report_key(short.clone().into()).expect("counted, not thrown"));
+    assert!(short.to_vec().iter().all(|&b| b == 0), "zero-filled");
+    let err = dec.next_candidate().expect_err("no EDK left");
+    assert_eq!(code(err.clone()).1, "NO_DECRYPTABLE_KEY");
+    assert_eq!(get(&err, "failedAttempts").as_f64(), Some(1.0));
+
+    // A refusal is the verdict, as the keyring threw it.
+    let mut dec = until_candidate();
+    let refusal = keyring_error("KEYRING", "denied");
+    dec.report_error(refusal.clone()).expect("reported");
+    let err = dec.next_candidate().expect_err("no EDK left");
+    assert!(Object::is(&err, &refusal), "the keyring's own error object");
+
+    // An UNWRAP_FAILED's message is a note; other errors count without one.
+    for (thrown, message) in [
+        (keyring_error("UNWRAP_FAILED", "RSA-OAEP SHA-1"), "(1 failed attempts): RSA-OAEP SHA-1"),
+        (js_sys::TypeError::new("fetch failed").into(), "(1 failed attempts)"),
+    ] {
+        let mut dec = until_candidate();
+        dec.report_error(thrown).expect("reported");
+        let err = dec.next_candidate().expect_err("no EDK left");
+        assert_eq!(code(err.clone()).1, "NO_DECRYPTABLE_KEY");
+        let text = get(&err, "message").as_string().expect("message");
+        assert!(text.ends_with(message), "{text}");
+    }
+
+    // Not mine, then misuse: an answer with no candidate asked, a key that is not bytes.
+    let mut dec = until_candidate();
+    assert!(!dec.report_key(JsValue::NULL).expect("not mine"));
+    assert_eq!(code(dec.report_key(JsValue::NULL).expect_err("not asked")).1, "INVALID_STATE");
+    let mut dec = until_candidate();
+    assert!(is_type_error(&dec.report_key(JsValue::from(5)).expect_err("not bytes")));
+}
+
+/// Delegated hashing: the core names what the JS hash stage hashes (header, frame heads).
+#[wasm_bindgen_test]
+async fn delegated_hash_ranges_for_the_js_hash() {
+    let message = encrypt(0x0578, 100.0, &[3u8; 250], &JsValue::UNDEFINED).await;
+    let mut dec = Decryptor::new_detached(JsValue::UNDEFINED, false, false, None).expect("new");
+    assert_eq!(dec.update_detached(&message).expect("header"), 0);
+    assert_eq!((dec.state().as_str(), dec.hashed()), ("need-data-key", 0));
+    let header = dec.delegate_hash().expect("signed, detached");
+    assert_eq!(header.to_vec(), message[..dec.consumed()], "the header comes first");
+    let at = dec.consumed();
+    let key = unwrap_first(&mut dec).await;
+    assert!(dec.report_key(key.into()).expect("right key"));
+    assert_ne!(dec.update_detached(&message[at..]).expect("first head"), 0);
+    assert_eq!(dec.state(), "frame-body");
+    assert!(dec.hashed() > 0 && dec.hashed() == dec.consumed(), "the frame head is covered");
+}
+
+#[wasm_bindgen_test]
+fn first_answer_is_the_multi_keyring_rule() {
+    let first = keyring_error("UNWRAP_FAILED", "first");
+    let mut answers = FirstAnswer::new();
+    assert!(!answers.key(JsValue::NULL));
+    answers.error(first.clone());
+    answers.error(keyring_error("KEYRING", "second"));
+    assert!(Object::is(&answers.finish().expect_err("the first error"), &first));
+    let mut answers = FirstAnswer::new();
+    answers.error(first);
+    assert!(answers.key(bytes(&[1; 32])), "a key settles the EDK");
+    let mut answers = FirstAnswer::new();
+    assert!(!answers.key(JsValue::UNDEFINED));
+    assert!(answers.finish().expect("no error").is_null());
 }
 
 #[wasm_bindgen_test]

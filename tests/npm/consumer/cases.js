@@ -182,6 +182,43 @@ const roundTrips = [
         },
     },
     {
+        name: 'unwrap rules (the core\'s): EDKs in header order, a refusal then a key, a multi-keyring\'s first error per EDK',
+        async run(ctx) {
+            const { cd } = ctx;
+            const a = await keyring(ctx);
+            const b = await keyring(ctx, { bits: '3072' });
+            const { result } = await cd.encrypt(new cd.MultiKeyring({ generator: a, children: [b] }), bytes(10));
+            const asked = [];
+            const refuseFirst = {
+                wrappingKeys: () => [],
+                async unwrap(edk, headerBytes, options) {
+                    asked.push(edk);
+                    if (asked.length === 1) throw new cd.DecryptError('keyring failed: not now', 'KEYRING');
+                    return b.unwrap(edk, headerBytes, options);
+                },
+            };
+            bytesEqual((await cd.decrypt(refuseFirst, result)).plaintext, bytes(10), 'the second EDK opens');
+            deepEqual(asked.map((e) => e.providerInfo), ['rsa-2048', 'rsa-3072'], 'header order, each once');
+            const failing = { wrappingKeys: () => [], unwrap: async () => { throw new cd.DecryptError('broken', 'UNWRAP_FAILED'); } };
+            const refusing = { wrappingKeys: () => [], unwrap: async () => { throw new cd.DecryptError('keyring failed: no', 'KEYRING'); } };
+            const none = { wrappingKeys: () => [], unwrap: async () => null };
+            // For each EDK a multi-keyring's answer is its first keyring's error: a failure
+            // here, so no refusal is the verdict; the failure's note is named once.
+            const err = await rejects(cd.decrypt(new cd.MultiKeyring({ children: [none, failing, refusing] }), result),
+                isCode(cd.DecryptError, 'NO_DECRYPTABLE_KEY'), 'first error per EDK: the failure');
+            equal(err.failedAttempts, 2, 'one failed attempt per EDK');
+            ok(err.message.endsWith('(2 failed attempts): broken'), `the note once: ${err.message}`);
+            await rejects(cd.decrypt(new cd.MultiKeyring({ children: [refusing, failing] }), result),
+                isCode(cd.DecryptError, 'KEYRING'), 'first error per EDK: the refusal');
+            // Called directly: the first key, else the first error as thrown, else null.
+            const headerBytes = result.subarray(0, 10);
+            const direct = (children) => new cd.MultiKeyring({ children }).unwrap(asked[0], headerBytes);
+            equal((await direct([refusing, a, failing])).length, 32, 'the key');
+            await rejects(direct([none, failing, refusing]), (e) => e.message === 'broken', 'the first error');
+            equal(await direct([none]), null, 'not its EDK');
+        },
+    },
+    {
         name: 'WrappingKey: WebCrypto RSA-OAEP wrap, key checks, no stray wrapping keys',
         async run(ctx) {
             const { cd } = ctx;
