@@ -79,6 +79,24 @@ fi
 #   CIPHERDROP_WASM_HOT_LEVEL  opt-level of the crates on the per-byte path (AES-GCM, SHA-2),
 #                              whatever the rest gets
 #   CIPHERDROP_WASM_CORE_LEVEL opt-level of the cipherdrop crate itself (default: the rest's)
+#   CIPHERDROP_WASM_FEATURES   the crate features (default std,signing; --test-hooks adds
+#                              test-hooks). `std` alone is the lite module of issue 18 (no
+#                              ECDSA P-384: signed suites refused with UNSUPPORTED_SUITE before
+#                              any key is made or unwrapped), for measuring only: the package's
+#                              glue does not yet move signed messages to a second module.
+# Where the bytes are (2026-12-01, gzip -9 after wasm-opt -Oz; scripts/wasm_sizes.mjs on the
+# wasm-pack output lists code bytes per crate and per module of ours):
+#   std,signing, simd128 (the package)                                101.2 KB
+#   std,signing, no simd128                                           104.8 KB
+#   std (lite), no simd128, opt-level s, hot crates 3 or s            80.5 / 81.2 KB
+#   std (lite), everything opt-level z                                79.7 KB
+#   + without the KMS rules' and the JWE's bindings (experiment)     64.0 KB
+#   + only suite 0x0478 (no format 1.0 KDFs, AES-128/192; experiment) 61.9 KB
+#   ECDSA P-384 sign/verify + SHA-384 + AES-256-GCM alone (a separate
+#   crate, simd128, hot crates 3: what an add-on module would weigh)  33.6 KB
+# What is left in the last experiment (code bytes before wasm-opt): our crate 36 KB (decrypt,
+# encrypt, format::read, the bindings), sha2 20 KB (SHA-512 for HKDF, SHA-256), alloc and
+# core 18 KB, wasm-bindgen 12 KB, AES-256-GCM 11 KB (the header tag), dlmalloc 7 KB.
 opt_level=${CIPHERDROP_WASM_OPT_LEVEL:-s}
 hot_level=${CIPHERDROP_WASM_HOT_LEVEL:-3}
 wasm_opt=${CIPHERDROP_WASM_OPT:--Oz}
@@ -87,8 +105,8 @@ hot_crates=(aes aes-gcm ghash polyval ctr cipher universal-hash inout sha2 diges
     block-buffer hybrid-array crypto-common)
 # No P-256 (format 1.0 suite 0x0214 only): 11 KB of the gzipped module. The test hooks only
 # in the test build (--test-hooks).
-features=std
-[ "$hooks" -eq 1 ] && features=std,test-hooks
+features=${CIPHERDROP_WASM_FEATURES:-std,signing}
+[ "$hooks" -eq 1 ] && features=$features,test-hooks
 cargo_config=(--no-default-features --features "$features")
 if [ -n "${CIPHERDROP_WASM_CORE_LEVEL:-}" ]; then
     cargo_config+=(--config "profile.release.package.cipherdrop.opt-level=$CIPHERDROP_WASM_CORE_LEVEL")
