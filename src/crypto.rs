@@ -361,7 +361,10 @@ impl Signer {
     /// `InvalidSigningKey` if the bytes are not a valid P-384 scalar. Only with the
     /// `test-hooks` feature.
     #[cfg(feature = "test-hooks")]
-    pub(crate) fn from_bytes(suite: AlgorithmSuite, bytes: &[u8; 48]) -> Result<Self, EncryptError> {
+    pub(crate) fn from_bytes(
+        suite: AlgorithmSuite,
+        bytes: &[u8; 48],
+    ) -> Result<Self, EncryptError> {
         #[cfg(feature = "signing")]
         {
             let _ = suite;
