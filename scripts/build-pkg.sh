@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Build the npm package `cipherdrop` into build/pkg/ (used by the JS tests and `make demo`):
 # - wasm-pack's ES module output (`--target web --no-pack`, release, wasm-opt from npm's
-#   binaryen in tools/; never Debian's),
+#   binaryen in tools/; never Debian's) of two modules of the crate: the main one
+#   (cipherdrop.js, cipherdrop_bg.wasm and cipherdrop_nosimd_bg.wasm; the `wasm-message`
+#   bindings) and the KMS one (cipherdrop_kms.js, cipherdrop_kms_bg.wasm; `wasm-kms`: the
+#   AWS KMS keyrings' rules and the key server's JWE), which the glue loads on first use,
 # - plus the hand-written files of pkg-template/ (package.json with its exports map, and the
 #   JS tests in test/, copied so that they import the package by name through that map),
 #   the repository's LICENSE and lib/version.js (the crate version, for version()).
@@ -99,21 +102,23 @@ fi
 # core 18 KB, wasm-bindgen 12 KB, AES-256-GCM 11 KB (the header tag), dlmalloc 7 KB.
 opt_level=${CIPHERDROP_WASM_OPT_LEVEL:-s}
 hot_level=${CIPHERDROP_WASM_HOT_LEVEL:-3}
-wasm_opt=${CIPHERDROP_WASM_OPT:--Oz}
+wasm_opt=${CIPHERDROP_WASM_OPT:--Oz --strip-producers --strip-target-features}
 simd=${CIPHERDROP_WASM_SIMD:-1}
 hot_crates=(aes aes-gcm ghash polyval ctr cipher universal-hash inout sha2 digest
     block-buffer hybrid-array crypto-common)
 # No P-256 (format 1.0 suite 0x0214 only): 11 KB of the gzipped module. The test hooks only
 # in the test build (--test-hooks).
+# The main module has the message bindings (`wasm-message`); the KMS module below the others.
 features=${CIPHERDROP_WASM_FEATURES:-std,signing}
 [ "$hooks" -eq 1 ] && features=$features,test-hooks
-cargo_config=(--no-default-features --features "$features")
+profile_config=()
 if [ -n "${CIPHERDROP_WASM_CORE_LEVEL:-}" ]; then
-    cargo_config+=(--config "profile.release.package.cipherdrop.opt-level=$CIPHERDROP_WASM_CORE_LEVEL")
+    profile_config+=(--config "profile.release.package.cipherdrop.opt-level=$CIPHERDROP_WASM_CORE_LEVEL")
 fi
 for crate in "${hot_crates[@]}"; do
-    cargo_config+=(--config "profile.release.package.$crate.opt-level=$hot_level")
+    profile_config+=(--config "profile.release.package.$crate.opt-level=$hot_level")
 done
+cargo_config=(--no-default-features --features "$features,wasm-message" "${profile_config[@]}")
 rustflags=""
 wasm_opt_features=""
 if [ "$simd" = 1 ]; then
@@ -152,6 +157,24 @@ if [ "$simd" = 1 ]; then
 else
     cp "$out/cipherdrop_bg.wasm" "$out/cipherdrop_nosimd_bg.wasm"
 fi
+
+# The second module, cipherdrop_kms (the `wasm-kms` bindings: the AWS KMS keyrings' rules and
+# the key server's JWE, no message core), which lib/kms-module.js loads the first time a
+# KmsKeyring, KmsRsaKeyring or KeyServerKeyring needs it. No SIMD build: it hashes and seals
+# a few hundred bytes per call. It shares the non-SIMD target directory (same dependencies,
+# same flags: only the cipherdrop crate is built again). Never with the test hooks (it has
+# none): the release and the test package ship the same one.
+kms_pkg=target/wasm-nosimd/pkg-kms
+rm -rf "$kms_pkg"
+CARGO_TARGET_DIR=target/wasm-nosimd \
+CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt_level \
+    wasm-pack build --release --no-opt --target web --no-pack --out-dir "$kms_pkg" --out-name cipherdrop_kms . -- \
+    --no-default-features --features std,signing,wasm-kms "${profile_config[@]}"
+# shellcheck disable=SC2086
+wasm-opt $wasm_opt "$kms_pkg/cipherdrop_kms_bg.wasm" -o "$out/cipherdrop_kms_bg.wasm"
+cp "$kms_pkg/cipherdrop_kms.js" "$out/"
+echo "build-pkg: also cipherdrop_kms.js and cipherdrop_kms_bg.wasm (the KMS and JWE bindings)"
+
 cp -R pkg-template/. "$out/"
 cp LICENSE "$out/"
 rm -rf "$out/test-hooks"

@@ -52,7 +52,7 @@ suite pkg-js -- node --test --test-reporter=spec build/pkg/test/ build/pkg-test/
 # package does not ship it): a debug wasm build, then tests/lite/ against build/pkg's module
 # (0x0478 both ways, signed suites refused before any key, no P-384 code in it).
 suite lite-build --build -- wasm-pack build --dev --target web --no-pack --out-dir target/wasm-lite . \
-    -- --no-default-features --features std
+    -- --no-default-features --features std,wasm-message
 suite lite-js -- node --test --test-reporter=spec tests/lite/
 # The packed .tgz installed into a fresh project (build/npm-consumer/), as a user would: the
 # shared cases (round trips, streams, negative cases, interop with @aws-crypto/client-node
