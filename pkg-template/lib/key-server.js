@@ -145,6 +145,14 @@ export class KeyServerKeyring {
      */
     async unwrap(edk, headerBytes, { signal } = {}) {
         if (edk.providerId !== KEY_NAMESPACE) return null;
+        // Before asking the server. A refusal (KEYRING, the LoadError as its cause), which
+        // decrypt reports, rather than an error it would count as one more failed attempt.
+        let kms;
+        try {
+            kms = await kmsBindings();
+        } catch (err) {
+            throw new DecryptError(`key server keyring: ${err?.message ?? err}`, 'KEYRING', undefined, { cause: err });
+        }
         // Called unbound: a browser's fetch throws "Illegal invocation" with another `this`.
         const fetchFn = this.#fetch;
         const ours = await crypto.subtle.generateKey(ECDH, false, ['deriveBits']);
@@ -180,15 +188,17 @@ export class KeyServerKeyring {
             throw new DecryptError('key server: malformed unwrap response', 'KEYRING',
                 { serverCode: 'InvalidResponse' }, { cause: err });
         }
-        return openAnswer(jwe, ours.privateKey, edk.providerInfo);
+        return openAnswer(kms, jwe, ours.privateKey, edk.providerInfo);
     }
 }
 
-/** The data key in the server's JWE `jwe` to `privateKey`, for EDK key name `kid`. */
-async function openAnswer(jwe, privateKey, kid) {
+/**
+ * The data key in the server's JWE `jwe` to `privateKey`, for EDK key name `kid`, opened by
+ * the KMS module's bindings `kms`.
+ */
+async function openAnswer(kms, jwe, privateKey, kid) {
     let z = null;
     try {
-        const kms = await kmsBindings();
         const header = JSON.parse(kms.jweProtectedHeader(jwe));
         const epk = header?.epk ?? {};
         const theirs = await crypto.subtle.importKey(

@@ -1,7 +1,7 @@
 // The AWS KMS keyrings: I/O around the core's rules (the wasm `KmsSymmetricRules` and
-// `KmsRsaRules`, in the KMS module that ./kms-loader.js loads on first use), KMS calls at `POST {endpoint}/` (JSON 1.1), signed with SigV4 or sent with a
-// bearer token. This file does I/O only: every request body and every check of an answer is
-// the core's.
+// `KmsRsaRules`, in the KMS module that ./kms-loader.js loads on first use), KMS calls at
+// `POST {endpoint}/` (JSON 1.1), signed with SigV4 or sent with a bearer token. This file does
+// I/O only: every request body and every check of an answer is the core's.
 //
 // - KmsKeyring: the AWS KMS keyring for symmetric keys (EDK provider ID `aws-kms`, provider
 //   information the key ARN, ciphertext KMS's blob). The first key of a message makes the data
