@@ -19,6 +19,12 @@
 //
 //   node scripts/bench_web.mjs   BENCH_WEB_MIB=128 BENCH_WEB_RUNS=1 for a quick run
 //                                (defaults: 1024 MiB streams, best of 3 runs)
+//   BENCH_WEB_ONLY=size node scripts/bench_web.mjs
+//       only the bundle sizes (seconds; no browser, nothing merged into results.json): the
+//       minimal apps above, the minimal 0x0478-only app and a minimal KmsKeyring app (which
+//       also fetches the KMS module, cipherdrop_kms_bg.wasm), with the targets of issues 8
+//       and 18. With a build/pkg of another feature set (scripts/build-pkg.sh's
+//       CIPHERDROP_WASM_FEATURES), it measures that one.
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -33,6 +39,10 @@ const project = path.join(repo, 'tests/bench-web');
 const outDir = path.join(repo, 'target/bench');
 const STREAM_MIB = Number(process.env.BENCH_WEB_MIB ?? 1024);
 const RUNS = Number(process.env.BENCH_WEB_RUNS ?? 3);
+const SIZE_ONLY = process.env.BENCH_WEB_ONLY === 'size';
+if (process.env.BENCH_WEB_ONLY !== undefined && !SIZE_ONLY) {
+    throw new Error(`BENCH_WEB_ONLY=${process.env.BENCH_WEB_ONLY}: only "size" is known`);
+}
 const ONESHOT_MIB = 64;
 const NODE_ONESHOT_MIB = 256;
 const MiB = 1 << 20;
@@ -54,18 +64,40 @@ mkdirSync(outDir, { recursive: true });
 
 // --- bundles ---------------------------------------------------------------------------------
 const vite = path.join(project, 'node_modules/vite/bin/vite.js');
-for (const entry of ['bench', 'min-cipherdrop', 'min-client-browser']) {
+const entries = ['min-cipherdrop', 'min-0478', 'min-kms', 'min-client-browser'];
+for (const entry of SIZE_ONLY ? entries : ['bench', ...entries]) {
     log(`vite build ${entry}`);
     run(process.execPath, [vite, 'build', '--config', 'vite.config.mjs'], {
         cwd: project, env: { ...process.env, BENCH_ENTRY: entry },
     });
 }
+/**
+ * The files of a bundle that its page may fetch: the HTML's, then every file whose name one
+ * of those names (static imports, chunks, asset URLs), transitively. Vite emits every asset a
+ * bundled module names, also of modules the app never imports (the KMS module's .wasm beside
+ * a minimal app): those are on disk but no file of the app names them, so none is fetched.
+ */
+function fetchedFiles(dir, html) {
+    const all = readdirSync(dir, { recursive: true }).filter((f) => /\.(js|mjs|wasm|css|html)$/.test(f));
+    const seen = new Set([html]);
+    const queue = [html];
+    while (queue.length) {
+        const text = readFileSync(path.join(dir, queue.shift()), 'latin1');
+        for (const f of all) {
+            if (!seen.has(f) && text.includes(path.basename(f))) {
+                seen.add(f);
+                if (!f.endsWith('.wasm')) queue.push(f);
+            }
+        }
+    }
+    return [...seen];
+}
 function bundleSize(entry) {
     const dir = path.join(repo, 'build/bench-web', entry);
     // What a browser downloads: the JS and one .wasm (the non-SIMD one only without SIMD).
-    const files = readdirSync(dir, { recursive: true })
+    const files = fetchedFiles(dir, `${entry}.html`)
         .filter((f) => /\.(js|mjs|wasm|css)$/.test(f) && !f.includes('nosimd'));
-    const size = { gzip: 0, raw: 0, wasmGzip: 0, jsGzip: 0 };
+    const size = { gzip: 0, raw: 0, wasmGzip: 0, jsGzip: 0, files };
     for (const f of files) {
         const bytes = readFileSync(path.join(dir, f));
         const gz = gzipSync(bytes, { level: 9 }).length;
@@ -76,7 +108,32 @@ function bundleSize(entry) {
     }
     return size;
 }
-const sizes = { cipherdrop: bundleSize('min-cipherdrop'), clientBrowser: bundleSize('min-client-browser') };
+const sizes = {
+    cipherdrop: bundleSize('min-cipherdrop'),
+    unsigned: bundleSize('min-0478'),
+    kms: bundleSize('min-kms'),
+    clientBrowser: bundleSize('min-client-browser'),
+};
+const kb = (bytes) => `${(bytes / 1000).toFixed(1)} KB`;
+/** The size targets: issue 8's (the default app) and issue 18's (an app of suite 0x0478 only). */
+function sizeTargets(target) {
+    const { cipherdrop, unsigned, clientBrowser } = sizes;
+    target('gzipped package <= 60 KB and <= client-browser', cipherdrop.gzip <= 60_000 && cipherdrop.gzip <= clientBrowser.gzip,
+        `${kb(cipherdrop.gzip)} (wasm ${kb(cipherdrop.wasmGzip)}) vs client-browser ${kb(clientBrowser.gzip)}`);
+    target('issue 18: an app of 0x0478 messages only <= 45 KB gzipped (JS + .wasm)', unsigned.gzip <= 45_000,
+        `${kb(unsigned.gzip)} (JS ${kb(unsigned.jsGzip)}, wasm ${kb(unsigned.wasmGzip)}; ${(unsigned.gzip / clientBrowser.gzip).toFixed(2)}x client-browser's ${kb(clientBrowser.gzip)})`);
+    target('issue 18: the full set (every JS and .wasm an app may fetch) <= 106 KB gzipped', cipherdrop.gzip <= 106_000,
+        `${kb(cipherdrop.gzip)} (JS ${kb(cipherdrop.jsGzip)}, wasm ${kb(cipherdrop.wasmGzip)})`);
+}
+if (SIZE_ONLY) {
+    const targets = [];
+    sizeTargets((what, ok, detail) => targets.push(`${ok ? 'MET    ' : 'NOT MET'}  ${what}: ${detail}`));
+    for (const [name, s] of Object.entries(sizes)) {
+        console.log(`${name.padEnd(14)} gzip ${kb(s.gzip).padStart(9)}  JS ${kb(s.jsGzip).padStart(8)}  wasm ${kb(s.wasmGzip).padStart(8)}  raw ${kb(s.raw).padStart(9)}  (${s.files.map((f) => path.basename(f)).join(', ')})`);
+    }
+    console.log(`\nsize targets (this run):\n${targets.join('\n')}`);
+    process.exit(0);
+}
 
 // --- Chromium ----------------------------------------------------------------------------------
 const pem = readFileSync(path.join(repo, 'tests/data/rsa-3072.pem'), 'utf8');
@@ -295,6 +352,8 @@ add(CB_SIZE, sizes.clientBrowser.gzip, 'bytes');
 add('minimal cipherdrop app (JS + .wasm), gzipped', sizes.cipherdrop.gzip, 'bytes', CB_SIZE, sizes.clientBrowser.gzip);
 add('minimal cipherdrop app: JS part, gzipped', sizes.cipherdrop.jsGzip, 'bytes');
 add('minimal cipherdrop app: .wasm part, gzipped', sizes.cipherdrop.wasmGzip, 'bytes');
+add('minimal cipherdrop app of suite 0x0478 only (JS + .wasm), gzipped', sizes.unsigned.gzip, 'bytes', CB_SIZE, sizes.clientBrowser.gzip);
+add('minimal cipherdrop app with KmsKeyring (JS + both .wasm), gzipped', sizes.kms.gzip, 'bytes', CB_SIZE, sizes.clientBrowser.gzip);
 
 const ours = new Set(results.map((r) => r.name));
 const merged = [...previous.filter((r) => !ours.has(r.name)), ...results];
@@ -352,7 +411,6 @@ for (const op of ['encrypt', 'decrypt']) {
 }
 const first = Math.max(...web.stream.filter((x) => x.firstByteMs != null && x.mode !== 'wasm').map((x) => x.firstByteMs));
 target('first encrypted byte < 50 ms', first < 50, `${first.toFixed(1)} ms (Chromium, RSA-3072 wrap included)`);
-target('gzipped package <= 60 KB and <= client-browser', sizes.cipherdrop.gzip <= 60_000 && sizes.cipherdrop.gzip <= sizes.clientBrowser.gzip,
-    `${(sizes.cipherdrop.gzip / 1000).toFixed(1)} KB (wasm ${(sizes.cipherdrop.wasmGzip / 1000).toFixed(1)} KB) vs client-browser ${(sizes.clientBrowser.gzip / 1000).toFixed(1)} KB`);
-console.log(`\ntargets of issue 8 (this run):\n${targets.join('\n')}`);
+sizeTargets(target);
+console.log(`\ntargets of issues 8 and 18 (this run):\n${targets.join('\n')}`);
 console.log(`\nwrote ${path.relative(repo, resultsFile)} (${results.length} entries merged)`);

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Build the npm package `cipherdrop` into build/pkg/ (used by the JS tests and `make demo`):
 # - wasm-pack's ES module output (`--target web --no-pack`, release, wasm-opt from npm's
-#   binaryen in tools/; never Debian's),
+#   binaryen in tools/; never Debian's) of two modules of the crate: the main one
+#   (cipherdrop.js, cipherdrop_bg.wasm and cipherdrop_nosimd_bg.wasm; the `wasm-message`
+#   bindings) and the KMS one (cipherdrop_kms.js, cipherdrop_kms_bg.wasm; `wasm-kms`: the
+#   AWS KMS keyrings' rules and the key server's JWE), which the glue loads on first use,
 # - plus the hand-written files of pkg-template/ (package.json with its exports map, and the
 #   JS tests in test/, copied so that they import the package by name through that map),
 #   the repository's LICENSE and lib/version.js (the crate version, for version()).
@@ -79,23 +82,53 @@ fi
 #   CIPHERDROP_WASM_HOT_LEVEL  opt-level of the crates on the per-byte path (AES-GCM, SHA-2),
 #                              whatever the rest gets
 #   CIPHERDROP_WASM_CORE_LEVEL opt-level of the cipherdrop crate itself (default: the rest's)
+#   CIPHERDROP_WASM_FEATURES   the crate features (default std,signing; --test-hooks adds
+#                              test-hooks). `std` alone is the lite module of issue 18 (no
+#                              ECDSA P-384: signed suites refused with UNSUPPORTED_SUITE before
+#                              any key is made or unwrapped), for measuring only: the package's
+#                              glue does not yet move signed messages to a second module.
+# Where the bytes are (2026-12-01, gzip -9 after wasm-opt -Oz; scripts/wasm_sizes.mjs on the
+# wasm-pack output lists code bytes per crate and per module of ours):
+#   std,signing, simd128 (the package)                                101.2 KB
+#   std,signing, no simd128                                           104.8 KB
+#   std (lite), no simd128, opt-level s, hot crates 3 or s            80.5 / 81.2 KB
+#   std (lite), everything opt-level z                                79.7 KB
+#   + without the KMS rules' and the JWE's bindings (experiment)     64.0 KB
+#   + only suite 0x0478 (no format 1.0 KDFs, AES-128/192; experiment) 61.9 KB
+#   ECDSA P-384 sign/verify + SHA-384 + AES-256-GCM alone (a separate
+#   crate, simd128, hot crates 3: what an add-on module would weigh)  33.6 KB
+# What is left in the last experiment (code bytes before wasm-opt): our crate 36 KB (decrypt,
+# encrypt, format::read, the bindings), sha2 20 KB (SHA-512 for HKDF, SHA-256), alloc and
+# core 18 KB, wasm-bindgen 12 KB, AES-256-GCM 11 KB (the header tag), dlmalloc 7 KB.
+# Issue 18's split (2026-12-01, the same measure): the main module (`wasm-message`), simd128,
+# 86.2 KB with -Oz and the two strip flags (custom sections nothing reads: 0.2 KB), 85.7 KB
+# with --low-memory-unused as well (the default below), 85.4 KB with --converge too (4 to
+# 6 s more per module, left out); the KMS module (`wasm-kms`, no simd128) 56.4 KB, of which
+# SHA-2 19 KB, our crate 32 KB (the KMS rules, format::read for the header's context, the
+# JWE), wasm-bindgen 15 KB of code before wasm-opt, and no encrypt/decrypt core.
+# --low-memory-unused lets wasm-opt fold constant offsets into loads and stores, which
+# changes only accesses whose address wraps around 2^32 into the first 1 KiB: Rust's wasm32
+# layout puts the stack first (1 MiB, growing down to 0, the data above it) and no Rust
+# pointer arithmetic wraps, so no such access exists.
 opt_level=${CIPHERDROP_WASM_OPT_LEVEL:-s}
 hot_level=${CIPHERDROP_WASM_HOT_LEVEL:-3}
-wasm_opt=${CIPHERDROP_WASM_OPT:--Oz}
+wasm_opt=${CIPHERDROP_WASM_OPT:--Oz --low-memory-unused --strip-producers --strip-target-features}
 simd=${CIPHERDROP_WASM_SIMD:-1}
 hot_crates=(aes aes-gcm ghash polyval ctr cipher universal-hash inout sha2 digest
     block-buffer hybrid-array crypto-common)
 # No P-256 (format 1.0 suite 0x0214 only): 11 KB of the gzipped module. The test hooks only
 # in the test build (--test-hooks).
-features=std
-[ "$hooks" -eq 1 ] && features=std,test-hooks
-cargo_config=(--no-default-features --features "$features")
+# The main module has the message bindings (`wasm-message`); the KMS module below the others.
+features=${CIPHERDROP_WASM_FEATURES:-std,signing}
+[ "$hooks" -eq 1 ] && features=$features,test-hooks
+profile_config=()
 if [ -n "${CIPHERDROP_WASM_CORE_LEVEL:-}" ]; then
-    cargo_config+=(--config "profile.release.package.cipherdrop.opt-level=$CIPHERDROP_WASM_CORE_LEVEL")
+    profile_config+=(--config "profile.release.package.cipherdrop.opt-level=$CIPHERDROP_WASM_CORE_LEVEL")
 fi
 for crate in "${hot_crates[@]}"; do
-    cargo_config+=(--config "profile.release.package.$crate.opt-level=$hot_level")
+    profile_config+=(--config "profile.release.package.$crate.opt-level=$hot_level")
 done
+cargo_config=(--no-default-features --features "$features,wasm-message" "${profile_config[@]}")
 rustflags=""
 wasm_opt_features=""
 if [ "$simd" = 1 ]; then
@@ -134,6 +167,24 @@ if [ "$simd" = 1 ]; then
 else
     cp "$out/cipherdrop_bg.wasm" "$out/cipherdrop_nosimd_bg.wasm"
 fi
+
+# The second module, cipherdrop_kms (the `wasm-kms` bindings: the AWS KMS keyrings' rules and
+# the key server's JWE, no message core), which lib/kms-module.js loads the first time a
+# KmsKeyring, KmsRsaKeyring or KeyServerKeyring needs it. No SIMD build: it hashes and seals
+# a few hundred bytes per call. It shares the non-SIMD target directory (same dependencies,
+# same flags: only the cipherdrop crate is built again). Never with the test hooks (it has
+# none): the release and the test package ship the same one.
+kms_pkg=target/wasm-nosimd/pkg-kms
+rm -rf "$kms_pkg"
+CARGO_TARGET_DIR=target/wasm-nosimd \
+CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt_level \
+    wasm-pack build --release --no-opt --target web --no-pack --out-dir "$kms_pkg" --out-name cipherdrop_kms . -- \
+    --no-default-features --features std,signing,wasm-kms "${profile_config[@]}"
+# shellcheck disable=SC2086
+wasm-opt $wasm_opt "$kms_pkg/cipherdrop_kms_bg.wasm" -o "$out/cipherdrop_kms_bg.wasm"
+cp "$kms_pkg/cipherdrop_kms.js" "$out/"
+echo "build-pkg: also cipherdrop_kms.js and cipherdrop_kms_bg.wasm (the KMS and JWE bindings)"
+
 cp -R pkg-template/. "$out/"
 cp LICENSE "$out/"
 rm -rf "$out/test-hooks"

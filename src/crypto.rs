@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 use subtle::ConstantTimeEq;
 use zeroize::{ZeroizeOnDrop, Zeroizing};
 
-use crate::error::DecryptError;
+use crate::error::{DecryptError, EncryptError};
 use crate::suite::{AlgorithmSuite, IV_LEN, Kdf, Signing, TAG_LEN};
 
 /// A plaintext data key. Zeroized on drop; never printed.
@@ -326,9 +326,12 @@ impl fmt::Debug for MessageHasher {
     }
 }
 
+/// Without the `signing` feature this enum has no variant: no verifier exists, since the signed
+/// suites are refused before one would be made.
 enum VerifyingKey {
     #[cfg(feature = "legacy-p256")]
     P256(p256::ecdsa::VerifyingKey),
+    #[cfg(feature = "signing")]
     P384(p384::ecdsa::VerifyingKey),
 }
 
@@ -342,6 +345,8 @@ pub(crate) struct Verifier {
 impl Verifier {
     /// The verifier for `suite`, from the `aws-crypto-public-key` context entry (base64 of a
     /// compressed SEC1 point).
+    // Without `signing` every match arm below returns an error (or has no arm at all).
+    #[cfg_attr(not(feature = "signing"), allow(unreachable_code, unused_variables))]
     pub(crate) fn new(suite: AlgorithmSuite, entry: &str) -> Result<Option<Self>, DecryptError> {
         let Some(signing) = suite.signing() else { return Ok(None) };
         let point = BASE64.decode(entry).map_err(|_| DecryptError::PublicKeyEntry)?;
@@ -353,10 +358,13 @@ impl Verifier {
             ),
             #[cfg(not(feature = "legacy-p256"))]
             Signing::EcdsaP256Sha256 => return Err(DecryptError::UnsupportedSuite(suite.id())),
+            #[cfg(feature = "signing")]
             Signing::EcdsaP384Sha384 => VerifyingKey::P384(
                 p384::ecdsa::VerifyingKey::from_sec1_bytes(&point)
                     .map_err(|_| DecryptError::PublicKeyEntry)?,
             ),
+            #[cfg(not(feature = "signing"))]
+            Signing::EcdsaP384Sha384 => return Err(DecryptError::UnsupportedSuite(suite.id())),
         };
         Ok(Some(Self { key, hash: MessageHasher::for_suite(suite) }))
     }
@@ -384,7 +392,9 @@ impl Verifier {
     }
 
     /// Verifies a DER-encoded ECDSA signature over a message whose digest is `digest`.
+    #[cfg_attr(not(feature = "signing"), allow(unreachable_code, unused_variables))]
     pub(crate) fn verify_digest(self, digest: &[u8], signature: &[u8]) -> Result<(), DecryptError> {
+        #[cfg(feature = "signing")]
         use p384::ecdsa::signature::hazmat::PrehashVerifier;
         let ok = match self.key {
             #[cfg(feature = "legacy-p256")]
@@ -393,6 +403,7 @@ impl Verifier {
                     && p256::ecdsa::DerSignature::try_from(signature)
                         .is_ok_and(|sig| key.verify_prehash(digest, &sig).is_ok())
             }
+            #[cfg(feature = "signing")]
             VerifyingKey::P384(key) => {
                 digest.len() == 48
                     && p384::ecdsa::DerSignature::try_from(signature)
@@ -433,37 +444,68 @@ impl MessageHash {
     }
 }
 
+#[cfg(feature = "signing")]
+type SigningKey = p384::ecdsa::SigningKey;
+/// Without the `signing` feature no signing key exists: the signed suites are refused (by the
+/// options check) before one would be made.
+#[cfg(not(feature = "signing"))]
+enum SigningKey {}
+
 /// Running ECDSA P-384 signature of a message being written (suite 0x0578). The signing key
 /// lives only as long as the message and is zeroized on drop by `p384`.
 pub(crate) struct Signer {
-    key: p384::ecdsa::SigningKey,
+    key: SigningKey,
     /// `None` once the hashing is delegated to the caller.
     hash: Option<MessageHash>,
 }
 
 impl Signer {
-    /// A signer with the given private scalar (test hook: fixed signing keys); `None` if the
-    /// bytes are not a valid P-384 scalar. Only with the `test-hooks` feature.
+    /// A signer with the given private scalar (test hook: fixed signing keys);
+    /// `InvalidSigningKey` if the bytes are not a valid P-384 scalar. Only with the
+    /// `test-hooks` feature.
     #[cfg(feature = "test-hooks")]
-    pub(crate) fn from_bytes(bytes: &[u8; 48]) -> Option<Self> {
-        let key = p384::ecdsa::SigningKey::from_slice(&bytes[..]).ok()?;
-        Some(Self { key, hash: Some(MessageHash::new()) })
+    pub(crate) fn from_bytes(
+        suite: AlgorithmSuite,
+        bytes: &[u8; 48],
+    ) -> Result<Self, EncryptError> {
+        #[cfg(feature = "signing")]
+        {
+            let _ = suite;
+            let key = p384::ecdsa::SigningKey::from_slice(&bytes[..])
+                .map_err(|_| EncryptError::InvalidSigningKey)?;
+            Ok(Self { key, hash: Some(MessageHash::new()) })
+        }
+        #[cfg(not(feature = "signing"))]
+        {
+            let _ = bytes;
+            Err(EncryptError::UnsupportedSuite(suite.id()))
+        }
     }
 
-    pub(crate) fn generate() -> Result<Self, getrandom::Error> {
-        loop {
-            let mut bytes = Zeroizing::new([0u8; 48]);
-            getrandom::fill(&mut bytes[..])?;
-            // Rejection sampling: a 48-byte string is a valid scalar with overwhelming odds.
-            if let Ok(key) = p384::ecdsa::SigningKey::from_slice(&bytes[..]) {
-                return Ok(Self { key, hash: Some(MessageHash::new()) });
+    /// A fresh signing key for a message of `suite`.
+    pub(crate) fn generate(suite: AlgorithmSuite) -> Result<Self, EncryptError> {
+        #[cfg(feature = "signing")]
+        {
+            let _ = suite;
+            loop {
+                let mut bytes = Zeroizing::new([0u8; 48]);
+                getrandom::fill(&mut bytes[..]).map_err(|_| EncryptError::Random)?;
+                // Rejection sampling: a 48-byte string is a valid scalar with overwhelming odds.
+                if let Ok(key) = p384::ecdsa::SigningKey::from_slice(&bytes[..]) {
+                    return Ok(Self { key, hash: Some(MessageHash::new()) });
+                }
             }
         }
+        #[cfg(not(feature = "signing"))]
+        Err(EncryptError::UnsupportedSuite(suite.id()))
     }
 
     /// The `aws-crypto-public-key` context value: base64 of the compressed public point.
     pub(crate) fn public_entry(&self) -> String {
-        BASE64.encode(self.key.verifying_key().to_sec1_point(true).as_bytes())
+        #[cfg(feature = "signing")]
+        return BASE64.encode(self.key.verifying_key().to_sec1_point(true).as_bytes());
+        #[cfg(not(feature = "signing"))]
+        match self.key {}
     }
 
     pub(crate) fn update(&mut self, bytes: &[u8]) {
@@ -490,12 +532,20 @@ impl Signer {
 
     /// The DER-encoded signature of a message whose SHA-384 is `digest`.
     pub(crate) fn sign_digest(self, digest: &[u8; 48]) -> Vec<u8> {
-        use p384::ecdsa::signature::hazmat::PrehashSigner;
-        let sig: p384::ecdsa::DerSignature = self
-            .key
-            .sign_prehash(digest)
-            .expect("a SHA-384 prehash has the length ECDSA P-384 accepts");
-        sig.as_bytes().to_vec()
+        #[cfg(feature = "signing")]
+        {
+            use p384::ecdsa::signature::hazmat::PrehashSigner;
+            let sig: p384::ecdsa::DerSignature = self
+                .key
+                .sign_prehash(digest)
+                .expect("a SHA-384 prehash has the length ECDSA P-384 accepts");
+            sig.as_bytes().to_vec()
+        }
+        #[cfg(not(feature = "signing"))]
+        {
+            let _ = digest;
+            match self.key {}
+        }
     }
 }
 

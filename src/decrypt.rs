@@ -575,6 +575,11 @@ impl Decryptor {
         if suite.is_signed() && self.options.refuse_signed {
             return Err(DecryptError::SignedMessageRefused);
         }
+        // Before any unwrap, so that a caller can give the same input to a build that reads
+        // it (the npm package's lite module has no `signing`: its glue moves to the full one).
+        if suite.is_signed() && !cfg!(feature = "signing") {
+            return Err(DecryptError::UnsupportedSuite(suite.id()));
+        }
         if suite.is_signed() != header.context.contains_key(PUBLIC_KEY_ENTRY) {
             return Err(DecryptError::PublicKeyEntry);
         }

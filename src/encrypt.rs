@@ -107,7 +107,7 @@ impl PendingEncryptor {
         let data_key =
             DataKey::generate(options.suite.key_len()).map_err(|_| EncryptError::Random)?;
         let signer = match options.suite.is_signed() {
-            true => Some(Signer::generate().map_err(|_| EncryptError::Random)?),
+            true => Some(Signer::generate(options.suite)?),
             false => None,
         };
         let mut message_id = [0u8; 32];
@@ -271,9 +271,7 @@ impl Encryptor {
             return Err(EncryptError::DataKeyLength { expected, actual: data_key.len() });
         }
         let signer = match (options.suite.is_signed(), signing_key) {
-            (true, Some(bytes)) => {
-                Some(Signer::from_bytes(bytes).ok_or(EncryptError::InvalidSigningKey)?)
-            }
+            (true, Some(bytes)) => Some(Signer::from_bytes(options.suite, bytes)?),
             (true, None) => return Err(EncryptError::InvalidSigningKey),
             (false, _) => None,
         };
@@ -584,7 +582,8 @@ fn write_footer(signature: &[u8], out: &mut Vec<u8>) {
 /// Checks what the caller chose: a committing suite, the frame length, no reserved keys.
 fn check_options(options: &EncryptOptions) -> Result<(), EncryptError> {
     let suite = options.suite;
-    if !suite.is_committing() {
+    // Without the `signing` feature (the npm package's lite module) no suite is signed.
+    if !suite.is_committing() || (suite.is_signed() && !cfg!(feature = "signing")) {
         return Err(EncryptError::UnsupportedSuite(suite.id()));
     }
     if !(1..=MAX_FRAME_LENGTH).contains(&options.frame_length) {

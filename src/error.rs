@@ -41,7 +41,8 @@ pub enum EncryptError {
     ContextTooLarge,
     /// Frame lengths must be in `1..=2^31-1`.
     InvalidFrameLength(u64),
-    /// The suite cannot be used to encrypt (only committing format 2.0 suites can).
+    /// The suite cannot be used to encrypt (only committing format 2.0 suites can; only
+    /// unsigned ones in a build without the `signing` feature).
     UnsupportedSuite(u16),
     /// The keyring produced no encrypted data key, or more than a header can hold.
     EncryptedDataKeyCount(usize),
@@ -118,7 +119,8 @@ pub enum DecryptError {
     /// The message format version is not 1 or 2.
     UnsupportedVersion(u8),
     /// The algorithm suite ID is not one the ESDK defines, or one this build leaves out
-    /// (0x0214, ECDSA P-256, without the `legacy-p256` feature, as in the npm package).
+    /// (0x0214, ECDSA P-256, without the `legacy-p256` feature, as in the npm package; every
+    /// signed suite without the `signing` feature, reported before any key is unwrapped).
     UnsupportedSuite(u16),
     /// The content type is neither framed (2) nor non-framed (1).
     UnsupportedContentType(u8),

@@ -6,10 +6,10 @@
 // key's state and policy, and the header's verified encryption context allow it. The data
 // key comes back as a JWE (ECDH-ES, A256GCM) to a fresh non-extractable WebCrypto ECDH key
 // made for that one unwrap, so it never crosses the wire in the clear; the JWE's rules are
-// the core's (`openJwe`).
+// the core's (`openJwe`, in the KMS module that ./kms-loader.js loads on the first unwrap).
 import { DecryptError, KeyError } from './errors.js';
 import { WrappingKey } from './keyrings.js';
-import { init, wasm } from './wasm.js';
+import { kmsBindings } from './kms-loader.js';
 
 const ECDH = { name: 'ECDH', namedCurve: 'P-256' };
 
@@ -145,6 +145,14 @@ export class KeyServerKeyring {
      */
     async unwrap(edk, headerBytes, { signal } = {}) {
         if (edk.providerId !== KEY_NAMESPACE) return null;
+        // Before asking the server. A refusal (KEYRING, the LoadError as its cause), which
+        // decrypt reports, rather than an error it would count as one more failed attempt.
+        let kms;
+        try {
+            kms = await kmsBindings();
+        } catch (err) {
+            throw new DecryptError(`key server keyring: ${err?.message ?? err}`, 'KEYRING', undefined, { cause: err });
+        }
         // Called unbound: a browser's fetch throws "Illegal invocation" with another `this`.
         const fetchFn = this.#fetch;
         const ours = await crypto.subtle.generateKey(ECDH, false, ['deriveBits']);
@@ -180,21 +188,23 @@ export class KeyServerKeyring {
             throw new DecryptError('key server: malformed unwrap response', 'KEYRING',
                 { serverCode: 'InvalidResponse' }, { cause: err });
         }
-        return openAnswer(jwe, ours.privateKey, edk.providerInfo);
+        return openAnswer(kms, jwe, ours.privateKey, edk.providerInfo);
     }
 }
 
-/** The data key in the server's JWE `jwe` to `privateKey`, for EDK key name `kid`. */
-async function openAnswer(jwe, privateKey, kid) {
+/**
+ * The data key in the server's JWE `jwe` to `privateKey`, for EDK key name `kid`, opened by
+ * the KMS module's bindings `kms`.
+ */
+async function openAnswer(kms, jwe, privateKey, kid) {
     let z = null;
     try {
-        await init();
-        const header = JSON.parse(wasm.jweProtectedHeader(jwe));
+        const header = JSON.parse(kms.jweProtectedHeader(jwe));
         const epk = header?.epk ?? {};
         const theirs = await crypto.subtle.importKey(
             'jwk', { kty: epk.kty, crv: epk.crv, x: epk.x, y: epk.y }, ECDH, false, []);
         z = new Uint8Array(await crypto.subtle.deriveBits({ name: 'ECDH', public: theirs }, privateKey, 256));
-        return wasm.openJwe(jwe, String(header.alg), String(header.enc), String(epk.crv),
+        return kms.openJwe(jwe, String(header.alg), String(header.enc), String(epk.crv),
             String(header.kid), kid, z);
     } catch (err) {
         throw new DecryptError(`key server: the wrapped data key does not open: ${err?.message ?? err}`,

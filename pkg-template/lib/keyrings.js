@@ -64,8 +64,8 @@ export class WrappingKey {
 
 /**
  * The EDK of `dataKey` under `key` (internal: the encrypt path calls it). `pending` is the
- * wasm PendingEncryptor: an AWS KMS RSA key's rules take the RSA input from it (the context
- * digest, then the data key) and refuse signed suites.
+ * wasm PendingEncryptor: an AWS KMS RSA key's rules make the RSA input from its suite, its
+ * context and the data key (the context digest, then the key) and refuse signed suites.
  */
 export async function wrapDataKey(key, dataKey, pending, signal = undefined) {
     const remote = remoteWraps.get(key);
@@ -73,7 +73,10 @@ export async function wrapDataKey(key, dataKey, pending, signal = undefined) {
     const publicKey = publicKeys.get(key);
     if (!publicKey) throw new TypeError('wrappingKeys() must return WrappingKey objects');
     const rules = kmsRules.get(key);
-    const plaintext = rules ? call(() => rules.wrapPlaintext(pending)) : dataKey;
+    // The rules are the KMS module's: the data key crosses as a copy, which they zero.
+    const plaintext = rules
+        ? call(() => rules.wrapPlaintext(pending.suiteId, pending.encryptionContext(), dataKey.slice()))
+        : dataKey;
     let ciphertext;
     try {
         ciphertext = await crypto.subtle.encrypt({ name: 'RSA-OAEP' }, publicKey, plaintext);

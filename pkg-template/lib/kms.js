@@ -1,7 +1,7 @@
 // The AWS KMS keyrings: I/O around the core's rules (the wasm `KmsSymmetricRules` and
-// `KmsRsaRules`), KMS calls at `POST {endpoint}/` (JSON 1.1), signed with SigV4 or sent with a
-// bearer token. This file does I/O only: every request body and every check of an answer is
-// the core's.
+// `KmsRsaRules`, in the KMS module that ./kms-loader.js loads on first use), KMS calls at
+// `POST {endpoint}/` (JSON 1.1), signed with SigV4 or sent with a bearer token. This file does
+// I/O only: every request body and every check of an answer is the core's.
 //
 // - KmsKeyring: the AWS KMS keyring for symmetric keys (EDK provider ID `aws-kms`, provider
 //   information the key ARN, ciphertext KMS's blob). The first key of a message makes the data
@@ -14,8 +14,8 @@
 //   data key). Unwrapping calls KMS Decrypt.
 import { DecryptError, EncryptError, KeyError, call } from './errors.js';
 import { kmsRemoteWrappingKey, kmsWrappingKey } from './keyrings.js';
+import { kmsBindings } from './kms-loader.js';
 import { signRequest } from './sigv4.js';
-import { init, wasm } from './wasm.js';
 
 const TOKEN = Symbol('cipherdrop.kms');
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -172,8 +172,8 @@ export class KmsKeyring {
         grantTokens.forEach((t, i) => checkString(`grantTokens[${i}]`, t));
         const arns = [...(generatorKeyId === undefined ? [] : [generatorKeyId]), ...keyIds];
         if (arns.length === 0) throw new TypeError('give generatorKeyId or keyIds (key ARNs)');
-        await init();
-        const keys = arns.map((arn) => call(() => new wasm.KmsSymmetricRules(arn, [...grantTokens])));
+        const kms = await kmsBindings();
+        const keys = arns.map((arn) => call(() => new kms.KmsSymmetricRules(arn, [...grantTokens])));
         return new KmsKeyring(TOKEN, { keys, hasGenerator: generatorKeyId !== undefined,
             connection: new KmsConnection(options) });
     }
@@ -213,22 +213,40 @@ export class KmsKeyring {
         return null;
     }
 
-    /** GenerateDataKey: the data key becomes `pending`'s; returns the EDK. */
+    /**
+     * GenerateDataKey: the data key becomes `pending`'s (the main module's PendingEncryptor;
+     * the key crosses from this module to that one as an array, zero-filled after); returns
+     * the EDK.
+     */
     async #generate(rules, pending, signal) {
-        const body = call(() => rules.generateDataKeyRequest(pending));
+        const body = call(() => rules.generateDataKeyRequest(pending.suiteId, pending.encryptionContext()));
         const answer = await this.#connection.call(rules, 'GenerateDataKey', body, signal, EncryptError, 'KEYRING');
         let plaintext = member(answer, 'Plaintext');
+        let generated;
         try {
-            return call(() => rules.useGeneratedDataKey(pending, member(answer, 'KeyId'), plaintext,
+            generated = call(() => rules.generated(pending.suiteId, member(answer, 'KeyId'), plaintext,
                 member(answer, 'CiphertextBlob')));
         } finally {
             plaintext = undefined;
         }
+        // useGeneratedDataKey zeroes the array it is given; the fill covers a throw before.
+        try {
+            call(() => pending.useGeneratedDataKey(generated.dataKey));
+        } finally {
+            generated.dataKey.fill(0);
+        }
+        return generated.edk;
     }
 
     /** Encrypt of `pending`'s data key; returns the EDK. */
     async #encrypt(rules, pending, signal) {
-        let body = call(() => rules.encryptRequest(pending));
+        const dataKey = pending.dataKey();
+        let body;
+        try {
+            body = call(() => rules.encryptRequest(pending.encryptionContext(), dataKey));
+        } finally {
+            dataKey.fill(0);
+        }
         let answer;
         try {
             answer = await this.#connection.call(rules, 'Encrypt', body, signal, EncryptError, 'KEYRING');
@@ -267,8 +285,8 @@ export class KmsRsaKeyring {
         const { keyArn, encryptionAlgorithm, publicKey, signal } = options;
         checkString('keyArn', keyArn);
         checkString('encryptionAlgorithm', encryptionAlgorithm);
-        await init();
-        const rules = call(() => new wasm.KmsRsaRules(keyArn, encryptionAlgorithm));
+        const kms = await kmsBindings();
+        const rules = call(() => new kms.KmsRsaRules(keyArn, encryptionAlgorithm));
         const keyring = new KmsRsaKeyring(TOKEN, { rules, connection: new KmsConnection(options) });
         keyring.#wrappingKey = await kmsWrappingKey(rules, publicKey ?? await keyring.#fetchPublicKey(signal));
         return keyring;

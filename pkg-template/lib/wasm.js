@@ -58,10 +58,18 @@ async function compile(input) {
 }
 
 /**
- * `compile`, from the entry point's default URL if `source` is undefined. Any failure is one
- * LoadError naming the URL: a bundler that did not ship the .wasm shows up only here, at run
- * time (a 404, or a dev server's HTML page in its place), so the message says the way out.
+ * A LoadError for a .wasm of the package that did not load from `url` (`null`: a source the
+ * caller gave): a bundler that did not ship it shows up only here, at run time (a 404, or a
+ * dev server's HTML page in its place), so the message says the way out, `advice`.
  */
+function loadError(url, err, advice) {
+    const from = url ? `from ${url}` : 'from next to the package';
+    const reason = err.status ? `HTTP ${err.status}` : err.message;
+    return new LoadError(`cipherdrop: loading the WebAssembly module ${from} failed (${reason}). ${advice}`,
+        'WASM_LOAD_FAILED', { url, ...(err.status && { status: err.status }) }, { cause: err });
+}
+
+/** `compile`, from the entry point's default URL if `source` is undefined; a LoadError on failure. */
 async function load(source) {
     let url = typeof source === 'string' || source instanceof URL ? String(source) : null;
     try {
@@ -73,12 +81,25 @@ async function load(source) {
         }
         return await compile(source);
     } catch (err) {
-        const from = url ? `from ${url}` : 'from next to the package';
-        const reason = err.status ? `HTTP ${err.status}` : err.message;
-        throw new LoadError(`cipherdrop: loading the WebAssembly module ${from} failed (${reason}). ` +
-            'If your bundler did not ship it, copy cipherdrop_bg.wasm and cipherdrop_nosimd_bg.wasm ' +
-            'from the cipherdrop package beside the bundle, or call init(url) with where it is served',
-        'WASM_LOAD_FAILED', { url, ...(err.status && { status: err.status }) }, { cause: err });
+        throw loadError(url, err, 'If your bundler did not ship it, copy cipherdrop_bg.wasm and ' +
+            'cipherdrop_nosimd_bg.wasm from the cipherdrop package beside the bundle, or call init(url) ' +
+            'with where it is served');
+    }
+}
+
+/**
+ * The compiled KMS module (../kms-module.js) from `locateFn()`'s URL, read the way the entry
+ * point reads the main one (fetch in browsers, from disk in Node); a LoadError on failure.
+ */
+export async function compileKmsModule(locateFn) {
+    let url = null;
+    try {
+        const where = locateFn();
+        url = String(where);
+        return await compile(read(where));
+    } catch (err) {
+        throw loadError(url, err, 'If your bundler did not ship it, copy cipherdrop_kms_bg.wasm from the ' +
+            'cipherdrop package beside the bundle (an app with KmsKeyring, KmsRsaKeyring or KeyServerKeyring needs it)');
     }
 }
 

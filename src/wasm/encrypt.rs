@@ -4,6 +4,7 @@ use alloc::vec::Vec;
 
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
+use zeroize::Zeroize;
 
 #[cfg(feature = "test-hooks")]
 use super::convert::type_error;
@@ -12,7 +13,7 @@ use super::convert::{
 };
 use super::error::encrypt_error;
 use crate::suite::TAG_LEN;
-use crate::{AlgorithmSuite, DataKey, EncryptError, EncryptOptions, EncryptionContext};
+use crate::{AlgorithmSuite, DataKey, EncryptError, EncryptOptions};
 
 /// One message being written. Call `update` with plaintext chunks, then `finish` once; each
 /// returns the ciphertext bytes completed by that call. Call `free()` when done (the JS glue
@@ -88,6 +89,24 @@ impl PendingEncryptor {
         Ok(context_to_js(inner.encryption_context()))
     }
 
+    /// The message's suite ID, for keyrings whose requests depend on it.
+    #[wasm_bindgen(getter, js_name = suiteId)]
+    pub fn suite_id(&self) -> Result<u16, JsValue> {
+        Ok(self.inner.as_ref().ok_or_else(finished)?.suite().id())
+    }
+
+    /// Makes `data_key` (a generator keyring's, the AWS KMS keyring's GenerateDataKey) the
+    /// message's instead of the random one. Throws an `"encrypt"` error `DATA_KEY_LENGTH` if
+    /// it is not of the suite's length. The key bytes are zeroed, in
+    /// wasm memory and (copied back on return) in the caller's array.
+    #[wasm_bindgen(js_name = useGeneratedDataKey)]
+    pub fn use_generated_data_key(&mut self, data_key: &mut [u8]) -> Result<(), JsValue> {
+        let key = DataKey::from_slice(data_key);
+        data_key.zeroize();
+        let inner = self.inner.as_mut().ok_or_else(finished)?;
+        inner.use_generated_data_key(key).map_err(|e| encrypt_error(&e))
+    }
+
     /// Seals the header over `edks` (`[{ providerId, providerInfo, ciphertext }]`, at least
     /// one) and returns the encryptor; this object is spent.
     #[wasm_bindgen(js_name = withEncryptedDataKeys)]
@@ -95,25 +114,6 @@ impl PendingEncryptor {
         let edks = edks_from_js(&edks)?;
         let inner = self.inner.take().ok_or_else(finished)?;
         inner.with_encrypted_data_keys(edks).map(Encryptor::from).map_err(|e| encrypt_error(&e))
-    }
-}
-
-impl PendingEncryptor {
-    /// The data key and the context the header will hold, for keyring rules in the bindings.
-    pub(crate) fn materials(&self) -> Result<(&DataKey, &EncryptionContext), JsValue> {
-        let inner = self.inner.as_ref().ok_or_else(finished)?;
-        Ok((inner.data_key(), inner.encryption_context()))
-    }
-
-    /// The core's pending encryptor (suite and context), for keyring rules in the bindings.
-    pub(crate) fn inner(&self) -> Result<&crate::PendingEncryptor, JsValue> {
-        self.inner.as_ref().ok_or_else(finished)
-    }
-
-    /// The core's pending encryptor, for keyring rules in the bindings that generate the data
-    /// key (the AWS KMS keyring's GenerateDataKey).
-    pub(crate) fn inner_mut(&mut self) -> Result<&mut crate::PendingEncryptor, JsValue> {
-        self.inner.as_mut().ok_or_else(finished)
     }
 }
 

@@ -1,21 +1,22 @@
 //! The AWS KMS keyrings' rules for JS: [`KmsRsaRules`] and [`KmsSymmetricRules`] over the
 //! core's. The JS glue (`pkg-template/lib/kms.js`) does the RSA-OAEP encryption (WebCrypto)
 //! and the KMS calls (`fetch`, SigV4 or a bearer token); every decision about EDKs, requests
-//! and answers is made here.
+//! and answers is made here. These bindings are the `cipherdrop_kms` module's, apart from the
+//! message core's: an encryption's suite, context and data key come in as JS values (from the
+//! main module's `PendingEncryptor`), a generated data key goes out as a JS array.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use js_sys::Uint8Array;
+use js_sys::{Object, Uint8Array};
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroize;
 
-use super::convert::{edk_to_js, key_to_js};
-use super::encrypt::PendingEncryptor;
+use super::convert::{context_from_js, edk_to_js, key_to_js, set};
 use super::error::{decrypt_error, encrypt_error, js_error};
 use crate::{
-    EncryptedDataKey, Header, KMS_PROVIDER_ID, KMS_RSA_PROVIDER_ID, KmsEncryptionAlgorithm,
-    KmsKeyError, KmsResponse, Limits,
+    AlgorithmSuite, DataKey, EncryptError, EncryptedDataKey, Header, KMS_PROVIDER_ID,
+    KMS_RSA_PROVIDER_ID, KmsEncryptionAlgorithm, KmsKeyError, KmsResponse, Limits,
 };
 
 /// The rules of one AWS KMS RSA keyring (key ARN and encryption algorithm).
@@ -90,13 +91,24 @@ impl KmsRsaRules {
             .map_err(|e| key_error(&e))
     }
 
-    /// The RSA-OAEP plaintext for `pending`'s data key: the context digest, then the key.
-    /// Throws an `"encrypt"` error `KEYRING` for a signed suite. The caller MUST zero-fill it.
+    /// The RSA-OAEP plaintext for a message's data key (`data_key`, which this zero-fills:
+    /// pass a copy) of suite `suite_id` whose header will hold `context`: the context digest,
+    /// then the key. Throws an `"encrypt"` error `KEYRING` for a signed suite. The caller
+    /// MUST zero-fill the result.
     #[wasm_bindgen(js_name = wrapPlaintext)]
-    pub fn wrap_plaintext(&self, pending: &PendingEncryptor) -> Result<Uint8Array, JsValue> {
-        let (data_key, context) = pending.materials()?;
-        let plaintext =
-            self.inner.wrap_plaintext(data_key, context).map_err(|e| encrypt_error(&e))?;
+    pub fn wrap_plaintext(
+        &self,
+        suite_id: u16,
+        context: JsValue,
+        data_key: &mut [u8],
+    ) -> Result<Uint8Array, JsValue> {
+        let data_key = take_data_key(data_key);
+        // The suite only decides whether the keyring refuses (signed suites).
+        suite_of(suite_id)?;
+        let plaintext = self
+            .inner
+            .wrap_plaintext(&data_key, &context_from_js(&context)?)
+            .map_err(|e| encrypt_error(&e))?;
         Ok(key_to_js(&plaintext))
     }
 
@@ -178,23 +190,26 @@ impl KmsSymmetricRules {
         self.inner.region().into()
     }
 
-    /// The JSON body of `TrentService.GenerateDataKey` for `pending`'s suite and context.
+    /// The JSON body of `TrentService.GenerateDataKey` for a message of suite `suite_id`
+    /// whose header will hold `context`.
     #[wasm_bindgen(js_name = generateDataKeyRequest)]
-    pub fn generate_data_key_request(&self, pending: &PendingEncryptor) -> Result<String, JsValue> {
-        let inner = pending.inner()?;
-        let request =
-            self.inner.generate_data_key_request(inner.suite(), inner.encryption_context());
+    pub fn generate_data_key_request(
+        &self,
+        suite_id: u16,
+        context: JsValue,
+    ) -> Result<String, JsValue> {
+        let context = context_from_js(&context)?;
+        let request = self.inner.generate_data_key_request(suite_of(suite_id)?, &context);
         Ok(request.to_json().to_string())
     }
 
-    /// Checks a GenerateDataKey answer (`KeyId`, `Plaintext` and `CiphertextBlob`, base64),
-    /// makes its plaintext `pending`'s data key and returns the EDK. Throws an `"encrypt"`
-    /// error `KEYRING` for an answer that is not a data key of the suite's length under a key
-    /// ARN.
-    #[wasm_bindgen(js_name = useGeneratedDataKey)]
-    pub fn use_generated_data_key(
+    /// Checks a GenerateDataKey answer (`KeyId`, `Plaintext` and `CiphertextBlob`, base64)
+    /// for a message of suite `suite_id`: `{ dataKey, edk }`. Throws an `"encrypt"` error
+    /// `KEYRING` for an answer that is not a data key of the suite's length under a key ARN.
+    /// The caller MUST zero-fill `dataKey` once it is the message's.
+    pub fn generated(
         &self,
-        pending: &mut PendingEncryptor,
+        suite_id: u16,
         key_id: Option<String>,
         plaintext_base64: Option<String>,
         ciphertext_blob_base64: Option<String>,
@@ -206,19 +221,22 @@ impl KmsSymmetricRules {
             ciphertext_blob_base64.as_deref(),
         );
         plaintext_base64.zeroize();
-        let inner = pending.inner_mut()?;
         let (data_key, edk) =
-            self.inner.generated(&response, inner.suite()).map_err(|e| encrypt_error(&e))?;
-        inner.use_generated_data_key(data_key).map_err(|e| encrypt_error(&e))?;
-        Ok(edk_to_js(&edk, true))
+            self.inner.generated(&response, suite_of(suite_id)?).map_err(|e| encrypt_error(&e))?;
+        let out = Object::new();
+        set(&out, "dataKey", &key_to_js(data_key.dangerous_as_bytes()).into());
+        set(&out, "edk", &edk_to_js(&edk, true));
+        Ok(out.into())
     }
 
-    /// The JSON body of `TrentService.Encrypt` of `pending`'s data key. It holds the data key:
+    /// The JSON body of `TrentService.Encrypt` of a message's data key (`data_key`, which
+    /// this zero-fills: pass a copy) whose header will hold `context`. It holds the data key:
     /// the caller sends it and drops it.
     #[wasm_bindgen(js_name = encryptRequest)]
-    pub fn encrypt_request(&self, pending: &PendingEncryptor) -> Result<String, JsValue> {
-        let (data_key, context) = pending.materials()?;
-        Ok(self.inner.encrypt_request(data_key, context).to_json().to_string())
+    pub fn encrypt_request(&self, context: JsValue, data_key: &mut [u8]) -> Result<String, JsValue> {
+        let data_key = take_data_key(data_key);
+        let context = context_from_js(&context)?;
+        Ok(self.inner.encrypt_request(&data_key, &context).to_json().to_string())
     }
 
     /// The EDK of an Encrypt answer (`KeyId`, `CiphertextBlob` base64). Throws an `"encrypt"`
@@ -271,6 +289,20 @@ impl KmsSymmetricRules {
         let key = self.inner.data_key(&response, &header).map_err(|e| decrypt_error(&e))?;
         Ok(key_to_js(key.dangerous_as_bytes()))
     }
+}
+
+/// A data key handed over from the main module's PendingEncryptor (data keys cross between
+/// the two modules as JS arrays): copied, then zeroed here and, on return, in the caller's
+/// array.
+fn take_data_key(bytes: &mut [u8]) -> DataKey {
+    let key = DataKey::from_slice(bytes);
+    bytes.zeroize();
+    key
+}
+
+/// The suite of an encryption the main module's PendingEncryptor started.
+fn suite_of(id: u16) -> Result<AlgorithmSuite, JsValue> {
+    AlgorithmSuite::from_id(id).ok_or_else(|| encrypt_error(&EncryptError::UnsupportedSuite(id)))
 }
 
 /// The header the decryptor already parsed (and bounded by its limits), parsed again here.

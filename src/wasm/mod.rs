@@ -9,22 +9,41 @@
 //! RSA happens in JS, through WebCrypto (native and constant-time, and it keeps big-integer
 //! code out of this module): JS wraps the data key of a [`PendingEncryptor`] and unwraps
 //! (WebCrypto or a key server) the ones it reports to [`Decryptor::report_key`].
+//!
+//! Two binding sets, each behind a feature (both by default): `wasm-message` (encrypt,
+//! decrypt, hashing: the package's main module) and `wasm-kms` (the AWS KMS keyrings' rules
+//! and the key server's JWE: the package's `cipherdrop_kms` module, which its JS glue loads
+//! only when a KmsKeyring, KmsRsaKeyring or KeyServerKeyring first needs it). The two sets
+//! share no object: what crosses between them (data keys, encryption contexts, suite IDs,
+//! serialized headers) crosses as JS values.
 
+// Each binding set uses part of the conversions; a module built with one set leaves the rest.
+#[cfg_attr(not(all(feature = "wasm-message", feature = "wasm-kms")), allow(dead_code))]
 mod convert;
+#[cfg(feature = "wasm-message")]
 mod decrypt;
+#[cfg(feature = "wasm-message")]
 mod encrypt;
 pub mod error;
+#[cfg(feature = "wasm-message")]
 mod hash;
+#[cfg(feature = "wasm-kms")]
 mod jwe;
+#[cfg(feature = "wasm-kms")]
 mod kms;
 
 use wasm_bindgen::prelude::*;
 
+#[cfg(feature = "wasm-message")]
 pub use decrypt::{Decryptor, FirstAnswer};
+#[cfg(feature = "wasm-message")]
 pub use encrypt::{Encryptor, PendingEncryptor};
+#[cfg(feature = "wasm-message")]
 pub use hash::{MessageHasher, message_is_signed, signature_hash};
+#[cfg(feature = "wasm-kms")]
 pub use jwe::{jwe_protected_header, open_jwe};
-pub use kms::KmsRsaRules;
+#[cfg(feature = "wasm-kms")]
+pub use kms::{KmsRsaRules, KmsSymmetricRules};
 
 /// Runs once when the module is instantiated: panics print their message to the console.
 #[wasm_bindgen(start)]

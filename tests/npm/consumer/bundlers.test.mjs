@@ -4,9 +4,11 @@
 // esbuild and Rollup with the README's recipe (the worker as a second entry, the .wasm files
 // copied beside the bundle). Each bundle must round-trip 2 MiB of the signed suite with the
 // hash on the package's worker; with its .wasm answering 404 it must fail with a LoadError
-// (WASM_LOAD_FAILED) naming the URL.
+// (WASM_LOAD_FAILED) naming the URL. The KMS module (cipherdrop_kms_bg.wasm) is fetched only
+// once the app makes a KmsKeyring (`?kms`), and a minimal app's Vite build (minimal.js, no
+// KMS keyring) names it nowhere in its JS.
 import { spawnSync } from 'node:child_process';
-import { copyFile, cp, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, cp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -19,7 +21,7 @@ const tools = path.join(repo, 'tests/bundlers');
 const requireTool = createRequire(path.join(tools, 'package.json'));
 const appRoot = fileURLToPath(new URL('./bundler-app/', import.meta.url));
 const entry = path.join(appRoot, 'main.js');
-const WASM_FILES = ['cipherdrop_bg.wasm', 'cipherdrop_nosimd_bg.wasm'];
+const WASM_FILES = ['cipherdrop_bg.wasm', 'cipherdrop_nosimd_bg.wasm', 'cipherdrop_kms_bg.wasm'];
 
 /** The README's "copy them beside the bundle", from the installed package. */
 async function copyWasm(outDir) {
@@ -52,7 +54,7 @@ const BUNDLERS = {
     async rollup(outDir) {
         const { rollup } = requireTool('rollup');
         const { nodeResolve } = requireTool('@rollup/plugin-node-resolve');
-        // The README's plugin: the two .wasm files as assets beside the bundle.
+        // The README's plugin: the .wasm files as assets beside the bundle.
         const cipherdropWasm = {
             name: 'cipherdrop-wasm',
             async buildStart() {
@@ -93,26 +95,50 @@ after(async () => {
 });
 
 /**
- * Opens a bundle's page; resolves to the app's `#out` (state, code, text) and the names of
- * the package's workers whose script ran. `wasm404`: every .wasm request answers 404.
+ * The URL paths of a bundle's copies of the KMS module, found by their bytes (webpack names
+ * its assets by hash).
  */
-async function runApp(name, { wasm404 = false } = {}) {
+async function kmsWasmPaths(name) {
+    const pkg = path.dirname(createRequire(entry).resolve('cipherdrop/package.json'));
+    const kms = await readFile(path.join(pkg, 'cipherdrop_kms_bg.wasm'));
+    const dir = path.join(appRoot, `dist-${name}`);
+    const paths = new Set();
+    for (const f of await readdir(dir, { recursive: true })) {
+        if (f.endsWith('.wasm') && kms.equals(await readFile(path.join(dir, f)))) paths.add(`/dist-${name}/${f}`);
+    }
+    if (paths.size === 0) throw new Error(`dist-${name} has no copy of cipherdrop_kms_bg.wasm`);
+    return paths;
+}
+
+/**
+ * Opens a bundle's page (`search`: its query string); resolves to the app's `#out` (state,
+ * code, text), the names of the package's workers whose script ran and the paths the page
+ * requested. `wasm404`: every .wasm request (for which `wasm404(url)` is true, if a
+ * function) answers 404.
+ */
+async function runApp(name, { wasm404 = false, search = '' } = {}) {
     const page = await browser.newPage();
     const errors = [];
     const workers = new Set();
+    const requests = [];
     page.on('pageerror', (err) => errors.push(String(err)));
+    page.on('request', (request) => requests.push(new URL(request.url()).pathname));
     page.on('worker', (worker) => {
         worker.evaluate(() => typeof self.onmessage === 'function' && self.name)
             .then((ran) => ran && workers.add(ran), () => {});
     });
-    if (wasm404) await page.route('**/*.wasm', (route) => route.fulfill({ status: 404, body: 'not found' }));
+    if (wasm404) {
+        await page.route('**/*.wasm', (route) => (typeof wasm404 === 'function' && !wasm404(route.request().url())
+            ? route.continue()
+            : route.fulfill({ status: 404, body: 'not found' })));
+    }
     try {
-        await page.goto(new URL(`dist-${name}/index.html`, server.url).href);
+        await page.goto(new URL(`dist-${name}/index.html${search}`, server.url).href);
         const out = page.locator('#out:not([data-state="loading"])');
         await out.waitFor({ timeout: 60_000 });
         if (errors.length) throw new Error(errors.join('\n'));
         return { state: await out.getAttribute('data-state'), code: await out.getAttribute('data-code'),
-            text: await out.textContent(), workers };
+            text: await out.textContent(), workers, requests };
     } finally {
         await page.close();
     }
@@ -125,6 +151,27 @@ for (const name of Object.keys(BUNDLERS)) {
         if (!workers.has('cipherdrop-hash')) throw new Error(`the hash worker did not run: ${[...workers]}`);
     });
 
+    test(`${name}: the KMS module is fetched only when the app makes a KmsKeyring`, async () => {
+        const kmsWasm = await kmsWasmPaths(name);
+        const plain = await runApp(name);
+        if (plain.state !== 'ready') throw new Error(plain.text);
+        const fetched = plain.requests.filter((p) => kmsWasm.has(p) || p.includes('kms'));
+        if (fetched.length) throw new Error(`fetched without a KMS keyring: ${fetched}`);
+        const kms = await runApp(name, { search: '?kms' });
+        if (kms.state !== 'ready' || kms.text !== `ok 1400 ${2 << 20} kms arn:aws:kms:eu-west-1:111122223333:key/bundler-app`) {
+            throw new Error(kms.text);
+        }
+        if (!kms.requests.some((p) => kmsWasm.has(p))) throw new Error(`the KMS module was not fetched: ${kms.requests}`);
+    });
+
+    test(`${name}: without the KMS module's .wasm a KmsKeyring fails with WASM_LOAD_FAILED naming it`, async () => {
+        const kmsWasm = await kmsWasmPaths(name);
+        const { state, code, text } = await runApp(name, { search: '?kms', wasm404: (url) => kmsWasm.has(new URL(url).pathname) });
+        if (state !== 'error' || code !== 'WASM_LOAD_FAILED') throw new Error(`${code}: ${text}`);
+        const url = text.match(/^LoadError: cipherdrop: loading the WebAssembly module from (\S+) failed \(HTTP 404\)/)?.[1];
+        if (!url || !kmsWasm.has(new URL(url).pathname) || !text.includes('copy cipherdrop_kms_bg.wasm')) throw new Error(text);
+    });
+
     test(`${name}: without its .wasm the bundle fails with WASM_LOAD_FAILED naming the URL`, async () => {
         const { state, code, text } = await runApp(name, { wasm404: true });
         if (state !== 'error' || code !== 'WASM_LOAD_FAILED') throw new Error(`${code}: ${text}`);
@@ -132,3 +179,24 @@ for (const name of Object.keys(BUNDLERS)) {
         if (!url.test(text) || !text.includes('init(url)')) throw new Error(text);
     });
 }
+
+test('vite: a minimal app (no KMS keyring) has no trace of the KMS module in its JS', async () => {
+    // Vite writes every asset a bundled module names (the KMS module's .wasm among them), but
+    // no JS of this app names it or the chunk that loads it, so its page can never fetch it.
+    const { build } = await import(pathToFileURL(path.join(tools, 'node_modules/vite/dist/node/index.js')));
+    const outDir = path.join(appRoot, 'dist-vite-minimal');
+    await build({ root: appRoot, base: './', logLevel: 'warn',
+        build: { outDir, emptyOutDir: true, rollupOptions: { input: path.join(appRoot, 'minimal.html') } } });
+    const js = (await readdir(outDir, { recursive: true })).filter((f) => f.endsWith('.js'));
+    if (!js.some((f) => f.startsWith('assets/minimal'))) throw new Error(`no minimal entry chunk: ${js}`);
+    for (const f of js) {
+        const text = await readFile(path.join(outDir, f), 'utf8');
+        for (const name of ['cipherdrop_kms', 'kms-module', 'KmsSymmetricRules', 'TrentService']) {
+            if (text.includes(name)) throw new Error(`${f} names ${name}`);
+        }
+    }
+    // The same build of the full app (KmsKeyring) does name it: the check can fail.
+    const full = (await readdir(path.join(appRoot, 'dist-vite'), { recursive: true })).filter((f) => f.endsWith('.js'));
+    const texts = await Promise.all(full.map((f) => readFile(path.join(appRoot, 'dist-vite', f), 'utf8')));
+    if (!texts.some((t) => t.includes('cipherdrop_kms_bg'))) throw new Error('the KMS app\'s bundle does not name the KMS module');
+});

@@ -102,6 +102,42 @@ test('release package: importing it exposes no hook (exports, globals, the wasm 
 // Issue 17, finding 5: package hygiene, as the linters of npm packages see the .tgz.
 const lintBin = (name) => path.join(repo, 'tests/npm/node_modules/.bin', name);
 
+// Issue 18: the AWS KMS keyrings' rules and the key server's JWE are a second module,
+// loaded on first use; the main module keeps only the message bindings.
+test('release package: the files it ships, and the two modules\' binding sets', () => {
+    const root = path.join(unpacked, 'package');
+    const shipped = files(root).map((f) => path.relative(root, f)).filter((f) => !f.startsWith('lib/')).sort();
+    assert.deepEqual(shipped, [
+        'LICENSE', 'README.md', 'cipherdrop.js', 'cipherdrop_bg.wasm', 'cipherdrop_kms.js', 'cipherdrop_kms_bg.wasm',
+        'cipherdrop_nosimd_bg.wasm', 'index.d.ts', 'index.js', 'kms-module.js', 'node.js', 'package.json',
+    ]);
+    const lib = readdirSync(path.join(root, 'lib')).sort();
+    for (const f of ['kms-loader.js', 'kms.js', 'key-server.js', 'wasm.js', 'worker.js']) assert.ok(lib.includes(f), f);
+    const exportsOf = (f) => new Set(WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(path.join(root, f))))
+        .map((e) => e.name));
+    const message = /^(pendingencryptor|encryptor|decryptor|messagehasher)_/i;
+    const kms = /^(kmsrsarules|kmssymmetricrules)_|^(openJwe|jweProtectedHeader)$/i;
+    for (const f of ['cipherdrop_bg.wasm', 'cipherdrop_nosimd_bg.wasm']) {
+        const names = [...exportsOf(f)];
+        assert.ok(names.some((n) => message.test(n)), `${f}: no message binding`);
+        assert.deepEqual(names.filter((n) => kms.test(n)), [], `${f}: KMS or JWE bindings`);
+    }
+    const names = [...exportsOf('cipherdrop_kms_bg.wasm')];
+    for (const n of ['kmssymmetricrules_new', 'kmsrsarules_new', 'openJwe', 'jweProtectedHeader']) {
+        assert.ok(names.includes(n), `cipherdrop_kms_bg.wasm: no ${n}`);
+    }
+    assert.deepEqual(names.filter((n) => message.test(n)), [], 'cipherdrop_kms_bg.wasm: message bindings');
+});
+
+test('release package: KmsKeyring.create loads the KMS module from the package directory in Node', async () => {
+    const cd = await import('cipherdrop');
+    const kms = await cd.KmsKeyring.create({ generatorKeyId: 'arn:aws:kms:eu-west-1:111122223333:key/release',
+        endpoint: 'http://127.0.0.1:9', token: 'unused' });
+    assert.equal(kms.generatorKeyId, 'arn:aws:kms:eu-west-1:111122223333:key/release');
+    await assert.rejects(cd.KmsKeyring.create({ generatorKeyId: 'alias/no', endpoint: 'http://127.0.0.1:9', token: 't' }),
+        { name: 'KeyError', code: 'INVALID_KEY_ARN' });
+});
+
 test('release package: publint (strict, suggestions included) finds nothing', () => {
     const p = spawnSync(lintBin('publint'), ['run', tgz, '--strict', '--level', 'suggestion'], { encoding: 'utf8' });
     const out = `${p.stdout}${p.stderr}`;
@@ -112,7 +148,8 @@ test('release package: publint (strict, suggestions included) finds nothing', ()
 test('release package: arethetypeswrong (ESM only) finds nothing', () => {
     // The .wasm subpaths are assets for bundlers, not modules with types.
     const p = spawnSync(lintBin('attw'), [tgz, '--profile', 'esm-only', '--format', 'ascii', '--no-color',
-        '--exclude-entrypoints', './cipherdrop_bg.wasm', './cipherdrop_nosimd_bg.wasm'], { encoding: 'utf8' });
+        '--exclude-entrypoints', './cipherdrop_bg.wasm', './cipherdrop_nosimd_bg.wasm', './cipherdrop_kms_bg.wasm'],
+    { encoding: 'utf8' });
     assert.equal(p.status, 0, `${p.stdout}${p.stderr}`);
 });
 
