@@ -336,9 +336,11 @@ for (const r of node.stream) {
         const cn = node.clientNodeStream.find((x) => x.op === r.op && x.suite === r.suite);
         add(`${name} vs client-node's stream`, r.mbPerSecond, 'MB/s', CN_STREAM(r.op, r.suite), cn.mbPerSecond, { atLeast: 2 });
     }
-    const mib = r.memory.peakAboveBaseMiB;
-    add(`${name}: peak JS heap + external memory above baseline`, mib * MiB, 'bytes', null, null,
-        { below: 64, value: mib, unit: 'MiB' });
+    if (r.memory) {
+        const mib = r.memory.peakAboveBaseMiB;
+        add(`${name}: peak live JS heap + external memory above baseline`, mib * MiB, 'bytes', null, null,
+            { below: 64, value: mib, unit: 'MiB' });
+    }
     if (r.firstByteMs != null) {
         add(`${name}: time to the first encrypted byte`, r.firstByteMs, 'ms', null, null,
             mode === 'wasm' ? null : { below: 50, value: r.firstByteMs });
