@@ -31,6 +31,9 @@ export function depthFor(frameLength, engine = null) {
     return Math.max(2, Math.min(max, Math.ceil(bytes / Math.max(1, frameLength))));
 }
 
+/** NodeAes's free bytes before each sealed frame (see its headRoom). */
+const HEAD_ROOM = 24;
+
 /** node:crypto's cipher functions, registered by the Node entry (node.js); null elsewhere. */
 let nodeCrypto = null;
 
@@ -60,15 +63,25 @@ export class NodeAes {
         this.algorithm = `aes-${length * 8}-gcm`;
     }
 
+    /**
+     * Free bytes before each sealed frame in its buffer (a frame head is at most 24): the
+     * encryptor writes the head there and hands out head and body as one chunk. Half the
+     * chunks made a Node stream piped into a file about 2x slower (every chunk costs a
+     * stream hop and a write).
+     */
+    get headRoom() {
+        return HEAD_ROOM;
+    }
+
     seal(job, plaintext) {
         const cipher = nodeCrypto.createCipheriv(this.algorithm, this.key, job.iv, { authTagLength: 16 });
         cipher.setAAD(job.aad);
         const body = cipher.update(plaintext);
         cipher.final();
-        const out = new Uint8Array(body.length + 16);
-        out.set(body);
-        out.set(cipher.getAuthTag(), body.length);
-        return Promise.resolve(out);
+        const out = new Uint8Array(HEAD_ROOM + body.length + 16);
+        out.set(body, HEAD_ROOM);
+        out.set(cipher.getAuthTag(), HEAD_ROOM + body.length);
+        return Promise.resolve(out.subarray(HEAD_ROOM));
     }
 
     /** Throws (a Failed frame: the core decides) if the tag does not verify. */
@@ -399,7 +412,14 @@ export class FrameEncryptor {
         const head = this.#signed && !this.#hash
             ? call(() => this.#enc.frameSealed(sealed))
             : call(() => this.#enc.frameSealedUnsigned());
-        this.#out.push(head, sealed);
+        if (engine?.headRoom >= head.length && sealed.byteOffset >= head.length) {
+            // The engine left room for the head before the body (NodeAes): one chunk.
+            const framed = new Uint8Array(sealed.buffer, sealed.byteOffset - head.length, head.length + sealed.length);
+            framed.set(head);
+            this.#out.push(framed);
+        } else {
+            this.#out.push(head, sealed);
+        }
         if (this.#hash) await this.#hashed(head, sealed);
     }
 
