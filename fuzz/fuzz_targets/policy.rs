@@ -157,8 +157,8 @@ impl Vocabulary {
         out
     }
 
-    /// The values of the condition keys whose lowercase name `select` takes, `${principal}`
-    /// substituted, by that name.
+    /// The values of the condition keys that `select` gives a name (it sees each key as
+    /// written), `${principal}` substituted, by that name.
     fn values_of(
         &self,
         principal: &str,
