@@ -10,7 +10,7 @@ the same name). Each `decrypt` seed is the harness's option prefix (see the layo
 fuzz/fuzz_targets/decrypt.rs) followed by a message. Run from the repository root after
 `cargo build -p cipherdrop-server` and `make setup` (build/venv):
 
-    build/venv/bin/python fuzz/make_seeds.py [--cli target/debug/cipherdrop]
+    build/venv/bin/python fuzz/make_seeds.py [--cli target/debug/cipherdrop] [--policy-only]
 
 Messages are random (fresh data keys), so a rerun rewrites the generated seeds with different
 bytes; the seeds named m1..m24 (CLI messages from the first version of the target, given a
@@ -195,6 +195,53 @@ POLICIES = [
         {"Effect": "Deny", "Principal": "*", "Action": "*", "Condition": {
             "StringNotEqualsIgnoreCaseIfExists": {"EncryptionContext:region": "EU"}}},
         {"Effect": "Deny", "Principal": "mallory", "Action": "*", "Condition": {}}]},
+    # The AWS grammar (README "Key policy semantics"): the default key policy AWS writes.
+    {"Version": "2012-10-17", "Id": "key-default-1", "Statement": [
+        {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+         "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*",
+         "Resource": "*"}]},
+    # IAM ARN principals, action globs, key ARN resources, kms:EncryptionContext keys, Not*.
+    {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Use", "Effect": "Allow",
+         "Principal": {"AWS": ["arn:aws:iam::111122223333:user/alice",
+                               "arn:aws:iam::111122223333:role/bob"]},
+         "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:Describe*"],
+         "Resource": "arn:aws:kms:*:111122223333:key/*",
+         "Condition": {"StringEquals": {"kms:EncryptionContext:Dept": "eng"}}},
+        {"Sid": "OwnersUnwrap", "Effect": "Allow", "Principal": {"AWS": "*"},
+         "Action": "cipherdrop:Unwrap", "Condition": {
+             "ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "owner"},
+             "StringEquals": {"kms:EncryptionContext:owner": "${principal}"}}},
+        {"Sid": "NoOthers", "Effect": "Deny",
+         "NotPrincipal": {"AWS": ["111122223333", "arn:aws:iam::111122223333:user/alice"]},
+         "NotAction": "kms:Get*",
+         "NotResource": "arn:aws:kms:eu-west-1:111122223333:key/"
+                        "1234abcd-12ab-34cd-56ef-1234567890ab"}]},
+    # Claims, grant operations, request keys, ARN and Bool operators, other principal types.
+    {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "kms:CreateGrant", "Condition": {
+            "ForAllValues:StringEquals": {"kms:GrantOperations": ["Decrypt", "Encrypt"]},
+            "Bool": {"kms:GrantIsForAWSResource": False}}},
+        {"Effect": "Allow", "Principal": {"AWS": "*"},
+         "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*"], "Condition": {
+             "ForAnyValue:StringLike": {"Jwt:groups": "team-*"},
+             "BoolIfExists": {"Jwt:email_verified": "true"},
+             "StringEqualsIgnoreCase": {"kms:EncryptionAlgorithm": "symmetric_default"}}},
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Sign", "Condition": {
+            "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:user/s*"},
+            "StringEquals": {"kms:CallerAccount": "111122223333", "kms:KeySpec": "RSA_3072"}}},
+        {"Effect": "Deny", "Principal": {"Service": "ec2.amazonaws.com", "AWS": "444455556666"},
+         "Action": "kms:*"},
+        {"Effect": "Deny", "Principal": "*", "Action": "KMS:ScheduleKeyDeletion", "Condition": {
+            "Null": {"kms:ViaService": "true"},
+            "StringNotLike": {"kms:RequestAlias": "alias/keep-*"}}}]},
+    # Both grammars in one statement (not a list), null labels of the first.
+    {"Version": None, "Statement": {
+        "Sid": None, "Effect": "Allow", "Principal": ["alice", "${principal}"],
+        "NotAction": ["kms:PutKeyPolicy", "RotateKey"], "Condition": {
+            "ArnNotEqualsIfExists": {"aws:PrincipalArn": "arn:aws:iam::111122223333:user/eve"},
+            "ForAllValues:StringNotEqualsIgnoreCase": {
+                "kms:EncryptionContext:tier": ["SECRET", "top"]}}}},
 ]
 
 
@@ -213,12 +260,27 @@ def policy_seeds():
     write("policy", "toolarge", json.dumps(big, separators=(",", ":")).encode())
     write("policy", "unknown", b'{"Statement": [{"Effect": "Allow", "Principal": "*",'
           b' "Action": "Nope", "Extra": 1}]}')
+    # Refused by the AWS grammar: a wildcard in a principal ARN, a bare new action (the hint
+    # to write it kms:Encrypt), Action and NotAction together.
+    write("policy", "aws-refused", json.dumps({"Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/*"},
+         "Action": "Encrypt"},
+        {"Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "NotAction": "kms:Sign"}]},
+        indent=1).encode())
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cli", default=ROOT / "target" / "debug" / "cipherdrop", type=Path)
-    cli = parser.parse_args().cli
+    parser.add_argument("--policy-only", action="store_true",
+                        help="write the policy seeds only (they need neither the CLI nor "
+                             "fresh messages)")
+    args = parser.parse_args()
+    if args.policy_only:
+        policy_seeds()
+        print("seeds: policy", len(list((SEEDS / "policy").iterdir())))
+        return
+    cli = args.cli
     if not cli.exists():
         sys.exit(f"{cli} is missing: run `cargo build -p cipherdrop-server` first")
 

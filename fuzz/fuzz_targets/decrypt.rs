@@ -243,7 +243,8 @@ fn stream(message: &[u8], setup: &Setup, keyring: &dyn Keyring) -> Result<Vec<u8
                 let digest = delegated.take().expect("only delegated hashing waits").finalize();
                 let suite = dec.header().expect("body after header").suite();
                 let mut reference = MessageHasher::for_suite(suite).expect("signed suite");
-                reference.update(&message[..footer_at.expect("the footer follows the final frame")]);
+                reference
+                    .update(&message[..footer_at.expect("the footer follows the final frame")]);
                 assert_eq!(digest, reference.finalize(), "the named ranges cover the body");
                 dec.provide_digest(&digest)?;
             }
