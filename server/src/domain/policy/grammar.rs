@@ -433,11 +433,6 @@ impl Statement {
         all([principal, action, resource])
     }
 
-    /// Whether it has a condition.
-    pub(super) fn is_conditional(&self) -> bool {
-        !self.conditions.is_empty()
-    }
-
     /// Whether its conditions hold; `None` when the request cannot tell (a context key
     /// without a verified context, say). Claim keys always can: a caller without a claim
     /// has no value for it.

@@ -47,6 +47,7 @@ pub type Claims = BTreeMap<String, Vec<String>>;
 pub(crate) static NO_CLAIMS: Claims = BTreeMap::new();
 
 /// No request condition keys.
+#[cfg(test)]
 static NO_EXTRA: BTreeMap<&str, Vec<String>> = BTreeMap::new();
 
 /// Everything a policy is evaluated against.
@@ -165,23 +166,15 @@ impl Policy {
         self.decide(|st| all_of(st.names(&r), st.conditions_hold(&r)), false)
     }
 
-    /// Whether `principal` may do `action` (a /v0 name, `Unwrap`, or one of
-    /// [`KEY_POLICY_ACTIONS`]); `context` is the verified encryption context, or `None`
-    /// where there is none (every /v0 action but Unwrap). Without one, a statement with
-    /// context conditions cannot be evaluated: an Allow does not apply, a Deny does.
-    pub fn allows(
-        &self,
-        principal: &str,
-        action: &str,
-        context: Option<&EncryptionContext>,
-    ) -> bool {
+    /// Test shorthand: [`Policy::evaluate`] of a /v0 request (no account, no key ARN) allows.
+    #[cfg(test)]
+    fn allows(&self, principal: &str, action: &str, context: Option<&EncryptionContext>) -> bool {
         self.allows_with_claims(principal, &NO_CLAIMS, action, context)
     }
 
-    /// [`Policy::allows`] for a caller signed in with claims (`Jwt:NAME` condition keys).
-    /// It knows neither the account nor the key's ARN: statements that name them fail
-    /// closed (see [`Request`]); [`Policy::evaluate`] takes them.
-    pub fn allows_with_claims(
+    /// Test shorthand: [`Policy::allows`] for a caller signed in with claims.
+    #[cfg(test)]
+    fn allows_with_claims(
         &self,
         principal: &str,
         claims: &Claims,
@@ -191,19 +184,12 @@ impl Policy {
         self.evaluate(&v0_request(principal, claims, action, context)) == Decision::Allow
     }
 
-    /// The cheap check made before any RSA work, for an action that will then be evaluated
-    /// with a verified context (Unwrap). False only when no context and no claims could
-    /// make [`Policy::allows_with_claims`] true: no Allow names `principal` and `action`,
-    /// or a Deny without conditions does (one that applies in every context). Conditional
-    /// statements are left to [`Policy::allows_with_claims`] with the verified context; this
-    /// is a pre-filter, not the decision.
-    pub fn may_allow(&self, principal: &str, action: &str) -> bool {
-        let r = v0_request(principal, &NO_CLAIMS, action, None);
-        let decision = self.decide(
-            |st| if st.is_conditional() { all_of(st.names(&r), None) } else { st.names(&r) },
-            false,
-        );
-        decision == Decision::Allow
+    /// Test shorthand: [`Policy::evaluate_any_context`] of a /v0 request allows (the check
+    /// the server makes before RSA work on Unwrap).
+    #[cfg(test)]
+    fn may_allow(&self, principal: &str, action: &str) -> bool {
+        self.evaluate_any_context(&v0_request(principal, &NO_CLAIMS, action, None))
+            == Decision::Allow
     }
 
     /// Combines the statements by whether each `applies` (`None`: cannot tell). With
@@ -237,6 +223,7 @@ fn all_of(a: Option<bool>, b: Option<bool>) -> Option<bool> {
 
 /// A request as the /v0 API makes it: a bare action name stands for its
 /// [`KEY_POLICY_ACTIONS`] name, and neither the account nor the key's ARN is known.
+#[cfg(test)]
 fn v0_request<'a>(
     principal: &'a str,
     claims: &'a Claims,
