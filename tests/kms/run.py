@@ -13,6 +13,7 @@ Each case is a function below; the run prints one line per case and a libtest-st
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import subprocess
@@ -602,6 +603,22 @@ def derive_shared_secret_matches_an_independent_ecdh(s):
 FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
 
+@contextlib.contextmanager
+def days_later(s, work, days):
+    """A server on `work`'s data with its clock `days` ahead (libfaketime; monotonic time left
+    alone), and boto3 signing on the same shifted clock: yields (server, that moment); the
+    server is stopped on exit."""
+    import datetime
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days)
+    shifted = {"LD_PRELOAD": FAKETIME, "FAKETIME": f"+{days}d", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    server = Server(s.cli, work, env=shifted)
+    try:
+        with mock.patch("botocore.auth.get_current_datetime", lambda: later.replace(tzinfo=None)):
+            yield server, later
+    finally:
+        server.stop()
+
+
 @case
 def rotation_on_demand_and_its_limits(s):
     kms = client(s)
@@ -662,32 +679,26 @@ def scheduled_rotation_runs_on_time_and_waits_for_a_disabled_key(s):
         assert kms.list_key_rotations(KeyId=a)["Rotations"] == []
     finally:
         first.stop()
-    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=91)
-    shifted = {"LD_PRELOAD": FAKETIME, "FAKETIME": "+91d", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
-    again = Server(s.cli, work, env=shifted)
-    try:
-        with mock.patch("botocore.auth.get_current_datetime", lambda: later.replace(tzinfo=None)):
-            kms = client(again)
-            deadline = time.monotonic() + 20
-            while not kms.list_key_rotations(KeyId=a)["Rotations"]:
-                assert time.monotonic() < deadline, "the start's sweep never rotated the key"
-                time.sleep(0.2)
-            rotations = kms.list_key_rotations(KeyId=a)["Rotations"]
-            assert [r["RotationType"] for r in rotations] == ["AUTOMATIC"], rotations
-            assert kms.list_key_rotations(KeyId=b)["Rotations"] == [], "a disabled key rotated"
-            d = kms.decrypt(CiphertextBlob=blob["CiphertextBlob"], EncryptionContext={"k": "v"})
-            assert d["Plaintext"] == b"before"
-            status = kms.get_key_rotation_status(KeyId=a)
-            days = (status["NextRotationDate"] - later).total_seconds() / 86400
-            assert 89.9 < days < 90.1, days
-            kms.enable_key(KeyId=b)
-            rotations = kms.list_key_rotations(KeyId=b)["Rotations"]
-            assert [r["RotationType"] for r in rotations] == ["AUTOMATIC"], rotations
-            fresh = kms.encrypt(KeyId=a, Plaintext=b"after")["CiphertextBlob"]
-            assert kms.decrypt(CiphertextBlob=fresh)["Plaintext"] == b"after"
-            assert fresh[17:21] == (2).to_bytes(4, "big"), "new blobs use the new version"
-    finally:
-        again.stop()
+    with days_later(s, work, 91) as (again, later):
+        kms = client(again)
+        deadline = time.monotonic() + 20
+        while not kms.list_key_rotations(KeyId=a)["Rotations"]:
+            assert time.monotonic() < deadline, "the start's sweep never rotated the key"
+            time.sleep(0.2)
+        rotations = kms.list_key_rotations(KeyId=a)["Rotations"]
+        assert [r["RotationType"] for r in rotations] == ["AUTOMATIC"], rotations
+        assert kms.list_key_rotations(KeyId=b)["Rotations"] == [], "a disabled key rotated"
+        d = kms.decrypt(CiphertextBlob=blob["CiphertextBlob"], EncryptionContext={"k": "v"})
+        assert d["Plaintext"] == b"before"
+        status = kms.get_key_rotation_status(KeyId=a)
+        days = (status["NextRotationDate"] - later).total_seconds() / 86400
+        assert 89.9 < days < 90.1, days
+        kms.enable_key(KeyId=b)
+        rotations = kms.list_key_rotations(KeyId=b)["Rotations"]
+        assert [r["RotationType"] for r in rotations] == ["AUTOMATIC"], rotations
+        fresh = kms.encrypt(KeyId=a, Plaintext=b"after")["CiphertextBlob"]
+        assert kms.decrypt(CiphertextBlob=fresh)["Plaintext"] == b"after"
+        assert fresh[17:21] == (2).to_bytes(4, "big"), "new blobs use the new version"
 
 
 # --- Multi-Region keys (part 2) -------------------------------------------------------------
@@ -785,27 +796,21 @@ def a_deleted_replica_goes_alone(s):
         paris.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
     finally:
         first.stop()
-    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=8)
-    shifted = {"LD_PRELOAD": FAKETIME, "FAKETIME": "+8d", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
-    again = Server(s.cli, work, env=shifted)
-    try:
-        with mock.patch("botocore.auth.get_current_datetime", lambda: later.replace(tzinfo=None)):
-            east, paris = client(again), client(again, region="eu-west-3")
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    paris.describe_key(KeyId=key)
-                except ClientError as e:
-                    assert e.response["Error"]["Code"] == "NotFoundException", e
-                    break
-                assert time.monotonic() < deadline, "the replica was never deleted"
-                time.sleep(0.2)
-            assert east.decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept"
-            config = east.describe_key(KeyId=key)["KeyMetadata"]["MultiRegionConfiguration"]
-            assert config["ReplicaKeys"] == [], config
-            assert east.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
-    finally:
-        again.stop()
+    with days_later(s, work, 8) as (again, later):
+        east, paris = client(again), client(again, region="eu-west-3")
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                paris.describe_key(KeyId=key)
+            except ClientError as e:
+                assert e.response["Error"]["Code"] == "NotFoundException", e
+                break
+            assert time.monotonic() < deadline, "the replica was never deleted"
+            time.sleep(0.2)
+        assert east.decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept"
+        config = east.describe_key(KeyId=key)["KeyMetadata"]["MultiRegionConfiguration"]
+        assert config["ReplicaKeys"] == [], config
+        assert east.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
 
 
 # --- Imported key material (part 2) ---------------------------------------------------------
@@ -964,24 +969,18 @@ def imported_material_expires_on_its_date(s):
               ExpirationModel="KEY_MATERIAL_EXPIRES")
     finally:
         first.stop()
-    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)
-    shifted = {"LD_PRELOAD": FAKETIME, "FAKETIME": "+2d", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
-    again = Server(s.cli, work, env=shifted)
-    try:
-        with mock.patch("botocore.auth.get_current_datetime", lambda: later.replace(tzinfo=None)):
-            kms = client(again)
-            deadline = time.monotonic() + 20
-            while kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] != "PendingImport":
-                assert time.monotonic() < deadline, "the material never expired"
-                time.sleep(0.2)
-            fails("KMSInvalidStateException", kms.decrypt, CiphertextBlob=blob)
-            records = json.loads(again.run("audit", "list", "--limit", "1000"))["records"]
-            expired = [r for r in records if r["action"] == "DeleteImportedKeyMaterial"
-                       and r.get("keyId") == key]
-            assert expired and expired[0]["principal"] == "system", expired
-            assert "expired" in expired[0]["detail"], expired
-    finally:
-        again.stop()
+    with days_later(s, work, 2) as (again, later):
+        kms = client(again)
+        deadline = time.monotonic() + 20
+        while kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] != "PendingImport":
+            assert time.monotonic() < deadline, "the material never expired"
+            time.sleep(0.2)
+        fails("KMSInvalidStateException", kms.decrypt, CiphertextBlob=blob)
+        records = json.loads(again.run("audit", "list", "--limit", "1000"))["records"]
+        expired = [r for r in records if r["action"] == "DeleteImportedKeyMaterial"
+                   and r.get("keyId") == key]
+        assert expired and expired[0]["principal"] == "system", expired
+        assert "expired" in expired[0]["detail"], expired
 
 
 def materials(kms, key):
@@ -1176,35 +1175,29 @@ def each_imported_material_expires_on_its_own_date(s):
         assert len(materials(kms, key)) == 3
     finally:
         first_server.stop()
-    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)
-    shifted = {"LD_PRELOAD": FAKETIME, "FAKETIME": "+2d", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
-    again = Server(s.cli, work, env=shifted)
-    try:
-        with mock.patch("botocore.auth.get_current_datetime", lambda: later.replace(tzinfo=None)):
-            kms = client(again)
-            deadline = time.monotonic() + 20
-            while len(materials(kms, key)) != 2:
-                assert time.monotonic() < deadline, "the pending material never expired"
-                time.sleep(0.2)
-            assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "PendingImport"
-            listed = materials(kms, key)
-            assert [(i, r["ImportState"], r["KeyMaterialState"]) for i, r in listed.items()] == [
-                (first_id, "PENDING_IMPORT", "NON_CURRENT"), (second_id, "IMPORTED", "CURRENT")
-            ], listed
-            for blob in (old, new):
-                fails("KMSInvalidStateException", kms.decrypt, CiphertextBlob=blob)
-            records = json.loads(again.run("audit", "list", "--limit", "1000"))["records"]
-            expired = [r["detail"] for r in records if r["action"] == "DeleteImportedKeyMaterial"
-                       and r.get("keyId") == key and r["principal"] == "system"]
-            assert sorted(expired) == sorted(
-                f"the imported key material {i} expired" for i in (first_id, pending_id)), expired
-            import_material(kms, work, key, first, KeyMaterialId=first_id)
-            assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
-            for blob, plain in ((old, b"old"), (new, b"new")):
-                assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == plain
-            listed = materials(kms, key)
-    finally:
-        again.stop()
+    with days_later(s, work, 2) as (again, later):
+        kms = client(again)
+        deadline = time.monotonic() + 20
+        while len(materials(kms, key)) != 2:
+            assert time.monotonic() < deadline, "the pending material never expired"
+            time.sleep(0.2)
+        assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "PendingImport"
+        listed = materials(kms, key)
+        assert [(i, r["ImportState"], r["KeyMaterialState"]) for i, r in listed.items()] == [
+            (first_id, "PENDING_IMPORT", "NON_CURRENT"), (second_id, "IMPORTED", "CURRENT")
+        ], listed
+        for blob in (old, new):
+            fails("KMSInvalidStateException", kms.decrypt, CiphertextBlob=blob)
+        records = json.loads(again.run("audit", "list", "--limit", "1000"))["records"]
+        expired = [r["detail"] for r in records if r["action"] == "DeleteImportedKeyMaterial"
+                   and r.get("keyId") == key and r["principal"] == "system"]
+        assert sorted(expired) == sorted(
+            f"the imported key material {i} expired" for i in (first_id, pending_id)), expired
+        import_material(kms, work, key, first, KeyMaterialId=first_id)
+        assert kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"] == "Enabled"
+        for blob, plain in ((old, b"old"), (new, b"new")):
+            assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == plain
+        listed = materials(kms, key)
     # A backup keeps every material with its state, and the restored copy opens both blobs.
     root_key = {"CIPHERDROP_ROOT_KEY_FILE": str(work / "data" / "root-key")}
     backup_file = work / "backup.json"
