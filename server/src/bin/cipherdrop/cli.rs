@@ -110,7 +110,8 @@ pub(crate) struct CommonArgs {
     pub(crate) kms_keys: Vec<String>,
     /// Grant token sent with every GenerateDataKey, Encrypt and Decrypt call of a symmetric
     /// --kms-key. Repeatable.
-    #[arg(long = "kms-grant-token", value_name = "TOKEN")]
+    // Tokens are base64url: one in 64 starts with '-', which must not read as a flag.
+    #[arg(long = "kms-grant-token", value_name = "TOKEN", allow_hyphen_values = true)]
     pub(crate) kms_grant_tokens: Vec<String>,
     /// KMS encryption algorithm of every RSA --kms-key: RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1.
     #[arg(long, value_name = "ALGORITHM", default_value = "RSAES_OAEP_SHA_256")]
