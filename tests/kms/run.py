@@ -14,6 +14,7 @@ Each case is a function below; the run prints one line per case and a libtest-st
 import argparse
 import base64
 import contextlib
+import functools
 import json
 import os
 import subprocess
@@ -1218,20 +1219,28 @@ def each_imported_material_expires_on_its_own_date(s):
         restored.stop()
 
 
-@case
-def the_aws_cli_rotates_imported_material(s):
+def aws_cli(s, cwd, *args, ok=True):
+    """`aws kms ARGS --output json` (the AWS CLI, from PyPI) as the admin against our server,
+    run in `cwd` with no user configuration: its JSON answer, or with ok=False its error text
+    (the command must fail)."""
     env = {**clean_env(), "AWS_ACCESS_KEY_ID": ADMIN_KEY[0],
            "AWS_SECRET_ACCESS_KEY": ADMIN_KEY[1], "AWS_DEFAULT_REGION": REGION,
            "AWS_ENDPOINT_URL_KMS": s.addr, "AWS_CONFIG_FILE": "/dev/null",
            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
-    work = s.work / "cli-import-rotation"
-    work.mkdir()
-
-    def aws(*args):
-        out = subprocess.run([sys.executable, "-m", "awscli", "kms", "--output", "json", *args],
-                             env=env, capture_output=True, cwd=work)
+    out = subprocess.run([sys.executable, "-m", "awscli", "kms", "--output", "json", *args],
+                         env=env, capture_output=True, cwd=cwd)
+    if ok:
         assert out.returncode == 0, out.stderr.decode()
         return json.loads(out.stdout) if out.stdout.strip() else {}
+    assert out.returncode != 0, f"aws kms {' '.join(map(str, args))} succeeded"
+    return out.stderr.decode()
+
+
+@case
+def the_aws_cli_rotates_imported_material(s):
+    work = s.work / "cli-import-rotation"
+    work.mkdir()
+    aws = functools.partial(aws_cli, s, work)
 
     def import_(key, material, *extra):
         params = aws("get-parameters-for-import", "--key-id", key, "--wrapping-algorithm",
@@ -1458,18 +1467,7 @@ def an_explicit_deny_beats_a_grant_and_grants_make_grants(s):
 
 @case
 def the_aws_cli(s):
-    env = {**clean_env(), "AWS_ACCESS_KEY_ID": ADMIN_KEY[0],
-           "AWS_SECRET_ACCESS_KEY": ADMIN_KEY[1], "AWS_DEFAULT_REGION": REGION,
-           "AWS_ENDPOINT_URL_KMS": s.addr, "AWS_CONFIG_FILE": "/dev/null",
-           "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
-    aws = [sys.executable, "-m", "awscli", "kms", "--output", "json"]
-
-    def run(*args, ok=True):
-        out = subprocess.run([*aws, *args], env=env, capture_output=True, cwd=s.work)
-        if ok:
-            assert out.returncode == 0, out.stderr.decode()
-            return json.loads(out.stdout) if out.stdout.strip() else {}
-        return out.stderr.decode()
+    run = functools.partial(aws_cli, s, s.work)
 
     key = run("create-key", "--description", "from the cli")["KeyMetadata"]["KeyId"]
     run("create-alias", "--alias-name", "alias/cli", "--target-key-id", key)
@@ -1486,21 +1484,9 @@ def the_aws_cli(s):
 
 @case
 def the_aws_cli_for_signing_macs_rotation_import_and_replicas(s):
-    env = {**clean_env(), "AWS_ACCESS_KEY_ID": ADMIN_KEY[0],
-           "AWS_SECRET_ACCESS_KEY": ADMIN_KEY[1], "AWS_DEFAULT_REGION": REGION,
-           "AWS_ENDPOINT_URL_KMS": s.addr, "AWS_CONFIG_FILE": "/dev/null",
-           "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
     work = s.work / "cli-part2"
     work.mkdir()
-
-    def aws(*args, ok=True):
-        out = subprocess.run([sys.executable, "-m", "awscli", "kms", "--output", "json", *args],
-                             env=env, capture_output=True, cwd=work)
-        if ok:
-            assert out.returncode == 0, out.stderr.decode()
-            return json.loads(out.stdout) if out.stdout.strip() else {}
-        assert out.returncode != 0
-        return out.stderr.decode()
+    aws = functools.partial(aws_cli, s, work)
 
     (work / "msg.bin").write_bytes(b"part two")
     key = aws("create-key", "--key-spec", "ECC_NIST_P384", "--key-usage", "SIGN_VERIFY")[
