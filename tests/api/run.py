@@ -17,14 +17,15 @@ Prints the cases each run made and a libtest-style "test result:" line (one test
 import argparse
 import base64
 import json
-import os
 import re
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from keyserver import KeyServer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1].parent
 SPEC = ROOT / "server" / "openapi.json"
@@ -68,60 +69,19 @@ def edks(header: bytes):
     return found
 
 
-class Server:
-    """A `cipherdrop serve` on 127.0.0.1:0 (the OS picks the port; the server prints it)."""
+class Server(KeyServer):
+    """The key server with the archive store, and the calls the fixtures make."""
 
     def __init__(self, cli: Path, work: Path):
-        self.cli, self.work = cli, work
-        data = work / "data"
-        self.log = open(work / "server.log", "wb")
-        self.proc = subprocess.Popen(
-            [str(cli), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data),
-             "--archive-dir", str(work / "archive"),
-             # The per-principal limit out of the way: the runs test the contract.
-             "--rate-limit", "100000"],
-            stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL,
-            env={**clean_env(), "RUST_LOG": "warn"})
-        line = self.proc.stdout.readline().decode().strip()
-        prefix = "cipherdrop key server on "
-        if not line.startswith(prefix):
-            self.stop()
-            sys.exit(f"server did not start: {line!r}\n{(work / 'server.log').read_text()}")
-        self.addr = line[len(prefix):]
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(self.addr + "/healthz").read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    sys.exit("server never became healthy")
-                time.sleep(0.05)
-        self.admin = (data / "admin-token").read_text().strip()
-
-    def run(self, token, *args, stdin=None) -> bytes:
-        env = {**clean_env(), "CIPHERDROP_ADDR": self.addr, "CIPHERDROP_TOKEN": token}
-        out = subprocess.run([str(self.cli), *args], env=env, input=stdin, capture_output=True)
-        if out.returncode != 0:
-            sys.exit(f"cipherdrop {' '.join(args)}: {out.stderr.decode()}")
-        return out.stdout
+        super().__init__(cli, work, args=["--archive-dir", str(work / "archive")], log_level="warn")
 
     def json(self, *args, stdin=None):
-        return json.loads(self.run(self.admin, *args, stdin=stdin))
+        return json.loads(self.run(*args, stdin=stdin))
 
     def request(self, method, path, token, body: bytes, content_type):
         req = urllib.request.Request(self.addr + path, data=body, method=method, headers={
             "Authorization": f"Bearer {token}", "Content-Type": content_type})
         return json.loads(urllib.request.urlopen(req).read())
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
-        self.log.close()
-
-
-def clean_env():
-    return {k: v for k, v in os.environ.items() if not k.startswith("CIPHERDROP_")}
 
 
 def fixtures(server: Server, work: Path, principal: str):
@@ -135,13 +95,13 @@ def fixtures(server: Server, work: Path, principal: str):
         {"Effect": "Allow", "Principal": "admin", "Action": "*"},
         {"Effect": "Allow", "Principal": principal, "Action": GRANTED},
     ]}
-    server.run(server.admin, "policy", "put", key, "-", stdin=json.dumps(policy).encode())
+    server.run("policy", "put", key, "-", stdin=json.dumps(policy).encode())
     user = server.json("token", "create", "--principal", principal)
     # A token of its own for RevokeToken to revoke: never the admin's or the user's.
     doomed = server.json("token", "create", "--principal", "doomed")["tokenId"]
     plain, message = work / "plain", work / "message"
     plain.write_bytes(b"the api contract")
-    server.run(server.admin, "encrypt", "-i", str(plain), "-o", str(message),
+    server.run("encrypt", "-i", str(plain), "-o", str(message),
                "--server-key", key, "--context", f"owner={principal}")
     header = message.read_bytes()[:header_length(message.read_bytes())]
     names, wrapped = zip(*edks(header))

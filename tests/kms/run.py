@@ -36,6 +36,9 @@ from botocore.exceptions import ClientError, ParamValidationError
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from keyserver import KeyServer, clean_env  # noqa: E402
+
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
 ADMIN_KEY = ("AKIAADMINFORTESTS000", "admin/test/secret/aaaaaaaaaaaaaaaaaaaaaaaa")
@@ -60,57 +63,7 @@ def npm_case(f):
     return case(f)
 
 
-def clean_env():
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("CIPHERDROP_", "AWS_"))}
-
-
-class Server:
-    """A `cipherdrop serve` on 127.0.0.1:0 (the server prints the address it got)."""
-
-    def __init__(self, cli: Path, work: Path, env=None):
-        self.cli, self.work = cli, work
-        self.data = work / "data"
-        self.log_path = work / "server.log"
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [str(cli), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data),
-             "--rate-limit", "100000"],
-            stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL,
-            env={**clean_env(), "RUST_LOG": "info", **(env or {})})
-        line = self.proc.stdout.readline().decode().strip()
-        prefix = "cipherdrop key server on "
-        if not line.startswith(prefix):
-            self.stop()
-            sys.exit(f"server did not start: {line!r}\n{self.log_path.read_text()}")
-        self.addr = line[len(prefix):]
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(self.addr + "/healthz").read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    sys.exit("server never became healthy")
-                time.sleep(0.05)
-        self.admin = (self.data / "admin-token").read_text().strip()
-
-    def cli_env(self):
-        return {**clean_env(), "CIPHERDROP_ADDR": self.addr, "CIPHERDROP_TOKEN": self.admin}
-
-    def run(self, *args) -> str:
-        out = subprocess.run([str(self.cli), *args], env=self.cli_env(), capture_output=True)
-        if out.returncode != 0:
-            raise AssertionError(f"cipherdrop {' '.join(args)}: {out.stderr.decode()}")
-        return out.stdout.decode()
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
-        self.log.close()
-
-
-class External(Server):
+class External(KeyServer):
     """A server someone else started (server/tests/kms.rs, on PostgreSQL): its address, admin
     token and log file."""
 
@@ -612,7 +565,7 @@ def days_later(s, work, days):
     import datetime
     later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days)
     shifted = {"LD_PRELOAD": FAKETIME, "FAKETIME": f"+{days}d", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
-    server = Server(s.cli, work, env=shifted)
+    server = KeyServer(s.cli, work, env=shifted)
     try:
         with mock.patch("botocore.auth.get_current_datetime", lambda: later.replace(tzinfo=None)):
             yield server, later
@@ -667,7 +620,7 @@ def scheduled_rotation_runs_on_time_and_waits_for_a_disabled_key(s):
     assert Path(FAKETIME).exists(), f"{FAKETIME} is missing: run `make setup`"
     work = s.work / "rotation"
     work.mkdir()
-    first = Server(s.cli, work)
+    first = KeyServer(s.cli, work)
     try:
         first.run("credential", "create", "--principal", "admin",
                   "--access-key-id", ADMIN_KEY[0], "--secret-access-key", ADMIN_KEY[1])
@@ -786,7 +739,7 @@ def a_deleted_replica_goes_alone(s):
     import datetime
     work = s.work / "replica-deletion"
     work.mkdir()
-    first = Server(s.cli, work)
+    first = KeyServer(s.cli, work)
     try:
         first.run("credential", "create", "--principal", "admin",
                   "--access-key-id", ADMIN_KEY[0], "--secret-access-key", ADMIN_KEY[1])
@@ -953,7 +906,7 @@ def imported_material_expires_on_its_date(s):
     import datetime
     work = s.work / "import-expiry"
     work.mkdir()
-    first = Server(s.cli, work)
+    first = KeyServer(s.cli, work)
     try:
         first.run("credential", "create", "--principal", "admin",
                   "--access-key-id", ADMIN_KEY[0], "--secret-access-key", ADMIN_KEY[1])
@@ -1153,7 +1106,7 @@ def each_imported_material_expires_on_its_own_date(s):
     import datetime
     work = s.work / "import-rotation-expiry"
     work.mkdir()
-    first_server = Server(s.cli, work)
+    first_server = KeyServer(s.cli, work)
     first, second = os.urandom(32), os.urandom(32)
     tomorrow = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
     try:
@@ -1209,7 +1162,7 @@ def each_imported_material_expires_on_its_own_date(s):
     # The restored tokens are the backup's: the first server's admin token still works.
     admin_token = (work / "data" / "admin-token").read_text()
     (work / "restored" / "data" / "admin-token").write_text(admin_token)
-    restored = Server(s.cli, work / "restored", env=root_key)
+    restored = KeyServer(s.cli, work / "restored", env=root_key)
     try:
         kms = client(restored)
         assert materials(kms, key) == listed
@@ -2245,7 +2198,7 @@ def main():
             server = External(args.cli.resolve(), Path(tmp), args.server, args.admin_token,
                               args.log)
         else:
-            server = Server(args.cli.resolve(), Path(tmp))
+            server = KeyServer(args.cli.resolve(), Path(tmp))
         passed = failed = 0
         try:
             for creds, principal in ((ADMIN_KEY, "admin"), (ALICE_KEY, "alice"), (BOB_KEY, "bob")):
