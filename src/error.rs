@@ -261,8 +261,11 @@ impl fmt::Display for DecryptError {
                     f,
                     "no encrypted data key could be unwrapped ({failed_attempts} failed attempts)"
                 )?;
-                if !notes.is_empty() {
-                    write!(f, ": {}", notes.join("; "))?;
+                // Written one by one: `join` would be one more allocating routine in the
+                // wasm module for this message alone.
+                for (i, note) in notes.iter().enumerate() {
+                    f.write_str(if i == 0 { ": " } else { "; " })?;
+                    f.write_str(note)?;
                 }
                 Ok(())
             }
