@@ -172,7 +172,7 @@ mod tests {
     fn refuses_what_is_not_strict_der() {
         let one = [0x02, 0x01, 0x01];
         let seq = |body: &[u8]| {
-            let mut v = vec![0x30, body.len() as u8];
+            let mut v = vec![0x30, u8::try_from(body.len()).expect("short")];
             v.extend_from_slice(body);
             v
         };
@@ -240,10 +240,10 @@ mod tests {
             // Mostly plausible skeletons, so that the inner checks get reached.
             if n >= 2 && rng.next() & 1 == 0 {
                 noise[0] = 0x30;
-                noise[1] = (n - 2) as u8;
+                noise[1] = u8::try_from(n - 2).expect("below 112");
                 if n >= 4 {
                     noise[2] = 0x02;
-                    noise[3] %= (n - 3) as u8 + 1;
+                    noise[3] %= u8::try_from(n - 2).expect("below 112");
                 }
             }
             same_as_reference(&noise);
