@@ -29,9 +29,17 @@
 //       also fetches the KMS module, cipherdrop_kms_bg.wasm), with the targets of issues 8
 //       and 18. With a build/pkg of another feature set (scripts/build-pkg.sh's
 //       CIPHERDROP_WASM_FEATURES), it measures that one.
+//   BENCH_WEB_ONLY=firstbyte node scripts/bench_web.mjs
+//       only the time to the first encrypted byte of a stream in Chromium (about a minute):
+//       BENCH_WEB_RUNS (default 3) fresh pages, each encrypting a 16 MiB stream of suites
+//       0x0478 and 0x0578 with the package defaults, on one thread, then with the worker
+//       pool (the page's first pool: its workers start then), worst and median of each
+//       against the single thread's of the same run. With BENCH_WEB_BASELINE=DIR (a built
+//       package, say another commit's build/pkg), the same pages of that package too, in
+//       turn with build/pkg's, and the ratios against them.
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -44,8 +52,9 @@ const outDir = path.join(repo, 'target/bench');
 const STREAM_MIB = Number(process.env.BENCH_WEB_MIB ?? 1024);
 const RUNS = Number(process.env.BENCH_WEB_RUNS ?? 3);
 const SIZE_ONLY = process.env.BENCH_WEB_ONLY === 'size';
-if (process.env.BENCH_WEB_ONLY !== undefined && !SIZE_ONLY) {
-    throw new Error(`BENCH_WEB_ONLY=${process.env.BENCH_WEB_ONLY}: only "size" is known`);
+const FIRST_BYTE_ONLY = process.env.BENCH_WEB_ONLY === 'firstbyte';
+if (process.env.BENCH_WEB_ONLY !== undefined && !SIZE_ONLY && !FIRST_BYTE_ONLY) {
+    throw new Error(`BENCH_WEB_ONLY=${process.env.BENCH_WEB_ONLY}: only "size" and "firstbyte" are known`);
 }
 const ONESHOT_MIB = 64;
 const NODE_ONESHOT_MIB = 256;
@@ -69,11 +78,86 @@ mkdirSync(outDir, { recursive: true });
 // --- bundles ---------------------------------------------------------------------------------
 const vite = path.join(project, 'node_modules/vite/bin/vite.js');
 const entries = ['min-cipherdrop', 'min-0478', 'min-kms', 'min-client-browser'];
-for (const entry of SIZE_ONLY ? entries : ['bench', ...entries]) {
+const viteBuild = (entry, env = {}) => {
     log(`vite build ${entry}`);
     run(process.execPath, [vite, 'build', '--config', 'vite.config.mjs'], {
-        cwd: project, env: { ...process.env, BENCH_ENTRY: entry },
+        cwd: project, env: { ...process.env, BENCH_ENTRY: entry, ...env },
     });
+};
+const pem = readFileSync(path.join(repo, 'tests/data/rsa-3072.pem'), 'utf8');
+const keys = {
+    pkcs8Pem: createPrivateKey(pem).export({ type: 'pkcs8', format: 'pem' }),
+    pkcs8Der: createPrivateKey(pem).export({ type: 'pkcs8', format: 'der' }).toString('base64'),
+    spkiDer: createPublicKey(pem).export({ type: 'spki', format: 'der' }).toString('base64'),
+};
+if (FIRST_BYTE_ONLY) {
+    await firstByteOnly();
+    process.exit(0);
+}
+for (const entry of SIZE_ONLY ? entries : ['bench', ...entries]) viteBuild(entry);
+
+/** BENCH_WEB_ONLY=firstbyte (see the top of this file). */
+async function firstByteOnly() {
+    const MIB = Math.min(STREAM_MIB, 16);
+    const baseline = process.env.BENCH_WEB_BASELINE && path.resolve(process.env.BENCH_WEB_BASELINE);
+    const builds = [];
+    if (baseline) {
+        viteBuild('bench', { BENCH_PKG: baseline });
+        const dir = path.join(repo, 'build/bench-web/bench-baseline');
+        rmSync(dir, { recursive: true, force: true });
+        renameSync(path.join(repo, 'build/bench-web/bench'), dir);
+        builds.push({ name: `baseline (${path.relative(repo, baseline)})`, dir });
+    }
+    viteBuild('bench');
+    builds.push({ name: 'build/pkg', dir: path.join(repo, 'build/bench-web/bench') });
+    const runs = [
+        ...[0x0478, 0x0578].flatMap((suite) => ['webcrypto', 'pool'].map((engine) => ({ suite, engine }))),
+        { suite: 0x0578, engine: 'default' },
+    ];
+    const browser = await launchChromium(repo);
+    try {
+        for (const b of builds) {
+            b.server = await serve(b.dir);
+            b.times = runs.map(() => []);
+        }
+        for (let round = 0; round < RUNS; round++) {
+            // Alternate which build goes first: the machine is shared.
+            for (const b of round % 2 ? [...builds].reverse() : builds) {
+                log(`firstbyte round ${round + 1}: ${b.name}, a fresh page`);
+                const page = await browser.newPage();
+                await page.goto(new URL('bench.html', b.server.url).href);
+                await page.waitForSelector('body[data-state="ready"]', { state: 'attached', timeout: 60_000 });
+                await page.evaluate((k) => window.bench.setup(k), keys);
+                for (const [i, r] of runs.entries()) {
+                    const out = await page.evaluate((a) => window.bench.encryptStream(a),
+                        { ...r, totalMiB: MIB, frameLength: 65536 });
+                    b.times[i].push(out.firstByteMs);
+                }
+                await page.close();
+            }
+        }
+    } finally {
+        await browser.close();
+        for (const b of builds) await b.server?.close();
+    }
+    const worst = (t) => Math.max(...t);
+    const median = (t) => [...t].sort((x, y) => x - y)[Math.floor(t.length / 2)];
+    const ms = (x) => `${x.toFixed(1)} ms`.padStart(9);
+    console.log(`\ntime to the first encrypted byte, Chromium, ${MIB} MiB streams, 64 KiB frames, ${RUNS} fresh pages`
+        + ' (worst / median; ratio of the worst to the single thread\'s of the same build and run'
+        + `${baseline ? ", and to the baseline's" : ''})`);
+    for (const b of builds) {
+        console.log(`\n${b.name}`);
+        for (const [i, r] of runs.entries()) {
+            const single = b.times[runs.findIndex((x) => x.suite === r.suite && x.engine === 'webcrypto')];
+            const vsBase = baseline && b !== builds[0] ? `  ${(worst(b.times[i]) / worst(builds[0].times[i])).toFixed(2)}x the baseline's` : '';
+            console.log(`  ${hex(r.suite)} ${r.engine.padEnd(9)} ${ms(worst(b.times[i]))} ${ms(median(b.times[i]))}`
+                + `  ${(worst(b.times[i]) / worst(single)).toFixed(2)}x single thread${vsBase}`);
+        }
+    }
+    const current = builds.at(-1);
+    const slowest = Math.max(...current.times.map(worst));
+    console.log(`\n${slowest < 50 ? 'MET    ' : 'NOT MET'}  first encrypted byte < 50 ms: ${slowest.toFixed(1)} ms at worst (build/pkg)`);
 }
 /**
  * The files of a bundle that its page may fetch: the HTML's, then every file whose name one
@@ -140,12 +224,6 @@ if (SIZE_ONLY) {
 }
 
 // --- Chromium ----------------------------------------------------------------------------------
-const pem = readFileSync(path.join(repo, 'tests/data/rsa-3072.pem'), 'utf8');
-const keys = {
-    pkcs8Pem: createPrivateKey(pem).export({ type: 'pkcs8', format: 'pem' }),
-    pkcs8Der: createPrivateKey(pem).export({ type: 'pkcs8', format: 'der' }).toString('base64'),
-    spkiDer: createPublicKey(pem).export({ type: 'spki', format: 'der' }).toString('base64'),
-};
 const web = { ceiling: { encrypt: {}, decrypt: {} }, paired: null, workersCeiling: {}, sha384: null, blobRead: {}, stream: [], oneShot: [] };
 const server = await serve(path.join(repo, 'build/bench-web/bench'));
 const browser = await launchChromium(repo, ['--js-flags=--expose-gc', '--enable-precise-memory-info']);

@@ -13,6 +13,8 @@ use subtle::ConstantTimeEq;
 use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 use crate::error::{DecryptError, EncryptError};
+#[cfg(feature = "signing")]
+use crate::format::der;
 use crate::suite::{AlgorithmSuite, IV_LEN, Kdf, Signing, TAG_LEN};
 
 /// A plaintext data key. Zeroized on drop; never printed.
@@ -400,14 +402,16 @@ impl Verifier {
             #[cfg(feature = "legacy-p256")]
             VerifyingKey::P256(key) => {
                 digest.len() == 32
-                    && p256::ecdsa::DerSignature::try_from(signature)
-                        .is_ok_and(|sig| key.verify_prehash(digest, &sig).is_ok())
+                    && der::decode_signature::<32>(signature)
+                        .and_then(|(r, s)| p256::ecdsa::Signature::from_scalars(r, s).ok())
+                        .is_some_and(|sig| key.verify_prehash(digest, &sig).is_ok())
             }
             #[cfg(feature = "signing")]
             VerifyingKey::P384(key) => {
                 digest.len() == 48
-                    && p384::ecdsa::DerSignature::try_from(signature)
-                        .is_ok_and(|sig| key.verify_prehash(digest, &sig).is_ok())
+                    && der::decode_signature::<48>(signature)
+                        .and_then(|(r, s)| p384::ecdsa::Signature::from_scalars(r, s).ok())
+                        .is_some_and(|sig| key.verify_prehash(digest, &sig).is_ok())
             }
         };
         if ok { Ok(()) } else { Err(DecryptError::BadSignature) }
@@ -535,11 +539,12 @@ impl Signer {
         #[cfg(feature = "signing")]
         {
             use p384::ecdsa::signature::hazmat::PrehashSigner;
-            let sig: p384::ecdsa::DerSignature = self
+            let sig: p384::ecdsa::Signature = self
                 .key
                 .sign_prehash(digest)
                 .expect("a SHA-384 prehash has the length ECDSA P-384 accepts");
-            sig.as_bytes().to_vec()
+            let (r, s) = sig.split_bytes();
+            der::encode_signature(&r, &s)
         }
         #[cfg(not(feature = "signing"))]
         {

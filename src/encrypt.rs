@@ -52,7 +52,8 @@ impl Default for EncryptOptions {
 /// one frame length, then one final frame of at most one frame length), seal each job's
 /// plaintext with its IV and AAD, pass the results to [`Encryptor::frame_sealed`] in frame
 /// order, then call [`Encryptor::finish`]. The output is byte for byte what `update` would
-/// have written for the same plaintext. The two ways cannot be mixed within one message.
+/// have written for the same plaintext. The two ways cannot be mixed within one message, but
+/// for `update` with empty input, which writes the header early.
 ///
 /// After any error the encryptor is spent: every later call fails with
 /// [`EncryptError::InvalidState`] and writes nothing, and a failed `update` or `finish`
@@ -286,7 +287,10 @@ impl Encryptor {
     }
 
     /// Encrypts `input` and appends whatever output is complete (header, whole frames) to
-    /// `out`. Plaintext short of a frame is kept for the next call.
+    /// `out`. Plaintext short of a frame is kept for the next call. An empty `input` writes
+    /// only the header, if not yet written: allowed in detached mode too, so that a caller
+    /// can send the header before any frame is sealed (with delegated hashing the caller
+    /// hashes it, as everything else written).
     pub fn update(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptError> {
         let start = out.len();
         self.guard(|this| this.encrypt_chunk(input, out)).inspect_err(|_| out.truncate(start))

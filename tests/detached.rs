@@ -423,11 +423,18 @@ fn the_taken_key_opens_messages_of_the_update_path() {
 
 /// Delegated hashing: the caller hashes what the encryptor writes (another thread could) and
 /// passes the digest back; the bytes are those of the core's own hashing.
-fn with_delegated_hash(mut enc: Encryptor, data: &[u8]) -> (Vec<u8>, usize) {
+/// With `early_header`, the header is written before any frame job, as the JS glue does (the
+/// first bytes of a stream leave before any frame is sealed).
+fn with_delegated_hash(mut enc: Encryptor, data: &[u8], early_header: bool) -> (Vec<u8>, usize) {
     enc.delegate_hash().unwrap();
     let cipher = external(&enc.dangerous_take_content_key().unwrap());
     let mut hasher = MessageHasher::for_suite(SIGNED).unwrap();
     let mut out = Vec::new();
+    if early_header {
+        enc.update(&[], &mut out).unwrap();
+        assert_eq!(out, enc.header().as_bytes(), "the header alone");
+        hasher.update(&out);
+    }
     let frames: Vec<&[u8]> = data.chunks(FRAME).collect();
     let regular = data.len() / FRAME;
     let mut jobs = Vec::new();
@@ -453,8 +460,10 @@ fn delegated_hashing_writes_and_reads_the_same_bytes() {
     for len in [0, 1, FRAME, 3 * FRAME + 17] {
         let data = plaintext(len);
         let reference = with_update(fixed(SIGNED), &data, 4096);
-        let (message, body_end) = with_delegated_hash(fixed(SIGNED), &data);
+        let (message, body_end) = with_delegated_hash(fixed(SIGNED), &data, false);
         assert!(message == reference, "{len} bytes");
+        let (early, _) = with_delegated_hash(fixed(SIGNED), &data, true);
+        assert!(early == reference, "{len} bytes, the header written first");
         // Reading: the caller hashes everything before the footer.
         for (digest_of, expect_ok) in [(body_end, true), (body_end - 1, false)] {
             let mut dec = Decryptor::with_detached_frames(DecryptOptions::default());
@@ -525,7 +534,7 @@ fn delegated_hashing_writes_and_reads_the_same_bytes() {
 #[test]
 fn delegated_hashing_covers_the_ranges_the_core_names() {
     for len in [0, 1, FRAME, 3 * FRAME + 17] {
-        let (message, body_end) = with_delegated_hash(fixed(SIGNED), &plaintext(len));
+        let (message, body_end) = with_delegated_hash(fixed(SIGNED), &plaintext(len), false);
         for slice in [1, 7, message.len()] {
             let mut dec = Decryptor::with_detached_frames(DecryptOptions::default());
             let mut hasher = MessageHasher::for_suite(SIGNED).unwrap();

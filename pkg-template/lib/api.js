@@ -228,6 +228,8 @@ class Engines {
     #ErrorClass;
     /** Whether the pool's workers can run (./workers.js), once `start` asked. */
     #poolRuns = false;
+    /** Set by close(): a `start` still under way then makes no pool. */
+    #closed = false;
 
     constructor(options, ErrorClass) {
         const { webCrypto = true, workers = 'auto' } = options;
@@ -287,11 +289,12 @@ class Engines {
     }
 
     close() {
+        this.#closed = true;
         this.#pool?.close();
     }
 
     #maybePool(total) {
-        if (!this.#poolRuns || !this.#frames) return;
+        if (!this.#poolRuns || !this.#frames || this.#closed) return;
         if (this.#mode === 'on' || (this.#mode === 'auto' && total >= POOL_MIN_BYTES)) {
             this.#pool = poolEngine(this.#aes);
             if (this.#pool) this.#frames.setEngine(this.#pool);
@@ -353,6 +356,8 @@ class EncryptSession {
     /** The detached-frame pipeline, or null on the reference path. */
     #frames = null;
     #engines = null;
+    /** The engines' start (`Engines.start`), awaited before the first frame. */
+    #started = null;
 
     constructor(encryptor) {
         this.#encryptor = encryptor;
@@ -373,12 +378,22 @@ class EncryptSession {
         this.#frames = new FrameEncryptor(enc, {
             frameLength: this.messageHeader.frameLength, signed: enc.isSigned, engine: null, hash,
         });
-        await this.#engines.start(call(() => enc.takeContentKey()), this.#frames, total);
+        // The header needs no engine: a stream hands it out (`written`) while the engines
+        // start (the worker pool's can take tens of ms); the frames wait for them.
+        this.#frames.writeHeader();
+        this.#started = this.#engines.start(call(() => enc.takeContentKey()), this.#frames, total);
+        this.#started.catch(() => {}); // reported by the push or end that awaits it
+    }
+
+    /** The message bytes already complete before any plaintext: the header. */
+    written() {
+        return this.#frames ? this.#frames.written() : [];
     }
 
     /** Ciphertext chunks completed by one slice (at most SLICE bytes) of plaintext. */
     async push(bytes) {
         if (!this.#frames) return [call(() => this.#live().update(bytes))];
+        await this.#started;
         this.#live();
         this.#engines.saw(bytes.length);
         return this.#frames.push(bytes);
@@ -388,6 +403,7 @@ class EncryptSession {
     async end() {
         try {
             if (!this.#frames) return [call(() => this.#live().finish())];
+            await this.#started;
             this.#live();
             return await this.#frames.end();
         } finally {
@@ -621,8 +637,11 @@ export async function decrypt(keyring, data, options = {}) {
 
 // --- stream results of encrypt / decrypt ---------------------------------------------------
 
-/** Reads `input.stream` on demand and feeds each chunk, slice by slice, to `feed`. */
-function pullThrough(input, { onProgress, signal }, { feed, end, stop }) {
+/**
+ * Reads `input.stream` on demand and feeds each chunk, slice by slice, to `feed`. The first
+ * read gets the chunks of `first()`, if it has any, before any input is read.
+ */
+function pullThrough(input, { onProgress, signal }, { first = null, feed, end, stop }) {
     const reader = input.stream.getReader();
     let done = 0;
     let onAbort;
@@ -642,6 +661,12 @@ function pullThrough(input, { onProgress, signal }, { feed, end, stop }) {
         },
         async pull(controller) {
             try {
+                if (first) {
+                    const ready = first().filter((out) => out.length);
+                    first = null;
+                    for (const out of ready) controller.enqueue(out);
+                    if (ready.length) return;
+                }
                 for (;;) {
                     const { value, done: ended } = await reader.read();
                     throwIfAborted(signal);
@@ -683,6 +708,7 @@ function pullThrough(input, { onProgress, signal }, { feed, end, stop }) {
 
 function encryptedStream(session, input, options) {
     return pullThrough(input, options, {
+        first: () => session.written(),
         feed: (slice) => session.push(slice),
         end: () => session.end(),
         stop: () => session.close(),
@@ -757,8 +783,11 @@ async function decryptedStream(session, input, options) {
 
 // --- TransformStreams ----------------------------------------------------------------------
 
-/** A TransformStream whose transformer feeds a session opened in `start`. */
-function sessionTransform(open, options, { feed, end, onOpen, onError }) {
+/**
+ * A TransformStream whose transformer feeds a session opened in `start`; the chunks of
+ * `first(session)`, if given, are its output before any input.
+ */
+function sessionTransform(open, options, { first = null, feed, end, onOpen, onError }) {
     const { onProgress, signal } = options;
     let session = null;
     let done = 0;
@@ -776,6 +805,7 @@ function sessionTransform(open, options, { feed, end, onOpen, onError }) {
                 throw err;
             }
             onOpen(session, null);
+            for (const out of first?.(session) ?? []) if (out.length) controller.enqueue(out);
             onAbort = () => {
                 session.close();
                 onError(signal.reason);
@@ -835,6 +865,7 @@ export function encryptStream(keyring, options = {}) {
     checkEncryptOptions(options);
     const header = deferred();
     const stream = sessionTransform(() => EncryptSession.open(keyring, options), options, {
+        first: (session) => session.written(),
         feed: (session, slice) => session.push(slice),
         end: (session) => session.end(),
         onOpen: (session, err) => (err ? header.reject(err) : header.resolve(session.messageHeader)),

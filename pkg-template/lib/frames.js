@@ -278,6 +278,8 @@ export class FrameEncryptor {
     /** Frames in flight, oldest first: { job, plaintext, promise, engine, owned }. */
     #inflight = [];
     #out = [];
+    /** The delegated hash's wait for the header, if it had to wait (see `writeHeader`). */
+    #headerWait;
 
     /** `engine`: an object with seal(job, plaintext) → Promise, or null for wasm in place. */
     /**
@@ -307,7 +309,30 @@ export class FrameEncryptor {
         this.#depth = depthFor(this.#frameLength, engine);
     }
 
+    /**
+     * Writes the header now (it needs no engine), for `written()`: so that a stream's first
+     * bytes leave while the engines start. Otherwise it leaves with the first frame.
+     */
+    writeHeader() {
+        const header = call(() => this.#enc.update(new Uint8Array(0)));
+        this.#out.push(header);
+        this.#headerWait = this.#hash?.update(header);
+    }
+
+    /** Waits until the delegated hash took the header (it never makes a small one wait). */
+    async #headerHashed() {
+        const wait = this.#headerWait;
+        this.#headerWait = undefined;
+        await wait;
+    }
+
+    /** The bytes completed so far (the header, after `writeHeader`). */
+    written() {
+        return this.#take();
+    }
+
     async push(bytes) {
+        if (this.#headerWait) await this.#headerHashed();
         let at = 0;
         const fl = this.#frameLength;
         if (this.#carried) {
@@ -331,6 +356,7 @@ export class FrameEncryptor {
 
     /** The final frame, the remaining frames in flight and the footer. */
     async end() {
+        if (this.#headerWait) await this.#headerHashed();
         const owned = this.#carried > 0;
         const wait = this.#frame(owned ? this.#takeCarry() : new Uint8Array(0), true, owned);
         if (wait) await wait;

@@ -4,6 +4,9 @@
 //! `message-footer.md` of the specification. Parsing lives in [`read`], serialization in
 //! [`write`]; both are pure functions over byte slices.
 
+// Only the signed suites have a signature to encode.
+#[cfg(feature = "signing")]
+pub(crate) mod der;
 pub(crate) mod read;
 pub(crate) mod write;
 

@@ -32,6 +32,8 @@ mod jwe;
 #[cfg(feature = "wasm-kms")]
 mod kms;
 
+use alloc::string::ToString as _;
+
 use wasm_bindgen::prelude::*;
 
 #[cfg(feature = "wasm-message")]
@@ -45,10 +47,19 @@ pub use jwe::{jwe_protected_header, open_jwe};
 #[cfg(feature = "wasm-kms")]
 pub use kms::{KmsRsaRules, KmsSymmetricRules};
 
-/// Runs once when the module is instantiated: panics print their message to the console.
+/// Runs once when the module is instantiated: panics (bugs: no input should cause one) print
+/// their message and place to the console, not just the trap's "unreachable". A hook of our
+/// own: the `console_error_panic_hook` crate's (which adds a JS stack, as the trap's own
+/// error has) cost 0.5 KB of the gzipped module.
 #[wasm_bindgen(start)]
 pub fn start() {
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(alloc::boxed::Box::new(|info| console_error(&info.to_string())));
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(message: &str);
 }
 
 /// The version of the cipherdrop core inside this module.

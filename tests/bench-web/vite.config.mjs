@@ -10,6 +10,8 @@ import { defineConfig } from 'vite';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
 const entry = process.env.BENCH_ENTRY ?? 'bench';
+// Another built package instead (BENCH_WEB_BASELINE of scripts/bench_web.mjs).
+const pkg = path.resolve(repo, process.env.BENCH_PKG ?? 'build/pkg');
 
 export default defineConfig({
     root: path.join(here, 'src'),
@@ -17,8 +19,8 @@ export default defineConfig({
     logLevel: 'warn',
     resolve: {
         alias: [
-            { find: /^cipherdrop$/, replacement: path.join(repo, 'build/pkg/index.js') },
-            { find: /^cipherdrop\/bindings$/, replacement: path.join(repo, 'build/pkg/cipherdrop.js') },
+            { find: /^cipherdrop$/, replacement: path.join(pkg, 'index.js') },
+            { find: /^cipherdrop\/bindings$/, replacement: path.join(pkg, 'cipherdrop.js') },
         ],
     },
     build: {

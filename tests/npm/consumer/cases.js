@@ -441,6 +441,61 @@ const streams = [
         },
     },
     {
+        name: 'streams: the first read is the header, before any input is read or frame sealed',
+        async run(ctx) {
+            const k = await keyring(ctx);
+            const data = bytes(50_000, 3);
+            /** Checks that `first` is the whole header of `message` and nothing more. */
+            const isHeader = async (first, message, what) => {
+                bytesEqual(first, message.subarray(0, first.length), `${what}: a prefix of the message`);
+                // One frame and its head would be more than 4096 bytes.
+                ok(first.length > 0 && first.length < 4096, `${what}: ${first.length} bytes`);
+                await rejects(ctx.cd.decrypt(k, first), (e) => e.code === 'TRUNCATED' && e.section === 'body',
+                    `${what}: a verified header, the body missing`);
+                bytesEqual((await ctx.cd.decrypt(k, message)).plaintext, data, `${what}: decrypts`);
+            };
+            for (const suite of SUITES) {
+                for (const workers of [false, true]) {
+                    const what = `${hex(suite)} workers: ${workers}`;
+                    let pulls = 0;
+                    let at = 0;
+                    const source = new ReadableStream({
+                        pull(controller) {
+                            pulls += 1;
+                            if (at >= data.length) return controller.close();
+                            controller.enqueue(data.slice(at, at + 3000));
+                            at += 3000;
+                        },
+                    }, { highWaterMark: 0 });
+                    const { result } = await ctx.cd.encrypt(k, source, { suite, frameLength: 4096, workers });
+                    const reader = result.getReader();
+                    const { value: first } = await reader.read();
+                    equal(pulls, 0, `${what}: no input read for the first chunk`);
+                    const parts = [first];
+                    for (;;) {
+                        const { value, done } = await reader.read();
+                        if (done) break;
+                        parts.push(value);
+                    }
+                    await isHeader(first, new Uint8Array(await new Blob(parts).arrayBuffer()), what);
+                }
+                // encryptStream: the header comes out before anything is written.
+                const es = ctx.cd.encryptStream(k, { suite, frameLength: 4096 });
+                const out = es.readable.getReader();
+                const { value: first } = await out.read();
+                const writing = streamOf(data, 5000).pipeTo(es.writable);
+                const parts = [first];
+                for (;;) {
+                    const { value, done } = await out.read();
+                    if (done) break;
+                    parts.push(value);
+                }
+                await writing;
+                await isHeader(first, new Uint8Array(await new Blob(parts).arrayBuffer()), `${hex(suite)} encryptStream`);
+            }
+        },
+    },
+    {
         name: 'streams: encryptStream / decryptStream, messageHeader and provisional',
         async run(ctx) {
             const k = await keyring(ctx);
