@@ -6,9 +6,9 @@ import { createCipheriv, createDecipheriv, createHash, createSecretKey } from 'n
 import { readFile } from 'node:fs/promises';
 
 import { setNodeCrypto } from './lib/frames.js';
-import { setDefaultSource } from './lib/wasm.js';
+import { setReader } from './lib/wasm.js';
 
 setNodeCrypto({ createCipheriv, createDecipheriv, createSecretKey, createHash });
-setDefaultSource((simd) => new URL(simd ? './cipherdrop_bg.wasm' : './cipherdrop_nosimd_bg.wasm', import.meta.url), readFile);
+setReader(readFile);
 
 export * from './lib/public.js';

@@ -185,6 +185,30 @@ wasm-opt $wasm_opt "$kms_pkg/cipherdrop_kms_bg.wasm" -o "$out/cipherdrop_kms_bg.
 cp "$kms_pkg/cipherdrop_kms.js" "$out/"
 echo "build-pkg: also cipherdrop_kms.js and cipherdrop_kms_bg.wasm (the KMS and JWE bindings)"
 
+# The lite message module, cipherdrop_lite (the `wasm-message` bindings without the crate's
+# `signing` feature: no ECDSA P-384, no MessageHasher binding; every signed suite refused
+# with UNSUPPORTED_SUITE before any key is made or unwrapped), which lib/wasm.js starts
+# unsigned messages on; a signed one moves to the main module. The test build's has the test
+# hooks too (the byte-identity tests cover both modules). Built with simd128 only, in the
+# SIMD build's target directory: gzipped, 60.6 KB with simd128 and 63.8 KB without
+# (2026-12-01, the settings above), so an engine without SIMD runs every message on
+# cipherdrop_nosimd_bg.wasm instead of fetching a third message module.
+lite_pkg=target/wasm-lite/pkg
+lite_features=std,wasm-message
+if [ "$hooks" -eq 1 ]; then
+    lite_pkg=target/wasm-lite/pkg-test
+    lite_features=$lite_features,test-hooks
+fi
+rm -rf "$lite_pkg"
+CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt_level \
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS=$rustflags \
+    wasm-pack build --release --no-opt --target web --no-pack --out-dir "$lite_pkg" --out-name cipherdrop_lite . -- \
+    --no-default-features --features "$lite_features" "${profile_config[@]}"
+# shellcheck disable=SC2086
+wasm-opt $wasm_opt $wasm_opt_features "$lite_pkg/cipherdrop_lite_bg.wasm" -o "$out/cipherdrop_lite_bg.wasm"
+cp "$lite_pkg/cipherdrop_lite.js" "$out/"
+echo "build-pkg: also cipherdrop_lite.js and cipherdrop_lite_bg.wasm (the lite message module: features $lite_features)"
+
 cp -R pkg-template/. "$out/"
 cp LICENSE "$out/"
 rm -rf "$out/test-hooks"

@@ -1,7 +1,7 @@
 // encrypt / decrypt / encryptStream / decryptStream: the package's public functions. They move
 // bytes between JS and the wasm Encryptor/Decryptor (which hold all the format logic), ask
 // keyrings for wrapping keys and unwrapped data keys, and handle streams, progress and aborts.
-import { DecryptError, EncryptError, call } from './errors.js';
+import { CipherdropError, DecryptError, EncryptError, call } from './errors.js';
 import { FrameDecryptor, FrameEncryptor, NodeAes, NodeHash, WebCryptoAes } from './frames.js';
 import { generateDataKey, isKeyring, wrapDataKey } from './keyrings.js';
 import { HASH_MIN_BYTES, RemoteHash } from './hash.js';
@@ -10,7 +10,7 @@ import { blobStream } from './reader.js';
 // null in the released package; only the test build of the package (scripts/build-pkg.sh
 // --test-hooks) has hooks there (fixed secrets, the reference path, engine observers).
 import { testHooks } from './test-hooks.js';
-import { init, wasm } from './wasm.js';
+import { fullModule, liteModule, startModule } from './wasm.js';
 import { workerScriptRuns } from './workers.js';
 
 /** Most bytes handed to one wasm call: bounds the module's memory and the abort latency. */
@@ -229,8 +229,12 @@ class Engines {
     /** Whether the pool's workers can run (./workers.js), once `start` asked. */
     #poolRuns = false;
 
-    constructor(options, ErrorClass) {
+    /** The message module of the session (./wasm.js). */
+    #module;
+
+    constructor(module, options, ErrorClass) {
         const { webCrypto = true, workers = 'auto' } = options;
+        this.#module = module;
         this.#workers = workers;
         this.#ErrorClass = ErrorClass;
         this.#onHash = testHooks?.onHash(options);
@@ -262,11 +266,13 @@ class Engines {
      * `workers: false`, for inputs of unknown size or HASH_MIN_BYTES or more; else null.
      */
     async hashFor(suiteId, total) {
+        // Only the full module runs signed suites.
+        const { wasm, compiled } = this.#module;
         const native = NodeHash.start(wasm.signatureHash(suiteId));
         if (native) return native;
         if (this.#workers === false) return null;
         if (this.#workers !== true && total !== undefined && total < HASH_MIN_BYTES) return null;
-        const hash = await RemoteHash.start(suiteId, this.#ErrorClass);
+        const hash = await RemoteHash.start(compiled, suiteId, this.#ErrorClass);
         if (hash) this.#onHash?.();
         return hash;
     }
@@ -299,6 +305,53 @@ class Engines {
     }
 }
 
+// --- modules: which message module (./wasm.js) runs a session -----------------------------
+
+/**
+ * Suites `encrypt` starts on the full module: the default (left out) and the signed one the
+ * package names. Only a shortcut past a lite module that would refuse them; any other suite
+ * starts where decrypt does, and the lite module's refusal decides.
+ */
+const FULL_FIRST = new Set([undefined, AlgorithmSuite.AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384]);
+
+/**
+ * The module a session starts on: the test build's choice (its MODULE hook), the full module
+ * if `full`, else `startModule()` (the full one if loaded or loading, else the lite one).
+ */
+async function firstModule(options, full) {
+    const forced = testHooks?.module(options);
+    const module = await (forced ? (forced === 'full' ? fullModule() : liteModule())
+        : (full ? fullModule() : startModule()));
+    testHooks?.onModule(options)?.(module.name);
+    return module;
+}
+
+/** Whether `err` is the lite `module`'s refusal of a signed suite, which the full module reads. */
+function refusedByLite(module, err) {
+    return !module.full && err instanceof CipherdropError && err.code === 'UNSUPPORTED_SUITE';
+}
+
+/** The full module, for a session the lite module refused (reported to the test build). */
+async function moveToFull(options) {
+    const full = await fullModule();
+    testHooks?.onModule(options)?.(full.name);
+    return full;
+}
+
+/**
+ * `[module, make(module)]`, or if the lite `module` refuses (see refusedByLite) `[full,
+ * make(full)]`: what `make` builds is the full module's then.
+ */
+async function onModule(module, options, make) {
+    try {
+        return [module, make(module)];
+    } catch (err) {
+        if (!refusedByLite(module, err)) throw err;
+    }
+    const full = await moveToFull(options);
+    return [full, make(full)];
+}
+
 // --- sessions: one wasm Encryptor/Decryptor each, freed exactly once -----------------------
 
 class EncryptSession {
@@ -313,12 +366,16 @@ class EncryptSession {
             throw new TypeError('frameLength must be a number');
         }
         throwIfAborted(signal);
-        await init();
-        let encryptor = testHooks?.fixedEncryptor(options, { suite, frameLength, encryptionContext });
+        let module = await firstModule(options, FULL_FIRST.has(suite));
+        let encryptor;
+        [module, encryptor] = await onModule(module, options,
+            (m) => testHooks?.fixedEncryptor(m.wasm, options, { suite, frameLength, encryptionContext }));
         if (!encryptor) {
             const keys = await keyring.wrappingKeys();
             throwIfAborted(signal);
-            const pending = call(() => new wasm.PendingEncryptor(suite, frameLength, encryptionContext));
+            let pending;
+            [module, pending] = await onModule(module, options,
+                (m) => call(() => new m.wasm.PendingEncryptor(suite, frameLength, encryptionContext)));
             try {
                 // A symmetric AWS KMS key first makes the data key (GenerateDataKey); RSA keys
                 // wrap the encryptor's random one.
@@ -339,7 +396,7 @@ class EncryptSession {
                 pending.free();
             }
         }
-        const session = new EncryptSession(encryptor);
+        const session = new EncryptSession(module, encryptor);
         try {
             await session.#start(options, total);
         } catch (err) {
@@ -349,12 +406,14 @@ class EncryptSession {
         return session;
     }
 
+    #module;
     #encryptor;
     /** The detached-frame pipeline, or null on the reference path. */
     #frames = null;
     #engines = null;
 
-    constructor(encryptor) {
+    constructor(module, encryptor) {
+        this.#module = module;
         this.#encryptor = encryptor;
         this.messageHeader = publicHeader(encryptor.header());
         this.signed = encryptor.isSigned;
@@ -367,11 +426,11 @@ class EncryptSession {
             return;
         }
         const enc = this.#live();
-        this.#engines = new Engines(options, EncryptError);
+        this.#engines = new Engines(this.#module, options, EncryptError);
         const hash = enc.isSigned ? await this.#engines.hashFor(this.messageHeader.suiteId, total) : null;
         if (hash) call(() => enc.delegateHash());
         this.#frames = new FrameEncryptor(enc, {
-            frameLength: this.messageHeader.frameLength, signed: enc.isSigned, engine: null, hash,
+            memory: this.#module.memory, frameLength: this.messageHeader.frameLength, signed: enc.isSigned, engine: null, hash,
         });
         await this.#engines.start(call(() => enc.takeContentKey()), this.#frames, total);
     }
@@ -422,22 +481,30 @@ class DecryptSession {
             throw new TypeError('maxEncryptedDataKeys must be a positive integer');
         }
         throwIfAborted(signal);
-        await init();
+        const module = await firstModule(options, false);
         const allowLegacy = commitmentPolicy === CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT;
-        const reference = Boolean(testHooks?.reference(options));
-        const decryptor = call(() => (reference ? new wasm.Decryptor(
-            expectedContext, allowLegacy, Boolean(refuseSigned), maxEncryptedDataKeys)
-            : wasm.Decryptor.newDetached(
-                expectedContext, allowLegacy, Boolean(refuseSigned), maxEncryptedDataKeys)));
-        return new DecryptSession(decryptor, keyring, signal, { reference, options, total });
+        const args = [expectedContext, allowLegacy, Boolean(refuseSigned), maxEncryptedDataKeys];
+        return new DecryptSession(module, args, keyring, signal, { options, total });
     }
 
-    #decryptor;
+    /** The Decryptor's constructor arguments, for a move to the full module. */
+    #args;
     #keyring;
     #signal;
+    #options;
+    #total;
+    #reference;
+    #module = null;
+    #decryptor = null;
     /** The detached-frame pipeline, or null on the reference path. */
     #frames = null;
     #engines = null;
+    /**
+     * On the lite module until it took the header: copies of every byte pushed so far, which
+     * the full module reads from the start if the lite one refuses a signed suite.
+     */
+    #replay = null;
+    #closed = false;
     /** Set once a data key verified the header. */
     messageHeader = null;
     /** True while released plaintext still awaits the message signature. */
@@ -445,17 +512,38 @@ class DecryptSession {
     /** True once the whole message was read (only the end of the input is still to come). */
     done = false;
 
-    constructor(decryptor, keyring, signal, { reference, options, total }) {
-        this.#decryptor = decryptor;
+    constructor(module, args, keyring, signal, { options, total }) {
+        this.#args = args;
         this.#keyring = keyring;
         this.#signal = signal;
-        if (reference) {
-            testHooks.onEngine(options)?.('reference');
+        this.#options = options;
+        this.#total = total;
+        this.#reference = Boolean(testHooks?.reference(options));
+        this.#bind(module);
+        if (!module.full) this.#replay = [];
+    }
+
+    /** The module's bindings (for what else reads the message: ./reader.js). */
+    get wasm() {
+        return this.#module.wasm;
+    }
+
+    /** A Decryptor of `module` and, but on the reference path, its frame pipeline. */
+    #bind(module) {
+        const { wasm } = module;
+        const decryptor = call(() => (this.#reference
+            ? new wasm.Decryptor(...this.#args) : wasm.Decryptor.newDetached(...this.#args)));
+        this.#module = module;
+        this.#decryptor = decryptor;
+        if (this.#reference) {
+            testHooks.onEngine(this.#options)?.('reference');
             return;
         }
-        const engines = new Engines(options, DecryptError);
+        const engines = new Engines(module, this.#options, DecryptError);
         this.#engines = engines;
+        const total = this.#total;
         const frames = new FrameDecryptor(decryptor, {
+            memory: module.memory,
             unwrap: () => this.#unwrap(),
             keyed: async (key) => {
                 await engines.start(key, frames, total);
@@ -466,8 +554,31 @@ class DecryptSession {
         this.#frames = frames;
     }
 
-    /** Feeds one slice of ciphertext; returns the plaintext chunks it released. */
+    /**
+     * Feeds one slice of ciphertext; returns the plaintext chunks it released. The lite
+     * module refuses a signed suite right after the header, before any key: the full module
+     * then reads the same bytes from the start, and the caller sees only its answers.
+     */
     async push(bytes) {
+        if (!this.#replay) return this.#push(bytes);
+        this.#replay.push(bytes.slice());
+        try {
+            return await this.#push(bytes);
+        } catch (err) {
+            if (!this.#replay || !refusedByLite(this.#module, err)) throw err;
+        }
+        const replay = this.#replay;
+        this.#replay = null;
+        this.#release();
+        const full = await moveToFull(this.#options);
+        if (this.#closed) this.#live(); // stopped meanwhile: throws
+        this.#bind(full);
+        const out = [];
+        for (const part of replay) out.push(...(await this.#push(part)));
+        return out;
+    }
+
+    async #push(bytes) {
         if (this.#frames) {
             this.#live();
             this.#engines.saw(bytes.length);
@@ -506,15 +617,24 @@ class DecryptSession {
     }
 
     close() {
+        this.#closed = true;
+        this.#replay = null;
+        this.#release();
+    }
+
+    /** Frees the current module's decryptor and pipeline. */
+    #release() {
         this.#engines?.close();
         this.#frames?.close();
         this.#frames?.discard();
         this.#decryptor?.free();
         this.#decryptor = null;
+        this.#engines = null;
+        this.#frames = null;
     }
 
     #live() {
-        if (!this.#decryptor) {
+        if (!this.#decryptor || this.#closed) {
             throwIfAborted(this.#signal);
             throw new DecryptError('the decryption was stopped', 'INVALID_STATE');
         }
@@ -527,6 +647,8 @@ class DecryptSession {
      * and throws its verdict when no EDK is left.
      */
     async #unwrap() {
+        // The module took the header: no move from here on.
+        this.#replay = null;
         const decryptor = this.#live();
         const headerBytes = decryptor.headerBytes();
         const options = { signal: this.#signal, dataKeyLength: decryptor.dataKeyLength };
@@ -604,7 +726,7 @@ export async function decrypt(keyring, data, options = {}) {
     const input = source(data);
     const session = await DecryptSession.open(keyring, options, input.bytes?.length ?? input.total);
     // The suite is read from the Blob's first bytes, if that matters.
-    await openBlob(input, session, options, undefined, DecryptError);
+    await openBlob(input, session, options, session.wasm, DecryptError);
     if (input.stream) return decryptedStream(session, input, options);
     // The plaintext is shorter than the message.
     const sink = new Sink(input.bytes.length);

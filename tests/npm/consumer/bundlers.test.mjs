@@ -6,7 +6,9 @@
 // hash on the package's worker; with its .wasm answering 404 it must fail with a LoadError
 // (WASM_LOAD_FAILED) naming the URL. The KMS module (cipherdrop_kms_bg.wasm) is fetched only
 // once the app makes a KmsKeyring (`?kms`), and a minimal app's Vite build (minimal.js, no
-// KMS keyring) names it nowhere in its JS.
+// KMS keyring) names it nowhere in its JS. The lite message module (cipherdrop_lite_bg.wasm)
+// serves an app of suite 0x0478 only (`?lite`), which never fetches the full module's .wasm;
+// the app of the default (signed) suite never fetches the lite one.
 import { spawnSync } from 'node:child_process';
 import { copyFile, cp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -21,7 +23,7 @@ const tools = path.join(repo, 'tests/bundlers');
 const requireTool = createRequire(path.join(tools, 'package.json'));
 const appRoot = fileURLToPath(new URL('./bundler-app/', import.meta.url));
 const entry = path.join(appRoot, 'main.js');
-const WASM_FILES = ['cipherdrop_bg.wasm', 'cipherdrop_nosimd_bg.wasm', 'cipherdrop_kms_bg.wasm'];
+const WASM_FILES = ['cipherdrop_bg.wasm', 'cipherdrop_nosimd_bg.wasm', 'cipherdrop_lite_bg.wasm', 'cipherdrop_kms_bg.wasm'];
 
 /** The README's "copy them beside the bundle", from the installed package. */
 async function copyWasm(outDir) {
@@ -95,20 +97,26 @@ after(async () => {
 });
 
 /**
- * The URL paths of a bundle's copies of the KMS module, found by their bytes (webpack names
- * its assets by hash).
+ * The URL paths of a bundle's copies of the package's `files` (.wasm), found by their bytes
+ * (webpack names its assets by hash).
  */
-async function kmsWasmPaths(name) {
+async function wasmPaths(name, ...files) {
     const pkg = path.dirname(createRequire(entry).resolve('cipherdrop/package.json'));
-    const kms = await readFile(path.join(pkg, 'cipherdrop_kms_bg.wasm'));
     const dir = path.join(appRoot, `dist-${name}`);
     const paths = new Set();
-    for (const f of await readdir(dir, { recursive: true })) {
-        if (f.endsWith('.wasm') && kms.equals(await readFile(path.join(dir, f)))) paths.add(`/dist-${name}/${f}`);
+    for (const file of files) {
+        const bytes = await readFile(path.join(pkg, file));
+        const before = paths.size;
+        for (const f of await readdir(dir, { recursive: true })) {
+            if (f.endsWith('.wasm') && bytes.equals(await readFile(path.join(dir, f)))) paths.add(`/dist-${name}/${f}`);
+        }
+        if (paths.size === before) throw new Error(`dist-${name} has no copy of ${file}`);
     }
-    if (paths.size === 0) throw new Error(`dist-${name} has no copy of cipherdrop_kms_bg.wasm`);
     return paths;
 }
+const kmsWasmPaths = (name) => wasmPaths(name, 'cipherdrop_kms_bg.wasm');
+const fullWasmPaths = (name) => wasmPaths(name, 'cipherdrop_bg.wasm', 'cipherdrop_nosimd_bg.wasm');
+const liteWasmPaths = (name) => wasmPaths(name, 'cipherdrop_lite_bg.wasm');
 
 /**
  * Opens a bundle's page (`search`: its query string); resolves to the app's `#out` (state,
@@ -145,10 +153,33 @@ async function runApp(name, { wasm404 = false, search = '' } = {}) {
 }
 
 for (const name of Object.keys(BUNDLERS)) {
-    test(`${name}: the bundle round-trips the signed suite in Chromium, hashing on the worker`, async () => {
-        const { state, text, workers } = await runApp(name);
+    test(`${name}: the bundle round-trips the signed suite in Chromium, hashing on the worker, on the full module only`, async () => {
+        const { state, text, workers, requests } = await runApp(name);
         if (state !== 'ready' || text !== `ok 1400 ${2 << 20}`) throw new Error(text);
         if (!workers.has('cipherdrop-hash')) throw new Error(`the hash worker did not run: ${[...workers]}`);
+        const full = await fullWasmPaths(name);
+        const lite = await liteWasmPaths(name);
+        if (!requests.some((p) => full.has(p))) throw new Error(`the full module was not fetched: ${requests}`);
+        const fetched = requests.filter((p) => lite.has(p));
+        if (fetched.length) throw new Error(`the lite module was fetched: ${fetched}`);
+    });
+
+    test(`${name}: an app of suite 0x0478 runs on the lite module and never fetches the full module`, async () => {
+        const { state, text, requests } = await runApp(name, { search: '?lite' });
+        if (state !== 'ready' || text !== `ok 1144 ${2 << 20}`) throw new Error(text);
+        const full = await fullWasmPaths(name);
+        const lite = await liteWasmPaths(name);
+        if (!requests.some((p) => lite.has(p))) throw new Error(`the lite module was not fetched: ${requests}`);
+        const fetched = requests.filter((p) => full.has(p));
+        if (fetched.length) throw new Error(`the full module was fetched: ${fetched}`);
+    });
+
+    test(`${name}: without the lite module's .wasm a 0x0478 app fails with WASM_LOAD_FAILED naming it`, async () => {
+        const lite = await liteWasmPaths(name);
+        const { state, code, text } = await runApp(name, { search: '?lite', wasm404: (url) => lite.has(new URL(url).pathname) });
+        if (state !== 'error' || code !== 'WASM_LOAD_FAILED') throw new Error(`${code}: ${text}`);
+        const url = text.match(/^LoadError: cipherdrop: loading the WebAssembly module from (\S+) failed \(HTTP 404\)/)?.[1];
+        if (!url || !lite.has(new URL(url).pathname) || !text.includes('copy cipherdrop_lite_bg.wasm')) throw new Error(text);
     });
 
     test(`${name}: the KMS module is fetched only when the app makes a KmsKeyring`, async () => {

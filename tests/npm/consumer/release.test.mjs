@@ -28,6 +28,8 @@ const HOOK_SYMBOLS = [
     'cipherdrop.testing.onEngine',
     'cipherdrop.testing.onHashWorker',
     'cipherdrop.testing.onReader',
+    'cipherdrop.testing.module',
+    'cipherdrop.testing.onModule',
 ];
 /** Names no file of the release package may contain. */
 const BANNED = [
@@ -102,14 +104,16 @@ test('release package: importing it exposes no hook (exports, globals, the wasm 
 // Issue 17, finding 5: package hygiene, as the linters of npm packages see the .tgz.
 const lintBin = (name) => path.join(repo, 'tests/npm/node_modules/.bin', name);
 
-// Issue 18: the AWS KMS keyrings' rules and the key server's JWE are a second module,
-// loaded on first use; the main module keeps only the message bindings.
-test('release package: the files it ships, and the two modules\' binding sets', () => {
+// Issue 18: the AWS KMS keyrings' rules and the key server's JWE are a module of their own,
+// loaded on first use; the message bindings are in the full module and, without ECDSA P-384
+// and the message hasher, in the lite one.
+test('release package: the files it ships, and the three modules\' binding sets', () => {
     const root = path.join(unpacked, 'package');
     const shipped = files(root).map((f) => path.relative(root, f)).filter((f) => !f.startsWith('lib/')).sort();
     assert.deepEqual(shipped, [
         'LICENSE', 'README.md', 'cipherdrop.js', 'cipherdrop_bg.wasm', 'cipherdrop_kms.js', 'cipherdrop_kms_bg.wasm',
-        'cipherdrop_nosimd_bg.wasm', 'index.d.ts', 'index.js', 'kms-module.js', 'node.js', 'package.json',
+        'cipherdrop_lite.js', 'cipherdrop_lite_bg.wasm', 'cipherdrop_nosimd_bg.wasm', 'full-module.js', 'index.d.ts',
+        'index.js', 'kms-module.js', 'lite-module.js', 'node.js', 'package.json',
     ]);
     const lib = readdirSync(path.join(root, 'lib')).sort();
     for (const f of ['kms-loader.js', 'kms.js', 'key-server.js', 'wasm.js', 'worker.js']) assert.ok(lib.includes(f), f);
@@ -117,11 +121,18 @@ test('release package: the files it ships, and the two modules\' binding sets', 
         .map((e) => e.name));
     const message = /^(pendingencryptor|encryptor|decryptor|messagehasher)_/i;
     const kms = /^(kmsrsarules|kmssymmetricrules)_|^(openJwe|jweProtectedHeader)$/i;
-    for (const f of ['cipherdrop_bg.wasm', 'cipherdrop_nosimd_bg.wasm']) {
-        const names = [...exportsOf(f)];
-        assert.ok(names.some((n) => message.test(n)), `${f}: no message binding`);
-        assert.deepEqual(names.filter((n) => kms.test(n)), [], `${f}: KMS or JWE bindings`);
-    }
+    const full = [...exportsOf('cipherdrop_bg.wasm')].sort();
+    assert.deepEqual([...exportsOf('cipherdrop_nosimd_bg.wasm')].sort(), full, 'SIMD and non-SIMD: the same bindings');
+    assert.ok(full.some((n) => message.test(n)), 'cipherdrop_bg.wasm: no message binding');
+    assert.deepEqual(full.filter((n) => kms.test(n)), [], 'cipherdrop_bg.wasm: KMS or JWE bindings');
+    // The lite module: the full one's bindings but the signed suites' hashing (lib/hash.js,
+    // lib/frames.js NodeHash: only for signed messages, which run on the full module).
+    const lite = [...exportsOf('cipherdrop_lite_bg.wasm')].sort();
+    const signingOnly = /^messagehasher_|^signatureHash$/i;
+    assert.deepEqual(lite, full.filter((n) => !signingOnly.test(n)), 'cipherdrop_lite_bg.wasm: the full module\'s bindings less the hasher');
+    assert.ok(full.includes('messagehasher_new') && full.includes('signatureHash'), 'the full module hashes');
+    // Its glue has no class the full module's hash worker needs either.
+    assert.doesNotMatch(readFileSync(path.join(root, 'cipherdrop_lite.js'), 'utf8'), /MessageHasher/);
     const names = [...exportsOf('cipherdrop_kms_bg.wasm')];
     for (const n of ['kmssymmetricrules_new', 'kmsrsarules_new', 'openJwe', 'jweProtectedHeader']) {
         assert.ok(names.includes(n), `cipherdrop_kms_bg.wasm: no ${n}`);
