@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Build the npm package `cipherdrop` into build/pkg/ (used by the JS tests and `make demo`):
 # - wasm-pack's ES module output (`--target web --no-pack`, release, wasm-opt from npm's
-#   binaryen in tools/; never Debian's) of two modules of the crate: the main one
-#   (cipherdrop.js, cipherdrop_bg.wasm and cipherdrop_nosimd_bg.wasm; the `wasm-message`
-#   bindings) and the KMS one (cipherdrop_kms.js, cipherdrop_kms_bg.wasm; `wasm-kms`: the
-#   AWS KMS keyrings' rules and the key server's JWE), which the glue loads on first use,
+#   binaryen in tools/; never Debian's) of three modules of the crate, which the glue loads
+#   on first use: the main (full) one (cipherdrop.js, cipherdrop_bg.wasm and
+#   cipherdrop_nosimd_bg.wasm; the `wasm-message` bindings), the lite one (cipherdrop_lite.js,
+#   cipherdrop_lite_bg.wasm; the same bindings without `signing`, for unsigned messages) and
+#   the KMS one (cipherdrop_kms.js, cipherdrop_kms_bg.wasm; `wasm-kms`: the AWS KMS keyrings'
+#   rules and the key server's JWE),
 # - plus the hand-written files of pkg-template/ (package.json with its exports map, and the
 #   JS tests in test/, copied so that they import the package by name through that map),
 #   the repository's LICENSE and lib/version.js (the crate version, for version()).
@@ -82,11 +84,9 @@ fi
 #   CIPHERDROP_WASM_HOT_LEVEL  opt-level of the crates on the per-byte path (AES-GCM, SHA-2),
 #                              whatever the rest gets
 #   CIPHERDROP_WASM_CORE_LEVEL opt-level of the cipherdrop crate itself (default: the rest's)
-#   CIPHERDROP_WASM_FEATURES   the crate features (default std,signing; --test-hooks adds
-#                              test-hooks). `std` alone is the lite module of issue 18 (no
-#                              ECDSA P-384: signed suites refused with UNSUPPORTED_SUITE before
-#                              any key is made or unwrapped), for measuring only: the package's
-#                              glue does not yet move signed messages to a second module.
+#   CIPHERDROP_WASM_FEATURES   the main module's crate features (default std,signing;
+#                              --test-hooks adds test-hooks); the lite module below is always
+#                              built without `signing`.
 # Where the bytes are (2026-12-01, gzip -9 after wasm-opt -Oz; scripts/wasm_sizes.mjs on the
 # wasm-pack output lists code bytes per crate and per module of ours):
 #   std,signing, simd128 (the package)                                101.2 KB
