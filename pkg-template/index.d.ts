@@ -595,10 +595,13 @@ export declare class LoadError extends CipherdropError {
 }
 
 /**
- * Loads the WebAssembly module. Optional: every function that needs it loads it on first
- * use, from next to the package's JS (browsers: `fetch`; Node: the file). Pass a URL,
- * Response, BufferSource or `WebAssembly.Module` to load it from elsewhere. Rejects with a
- * {@link LoadError} (`WASM_LOAD_FAILED`) if that fails; a later call tries again.
+ * Loads the full WebAssembly module (`cipherdrop_bg.wasm`, which reads and writes every
+ * suite); every message then runs on it. Optional: every function loads the module it needs
+ * on first use, from next to the package's JS (browsers: `fetch`; Node: the file), and
+ * unsigned messages then run on the smaller lite module (`cipherdrop_lite_bg.wasm`). Pass a
+ * URL, Response, BufferSource or `WebAssembly.Module` to load the full module from elsewhere.
+ * Rejects with a {@link LoadError} (`WASM_LOAD_FAILED`) if that fails; a later call tries
+ * again.
  */
 export declare function init(source?: URL | string | Response | ArrayBuffer | ArrayBufferView | WasmModule): Promise<void>;
 

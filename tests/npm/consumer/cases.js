@@ -573,7 +573,8 @@ const hookedEngines = [
                     const enc = (o) => ctx.cd.encrypt(k, data, o).then((r) => r.result);
                     const [reference, m0] = await withModules(enc, { ...opts, [REFERENCE]: true, [MODULE]: 'full' });
                     deepEqual(m0, ['full'], `${what}: the full module`);
-                    for (const o of [{}, { webCrypto: false }, { [REFERENCE]: true }]) {
+                    // `workers: true`: the pool in browsers (Node has none).
+                    for (const o of [{}, { webCrypto: false }, { workers: true }, { [REFERENCE]: true }]) {
                         const [lite, m1] = await withModules(enc, { ...opts, ...o, [MODULE]: 'lite' });
                         deepEqual(m1, suite === 0x0478 ? ['lite'] : ['lite', 'full'], `${what}: modules`);
                         bytesEqual(lite, reference, `${what} ${JSON.stringify(o)}: lite = full module's reference`);
