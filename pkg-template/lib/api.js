@@ -430,7 +430,8 @@ class EncryptSession {
         const hash = enc.isSigned ? await this.#engines.hashFor(this.messageHeader.suiteId, total) : null;
         if (hash) call(() => enc.delegateHash());
         this.#frames = new FrameEncryptor(enc, {
-            memory: this.#module.memory, frameLength: this.messageHeader.frameLength, signed: enc.isSigned, engine: null, hash,
+            memory: this.#module.memory, frameLength: this.messageHeader.frameLength, signed: enc.isSigned,
+            engine: null, hash,
         });
         await this.#engines.start(call(() => enc.takeContentKey()), this.#frames, total);
     }
