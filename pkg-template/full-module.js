@@ -1,6 +1,7 @@
 // The full message module (cipherdrop.js and its .wasm: every suite, the signed ones' ECDSA
-// P-384 and SHA-384), which lib/wasm.js `import()`s the first time a message needs it: a
-// signed suite, or `init()`. It sits beside index.js so that its URLs below are the same
+// P-384 and SHA-384): the default entry's only one (index.js and node.js import this file),
+// which the lite entry (lite.js) `import()`s the first time a message needs it: a signed
+// suite, or `init()`. It sits beside index.js so that its URLs below are the same
 // relative to a bundle that inlines it (esbuild, Rollup) as to the package; bundlers that
 // split chunks (Vite, webpack) ship the .wasm files with this chunk only. Both URLs are
 // written out so that bundlers ship both; only one is fetched.

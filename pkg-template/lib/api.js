@@ -315,13 +315,21 @@ class Engines {
 const FULL_FIRST = new Set([undefined, AlgorithmSuite.AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384]);
 
 /**
- * The module a session starts on: the test build's choice (its MODULE hook), the full module
- * if `full`, else `startModule()` (the full one if loaded or loading, else the lite one).
+ * The mark of the lite entry (lib/lite.js passes it to the public functions as a last
+ * argument, which the default entry's callers never have): its sessions may start on the lite
+ * module. The default entry's run on the full module only, as if there were no other.
  */
-async function firstModule(options, full) {
+export const LITE_ENTRY = Symbol('cipherdrop/lite');
+
+/**
+ * The module a session starts on: the test build's choice (its MODULE hook), the full module
+ * if `full` or not `lite` (the lite entry's call), else `startModule()` (the full one if loaded
+ * or loading, else the lite one).
+ */
+async function firstModule(options, full, lite) {
     const forced = testHooks?.module(options);
     const module = await (forced ? (forced === 'full' ? fullModule() : liteModule())
-        : (full ? fullModule() : startModule()));
+        : (full || !lite ? fullModule() : startModule()));
     testHooks?.onModule(options)?.(module.name);
     return module;
 }
@@ -355,7 +363,7 @@ async function onModule(module, options, make) {
 // --- sessions: one wasm Encryptor/Decryptor each, freed exactly once -----------------------
 
 class EncryptSession {
-    static async open(keyring, options, total = undefined) {
+    static async open(keyring, options, total, lite) {
         checkKeyring(keyring);
         checkEncryptOptions(options);
         const { encryptionContext, frameLength, suite, signal } = options;
@@ -366,7 +374,7 @@ class EncryptSession {
             throw new TypeError('frameLength must be a number');
         }
         throwIfAborted(signal);
-        let module = await firstModule(options, FULL_FIRST.has(suite));
+        let module = await firstModule(options, FULL_FIRST.has(suite), lite);
         let encryptor;
         [module, encryptor] = await onModule(module, options,
             (m) => testHooks?.fixedEncryptor(m.wasm, options, { suite, frameLength, encryptionContext }));
@@ -469,7 +477,7 @@ class EncryptSession {
 }
 
 class DecryptSession {
-    static async open(keyring, options, total = undefined) {
+    static async open(keyring, options, total, lite) {
         checkKeyring(keyring);
         checkDecryptOptions(options);
         const { expectedContext, commitmentPolicy = CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
@@ -482,7 +490,7 @@ class DecryptSession {
             throw new TypeError('maxEncryptedDataKeys must be a positive integer');
         }
         throwIfAborted(signal);
-        const module = await firstModule(options, false);
+        const module = await firstModule(options, false, lite);
         const allowLegacy = commitmentPolicy === CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT;
         const args = [expectedContext, allowLegacy, Boolean(refuseSigned), maxEncryptedDataKeys];
         return new DecryptSession(module, args, keyring, signal, { options, total });
@@ -701,9 +709,10 @@ async function feedAll(session, bytes, sink, { onProgress, signal }) {
  * Encrypts `data` for `keyring`. For a Uint8Array, `result` is the whole message as a
  * Uint8Array; for a Blob or a ReadableStream it is a ReadableStream of the message.
  */
-export async function encrypt(keyring, data, options = {}) {
+export async function encrypt(keyring, data, options = {}, entry = undefined) {
     const input = source(data);
-    const session = await EncryptSession.open(keyring, options, input.bytes?.length ?? input.total);
+    const total = input.bytes?.length ?? input.total;
+    const session = await EncryptSession.open(keyring, options, total, entry === LITE_ENTRY);
     const { messageHeader } = session;
     await openBlob(input, session, options, session.signed, EncryptError);
     if (input.stream) {
@@ -723,9 +732,10 @@ export async function encrypt(keyring, data, options = {}) {
  * unless every check passed; for a Blob or ReadableStream, `plaintext` is a ReadableStream
  * that errors instead of closing if any later check fails (see `decryptStream`).
  */
-export async function decrypt(keyring, data, options = {}) {
+export async function decrypt(keyring, data, options = {}, entry = undefined) {
     const input = source(data);
-    const session = await DecryptSession.open(keyring, options, input.bytes?.length ?? input.total);
+    const total = input.bytes?.length ?? input.total;
+    const session = await DecryptSession.open(keyring, options, total, entry === LITE_ENTRY);
     // The suite is read from the Blob's first bytes, if that matters.
     await openBlob(input, session, options, session.wasm, DecryptError);
     if (input.stream) return decryptedStream(session, input, options);
@@ -953,11 +963,12 @@ function deferred() {
  * A TransformStream that encrypts the Uint8Array chunks written to it into one message.
  * `messageHeader` resolves once the data key is wrapped (before the first output).
  */
-export function encryptStream(keyring, options = {}) {
+export function encryptStream(keyring, options = {}, entry = undefined) {
     checkKeyring(keyring);
     checkEncryptOptions(options);
     const header = deferred();
-    const stream = sessionTransform(() => EncryptSession.open(keyring, options), options, {
+    const lite = entry === LITE_ENTRY;
+    const stream = sessionTransform(() => EncryptSession.open(keyring, options, undefined, lite), options, {
         feed: (session, slice) => session.push(slice),
         end: (session) => session.end(),
         onOpen: (session, err) => (err ? header.reject(err) : header.resolve(session.messageHeader)),
@@ -976,13 +987,14 @@ export function encryptStream(keyring, options = {}) {
  * awaits the signature; the core holds back the final frame until the signature verifies.
  * `messageHeader` resolves once a data key verified the header (before the first output).
  */
-export function decryptStream(keyring, options = {}) {
+export function decryptStream(keyring, options = {}, entry = undefined) {
     checkKeyring(keyring);
     checkDecryptOptions(options);
     const header = deferred();
     const feeder = decryptFeeder();
+    const lite = entry === LITE_ENTRY;
     let current = null;
-    const stream = sessionTransform(() => DecryptSession.open(keyring, options), options, {
+    const stream = sessionTransform(() => DecryptSession.open(keyring, options, undefined, lite), options, {
         feed: async (session, slice) => {
             const out = await feeder.feed(session, slice);
             if (session.messageHeader) header.resolve(session.messageHeader);

@@ -8,18 +8,27 @@
 //     same bytes out), which reads and writes every suite and hashes signed messages.
 // Which one a message uses is lib/api.js's choice (`startModule`, `fullModule`); the format
 // rules stay in the modules: the glue only reacts to the lite module's refusal. Each loader
-// file sits beside index.js and is `import()`ed on first use, so that a bundle fetches only
-// the modules its messages need. Each entry point (index.js for browsers and bundlers,
-// node.js for Node) says how a .wasm is read: `fetch`, or from disk.
+// file sits beside index.js. The entry points give them (`setLoader`), so that a bundle holds
+// only the modules its entry may use: the default entry (index.js for browsers and bundlers,
+// node.js for Node) the full one, imported statically, as its only message module; the lite
+// entry (lite.js, lite-node.js, lib/lite.js) both, each `import()`ed on first use. Each
+// entry point also says how a .wasm is read: `fetch`, or from disk.
 import { LoadError } from './errors.js';
 // Written by scripts/build-pkg.sh (the crate's version, which it checks package.json has).
 import { VERSION } from './version.js';
 
 let read = null;
+/** `name` → `load(source)`, resolving to that module (`instantiate`); no 'lite' in the default entry. */
+const loaders = { full: null, lite: null };
 
 /** Called by an entry point: `readFn(url)` returns a .wasm's bytes or a Response. */
 export function setReader(readFn) {
     read = readFn;
+}
+
+/** Called by an entry point: `loadFn(source)` loads message module `name` ('full' or 'lite'). */
+export function setLoader(name, loadFn) {
+    loaders[name] = loadFn;
 }
 
 /** A module with one SIMD instruction (i8x16.popcnt of a splat): valid only with SIMD. */
@@ -104,13 +113,16 @@ function load(name, start) {
 
 /** The full module (every suite; the signed ones' hashing), loaded once. */
 export function fullModule(source = undefined) {
-    return load('full', async () => (await import('../full-module.js')).loadFull(source));
+    return load('full', () => loaders.full(source));
 }
 
-/** The lite module (unsigned suites only), loaded once; the full module where there is no SIMD. */
+/**
+ * The lite module (unsigned suites only), loaded once; the full module where there is no SIMD
+ * or no lite module (an app of the default entry only).
+ */
 export function liteModule() {
-    if (!hasSimd()) return fullModule();
-    return load('lite', async () => (await import('../lite-module.js')).loadLite());
+    if (!loaders.lite || !hasSimd()) return fullModule();
+    return load('lite', () => loaders.lite());
 }
 
 /**
