@@ -2,6 +2,7 @@
 // browser.test.mjs inside headless Chromium (plain <script type="module"> + import map). Each
 // case is `{ name, run }`; `run(ctx)` gets
 //   ctx.cd              the `cipherdrop` module, as the consumer imports it
+//   ctx.lite            the same package's `cipherdrop/lite` entry
 //   ctx.fixtures        { namespace, keys: { 2048|3072: { pkcs8, pkcs1, spki, pkcs1Public } },
 //                         messages: [{ name, producer, suite, oaep, keys: [{ namespace, name, bits }],
 //                                      frameLength, context, plaintext, message }] } (base64)
@@ -84,6 +85,37 @@ const isCode = (Class, code) => (err) => err instanceof Class && err.code === co
 // --- round trips ---------------------------------------------------------------------------
 
 const roundTrips = [
+    {
+        name: 'lite entry: the default entry\'s exports (the same classes); both suites go both ways between the entries; the same option errors',
+        async run(ctx) {
+            deepEqual(Object.keys(ctx.lite).sort(), Object.keys(ctx.cd).sort(), 'export names');
+            for (const name of ['RawRsaKeyring', 'MultiKeyring', 'CipherdropError', 'DecryptError', 'LoadError',
+                'AlgorithmSuite', 'init', 'version']) {
+                ok(ctx.lite[name] === ctx.cd[name], `${name}: the default entry's`);
+            }
+            const k = await keyring(ctx);
+            const [lite, cd] = [ctx.lite, ctx.cd];
+            for (const suite of SUITES) {
+                const data = bytes(50_003, suite);
+                for (const [from, to, what] of [[lite, cd, 'lite → default'], [cd, lite, 'default → lite']]) {
+                    const { result, messageHeader } = await from.encrypt(k, data, { suite, frameLength: 4096 });
+                    equal(messageHeader.suiteId, suite, `${hex(suite)} ${what}: suite`);
+                    bytesEqual((await to.decrypt(k, result)).plaintext, data, `${hex(suite)} ${what}: one-shot`);
+                    const streamed = await readAll(streamOf(result, 999).pipeThrough(to.decryptStream(k)));
+                    bytesEqual(streamed, data, `${hex(suite)} ${what}: decryptStream`);
+                    const piped = await readAll(streamOf(data, 5000).pipeThrough(from.encryptStream(k, { suite })));
+                    bytesEqual((await to.decrypt(k, piped)).plaintext, data, `${hex(suite)} ${what}: encryptStream`);
+                }
+            }
+            for (const entry of [lite, cd]) {
+                await rejects(entry.encrypt(k, bytes(10), null), (e) => e instanceof TypeError, 'options null');
+                await rejects(entry.decrypt(k, bytes(10), { suiteId: 1 }),
+                    isCode(cd.DecryptError, 'INVALID_OPTION'), 'an unknown option');
+                await rejects(entry.encrypt(k, bytes(10), { suiteId: 0x0478 }),
+                    isCode(cd.EncryptError, 'INVALID_OPTION'), 'the ESDK\'s name');
+            }
+        },
+    },
     {
         name: 'round trip: Uint8Array, both suites, sizes around the frame length',
         async run(ctx) {
@@ -570,7 +602,7 @@ const hookedEngines = [
                     const data = bytes(size, size + suite);
                     const what = `${hex(suite)}, ${size} bytes`;
                     const opts = { suite, frameLength: 4096, [FIXED]: secrets };
-                    const enc = (o) => ctx.cd.encrypt(k, data, o).then((r) => r.result);
+                    const enc = (o) => ctx.lite.encrypt(k, data, o).then((r) => r.result);
                     const [reference, m0] = await withModules(enc, { ...opts, [REFERENCE]: true, [MODULE]: 'full' });
                     deepEqual(m0, ['full'], `${what}: the full module`);
                     // `workers: true`: the pool in browsers (Node has none).
@@ -579,7 +611,7 @@ const hookedEngines = [
                         deepEqual(m1, suite === 0x0478 ? ['lite'] : ['lite', 'full'], `${what}: modules`);
                         bytesEqual(lite, reference, `${what} ${JSON.stringify(o)}: lite = full module's reference`);
                         const [streamed] = await withModules(
-                            (x) => ctx.cd.encrypt(k, streamOf(data, 1000), x).then((r) => readAll(r.result)),
+                            (x) => ctx.lite.encrypt(k, streamOf(data, 1000), x).then((r) => readAll(r.result)),
                             { ...opts, ...o, [MODULE]: 'lite' });
                         bytesEqual(streamed, reference, `${what} ${JSON.stringify(o)}: streamed from the lite module`);
                         const [full] = await withModules(enc, { ...opts, ...o, [MODULE]: 'full' });
@@ -591,6 +623,15 @@ const hookedEngines = [
                     deepEqual(m2, ['full'], 'the default suite: the full module at once');
                     const [, m3] = await withModules(enc, opts);
                     deepEqual(m3, ['full'], `${what}: the full module, loaded by now`);
+                    // The default entry: the full module only, whatever is loaded (the lite one is, for
+                    // the lite entry's sessions above), and the same bytes.
+                    const [byDefault, m4] = await withModules((o) => ctx.cd.encrypt(k, data, o).then((r) => r.result),
+                        { ...opts, [REFERENCE]: true });
+                    deepEqual(m4, ['full'], `${what}: the default entry encrypts on the full module`);
+                    bytesEqual(byDefault, reference, `${what}: the default entry's bytes`);
+                    const [read, m5] = await withModules((o) => ctx.cd.decrypt(k, reference, o), {});
+                    deepEqual(m5, ['full'], `${what}: the default entry decrypts on the full module`);
+                    bytesEqual(read.plaintext, data, `${what}: the default entry's plaintext`);
                 }
             }
         },
@@ -602,7 +643,7 @@ const hookedEngines = [
             const k = fixedKeyring(secrets);
             for (const suite of SUITES) {
                 const data = bytes(20_003, suite);
-                const { result: message } = await ctx.cd.encrypt(k, data, { suite, frameLength: 1000, [FIXED]: secrets });
+                const { result: message } = await ctx.lite.encrypt(k, data, { suite, frameLength: 1000, [FIXED]: secrets });
                 // The header: 37 bytes, the context (0x0578: its public key entry, 2 + 4 + 21 +
                 // 68 bytes), the EDK count and EDK (80), 5 bytes, the commitment (32) and the tag
                 // (16); the first frame's sequence number 1 follows.
@@ -624,12 +665,12 @@ const hookedEngines = [
                 };
                 for (const [what, input] of Object.entries(variants)) {
                     const forms = {
-                        'one-shot': (o) => ctx.cd.decrypt(k, input, o),
-                        stream: (o) => ctx.cd.decrypt(k, streamOf(input, 777), o),
-                        'small chunks': (o) => ctx.cd.decrypt(k, streamOf(input, 13), o),
-                        Blob: (o) => ctx.cd.decrypt(k, new Blob([input]), o),
+                        'one-shot': (o) => ctx.lite.decrypt(k, input, o),
+                        stream: (o) => ctx.lite.decrypt(k, streamOf(input, 777), o),
+                        'small chunks': (o) => ctx.lite.decrypt(k, streamOf(input, 13), o),
+                        Blob: (o) => ctx.lite.decrypt(k, new Blob([input]), o),
                         decryptStream: async (o) => {
-                            const s = ctx.cd.decryptStream(k, o);
+                            const s = ctx.lite.decryptStream(k, o);
                             return { plaintext: streamOf(input, 500).pipeThrough(s), messageHeader: s.messageHeader };
                         },
                     };

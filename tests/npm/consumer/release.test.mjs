@@ -85,9 +85,12 @@ test('release package: the installed package has no test hook either', () => {
 
 test('release package: importing it exposes no hook (exports, globals, the wasm bindings)', async () => {
     const cd = await import('cipherdrop');
+    const lite = await import('cipherdrop/lite');
     await cd.init();
-    const exported = Object.keys(cd).filter((k) => /fixed|dangerous|hook|test/i.test(k));
-    assert.deepEqual(exported, [], 'no hook among the exports');
+    for (const entry of [cd, lite]) {
+        const exported = Object.keys(entry).filter((k) => /fixed|dangerous|hook|test/i.test(k));
+        assert.deepEqual(exported, [], 'no hook among the exports');
+    }
     const symbols = Object.getOwnPropertySymbols(globalThis).map(String).filter((s) => s.includes('cipherdrop'));
     assert.deepEqual(symbols, [], 'no cipherdrop symbol on globalThis');
     const globals = Object.getOwnPropertyNames(globalThis).filter((k) => /cipherdrop/i.test(k));
@@ -113,10 +116,10 @@ test('release package: the files it ships, and the three modules\' binding sets'
     assert.deepEqual(shipped, [
         'LICENSE', 'README.md', 'cipherdrop.js', 'cipherdrop_bg.wasm', 'cipherdrop_kms.js', 'cipherdrop_kms_bg.wasm',
         'cipherdrop_lite.js', 'cipherdrop_lite_bg.wasm', 'cipherdrop_nosimd_bg.wasm', 'full-module.js', 'index.d.ts',
-        'index.js', 'kms-module.js', 'lite-module.js', 'node.js', 'package.json',
+        'index.js', 'kms-module.js', 'lite-module.js', 'lite-node.js', 'lite.js', 'node.js', 'package.json',
     ]);
     const lib = readdirSync(path.join(root, 'lib')).sort();
-    for (const f of ['kms-loader.js', 'kms.js', 'key-server.js', 'wasm.js', 'worker.js']) assert.ok(lib.includes(f), f);
+    for (const f of ['kms-loader.js', 'kms.js', 'key-server.js', 'lite.js', 'wasm.js', 'worker.js']) assert.ok(lib.includes(f), f);
     const exportsOf = (f) => new Set(WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(path.join(root, f))))
         .map((e) => e.name));
     const message = /^(pendingencryptor|encryptor|decryptor|messagehasher)_/i;
@@ -164,6 +167,22 @@ test('release package: arethetypeswrong (ESM only) finds nothing', () => {
         './cipherdrop_kms_bg.wasm'],
     { encoding: 'utf8' });
     assert.equal(p.status, 0, `${p.stdout}${p.stderr}`);
+});
+
+// Issue 18: `cipherdrop/lite`, the entry of apps of unsigned messages, with the default
+// entry's conditions and types; only it names the lite module.
+test('release package: the cipherdrop/lite export mirrors the default one, and only it names the lite module', () => {
+    const root = path.join(unpacked, 'package');
+    const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+    assert.deepEqual(manifest.exports['.'], { types: './index.d.ts', node: './node.js', default: './index.js' });
+    assert.deepEqual(manifest.exports['./lite'], { types: './index.d.ts', node: './lite-node.js', default: './lite.js' });
+    // An import of it (comments may name it).
+    const names = (f) => /['"][^'"\n]*lite-module\.js['"]/.test(readFileSync(path.join(root, f), 'utf8'));
+    assert.ok(names('lib/lite.js'), 'lib/lite.js loads the lite module');
+    for (const f of ['index.js', 'node.js', 'full-module.js', 'lib/wasm.js', 'lib/api.js', 'lib/public.js']) {
+        assert.ok(!names(f), `${f}: the default entry's graph never names the lite module`);
+    }
+    for (const f of ['lite.js', 'lite-node.js', 'lib/lite.js']) assert.ok(manifest.sideEffects.includes(`./${f}`), `sideEffects: ${f}`);
 });
 
 test('release package: LICENSE, engines, sideEffects, repository, no script of unshipped files', () => {
