@@ -10,18 +10,18 @@ setLoader('lite', async () => (await import('../lite-module.js')).loadLite());
 
 export * from './public.js';
 
-export function encrypt(keyring, data, options = undefined) {
+export function encrypt(keyring, data, options) {
     return api.encrypt(keyring, data, options, api.LITE_ENTRY);
 }
 
-export function decrypt(keyring, data, options = undefined) {
+export function decrypt(keyring, data, options) {
     return api.decrypt(keyring, data, options, api.LITE_ENTRY);
 }
 
-export function encryptStream(keyring, options = undefined) {
+export function encryptStream(keyring, options) {
     return api.encryptStream(keyring, options, api.LITE_ENTRY);
 }
 
-export function decryptStream(keyring, options = undefined) {
+export function decryptStream(keyring, options) {
     return api.decryptStream(keyring, options, api.LITE_ENTRY);
 }

@@ -11,7 +11,9 @@
 //   options[ON_HASH](): called when a signed message's hash runs on a worker;
 //   options[ON_READER](where): learns where a Blob is read ('worker' or 'page');
 //   options[MODULE] = 'lite' or 'full': the message module a session starts on, whatever is
-//       loaded (lib/wasm.js startModule; a lite session still moves a signed suite to the full);
+//       loaded and whichever entry is called (lib/wasm.js startModule; a lite session still
+//       moves a signed suite to the full; 'lite' needs cipherdrop-test-hooks/lite imported,
+//       which gives the lite module's loader: without it, the full module);
 //   options[ON_MODULE](name): learns each module a session runs on ('lite', then 'full' if it
 //       moved).
 import { call } from './errors.js';
