@@ -69,7 +69,9 @@ suite npm-webkit -- env CIPHERDROP_ENGINE=webkit node tests/npm/run.mjs browser.
 suite npm-types -- node tests/npm/run.mjs types.test.mjs
 # A tiny app using the package built by Vite, webpack, esbuild and Rollup (pinned in
 # tests/bundlers/; the last two with the README's recipe), each run in Chromium: a round trip
-# with the hash on the worker, and a coded LoadError naming the URL when its .wasm 404s.
+# with the hash on the worker, and a coded LoadError naming the URL when its .wasm 404s. Built
+# on each entry: `cipherdrop`'s bundles have no lite module and fetch only the full one;
+# `cipherdrop/lite`'s 0x0478 app fetches only the lite one, and the full one for a signed message.
 suite npm-bundlers -- node tests/npm/run.mjs bundlers.test.mjs
 # 512 MiB through encryptStream/decryptStream in Chromium: JS heap + wasm memory must stay
 # under 64 MiB above baseline, the renderers' RSS under 256 MiB (numbers in
