@@ -1,6 +1,7 @@
 // Type declarations of the `cipherdrop` package, written by hand (the wasm-bindgen output is
-// internal). Checked by tests/npm/ with `tsc --strict` against a consumer file, with the DOM
-// lib and without it (a Node project: es2022 and @types/node), so only names both declare.
+// internal): both entries, `cipherdrop` and `cipherdrop/lite`, export the same. Checked by
+// tests/npm/ with `tsc --strict` against a consumer file, with the DOM lib and without it (a
+// Node project: es2022 and @types/node), so only names both declare.
 
 /** `WebAssembly.Module` where the project's libs declare it (DOM, some @types/node); else never. */
 type WasmModule = typeof globalThis extends { WebAssembly: { Module: abstract new (...args: never) => infer M } }
@@ -595,10 +596,14 @@ export declare class LoadError extends CipherdropError {
 }
 
 /**
- * Loads the WebAssembly module. Optional: every function that needs it loads it on first
- * use, from next to the package's JS (browsers: `fetch`; Node: the file). Pass a URL,
- * Response, BufferSource or `WebAssembly.Module` to load it from elsewhere. Rejects with a
- * {@link LoadError} (`WASM_LOAD_FAILED`) if that fails; a later call tries again.
+ * Loads the full WebAssembly module (`cipherdrop_bg.wasm`, which reads and writes every
+ * suite); every message then runs on it. Optional: every function loads the module it needs
+ * on first use, from next to the package's JS (browsers: `fetch`; Node: the file). With
+ * `cipherdrop` that is always the full module; with `cipherdrop/lite`, unsigned messages run
+ * on the smaller lite module (`cipherdrop_lite_bg.wasm`) until the full one is loaded. Pass a
+ * URL, Response, BufferSource or `WebAssembly.Module` to load the full module from elsewhere.
+ * Rejects with a {@link LoadError} (`WASM_LOAD_FAILED`) if that fails; a later call tries
+ * again.
  */
 export declare function init(source?: URL | string | Response | ArrayBuffer | ArrayBufferView | WasmModule): Promise<void>;
 

@@ -6,14 +6,16 @@
 // (esbuild, Rollup) as to the package; bundlers that split chunks (Vite, webpack) ship the
 // .wasm with this chunk only.
 import initBindings, * as bindings from './cipherdrop_kms.js';
-import { compileKmsModule } from './lib/wasm.js';
+import { compileModule } from './lib/wasm.js';
 
 let ready = null;
 
 /** The module's bindings, loaded and instantiated once (a failed load is tried again next time). */
 export function kmsBindings() {
     ready ??= (async () => {
-        const compiled = await compileKmsModule(() => new URL('./cipherdrop_kms_bg.wasm', import.meta.url));
+        const compiled = await compileModule(undefined, () => new URL('./cipherdrop_kms_bg.wasm', import.meta.url),
+            'If your bundler did not ship it, copy cipherdrop_kms_bg.wasm from the cipherdrop package beside the ' +
+            'bundle (an app with KmsKeyring, KmsRsaKeyring or KeyServerKeyring needs it)');
         await initBindings({ module_or_path: compiled });
         return bindings;
     })().catch((err) => {

@@ -1,14 +1,17 @@
-// cipherdrop for Node (the "node" export condition): reads the WebAssembly module from disk,
+// cipherdrop for Node (the "node" export condition): reads the full WebAssembly module (every
+// message runs on it; the lite entry, lite-node.js, adds the lite one) from disk,
 // seals frames with node:crypto's synchronous AES-GCM and hashes signed messages with its
 // native SHA-384 (lib/frames.js NodeAes, NodeHash). No top-level `await`, so that Node
 // 20.19+ and 22.12+ can `require()` the package.
 import { createCipheriv, createDecipheriv, createHash, createSecretKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 
+import { loadFull } from './full-module.js';
 import { setNodeCrypto } from './lib/frames.js';
-import { setDefaultSource } from './lib/wasm.js';
+import { setLoader, setReader } from './lib/wasm.js';
 
 setNodeCrypto({ createCipheriv, createDecipheriv, createSecretKey, createHash });
-setDefaultSource((simd) => new URL(simd ? './cipherdrop_bg.wasm' : './cipherdrop_nosimd_bg.wasm', import.meta.url), readFile);
+setReader(readFile);
+setLoader('full', loadFull);
 
 export * from './lib/public.js';

@@ -24,11 +24,15 @@
 //   node scripts/bench_web.mjs   BENCH_WEB_MIB=128 BENCH_WEB_RUNS=1 for a quick run
 //                                (defaults: 1024 MiB streams, best of 3 runs)
 //   BENCH_WEB_ONLY=size node scripts/bench_web.mjs
-//       only the bundle sizes (seconds; no browser, nothing merged into results.json): the
-//       minimal apps above, the minimal 0x0478-only app and a minimal KmsKeyring app (which
-//       also fetches the KMS module, cipherdrop_kms_bg.wasm), with the targets of issues 8
-//       and 18. With a build/pkg of another feature set (scripts/build-pkg.sh's
-//       CIPHERDROP_WASM_FEATURES), it measures that one.
+//       only the bundle sizes (seconds; nothing merged into results.json), with the targets of
+//       issues 8 and 18: what the minimal app (default entry, default suite) and the minimal
+//       0x0478-only app (`cipherdrop/lite`) fetch in headless Chromium for a round trip (the
+//       package loads each WebAssembly module on first use), the full set (every JS and .wasm
+//       of the package the minimal default-entry app's bundle may fetch: the target), the
+//       same for the lite-entry app (the lite module and the full one, for a signed message;
+//       printed, no target), and what a minimal KmsKeyring app and a minimal client-browser
+//       app may fetch. With a build/pkg of another feature
+//       set (scripts/build-pkg.sh's CIPHERDROP_WASM_FEATURES), it measures that one.
 //   BENCH_WEB_ONLY=firstbyte node scripts/bench_web.mjs
 //       only the time to the first encrypted byte of a stream in Chromium (about a minute):
 //       BENCH_WEB_RUNS (default 3) fresh pages, each encrypting a 16 MiB stream of suites
@@ -161,11 +165,12 @@ async function firstByteOnly() {
 }
 /**
  * The files of a bundle that its page may fetch: the HTML's, then every file whose name one
- * of those names (static imports, chunks, asset URLs), transitively. Vite emits every asset a
- * bundled module names, also of modules the app never imports (the KMS module's .wasm beside
- * a minimal app): those are on disk but no file of the app names them, so none is fetched.
+ * of those names (static and dynamic imports, chunks, asset URLs), transitively. Vite emits
+ * every asset a bundled module names, also of modules the app never imports (the KMS
+ * module's .wasm beside a minimal app): those are on disk but no file of the app names them,
+ * so none is fetched.
  */
-function fetchedFiles(dir, html) {
+function mayFetch(dir, html) {
     const all = readdirSync(dir, { recursive: true }).filter((f) => /\.(js|mjs|wasm|css|html)$/.test(f));
     const seen = new Set([html]);
     const queue = [html];
@@ -180,13 +185,38 @@ function fetchedFiles(dir, html) {
     }
     return [...seen];
 }
-function bundleSize(entry) {
+
+/**
+ * The files of a bundle its page fetched in headless Chromium (which has SIMD) while
+ * `window.roundTrip` wrapped and unwrapped 64 KiB: the modules its messages needed, and no
+ * other (the package loads each module on first use).
+ */
+async function fetched(browser, server, entry) {
+    const page = await browser.newPage();
+    const paths = new Set();
+    const errors = [];
+    page.on('pageerror', (err) => errors.push(String(err)));
+    page.on('response', (r) => r.ok() && paths.add(decodeURIComponent(new URL(r.url()).pathname)));
+    try {
+        await page.goto(new URL(`${entry}/${entry}.html`, server.url).href);
+        await page.waitForFunction(() => typeof window.roundTrip === 'function');
+        const same = await page.evaluate(async (pem) => {
+            const data = new Uint8Array(65536).map((_, i) => i * 7);
+            const out = await window.roundTrip(pem, data);
+            return out.length === data.length && out.every((b, i) => b === data[i]);
+        }, keyPem);
+        if (!same || errors.length) throw new Error(`${entry}: the round trip failed ${errors.join('\n')}`);
+    } finally {
+        await page.close();
+    }
+    return [...paths].map((p) => p.slice(`/${entry}/`.length)).filter((f) => f && f !== `${entry}.html`);
+}
+
+/** Gzipped and raw bytes of a bundle's `files` (paths relative to its directory). */
+function bundleSize(entry, files) {
     const dir = path.join(repo, 'build/bench-web', entry);
-    // What a browser downloads: the JS and one .wasm (the non-SIMD one only without SIMD).
-    const files = fetchedFiles(dir, `${entry}.html`)
-        .filter((f) => /\.(js|mjs|wasm|css)$/.test(f) && !f.includes('nosimd'));
-    const size = { gzip: 0, raw: 0, wasmGzip: 0, jsGzip: 0, files };
-    for (const f of files) {
+    const size = { gzip: 0, raw: 0, wasmGzip: 0, jsGzip: 0, files: files.filter((f) => /\.(js|mjs|wasm|css)$/.test(f)) };
+    for (const f of size.files) {
         const bytes = readFileSync(path.join(dir, f));
         const gz = gzipSync(bytes, { level: 9 }).length;
         size.raw += bytes.length;
@@ -196,22 +226,45 @@ function bundleSize(entry) {
     }
     return size;
 }
-const sizes = {
-    cipherdrop: bundleSize('min-cipherdrop'),
-    unsigned: bundleSize('min-0478'),
-    kms: bundleSize('min-kms'),
-    clientBrowser: bundleSize('min-client-browser'),
-};
+const keyPem = createPrivateKey(readFileSync(path.join(repo, 'tests/data/rsa-3072.pem'), 'utf8'))
+    .export({ type: 'pkcs8', format: 'pem' });
+/** Every file an app may fetch where the engine has SIMD (the non-SIMD module only without). */
+const mayFetchSimd = (entry) => mayFetch(path.join(repo, 'build/bench-web', entry), `${entry}.html`)
+    .filter((f) => !f.includes('nosimd'));
+const sizes = await (async () => {
+    const server = await serve(path.join(repo, 'build/bench-web'));
+    const browser = await launchChromium(repo);
+    try {
+        return {
+            // What the minimal apps fetch for their round trip.
+            cipherdrop: bundleSize('min-cipherdrop', await fetched(browser, server, 'min-cipherdrop')),
+            unsigned: bundleSize('min-0478', await fetched(browser, server, 'min-0478')),
+            // The full set: every JS and .wasm of the package an app of the default entry may
+            // fetch (every suite, on the full module).
+            fullSet: bundleSize('min-cipherdrop', mayFetchSimd('min-cipherdrop')),
+            // The same for an app of `cipherdrop/lite`: the lite module, and the full one for
+            // a signed message.
+            liteFullSet: bundleSize('min-0478', mayFetchSimd('min-0478')),
+            // Needs a KMS to run: what it may fetch.
+            kms: bundleSize('min-kms', mayFetchSimd('min-kms')),
+            // One bundle, no module loaded on demand.
+            clientBrowser: bundleSize('min-client-browser', mayFetchSimd('min-client-browser')),
+        };
+    } finally {
+        await browser.close();
+        await server.close();
+    }
+})();
 const kb = (bytes) => `${(bytes / 1000).toFixed(1)} KB`;
 /** The size targets: issue 8's (the default app) and issue 18's (an app of suite 0x0478 only). */
 function sizeTargets(target) {
-    const { cipherdrop, unsigned, clientBrowser } = sizes;
+    const { cipherdrop, unsigned, fullSet, clientBrowser } = sizes;
     target('gzipped package <= 60 KB and <= client-browser', cipherdrop.gzip <= 60_000 && cipherdrop.gzip <= clientBrowser.gzip,
         `${kb(cipherdrop.gzip)} (wasm ${kb(cipherdrop.wasmGzip)}) vs client-browser ${kb(clientBrowser.gzip)}`);
     target('issue 18: an app of 0x0478 messages only <= 45 KB gzipped (JS + .wasm)', unsigned.gzip <= 45_000,
         `${kb(unsigned.gzip)} (JS ${kb(unsigned.jsGzip)}, wasm ${kb(unsigned.wasmGzip)}; ${(unsigned.gzip / clientBrowser.gzip).toFixed(2)}x client-browser's ${kb(clientBrowser.gzip)})`);
-    target('issue 18: the full set (every JS and .wasm an app may fetch) <= 106 KB gzipped', cipherdrop.gzip <= 106_000,
-        `${kb(cipherdrop.gzip)} (JS ${kb(cipherdrop.jsGzip)}, wasm ${kb(cipherdrop.wasmGzip)})`);
+    target('issue 18: the full set (every JS and .wasm a default-entry app may fetch) <= 106 KB gzipped',
+        fullSet.gzip <= 106_000, `${kb(fullSet.gzip)} (JS ${kb(fullSet.jsGzip)}, wasm ${kb(fullSet.wasmGzip)})`);
 }
 if (SIZE_ONLY) {
     const targets = [];
@@ -507,6 +560,8 @@ add('minimal cipherdrop app: JS part, gzipped', sizes.cipherdrop.jsGzip, 'bytes'
 add('minimal cipherdrop app: .wasm part, gzipped', sizes.cipherdrop.wasmGzip, 'bytes');
 add('minimal cipherdrop app of suite 0x0478 only (JS + .wasm), gzipped', sizes.unsigned.gzip, 'bytes', CB_SIZE, sizes.clientBrowser.gzip);
 add('minimal cipherdrop app with KmsKeyring (JS + both .wasm), gzipped', sizes.kms.gzip, 'bytes', CB_SIZE, sizes.clientBrowser.gzip);
+add('cipherdrop full set of a default-entry app (every JS and .wasm it may fetch), gzipped', sizes.fullSet.gzip, 'bytes');
+add('cipherdrop full set of a cipherdrop/lite app (lite and full modules), gzipped', sizes.liteFullSet.gzip, 'bytes');
 
 const ours = new Set(results.map((r) => r.name));
 const merged = [...previous.filter((r) => !ours.has(r.name)), ...results];

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Build the npm package `cipherdrop` into build/pkg/ (used by the JS tests and `make demo`):
 # - wasm-pack's ES module output (`--target web --no-pack`, release, wasm-opt from npm's
-#   binaryen in tools/; never Debian's) of two modules of the crate: the main one
-#   (cipherdrop.js, cipherdrop_bg.wasm and cipherdrop_nosimd_bg.wasm; the `wasm-message`
-#   bindings) and the KMS one (cipherdrop_kms.js, cipherdrop_kms_bg.wasm; `wasm-kms`: the
-#   AWS KMS keyrings' rules and the key server's JWE), which the glue loads on first use,
+#   binaryen in tools/; never Debian's) of three modules of the crate, which the glue loads
+#   on first use: the main (full) one (cipherdrop.js, cipherdrop_bg.wasm and
+#   cipherdrop_nosimd_bg.wasm; the `wasm-message` bindings), the lite one (cipherdrop_lite.js,
+#   cipherdrop_lite_bg.wasm; the same bindings without `signing`, for unsigned messages) and
+#   the KMS one (cipherdrop_kms.js, cipherdrop_kms_bg.wasm; `wasm-kms`: the AWS KMS keyrings'
+#   rules and the key server's JWE),
 # - plus the hand-written files of pkg-template/ (package.json with its exports map, and the
 #   JS tests in test/, copied so that they import the package by name through that map),
 #   the repository's LICENSE and lib/version.js (the crate version, for version()).
@@ -82,11 +84,9 @@ fi
 #   CIPHERDROP_WASM_HOT_LEVEL  opt-level of the crates on the per-byte path (AES-GCM, SHA-2),
 #                              whatever the rest gets
 #   CIPHERDROP_WASM_CORE_LEVEL opt-level of the cipherdrop crate itself (default: the rest's)
-#   CIPHERDROP_WASM_FEATURES   the crate features (default std,signing; --test-hooks adds
-#                              test-hooks). `std` alone is the lite module of issue 18 (no
-#                              ECDSA P-384: signed suites refused with UNSUPPORTED_SUITE before
-#                              any key is made or unwrapped), for measuring only: the package's
-#                              glue does not yet move signed messages to a second module.
+#   CIPHERDROP_WASM_FEATURES   the main module's crate features (default std,signing;
+#                              --test-hooks adds test-hooks); the lite module below is always
+#                              built without `signing`.
 # Where the bytes are (2026-12-01, gzip -9 after wasm-opt -Oz; scripts/wasm_sizes.mjs on the
 # wasm-pack output lists code bytes per crate and per module of ours):
 #   std,signing, simd128 (the package)                                101.2 KB
@@ -184,6 +184,32 @@ CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt_level \
 wasm-opt $wasm_opt "$kms_pkg/cipherdrop_kms_bg.wasm" -o "$out/cipherdrop_kms_bg.wasm"
 cp "$kms_pkg/cipherdrop_kms.js" "$out/"
 echo "build-pkg: also cipherdrop_kms.js and cipherdrop_kms_bg.wasm (the KMS and JWE bindings)"
+
+# The lite message module, cipherdrop_lite (the `wasm-message` bindings without the crate's
+# `signing` feature: no ECDSA P-384, no MessageHasher binding; every signed suite refused
+# with UNSUPPORTED_SUITE before any key is made or unwrapped), which lib/wasm.js starts
+# unsigned messages on; a signed one moves to the main module. The test build's has the test
+# hooks too (the byte-identity tests cover both modules). Built with simd128 only, in the
+# SIMD build's target directory: gzipped, 60.6 KB with simd128 and 63.8 KB without
+# (2026-12-01, the settings above), so an engine without SIMD runs every message on
+# cipherdrop_nosimd_bg.wasm instead of fetching a third message module. Its AES-GCM fallback
+# keeps the main module's speed (Node 20, 16 MiB of 0x0478, webCrypto: false, best of 3,
+# three interleaved rounds on a busy machine: 50-58 MB/s encrypt against 39-51).
+lite_pkg=target/wasm-lite/pkg
+lite_features=std,wasm-message
+if [ "$hooks" -eq 1 ]; then
+    lite_pkg=target/wasm-lite/pkg-test
+    lite_features=$lite_features,test-hooks
+fi
+rm -rf "$lite_pkg"
+CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt_level \
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS=$rustflags \
+    wasm-pack build --release --no-opt --target web --no-pack --out-dir "$lite_pkg" --out-name cipherdrop_lite . -- \
+    --no-default-features --features "$lite_features" "${profile_config[@]}"
+# shellcheck disable=SC2086
+wasm-opt $wasm_opt $wasm_opt_features "$lite_pkg/cipherdrop_lite_bg.wasm" -o "$out/cipherdrop_lite_bg.wasm"
+cp "$lite_pkg/cipherdrop_lite.js" "$out/"
+echo "build-pkg: also cipherdrop_lite.js and cipherdrop_lite_bg.wasm (the lite message module: features $lite_features)"
 
 cp -R pkg-template/. "$out/"
 cp LICENSE "$out/"

@@ -48,11 +48,10 @@ suite wasm-node -- wasm-pack test --node -- --test node
 suite pkg-build --build -- scripts/build-pkg.sh --pack
 suite pkg-test-build --build -- scripts/build-pkg.sh --test-hooks --pack
 suite pkg-js -- node --test --test-reporter=spec build/pkg/test/ build/pkg-test/test/
-# The crate without its `signing` feature (what a lite module of issue 18 is built from; the
-# package does not ship it): a debug wasm build, then tests/lite/ against build/pkg's module
-# (0x0478 both ways, signed suites refused before any key, no P-384 code in it).
-suite lite-build --build -- wasm-pack build --dev --target web --no-pack --out-dir target/wasm-lite . \
-    -- --no-default-features --features std,wasm-message
+# The package's lite module (cipherdrop_lite_bg.wasm: the crate without `signing`) against its
+# full module, both as shipped in build/pkg: unsigned messages go both ways, every signed suite
+# is refused with UNSUPPORTED_SUITE right after the header and before a key is asked for (what
+# lets the glue move the message to the full module), and no ECDSA P-384 code is in it.
 suite lite-js -- node --test --test-reporter=spec tests/lite/
 # The packed .tgz installed into a fresh project (build/npm-consumer/), as a user would: the
 # shared cases (round trips, streams, negative cases, interop with @aws-crypto/client-node
@@ -70,7 +69,9 @@ suite npm-webkit -- env CIPHERDROP_ENGINE=webkit node tests/npm/run.mjs browser.
 suite npm-types -- node tests/npm/run.mjs types.test.mjs
 # A tiny app using the package built by Vite, webpack, esbuild and Rollup (pinned in
 # tests/bundlers/; the last two with the README's recipe), each run in Chromium: a round trip
-# with the hash on the worker, and a coded LoadError naming the URL when its .wasm 404s.
+# with the hash on the worker, and a coded LoadError naming the URL when its .wasm 404s. Built
+# on each entry: `cipherdrop`'s bundles have no lite module and fetch only the full one;
+# `cipherdrop/lite`'s 0x0478 app fetches only the lite one, and the full one for a signed message.
 suite npm-bundlers -- node tests/npm/run.mjs bundlers.test.mjs
 # 512 MiB through encryptStream/decryptStream in Chromium: JS heap + wasm memory must stay
 # under 64 MiB above baseline, the renderers' RSS under 256 MiB (numbers in

@@ -1,7 +1,7 @@
 // encrypt / decrypt / encryptStream / decryptStream: the package's public functions. They move
 // bytes between JS and the wasm Encryptor/Decryptor (which hold all the format logic), ask
 // keyrings for wrapping keys and unwrapped data keys, and handle streams, progress and aborts.
-import { DecryptError, EncryptError, call } from './errors.js';
+import { CipherdropError, DecryptError, EncryptError, call } from './errors.js';
 import { FrameDecryptor, FrameEncryptor, NodeAes, NodeHash, WebCryptoAes } from './frames.js';
 import { generateDataKey, isKeyring, wrapDataKey } from './keyrings.js';
 import { HASH_MIN_BYTES, RemoteHash } from './hash.js';
@@ -10,7 +10,7 @@ import { blobStream } from './reader.js';
 // null in the released package; only the test build of the package (scripts/build-pkg.sh
 // --test-hooks) has hooks there (fixed secrets, the reference path, engine observers).
 import { testHooks } from './test-hooks.js';
-import { init, wasm } from './wasm.js';
+import { fullModule, liteModule, startModule } from './wasm.js';
 import { workerScriptRuns } from './workers.js';
 
 /** Most bytes handed to one wasm call: bounds the module's memory and the abort latency. */
@@ -231,8 +231,12 @@ class Engines {
     /** Set by close(): a `start` still under way then makes no pool. */
     #closed = false;
 
-    constructor(options, ErrorClass) {
+    /** The message module of the session (./wasm.js). */
+    #module;
+
+    constructor(module, options, ErrorClass) {
         const { webCrypto = true, workers = 'auto' } = options;
+        this.#module = module;
         this.#workers = workers;
         this.#ErrorClass = ErrorClass;
         this.#onHash = testHooks?.onHash(options);
@@ -264,11 +268,13 @@ class Engines {
      * `workers: false`, for inputs of unknown size or HASH_MIN_BYTES or more; else null.
      */
     async hashFor(suiteId, total) {
+        // Only the full module runs signed suites.
+        const { wasm, compiled } = this.#module;
         const native = NodeHash.start(wasm.signatureHash(suiteId));
         if (native) return native;
         if (this.#workers === false) return null;
         if (this.#workers !== true && total !== undefined && total < HASH_MIN_BYTES) return null;
-        const hash = await RemoteHash.start(suiteId, this.#ErrorClass);
+        const hash = await RemoteHash.start(compiled, suiteId, this.#ErrorClass);
         if (hash) this.#onHash?.();
         return hash;
     }
@@ -302,10 +308,65 @@ class Engines {
     }
 }
 
+// --- modules: which message module (./wasm.js) runs a session -----------------------------
+
+/**
+ * Suites `encrypt` starts on the full module: the default (left out) and the signed one the
+ * package names. Only a shortcut past a lite module that would refuse them; any other suite
+ * starts where decrypt does, and the lite module's refusal decides.
+ */
+const FULL_FIRST = new Set([undefined, AlgorithmSuite.AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384]);
+
+/**
+ * The mark of the lite entry (lib/lite.js passes it to the public functions as a last
+ * argument, which the default entry's callers never have): its sessions may start on the lite
+ * module. The default entry's run on the full module only, as if there were no other.
+ */
+export const LITE_ENTRY = Symbol('cipherdrop/lite');
+
+/**
+ * The module a session starts on: the test build's choice (its MODULE hook), the full module
+ * if `full` or not `lite` (the lite entry's call), else `startModule()` (the full one if loaded
+ * or loading, else the lite one).
+ */
+async function firstModule(options, full, lite) {
+    const forced = testHooks?.module(options);
+    const module = await (forced ? (forced === 'full' ? fullModule() : liteModule())
+        : (full || !lite ? fullModule() : startModule()));
+    testHooks?.onModule(options)?.(module.name);
+    return module;
+}
+
+/** Whether `err` is the lite `module`'s refusal of a signed suite, which the full module reads. */
+function refusedByLite(module, err) {
+    return !module.full && err instanceof CipherdropError && err.code === 'UNSUPPORTED_SUITE';
+}
+
+/** The full module, for a session the lite module refused (reported to the test build). */
+async function moveToFull(options) {
+    const full = await fullModule();
+    testHooks?.onModule(options)?.(full.name);
+    return full;
+}
+
+/**
+ * `[module, make(module)]`, or if the lite `module` refuses (see refusedByLite) `[full,
+ * make(full)]`: what `make` builds is the full module's then.
+ */
+async function onModule(module, options, make) {
+    try {
+        return [module, make(module)];
+    } catch (err) {
+        if (!refusedByLite(module, err)) throw err;
+    }
+    const full = await moveToFull(options);
+    return [full, make(full)];
+}
+
 // --- sessions: one wasm Encryptor/Decryptor each, freed exactly once -----------------------
 
 class EncryptSession {
-    static async open(keyring, options, total = undefined) {
+    static async open(keyring, options, total, lite) {
         checkKeyring(keyring);
         checkEncryptOptions(options);
         const { encryptionContext, frameLength, suite, signal } = options;
@@ -316,12 +377,16 @@ class EncryptSession {
             throw new TypeError('frameLength must be a number');
         }
         throwIfAborted(signal);
-        await init();
-        let encryptor = testHooks?.fixedEncryptor(options, { suite, frameLength, encryptionContext });
+        let module = await firstModule(options, FULL_FIRST.has(suite), lite);
+        let encryptor;
+        [module, encryptor] = await onModule(module, options,
+            (m) => testHooks?.fixedEncryptor(m.wasm, options, { suite, frameLength, encryptionContext }));
         if (!encryptor) {
             const keys = await keyring.wrappingKeys();
             throwIfAborted(signal);
-            const pending = call(() => new wasm.PendingEncryptor(suite, frameLength, encryptionContext));
+            let pending;
+            [module, pending] = await onModule(module, options,
+                (m) => call(() => new m.wasm.PendingEncryptor(suite, frameLength, encryptionContext)));
             try {
                 // A symmetric AWS KMS key first makes the data key (GenerateDataKey); RSA keys
                 // wrap the encryptor's random one.
@@ -342,7 +407,7 @@ class EncryptSession {
                 pending.free();
             }
         }
-        const session = new EncryptSession(encryptor);
+        const session = new EncryptSession(module, encryptor);
         try {
             await session.#start(options, total);
         } catch (err) {
@@ -352,6 +417,7 @@ class EncryptSession {
         return session;
     }
 
+    #module;
     #encryptor;
     /** The detached-frame pipeline, or null on the reference path. */
     #frames = null;
@@ -359,7 +425,8 @@ class EncryptSession {
     /** The engines' start (`Engines.start`), awaited before the first frame. */
     #started = null;
 
-    constructor(encryptor) {
+    constructor(module, encryptor) {
+        this.#module = module;
         this.#encryptor = encryptor;
         this.messageHeader = publicHeader(encryptor.header());
         this.signed = encryptor.isSigned;
@@ -372,11 +439,12 @@ class EncryptSession {
             return;
         }
         const enc = this.#live();
-        this.#engines = new Engines(options, EncryptError);
+        this.#engines = new Engines(this.#module, options, EncryptError);
         const hash = enc.isSigned ? await this.#engines.hashFor(this.messageHeader.suiteId, total) : null;
         if (hash) call(() => enc.delegateHash());
         this.#frames = new FrameEncryptor(enc, {
-            frameLength: this.messageHeader.frameLength, signed: enc.isSigned, engine: null, hash,
+            memory: this.#module.memory, frameLength: this.messageHeader.frameLength, signed: enc.isSigned,
+            engine: null, hash,
         });
         // The header needs no engine: a stream hands it out (`written`) while the engines
         // start (the worker pool's can take tens of ms); the frames wait for them.
@@ -425,7 +493,7 @@ class EncryptSession {
 }
 
 class DecryptSession {
-    static async open(keyring, options, total = undefined) {
+    static async open(keyring, options, total, lite) {
         checkKeyring(keyring);
         checkDecryptOptions(options);
         const { expectedContext, commitmentPolicy = CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
@@ -438,22 +506,30 @@ class DecryptSession {
             throw new TypeError('maxEncryptedDataKeys must be a positive integer');
         }
         throwIfAborted(signal);
-        await init();
+        const module = await firstModule(options, false, lite);
         const allowLegacy = commitmentPolicy === CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT;
-        const reference = Boolean(testHooks?.reference(options));
-        const decryptor = call(() => (reference ? new wasm.Decryptor(
-            expectedContext, allowLegacy, Boolean(refuseSigned), maxEncryptedDataKeys)
-            : wasm.Decryptor.newDetached(
-                expectedContext, allowLegacy, Boolean(refuseSigned), maxEncryptedDataKeys)));
-        return new DecryptSession(decryptor, keyring, signal, { reference, options, total });
+        const args = [expectedContext, allowLegacy, Boolean(refuseSigned), maxEncryptedDataKeys];
+        return new DecryptSession(module, args, keyring, signal, { options, total });
     }
 
-    #decryptor;
+    /** The Decryptor's constructor arguments, for a move to the full module. */
+    #args;
     #keyring;
     #signal;
+    #options;
+    #total;
+    #reference;
+    #module = null;
+    #decryptor = null;
     /** The detached-frame pipeline, or null on the reference path. */
     #frames = null;
     #engines = null;
+    /**
+     * On the lite module until it took the header: copies of every byte pushed so far, which
+     * the full module reads from the start if the lite one refuses a signed suite.
+     */
+    #replay = null;
+    #closed = false;
     /** Set once a data key verified the header. */
     messageHeader = null;
     /** True while released plaintext still awaits the message signature. */
@@ -461,17 +537,38 @@ class DecryptSession {
     /** True once the whole message was read (only the end of the input is still to come). */
     done = false;
 
-    constructor(decryptor, keyring, signal, { reference, options, total }) {
-        this.#decryptor = decryptor;
+    constructor(module, args, keyring, signal, { options, total }) {
+        this.#args = args;
         this.#keyring = keyring;
         this.#signal = signal;
-        if (reference) {
-            testHooks.onEngine(options)?.('reference');
+        this.#options = options;
+        this.#total = total;
+        this.#reference = Boolean(testHooks?.reference(options));
+        this.#bind(module);
+        if (!module.full) this.#replay = [];
+    }
+
+    /** The module's bindings (for what else reads the message: ./reader.js). */
+    get wasm() {
+        return this.#module.wasm;
+    }
+
+    /** A Decryptor of `module` and, but on the reference path, its frame pipeline. */
+    #bind(module) {
+        const { wasm } = module;
+        const decryptor = call(() => (this.#reference
+            ? new wasm.Decryptor(...this.#args) : wasm.Decryptor.newDetached(...this.#args)));
+        this.#module = module;
+        this.#decryptor = decryptor;
+        if (this.#reference) {
+            testHooks.onEngine(this.#options)?.('reference');
             return;
         }
-        const engines = new Engines(options, DecryptError);
+        const engines = new Engines(module, this.#options, DecryptError);
         this.#engines = engines;
+        const total = this.#total;
         const frames = new FrameDecryptor(decryptor, {
+            memory: module.memory,
             unwrap: () => this.#unwrap(),
             keyed: async (key) => {
                 await engines.start(key, frames, total);
@@ -482,8 +579,31 @@ class DecryptSession {
         this.#frames = frames;
     }
 
-    /** Feeds one slice of ciphertext; returns the plaintext chunks it released. */
+    /**
+     * Feeds one slice of ciphertext; returns the plaintext chunks it released. The lite
+     * module refuses a signed suite right after the header, before any key: the full module
+     * then reads the same bytes from the start, and the caller sees only its answers.
+     */
     async push(bytes) {
+        if (!this.#replay) return this.#push(bytes);
+        this.#replay.push(bytes.slice());
+        try {
+            return await this.#push(bytes);
+        } catch (err) {
+            if (!this.#replay || !refusedByLite(this.#module, err)) throw err;
+        }
+        const replay = this.#replay;
+        this.#replay = null;
+        this.#release();
+        const full = await moveToFull(this.#options);
+        if (this.#closed) this.#live(); // stopped meanwhile: throws
+        this.#bind(full);
+        const out = [];
+        for (const part of replay) out.push(...(await this.#push(part)));
+        return out;
+    }
+
+    async #push(bytes) {
         if (this.#frames) {
             this.#live();
             this.#engines.saw(bytes.length);
@@ -522,15 +642,24 @@ class DecryptSession {
     }
 
     close() {
+        this.#closed = true;
+        this.#replay = null;
+        this.#release();
+    }
+
+    /** Frees the current module's decryptor and pipeline. */
+    #release() {
         this.#engines?.close();
         this.#frames?.close();
         this.#frames?.discard();
         this.#decryptor?.free();
         this.#decryptor = null;
+        this.#engines = null;
+        this.#frames = null;
     }
 
     #live() {
-        if (!this.#decryptor) {
+        if (!this.#decryptor || this.#closed) {
             throwIfAborted(this.#signal);
             throw new DecryptError('the decryption was stopped', 'INVALID_STATE');
         }
@@ -543,6 +672,8 @@ class DecryptSession {
      * and throws its verdict when no EDK is left.
      */
     async #unwrap() {
+        // The module took the header: no move from here on.
+        this.#replay = null;
         const decryptor = this.#live();
         const headerBytes = decryptor.headerBytes();
         const options = { signal: this.#signal, dataKeyLength: decryptor.dataKeyLength };
@@ -594,9 +725,10 @@ async function feedAll(session, bytes, sink, { onProgress, signal }) {
  * Encrypts `data` for `keyring`. For a Uint8Array, `result` is the whole message as a
  * Uint8Array; for a Blob or a ReadableStream it is a ReadableStream of the message.
  */
-export async function encrypt(keyring, data, options = {}) {
+export async function encrypt(keyring, data, options = {}, entry = undefined) {
     const input = source(data);
-    const session = await EncryptSession.open(keyring, options, input.bytes?.length ?? input.total);
+    const total = input.bytes?.length ?? input.total;
+    const session = await EncryptSession.open(keyring, options, total, entry === LITE_ENTRY);
     const { messageHeader } = session;
     await openBlob(input, session, options, session.signed, EncryptError);
     if (input.stream) {
@@ -616,11 +748,12 @@ export async function encrypt(keyring, data, options = {}) {
  * unless every check passed; for a Blob or ReadableStream, `plaintext` is a ReadableStream
  * that errors instead of closing if any later check fails (see `decryptStream`).
  */
-export async function decrypt(keyring, data, options = {}) {
+export async function decrypt(keyring, data, options = {}, entry = undefined) {
     const input = source(data);
-    const session = await DecryptSession.open(keyring, options, input.bytes?.length ?? input.total);
+    const total = input.bytes?.length ?? input.total;
+    const session = await DecryptSession.open(keyring, options, total, entry === LITE_ENTRY);
     // The suite is read from the Blob's first bytes, if that matters.
-    await openBlob(input, session, options, undefined, DecryptError);
+    await openBlob(input, session, options, session.wasm, DecryptError);
     if (input.stream) return decryptedStream(session, input, options);
     // The plaintext is shorter than the message.
     const sink = new Sink(input.bytes.length);
@@ -860,11 +993,12 @@ function deferred() {
  * A TransformStream that encrypts the Uint8Array chunks written to it into one message.
  * `messageHeader` resolves once the data key is wrapped (before the first output).
  */
-export function encryptStream(keyring, options = {}) {
+export function encryptStream(keyring, options = {}, entry = undefined) {
     checkKeyring(keyring);
     checkEncryptOptions(options);
     const header = deferred();
-    const stream = sessionTransform(() => EncryptSession.open(keyring, options), options, {
+    const lite = entry === LITE_ENTRY;
+    const stream = sessionTransform(() => EncryptSession.open(keyring, options, undefined, lite), options, {
         first: (session) => session.written(),
         feed: (session, slice) => session.push(slice),
         end: (session) => session.end(),
@@ -884,13 +1018,14 @@ export function encryptStream(keyring, options = {}) {
  * awaits the signature; the core holds back the final frame until the signature verifies.
  * `messageHeader` resolves once a data key verified the header (before the first output).
  */
-export function decryptStream(keyring, options = {}) {
+export function decryptStream(keyring, options = {}, entry = undefined) {
     checkKeyring(keyring);
     checkDecryptOptions(options);
     const header = deferred();
     const feeder = decryptFeeder();
+    const lite = entry === LITE_ENTRY;
     let current = null;
-    const stream = sessionTransform(() => DecryptSession.open(keyring, options), options, {
+    const stream = sessionTransform(() => DecryptSession.open(keyring, options, undefined, lite), options, {
         feed: async (session, slice) => {
             const out = await feeder.feed(session, slice);
             if (session.messageHeader) header.resolve(session.messageHeader);

@@ -11,7 +11,6 @@
 // The engine never changes the bytes: tests compare every engine with the core's
 // `update`/`finish` path under fixed secrets.
 import { call } from './errors.js';
-import { memory } from './wasm.js';
 
 /** Bytes of frames in flight at once: bounds memory while keeping WebCrypto busy. */
 const IN_FLIGHT_BYTES = 1 << 20;
@@ -149,12 +148,16 @@ function start(engine, op, job, bytes) {
 /** Result bytes of an engine (WebCrypto gives ArrayBuffers). */
 const bytesOf = (r) => (r instanceof ArrayBuffer ? new Uint8Array(r) : r);
 
-/** A byte view of the module's whole memory, made afresh once the memory has grown. */
-let memoryBytes = null;
-function memoryView() {
-    const buffer = memory().buffer;
-    if (memoryBytes?.buffer !== buffer) memoryBytes = new Uint8Array(buffer);
-    return memoryBytes;
+/** Byte views of the modules' whole memories, made afresh once a memory has grown. */
+const memoryBytes = new WeakMap();
+function memoryView(memory) {
+    const { buffer } = memory;
+    let view = memoryBytes.get(memory);
+    if (view?.buffer !== buffer) {
+        view = new Uint8Array(buffer);
+        memoryBytes.set(memory, view);
+    }
+    return view;
 }
 
 /**
@@ -165,8 +168,8 @@ function memoryView() {
  * body spanning input chunks). Were the memory to grow first, the views would be empty, the
  * engine would fail on the frame and the core would seal or open it itself.
  */
-export function jobAt(ptr) {
-    const mem = memoryView();
+export function jobAt(memory, ptr) {
+    const mem = memoryView(memory);
     const u32 = (at) => ((mem[at] << 24) | (mem[at + 1] << 16) | (mem[at + 2] << 8) | mem[at + 3]) >>> 0;
     const plaintextLength = u32(ptr + 5);
     const aadLength = (mem[ptr + 9] << 8) | mem[ptr + 10];
@@ -217,15 +220,15 @@ export class WebCryptoAes {
 }
 
 /** Copies `bytes` into the wasm frame buffer of `owner` (an Encryptor or Decryptor). */
-function intoFrameBuffer(owner, bytes, size) {
+function intoFrameBuffer(memory, owner, bytes, size) {
     const ptr = owner.frameBuffer(size);
-    memoryView().set(bytes, ptr);
+    memoryView(memory).set(bytes, ptr);
     return ptr;
 }
 
 /** A copy of `len` bytes of the wasm memory at `ptr` (views are made after every call). */
-function fromMemory(ptr, len) {
-    return memoryView().slice(ptr, ptr + len);
+function fromMemory(memory, ptr, len) {
+    return memoryView(memory).slice(ptr, ptr + len);
 }
 
 /** Frames up to this long are assembled in reused buffers (larger ones in fresh ones). */
@@ -265,6 +268,8 @@ function concat(parts, total) {
  */
 export class FrameEncryptor {
     #enc;
+    /** The WebAssembly.Memory of the encryptor's module. */
+    #memory;
     #engine;
     #hash;
     #frameLength;
@@ -286,8 +291,9 @@ export class FrameEncryptor {
      * `hash`: a RemoteHash (./hash.js) if the encryptor's hashing was delegated to it: this
      * then passes it every byte written before the footer.
      */
-    constructor(enc, { frameLength, signed, engine, hash = null }) {
+    constructor(enc, { memory, frameLength, signed, engine, hash = null }) {
         this.#enc = enc;
+        this.#memory = memory;
         this.#frameLength = frameLength;
         this.#signed = signed;
         this.#hash = hash;
@@ -399,7 +405,7 @@ export class FrameEncryptor {
     /** Starts one frame; a promise to await before the next if the pipeline is full. */
     #frame(plaintext, isFinal, owned) {
         if (!this.#engine) return this.#frameInPlace(plaintext, isFinal, owned);
-        const job = jobAt(call(() => this.#enc.frameJob(plaintext.length, isFinal)));
+        const job = jobAt(this.#memory, call(() => this.#enc.frameJob(plaintext.length, isFinal)));
         const engine = this.#engine;
         const promise = start(engine, 'seal', job, plaintext);
         this.#inflight.push({ job, plaintext, promise, engine, owned });
@@ -411,9 +417,9 @@ export class FrameEncryptor {
         const enc = this.#enc;
         while (this.#inflight.length) await this.#drainOne();
         const len = plaintext.length;
-        const ptr = intoFrameBuffer(enc, plaintext, len);
+        const ptr = intoFrameBuffer(this.#memory, enc, plaintext, len);
         const head = call(() => enc.sealInPlace(len, isFinal));
-        const sealed = fromMemory(ptr, len + 16);
+        const sealed = fromMemory(this.#memory, ptr, len + 16);
         this.#out.push(head, sealed);
         if (owned) this.#spares.give(new Uint8Array(plaintext.buffer));
         if (this.#hash) await this.#hashed(head, sealed);
@@ -428,9 +434,9 @@ export class FrameEncryptor {
             // use the core from now on.
             this.setEngine(null);
             const len = plaintext.length;
-            const ptr = intoFrameBuffer(this.#enc, plaintext, len);
+            const ptr = intoFrameBuffer(this.#memory, this.#enc, plaintext, len);
             call(() => this.#enc.sealJob(job.sequence, len));
-            sealed = fromMemory(ptr, len + 16);
+            sealed = fromMemory(this.#memory, ptr, len + 16);
         } else {
             sealed = bytesOf(sealed);
         }
@@ -467,6 +473,8 @@ export class FrameEncryptor {
  */
 export class FrameDecryptor {
     #dec;
+    /** The WebAssembly.Memory of the decryptor's module. */
+    #memory;
     #unwrap;
     #keyed;
     #delegate;
@@ -489,8 +497,9 @@ export class FrameDecryptor {
      * `delegate(suiteId)`: resolves to a RemoteHash (./hash.js) to hash a signed message on,
      * or null to let the core hash it.
      */
-    constructor(dec, { unwrap, keyed, delegate = async () => null }) {
+    constructor(dec, { memory, unwrap, keyed, delegate = async () => null }) {
         this.#dec = dec;
+        this.#memory = memory;
         this.#unwrap = unwrap;
         this.#keyed = keyed;
         this.#delegate = delegate;
@@ -531,7 +540,7 @@ export class FrameDecryptor {
             const from = at;
             const ptr = call(() => dec.updateDetached(bytes.subarray(at, at + step)));
             // Read before any other call into the module.
-            const job = ptr ? jobAt(ptr) : null;
+            const job = ptr ? jobAt(this.#memory, ptr) : null;
             at += dec.consumed;
             // Hashed in order; waited for once the frame is under way.
             const hashed = this.#hash ? dec.hashed : 0;
@@ -637,9 +646,9 @@ export class FrameDecryptor {
         const dec = this.#dec;
         if (wait) await wait;
         while (this.#inflight.length) await this.#drainOne();
-        const ptr = intoFrameBuffer(dec, body, body.length);
+        const ptr = intoFrameBuffer(this.#memory, dec, body, body.length);
         call(() => dec.openInPlace());
-        this.#emit(job, fromMemory(ptr, job.plaintextLength));
+        this.#emit(job, fromMemory(this.#memory, ptr, job.plaintextLength));
         if (owned) this.#spares.give(body);
     }
 
@@ -653,9 +662,9 @@ export class FrameDecryptor {
         } else {
             // A tag that does not verify, or an engine failure: the core decides (and fails
             // with BAD_FRAME_TAG if the tag is bad).
-            const ptr = intoFrameBuffer(this.#dec, body, body.length);
+            const ptr = intoFrameBuffer(this.#memory, this.#dec, body, body.length);
             call(() => this.#dec.openJob(job.sequence));
-            plaintext = fromMemory(ptr, job.plaintextLength);
+            plaintext = fromMemory(this.#memory, ptr, job.plaintextLength);
         }
         if (owned) this.#spares.give(body);
         this.#emit(job, plaintext);

@@ -1,12 +1,11 @@
 // Delegated hashing of signed messages (suite 0x0578): the running SHA-384 over the whole
 // message is one sequential pass, as long as the AES-GCM of all frames together. Here it runs
-// on a Web Worker, with its own instance of the same WebAssembly module (the core's
-// MessageHasher), while this thread seals or opens frames: the two overlap. The page sends
+// on a Web Worker, with its own instance of the page's full WebAssembly module (the core's
+// MessageHasher; the lite module has none), while this thread seals or opens frames: the two overlap. The page sends
 // the message bytes in order, in batches of about 1 MiB (reused buffers, transferred), at
 // most MAX_IN_FLIGHT batches ahead; the wasm core signs or verifies with the digest.
 // The bytes sent are gone (transferred): once the core delegated its hash there is no falling
 // back, so a worker that fails mid-message fails it with code WORKER_FAILED.
-import { wasmModule } from './wasm.js';
 import { workerScriptRuns } from './workers.js';
 
 /** Bytes per batch sent to the hash worker. */
@@ -62,12 +61,12 @@ function release() {
 /** The running hash of one message, computed on the hash worker. */
 export class RemoteHash {
     /**
-     * Starts a hash of suite `suiteId` on the worker; resolves to null if no worker runs here
-     * (the core hashes on the page then). Its failures are `ErrorClass` errors.
+     * Starts a hash of suite `suiteId` on the worker, which instantiates `module` (the full
+     * module, compiled); resolves to null if no worker runs here (the core hashes on the page
+     * then). Its failures are `ErrorClass` errors.
      */
-    static async start(suiteId, ErrorClass) {
-        const module = wasmModule();
-        if (!module || !hashWorkerAvailable() || !(await workerScriptRuns())) return null;
+    static async start(module, suiteId, ErrorClass) {
+        if (!hashWorkerAvailable() || !(await workerScriptRuns())) return null;
         let w;
         try {
             w = hashWorker();

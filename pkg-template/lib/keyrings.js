@@ -11,7 +11,7 @@
 // an unwrap that sends the EDK and the header to the server.
 import { DecryptError, EncryptError, KeyError, call } from './errors.js';
 import { decodePem, pkcs1PrivateToPkcs8, pkcs1PublicToSpki, sameBytes, spkiOfPkcs8 } from './der.js';
-import { init, wasm } from './wasm.js';
+import { startModule } from './wasm.js';
 
 const TOKEN = Symbol('cipherdrop.internal');
 const publicKeys = new WeakMap(); // WrappingKey → its WebCrypto RSA-OAEP public key
@@ -469,8 +469,8 @@ export class MultiKeyring {
 
     /** Asks each keyring in turn; the core's rule (FirstAnswer) says which answer stands. */
     async unwrap(edk, headerBytes, options = undefined) {
-        await init();
-        const answers = new wasm.FirstAnswer();
+        // The rule is in both message modules: the one a message starts on is loaded by now.
+        const answers = new (await startModule()).wasm.FirstAnswer();
         try {
             for (const keyring of this.#keyrings()) {
                 let key;

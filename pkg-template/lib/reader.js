@@ -3,7 +3,6 @@
 // AES-GCM: on the page's thread that halves decryption from a Blob (make bench: 600 MB/s, and
 // 800 with the reading on a worker). The worker reads and transfers the chunks (no copy).
 import { testHooks } from './test-hooks.js';
-import { wasm } from './wasm.js';
 import { workerScriptRuns } from './workers.js';
 
 /** Blobs at least this large are read on a worker by default. */
@@ -20,9 +19,9 @@ const SIGNED_MIN_CORES = 4;
 /**
  * A ReadableStream of `blob`'s bytes, read on a worker where that pays: browsers with Web
  * Workers, Blobs of READER_MIN_BYTES or more, and for a signed message (`signed`: true, false,
- * or undefined to read the suite from the Blob's first bytes) machines of SIGNED_MIN_CORES or
- * more. Option `workers`: false never, true always (where a worker runs at all). The module
- * must be loaded. A worker that fails after its first chunk errors the stream with an
+ * or a message module's bindings to read the suite from the Blob's first bytes with) machines
+ * of SIGNED_MIN_CORES or more. Option `workers`: false never, true always (where a worker
+ * runs at all). A worker that fails after its first chunk errors the stream with an
  * `ErrorClass` of code WORKER_FAILED.
  */
 export async function blobStream(blob, options, signed, ErrorClass) {
@@ -38,7 +37,8 @@ async function onWorker(blob, workers, signed) {
     if (workers === true) return true;
     if (blob.size < READER_MIN_BYTES) return false;
     if ((globalThis.navigator?.hardwareConcurrency ?? 1) >= SIGNED_MIN_CORES) return true;
-    const isSigned = signed ?? wasm.messageIsSigned(new Uint8Array(await blob.slice(0, 4).arrayBuffer()));
+    const isSigned = typeof signed === 'boolean'
+        ? signed : signed.messageIsSigned(new Uint8Array(await blob.slice(0, 4).arrayBuffer()));
     // Not a message start (undefined): the page reads it and the decryptor says what is wrong.
     return isSigned === false;
 }

@@ -1,27 +1,34 @@
-// Loads the WebAssembly module once, lazily: the first call that needs it (or an explicit
-// `init()`) starts it. Each entry point (index.js for browsers and bundlers, node.js for
-// Node) says where the .wasm comes from by default: cipherdrop_bg.wasm, built with
-// WebAssembly SIMD (faster SHA-384 and AES-GCM fallback), or cipherdrop_nosimd_bg.wasm where
-// the engine has no SIMD (same code, same bytes out).
-import initBindings, * as bindings from '../cipherdrop.js';
+// Loads the package's two message modules, each once, lazily (issue 18):
+//   - the lite module (../lite-module.js: cipherdrop_lite.js, cipherdrop_lite_bg.wasm), the
+//     core without ECDSA P-384: it writes and reads unsigned messages and refuses every signed
+//     suite with UNSUPPORTED_SUITE before any key is made or unwrapped. Built with SIMD only:
+//     an engine without SIMD runs every message on the full module;
+//   - the full module (../full-module.js: cipherdrop.js, cipherdrop_bg.wasm, built with
+//     WebAssembly SIMD, or cipherdrop_nosimd_bg.wasm where the engine has none: same code,
+//     same bytes out), which reads and writes every suite and hashes signed messages.
+// Which one a message uses is lib/api.js's choice (`startModule`, `fullModule`); the format
+// rules stay in the modules: the glue only reacts to the lite module's refusal. Each loader
+// file sits beside index.js. The entry points give them (`setLoader`), so that a bundle holds
+// only the modules its entry may use: the default entry (index.js for browsers and bundlers,
+// node.js for Node) the full one, imported statically, as its only message module; the lite
+// entry (lite.js, lite-node.js, lib/lite.js) both, each `import()`ed on first use. Each
+// entry point also says how a .wasm is read: `fetch`, or from disk.
 import { LoadError } from './errors.js';
 // Written by scripts/build-pkg.sh (the crate's version, which it checks package.json has).
 import { VERSION } from './version.js';
 
-let locate = null;
 let read = null;
-let ready = null;
-let loaded = false;
-let exports = null;
-let compiled = null;
+/** `name` → `load(source)`, resolving to that module (`instantiate`); no 'lite' in the default entry. */
+const loaders = { full: null, lite: null };
 
-/**
- * Called by an entry point: `locateFn(simd)` returns the URL `init()` loads by default, and
- * `readFn(url)` its bytes or a Response.
- */
-export function setDefaultSource(locateFn, readFn) {
-    locate = locateFn;
+/** Called by an entry point: `readFn(url)` returns a .wasm's bytes or a Response. */
+export function setReader(readFn) {
     read = readFn;
+}
+
+/** Called by an entry point: `loadFn(source)` loads message module `name` ('full' or 'lite'). */
+export function setLoader(name, loadFn) {
+    loaders[name] = loadFn;
 }
 
 /** A module with one SIMD instruction (i8x16.popcnt of a splat): valid only with SIMD. */
@@ -58,81 +65,84 @@ async function compile(input) {
 }
 
 /**
- * A LoadError for a .wasm of the package that did not load from `url` (`null`: a source the
- * caller gave): a bundler that did not ship it shows up only here, at run time (a 404, or a
- * dev server's HTML page in its place), so the message says the way out, `advice`.
+ * Compiles a .wasm of the package: `source` (what the caller gave `init`) or, if undefined,
+ * the entry point's read of `locate()`'s URL. A bundler that did not ship the file shows up
+ * only here, at run time (a 404, or a dev server's HTML page in its place), so the LoadError
+ * names the URL and says the way out, `advice`.
  */
-function loadError(url, err, advice) {
-    const from = url ? `from ${url}` : 'from next to the package';
-    const reason = err.status ? `HTTP ${err.status}` : err.message;
-    return new LoadError(`cipherdrop: loading the WebAssembly module ${from} failed (${reason}). ${advice}`,
-        'WASM_LOAD_FAILED', { url, ...(err.status && { status: err.status }) }, { cause: err });
-}
-
-/** `compile`, from the entry point's default URL if `source` is undefined; a LoadError on failure. */
-async function load(source) {
+export async function compileModule(source, locate, advice) {
     let url = typeof source === 'string' || source instanceof URL ? String(source) : null;
     try {
         if (source === undefined) {
             // Throws where import.meta.url is empty (a bundle that is not an ES module).
-            const where = locate(hasSimd());
+            const where = locate();
             url = String(where);
             source = read(where);
         }
         return await compile(source);
     } catch (err) {
-        throw loadError(url, err, 'If your bundler did not ship it, copy cipherdrop_bg.wasm and ' +
-            'cipherdrop_nosimd_bg.wasm from the cipherdrop package beside the bundle, or call init(url) ' +
-            'with where it is served');
+        const from = url ? `from ${url}` : 'from next to the package';
+        const reason = err.status ? `HTTP ${err.status}` : err.message;
+        throw new LoadError(`cipherdrop: loading the WebAssembly module ${from} failed (${reason}). ${advice}`,
+            'WASM_LOAD_FAILED', { url, ...(err.status && { status: err.status }) }, { cause: err });
     }
 }
 
 /**
- * The compiled KMS module (../kms-module.js) from `locateFn()`'s URL, read the way the entry
- * point reads the main one (fetch in browsers, from disk in Node); a LoadError on failure.
+ * A loaded message module: `wasm` its bindings, `memory` (for copying frames in and out of
+ * its buffers), `compiled` (for workers to instantiate), `full` whether it reads signed
+ * suites, `name` ('lite' or 'full', for the test build's observers).
  */
-export async function compileKmsModule(locateFn) {
-    let url = null;
-    try {
-        const where = locateFn();
-        url = String(where);
-        return await compile(read(where));
-    } catch (err) {
-        throw loadError(url, err, 'If your bundler did not ship it, copy cipherdrop_kms_bg.wasm from the ' +
-            'cipherdrop package beside the bundle (an app with KmsKeyring, KmsRsaKeyring or KeyServerKeyring needs it)');
-    }
+export async function instantiate(name, initBindings, bindings, compiled) {
+    const exports = await initBindings({ module_or_path: compiled });
+    loadedBindings = bindings;
+    return Object.freeze({ name, full: name === 'full', wasm: bindings, memory: exports.memory, compiled });
 }
 
-/**
- * Loads the WebAssembly module. Optional: every function that needs it calls it. Pass a
- * URL, Response, BufferSource or WebAssembly.Module to load it from elsewhere than next to
- * this file; only the first successful call loads anything.
- */
-export function init(source = undefined) {
-    ready ??= (async () => {
-        compiled = await load(source);
-        exports = await initBindings({ module_or_path: compiled });
-        loaded = true;
-    })().catch((err) => {
-        ready = null; // let a later call try again (a network error, say)
+/** Promises of the modules, once asked for (a failed load is tried again next time). */
+const loading = { lite: null, full: null };
+let loadedBindings = null;
+
+function load(name, start) {
+    loading[name] ??= start().catch((err) => {
+        loading[name] = null;
         throw err;
     });
-    return ready;
+    return loading[name];
 }
 
-/** The version of the cipherdrop core: the module's once loaded, the one it was built with before. */
+/** The full module (every suite; the signed ones' hashing), loaded once. */
+export function fullModule(source = undefined) {
+    return load('full', () => loaders.full(source));
+}
+
+/**
+ * The lite module (unsigned suites only), loaded once; the full module where there is no SIMD
+ * or no lite module (an app of the default entry only).
+ */
+export function liteModule() {
+    if (!loaders.lite || !hasSimd()) return fullModule();
+    return load('lite', () => loaders.lite());
+}
+
+/**
+ * The module a message starts on when the glue cannot tell which it needs: the full one if it
+ * is loaded or loading (it reads every message: no second module to fetch), else the lite one.
+ */
+export function startModule() {
+    return loading.full ?? liteModule();
+}
+
+/**
+ * Loads the full module, which reads and writes every message (the public `init`; optional:
+ * every function loads what it needs). `source`: where its .wasm is, if not next to the
+ * package; only the first successful call loads anything.
+ */
+export async function init(source = undefined) {
+    await fullModule(source);
+}
+
+/** The version of the cipherdrop core: a loaded module's, the one it was built with before. */
 export function version() {
-    return loaded ? bindings.version() : VERSION;
+    return loadedBindings ? loadedBindings.version() : VERSION;
 }
-
-/** The compiled module (after `init()`), for workers to instantiate. */
-export function wasmModule() {
-    return compiled;
-}
-
-/** The module's memory (after `init()`), for copying frames in and out of its buffers. */
-export function memory() {
-    return exports.memory;
-}
-
-export { bindings as wasm };

@@ -8,12 +8,13 @@ import { init, version } from 'cipherdrop';
 
 const pkg = JSON.parse(await readFile(new URL(import.meta.resolve('cipherdrop/package.json'))));
 
-test('exports map resolves the Node entry, its wasm and its types', async () => {
+test('exports map resolves the Node entries, their wasm and their types', async () => {
     assert.equal(pkg.name, 'cipherdrop');
     assert.match(import.meta.resolve('cipherdrop'), /\/node\.js$/);
+    assert.match(import.meta.resolve('cipherdrop/lite'), /\/lite-node\.js$/);
     const packageUrl = new URL(import.meta.resolve('cipherdrop/package.json'));
-    for (const file of [pkg.exports['.'].types, pkg.exports['.'].node, pkg.exports['.'].default]) {
-        await access(new URL(file, packageUrl));
+    for (const entry of [pkg.exports['.'], pkg.exports['./lite']]) {
+        for (const file of [entry.types, entry.node, entry.default]) await access(new URL(file, packageUrl));
     }
     for (const file of pkg.files) await access(new URL(file, packageUrl));
 });

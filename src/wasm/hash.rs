@@ -1,21 +1,28 @@
 //! The message hash of signed suites for JS: [`MessageHasher`] over [`crate::MessageHasher`],
 //! for delegated hashing on another thread (a Web Worker with its own instance of the module).
+//! Only with `signing`: the npm package's lite module (no `signing`) hashes no message; its
+//! glue hashes signed messages with the main module.
 
+#[cfg(feature = "signing")]
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
+#[cfg(feature = "signing")]
 use super::error::decrypt_error;
-use crate::suite::Signing;
-use crate::{AlgorithmSuite, DecryptError};
+use crate::AlgorithmSuite;
+#[cfg(feature = "signing")]
+use crate::{DecryptError, suite::Signing};
 
 /// The running SHA-384 (or SHA-256) of a signed message. `update` with every message byte
 /// before the footer, in order; `finish` once. Call `free()` when done.
+#[cfg(feature = "signing")]
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct MessageHasher {
     inner: Option<crate::MessageHasher>,
 }
 
+#[cfg(feature = "signing")]
 #[wasm_bindgen]
 impl MessageHasher {
     /// The hash of the signed suite `suite_id` (0x0578, ...).
@@ -40,6 +47,7 @@ impl MessageHasher {
     }
 }
 
+#[cfg(feature = "signing")]
 fn finished() -> JsValue {
     decrypt_error(&DecryptError::InvalidState("the hasher is finished"))
 }
@@ -54,6 +62,7 @@ pub fn message_is_signed(prefix: &[u8]) -> Option<bool> {
 /// The hash a signed suite's signature covers the message with, in WebCrypto spelling
 /// (`"SHA-384"`), for a native hasher (Node's `createHash`); `undefined` for an unsigned or
 /// unknown suite.
+#[cfg(feature = "signing")]
 #[wasm_bindgen(js_name = signatureHash)]
 pub fn signature_hash(suite_id: u16) -> Option<String> {
     Some(match AlgorithmSuite::from_id(suite_id)?.signing()? {

@@ -41,7 +41,9 @@ pub use decrypt::{Decryptor, FirstAnswer};
 #[cfg(feature = "wasm-message")]
 pub use encrypt::{Encryptor, PendingEncryptor};
 #[cfg(feature = "wasm-message")]
-pub use hash::{MessageHasher, message_is_signed, signature_hash};
+pub use hash::message_is_signed;
+#[cfg(all(feature = "wasm-message", feature = "signing"))]
+pub use hash::{MessageHasher, signature_hash};
 #[cfg(feature = "wasm-kms")]
 pub use jwe::{jwe_protected_header, open_jwe};
 #[cfg(feature = "wasm-kms")]

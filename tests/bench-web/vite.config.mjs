@@ -1,7 +1,7 @@
 // One Vite config for every bundle of the benchmark (scripts/bench_web.mjs builds it once per
 // entry, so that no chunk is shared): BENCH_ENTRY names the HTML page under src/, the output
-// goes to build/bench-web/<entry>/ in the repository. `cipherdrop` resolves to the built package in build/pkg/ (as an
-// installed package would, through its exports map's "default" entry).
+// goes to build/bench-web/<entry>/ in the repository. `cipherdrop` and `cipherdrop/lite` resolve to the built package in
+// build/pkg/ (as an installed package would, through its exports map's "default" entries).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,6 +20,7 @@ export default defineConfig({
     resolve: {
         alias: [
             { find: /^cipherdrop$/, replacement: path.join(pkg, 'index.js') },
+            { find: /^cipherdrop\/lite$/, replacement: path.join(pkg, 'lite.js') },
             { find: /^cipherdrop\/bindings$/, replacement: path.join(pkg, 'cipherdrop.js') },
         ],
     },

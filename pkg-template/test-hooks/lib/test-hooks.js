@@ -9,19 +9,26 @@
 //   options[REFERENCE] = true: the core's own `update`/`finish` path instead of detached frames;
 //   options[ON_ENGINE](name): learns which AES-GCM a session uses ('reference' included);
 //   options[ON_HASH](): called when a signed message's hash runs on a worker;
-//   options[ON_READER](where): learns where a Blob is read ('worker' or 'page').
+//   options[ON_READER](where): learns where a Blob is read ('worker' or 'page');
+//   options[MODULE] = 'lite' or 'full': the message module a session starts on, whatever is
+//       loaded and whichever entry is called (lib/wasm.js startModule; a lite session still
+//       moves a signed suite to the full; 'lite' needs cipherdrop-test-hooks/lite imported,
+//       which gives the lite module's loader: without it, the full module);
+//   options[ON_MODULE](name): learns each module a session runs on ('lite', then 'full' if it
+//       moved).
 import { call } from './errors.js';
-import { wasm } from './wasm.js';
 
 const FIXED_SECRETS = Symbol.for('cipherdrop.dangerous.fixedSecretsForTests');
 const REFERENCE = Symbol.for('cipherdrop.dangerous.referencePathForTests');
 const ON_ENGINE = Symbol.for('cipherdrop.testing.onEngine');
 const ON_HASH = Symbol.for('cipherdrop.testing.onHashWorker');
 const ON_READER = Symbol.for('cipherdrop.testing.onReader');
+const MODULE = Symbol.for('cipherdrop.testing.module');
+const ON_MODULE = Symbol.for('cipherdrop.testing.onModule');
 
 export const testHooks = Object.freeze({
-    /** The wasm Encryptor of `options[FIXED_SECRETS]`, or null (the module must be loaded). */
-    fixedEncryptor(options, { suite, frameLength, encryptionContext }) {
+    /** The Encryptor of `options[FIXED_SECRETS]` made by the bindings `wasm`, or null. */
+    fixedEncryptor(wasm, options, { suite, frameLength, encryptionContext }) {
         const fixed = options[FIXED_SECRETS];
         if (!fixed) return null;
         if (typeof wasm.Encryptor.dangerousWithFixedSecrets !== 'function') {
@@ -34,4 +41,6 @@ export const testHooks = Object.freeze({
     onEngine: (options) => options[ON_ENGINE],
     onHash: (options) => options[ON_HASH],
     onReader: (options) => options[ON_READER],
+    module: (options) => options[MODULE],
+    onModule: (options) => options[ON_MODULE],
 });

@@ -2,6 +2,7 @@
 // browser.test.mjs inside headless Chromium (plain <script type="module"> + import map). Each
 // case is `{ name, run }`; `run(ctx)` gets
 //   ctx.cd              the `cipherdrop` module, as the consumer imports it
+//   ctx.lite            the same package's `cipherdrop/lite` entry
 //   ctx.fixtures        { namespace, keys: { 2048|3072: { pkcs8, pkcs1, spki, pkcs1Public } },
 //                         messages: [{ name, producer, suite, oaep, keys: [{ namespace, name, bits }],
 //                                      frameLength, context, plaintext, message }] } (base64)
@@ -84,6 +85,37 @@ const isCode = (Class, code) => (err) => err instanceof Class && err.code === co
 // --- round trips ---------------------------------------------------------------------------
 
 const roundTrips = [
+    {
+        name: 'lite entry: the default entry\'s exports (the same classes); both suites go both ways between the entries; the same option errors',
+        async run(ctx) {
+            deepEqual(Object.keys(ctx.lite).sort(), Object.keys(ctx.cd).sort(), 'export names');
+            for (const name of ['RawRsaKeyring', 'MultiKeyring', 'CipherdropError', 'DecryptError', 'LoadError',
+                'AlgorithmSuite', 'init', 'version']) {
+                ok(ctx.lite[name] === ctx.cd[name], `${name}: the default entry's`);
+            }
+            const k = await keyring(ctx);
+            const [lite, cd] = [ctx.lite, ctx.cd];
+            for (const suite of SUITES) {
+                const data = bytes(50_003, suite);
+                for (const [from, to, what] of [[lite, cd, 'lite → default'], [cd, lite, 'default → lite']]) {
+                    const { result, messageHeader } = await from.encrypt(k, data, { suite, frameLength: 4096 });
+                    equal(messageHeader.suiteId, suite, `${hex(suite)} ${what}: suite`);
+                    bytesEqual((await to.decrypt(k, result)).plaintext, data, `${hex(suite)} ${what}: one-shot`);
+                    const streamed = await readAll(streamOf(result, 999).pipeThrough(to.decryptStream(k)));
+                    bytesEqual(streamed, data, `${hex(suite)} ${what}: decryptStream`);
+                    const piped = await readAll(streamOf(data, 5000).pipeThrough(from.encryptStream(k, { suite })));
+                    bytesEqual((await to.decrypt(k, piped)).plaintext, data, `${hex(suite)} ${what}: encryptStream`);
+                }
+            }
+            for (const entry of [lite, cd]) {
+                await rejects(entry.encrypt(k, bytes(10), null), (e) => e instanceof TypeError, 'options null');
+                await rejects(entry.decrypt(k, bytes(10), { suiteId: 1 }),
+                    isCode(cd.DecryptError, 'INVALID_OPTION'), 'an unknown option');
+                await rejects(entry.encrypt(k, bytes(10), { suiteId: 0x0478 }),
+                    isCode(cd.EncryptError, 'INVALID_OPTION'), 'the ESDK\'s name');
+            }
+        },
+    },
     {
         name: 'round trip: Uint8Array, both suites, sizes around the frame length',
         async run(ctx) {
@@ -559,6 +591,8 @@ const REFERENCE = Symbol.for('cipherdrop.dangerous.referencePathForTests');
 const ON_ENGINE = Symbol.for('cipherdrop.testing.onEngine');
 const ON_HASH = Symbol.for('cipherdrop.testing.onHashWorker');
 const ON_READER = Symbol.for('cipherdrop.testing.onReader');
+const MODULE = Symbol.for('cipherdrop.testing.module');
+const ON_MODULE = Symbol.for('cipherdrop.testing.onModule');
 
 function fixedSecrets() {
     const signingKey = bytes(48, 3);
@@ -584,8 +618,136 @@ async function withEngine(fn, options) {
     return [result, engine];
 }
 
+/** Runs `fn(options)` and returns [result, the message modules the session ran on]. */
+async function withModules(fn, options) {
+    const modules = [];
+    const result = await fn({ ...options, [ON_MODULE]: (m) => modules.push(m) });
+    return [result, modules];
+}
+
+/**
+ * What a decrypt of `input()` gives: `{ plaintext, header }` (base64 and JSON), or `{ error }`
+ * (class, code, message, details) and, for a stream, what it released before the error.
+ */
+async function outcome(fn) {
+    let released = null;
+    try {
+        const r = await fn();
+        if (r.plaintext instanceof Uint8Array) {
+            return { plaintext: bytesToBase64(r.plaintext), header: JSON.stringify(r.messageHeader) };
+        }
+        const { data, error } = await drain(r.plaintext);
+        if (!error) return { plaintext: bytesToBase64(data), header: JSON.stringify(await r.messageHeader) };
+        released = data.length;
+        throw error;
+    } catch (err) {
+        return { error: `${err?.name} ${err?.code} ${err?.message} ${JSON.stringify({ ...err })}`, released };
+    }
+}
+
 /** The cases that need the test hooks (run against the test build only). */
 const hookedEngines = [
+    {
+        name: 'modules: the lite and the full module write identical bytes (0x0478, every engine); a signed suite on the lite module moves to the full one',
+        async run(ctx) {
+            const secrets = fixedSecrets();
+            const k = fixedKeyring(secrets);
+            for (const suite of SUITES) {
+                for (const size of [0, 4095, 100_003]) {
+                    const data = bytes(size, size + suite);
+                    const what = `${hex(suite)}, ${size} bytes`;
+                    const opts = { suite, frameLength: 4096, [FIXED]: secrets };
+                    const enc = (o) => ctx.lite.encrypt(k, data, o).then((r) => r.result);
+                    const [reference, m0] = await withModules(enc, { ...opts, [REFERENCE]: true, [MODULE]: 'full' });
+                    deepEqual(m0, ['full'], `${what}: the full module`);
+                    // `workers: true`: the pool in browsers (Node has none).
+                    for (const o of [{}, { webCrypto: false }, { workers: true }, { [REFERENCE]: true }]) {
+                        const [lite, m1] = await withModules(enc, { ...opts, ...o, [MODULE]: 'lite' });
+                        deepEqual(m1, suite === 0x0478 ? ['lite'] : ['lite', 'full'], `${what}: modules`);
+                        bytesEqual(lite, reference, `${what} ${JSON.stringify(o)}: lite = full module's reference`);
+                        const [streamed] = await withModules(
+                            (x) => ctx.lite.encrypt(k, streamOf(data, 1000), x).then((r) => readAll(r.result)),
+                            { ...opts, ...o, [MODULE]: 'lite' });
+                        bytesEqual(streamed, reference, `${what} ${JSON.stringify(o)}: streamed from the lite module`);
+                        const [full] = await withModules(enc, { ...opts, ...o, [MODULE]: 'full' });
+                        bytesEqual(full, reference, `${what} ${JSON.stringify(o)}: full module`);
+                    }
+                    // Without a choice, the default and the package's signed suite start on
+                    // the full module, and an unsigned one where the last message ran.
+                    const [, m2] = await withModules(enc, { ...opts, suite: undefined });
+                    deepEqual(m2, ['full'], 'the default suite: the full module at once');
+                    const [, m3] = await withModules(enc, opts);
+                    deepEqual(m3, ['full'], `${what}: the full module, loaded by now`);
+                    // The default entry: the full module only, whatever is loaded (the lite one is, for
+                    // the lite entry's sessions above), and the same bytes.
+                    const [byDefault, m4] = await withModules((o) => ctx.cd.encrypt(k, data, o).then((r) => r.result),
+                        { ...opts, [REFERENCE]: true });
+                    deepEqual(m4, ['full'], `${what}: the default entry encrypts on the full module`);
+                    bytesEqual(byDefault, reference, `${what}: the default entry's bytes`);
+                    const [read, m5] = await withModules((o) => ctx.cd.decrypt(k, reference, o), {});
+                    deepEqual(m5, ['full'], `${what}: the default entry decrypts on the full module`);
+                    bytesEqual(read.plaintext, data, `${what}: the default entry's plaintext`);
+                }
+            }
+        },
+    },
+    {
+        name: 'modules: signed messages read from the lite module give what the full module gives (one-shot, streams, Blobs; truncated, tampered)',
+        async run(ctx) {
+            const secrets = fixedSecrets();
+            const k = fixedKeyring(secrets);
+            for (const suite of SUITES) {
+                const data = bytes(20_003, suite);
+                const { result: message } = await ctx.lite.encrypt(k, data, { suite, frameLength: 1000, [FIXED]: secrets });
+                // The header: 37 bytes, the context (0x0578: its public key entry, 2 + 4 + 21 +
+                // 68 bytes), the EDK count and EDK (80), 5 bytes, the commitment (32) and the tag
+                // (16); the first frame's sequence number 1 follows.
+                const h = suite === 0x0578 ? 265 : 170;
+                deepEqual([...message.subarray(h, h + 4)], [0, 0, 0, 1], `${hex(suite)}: the header's length`);
+                const variants = {
+                    intact: message,
+                    'ends in the header': message.subarray(0, 40),
+                    'ends one byte short of the header': message.subarray(0, h - 1),
+                    'ends with the header': message.subarray(0, h),
+                    'ends after the header': message.subarray(0, h + 30),
+                    'header tag tampered': flip(message, h - 1),
+                    'ends in a frame': message.subarray(0, 9000),
+                    'ends before the footer': message.subarray(0, message.length - 30),
+                    'trailing byte': Uint8Array.of(...message, 0),
+                    'header tampered': flip(message, 40),
+                    'frame tampered': flip(message, 5000),
+                    'last byte tampered': flip(message, message.length - 1),
+                };
+                for (const [what, input] of Object.entries(variants)) {
+                    const forms = {
+                        'one-shot': (o) => ctx.lite.decrypt(k, input, o),
+                        stream: (o) => ctx.lite.decrypt(k, streamOf(input, 777), o),
+                        'small chunks': (o) => ctx.lite.decrypt(k, streamOf(input, 13), o),
+                        Blob: (o) => ctx.lite.decrypt(k, new Blob([input]), o),
+                        decryptStream: async (o) => {
+                            const s = ctx.lite.decryptStream(k, o);
+                            return { plaintext: streamOf(input, 500).pipeThrough(s), messageHeader: s.messageHeader };
+                        },
+                    };
+                    for (const [form, fn] of Object.entries(forms)) {
+                        for (const o of [{}, { webCrypto: false }, { [REFERENCE]: true }]) {
+                            const label = `${hex(suite)} ${what}, ${form} ${JSON.stringify(o)}`;
+                            const modules = [];
+                            const full = await outcome(() => fn({ ...o, [MODULE]: 'full' }));
+                            const lite = await outcome(() => fn({ ...o, [MODULE]: 'lite', [ON_MODULE]: (m) => modules.push(m) }));
+                            deepEqual(lite, full, `${label}: lite-first = full`);
+                            if (what === 'intact') {
+                                equal(full.plaintext, bytesToBase64(data), `${label}: plaintext`);
+                                deepEqual(modules, suite === 0x0578 ? ['lite', 'full'] : ['lite'], `${label}: modules`);
+                            } else {
+                                ok(full.error, `${label}: fails`);
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    },
     {
         // WebKitGTK's WebCrypto (2.50 here) drops an RSA-OAEP plaintext's leading zero bytes:
         // one random data key in 256 starts with one, so fresh keys meet it only now and then;
@@ -1015,6 +1177,8 @@ const release = [
                 [ON_ENGINE]: (e) => seen.push(`onEngine ${e}`),
                 [ON_HASH]: () => seen.push('onHashWorker'),
                 [ON_READER]: (w) => seen.push(`onReader ${w}`),
+                [MODULE]: 'lite',
+                [ON_MODULE]: (m) => seen.push(`onModule ${m}`),
             };
             const data = bytes(100_000, 21);
             const expectedEdks = [{ providerId: ctx.fixtures.namespace, providerInfo: 'rsa-2048' }];

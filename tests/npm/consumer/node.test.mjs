@@ -12,23 +12,28 @@ import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
 
 import * as cd from 'cipherdrop';
+import * as lite from 'cipherdrop/lite';
 
 import { allCases, hookCases } from './cases.js';
 import { officialDecrypt } from './fixtures.mjs';
 
 const repo = process.env.CIPHERDROP_REPO;
 const fixtures = JSON.parse(await readFile(new URL('./fixtures.json', import.meta.url), 'utf8'));
-const ctx = { cd, fixtures, officialDecrypt: (args) => officialDecrypt(repo, args) };
+const ctx = { cd, lite, fixtures, officialDecrypt: (args) => officialDecrypt(repo, args) };
 
 test('CommonJS can require() the package (Node 20.19+, 22.12+: require of ES modules)', () => {
     const required = createRequire(import.meta.url)('cipherdrop');
     if (required.encrypt !== cd.encrypt) throw new Error('require() gave another module instance');
 });
 
-test('the package resolves to its Node entry', () => {
-    if (!import.meta.resolve('cipherdrop').endsWith('/node_modules/cipherdrop/node.js')) {
-        throw new Error(`resolved ${import.meta.resolve('cipherdrop')}`);
+test('the package resolves to its Node entries', () => {
+    for (const [name, file] of [['cipherdrop', 'node.js'], ['cipherdrop/lite', 'lite-node.js']]) {
+        if (!import.meta.resolve(name).endsWith(`/node_modules/cipherdrop/${file}`)) {
+            throw new Error(`${name} resolved ${import.meta.resolve(name)}`);
+        }
     }
+    const required = createRequire(import.meta.url)('cipherdrop/lite');
+    if (required.encrypt !== lite.encrypt) throw new Error('require() of cipherdrop/lite gave another module instance');
 });
 
 for (const { name, run } of allCases(fixtures)) {
@@ -38,8 +43,9 @@ for (const { name, run } of allCases(fixtures)) {
 const hooked = await import('cipherdrop-test-hooks').catch((err) => {
     throw new Error(`the test build of the package is not installed (scripts/build-pkg.sh --test-hooks --pack): ${err.message}`);
 });
+const hookedLite = await import('cipherdrop-test-hooks/lite');
 for (const { name, run } of hookCases()) {
-    test(name, () => run({ ...ctx, cd: hooked }));
+    test(name, () => run({ ...ctx, cd: hooked, lite: hookedLite }));
 }
 
 // Issue 17, finding 2: Node streams. A file read with fs.createReadStream (a Node Readable)

@@ -28,6 +28,8 @@ const HOOK_SYMBOLS = [
     'cipherdrop.testing.onEngine',
     'cipherdrop.testing.onHashWorker',
     'cipherdrop.testing.onReader',
+    'cipherdrop.testing.module',
+    'cipherdrop.testing.onModule',
 ];
 /** Names no file of the release package may contain. */
 const BANNED = [
@@ -83,9 +85,12 @@ test('release package: the installed package has no test hook either', () => {
 
 test('release package: importing it exposes no hook (exports, globals, the wasm bindings)', async () => {
     const cd = await import('cipherdrop');
+    const lite = await import('cipherdrop/lite');
     await cd.init();
-    const exported = Object.keys(cd).filter((k) => /fixed|dangerous|hook|test/i.test(k));
-    assert.deepEqual(exported, [], 'no hook among the exports');
+    for (const entry of [cd, lite]) {
+        const exported = Object.keys(entry).filter((k) => /fixed|dangerous|hook|test/i.test(k));
+        assert.deepEqual(exported, [], 'no hook among the exports');
+    }
     const symbols = Object.getOwnPropertySymbols(globalThis).map(String).filter((s) => s.includes('cipherdrop'));
     assert.deepEqual(symbols, [], 'no cipherdrop symbol on globalThis');
     const globals = Object.getOwnPropertyNames(globalThis).filter((k) => /cipherdrop/i.test(k));
@@ -102,26 +107,36 @@ test('release package: importing it exposes no hook (exports, globals, the wasm 
 // Issue 17, finding 5: package hygiene, as the linters of npm packages see the .tgz.
 const lintBin = (name) => path.join(repo, 'tests/npm/node_modules/.bin', name);
 
-// Issue 18: the AWS KMS keyrings' rules and the key server's JWE are a second module,
-// loaded on first use; the main module keeps only the message bindings.
-test('release package: the files it ships, and the two modules\' binding sets', () => {
+// Issue 18: the AWS KMS keyrings' rules and the key server's JWE are a module of their own,
+// loaded on first use; the message bindings are in the full module and, without ECDSA P-384
+// and the message hasher, in the lite one.
+test('release package: the files it ships, and the three modules\' binding sets', () => {
     const root = path.join(unpacked, 'package');
     const shipped = files(root).map((f) => path.relative(root, f)).filter((f) => !f.startsWith('lib/')).sort();
     assert.deepEqual(shipped, [
         'LICENSE', 'README.md', 'cipherdrop.js', 'cipherdrop_bg.wasm', 'cipherdrop_kms.js', 'cipherdrop_kms_bg.wasm',
-        'cipherdrop_nosimd_bg.wasm', 'index.d.ts', 'index.js', 'kms-module.js', 'node.js', 'package.json',
+        'cipherdrop_lite.js', 'cipherdrop_lite_bg.wasm', 'cipherdrop_nosimd_bg.wasm', 'full-module.js', 'index.d.ts',
+        'index.js', 'kms-module.js', 'lite-module.js', 'lite-node.js', 'lite.js', 'node.js', 'package.json',
     ]);
     const lib = readdirSync(path.join(root, 'lib')).sort();
-    for (const f of ['kms-loader.js', 'kms.js', 'key-server.js', 'wasm.js', 'worker.js']) assert.ok(lib.includes(f), f);
+    for (const f of ['kms-loader.js', 'kms.js', 'key-server.js', 'lite.js', 'wasm.js', 'worker.js']) assert.ok(lib.includes(f), f);
     const exportsOf = (f) => new Set(WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(path.join(root, f))))
         .map((e) => e.name));
     const message = /^(pendingencryptor|encryptor|decryptor|messagehasher)_/i;
     const kms = /^(kmsrsarules|kmssymmetricrules)_|^(openJwe|jweProtectedHeader)$/i;
-    for (const f of ['cipherdrop_bg.wasm', 'cipherdrop_nosimd_bg.wasm']) {
-        const names = [...exportsOf(f)];
-        assert.ok(names.some((n) => message.test(n)), `${f}: no message binding`);
-        assert.deepEqual(names.filter((n) => kms.test(n)), [], `${f}: KMS or JWE bindings`);
-    }
+    const full = [...exportsOf('cipherdrop_bg.wasm')].sort();
+    assert.deepEqual([...exportsOf('cipherdrop_nosimd_bg.wasm')].sort(), full, 'SIMD and non-SIMD: the same bindings');
+    assert.ok(full.some((n) => message.test(n)), 'cipherdrop_bg.wasm: no message binding');
+    assert.deepEqual(full.filter((n) => kms.test(n)), [], 'cipherdrop_bg.wasm: KMS or JWE bindings');
+    // The lite module: the full one's bindings but the signed suites' hashing (lib/hash.js,
+    // lib/frames.js NodeHash: only for signed messages, which run on the full module).
+    const lite = [...exportsOf('cipherdrop_lite_bg.wasm')].sort();
+    const signingOnly = /^(__wbg_)?messagehasher_|^signatureHash$/i;
+    assert.deepEqual(lite, full.filter((n) => !signingOnly.test(n)), 'cipherdrop_lite_bg.wasm: the full module\'s bindings less the hasher');
+    assert.ok(full.includes('messagehasher_new') && full.includes('signatureHash'), 'the full module hashes');
+    // Its glue has no class the full module's hash worker needs either.
+    assert.doesNotMatch(readFileSync(path.join(root, 'cipherdrop_lite.js'), 'utf8'), /class MessageHasher/);
+    assert.match(readFileSync(path.join(root, 'cipherdrop.js'), 'utf8'), /class MessageHasher/);
     const names = [...exportsOf('cipherdrop_kms_bg.wasm')];
     for (const n of ['kmssymmetricrules_new', 'kmsrsarules_new', 'openJwe', 'jweProtectedHeader']) {
         assert.ok(names.includes(n), `cipherdrop_kms_bg.wasm: no ${n}`);
@@ -148,9 +163,26 @@ test('release package: publint (strict, suggestions included) finds nothing', ()
 test('release package: arethetypeswrong (ESM only) finds nothing', () => {
     // The .wasm subpaths are assets for bundlers, not modules with types.
     const p = spawnSync(lintBin('attw'), [tgz, '--profile', 'esm-only', '--format', 'ascii', '--no-color',
-        '--exclude-entrypoints', './cipherdrop_bg.wasm', './cipherdrop_nosimd_bg.wasm', './cipherdrop_kms_bg.wasm'],
+        '--exclude-entrypoints', './cipherdrop_bg.wasm', './cipherdrop_nosimd_bg.wasm', './cipherdrop_lite_bg.wasm',
+        './cipherdrop_kms_bg.wasm'],
     { encoding: 'utf8' });
     assert.equal(p.status, 0, `${p.stdout}${p.stderr}`);
+});
+
+// Issue 18: `cipherdrop/lite`, the entry of apps of unsigned messages, with the default
+// entry's conditions and types; only it names the lite module.
+test('release package: the cipherdrop/lite export mirrors the default one, and only it names the lite module', () => {
+    const root = path.join(unpacked, 'package');
+    const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+    assert.deepEqual(manifest.exports['.'], { types: './index.d.ts', node: './node.js', default: './index.js' });
+    assert.deepEqual(manifest.exports['./lite'], { types: './index.d.ts', node: './lite-node.js', default: './lite.js' });
+    // An import of it (comments may name it).
+    const names = (f) => /['"][^'"\n]*lite-module\.js['"]/.test(readFileSync(path.join(root, f), 'utf8'));
+    assert.ok(names('lib/lite.js'), 'lib/lite.js loads the lite module');
+    for (const f of ['index.js', 'node.js', 'full-module.js', 'lib/wasm.js', 'lib/api.js', 'lib/public.js']) {
+        assert.ok(!names(f), `${f}: the default entry's graph never names the lite module`);
+    }
+    for (const f of ['lite.js', 'lite-node.js', 'lib/lite.js']) assert.ok(manifest.sideEffects.includes(`./${f}`), `sideEffects: ${f}`);
 });
 
 test('release package: LICENSE, engines, sideEffects, repository, no script of unshipped files', () => {

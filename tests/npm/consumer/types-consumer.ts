@@ -8,6 +8,8 @@ import {
 import type {
     DecryptErrorCode, EncryptedDataKey, Keyring, MessageHeader, Progress,
 } from 'cipherdrop';
+import type * as defaultEntry from 'cipherdrop';
+import * as liteEntry from 'cipherdrop/lite';
 
 export async function roundTrip(publicKey: string, privateKey: string): Promise<Uint8Array> {
     await init();
@@ -124,4 +126,13 @@ export async function misuse(keyring: Keyring): Promise<void> {
     // @ts-expect-error: a Uint8Array result is not a stream
     const { result }: { result: ReadableStream } = await encrypt(keyring, new Uint8Array(1));
     void result;
+}
+
+// `cipherdrop/lite` has the default entry's types: switching is only the import path.
+export const sameTypes: typeof defaultEntry = liteEntry;
+export async function liteRoundTrip(publicKey: string): Promise<Uint8Array> {
+    const sender = await liteEntry.RawRsaKeyring.fromPem({ keyNamespace: 'ns', keyName: 'k', publicKey });
+    const suite = liteEntry.AlgorithmSuite.AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
+    const { result } = await liteEntry.encrypt(sender, new Uint8Array([1]), { suite });
+    return result;
 }

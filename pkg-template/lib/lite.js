@@ -1,0 +1,27 @@
+// What the lite entry (cipherdrop/lite: ../lite.js, ../lite-node.js) exports: the package's
+// exports, with the message functions marked as the lite entry's (lib/api.js LITE_ENTRY), so
+// that their unsigned messages start on the lite module and a signed one moves to the full
+// module. Giving the lite module's loader here keeps it out of the default entry's graph: an
+// app that imports only `cipherdrop` never ships it.
+import * as api from './api.js';
+import { setLoader } from './wasm.js';
+
+setLoader('lite', async () => (await import('../lite-module.js')).loadLite());
+
+export * from './public.js';
+
+export function encrypt(keyring, data, options) {
+    return api.encrypt(keyring, data, options, api.LITE_ENTRY);
+}
+
+export function decrypt(keyring, data, options) {
+    return api.decrypt(keyring, data, options, api.LITE_ENTRY);
+}
+
+export function encryptStream(keyring, options) {
+    return api.encryptStream(keyring, options, api.LITE_ENTRY);
+}
+
+export function decryptStream(keyring, options) {
+    return api.decryptStream(keyring, options, api.LITE_ENTRY);
+}
