@@ -6,7 +6,7 @@ import { FrameDecryptor, FrameEncryptor, NodeAes, NodeHash, WebCryptoAes } from 
 import { generateDataKey, isKeyring, wrapDataKey } from './keyrings.js';
 import { HASH_MIN_BYTES, RemoteHash } from './hash.js';
 import { POOL_MIN_BYTES, poolAvailable, poolByDefault, poolEngine } from './pool.js';
-import { blobStream } from './reader.js';
+import { blobStream, messageIsSigned } from './reader.js';
 // null in the released package; only the test build of the package (scripts/build-pkg.sh
 // --test-hooks) has hooks there (fixed secrets, the reference path, engine observers).
 import { testHooks } from './test-hooks.js';
@@ -453,9 +453,9 @@ class EncryptSession {
         this.#started.catch(() => {}); // reported by the push or end that awaits it
     }
 
-    /** The message bytes already complete before any plaintext: the header. */
+    /** The message bytes already complete before any plaintext (the header), if any. */
     written() {
-        return this.#frames ? this.#frames.written() : [];
+        return this.#frames ? this.#frames.written().filter((out) => out.length) : [];
     }
 
     /** Ciphertext chunks completed by one slice (at most SLICE bytes) of plaintext. */
@@ -697,10 +697,10 @@ class DecryptSession {
 // --- one-shot encrypt / decrypt ------------------------------------------------------------
 
 /** For Blob input, sets `input.stream` (see `blobStream`); closes `session` if that fails. */
-async function openBlob(input, session, options, signed, ErrorClass) {
+async function openBlob(input, session, options, isSigned, ErrorClass) {
     if (!input.blob) return;
     try {
-        input.stream = await blobStream(input.blob, options, signed, ErrorClass);
+        input.stream = await blobStream(input.blob, options, isSigned, ErrorClass);
     } catch (err) {
         session.close();
         throw err;
@@ -730,7 +730,7 @@ export async function encrypt(keyring, data, options = {}, entry = undefined) {
     const total = input.bytes?.length ?? input.total;
     const session = await EncryptSession.open(keyring, options, total, entry === LITE_ENTRY);
     const { messageHeader } = session;
-    await openBlob(input, session, options, session.signed, EncryptError);
+    await openBlob(input, session, options, () => session.signed, EncryptError);
     if (input.stream) {
         return { result: encryptedStream(session, input, options), messageHeader };
     }
@@ -752,8 +752,7 @@ export async function decrypt(keyring, data, options = {}, entry = undefined) {
     const input = source(data);
     const total = input.bytes?.length ?? input.total;
     const session = await DecryptSession.open(keyring, options, total, entry === LITE_ENTRY);
-    // The suite is read from the Blob's first bytes, if that matters.
-    await openBlob(input, session, options, session.wasm, DecryptError);
+    await openBlob(input, session, options, messageIsSigned(session.wasm), DecryptError);
     if (input.stream) return decryptedStream(session, input, options);
     // The plaintext is shorter than the message.
     const sink = new Sink(input.bytes.length);
@@ -795,7 +794,7 @@ function pullThrough(input, { onProgress, signal }, { first = null, feed, end, s
         async pull(controller) {
             try {
                 if (first) {
-                    const ready = first().filter((out) => out.length);
+                    const ready = first();
                     first = null;
                     for (const out of ready) controller.enqueue(out);
                     if (ready.length) return;
@@ -938,7 +937,7 @@ function sessionTransform(open, options, { first = null, feed, end, onOpen, onEr
                 throw err;
             }
             onOpen(session, null);
-            for (const out of first?.(session) ?? []) if (out.length) controller.enqueue(out);
+            for (const out of first?.(session) ?? []) controller.enqueue(out);
             onAbort = () => {
                 session.close();
                 onError(signal.reason);

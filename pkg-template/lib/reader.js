@@ -18,29 +18,32 @@ const SIGNED_MIN_CORES = 4;
 
 /**
  * A ReadableStream of `blob`'s bytes, read on a worker where that pays: browsers with Web
- * Workers, Blobs of READER_MIN_BYTES or more, and for a signed message (`signed`: true, false,
- * or a message module's bindings to read the suite from the Blob's first bytes with) machines
- * of SIGNED_MIN_CORES or more. Option `workers`: false never, true always (where a worker
- * runs at all). A worker that fails after its first chunk errors the stream with an
- * `ErrorClass` of code WORKER_FAILED.
+ * Workers, Blobs of READER_MIN_BYTES or more, and for a signed message machines of
+ * SIGNED_MIN_CORES or more. `isSigned(blob)` (or a promise of it): whether the message
+ * written or read is signed, undefined if unknown; asked only when it matters. Option
+ * `workers`: false never, true always (where a worker runs at all). A worker that fails
+ * after its first chunk errors the stream with an `ErrorClass` of code WORKER_FAILED.
  */
-export async function blobStream(blob, options, signed, ErrorClass) {
+export async function blobStream(blob, options, isSigned, ErrorClass) {
     const { workers = 'auto' } = options;
     const onReader = testHooks?.onReader(options);
-    const where = (await onWorker(blob, workers, signed)) && (await workerScriptRuns()) ? 'worker' : 'page';
+    const where = (await onWorker(blob, workers, isSigned)) && (await workerScriptRuns()) ? 'worker' : 'page';
     onReader?.(where);
     return where === 'worker' ? workerStream(blob, ErrorClass) : blob.stream();
 }
 
-async function onWorker(blob, workers, signed) {
+/** `isSigned` of a message Blob, read from its first bytes by a message module's `bindings`. */
+export function messageIsSigned(bindings) {
+    return async (blob) => bindings.messageIsSigned(new Uint8Array(await blob.slice(0, 4).arrayBuffer()));
+}
+
+async function onWorker(blob, workers, isSigned) {
     if (workers === false || typeof Worker !== 'function' || typeof document === 'undefined') return false;
     if (workers === true) return true;
     if (blob.size < READER_MIN_BYTES) return false;
     if ((globalThis.navigator?.hardwareConcurrency ?? 1) >= SIGNED_MIN_CORES) return true;
-    const isSigned = typeof signed === 'boolean'
-        ? signed : signed.messageIsSigned(new Uint8Array(await blob.slice(0, 4).arrayBuffer()));
     // Not a message start (undefined): the page reads it and the decryptor says what is wrong.
-    return isSigned === false;
+    return (await isSigned(blob)) === false;
 }
 
 /**
