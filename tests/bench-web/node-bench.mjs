@@ -3,10 +3,11 @@
 //   node tests/bench-web/node-bench.mjs REPO
 // cipherdrop (build/pkg, its Node entry) on a 1 GiB generated stream and one-shot on 256 MiB,
 // and @aws-crypto/client-node (pinned in tests/interop/node) on the same stream (decrypt: the
-// same message file) and one-shot on 256 MiB. Prints one JSON object.
+// same message file) and one-shot on 256 MiB; then the targets' paired rounds (see there).
+// Prints one JSON object.
 import { createReadStream, createWriteStream, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
+import { createCipheriv, createHash, createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -169,6 +170,79 @@ for (const suite of [0x0478, 0x0578]) {
         if (dec.bytes !== total) throw new Error(`client-node decrypted ${dec.bytes} bytes`);
         return { op: 'decrypt', suite, mbPerSecond: total / 1e6 / ((performance.now() - t0) / 1000) };
     }, RUNS));
+}
+
+// Paired rounds for the targets (stream vs one-shot, vs client-node): every measure of a
+// target once per round, RUNS rounds, the best of each kept, so that both sides of a ratio
+// get the same tries under the same conditions (this machine's speed drifts by half within
+// minutes). Decrypt streams read the message from memory (the file's bytes in 1 MiB chunks,
+// read as views at no cost, as the encrypt streams' generated input), as the one-shot does:
+// the file read above is printed apart. The bounds of one thread: node:crypto's AES-256-GCM
+// alone on 64 KiB calls, the input generator alone, and SHA-384 alone.
+{
+    const oneShotData = new Uint8Array(ONESHOT_MIB * MiB);
+    for (let at = 0; at < oneShotData.length; at += MiB) oneShotData.set(PATTERN.subarray(0, MiB), at);
+    const timed = async (bytes, fn) => {
+        const t0 = performance.now();
+        const n = await fn();
+        if (n !== undefined && n !== bytes) throw new Error(`expected ${bytes} bytes, got ${n}`);
+        return bytes / 1e6 / ((performance.now() - t0) / 1000);
+    };
+    const key = randomBytes(32);
+    const aad = new Uint8Array(79);
+    const frame = PATTERN.subarray(0, 65536);
+    const aesAlone = () => timed(total, () => {
+        for (let at = 0, i = 0; at < total; at += frame.length, i++) {
+            const iv = new Uint8Array(12);
+            new DataView(iv.buffer).setUint32(8, i);
+            const c = createCipheriv('aes-256-gcm', key, iv);
+            c.setAAD(aad);
+            c.update(frame);
+            c.final();
+            c.getAuthTag();
+        }
+    });
+    out.paired = { aes: 0, input: 0, sha384: 0, suites: {} };
+    for (const suite of [0x0478, 0x0578]) {
+        {
+            const { result } = await cd.encrypt(keyring, generated(total), { suite, frameLength: 65536 });
+            await pipeline(Readable.fromWeb(result), createWriteStream(file));
+        }
+        const message = readFileSync(file);
+        const chunks = [];
+        for (let at = 0; at < message.length; at += MiB) chunks.push(message.subarray(at, at + MiB));
+        const held = () => {
+            let i = 0;
+            return new ReadableStream({
+                pull(controller) {
+                    if (i < chunks.length) controller.enqueue(chunks[i++]);
+                    else controller.close();
+                },
+            }, { highWaterMark: 0 });
+        };
+        const oneShotMessage = (await cd.encrypt(keyring, oneShotData, { suite, frameLength: 65536 })).result;
+        const p = { encrypt: 0, decrypt: 0, oneShotEncrypt: 0, oneShotDecrypt: 0, clientNodeEncrypt: 0, clientNodeDecrypt: 0 };
+        const keep = (k, v) => { p[k] = Math.max(p[k], v); };
+        for (let round = 0; round < RUNS; round++) {
+            globalThis.gc();
+            keep('encrypt', await timed(total, async () => { await drain((await cd.encrypt(keyring, generated(total), { suite, frameLength: 65536, ...ENGINES.webcrypto })).result); }));
+            keep('oneShotEncrypt', await timed(oneShotData.length, async () => { (await cd.encrypt(keyring, oneShotData, { suite, frameLength: 65536 })).result; }));
+            globalThis.gc();
+            keep('decrypt', await timed(total, async () => (await drain((await cd.decrypt(keyring, held(), ENGINES.webcrypto)).plaintext)).bytes));
+            keep('oneShotDecrypt', await timed(oneShotData.length, async () => (await cd.decrypt(keyring, oneShotMessage)).plaintext.length));
+            globalThis.gc();
+            keep('clientNodeEncrypt', await timed(total, async () => { await drain(Readable.fromWeb(generated(total)).pipe(client.encryptStream(official, { suiteId: suite, frameLength: 65536 }))); }));
+            keep('clientNodeDecrypt', await timed(total, async () => (await drain(Readable.fromWeb(held()).pipe(client.decryptStream(official)))).bytes));
+            out.paired.aes = Math.max(out.paired.aes, await aesAlone());
+            out.paired.input = Math.max(out.paired.input, await timed(total, async () => (await drain(generated(total))).bytes));
+            out.paired.sha384 = Math.max(out.paired.sha384, await timed(total, () => {
+                const hash = createHash('sha384');
+                for (let at = 0; at < total; at += MiB) hash.update(PATTERN.subarray(0, MiB));
+                hash.digest();
+            }));
+        }
+        out.paired.suites[suite] = p;
+    }
 }
 rmSync(file, { force: true });
 
