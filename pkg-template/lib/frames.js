@@ -1,16 +1,13 @@
 // Detached frames: the wasm core writes and parses the header, derives the keys, numbers the
 // frames, builds each frame's IV and AAD, hashes signed messages and checks everything; the
-// AES-GCM of frame bodies runs here, on one of these engines:
-//   - WebCrypto (`crypto.subtle`, native AES; Chromium runs it on the calling thread),
-//     several frames in flight, results written in frame order: the default in browsers;
-//   - the core's own AES-GCM in wasm, in place (one copy in, one copy out per frame): the
-//     fallback when there is no SubtleCrypto, when a WebCrypto call fails, or on request;
-//   - a pool of workers (./pool.js), for large Blob and stream input;
-//   - in Node, node:crypto's synchronous ciphers (NodeAes): native AES without WebCrypto's
-//     thread-pool round trip per call.
+// AES-GCM of frame bodies runs here, on one of the engines of ./aes.js (WebCrypto, node:crypto),
+// on a pool of workers (./pool.js) for large Blob and stream input, or in the core's own
+// AES-GCM in wasm, in place (one copy in, one copy out per frame): the fallback when there is
+// no SubtleCrypto, when a WebCrypto call fails, or on request.
 // The engine never changes the bytes: tests compare every engine with the core's
 // `update`/`finish` path under fixed secrets.
 import { call } from './errors.js';
+import { fromMemory, intoFrameBuffer, jobAt } from './memory.js';
 
 /** Bytes of frames in flight at once: bounds memory while keeping WebCrypto busy. */
 const IN_FLIGHT_BYTES = 1 << 20;
@@ -24,108 +21,10 @@ const HEADER_STEP = 4096;
 const MAX_DEPTH = 32;
 
 /** How many frames of `frameLength` bytes may be in flight on `engine`. */
-export function depthFor(frameLength, engine = null) {
+function depthFor(frameLength, engine = null) {
     const bytes = engine?.inFlightBytes ?? IN_FLIGHT_BYTES;
     const max = engine?.maxDepth ?? MAX_DEPTH;
     return Math.max(2, Math.min(max, Math.ceil(bytes / Math.max(1, frameLength))));
-}
-
-/** NodeAes's free bytes before each sealed frame (see its headRoom). */
-const HEAD_ROOM = 24;
-
-/** node:crypto's cipher functions, registered by the Node entry (node.js); null elsewhere. */
-let nodeCrypto = null;
-
-/** Called by the Node entry: `{ createCipheriv, createDecipheriv, createSecretKey, createHash }`. */
-export function setNodeCrypto(api) {
-    nodeCrypto = api;
-}
-
-/**
- * AES-GCM through node:crypto's synchronous ciphers (Node only). Node's WebCrypto sends
- * every call through its thread pool; for frames of 4 to 64 KiB the round trip costs more
- * than the AES, so in Node this engine is about twice as fast. Same bytes.
- */
-export class NodeAes {
-    /** An engine keyed with `keyBytes` (the caller zero-fills them), or null outside Node. */
-    static create(keyBytes) {
-        if (!nodeCrypto || !keyBytes) return null;
-        try {
-            return new NodeAes(nodeCrypto.createSecretKey(keyBytes), keyBytes.length);
-        } catch {
-            return null;
-        }
-    }
-
-    constructor(key, length) {
-        this.key = key;
-        this.algorithm = `aes-${length * 8}-gcm`;
-    }
-
-    /**
-     * Free bytes before each sealed frame in its buffer (a frame head is at most 24): the
-     * encryptor writes the head there and hands out head and body as one chunk. Half the
-     * chunks made a Node stream piped into a file about 2x slower (every chunk costs a
-     * stream hop and a write).
-     */
-    get headRoom() {
-        return HEAD_ROOM;
-    }
-
-    seal(job, plaintext) {
-        const cipher = nodeCrypto.createCipheriv(this.algorithm, this.key, job.iv, { authTagLength: 16 });
-        cipher.setAAD(job.aad);
-        const body = cipher.update(plaintext);
-        cipher.final();
-        const out = new Uint8Array(HEAD_ROOM + body.length + 16);
-        out.set(body, HEAD_ROOM);
-        out.set(cipher.getAuthTag(), HEAD_ROOM + body.length);
-        return Promise.resolve(out.subarray(HEAD_ROOM));
-    }
-
-    /** Throws (a Failed frame: the core decides) if the tag does not verify. */
-    open(job, sealed) {
-        const n = sealed.length - 16;
-        const decipher = nodeCrypto.createDecipheriv(this.algorithm, this.key, job.iv, { authTagLength: 16 });
-        decipher.setAAD(job.aad);
-        decipher.setAuthTag(sealed.subarray(n));
-        const out = decipher.update(sealed.subarray(0, n));
-        decipher.final();
-        // Small Buffers share a pool slab: never hand out a view of memory beyond the frame.
-        const own = out.byteOffset === 0 && out.buffer.byteLength === out.length;
-        return Promise.resolve(own ? new Uint8Array(out.buffer) : new Uint8Array(out));
-    }
-}
-
-/**
- * A signed message's running hash through node:crypto's native `createHash` (Node only): the
- * core delegates its hash (as to the browsers' hash worker, ./hash.js) and signs or verifies
- * with the digest. Native SHA-384 is about 1.4x the module's here.
- */
-export class NodeHash {
-    /** A hash of `algorithm` ('SHA-384' or 'SHA-256'), or null outside Node. */
-    static start(algorithm) {
-        if (!nodeCrypto?.createHash || !algorithm) return null;
-        return new NodeHash(nodeCrypto.createHash(algorithm.replace('-', '').toLowerCase()));
-    }
-
-    #hash;
-
-    constructor(hash) {
-        this.#hash = hash;
-    }
-
-    /** Never makes the caller wait (same shape as RemoteHash.update). */
-    update(bytes) {
-        this.#hash.update(bytes);
-        return undefined;
-    }
-
-    async digest() {
-        return new Uint8Array(this.#hash.digest());
-    }
-
-    close() {}
 }
 
 /** An engine's failure on one frame, as a value (so that no rejection goes unhandled). */
@@ -147,89 +46,6 @@ function start(engine, op, job, bytes) {
 
 /** Result bytes of an engine (WebCrypto gives ArrayBuffers). */
 const bytesOf = (r) => (r instanceof ArrayBuffer ? new Uint8Array(r) : r);
-
-/** Byte views of the modules' whole memories, made afresh once a memory has grown. */
-const memoryBytes = new WeakMap();
-function memoryView(memory) {
-    const { buffer } = memory;
-    let view = memoryBytes.get(memory);
-    if (view?.buffer !== buffer) {
-        view = new Uint8Array(buffer);
-        memoryBytes.set(memory, view);
-    }
-    return view;
-}
-
-/**
- * Reads the frame job the wasm bindings packed at `ptr` (src/wasm/convert.rs `pack_job`):
- * flags, sequence number, plaintext length, AAD length, IV, AAD. `iv` and `aad` are views of
- * the module's memory: the callers start the frame's engine (which copies them) before any
- * other call into the module or any await, and copy them for a job that must wait (a frame
- * body spanning input chunks). Were the memory to grow first, the views would be empty, the
- * engine would fail on the frame and the core would seal or open it itself.
- */
-export function jobAt(memory, ptr) {
-    const mem = memoryView(memory);
-    const u32 = (at) => ((mem[at] << 24) | (mem[at + 1] << 16) | (mem[at + 2] << 8) | mem[at + 3]) >>> 0;
-    const plaintextLength = u32(ptr + 5);
-    const aadLength = (mem[ptr + 9] << 8) | mem[ptr + 10];
-    return {
-        isFinal: (mem[ptr] & 1) !== 0,
-        hold: (mem[ptr] & 2) !== 0,
-        sequence: u32(ptr + 1),
-        plaintextLength,
-        sealedLength: plaintextLength + 16,
-        iv: mem.subarray(ptr + 11, ptr + 23),
-        aad: mem.subarray(ptr + 23, ptr + 23 + aadLength),
-    };
-}
-
-/** AES-GCM through WebCrypto with a non-extractable key. */
-export class WebCryptoAes {
-    /**
-     * Imports the content key `keyBytes` (the caller zero-fills them); resolves to an
-     * engine, or null if this environment has no usable WebCrypto AES-GCM.
-     */
-    static async create(keyBytes) {
-        try {
-            const subtle = globalThis.crypto?.subtle;
-            if (!subtle || !keyBytes) return null;
-            const key = await subtle.importKey('raw', keyBytes, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
-            return new WebCryptoAes(subtle, key);
-        } catch {
-            return null;
-        }
-    }
-
-    constructor(subtle, key) {
-        this.subtle = subtle;
-        this.key = key;
-    }
-
-    /** Ciphertext and tag of `plaintext` (copied by WebCrypto before this returns). */
-    seal(job, plaintext) {
-        return this.subtle.encrypt({ name: 'AES-GCM', iv: job.iv, additionalData: job.aad }, this.key, plaintext);
-    }
-
-    /** Plaintext of `sealed` (ciphertext then tag); rejects if the tag does not verify. */
-    open(job, sealed) {
-        return this.subtle.decrypt({ name: 'AES-GCM', iv: job.iv, additionalData: job.aad }, this.key, sealed);
-    }
-
-    close() {}
-}
-
-/** Copies `bytes` into the wasm frame buffer of `owner` (an Encryptor or Decryptor). */
-function intoFrameBuffer(memory, owner, bytes, size) {
-    const ptr = owner.frameBuffer(size);
-    memoryView(memory).set(bytes, ptr);
-    return ptr;
-}
-
-/** A copy of `len` bytes of the wasm memory at `ptr` (views are made after every call). */
-function fromMemory(memory, ptr, len) {
-    return memoryView(memory).slice(ptr, ptr + len);
-}
 
 /** Frames up to this long are assembled in reused buffers (larger ones in fresh ones). */
 const REUSE_MAX = 1 << 20;

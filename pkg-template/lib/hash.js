@@ -1,7 +1,8 @@
 // Delegated hashing of signed messages (suite 0x0578): the running SHA-384 over the whole
 // message is one sequential pass, as long as the AES-GCM of all frames together. Here it runs
 // on a Web Worker, with its own instance of the page's full WebAssembly module (the core's
-// MessageHasher; the lite module has none), while this thread seals or opens frames: the two overlap. The page sends
+// MessageHasher; the lite module has none), or in Node on a worker thread with node:crypto's
+// hash (./node-hash.js), while this thread seals or opens frames: the two overlap. The page sends
 // the message bytes in order, in batches of about 1 MiB (reused buffers, transferred), at
 // most MAX_IN_FLIGHT batches ahead; the wasm core signs or verifies with the digest.
 // The bytes sent are gone (transferred): once the core delegated its hash there is no falling
@@ -22,9 +23,17 @@ let users = 0;
 let idleTimer = null;
 let nextId = 1;
 const waiting = new Map();
+/** Node's hash workers (./node-hash.js), registered by the Node entry; null in browsers. */
+let nodeWorkers = null;
 
-/** Whether a hash worker can run here (browsers with Web Workers, 2 or more cores). */
+/** Called by the Node entry: `{ available, make() }` (see ./node-hash.js). */
+export function setNodeHashWorkers(workers) {
+    nodeWorkers = workers;
+}
+
+/** Whether a hash worker can run here (Node, or browsers with Web Workers; 2 or more cores). */
 export function hashWorkerAvailable() {
+    if (nodeWorkers) return nodeWorkers.available;
     return typeof Worker === 'function' && typeof document !== 'undefined'
         && (globalThis.navigator?.hardwareConcurrency ?? 1) >= 2;
 }
@@ -32,7 +41,8 @@ export function hashWorkerAvailable() {
 function hashWorker() {
     clearTimeout(idleTimer);
     if (!worker) {
-        worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'cipherdrop-hash' });
+        worker = nodeWorkers ? nodeWorkers.make()
+            : new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'cipherdrop-hash' });
         const w = worker;
         w.onmessage = ({ data }) => waiting.get(data.id)?.(data);
         w.onerror = (event) => {
@@ -56,24 +66,27 @@ function release() {
             worker = null;
         }
     }, IDLE_MS);
+    idleTimer.unref?.(); // Node: nor for this timer
 }
 
 /** The running hash of one message, computed on the hash worker. */
 export class RemoteHash {
     /**
-     * Starts a hash of suite `suiteId` on the worker, which instantiates `module` (the full
-     * module, compiled); resolves to null if no worker runs here (the core hashes on the page
-     * then). Its failures are `ErrorClass` errors.
+     * Starts a hash of suite `suiteId` (whose signature hashes with `algorithm`, 'SHA-384')
+     * on the worker: a browser's instantiates `module` (the full module, compiled), Node's
+     * uses node:crypto. Resolves to null if no worker runs here (the caller hashes then).
+     * Its failures are `ErrorClass` errors.
      */
-    static async start(module, suiteId, ErrorClass) {
-        if (!hashWorkerAvailable() || !(await workerScriptRuns())) return null;
+    static async start(module, suiteId, algorithm, ErrorClass) {
+        if (!hashWorkerAvailable() || !(nodeWorkers || (await workerScriptRuns()))) return null;
         let w;
         try {
             w = hashWorker();
         } catch {
             return null;
         }
-        return new RemoteHash(w, module, suiteId, ErrorClass);
+        // Node's worker has no use for the module.
+        return new RemoteHash(w, { module: nodeWorkers ? undefined : module, suiteId, algorithm }, ErrorClass);
     }
 
     #worker;
@@ -88,11 +101,11 @@ export class RemoteHash {
     #closed = false;
     #ErrorClass;
 
-    constructor(w, module, suiteId, ErrorClass) {
+    constructor(w, { module, suiteId, algorithm }, ErrorClass) {
         this.#worker = w;
         this.#ErrorClass = ErrorClass;
         waiting.set(this.#id, (m) => this.#message(m));
-        w.postMessage({ type: 'hash-start', id: this.#id, module, suiteId });
+        w.postMessage({ type: 'hash-start', id: this.#id, module, suiteId, algorithm });
     }
 
     /**
@@ -120,7 +133,7 @@ export class RemoteHash {
         if (this.#error) throw this.#error;
         if (this.#used) this.#send();
         const done = new Promise((resolve, reject) => {
-            this.#digest = { resolve, reject };
+            this.#digest = this.#held({ resolve, reject });
         });
         this.#worker.postMessage({ type: 'hash-end', id: this.#id });
         return done;
@@ -146,11 +159,28 @@ export class RemoteHash {
 
     #nextAck() {
         if (!this.#acked) {
-            let resolve;
-            const promise = new Promise((r) => { resolve = r; });
-            this.#acked = { promise, resolve };
+            let settle;
+            const promise = new Promise((resolve) => { settle = this.#held({ resolve }); });
+            this.#acked = { promise, resolve: settle.resolve };
         }
         return this.#acked.promise;
+    }
+
+    /**
+     * `settle`'s functions, each of which ends a wait of this thread on the worker: Node's
+     * event loop keeps running for the worker only while a caller waits on it (so neither an
+     * idle worker nor an abandoned message keeps a process alive).
+     */
+    #held(settle) {
+        const w = this.#worker;
+        w.hold?.();
+        let held = true;
+        const end = (fn) => (value) => {
+            if (held) w.letGo?.();
+            held = false;
+            fn?.(value);
+        };
+        return { resolve: end(settle.resolve), reject: end(settle.reject) };
     }
 
     #message({ type, buf, digest, error }) {

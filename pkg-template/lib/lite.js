@@ -1,5 +1,5 @@
 // What the lite entry (cipherdrop/lite: ../lite.js, ../lite-node.js) exports: the package's
-// exports, with the message functions marked as the lite entry's (lib/api.js LITE_ENTRY), so
+// exports, with the message functions marked as the lite entry's (lib/modules.js LITE_ENTRY), so
 // that their unsigned messages start on the lite module and a signed one moves to the full
 // module. Giving the lite module's loader here keeps it out of the default entry's graph: an
 // app that imports only `cipherdrop` never ships it.

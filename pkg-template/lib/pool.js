@@ -4,7 +4,7 @@
 // signed messages (overlapping the workers' AES) and gets the results back in frame order
 // (./frames.js). Only browsers: Node has no Web Workers, and its WebCrypto already runs on
 // libuv's thread pool, so frames in flight use several cores there without this pool.
-import { WebCryptoAes } from './frames.js';
+import { WebCryptoAes } from './aes.js';
 
 /** Inputs at least this large use the pool by default (streams: once this much was read). */
 export const POOL_MIN_BYTES = 8 << 20;

@@ -6,7 +6,7 @@
 //   - the full module (../full-module.js: cipherdrop.js, cipherdrop_bg.wasm, built with
 //     WebAssembly SIMD, or cipherdrop_nosimd_bg.wasm where the engine has none: same code,
 //     same bytes out), which reads and writes every suite and hashes signed messages.
-// Which one a message uses is lib/api.js's choice (`startModule`, `fullModule`); the format
+// Which one a message uses is lib/modules.js's choice (`startModule`, `fullModule`); the format
 // rules stay in the modules: the glue only reacts to the lite module's refusal. Each loader
 // file sits beside index.js. The entry points give them (`setLoader`), so that a bundle holds
 // only the modules its entry may use: the default entry (index.js for browsers and bundlers,

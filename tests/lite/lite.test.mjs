@@ -2,7 +2,7 @@
 // `signing` feature, as scripts/build-pkg.sh ships it) against its full module (cipherdrop_bg
 // .wasm): unsigned messages go both ways, and every signed suite is refused with
 // UNSUPPORTED_SUITE right after the header, before a key is made or asked for, which is what
-// lets the glue (lib/api.js) hand the same input to the full module.
+// lets the glue (lib/sessions.js) hand the same input to the full module.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -3,11 +3,13 @@
 // test build of the package (`cipherdrop-test-hooks`, from target/npm-test/).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
 
@@ -80,4 +82,71 @@ test('node: fs streams through encrypt/decrypt and stream.pipeline, async iterab
     } finally {
         await rm(dir, { recursive: true, force: true });
     }
+});
+
+// Issue 18: signed messages hash on a worker thread in Node (lib/node-hash.js); the shared
+// cases compare its bytes with the main thread's. Each case here is a child process, so that
+// a hold of the worker on the event loop shows in the child's run time.
+const here = path.dirname(fileURLToPath(import.meta.url));
+function child(script) {
+    const started = performance.now();
+    const p = spawnSync(process.execPath, ['--input-type=module', '-e', `${PRELUDE}\n${script}`], {
+        cwd: here, encoding: 'utf8', timeout: 60_000,
+        env: { ...process.env, CD_PEM: fixtures.keys[2048].pkcs8, CD_NS: fixtures.namespace },
+    });
+    return { ...p, seconds: (performance.now() - started) / 1000 };
+}
+const PRELUDE = `import wt from 'node:worker_threads';
+import { syncBuiltinESMExports } from 'node:module';
+const RealWorker = wt.Worker;
+/** Replaces node:worker_threads' Worker before the package is loaded (its import sees it). */
+const swapWorker = (W) => { wt.Worker = W; syncBuiltinESMExports(); };
+const load = () => import('cipherdrop-test-hooks');
+const keyringOf = (cd) => cd.RawRsaKeyring.fromPem({ keyNamespace: process.env.CD_NS, keyName: 'rsa-2048', privateKey: process.env.CD_PEM });
+async function* chunks(n, size = 1 << 20) { for (let i = 0; i < n; i++) yield new Uint8Array(size).fill(i); }
+async function* one(bytes) { yield bytes; }
+const readAll = async (s) => Buffer.from(await new Response(s).arrayBuffer());
+let hashed = 0;
+const hooks = { [Symbol.for('cipherdrop.testing.onHashWorker')]: () => { hashed += 1; } };`;
+/** The child printed `want`, and ended well before the hash worker's idle stop (10 s). */
+function assertChild(r, want, what) {
+    assert.equal(r.status, 0, `${what}: ${r.stderr}`);
+    assert.equal(r.stdout.trim(), want, `${what}: ${r.stderr}`);
+    assert.ok(r.seconds < 6, `${what}: the child ran ${r.seconds.toFixed(1)} s (the hash worker held its event loop)`);
+}
+
+test('node: signed streams hash on a worker thread; the process ends at once, also after an abandoned stream', () => {
+    assertChild(child(`const cd = await load();
+const keyring = await keyringOf(cd);
+const message = await readAll((await cd.encrypt(keyring, chunks(5), { suite: 0x0578, ...hooks })).result);
+const back = await readAll((await cd.decrypt(keyring, one(message), hooks)).plaintext);
+if (back.length !== 5 << 20 || back.at(-1) !== 4) throw new Error('bad plaintext');
+const bad = Buffer.from(message);
+bad[bad.length - 5] ^= 1;
+const code = await cd.decrypt(keyring, one(bad), hooks).then((d) => readAll(d.plaintext)).then(() => 'none', (e) => e.code);
+console.log(hashed, code);`), '3 BAD_SIGNATURE', 'encrypt, decrypt and a bad signature on the worker');
+    // Read two chunks of a long signed stream, then drop it without a word.
+    assertChild(child(`const cd = await load();
+const keyring = await keyringOf(cd);
+const reader = (await cd.encrypt(keyring, chunks(4096), { suite: 0x0578, ...hooks })).result.getReader();
+await reader.read();
+await reader.read();
+console.log(hashed);`), '1', 'an abandoned stream');
+});
+
+test('node: a hash worker that dies fails its message with WORKER_FAILED; one that cannot start leaves the hash on the main thread', () => {
+    assertChild(child(`swapWorker(class extends RealWorker {
+    constructor(source, options) { super(source + ';setTimeout(() => process.exit(7), 50);', options); }
+});
+const cd = await load();
+const keyring = await keyringOf(cd);
+const code = await cd.encrypt(keyring, chunks(1024), { suite: 0x0578, ...hooks })
+    .then((r) => readAll(r.result)).then(() => 'none', (e) => \`\${e.name} \${e.code} \${/exited \\(code 7\\)/.test(e.message)}\`);
+console.log(hashed, code);`), '1 EncryptError WORKER_FAILED true', 'a worker that exits mid-message');
+    assertChild(child(`swapWorker(class { constructor() { throw new Error('no threads here'); } });
+const cd = await load();
+const keyring = await keyringOf(cd);
+const message = await readAll((await cd.encrypt(keyring, chunks(3), { suite: 0x0578, ...hooks })).result);
+const back = await readAll((await cd.decrypt(keyring, one(message), hooks)).plaintext);
+console.log(hashed, back.length === 3 << 20);`), '0 true', 'no worker thread: the main thread hashes');
 });
