@@ -14,8 +14,8 @@
 //   - Node (tests/bench-web/node-bench.mjs): the same streams (drained; encrypt also into a
 //     file, the decrypt runs' input), @aws-crypto/client-node's streams on the same input
 //     and message file, cipherdrop vs client-node one-shot on 256 MiB, and the targets'
-//     paired rounds (streams, decrypt from memory, one-shot, client-node, and one thread's
-//     bounds: node:crypto AES-GCM, SHA-384 and the input alone);
+//     paired rounds (streams, decrypt from memory, one-shot, client-node, and the bounds:
+//     node:crypto AES-GCM, SHA-384 and the input alone);
 //   - the gzipped size of a minimal cipherdrop app and of a minimal client-browser app
 //     (buildClient + raw RSA keyring), built by the same Vite config;
 //   - references: `openssl speed -evp aes-256-gcm` (from bench_native.py's results when
@@ -703,14 +703,15 @@ goal('Chromium 0x0478 single-thread decrypt >= 90% of the WebCrypto decrypt ceil
     + `${pct(dec478.mbPerSecond, decryptCeiling)} of the sweep's best, the Blob read alone ${blob478.mbPerSecond.toFixed(0)} MB/s`);
 goal('Chromium 0x0478 single-thread decrypt >= 90% of its encrypt (paired rounds)', paired.decrypt >= 0.9 * paired.cipherdrop,
     pct(paired.decrypt, paired.cipherdrop));
-// Node: the paired rounds of node-bench.mjs. One thread's bound: every byte goes through
-// node:crypto's AES-GCM (64 KiB calls) and the input (generated, or held in memory: no
-// cost) and, signed, one SHA-384 pass, one after the other on the JS thread.
+// Node: the paired rounds of node-bench.mjs. The bound: every byte goes through node:crypto's
+// AES-GCM (64 KiB calls) and the input (generated, or held in memory: no cost) one after the
+// other on the JS thread; a signed message's SHA-384 pass runs beside them on the hash
+// worker thread, so that the slower of the two bounds it.
 const np = node.paired;
 for (const suite of [0x0478, 0x0578]) {
     const s = np.suites[suite];
-    const perMb = 1 / np.aes + 1 / np.input + (suite === 0x0578 ? 1 / np.sha384 : 0);
-    const bound = 1 / perMb;
+    const jsThread = 1 / (1 / np.aes + 1 / np.input);
+    const bound = suite === 0x0578 ? Math.min(jsThread, np.sha384) : jsThread;
     for (const op of ['encrypt', 'decrypt']) {
         const one = s[`oneShot${op === 'encrypt' ? 'Encrypt' : 'Decrypt'}`];
         const cn = s[`clientNode${op === 'encrypt' ? 'Encrypt' : 'Decrypt'}`];
@@ -720,9 +721,10 @@ for (const suite of [0x0478, 0x0578]) {
             : `; from the message file ${r.mbPerSecond.toFixed(0)} MB/s`;
         goal(`Node ${hex(suite)} ${op} stream >= 90% of one-shot (paired rounds)`, s[op] >= 0.9 * one,
             `${pct(s[op], one)} (${STREAM_MIB} MiB stream vs ${NODE_ONESHOT_MIB} MiB one-shot${op === 'decrypt' ? ', both from memory' : ''})${extra}`);
+        const parts = `node:crypto AES-GCM alone ${np.aes.toFixed(0)}, input ${np.input.toFixed(0)}${suite === 0x0578 ? `, SHA-384 alone ${np.sha384.toFixed(0)}` : ''} MB/s`;
         const limit = 2 * cn > bound
-            ? `; 2x is ${(2 * cn).toFixed(0)} MB/s, above one thread's bound of ${bound.toFixed(0)} (node:crypto AES-GCM alone ${np.aes.toFixed(0)}${suite === 0x0578 ? `, SHA-384 alone ${np.sha384.toFixed(0)}` : ''}, input ${np.input.toFixed(0)} MB/s)`
-            : `; one thread's bound ${bound.toFixed(0)} MB/s`;
+            ? `; 2x is ${(2 * cn).toFixed(0)} MB/s, above the bound of ${bound.toFixed(0)} (${parts})`
+            : `; the bound ${bound.toFixed(0)} MB/s (${parts})`;
         goal(`Node ${hex(suite)} ${op} stream >= 2x client-node's stream (paired rounds)`, s[op] >= 2 * cn,
             `${s[op].toFixed(0)} vs ${cn.toFixed(0)} MB/s (${(s[op] / cn).toFixed(2)}x)${limit}`);
     }

@@ -12,6 +12,8 @@ import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
+import { chunksStream } from './src/sources.js';
+
 const repo = path.resolve(process.argv[2] ?? '.');
 const config = JSON.parse(process.argv[3] ?? '{}');
 const STREAM_MIB = config.streamMiB ?? 1024;
@@ -177,8 +179,8 @@ for (const suite of [0x0478, 0x0578]) {
 // get the same tries under the same conditions (this machine's speed drifts by half within
 // minutes). Decrypt streams read the message from memory (the file's bytes in 1 MiB chunks,
 // read as views at no cost, as the encrypt streams' generated input), as the one-shot does:
-// the file read above is printed apart. The bounds of one thread: node:crypto's AES-256-GCM
-// alone on 64 KiB calls, the input generator alone, and SHA-384 alone.
+// the file read above is printed apart. The bounds: node:crypto's AES-256-GCM alone on 64 KiB
+// calls, the input generator alone, and SHA-384 alone.
 {
     const oneShotData = new Uint8Array(ONESHOT_MIB * MiB);
     for (let at = 0; at < oneShotData.length; at += MiB) oneShotData.set(PATTERN.subarray(0, MiB), at);
@@ -211,15 +213,7 @@ for (const suite of [0x0478, 0x0578]) {
         const message = readFileSync(file);
         const chunks = [];
         for (let at = 0; at < message.length; at += MiB) chunks.push(message.subarray(at, at + MiB));
-        const held = () => {
-            let i = 0;
-            return new ReadableStream({
-                pull(controller) {
-                    if (i < chunks.length) controller.enqueue(chunks[i++]);
-                    else controller.close();
-                },
-            }, { highWaterMark: 0 });
-        };
+        const held = () => chunksStream(chunks);
         const oneShotMessage = (await cd.encrypt(keyring, oneShotData, { suite, frameLength: 65536 })).result;
         const p = { encrypt: 0, decrypt: 0, oneShotEncrypt: 0, oneShotDecrypt: 0, clientNodeEncrypt: 0, clientNodeDecrypt: 0 };
         const keep = (k, v) => { p[k] = Math.max(p[k], v); };

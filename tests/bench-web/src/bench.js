@@ -5,6 +5,8 @@ import * as cd from 'cipherdrop';
 import initBindings, { MessageHasher } from 'cipherdrop/bindings';
 import { CommitmentPolicy, RawRsaKeyringWebCrypto, buildClient } from '@aws-crypto/client-browser';
 
+import { chunksStream } from './sources.js';
+
 const MiB = 1 << 20;
 const client = buildClient(CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT);
 const state = { keyring: null, cbKeyring: null, ciphertext: {}, held: {}, memory: null };
@@ -43,17 +45,6 @@ async function held(blob) {
     const chunks = [];
     for (let at = 0; at < blob.size; at += MiB) chunks.push(new Uint8Array(await blob.slice(at, at + MiB).arrayBuffer()));
     return chunks;
-}
-
-/** A ReadableStream of `chunks` (the same arrays, not copies). */
-function chunksStream(chunks) {
-    let i = 0;
-    return new ReadableStream({
-        pull(controller) {
-            if (i < chunks.length) controller.enqueue(chunks[i++]);
-            else controller.close();
-        },
-    }, { highWaterMark: 0 });
 }
 
 /**
