@@ -78,17 +78,18 @@ export interface EncryptOptions {
      */
     webCrypto?: boolean;
     /**
-     * Use Web Workers (browsers only; the worker is the package's `cipherdrop/worker`
-     * entry). Signed suites (0x0578) run the message's SHA-384 on a worker while the page
-     * seals or opens frames, for inputs of 1 MiB or more or of unknown size (streams); and
+     * Use workers (in browsers Web Workers of the package's `cipherdrop/worker` entry; in
+     * Node one worker thread). Signed suites (0x0578) run the message's SHA-384 on a worker
+     * while the page (or Node's main thread) seals or opens frames, for inputs of 1 MiB or
+     * more or of unknown size (streams); in browsers only,
      * frames are sealed in parallel in a pool of workers (WebCrypto in each) for inputs of
      * 8 MiB or more (streams: once 8 MiB were read) on machines with 4 or more logical cores
      * (on 2 cores the page's own thread was as fast); and a Blob or File of 8 MiB or more is
      * read on a worker (reading a Blob costs the reading thread about as much as the AES),
      * unless the message is signed and the machine has fewer than 4 cores (the hash has the
      * second). Default: that; false: no worker at all; true: all of them, whatever the size.
-     * Same bytes either way; a few MiB in flight at most. Node has no Web Workers, so there
-     * the option does nothing. Where the worker script cannot run (it 404s, a Content
+     * Same bytes either way; a few MiB in flight at most. In Node only the hash uses a
+     * worker (there is no frame pool). Where the worker script cannot run (it 404s, a Content
      * Security Policy forbids it), everything runs on the page; a worker that fails in the
      * middle of a message fails it with code `WORKER_FAILED` (or, for the pool, the frames
      * go on in the page's WebAssembly).

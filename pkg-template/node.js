@@ -11,12 +11,12 @@ import { Worker } from 'node:worker_threads';
 
 import { loadFull } from './full-module.js';
 import { setNodeCrypto } from './lib/aes.js';
-import { setNodeHashWorkers } from './lib/hash.js';
+import { setHashWorkers } from './lib/hash.js';
 import { nodeHashWorkers } from './lib/node-hash.js';
 import { setLoader, setReader } from './lib/wasm.js';
 
 setNodeCrypto({ createCipheriv, createDecipheriv, createSecretKey, createHash });
-setNodeHashWorkers(nodeHashWorkers({ Worker, cores: availableParallelism() }));
+setHashWorkers(nodeHashWorkers({ Worker, cores: availableParallelism() }));
 setReader(readFile);
 setLoader('full', loadFull);
 

@@ -23,26 +23,26 @@ let users = 0;
 let idleTimer = null;
 let nextId = 1;
 const waiting = new Map();
-/** Node's hash workers (./node-hash.js), registered by the Node entry; null in browsers. */
-let nodeWorkers = null;
+/**
+ * Where hash workers come from: `usable()` resolves to whether one runs here, `make()` makes
+ * one. By default browsers' Web Workers of ./worker.js (2 or more cores, and the script runs:
+ * ./workers.js); the Node entry gives worker threads instead (./node-hash.js).
+ */
+let workers = {
+    usable: async () => typeof Worker === 'function' && typeof document !== 'undefined'
+        && (globalThis.navigator?.hardwareConcurrency ?? 1) >= 2 && workerScriptRuns(),
+    make: () => new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'cipherdrop-hash' }),
+};
 
-/** Called by the Node entry: `{ available, make() }` (see ./node-hash.js). */
-export function setNodeHashWorkers(workers) {
-    nodeWorkers = workers;
-}
-
-/** Whether a hash worker can run here (Node, or browsers with Web Workers; 2 or more cores). */
-export function hashWorkerAvailable() {
-    if (nodeWorkers) return nodeWorkers.available;
-    return typeof Worker === 'function' && typeof document !== 'undefined'
-        && (globalThis.navigator?.hardwareConcurrency ?? 1) >= 2;
+/** Called by the Node entry: `{ usable, make }` as above (see ./node-hash.js). */
+export function setHashWorkers(source) {
+    workers = source;
 }
 
 function hashWorker() {
     clearTimeout(idleTimer);
     if (!worker) {
-        worker = nodeWorkers ? nodeWorkers.make()
-            : new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'cipherdrop-hash' });
+        worker = workers.make();
         const w = worker;
         w.onmessage = ({ data }) => waiting.get(data.id)?.(data);
         w.onerror = (event) => {
@@ -78,15 +78,14 @@ export class RemoteHash {
      * Its failures are `ErrorClass` errors.
      */
     static async start(module, suiteId, algorithm, ErrorClass) {
-        if (!hashWorkerAvailable() || !(nodeWorkers || (await workerScriptRuns()))) return null;
+        if (!(await workers.usable())) return null;
         let w;
         try {
             w = hashWorker();
         } catch {
             return null;
         }
-        // Node's worker has no use for the module.
-        return new RemoteHash(w, { module: nodeWorkers ? undefined : module, suiteId, algorithm }, ErrorClass);
+        return new RemoteHash(w, { module, suiteId, algorithm }, ErrorClass);
     }
 
     #worker;

@@ -84,10 +84,10 @@ class NodeHashWorker {
 }
 
 /**
- * What ./hash.js needs of Node: whether a hash worker pays here (2 or more cores, as in
- * browsers) and how to make one, from node:worker_threads' `Worker` and os'
- * `availableParallelism()`.
+ * Node's hash workers for ./hash.js (`setHashWorkers`): usable with 2 or more cores, as in
+ * browsers; from node:worker_threads' `Worker` and os' `availableParallelism()`.
  */
 export function nodeHashWorkers({ Worker, cores }) {
-    return { available: typeof Worker === 'function' && cores >= 2, make: () => new NodeHashWorker(Worker) };
+    const usable = typeof Worker === 'function' && cores >= 2;
+    return { usable: async () => usable, make: () => new NodeHashWorker(Worker) };
 }

@@ -110,9 +110,9 @@ export class EncryptSession {
         this.#started.catch(() => {}); // reported by the push or end that awaits it
     }
 
-    /** The message bytes already complete before any plaintext (the header), if any. */
+    /** The message bytes already complete before any plaintext (the header), if any; no empty chunk. */
     written() {
-        return this.#frames ? this.#frames.written().filter((out) => out.length) : [];
+        return this.#frames ? this.#frames.written() : [];
     }
 
     /** Ciphertext chunks completed by one slice (at most SLICE bytes) of plaintext. */
