@@ -4,7 +4,7 @@
 // native SHA-384, on a worker thread for large ones (lib/aes.js NodeAes, NodeHash;
 // lib/node-hash.js). No top-level `await`, so that Node
 // 20.19+ and 22.12+ can `require()` the package.
-import { createCipheriv, createDecipheriv, createHash, createSecretKey } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, hkdfSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -15,7 +15,7 @@ import { setHashWorkers } from './lib/hash.js';
 import { nodeHashWorkers } from './lib/node-hash.js';
 import { setLoader, setReader } from './lib/wasm.js';
 
-setNodeCrypto({ createCipheriv, createDecipheriv, createSecretKey, createHash });
+setNodeCrypto({ createCipheriv, createDecipheriv, createSecretKey, createHash, hkdfSync });
 setHashWorkers(nodeHashWorkers({ Worker, cores: availableParallelism() }));
 setReader(readFile);
 setLoader('full', loadFull);

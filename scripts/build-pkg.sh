@@ -84,9 +84,10 @@ fi
 #   CIPHERDROP_WASM_HOT_LEVEL  opt-level of the crates on the per-byte path (AES-GCM, SHA-2),
 #                              whatever the rest gets
 #   CIPHERDROP_WASM_CORE_LEVEL opt-level of the cipherdrop crate itself (default: the rest's)
-#   CIPHERDROP_WASM_FEATURES   the main module's crate features (default std,signing;
+#   CIPHERDROP_WASM_FEATURES   the main module's crate features (default
+#                              std,builtin-crypto,signing;
 #                              --test-hooks adds test-hooks); the lite module below is always
-#                              built without `signing`.
+#                              built without `signing` and `builtin-crypto`.
 # Where the bytes are (2026-12-01, gzip -9 after wasm-opt -Oz; scripts/wasm_sizes.mjs on the
 # wasm-pack output lists code bytes per crate and per module of ours):
 #   std,signing, simd128 (the package)                                101.2 KB
@@ -119,7 +120,7 @@ hot_crates=(aes aes-gcm ghash polyval ctr cipher universal-hash inout sha2 diges
 # No P-256 (format 1.0 suite 0x0214 only): 11 KB of the gzipped module. The test hooks only
 # in the test build (--test-hooks).
 # The main module has the message bindings (`wasm-message`); the KMS module below the others.
-features=${CIPHERDROP_WASM_FEATURES:-std,signing}
+features=${CIPHERDROP_WASM_FEATURES:-std,builtin-crypto,signing}
 [ "$hooks" -eq 1 ] && features=$features,test-hooks
 profile_config=()
 if [ -n "${CIPHERDROP_WASM_CORE_LEVEL:-}" ]; then
@@ -186,28 +187,29 @@ cp "$kms_pkg/cipherdrop_kms.js" "$out/"
 echo "build-pkg: also cipherdrop_kms.js and cipherdrop_kms_bg.wasm (the KMS and JWE bindings)"
 
 # The lite message module, cipherdrop_lite (the `wasm-message` bindings without the crate's
-# `signing` feature: no ECDSA P-384, no MessageHasher binding; every signed suite refused
-# with UNSUPPORTED_SUITE before any key is made or unwrapped), which lib/wasm.js starts
-# unsigned messages on; a signed one moves to the main module. The test build's has the test
-# hooks too (the byte-identity tests cover both modules). Built with simd128 only, in the
-# SIMD build's target directory: gzipped, 60.6 KB with simd128 and 63.8 KB without
-# (2026-12-01, the settings above), so an engine without SIMD runs every message on
-# cipherdrop_nosimd_bg.wasm instead of fetching a third message module. Its AES-GCM fallback
-# keeps the main module's speed (Node 20, 16 MiB of 0x0478, webCrypto: false, best of 3,
-# three interleaved rounds on a busy machine: 50-58 MB/s encrypt against 39-51).
-lite_pkg=target/wasm-lite/pkg
+# `signing` and `builtin-crypto` features: no ECDSA P-384, no MessageHasher binding, every
+# signed suite refused with UNSUPPORTED_SUITE before any key is made or unwrapped; and no
+# HKDF, SHA-2 or AES-GCM: the glue derives the keys with WebCrypto or node:crypto from the
+# core's recipe and runs every AES-GCM, the core checks the commit key and the header tag),
+# which lib/wasm.js starts unsigned messages on; a signed one, or one that needs the core's
+# AES-GCM, runs on the main module. The test build's has the test hooks too (the
+# byte-identity tests cover both modules). With no per-byte code left in it, SIMD buys
+# nothing: one build, without simd128 (every engine runs it), in the non-SIMD target
+# directory. Gzipped (2026-12-02, the settings above): 40.1 KB, against 55.8 KB with the
+# core's HKDF and AES-GCM fallback.
+lite_pkg=target/wasm-nosimd/pkg-lite
 lite_features=std,wasm-message
 if [ "$hooks" -eq 1 ]; then
-    lite_pkg=target/wasm-lite/pkg-test
+    lite_pkg=target/wasm-nosimd/pkg-lite-test
     lite_features=$lite_features,test-hooks
 fi
 rm -rf "$lite_pkg"
+CARGO_TARGET_DIR=target/wasm-nosimd \
 CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt_level \
-CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS=$rustflags \
     wasm-pack build --release --no-opt --target web --no-pack --out-dir "$lite_pkg" --out-name cipherdrop_lite . -- \
     --no-default-features --features "$lite_features" "${profile_config[@]}"
 # shellcheck disable=SC2086
-wasm-opt $wasm_opt $wasm_opt_features "$lite_pkg/cipherdrop_lite_bg.wasm" -o "$out/cipherdrop_lite_bg.wasm"
+wasm-opt $wasm_opt "$lite_pkg/cipherdrop_lite_bg.wasm" -o "$out/cipherdrop_lite_bg.wasm"
 cp "$lite_pkg/cipherdrop_lite.js" "$out/"
 echo "build-pkg: also cipherdrop_lite.js and cipherdrop_lite_bg.wasm (the lite message module: features $lite_features)"
 

@@ -48,10 +48,12 @@ suite wasm-node -- wasm-pack test --node -- --test node
 suite pkg-build --build -- scripts/build-pkg.sh --pack
 suite pkg-test-build --build -- scripts/build-pkg.sh --test-hooks --pack
 suite pkg-js -- node --test --test-reporter=spec build/pkg/test/ build/pkg-test/test/
-# The package's lite module (cipherdrop_lite_bg.wasm: the crate without `signing`) against its
-# full module, both as shipped in build/pkg: unsigned messages go both ways, every signed suite
-# is refused with UNSUPPORTED_SUITE right after the header and before a key is asked for (what
-# lets the glue move the message to the full module), and no ECDSA P-384 code is in it.
+# The package's lite module (cipherdrop_lite_bg.wasm: the crate without `signing` and
+# `builtin-crypto`) against its full module, both as shipped in build/pkg: unsigned messages
+# go both ways (the caller deriving the keys and running AES-GCM for the lite one, which
+# checks its commit key and header tag), every signed suite is refused with UNSUPPORTED_SUITE
+# right after the header and before a key is asked for (what lets the glue move the message
+# to the full module), and no ECDSA P-384, SHA-512 or core AES-GCM binding is in it.
 suite lite-js -- node --test --test-reporter=spec tests/lite/
 # The packed .tgz installed into a fresh project (build/npm-consumer/), as a user would: the
 # shared cases (round trips, streams, negative cases, interop with @aws-crypto/client-node

@@ -7,7 +7,7 @@ use core::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use hkdf::Hkdf;
+use hkdf::{GenericHkdf, Hkdf, HmacImpl};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use subtle::ConstantTimeEq;
 use zeroize::{ZeroizeOnDrop, Zeroizing};
@@ -69,8 +69,10 @@ pub(crate) struct ContentCipher(Backend);
 
 #[cfg(not(target_arch = "wasm32"))]
 type Backend = aws_lc::Gcm;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "builtin-crypto"))]
 type Backend = rust_crypto::Gcm;
+#[cfg(all(target_arch = "wasm32", not(feature = "builtin-crypto")))]
+type Backend = absent::Gcm;
 
 /// A GCM failure: the tag did not verify, or the input exceeded GCM's limits.
 #[derive(Debug)]
@@ -159,9 +161,47 @@ mod aws_lc {
     }
 }
 
+/// No AES-GCM in the core: a wasm build without `builtin-crypto`, whose bindings never derive
+/// a key in the core (callers derive them: `KeyDerivation`), so no cipher is ever made.
+#[cfg(all(target_arch = "wasm32", not(feature = "builtin-crypto")))]
+mod absent {
+    use super::AeadFailed;
+    use crate::suite::{IV_LEN, TAG_LEN};
+
+    const NO_KEY: &str = "this build derives no key in the core (builtin-crypto is off)";
+
+    /// Never made: `new` is unreachable in this build.
+    pub(super) struct Gcm;
+
+    impl Gcm {
+        pub(super) fn new(_: &[u8]) -> Self {
+            unreachable!("{NO_KEY}")
+        }
+
+        pub(super) fn seal(
+            &self,
+            _: &[u8; IV_LEN],
+            _: &[u8],
+            _: &mut [u8],
+        ) -> Result<[u8; TAG_LEN], AeadFailed> {
+            unreachable!("{NO_KEY}")
+        }
+
+        pub(super) fn open(
+            &self,
+            _: &[u8; IV_LEN],
+            _: &[u8],
+            _: &mut [u8],
+            _: &[u8; TAG_LEN],
+        ) -> Result<(), AeadFailed> {
+            unreachable!("{NO_KEY}")
+        }
+    }
+}
+
 /// The `aes-gcm` crate: the wasm backend, and natively the reference the tests compare
 /// aws-lc with.
-#[cfg(any(target_arch = "wasm32", test))]
+#[cfg(any(all(target_arch = "wasm32", feature = "builtin-crypto"), test))]
 mod rust_crypto {
     use alloc::boxed::Box;
 
@@ -234,53 +274,119 @@ const DERIVE_KEY_INFO: &[u8] = b"DERIVEKEY";
 /// [`crate::Encryptor::dangerous_take_content_key`].
 pub(crate) type ContentKey = Zeroizing<Vec<u8>>;
 
-/// Derives the content cipher, the content key bytes it was built from and, for committing
-/// suites, the commit key.
+/// The hash of a suite's HKDF.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KdfHash {
+    /// HKDF-SHA256 (format 1.0, AES-GCM without signature).
+    Sha256,
+    /// HKDF-SHA384 (format 1.0, signed).
+    Sha384,
+    /// HKDF-SHA512 (format 2.0, committing).
+    Sha512,
+}
+
+impl KdfHash {
+    /// The WebCrypto name of the hash.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sha256 => "SHA-256",
+            Self::Sha384 => "SHA-384",
+            Self::Sha512 => "SHA-512",
+        }
+    }
+}
+
+/// How a message's content key (and, format 2.0, its commit key) comes from its data key:
+/// the suite's rule, for a caller that runs HKDF itself (the npm package's lite module hands
+/// it to WebCrypto or node:crypto, and keeps no HKDF or AES code of its own). The core's own
+/// derivation follows the same recipe.
 ///
-/// Source: `framework/transitive-requirements.md` "HKDF Encryption Key" and "HKDF Commit Key".
+/// Source: `framework/transitive-requirements.md` "HKDF Encryption Key" and "HKDF Commit Key",
+/// `framework/algorithm-suites.md` "Key Derivation Algorithm".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyDerivation {
+    /// `None`: no KDF, the content key is the data key (format 1.0 suites 0x0014-0x0078).
+    pub hash: Option<KdfHash>,
+    /// The HKDF salt: the message ID for committing suites, `None` (HashLen zero bytes,
+    /// RFC 5869; an empty salt is the same HMAC key) otherwise.
+    pub salt: Option<Vec<u8>>,
+    /// The HKDF info of the content key.
+    pub key_info: Vec<u8>,
+    /// The HKDF info of the commit key (committing suites; same extract as the content key).
+    pub commit_info: Option<&'static [u8]>,
+    /// Content key length in bytes (16, 24 or 32), also the data key's.
+    pub key_len: usize,
+}
+
+/// Length of a format 2.0 commit key.
+pub(crate) const COMMIT_KEY_LEN: usize = 32;
+
+impl KeyDerivation {
+    /// The recipe of `suite` for the message `message_id`.
+    pub(crate) fn new(suite: AlgorithmSuite, message_id: &[u8]) -> Self {
+        let suite_id = suite.id().to_be_bytes();
+        let (hash, salt, key_info, commit_info) = match suite.kdf() {
+            Kdf::Identity => (None, None, Vec::new(), None),
+            Kdf::HkdfSha256 => {
+                (Some(KdfHash::Sha256), None, [&suite_id, message_id].concat(), None)
+            }
+            Kdf::HkdfSha384 => {
+                (Some(KdfHash::Sha384), None, [&suite_id, message_id].concat(), None)
+            }
+            Kdf::HkdfSha512Commit => (
+                Some(KdfHash::Sha512),
+                Some(message_id.to_vec()),
+                [&suite_id[..], DERIVE_KEY_INFO].concat(),
+                Some(COMMIT_KEY_INFO),
+            ),
+        };
+        Self { hash, salt, key_info, commit_info, key_len: suite.key_len() }
+    }
+}
+
+/// Derives the content cipher, the content key bytes it was built from and, for committing
+/// suites, the commit key, by the recipe of [`KeyDerivation`].
 pub(crate) fn derive_keys(
     suite: AlgorithmSuite,
     data_key: &DataKey,
     message_id: &[u8],
-) -> (ContentCipher, ContentKey, Option<Zeroizing<[u8; 32]>>) {
+) -> (ContentCipher, ContentKey, Option<Zeroizing<[u8; COMMIT_KEY_LEN]>>) {
+    let recipe = KeyDerivation::new(suite, message_id);
     let mut key = Zeroizing::new([0u8; 32]);
-    let key_len = suite.key_len();
-    let okm = &mut key[..key_len];
+    let okm = &mut key[..recipe.key_len];
+    let mut commit = Zeroizing::new([0u8; COMMIT_KEY_LEN]);
     let ikm = data_key.dangerous_as_bytes();
-    let suite_id = suite.id().to_be_bytes();
-    // Output lengths are at most 32 bytes, far below HKDF's 255 * HashLen limit.
-    const OKM_LEN: &str = "HKDF output length is within bounds";
-    let commit_key = match suite.kdf() {
-        Kdf::Identity => {
-            okm.copy_from_slice(ikm);
-            None
-        }
-        Kdf::HkdfSha256 => {
-            Hkdf::<Sha256>::new(None, ikm)
-                .expand_multi_info(&[&suite_id, message_id], okm)
-                .expect(OKM_LEN);
-            None
-        }
-        Kdf::HkdfSha384 => {
-            Hkdf::<Sha384>::new(None, ikm)
-                .expand_multi_info(&[&suite_id, message_id], okm)
-                .expect(OKM_LEN);
-            None
-        }
-        Kdf::HkdfSha512Commit => {
-            // One extract serves both expansions, as the specification recommends.
-            let hkdf = Hkdf::<Sha512>::new(Some(message_id), ikm);
-            hkdf.expand_multi_info(&[&suite_id, DERIVE_KEY_INFO], okm).expect(OKM_LEN);
-            let mut commit = Zeroizing::new([0u8; 32]);
-            hkdf.expand(COMMIT_KEY_INFO, &mut commit[..]).expect(OKM_LEN);
-            Some(commit)
-        }
-    };
-    (ContentCipher::new(&key[..key_len]), Zeroizing::new(key[..key_len].to_vec()), commit_key)
+    let commit_out = recipe.commit_info.map(|info| (info, &mut commit[..]));
+    let salt = recipe.salt.as_deref();
+    match recipe.hash {
+        None => okm.copy_from_slice(ikm),
+        Some(KdfHash::Sha256) => hkdf(Hkdf::<Sha256>::new(salt, ikm), &recipe, okm, commit_out),
+        Some(KdfHash::Sha384) => hkdf(Hkdf::<Sha384>::new(salt, ikm), &recipe, okm, commit_out),
+        Some(KdfHash::Sha512) => hkdf(Hkdf::<Sha512>::new(salt, ikm), &recipe, okm, commit_out),
+    }
+    let content_key = Zeroizing::new(okm.to_vec());
+    let cipher = ContentCipher::new(okm);
+    (cipher, content_key, recipe.commit_info.map(|_| commit))
 }
 
-/// Compares the derived commit key with the header's in constant time.
-pub(crate) fn commit_keys_match(derived: &[u8; 32], stored: &[u8; 32]) -> bool {
+/// The content key's and (if asked) the commit key's expansions of one extract, as the
+/// specification recommends.
+fn hkdf<M: HmacImpl>(
+    hkdf: GenericHkdf<M>,
+    recipe: &KeyDerivation,
+    okm: &mut [u8],
+    commit: Option<(&[u8], &mut [u8])>,
+) {
+    // Output lengths are at most 32 bytes, far below HKDF's 255 * HashLen limit.
+    const OKM_LEN: &str = "HKDF output length is within bounds";
+    hkdf.expand(&recipe.key_info, okm).expect(OKM_LEN);
+    if let Some((info, out)) = commit {
+        hkdf.expand(info, out).expect(OKM_LEN);
+    }
+}
+
+/// Compares a derived commit key or a computed header tag with the header's, in constant time.
+pub(crate) fn ct_equal(derived: &[u8], stored: &[u8]) -> bool {
     derived.ct_eq(stored).into()
 }
 
@@ -351,6 +457,10 @@ impl Verifier {
     #[cfg_attr(not(feature = "signing"), allow(unreachable_code, unused_variables))]
     pub(crate) fn new(suite: AlgorithmSuite, entry: &str) -> Result<Option<Self>, DecryptError> {
         let Some(signing) = suite.signing() else { return Ok(None) };
+        // Leaves the base64 decoder out of a build that verifies nothing.
+        if !cfg!(feature = "signing") {
+            return Err(DecryptError::UnsupportedSuite(suite.id()));
+        }
         let point = BASE64.decode(entry).map_err(|_| DecryptError::PublicKeyEntry)?;
         let key = match signing {
             #[cfg(feature = "legacy-p256")]

@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use zeroize::Zeroize;
 
 use crate::context::{self, EncryptionContext, PUBLIC_KEY_ENTRY};
-use crate::crypto::{self, ContentCipher, ContentKey, DataKey, Verifier};
+use crate::crypto::{self, ContentCipher, ContentKey, DataKey, KeyDerivation, Verifier};
 use crate::error::{DecryptError, Section};
 use crate::format::read::{self, FrameHead, Parse};
 use crate::format::{
@@ -19,7 +19,7 @@ use crate::format::{
 };
 use crate::frame::FrameJob;
 use crate::keyring::{Keyring, UnwrapSession};
-use crate::suite::{CommitmentPolicy, TAG_LEN};
+use crate::suite::{CommitmentPolicy, IV_LEN, TAG_LEN};
 
 /// Bounds on what a message may make the decryptor hold or do. Every one is checked before
 /// the memory or work it guards.
@@ -112,6 +112,17 @@ pub struct Progress {
     /// bytes, from the first, the message signature covers (frame heads, not the footer); the
     /// caller MUST hash them. 0 otherwise.
     pub hashed: usize,
+}
+
+/// How to verify a header with keys the caller derives ([`Decryptor::header_auth`]).
+#[derive(Clone, Debug)]
+pub struct HeaderAuth {
+    /// The suite's recipe for the content and commit keys.
+    pub derivation: KeyDerivation,
+    /// The header tag's IV (all zero in format 2.0, the header's IV field in 1.0).
+    pub iv: [u8; IV_LEN],
+    /// The header tag's AAD: the header body, then the expected pairs it does not store.
+    pub aad: Vec<u8>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -307,7 +318,10 @@ impl Decryptor {
     /// confirms it. For callers whose external AES-GCM is missing or failed.
     pub fn open_job(&mut self, sequence: u32, buf: &mut [u8]) -> Result<(), DecryptError> {
         self.sticky(|this| {
-            let (Some(job), Some(cipher)) = (this.unconfirmed.front(), this.cipher.as_ref()) else {
+            let Some(cipher) = this.cipher.as_ref() else {
+                return Err(DecryptError::InvalidState("the caller derived this message's keys"));
+            };
+            let Some(job) = this.unconfirmed.front() else {
                 return Err(DecryptError::InvalidState("no frame is waiting to be opened"));
             };
             if job.sequence != sequence || buf.len() != job.sealed_len() {
@@ -331,7 +345,50 @@ impl Decryptor {
 
     /// Whether a data key has verified the header's commitment and authentication tag.
     pub fn is_header_verified(&self) -> bool {
-        self.cipher.is_some()
+        !matches!(self.stage, Stage::Header | Stage::NeedKey)
+    }
+
+    /// At [`DecryptState::NeedDataKey`], for a caller that derives the keys itself (detached
+    /// mode only: the core then has no AES-GCM key of the message): how the data key the
+    /// caller found becomes the content and commit keys, and the IV and AAD of the header
+    /// tag. The caller derives both keys, computes the AES-GCM tag of an empty plaintext under
+    /// that IV and AAD with the content key, and passes the commit key and the tag to
+    /// [`Decryptor::provide_derived_keys`].
+    pub fn header_auth(&self) -> Result<HeaderAuth, DecryptError> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone());
+        }
+        match (self.stage, &self.header) {
+            (Stage::NeedKey, Some(header)) if self.detached => Ok(HeaderAuth {
+                derivation: KeyDerivation::new(header.suite(), header.message_id()),
+                iv: header.iv,
+                aad: header.auth_aad(&self.auth_only)?,
+            }),
+            _ => Err(DecryptError::InvalidState("no header is waiting for a key (detached mode)")),
+        }
+    }
+
+    /// The caller's derivation of [`Decryptor::header_auth`]: checks the commit key (format
+    /// 2.0; `None` otherwise) and the header tag as [`Decryptor::provide_data_key`] does
+    /// (same errors). The caller's AES-GCM then opens every frame: [`Decryptor::open_job`]
+    /// is refused.
+    pub fn provide_derived_keys(
+        &mut self,
+        commit_key: Option<&[u8]>,
+        header_tag: &[u8],
+    ) -> Result<(), DecryptError> {
+        self.sticky(|this| {
+            let header = match (this.stage, &this.header) {
+                (Stage::NeedKey, Some(header)) if this.detached => header,
+                _ => {
+                    return Err(DecryptError::InvalidState(
+                        "no header is waiting for a key (detached mode)",
+                    ));
+                }
+            };
+            header.check_keys(commit_key, header_tag, &this.auth_only)?;
+            this.accept_header()
+        })
     }
 
     /// Feeds message bytes; appends authenticated plaintext to `out`.
@@ -601,8 +658,17 @@ impl Decryptor {
             (Stage::NeedKey, Some(header)) => header,
             _ => return Err(DecryptError::InvalidState("no header is waiting for a key")),
         };
-        let suite = header.suite();
         let (cipher, content_key) = header.authenticate(data_key, &self.auth_only)?;
+        self.accept_header()?;
+        self.cipher = Some(cipher);
+        self.content_key = Some(content_key);
+        Ok(())
+    }
+
+    /// The header verified: starts the signature's verifier and the body.
+    fn accept_header(&mut self) -> Result<(), DecryptError> {
+        let header = self.header.as_ref().expect("a verified header");
+        let suite = header.suite();
         let entry = header.context.get(PUBLIC_KEY_ENTRY).map_or("", String::as_str);
         let mut verifier = Verifier::new(suite, entry)?;
         if let Some(v) = &mut verifier {
@@ -612,8 +678,6 @@ impl Decryptor {
             v.update(header.as_bytes());
         }
         self.verifier = verifier;
-        self.cipher = Some(cipher);
-        self.content_key = Some(content_key);
         self.stage = Stage::Body;
         Ok(())
     }
@@ -730,25 +794,45 @@ impl Header {
         }
         let (cipher, content_key, commit_key) =
             crypto::derive_keys(suite, data_key, self.message_id());
-        if let (Some(derived), Some(stored)) = (&commit_key, &self.commit_key)
-            && !crypto::commit_keys_match(derived, stored)
-        {
-            return Err(DecryptError::CommitmentMismatch);
-        }
-        // Header tag AAD: header body, then the serialized pairs to only authenticate
-        // (`client-apis/decrypt.md` "Verify the header").
+        let aad = self.auth_aad(auth_only)?;
+        // The tag of an empty plaintext is the header tag: GCM's open would compute the same.
+        let tag = cipher.seal(&self.iv, &aad, &mut []).map_err(|_| DecryptError::BadHeaderTag)?;
+        self.check_keys(commit_key.as_deref().map(|k| &k[..]), &tag, auth_only)?;
+        Ok((cipher, content_key))
+    }
+
+    /// Header tag AAD: header body, then the serialized pairs to only authenticate
+    /// (`client-apis/decrypt.md` "Verify the header").
+    fn auth_aad(&self, auth_only: &EncryptionContext) -> Result<Vec<u8>, DecryptError> {
         let mut aad = self.body().to_vec();
         aad.extend(
             context::serialize(auth_only)
                 .ok_or(DecryptError::ContextTooLarge { max: usize::from(u16::MAX) })?,
         );
-        if cipher.open(&self.iv, &aad, &mut [], &self.tag).is_err() {
+        Ok(aad)
+    }
+
+    /// Checks a derived commit key (format 2.0) against the header's, then the header tag
+    /// computed with the derived key against the header's, both in constant time: the one
+    /// check of both derivations, the core's and a caller's ([`Decryptor::provide_derived_keys`]).
+    fn check_keys(
+        &self,
+        commit_key: Option<&[u8]>,
+        tag: &[u8],
+        auth_only: &EncryptionContext,
+    ) -> Result<(), DecryptError> {
+        if let Some(stored) = &self.commit_key
+            && !commit_key.is_some_and(|derived| crypto::ct_equal(derived, stored))
+        {
+            return Err(DecryptError::CommitmentMismatch);
+        }
+        if !crypto::ct_equal(tag, &self.tag) {
             return Err(match auth_only.keys().next() {
                 Some(key) => DecryptError::ContextMismatch(key.clone()),
                 None => DecryptError::BadHeaderTag,
             });
         }
-        Ok((cipher, content_key))
+        Ok(())
     }
 }
 

@@ -6,7 +6,9 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use crate::context::{self, EncryptionContext, PUBLIC_KEY_ENTRY, RESERVED_PREFIX};
-use crate::crypto::{self, ContentCipher, ContentKey, DataKey, Signer};
+use crate::crypto::{
+    self, COMMIT_KEY_LEN, ContentCipher, ContentKey, DataKey, KeyDerivation, Signer,
+};
 use crate::error::EncryptError;
 use crate::format::{
     AAD_FINAL_FRAME, AAD_FRAME, BodyAad, ContentType, EncryptedDataKey, Header, MAX_FRAME_LENGTH,
@@ -61,7 +63,8 @@ impl Default for EncryptOptions {
 pub struct Encryptor {
     header: Header,
     header_written: bool,
-    cipher: ContentCipher,
+    /// `None` when the caller derived the keys ([`HeaderToSeal`]): it seals every frame.
+    cipher: Option<ContentCipher>,
     /// The derived content key, until [`Encryptor::dangerous_take_content_key`] takes it.
     content_key: Option<ContentKey>,
     frame_length: usize,
@@ -141,6 +144,34 @@ impl PendingEncryptor {
         })
     }
 
+    /// **Test hook, never for real messages.** [`Encryptor::dangerous_new_with_fixed_secrets`] before
+    /// its EDKs: a pending encryption with a caller-chosen data key, message ID and signing
+    /// key, so that two encryptions of the same plaintext give the
+    /// same bytes (tests compare the detached-frame and the `update` paths with it). Reusing a
+    /// data key and message ID across different plaintexts destroys AES-GCM's security.
+    /// Only with the `test-hooks` feature, which no release build enables.
+    #[cfg(feature = "test-hooks")]
+    #[doc(hidden)]
+    pub fn dangerous_with_fixed_secrets(
+        options: &EncryptOptions,
+        data_key: &DataKey,
+        message_id: [u8; 32],
+        signing_key: Option<&[u8; 48]>,
+    ) -> Result<Self, EncryptError> {
+        check_options(options)?;
+        let expected = options.suite.key_len();
+        if data_key.len() != expected {
+            return Err(EncryptError::DataKeyLength { expected, actual: data_key.len() });
+        }
+        let signer = match (options.suite.is_signed(), signing_key) {
+            (true, Some(bytes)) => Some(Signer::from_bytes(options.suite, bytes)?),
+            (true, None) => return Err(EncryptError::InvalidSigningKey),
+            (false, _) => None,
+        };
+        let data_key = DataKey::from_slice(data_key.dangerous_as_bytes());
+        PendingEncryptor::with_secrets(options, data_key, message_id, signer)
+    }
+
     /// The plaintext data key to wrap. It is zeroized when this value (or the encryptor made
     /// from it) is dropped; a caller that copies it must wipe the copy.
     pub fn data_key(&self) -> &DataKey {
@@ -170,19 +201,45 @@ impl PendingEncryptor {
         Ok(())
     }
 
+    /// How the content key and the commit key come from the data key, for a caller that
+    /// derives them itself and seals the header with [`PendingEncryptor::header_to_seal`].
+    pub fn key_derivation(&self) -> KeyDerivation {
+        KeyDerivation::new(self.suite, &self.message_id)
+    }
+
     /// Seals the header over `edks` (1 to 65,535, each field at most 65,535 bytes).
     pub fn with_encrypted_data_keys(
         self,
         edks: Vec<EncryptedDataKey>,
     ) -> Result<Encryptor, EncryptError> {
-        let Self { suite, frame_length, context, serialized_context, data_key, message_id, signer } =
+        let (cipher, content_key, commit_key) =
+            crypto::derive_keys(self.suite, &self.data_key, &self.message_id);
+        let commit_key = commit_key.expect("committing suites derive a commit key");
+        let header = self.header_to_seal(edks, &commit_key[..])?;
+        let tag = cipher.seal(&[0; IV_LEN], header.aad(), &mut [])?;
+        let mut encryptor = header.seal(&tag)?;
+        encryptor.cipher = Some(cipher);
+        encryptor.content_key = Some(content_key);
+        Ok(encryptor)
+    }
+
+    /// The header over `edks` with the commit key that the caller derived by
+    /// [`PendingEncryptor::key_derivation`] (32 bytes), to be sealed with the tag the caller
+    /// computes ([`HeaderToSeal`]). The data key is zeroized.
+    pub fn header_to_seal(
+        self,
+        edks: Vec<EncryptedDataKey>,
+        commit_key: &[u8],
+    ) -> Result<HeaderToSeal, EncryptError> {
+        let Self { suite, frame_length, context, serialized_context, message_id, signer, .. } =
             self;
         if edks.is_empty() || edks.len() > usize::from(u16::MAX) {
             return Err(EncryptError::EncryptedDataKeyCount(edks.len()));
         }
-        let (cipher, content_key, commit_key) = crypto::derive_keys(suite, &data_key, &message_id);
-        let commit_key = commit_key.expect("committing suites derive a commit key");
-        let body = write::header_body_v2(
+        let commit_key: [u8; COMMIT_KEY_LEN] = commit_key
+            .try_into()
+            .map_err(|_| EncryptError::InvalidState("a commit key has 32 bytes"))?;
+        let bytes = write::header_body_v2(
             suite,
             &message_id,
             &serialized_context,
@@ -191,12 +248,7 @@ impl PendingEncryptor {
             &commit_key,
         )
         .ok_or(EncryptError::EncryptedDataKeyTooLarge)?;
-        // Header authentication: empty plaintext, the header body as AAD, an all-zero IV.
-        let tag = cipher.seal(&[0; IV_LEN], &body, &mut [])?;
-        let body_len = body.len();
-        let mut bytes = body;
-        bytes.extend_from_slice(&tag);
-
+        let body_len = bytes.len();
         let header = Header {
             suite,
             message_id: message_id.to_vec(),
@@ -204,24 +256,58 @@ impl PendingEncryptor {
             edks,
             content_type: ContentType::Framed,
             frame_length,
-            commit_key: Some(*commit_key),
+            commit_key: Some(commit_key),
             iv: [0; IV_LEN],
-            tag,
+            tag: [0; TAG_LEN],
             bytes,
             body_len,
         };
+        Ok(HeaderToSeal { header, signer })
+    }
+}
+
+/// A header complete but for its authentication tag ([`PendingEncryptor::header_to_seal`]):
+/// the caller computes the AES-GCM tag of an empty plaintext under the derived content key,
+/// an all-zero IV and [`HeaderToSeal::aad`], and passes it to [`HeaderToSeal::seal`].
+pub struct HeaderToSeal {
+    header: Header,
+    signer: Option<Signer>,
+}
+
+impl HeaderToSeal {
+    /// The header tag's AAD: the header body.
+    pub fn aad(&self) -> &[u8] {
+        &self.header.bytes
+    }
+
+    /// Completes the header with its tag (16 bytes). The encryptor has no AES-GCM key of its
+    /// own unless the core derived it ([`PendingEncryptor::with_encrypted_data_keys`]): the
+    /// caller seals every frame (detached frames).
+    pub fn seal(self, tag: &[u8]) -> Result<Encryptor, EncryptError> {
+        let Self { mut header, signer } = self;
+        header.tag = tag
+            .try_into()
+            .map_err(|_| EncryptError::InvalidState("an AES-GCM tag has 16 bytes"))?;
+        header.bytes.extend_from_slice(tag);
+        let frame_length = header.frame_length as usize;
         Ok(Encryptor {
             header,
             header_written: false,
-            cipher,
-            content_key: Some(content_key),
-            frame_length: frame_length as usize,
+            cipher: None,
+            content_key: None,
+            frame_length,
             next_sequence: 1,
             pending: Vec::new(),
             signer,
             detached: Detached { next_sealed: 1, ..Detached::default() },
             poisoned: false,
         })
+    }
+}
+
+impl core::fmt::Debug for HeaderToSeal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("HeaderToSeal").field("suite", &self.header.suite).finish_non_exhaustive()
     }
 }
 
@@ -266,18 +352,7 @@ impl Encryptor {
         message_id: [u8; 32],
         signing_key: Option<&[u8; 48]>,
     ) -> Result<Self, EncryptError> {
-        check_options(options)?;
-        let expected = options.suite.key_len();
-        if data_key.len() != expected {
-            return Err(EncryptError::DataKeyLength { expected, actual: data_key.len() });
-        }
-        let signer = match (options.suite.is_signed(), signing_key) {
-            (true, Some(bytes)) => Some(Signer::from_bytes(options.suite, bytes)?),
-            (true, None) => return Err(EncryptError::InvalidSigningKey),
-            (false, _) => None,
-        };
-        let data_key = DataKey::from_slice(data_key.dangerous_as_bytes());
-        PendingEncryptor::with_secrets(options, data_key, message_id, signer)?
+        PendingEncryptor::dangerous_with_fixed_secrets(options, data_key, message_id, signing_key)?
             .with_encrypted_data_keys(edks)
     }
 
@@ -470,7 +545,7 @@ impl Encryptor {
             }
             let is_final = this.detached.final_issued && sequence + 1 == this.next_sequence;
             let job = this.job(sequence, len, is_final);
-            Ok(this.cipher.seal(&job.iv, job.aad(), buf)?)
+            Ok(this.cipher()?.seal(&job.iv, job.aad(), buf)?)
         })
     }
 
@@ -548,6 +623,12 @@ impl Encryptor {
         }
     }
 
+    fn cipher(&self) -> Result<&ContentCipher, EncryptError> {
+        self.cipher
+            .as_ref()
+            .ok_or(EncryptError::InvalidState("the caller derived this message's keys"))
+    }
+
     fn seal_frame(
         &mut self,
         plaintext: &[u8],
@@ -569,7 +650,7 @@ impl Encryptor {
         write::frame_head(out, sequence, &iv, final_len);
         let at = out.len();
         out.extend_from_slice(plaintext);
-        let tag = self.cipher.seal(&iv, aad.as_ref(), &mut out[at..])?;
+        let tag = self.cipher()?.seal(&iv, aad.as_ref(), &mut out[at..])?;
         out.extend_from_slice(&tag);
         self.next_sequence = sequence + 1;
         Ok(())

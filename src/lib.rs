@@ -42,9 +42,11 @@ mod suite;
 pub mod wasm;
 
 pub use context::{EncryptionContext, PUBLIC_KEY_ENTRY, RESERVED_PREFIX};
-pub use crypto::{DataKey, MessageHasher};
-pub use decrypt::{DecryptOptions, DecryptState, Decryptor, Limits, Progress, decrypt};
-pub use encrypt::{DEFAULT_FRAME_LENGTH, EncryptOptions, Encryptor, PendingEncryptor, encrypt};
+pub use crypto::{DataKey, KdfHash, KeyDerivation, MessageHasher};
+pub use decrypt::{DecryptOptions, DecryptState, Decryptor, HeaderAuth, Limits, Progress, decrypt};
+pub use encrypt::{
+    DEFAULT_FRAME_LENGTH, EncryptOptions, Encryptor, HeaderToSeal, PendingEncryptor, encrypt,
+};
 pub use error::{DecryptError, EncryptError, Section};
 pub use format::{ContentType, EncryptedDataKey, Header, MAX_FRAME_LENGTH, message_suite};
 pub use frame::FrameJob;

@@ -11,7 +11,7 @@ const HEAD_ROOM = 24;
 /** node:crypto's cipher functions, registered by the Node entry (node.js); null elsewhere. */
 let nodeCrypto = null;
 
-/** Called by the Node entry: `{ createCipheriv, createDecipheriv, createSecretKey, createHash }`. */
+/** Called by the Node entry: `{ createCipheriv, createDecipheriv, createSecretKey, createHash, hkdfSync }`. */
 export function setNodeCrypto(api) {
     nodeCrypto = api;
 }
@@ -136,4 +136,69 @@ export class WebCryptoAes {
     }
 
     close() {}
+}
+
+/** Whether this environment has a native AES-GCM (node:crypto or WebCrypto): the lite module has no other. */
+export function hasNativeAes() {
+    return Boolean(nodeCrypto || globalThis.crypto?.subtle);
+}
+
+/** The native engine of the content key `keyBytes` (zero-filled here), or null if there is none. */
+export async function nativeAes(keyBytes) {
+    try {
+        return NodeAes.create(keyBytes) ?? (await WebCryptoAes.create(keyBytes));
+    } finally {
+        keyBytes?.fill(0);
+    }
+}
+
+/** Key lengths → whether the native AES-GCM takes them (Chromium's WebCrypto has no AES-192). */
+const supported = new Map();
+
+/** Whether the native AES-GCM takes keys of `keyLength` bytes (asked once per length). */
+export function nativeAesSupports(keyLength) {
+    if (nodeCrypto) return Promise.resolve(true);
+    if (!supported.has(keyLength)) {
+        const probe = globalThis.crypto.subtle.importKey('raw', new Uint8Array(keyLength), 'AES-GCM', false, ['encrypt']);
+        supported.set(keyLength, probe.then(() => true, () => false));
+    }
+    return supported.get(keyLength);
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The caller's half of the key schedule (the lite module has no HKDF and no AES-GCM): from
+ * `dataKey`, by the core's `recipe` ({ hash, salt, keyInfo, commitInfo, keyLength }: the
+ * suite's rule), the content key's engine and the commit key (committing suites). Node: its
+ * hkdfSync, the key bytes zero-filled once in the engine; elsewhere WebCrypto's HKDF straight
+ * into a non-extractable AES-GCM key, so that the content key never exists as bytes in JS.
+ * Resolves to `{ aes, commitKey }`; rejects if the engine refuses (never with a key left).
+ */
+export async function derivedAes(dataKey, recipe) {
+    const { hash, salt = EMPTY, keyInfo, commitInfo, keyLength } = recipe;
+    if (nodeCrypto) {
+        const digest = hash?.replace('-', '').toLowerCase();
+        const hkdf = (info, length) => new Uint8Array(nodeCrypto.hkdfSync(digest, dataKey, salt, info, length));
+        const key = hash ? hkdf(keyInfo, keyLength) : dataKey.slice();
+        const aes = NodeAes.create(key);
+        key.fill(0);
+        if (!aes) throw new TypeError(`node:crypto has no AES-${keyLength * 8}-GCM`);
+        return { aes, commitKey: commitInfo ? hkdf(commitInfo, 32) : undefined };
+    }
+    const { subtle } = globalThis.crypto;
+    const AES = { name: 'AES-GCM', length: keyLength * 8 };
+    const uses = ['encrypt', 'decrypt'];
+    if (!hash) return { aes: new WebCryptoAes(subtle, await subtle.importKey('raw', dataKey, AES, false, uses)) };
+    const base = await subtle.importKey('raw', dataKey, 'HKDF', false, ['deriveKey', 'deriveBits']);
+    const params = (info) => ({ name: 'HKDF', hash, salt, info });
+    const key = await subtle.deriveKey(params(keyInfo), base, AES, false, uses);
+    const commitKey = commitInfo ? new Uint8Array(await subtle.deriveBits(params(commitInfo), base, 256)) : undefined;
+    return { aes: new WebCryptoAes(subtle, key), commitKey };
+}
+
+/** The AES-GCM tag of an empty plaintext under `iv` and `aad`: a header's tag. */
+export async function headerTag(aes, iv, aad) {
+    const sealed = await aes.seal({ iv, aad }, EMPTY);
+    return sealed instanceof ArrayBuffer ? new Uint8Array(sealed) : sealed;
 }

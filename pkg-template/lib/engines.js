@@ -1,6 +1,6 @@
 // Which AES-GCM seals and opens the frames of one message, and where a signed message is
 // hashed: the engines of ./aes.js and ./pool.js, chosen from the options and the input size.
-import { NodeAes, NodeHash, WebCryptoAes } from './aes.js';
+import { NodeAes, NodeHash, nativeAes } from './aes.js';
 import { HASH_MIN_BYTES, RemoteHash } from './hash.js';
 import { POOL_MIN_BYTES, poolAvailable, poolByDefault, poolEngine } from './pool.js';
 import { testHooks } from './test-hooks.js';
@@ -45,16 +45,16 @@ export class Engines {
         this.#onEngine = testHooks?.onEngine(options);
     }
 
-    /** The first engine, from the content key (zero-filled here); null: the wasm core. */
-    async start(keyBytes, frames, total) {
+    /**
+     * The first engine, from `content`: the content key's bytes (the core derived it; zero-
+     * filled here), or the engine of the key the caller derived (the lite module, ./aes.js
+     * derivedAes). No engine: the wasm core's AES-GCM.
+     */
+    async start(content, frames, total) {
         this.#frames = frames;
-        try {
-            if (this.#mode !== 'wasm') {
-                this.#aes = NodeAes.create(keyBytes) ?? (await WebCryptoAes.create(keyBytes));
-            }
-        } finally {
-            keyBytes?.fill(0);
-        }
+        if (!(content instanceof Uint8Array)) this.#aes = content;
+        else if (this.#mode !== 'wasm') this.#aes = await nativeAes(content);
+        else content.fill(0);
         frames.setEngine(this.#aes);
         if (this.#aes && this.#mode !== 'off' && poolAvailable()) this.#poolRuns = await workerScriptRuns();
         this.#maybePool(total ?? 0);
@@ -89,6 +89,11 @@ export class Engines {
             this.#maybePool(this.#seen);
             if (this.#pool) this.#onEngine?.(this.name);
         }
+    }
+
+    /** The engine of this thread (the pool's are in workers), for what the pool fails on. */
+    get aes() {
+        return this.#aes;
     }
 
     get name() {

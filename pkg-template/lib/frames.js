@@ -3,10 +3,11 @@
 // AES-GCM of frame bodies runs here, on one of the engines of ./aes.js (WebCrypto, node:crypto),
 // on a pool of workers (./pool.js) for large Blob and stream input, or in the core's own
 // AES-GCM in wasm, in place (one copy in, one copy out per frame): the fallback when there is
-// no SubtleCrypto, when a WebCrypto call fails, or on request.
+// no SubtleCrypto, when a WebCrypto call fails, or on request. The lite module has no AES-GCM:
+// there the glue derives the keys, and a frame the pool fails on goes to this thread's engine.
 // The engine never changes the bytes: tests compare every engine with the core's
 // `update`/`finish` path under fixed secrets.
-import { call } from './errors.js';
+import { EncryptError, call } from './errors.js';
 import { fromMemory, intoFrameBuffer, jobAt } from './memory.js';
 
 /** Bytes of frames in flight at once: bounds memory while keeping WebCrypto busy. */
@@ -101,14 +102,17 @@ export class FrameEncryptor {
     #out = [];
     /** The delegated hash's wait for the header, if it had to wait (see `writeHeader`). */
     #headerWait;
+    /** This thread's engine, for frames the pool fails on when the core has no AES-GCM. */
+    #fallback;
 
     /** `engine`: an object with seal(job, plaintext) → Promise, or null for wasm in place. */
     /**
      * `hash`: a RemoteHash (./hash.js) if the encryptor's hashing was delegated to it: this
      * then passes it every byte written before the footer.
      */
-    constructor(enc, { memory, frameLength, signed, engine, hash = null }) {
+    constructor(enc, { memory, frameLength, signed, engine, hash = null, fallback = () => null }) {
         this.#enc = enc;
+        this.#fallback = fallback;
         this.#memory = memory;
         this.#frameLength = frameLength;
         this.#signed = signed;
@@ -245,6 +249,17 @@ export class FrameEncryptor {
         const { job, plaintext, promise, engine, owned } = this.#inflight.shift();
         engine?.flushFor?.(job);
         let sealed = await promise;
+        if (sealed instanceof Failed && typeof this.#enc.sealJob !== 'function') {
+            // No AES-GCM in the core (the lite module): this thread's engine, if it was not
+            // the one that failed, seals the frame and the next ones.
+            const own = this.#fallback();
+            if (own && own !== engine) sealed = await start(own, 'seal', job, plaintext);
+            if (sealed instanceof Failed) {
+                throw new EncryptError(`AES-GCM failed on frame ${job.sequence}: ${sealed.error?.message ?? sealed.error}`,
+                    'SEAL_FAILED', undefined, { cause: sealed.error });
+            }
+            this.setEngine(own);
+        }
         if (sealed instanceof Failed) {
             // The engine failed (not a message error): seal this frame with the core and
             // use the core from now on.
@@ -282,7 +297,7 @@ export class FrameEncryptor {
 
 /**
  * Decrypts a message frame by frame around a detached wasm `Decryptor`. `unwrap()` is
- * called (and awaited) when the decryptor needs a data key; `keyed(contentKey)` right after,
+ * called (and awaited) when the decryptor needs a data key; `keyed()` right after,
  * to choose the engine. `push(bytes)` returns the plaintext released so far, in order;
  * plaintext of the final frame of a signed message is held until `end()`, which also
  * requires the decryptor to finish.
@@ -294,6 +309,8 @@ export class FrameDecryptor {
     #unwrap;
     #keyed;
     #delegate;
+    /** This thread's engine, for frames the pool fails on when the core has no AES-GCM. */
+    #fallback;
     /** Delegated hashing: the RemoteHash, fed the bytes the core says the signature covers. */
     #hash = null;
     #engine = null;
@@ -313,8 +330,9 @@ export class FrameDecryptor {
      * `delegate(suiteId)`: resolves to a RemoteHash (./hash.js) to hash a signed message on,
      * or null to let the core hash it.
      */
-    constructor(dec, { memory, unwrap, keyed, delegate = async () => null }) {
+    constructor(dec, { memory, unwrap, keyed, delegate = async () => null, fallback = () => null }) {
         this.#dec = dec;
+        this.#fallback = fallback;
         this.#memory = memory;
         this.#unwrap = unwrap;
         this.#keyed = keyed;
@@ -396,7 +414,7 @@ export class FrameDecryptor {
                 const header = dec.header();
                 this.#signed = dec.isSigned;
                 this.#frameLength = header.frameLength || 1 << 20;
-                this.setEngine(await this.#keyed(call(() => dec.takeContentKey())));
+                this.setEngine(await this.#keyed());
             }
         }
         return this.#take();
@@ -472,7 +490,14 @@ export class FrameDecryptor {
         const { job, body, promise, engine, owned } = this.#inflight.shift();
         engine?.flushFor?.(job);
         let plaintext = await promise;
-        if (!(plaintext instanceof Failed)) {
+        if (plaintext instanceof Failed && typeof this.#dec.openJob !== 'function') {
+            // No AES-GCM in the core (the lite module): this thread's engine decides, if it
+            // was not the one that failed; its failure is the tag's (BAD_FRAME_TAG).
+            const own = this.#fallback();
+            if (own && own !== engine) plaintext = await start(own, 'open', job, body);
+            call(() => this.#dec.frameOpened(job.sequence, !(plaintext instanceof Failed)));
+            plaintext = bytesOf(plaintext);
+        } else if (!(plaintext instanceof Failed)) {
             plaintext = bytesOf(plaintext);
             call(() => this.#dec.frameOpened(job.sequence, true));
         } else {

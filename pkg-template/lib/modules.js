@@ -1,5 +1,6 @@
 // Which message module (./wasm.js) runs a session: the full one, or for the lite entry the
 // lite one, and the move to the full module when the lite one refuses a signed suite.
+import { hasNativeAes } from './aes.js';
 import { CipherdropError } from './errors.js';
 import { AlgorithmSuite } from './options.js';
 import { testHooks } from './test-hooks.js';
@@ -20,14 +21,23 @@ export const FULL_FIRST = new Set([undefined, AlgorithmSuite.AES_256_GCM_HKDF_SH
 export const LITE_ENTRY = Symbol('cipherdrop/lite');
 
 /**
- * The module a session starts on: the test build's choice (its MODULE hook), the full module
- * if `full` or not `lite` (the lite entry's call), else `startModule()` (the full one if loaded
- * or loading, else the lite one).
+ * Whether a session needs the core's own AES-GCM, which only the full module has (the lite
+ * one leaves key derivation and AES-GCM to node:crypto or WebCrypto): on request
+ * (`webCrypto: false`), on the test build's reference path, or with no native AES-GCM here.
+ */
+function needsCoreAes(options) {
+    return options.webCrypto === false || Boolean(testHooks?.reference(options)) || !hasNativeAes();
+}
+
+/**
+ * The module a session starts on: the full module if `full`, if not `lite` (the lite entry's
+ * call) or if the session needs the core's AES-GCM; else the test build's choice (its MODULE
+ * hook) or `startModule()` (the full one if loaded or loading, else the lite one).
  */
 export async function firstModule(options, full, lite) {
     const forced = testHooks?.module(options);
-    const module = await (forced ? (forced === 'full' ? fullModule() : liteModule())
-        : (full || !lite ? fullModule() : startModule()));
+    const choice = needsCoreAes(options) ? 'full' : forced ?? (full || !lite ? 'full' : null);
+    const module = await (choice === 'full' ? fullModule() : choice === 'lite' ? liteModule() : startModule());
     testHooks?.onModule(options)?.(module.name);
     return module;
 }

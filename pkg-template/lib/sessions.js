@@ -1,6 +1,7 @@
 // Sessions: one wasm Encryptor or Decryptor each, freed exactly once. A session opens the
 // message (options, keyring, data key), runs its frames through ./frames.js on the engines of
 // ./engines.js, and, on the lite module, moves to the full one if that one must read it.
+import { derivedAes, headerTag, nativeAesSupports } from './aes.js';
 import { DecryptError, EncryptError, call } from './errors.js';
 import { Engines } from './engines.js';
 import { FrameDecryptor, FrameEncryptor } from './frames.js';
@@ -35,38 +36,50 @@ export class EncryptSession {
         }
         throwIfAborted(signal);
         let module = await firstModule(options, FULL_FIRST.has(suite), lite);
+        // The test build's fixed secrets: no keyring is asked.
+        const fixedEdks = testHooks?.fixedEdks(options);
+        const keys = fixedEdks ? [] : await keyring.wrappingKeys();
+        throwIfAborted(signal);
+        let pending;
+        [module, pending] = await onModule(module, options, (m) =>
+            testHooks?.fixedPending(m.wasm, options, { suite, frameLength, encryptionContext }) ??
+            call(() => new m.wasm.PendingEncryptor(suite, frameLength, encryptionContext)));
         let encryptor;
-        [module, encryptor] = await onModule(module, options,
-            (m) => testHooks?.fixedEncryptor(m.wasm, options, { suite, frameLength, encryptionContext }));
-        if (!encryptor) {
-            const keys = await keyring.wrappingKeys();
+        /** The engine of the key derived here (the lite module), else null. */
+        let content = null;
+        try {
+            // A symmetric AWS KMS key first makes the data key (GenerateDataKey); RSA keys
+            // wrap the encryptor's random one.
+            const generated = keys.length > 0 ? await generateDataKey(keys[0], pending, signal) : null;
             throwIfAborted(signal);
-            let pending;
-            [module, pending] = await onModule(module, options,
-                (m) => call(() => new m.wasm.PendingEncryptor(suite, frameLength, encryptionContext)));
+            const dataKey = pending.dataKey();
+            let edks;
+            let derived = null;
             try {
-                // A symmetric AWS KMS key first makes the data key (GenerateDataKey); RSA keys
-                // wrap the encryptor's random one.
-                const generated = keys.length > 0 ? await generateDataKey(keys[0], pending, signal) : null;
-                throwIfAborted(signal);
-                const dataKey = pending.dataKey();
-                let edks;
-                try {
-                    edks = await Promise.all((generated ? keys.slice(1) : keys)
-                        .map((key) => wrapDataKey(key, dataKey, pending, signal)));
-                } finally {
-                    dataKey.fill(0);
-                }
-                if (generated) edks.unshift(generated);
-                throwIfAborted(signal);
-                encryptor = call(() => pending.withEncryptedDataKeys(edks));
+                edks = fixedEdks ?? await Promise.all((generated ? keys.slice(1) : keys)
+                    .map((key) => wrapDataKey(key, dataKey, pending, signal)));
+                if (module.callerDerives) derived = await derivedAes(dataKey, call(() => pending.keyDerivation()));
             } finally {
-                pending.free();
+                dataKey.fill(0);
             }
+            if (generated) edks.unshift(generated);
+            throwIfAborted(signal);
+            if (derived) {
+                // The core builds the header over the commit key; its tag is the AES-GCM
+                // tag of an empty plaintext, all-zero IV, the header as AAD.
+                const aad = call(() => pending.headerToSeal(edks, derived.commitKey));
+                const tag = await headerTag(derived.aes, new Uint8Array(12), aad);
+                encryptor = call(() => pending.sealHeader(tag));
+                content = derived.aes;
+            } else {
+                encryptor = call(() => pending.withEncryptedDataKeys(edks));
+            }
+        } finally {
+            pending.free();
         }
         const session = new EncryptSession(module, encryptor);
         try {
-            await session.#start(options, total);
+            await session.#start(options, total, content);
         } catch (err) {
             session.close();
             throw err;
@@ -89,8 +102,11 @@ export class EncryptSession {
         this.signed = encryptor.isSigned;
     }
 
-    /** Chooses how frames are sealed (see Engines). */
-    async #start(options, total) {
+    /**
+     * Chooses how frames are sealed (see Engines): `content`, the engine of a key derived
+     * here, or null for the key the core derived.
+     */
+    async #start(options, total, content) {
         if (testHooks?.reference(options)) {
             testHooks.onEngine(options)?.('reference');
             return;
@@ -101,12 +117,12 @@ export class EncryptSession {
         if (hash) call(() => enc.delegateHash());
         this.#frames = new FrameEncryptor(enc, {
             memory: this.#module.memory, frameLength: this.messageHeader.frameLength, signed: enc.isSigned,
-            engine: null, hash,
+            engine: null, hash, fallback: () => this.#engines?.aes,
         });
         // The header needs no engine: a stream hands it out (`written`) while the engines
         // start (the worker pool's can take tens of ms); the frames wait for them.
         this.#frames.writeHeader();
-        this.#started = this.#engines.start(call(() => enc.takeContentKey()), this.#frames, total);
+        this.#started = this.#engines.start(content ?? call(() => enc.takeContentKey()), this.#frames, total);
         this.#started.catch(() => {}); // reported by the push or end that awaits it
     }
 
@@ -186,6 +202,8 @@ export class DecryptSession {
      * the full module reads from the start if the lite one refuses a signed suite.
      */
     #replay = null;
+    /** The engine of the key derived here (the lite module), once a key verified the header. */
+    #content = null;
     #closed = false;
     /** Set once a data key verified the header. */
     messageHeader = null;
@@ -227,10 +245,11 @@ export class DecryptSession {
         const frames = new FrameDecryptor(decryptor, {
             memory: module.memory,
             unwrap: () => this.#unwrap(),
-            keyed: async (key) => {
-                await engines.start(key, frames, total);
+            keyed: async () => {
+                await engines.start(this.#content ?? call(() => decryptor.takeContentKey()), frames, total);
                 return frames.engine;
             },
+            fallback: () => engines.aes,
             delegate: (suiteId) => engines.hashFor(suiteId, total),
         });
         this.#frames = frames;
@@ -313,6 +332,7 @@ export class DecryptSession {
         this.#decryptor = null;
         this.#engines = null;
         this.#frames = null;
+        this.#content = null;
     }
 
     #live() {
@@ -329,11 +349,16 @@ export class DecryptSession {
      * and throws its verdict when no EDK is left.
      */
     async #unwrap() {
+        const decryptor = this.#live();
+        const keyLength = decryptor.dataKeyLength;
+        if (this.#module.callerDerives && !(await nativeAesSupports(keyLength))) {
+            // Before any key is unwrapped: the full module reads the message with its own AES.
+            throw new DecryptError(`this engine's native AES-GCM has no ${keyLength * 8}-bit keys`, 'UNSUPPORTED_SUITE');
+        }
         // The module took the header: no move from here on.
         this.#replay = null;
-        const decryptor = this.#live();
         const headerBytes = decryptor.headerBytes();
-        const options = { signal: this.#signal, dataKeyLength: decryptor.dataKeyLength };
+        const options = { signal: this.#signal, dataKeyLength: keyLength };
         for (let verified = false; !verified;) {
             throwIfAborted(this.#signal);
             const edk = call(() => this.#live().nextCandidate());
@@ -345,8 +370,28 @@ export class DecryptSession {
                 call(() => this.#live().reportError(err));
                 continue;
             }
-            verified = call(() => this.#live().reportKey(key));
+            // reportKey zero-fills the key: the lite module's caller derives from a copy.
+            const copy = this.#module.callerDerives && key instanceof Uint8Array ? key.slice() : null;
+            try {
+                verified = call(() => this.#live().reportKey(key));
+                if (verified && copy) this.#content = await this.#derive(copy);
+            } finally {
+                copy?.fill(0);
+            }
         }
         this.messageHeader = publicHeader(this.#live().header());
+    }
+
+    /**
+     * The lite module: derives the content and commit keys from `dataKey` by the core's
+     * recipe, computes the header tag, and has the core check both (as it checks its own
+     * derivation: same errors); resolves to the content key's engine.
+     */
+    async #derive(dataKey) {
+        const auth = call(() => this.#live().headerAuth());
+        const { aes, commitKey } = await derivedAes(dataKey, auth);
+        const tag = await headerTag(aes, auth.iv, auth.aad);
+        call(() => this.#live().provideDerivedKeys(commitKey, tag));
+        return aes;
     }
 }

@@ -91,12 +91,15 @@ export async function compileModule(source, locate, advice) {
 /**
  * A loaded message module: `wasm` its bindings, `memory` (for copying frames in and out of
  * its buffers), `compiled` (for workers to instantiate), `full` whether it reads signed
- * suites, `name` ('lite' or 'full', for the test build's observers).
+ * suites, `callerDerives` whether the glue derives the keys and runs every AES-GCM (the lite
+ * module has neither: ./aes.js derivedAes), `name` ('lite' or 'full', for the test build's
+ * observers).
  */
 export async function instantiate(name, initBindings, bindings, compiled) {
     const exports = await initBindings({ module_or_path: compiled });
     loadedBindings = bindings;
-    return Object.freeze({ name, full: name === 'full', wasm: bindings, memory: exports.memory, compiled });
+    const callerDerives = typeof bindings.Decryptor.prototype.provideDerivedKeys === 'function';
+    return Object.freeze({ name, full: name === 'full', callerDerives, wasm: bindings, memory: exports.memory, compiled });
 }
 
 /** Promises of the modules, once asked for (a failed load is tried again next time). */
@@ -117,11 +120,11 @@ export function fullModule(source = undefined) {
 }
 
 /**
- * The lite module (unsigned suites only), loaded once; the full module where there is no SIMD
- * or no lite module (an app of the default entry only).
+ * The lite module (unsigned suites only; no SIMD build needed), loaded once; the full module
+ * where there is no lite module (an app of the default entry only).
  */
 export function liteModule() {
-    if (!loaders.lite || !hasSimd()) return fullModule();
+    if (!loaders.lite) return fullModule();
     return load('lite', () => loaders.lite());
 }
 

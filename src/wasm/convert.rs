@@ -5,7 +5,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use zeroize::Zeroize;
 
-use crate::{Attempt, DataKey, EncryptedDataKey, EncryptionContext, Header};
+use crate::{Attempt, DataKey, EncryptedDataKey, EncryptionContext, Header, KeyDerivation};
 
 /// A `TypeError` for a JS value of the wrong shape.
 pub(crate) fn type_error(message: &str) -> JsValue {
@@ -134,4 +134,19 @@ pub(crate) fn pack_job(job: &crate::FrameJob, out: &mut Vec<u8>) -> Result<usize
 /// A key's bytes as a fresh Uint8Array; the wasm copy is zeroized by the caller's drop.
 pub(crate) fn key_to_js(key: &[u8]) -> Uint8Array {
     Uint8Array::from(key)
+}
+
+/// A key derivation recipe for WebCrypto's HKDF or node:crypto's `hkdfSync`: `{ hash,
+/// salt, keyInfo, commitInfo, keyLength }` (`hash` a WebCrypto name, `undefined` when the
+/// data key is the content key; `salt` and `commitInfo` `undefined` when there is none).
+#[cfg_attr(feature = "builtin-crypto", allow(dead_code))]
+pub(crate) fn derivation_to_js(recipe: &KeyDerivation) -> Object {
+    let obj = Object::new();
+    let bytes = |b: &[u8]| JsValue::from(Uint8Array::from(b));
+    set(&obj, "hash", &recipe.hash.map_or(JsValue::UNDEFINED, |h| h.name().into()));
+    set(&obj, "salt", &recipe.salt.as_deref().map_or(JsValue::UNDEFINED, bytes));
+    set(&obj, "keyInfo", &bytes(&recipe.key_info));
+    set(&obj, "commitInfo", &recipe.commit_info.map_or(JsValue::UNDEFINED, bytes));
+    set(&obj, "keyLength", &recipe.key_len.into());
+    obj
 }

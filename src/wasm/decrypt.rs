@@ -5,10 +5,13 @@ use alloc::vec::Vec;
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
+#[cfg(feature = "builtin-crypto")]
+use super::convert::key_to_js;
 use super::convert::{
-    attempt_from_js_error, attempt_from_js_key, context_from_js, edk_to_js, header_to_js,
-    key_to_js, pack_job,
+    attempt_from_js_error, attempt_from_js_key, context_from_js, edk_to_js, header_to_js, pack_job,
 };
+#[cfg(not(feature = "builtin-crypto"))]
+use super::convert::{derivation_to_js, set};
 use super::error::decrypt_error;
 use crate::{
     CommitmentPolicy, DecryptError, DecryptOptions, DecryptState, Limits, UnwrapError,
@@ -30,6 +33,7 @@ pub struct Decryptor {
     provisional: bool,
     /// Detached frames opened here: JS writes a frame body into this buffer (through
     /// `frameBuffer`), the core opens it in place, JS copies the plaintext out.
+    #[cfg(feature = "builtin-crypto")]
     frame: Vec<u8>,
     /// The last frame job, packed (`convert::pack_job`).
     job: Vec<u8>,
@@ -46,6 +50,7 @@ impl From<crate::Decryptor> for Decryptor {
             hashed: 0,
             state: DecryptState::NeedInput,
             provisional: false,
+            #[cfg(feature = "builtin-crypto")]
             frame: Vec::new(),
             job: Vec::new(),
             unwrap: None,
@@ -59,6 +64,7 @@ impl Decryptor {
     /// `allow_legacy`: also read non-committing format 1.0 messages; `refuse_signed`: fail
     /// right after the header of a signed message; `max_encrypted_data_keys`: `undefined` for
     /// the core's default (10).
+    #[cfg(feature = "builtin-crypto")]
     #[wasm_bindgen(constructor)]
     pub fn new(
         expected_context: JsValue,
@@ -150,6 +156,7 @@ impl Decryptor {
     /// Takes the derived AES-GCM content key once the header is verified (once; then
     /// `undefined`) for WebCrypto. The caller MUST import it as a non-extractable key and
     /// zero-fill the array.
+    #[cfg(feature = "builtin-crypto")]
     #[wasm_bindgen(js_name = takeContentKey)]
     pub fn take_content_key(&mut self) -> Result<Option<Uint8Array>, JsValue> {
         let inner = self.inner.as_mut().ok_or_else(finished)?;
@@ -195,6 +202,7 @@ impl Decryptor {
     /// The address in the module's memory of a buffer of `len` bytes for one frame body.
     /// Valid until the next `frameBuffer` call; views of the memory MUST be made afresh after
     /// every call (the memory may grow).
+    #[cfg(feature = "builtin-crypto")]
     #[wasm_bindgen(js_name = frameBuffer)]
     pub fn frame_buffer(&mut self, len: usize) -> usize {
         self.frame.clear();
@@ -205,6 +213,7 @@ impl Decryptor {
     /// Detached mode with the core's AES-GCM: the current job's body is in the frame buffer;
     /// passes it as `frameBody`, opens it in place and confirms it. The plaintext is then the
     /// buffer's first `plaintextLength` bytes. No other frame may be unconfirmed.
+    #[cfg(feature = "builtin-crypto")]
     #[wasm_bindgen(js_name = openInPlace)]
     pub fn open_in_place(&mut self) -> Result<(), JsValue> {
         let inner = self.inner.as_mut().ok_or_else(finished)?;
@@ -219,6 +228,7 @@ impl Decryptor {
 
     /// Opens the oldest unconfirmed frame `sequence` (its body in the frame buffer) with the
     /// core's AES-GCM and confirms it: for when WebCrypto failed on it.
+    #[cfg(feature = "builtin-crypto")]
     #[wasm_bindgen(js_name = openJob)]
     pub fn open_job(&mut self, sequence: u32) -> Result<(), JsValue> {
         let inner = self.inner.as_mut().ok_or_else(finished)?;
@@ -275,14 +285,46 @@ impl Decryptor {
     #[wasm_bindgen(js_name = reportKey)]
     pub fn report_key(&mut self, key: JsValue) -> Result<bool, JsValue> {
         let attempt = attempt_from_js_key(&key)?;
-        let inner = self.inner.as_mut().ok_or_else(finished)?;
         let session = self.unwrap.as_mut().ok_or_else(not_asked)?;
         let Some(data_key) = session.report(attempt).map_err(|e| decrypt_error(&e))? else {
             return Ok(false);
         };
         self.unwrap = None;
-        inner.provide_data_key(&data_key).map_err(|e| decrypt_error(&e))?;
+        #[cfg(feature = "builtin-crypto")]
+        {
+            let inner = self.inner.as_mut().ok_or_else(finished)?;
+            inner.provide_data_key(&data_key).map_err(|e| decrypt_error(&e))?;
+        }
+        drop(data_key);
         Ok(true)
+    }
+
+    /// Without the core's derivation (the lite module), after `reportKey` returned true:
+    /// `{ hash, salt, keyInfo, commitInfo, keyLength, iv, aad }`. The caller derives the
+    /// content key (HKDF, or the data key itself without `hash`) and the commit key (with
+    /// `commitInfo`, 32 bytes, same extract), computes the AES-GCM tag of an empty plaintext
+    /// under `iv` and `aad` with the content key, and passes both to `provideDerivedKeys`.
+    #[cfg(not(feature = "builtin-crypto"))]
+    #[wasm_bindgen(js_name = headerAuth)]
+    pub fn header_auth(&self) -> Result<JsValue, JsValue> {
+        let auth = self.inner()?.header_auth().map_err(|e| decrypt_error(&e))?;
+        let obj = derivation_to_js(&auth.derivation);
+        set(&obj, "iv", &Uint8Array::from(&auth.iv[..]).into());
+        set(&obj, "aad", &Uint8Array::from(auth.aad.as_slice()).into());
+        Ok(obj.into())
+    }
+
+    /// The caller's commit key (`undefined` for suites without one) and header tag: verifies
+    /// the header as `reportKey` does with the core's derivation (same errors).
+    #[cfg(not(feature = "builtin-crypto"))]
+    #[wasm_bindgen(js_name = provideDerivedKeys)]
+    pub fn provide_derived_keys(
+        &mut self,
+        commit_key: Option<Vec<u8>>,
+        header_tag: &[u8],
+    ) -> Result<(), JsValue> {
+        let inner = self.inner.as_mut().ok_or_else(finished)?;
+        inner.provide_derived_keys(commit_key.as_deref(), header_tag).map_err(|e| decrypt_error(&e))
     }
 
     /// The error the keyring threw for the last candidate: code `KEYRING` is a refusal, any
@@ -351,6 +393,7 @@ fn not_asked() -> JsValue {
 }
 
 /// The frame buffer does not hold the frame (a caller bug: `frameBuffer(len)` first).
+#[cfg(feature = "builtin-crypto")]
 fn buffer_error() -> JsValue {
     decrypt_error(&DecryptError::InvalidState("frameBuffer was not sized for this frame"))
 }

@@ -6,12 +6,15 @@ use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroize;
 
+#[cfg(not(feature = "builtin-crypto"))]
+use super::convert::derivation_to_js;
 #[cfg(feature = "test-hooks")]
 use super::convert::type_error;
 use super::convert::{
     context_from_js, context_to_js, edks_from_js, header_to_js, key_to_js, pack_job,
 };
 use super::error::encrypt_error;
+#[cfg(feature = "builtin-crypto")]
 use crate::suite::TAG_LEN;
 use crate::{AlgorithmSuite, DataKey, EncryptError, EncryptOptions};
 
@@ -26,6 +29,7 @@ pub struct Encryptor {
     out: Vec<u8>,
     /// Detached frames sealed here: JS writes a frame's plaintext into this buffer (through
     /// `frameBuffer`), the core seals it in place, JS copies the sealed frame out.
+    #[cfg(feature = "builtin-crypto")]
     frame: Vec<u8>,
     /// The last frame job, packed (`convert::pack_job`).
     job: Vec<u8>,
@@ -33,17 +37,38 @@ pub struct Encryptor {
 
 impl From<crate::Encryptor> for Encryptor {
     fn from(inner: crate::Encryptor) -> Self {
-        Self { inner: Some(inner), out: Vec::new(), frame: Vec::new(), job: Vec::new() }
+        Self {
+            inner: Some(inner),
+            out: Vec::new(),
+            #[cfg(feature = "builtin-crypto")]
+            frame: Vec::new(),
+            job: Vec::new(),
+        }
     }
 }
 
 /// An encryption waiting for its encrypted data keys (the core's [`crate::PendingEncryptor`]):
 /// JS wraps `dataKey()` with each recipient's key through WebCrypto RSA-OAEP (native, so no
-/// RSA in this module) and passes the EDKs to `withEncryptedDataKeys`.
+/// RSA in this module) and passes the EDKs to `withEncryptedDataKeys`. Without the core's
+/// derivation (the lite module) JS derives the keys too: `keyDerivation`, then
+/// `headerToSeal` with the EDKs and the commit key, then `sealHeader` with the header tag.
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct PendingEncryptor {
     inner: Option<crate::PendingEncryptor>,
+    /// Without the core's derivation: the header waiting for the caller's tag.
+    #[cfg(not(feature = "builtin-crypto"))]
+    sealing: Option<crate::HeaderToSeal>,
+}
+
+impl From<crate::PendingEncryptor> for PendingEncryptor {
+    fn from(inner: crate::PendingEncryptor) -> Self {
+        Self {
+            inner: Some(inner),
+            #[cfg(not(feature = "builtin-crypto"))]
+            sealing: None,
+        }
+    }
 }
 
 #[wasm_bindgen]
@@ -69,8 +94,45 @@ impl PendingEncryptor {
         };
         let options =
             EncryptOptions { suite, frame_length, encryption_context: context_from_js(&context)? };
-        let inner = crate::PendingEncryptor::new(&options).map_err(|e| encrypt_error(&e))?;
-        Ok(Self { inner: Some(inner) })
+        crate::PendingEncryptor::new(&options).map(Self::from).map_err(|e| encrypt_error(&e))
+    }
+
+    /// **Test hook, never for real messages**: a pending encryption with a fixed data key,
+    /// message ID (32 bytes) and signing key (48 bytes, signed suite), so that two runs give
+    /// the same bytes. Reusing a data key and message ID for different plaintexts breaks
+    /// AES-GCM. Only with the `test-hooks` feature: the release module (build/pkg, the npm
+    /// package) has no such export.
+    #[cfg(feature = "test-hooks")]
+    #[wasm_bindgen(js_name = dangerousWithFixedSecrets)]
+    pub fn dangerous_with_fixed_secrets(
+        suite_id: u16,
+        frame_length: f64,
+        context: JsValue,
+        data_key: &[u8],
+        message_id: &[u8],
+        signing_key: Option<Vec<u8>>,
+    ) -> Result<PendingEncryptor, JsValue> {
+        let suite = AlgorithmSuite::from_id(suite_id)
+            .ok_or_else(|| encrypt_error(&EncryptError::UnsupportedSuite(suite_id)))?;
+        let options = EncryptOptions {
+            suite,
+            frame_length: frame_length_from_js(frame_length)?,
+            encryption_context: context_from_js(&context)?,
+        };
+        let message_id: [u8; 32] =
+            message_id.try_into().map_err(|_| type_error("messageId must be 32 bytes"))?;
+        let signing_key: Option<[u8; 48]> = match signing_key {
+            Some(k) => Some(k.try_into().map_err(|_| type_error("signingKey must be 48 bytes"))?),
+            None => None,
+        };
+        crate::PendingEncryptor::dangerous_with_fixed_secrets(
+            &options,
+            &DataKey::from_slice(data_key),
+            message_id,
+            signing_key.as_ref(),
+        )
+        .map(Self::from)
+        .map_err(|e| encrypt_error(&e))
     }
 
     /// A copy of the plaintext data key, for the RSA-OAEP wraps. The caller MUST zero-fill it
@@ -109,57 +171,54 @@ impl PendingEncryptor {
 
     /// Seals the header over `edks` (`[{ providerId, providerInfo, ciphertext }]`, at least
     /// one) and returns the encryptor; this object is spent.
+    #[cfg(feature = "builtin-crypto")]
     #[wasm_bindgen(js_name = withEncryptedDataKeys)]
     pub fn with_encrypted_data_keys(&mut self, edks: JsValue) -> Result<Encryptor, JsValue> {
         let edks = edks_from_js(&edks)?;
         let inner = self.inner.take().ok_or_else(finished)?;
         inner.with_encrypted_data_keys(edks).map(Encryptor::from).map_err(|e| encrypt_error(&e))
     }
+
+    /// Without the core's derivation (the lite module): how the content key and the commit
+    /// key come from `dataKey()`, `{ hash, salt, keyInfo, commitInfo, keyLength }` (see the
+    /// Decryptor's `headerAuth`).
+    #[cfg(not(feature = "builtin-crypto"))]
+    #[wasm_bindgen(js_name = keyDerivation)]
+    pub fn key_derivation(&self) -> Result<JsValue, JsValue> {
+        let inner = self.inner.as_ref().ok_or_else(finished)?;
+        Ok(derivation_to_js(&inner.key_derivation()).into())
+    }
+
+    /// Without the core's derivation: builds the header over `edks` with the caller's commit
+    /// key (32 bytes) and returns the AAD of its tag, which the caller computes (AES-GCM of
+    /// an empty plaintext, all-zero IV, the derived content key) for `sealHeader`.
+    #[cfg(not(feature = "builtin-crypto"))]
+    #[wasm_bindgen(js_name = headerToSeal)]
+    pub fn header_to_seal(
+        &mut self,
+        edks: JsValue,
+        commit_key: &[u8],
+    ) -> Result<Uint8Array, JsValue> {
+        let edks = edks_from_js(&edks)?;
+        let inner = self.inner.take().ok_or_else(finished)?;
+        let header = inner.header_to_seal(edks, commit_key).map_err(|e| encrypt_error(&e))?;
+        let aad = Uint8Array::from(header.aad());
+        self.sealing = Some(header);
+        Ok(aad)
+    }
+
+    /// Without the core's derivation: completes the header with the caller's tag and
+    /// returns the encryptor (detached frames only); this object is spent.
+    #[cfg(not(feature = "builtin-crypto"))]
+    #[wasm_bindgen(js_name = sealHeader)]
+    pub fn seal_header(&mut self, tag: &[u8]) -> Result<Encryptor, JsValue> {
+        let header = self.sealing.take().ok_or_else(finished)?;
+        header.seal(tag).map(Encryptor::from).map_err(|e| encrypt_error(&e))
+    }
 }
 
 #[wasm_bindgen]
 impl Encryptor {
-    /// **Test hook, never for real messages**: an encryptor with a fixed data key, message ID
-    /// (32 bytes), signing key (48 bytes, signed suite) and EDKs `[{ providerId, providerInfo,
-    /// ciphertext }]`, so that two runs give the same bytes. Reusing a data key and message ID
-    /// for different plaintexts breaks AES-GCM. Only with the `test-hooks` feature: the
-    /// release module (build/pkg, the npm package) has no such export.
-    #[cfg(feature = "test-hooks")]
-    #[wasm_bindgen(js_name = dangerousWithFixedSecrets)]
-    #[allow(clippy::too_many_arguments)]
-    pub fn dangerous_with_fixed_secrets(
-        edks: JsValue,
-        suite_id: u16,
-        frame_length: f64,
-        context: JsValue,
-        data_key: &[u8],
-        message_id: &[u8],
-        signing_key: Option<Vec<u8>>,
-    ) -> Result<Encryptor, JsValue> {
-        let suite = AlgorithmSuite::from_id(suite_id)
-            .ok_or_else(|| encrypt_error(&EncryptError::UnsupportedSuite(suite_id)))?;
-        let options = EncryptOptions {
-            suite,
-            frame_length: frame_length_from_js(frame_length)?,
-            encryption_context: context_from_js(&context)?,
-        };
-        let message_id: [u8; 32] =
-            message_id.try_into().map_err(|_| type_error("messageId must be 32 bytes"))?;
-        let signing_key: Option<[u8; 48]> = match signing_key {
-            Some(k) => Some(k.try_into().map_err(|_| type_error("signingKey must be 48 bytes"))?),
-            None => None,
-        };
-        crate::Encryptor::dangerous_new_with_fixed_secrets(
-            edks_from_js(&edks)?,
-            &options,
-            &DataKey::from_slice(data_key),
-            message_id,
-            signing_key.as_ref(),
-        )
-        .map(Self::from)
-        .map_err(|e| encrypt_error(&e))
-    }
-
     /// Delegated hashing (signed suite, before anything is written): the caller hashes
     /// every byte this encryptor writes, with a `MessageHasher` (in a worker, say), and ends
     /// with `finishWithDigest`; `frameSealed` no longer needs the sealed bytes.
@@ -187,6 +246,7 @@ impl Encryptor {
 
     /// Takes the derived AES-GCM content key (once; then `undefined`) for WebCrypto. The
     /// caller MUST import it as a non-extractable key and zero-fill the array.
+    #[cfg(feature = "builtin-crypto")]
     #[wasm_bindgen(js_name = takeContentKey)]
     pub fn take_content_key(&mut self) -> Result<Option<Uint8Array>, JsValue> {
         let inner = self.inner.as_mut().ok_or_else(finished)?;
@@ -219,6 +279,7 @@ impl Encryptor {
     /// The address in the module's memory of a buffer for one frame of `len` plaintext bytes
     /// plus its tag. Valid until the next `frameBuffer` call; views of the memory MUST be made
     /// afresh after every call (the memory may grow).
+    #[cfg(feature = "builtin-crypto")]
     #[wasm_bindgen(js_name = frameBuffer)]
     pub fn frame_buffer(&mut self, len: usize) -> usize {
         self.frame.clear();
@@ -229,6 +290,7 @@ impl Encryptor {
     /// Detached frames with the core's AES-GCM: starts a frame of `len` bytes whose plaintext
     /// is in the frame buffer, seals it there (ciphertext then tag) and completes it; returns
     /// the bytes to write before the buffer's `len + 16` bytes. No other job may be open.
+    #[cfg(feature = "builtin-crypto")]
     #[wasm_bindgen(js_name = sealInPlace)]
     pub fn seal_in_place(&mut self, len: usize, is_final: bool) -> Result<Uint8Array, JsValue> {
         let inner = self.inner.as_mut().ok_or_else(finished)?;
@@ -243,6 +305,7 @@ impl Encryptor {
 
     /// Seals the open job `sequence` (its `len` plaintext bytes in the frame buffer) with the
     /// core's AES-GCM, in place, without completing it: for when WebCrypto failed on it.
+    #[cfg(feature = "builtin-crypto")]
     #[wasm_bindgen(js_name = sealJob)]
     pub fn seal_job(&mut self, sequence: u32, len: usize) -> Result<(), JsValue> {
         let inner = self.inner.as_mut().ok_or_else(finished)?;
@@ -290,6 +353,7 @@ impl Encryptor {
 }
 
 /// The frame buffer is smaller than the frame (a caller bug: `frameBuffer(len)` first).
+#[cfg(feature = "builtin-crypto")]
 fn buffer_error() -> JsValue {
     encrypt_error(&EncryptError::InvalidState("frameBuffer was not sized for this frame"))
 }

@@ -233,7 +233,11 @@ impl KmsSymmetricRules {
     /// this zero-fills: pass a copy) whose header will hold `context`. It holds the data key:
     /// the caller sends it and drops it.
     #[wasm_bindgen(js_name = encryptRequest)]
-    pub fn encrypt_request(&self, context: JsValue, data_key: &mut [u8]) -> Result<String, JsValue> {
+    pub fn encrypt_request(
+        &self,
+        context: JsValue,
+        data_key: &mut [u8],
+    ) -> Result<String, JsValue> {
         let data_key = take_data_key(data_key);
         let context = context_from_js(&context)?;
         Ok(self.inner.encrypt_request(&data_key, &context).to_json().to_string())

@@ -93,10 +93,11 @@ async function fromClientNode(repo, keySet) {
     return out;
 }
 
-/** Format 1.0 messages (the Python SDK writes them on request): signed P-384, unsigned, and
- * signed P-256, which the npm package does not read. */
+/** Format 1.0 messages (the Python SDK writes them on request): signed P-384, unsigned with
+ * HKDF (AES-256, and AES-192, which Chromium's WebCrypto lacks) and without a KDF, and signed
+ * P-256, which the npm package does not read. */
 function legacyRequests(keySet) {
-    return [0x0378, 0x0178, 0x0214].map((suite, i) => ({
+    return [0x0378, 0x0178, 0x0146, 0x0078, 0x0214].map((suite, i) => ({
         name: `python format 1.0 0x${suite.toString(16).padStart(4, '0')}`,
         producer: 'python', legacy: true, suite, oaep: 'sha256',
         keys: [{ namespace: NAMESPACE, name: 'rsa-2048', pem: keySet[2048].file, bits: 2048 }],

@@ -5,7 +5,8 @@
 // a public export:
 //   options[FIXED_SECRETS] = { dataKey, messageId, signingKey, edks }: `encrypt` uses those
 //       instead of fresh random ones and the keyring (same input, same bytes); needs the wasm
-//       module's `Encryptor.dangerousWithFixedSecrets` (the crate's `test-hooks` feature);
+//       module's `PendingEncryptor.dangerousWithFixedSecrets` (the crate's `test-hooks`
+//       feature);
 //   options[REFERENCE] = true: the core's own `update`/`finish` path instead of detached frames;
 //   options[ON_ENGINE](name): learns which AES-GCM a session uses ('reference' included);
 //   options[ON_HASH](): called when a signed message's hash runs on a worker;
@@ -27,16 +28,18 @@ const MODULE = Symbol.for('cipherdrop.testing.module');
 const ON_MODULE = Symbol.for('cipherdrop.testing.onModule');
 
 export const testHooks = Object.freeze({
-    /** The Encryptor of `options[FIXED_SECRETS]` made by the bindings `wasm`, or null. */
-    fixedEncryptor(wasm, options, { suite, frameLength, encryptionContext }) {
+    /** The PendingEncryptor of `options[FIXED_SECRETS]` made by the bindings `wasm`, or null. */
+    fixedPending(wasm, options, { suite, frameLength, encryptionContext }) {
         const fixed = options[FIXED_SECRETS];
         if (!fixed) return null;
-        if (typeof wasm.Encryptor.dangerousWithFixedSecrets !== 'function') {
+        if (typeof wasm.PendingEncryptor.dangerousWithFixedSecrets !== 'function') {
             throw new Error('test hooks: the wasm module was built without the test-hooks feature');
         }
-        return call(() => wasm.Encryptor.dangerousWithFixedSecrets(fixed.edks, suite ?? 0x0578,
+        return call(() => wasm.PendingEncryptor.dangerousWithFixedSecrets(suite ?? 0x0578,
             frameLength ?? 65536, encryptionContext, fixed.dataKey, fixed.messageId, fixed.signingKey));
     },
+    /** The EDKs of `options[FIXED_SECRETS]` (then no keyring is asked), or null. */
+    fixedEdks: (options) => options[FIXED_SECRETS]?.edks ?? null,
     reference: (options) => Boolean(options[REFERENCE]),
     onEngine: (options) => options[ON_ENGINE],
     onHash: (options) => options[ON_HASH],

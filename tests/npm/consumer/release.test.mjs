@@ -2,8 +2,8 @@
 // code that fixed data keys, message IDs and signing keys, or observed the engines, shipped in
 // the npm module, where any script on a page could reach it through registered symbols. Here:
 // neither the .tgz (target/npm/cipherdrop-<version>.tgz, as packed) nor the package installed
-// from it has the wasm export `encryptor_dangerousWithFixedSecrets`, the names of the Rust hook
-// (`dangerous_new_with_fixed_secrets`) or of its binding, or the hook symbols' keys; and the
+// from it has the wasm export `pendingencryptor_dangerousWithFixedSecrets`, the names of the
+// Rust hooks (`dangerous_new_with_fixed_secrets`, `dangerous_with_fixed_secrets`) or of their binding, or the hook symbols' keys; and the
 // package, imported, ignores options under those symbols (the shared case "release: ..." in
 // cases.js checks the same in Chromium). The hooks live only in the test build
 // (scripts/build-pkg.sh --test-hooks, package `cipherdrop-test-hooks`).
@@ -34,7 +34,7 @@ const HOOK_SYMBOLS = [
 /** Names no file of the release package may contain. */
 const BANNED = [
     'dangerous_new_with_fixed_secrets', 'dangerous_with_fixed_secrets', 'dangerousWithFixedSecrets',
-    'encryptor_dangerousWithFixedSecrets', 'fixedSecretsForTests', 'referencePathForTests',
+    'encryptor_dangerousWithFixedSecrets', 'pendingencryptor_dangerousWithFixedSecrets', 'fixedSecretsForTests', 'referencePathForTests',
     'cipherdrop.dangerous.', 'cipherdrop.testing.', ...HOOK_SYMBOLS,
 ];
 
@@ -98,8 +98,10 @@ test('release package: importing it exposes no hook (exports, globals, the wasm 
     // The wasm-bindgen glue (not exported by the package, but a file of it): its Encryptor
     // class has no constructor with fixed secrets.
     const glue = await import(pathToFileURL(path.join(installed, 'cipherdrop.js')).href);
-    const statics = Object.getOwnPropertyNames(glue.Encryptor).filter((k) => /fixed|dangerous/i.test(k));
-    assert.deepEqual(statics, [], 'no static hook on the glue Encryptor');
+    for (const cls of ['Encryptor', 'PendingEncryptor']) {
+        const statics = Object.getOwnPropertyNames(glue[cls]).filter((k) => /fixed|dangerous/i.test(k));
+        assert.deepEqual(statics, [], `no static hook on the glue ${cls}`);
+    }
     const hooksModule = await import(pathToFileURL(path.join(installed, 'lib/test-hooks.js')).href);
     assert.equal(hooksModule.testHooks, null, 'lib/test-hooks.js is the release stub');
 });
@@ -129,10 +131,17 @@ test('release package: the files it ships, and the three modules\' binding sets'
     assert.ok(full.some((n) => message.test(n)), 'cipherdrop_bg.wasm: no message binding');
     assert.deepEqual(full.filter((n) => kms.test(n)), [], 'cipherdrop_bg.wasm: KMS or JWE bindings');
     // The lite module: the full one's bindings but the signed suites' hashing (lib/hash.js,
-    // lib/aes.js NodeHash: only for signed messages, which run on the full module).
+    // lib/aes.js NodeHash: only for signed messages, which run on the full module) and the
+    // core's own key derivation and AES-GCM; instead, the caller's derivation (lib/aes.js
+    // derivedAes).
     const lite = [...exportsOf('cipherdrop_lite_bg.wasm')].sort();
     const signingOnly = /^(__wbg_)?messagehasher_|^signatureHash$/i;
-    assert.deepEqual(lite, full.filter((n) => !signingOnly.test(n)), 'cipherdrop_lite_bg.wasm: the full module\'s bindings less the hasher');
+    const coreCrypto = /^(encryptor|decryptor)_(takeContentKey|frameBuffer|sealInPlace|sealJob|openInPlace|openJob)$|^decryptor_new$|^pendingencryptor_withEncryptedDataKeys$/;
+    const callerDerives = ['decryptor_headerAuth', 'decryptor_provideDerivedKeys', 'pendingencryptor_headerToSeal',
+        'pendingencryptor_keyDerivation', 'pendingencryptor_sealHeader'];
+    assert.deepEqual(lite, [...full.filter((n) => !signingOnly.test(n) && !coreCrypto.test(n)), ...callerDerives].sort(),
+        'cipherdrop_lite_bg.wasm: the full module\'s bindings less the hasher and the core\'s AES-GCM, plus the caller\'s derivation');
+    assert.ok(full.includes('encryptor_sealInPlace') && full.includes('decryptor_openJob'), 'the full module has the fallback');
     assert.ok(full.includes('messagehasher_new') && full.includes('signatureHash'), 'the full module hashes');
     // Its glue has no class the full module's hash worker needs either.
     assert.doesNotMatch(readFileSync(path.join(root, 'cipherdrop_lite.js'), 'utf8'), /class MessageHasher/);
