@@ -15,6 +15,8 @@ use cipherdrop::{
 use hkdf::Hkdf;
 use sha2::Sha512;
 
+mod support;
+
 const SIGNED: AlgorithmSuite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384;
 const UNSIGNED: AlgorithmSuite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
 const FRAME: usize = 1000;
@@ -148,18 +150,9 @@ fn decrypt_derived(
                 let mut body = message[at..at + job.sealed_len()].to_vec();
                 at += job.sealed_len();
                 dec.frame_body(Some(&body))?;
-                let (content, t) = body.split_at_mut(job.plaintext_len());
-                let ok = cipher
-                    .as_ref()
-                    .unwrap()
-                    .decrypt_inout_detached(
-                        &Array::from(*job.iv()),
-                        job.aad(),
-                        content.into(),
-                        &Array::try_from(&*t).unwrap(),
-                    )
-                    .is_ok();
+                let ok = support::open_job(cipher.as_ref().unwrap(), &job, &mut body);
                 dec.frame_opened(job.sequence(), ok)?;
+                let content = &body[..job.plaintext_len()];
                 if job.hold() { &mut held } else { &mut out }.extend_from_slice(content);
             }
             _ => {}

@@ -13,6 +13,8 @@ use cipherdrop::{
     MessageHasher, OaepHash, RawRsaKeyring, decrypt,
 };
 
+mod support;
+
 const PEM: &[u8] = include_bytes!("data/rsa-2048.pem");
 const SIGNED: AlgorithmSuite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384;
 const UNSIGNED: AlgorithmSuite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
@@ -269,18 +271,9 @@ fn detached_decrypt(
                 if tamper == Some(job.sequence()) {
                     body[0] ^= 1;
                 }
-                let (content, tag) = body.split_at_mut(job.plaintext_len());
-                let ok = cipher
-                    .as_ref()
-                    .unwrap()
-                    .decrypt_inout_detached(
-                        &Array::from(*job.iv()),
-                        job.aad(),
-                        content.into(),
-                        &Array::try_from(&*tag).unwrap(),
-                    )
-                    .is_ok();
+                let ok = support::open_job(cipher.as_ref().unwrap(), &job, &mut body);
                 dec.frame_opened(job.sequence(), ok)?;
+                let content = &body[..job.plaintext_len()];
                 if job.hold() { &mut held } else { &mut out }.extend_from_slice(content);
             }
             DecryptState::Done => out.append(&mut held),

@@ -1,10 +1,32 @@
 // Which AES-GCM seals and opens the frames of one message, and where a signed message is
 // hashed: the engines of ./aes.js and ./pool.js, chosen from the options and the input size.
 import { NodeAes, NodeHash, nativeAes } from './aes.js';
-import { HASH_MIN_BYTES, RemoteHash } from './hash.js';
-import { POOL_MIN_BYTES, poolAvailable, poolByDefault, poolEngine } from './pool.js';
 import { testHooks } from './test-hooks.js';
 import { workerScriptRuns } from './workers.js';
+
+// The pool (./pool.js) and the hash worker's client (./hash.js) load on first use: an app of
+// small or unsigned messages never fetches them.
+
+/** Inputs at least this large use the pool by default (streams: once this much was read). */
+const POOL_MIN_BYTES = 8 << 20;
+/**
+ * Fewest logical cores for the pool to be used by default. Measured on a 2-core machine
+ * (make bench): two workers' WebCrypto together (about 0.9 GB/s at 64 KiB) did not beat
+ * the page's own thread (about 1.2 GB/s), so there the default stays on one thread.
+ */
+const POOL_MIN_CORES = 4;
+/** Signed inputs at least this large (or of unknown size) hash on a worker by default. */
+const HASH_MIN_BYTES = 1 << 20;
+
+/** Whether this environment can run the pool. */
+function poolAvailable() {
+    return typeof Worker === 'function' && typeof document !== 'undefined' && Boolean(globalThis.crypto?.subtle);
+}
+
+/** Whether large inputs use the pool when the caller did not say (option `workers`). */
+function poolByDefault() {
+    return poolAvailable() && (globalThis.navigator?.hardwareConcurrency ?? 1) >= POOL_MIN_CORES;
+}
 
 /**
  * The AES-GCM of one message: native AES by default (WebCrypto on this thread; in Node,
@@ -25,8 +47,8 @@ export class Engines {
     #onHash;
     /** EncryptError or DecryptError: what a worker's failure is reported as. */
     #ErrorClass;
-    /** Whether the pool's workers can run (./workers.js), once `start` asked. */
-    #poolRuns = false;
+    /** ./pool.js, once `start` found that the pool's workers can run (./workers.js). */
+    #poolModule = null;
     /** Set by close(): a `start` still under way then makes no pool. */
     #closed = false;
 
@@ -56,7 +78,10 @@ export class Engines {
         else if (this.#mode !== 'wasm') this.#aes = await nativeAes(content);
         else content.fill(0);
         frames.setEngine(this.#aes);
-        if (this.#aes && this.#mode !== 'off' && poolAvailable()) this.#poolRuns = await workerScriptRuns();
+        const mayPool = this.#mode === 'on' || (this.#mode === 'auto' && (total === undefined || total >= POOL_MIN_BYTES));
+        if (this.#aes && mayPool && poolAvailable() && (await workerScriptRuns())) {
+            this.#poolModule = await import('./pool.js');
+        }
         this.#maybePool(total ?? 0);
         this.#onEngine?.(this.name);
     }
@@ -73,6 +98,7 @@ export class Engines {
         const algorithm = wasm.signatureHash(suiteId);
         const large = total === undefined || total >= HASH_MIN_BYTES;
         if (this.#workers === true || (this.#workers !== false && large)) {
+            const { RemoteHash } = await import('./hash.js');
             const hash = await RemoteHash.start(compiled, suiteId, algorithm, this.#ErrorClass);
             if (hash) {
                 this.#onHash?.();
@@ -108,9 +134,9 @@ export class Engines {
     }
 
     #maybePool(total) {
-        if (!this.#poolRuns || !this.#frames || this.#closed) return;
+        if (!this.#poolModule || !this.#frames || this.#closed) return;
         if (this.#mode === 'on' || (this.#mode === 'auto' && total >= POOL_MIN_BYTES)) {
-            this.#pool = poolEngine(this.#aes);
+            this.#pool = this.#poolModule.poolEngine(this.#aes);
             if (this.#pool) this.#frames.setEngine(this.#pool);
         }
     }

@@ -15,8 +15,6 @@ const BATCH_BYTES = 1 << 20;
 const MAX_IN_FLIGHT = 4;
 /** Idle time after which the hash worker is stopped. */
 const IDLE_MS = 10_000;
-/** Inputs at least this large (or of unknown size) delegate their hash by default. */
-export const HASH_MIN_BYTES = 1 << 20;
 
 let worker = null;
 let users = 0;

@@ -6,29 +6,11 @@
 // libuv's thread pool, so frames in flight use several cores there without this pool.
 import { WebCryptoAes } from './aes.js';
 
-/** Inputs at least this large use the pool by default (streams: once this much was read). */
-export const POOL_MIN_BYTES = 8 << 20;
-/**
- * Fewest logical cores for the pool to be used by default. Measured on a 2-core machine
- * (make bench): two workers' WebCrypto together (about 0.9 GB/s at 64 KiB) did not beat
- * the page's own thread (about 1.2 GB/s), so there the default stays on one thread.
- */
-export const POOL_MIN_CORES = 4;
 /** Idle time after which the workers are stopped. */
 const IDLE_MS = 10_000;
 
 let shared = null;
 let sessions = 0;
-
-/** Whether this environment can run the pool. */
-export function poolAvailable() {
-    return typeof Worker === 'function' && typeof document !== 'undefined' && Boolean(globalThis.crypto?.subtle);
-}
-
-/** Whether large inputs use the pool when the caller did not say (option `workers`). */
-export function poolByDefault() {
-    return poolAvailable() && (globalThis.navigator?.hardwareConcurrency ?? 1) >= POOL_MIN_CORES;
-}
 
 /** Bytes of frames sent to a worker in one message. */
 const BATCH_BYTES = 1 << 20;
@@ -132,7 +114,8 @@ let nextSession = 1;
  * waits for a result in it. Call close() when the message is done.
  */
 export function poolEngine(aes) {
-    if (!(aes instanceof WebCryptoAes) || !poolAvailable()) return null;
+    // ./engines.js loads this module only where the pool can run (its poolAvailable).
+    if (!(aes instanceof WebCryptoAes)) return null;
     try {
         shared ??= new WorkerPool(Math.max(2, Math.min(4, globalThis.navigator?.hardwareConcurrency ?? 2)));
     } catch {
