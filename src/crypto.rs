@@ -161,16 +161,16 @@ mod aws_lc {
     }
 }
 
-/// No AES-GCM in the core: a wasm build without `builtin-crypto`, whose bindings never derive
-/// a key in the core (callers derive them: `KeyDerivation`), so no cipher is ever made.
+/// No AES-GCM in the core: a wasm build without `builtin-crypto`, where `derive_keys` answers
+/// `None` before any cipher would be made (callers derive the keys: `KeyDerivation`).
 #[cfg(all(target_arch = "wasm32", not(feature = "builtin-crypto")))]
 mod absent {
     use super::AeadFailed;
     use crate::suite::{IV_LEN, TAG_LEN};
 
-    const NO_KEY: &str = "this build derives no key in the core (builtin-crypto is off)";
+    const NO_KEY: &str = "no cipher exists in a build without builtin-crypto";
 
-    /// Never made: `new` is unreachable in this build.
+    /// Never made: `derive_keys`, its only maker, returns before.
     pub(super) struct Gcm;
 
     impl Gcm {
@@ -344,13 +344,28 @@ impl KeyDerivation {
     }
 }
 
+/// A derived commit key, zeroized on drop (it is public once in a header, not before).
+pub(crate) type CommitKey = Zeroizing<[u8; COMMIT_KEY_LEN]>;
+
+/// Whether the core has HKDF and AES-GCM of its own (not in a wasm build without
+/// `builtin-crypto`, whose callers derive the keys: [`KeyDerivation`]).
+const BUILTIN_CRYPTO: bool = cfg!(any(not(target_arch = "wasm32"), feature = "builtin-crypto"));
+
+/// What the core's own derivation answers in a build without it.
+pub(crate) const NO_BUILTIN_CRYPTO: &str =
+    "this build has no HKDF or AES-GCM of its own: the caller derives the keys";
+
 /// Derives the content cipher, the content key bytes it was built from and, for committing
-/// suites, the commit key, by the recipe of [`KeyDerivation`].
+/// suites, the commit key, by the recipe of [`KeyDerivation`]; `None` in a build without
+/// the core's own crypto (see `BUILTIN_CRYPTO`).
 pub(crate) fn derive_keys(
     suite: AlgorithmSuite,
     data_key: &DataKey,
     message_id: &[u8],
-) -> (ContentCipher, ContentKey, Option<Zeroizing<[u8; COMMIT_KEY_LEN]>>) {
+) -> Option<(ContentCipher, ContentKey, Option<CommitKey>)> {
+    if !BUILTIN_CRYPTO {
+        return None;
+    }
     let recipe = KeyDerivation::new(suite, message_id);
     let mut key = Zeroizing::new([0u8; 32]);
     let okm = &mut key[..recipe.key_len];
@@ -366,7 +381,7 @@ pub(crate) fn derive_keys(
     }
     let content_key = Zeroizing::new(okm.to_vec());
     let cipher = ContentCipher::new(okm);
-    (cipher, content_key, recipe.commit_info.map(|_| commit))
+    Some((cipher, content_key, recipe.commit_info.map(|_| commit)))
 }
 
 /// The content key's and (if asked) the commit key's expansions of one extract, as the

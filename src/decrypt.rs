@@ -793,7 +793,8 @@ impl Header {
             return Err(DecryptError::UnwrapFailed);
         }
         let (cipher, content_key, commit_key) =
-            crypto::derive_keys(suite, data_key, self.message_id());
+            crypto::derive_keys(suite, data_key, self.message_id())
+                .ok_or(DecryptError::InvalidState(crypto::NO_BUILTIN_CRYPTO))?;
         let aad = self.auth_aad(auth_only)?;
         // The tag of an empty plaintext is the header tag: GCM's open would compute the same.
         let tag = cipher.seal(&self.iv, &aad, &mut []).map_err(|_| DecryptError::BadHeaderTag)?;

@@ -213,7 +213,8 @@ impl PendingEncryptor {
         edks: Vec<EncryptedDataKey>,
     ) -> Result<Encryptor, EncryptError> {
         let (cipher, content_key, commit_key) =
-            crypto::derive_keys(self.suite, &self.data_key, &self.message_id);
+            crypto::derive_keys(self.suite, &self.data_key, &self.message_id)
+                .ok_or(EncryptError::InvalidState(crypto::NO_BUILTIN_CRYPTO))?;
         let commit_key = commit_key.expect("committing suites derive a commit key");
         let header = self.header_to_seal(edks, &commit_key[..])?;
         let tag = cipher.seal(&[0; IV_LEN], header.aad(), &mut [])?;
