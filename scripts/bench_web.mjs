@@ -379,6 +379,8 @@ try {
         if (d.mbPerSecond > p.decrypt) Object.assign(p, { decrypt: d.mbPerSecond, decryptCpu: d.cpu });
     }
     await call('drop', {});
+    log('small 0x0478 messages on the default and the lite entry, alternated');
+    web.smallMessages = await call('smallMessages', { n: 100, size: 1024 });
     log('wasm SHA-384 alone');
     web.sha384 = (await best('sha384', { totalMiB: Math.min(STREAM_MIB, 256), chunk: MiB })).mbPerSecond;
     // As many workers as lib/pool.js starts here, for the pool's target.
@@ -706,6 +708,12 @@ goal('Chromium 0x0478 single-thread decrypt >= 90% of the WebCrypto decrypt ceil
     + `${pct(dec478.mbPerSecond, decryptCeiling)} of the sweep's best, the Blob read alone ${blob478.mbPerSecond.toFixed(0)} MB/s`);
 goal('Chromium 0x0478 single-thread decrypt >= 90% of its encrypt (paired rounds)', paired.decrypt >= 0.9 * paired.cipherdrop,
     pct(paired.decrypt, paired.cipherdrop));
+// The lite module derives its keys and computes header tags with WebCrypto: no per-message
+// cost above the default entry's wasm derivation.
+const small = web.smallMessages;
+goal('No regression: the lite entry\'s 1 KiB 0x0478 round trip <= 1.1x the default entry\'s (alternated rounds)',
+    small.lite <= 1.1 * small.default,
+    `${small.lite.toFixed(2)} vs ${small.default.toFixed(2)} ms (${(small.lite / small.default).toFixed(2)}x; RSA-3072 unwrap included)`);
 // Node: the paired rounds of node-bench.mjs. The bound: every byte goes through node:crypto's
 // AES-GCM (64 KiB calls) and the input (generated, or held in memory: no cost) one after the
 // other on the JS thread; a signed message's SHA-384 pass runs beside them on the hash
