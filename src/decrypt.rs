@@ -358,14 +358,12 @@ impl Decryptor {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
-        match (self.stage, &self.header) {
-            (Stage::NeedKey, Some(header)) if self.detached => Ok(HeaderAuth {
-                derivation: KeyDerivation::new(header.suite(), header.message_id()),
-                iv: header.iv,
-                aad: header.auth_aad(&self.auth_only)?,
-            }),
-            _ => Err(DecryptError::InvalidState("no header is waiting for a key (detached mode)")),
-        }
+        let header = self.awaiting_caller_keys()?;
+        Ok(HeaderAuth {
+            derivation: KeyDerivation::new(header.suite(), header.message_id()),
+            iv: header.iv,
+            aad: header.auth_aad(&self.auth_only)?,
+        })
     }
 
     /// The caller's derivation of [`Decryptor::header_auth`]: checks the commit key (format
@@ -378,15 +376,7 @@ impl Decryptor {
         header_tag: &[u8],
     ) -> Result<(), DecryptError> {
         self.sticky(|this| {
-            let header = match (this.stage, &this.header) {
-                (Stage::NeedKey, Some(header)) if this.detached => header,
-                _ => {
-                    return Err(DecryptError::InvalidState(
-                        "no header is waiting for a key (detached mode)",
-                    ));
-                }
-            };
-            header.check_keys(commit_key, header_tag, &this.auth_only)?;
+            this.awaiting_caller_keys()?.check_keys(commit_key, header_tag, &this.auth_only)?;
             this.accept_header()
         })
     }
@@ -409,20 +399,13 @@ impl Decryptor {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
-        match (self.stage, &self.header) {
-            (Stage::NeedKey, Some(header)) => Ok(UnwrapSession::new(header)),
-            _ => Err(DecryptError::InvalidState("no header is waiting for a key")),
-        }
+        self.awaiting_key().map(UnwrapSession::new)
     }
 
     /// Unwraps the data key with `keyring` ([`Keyring::unwrap_any`]) and supplies it.
     pub fn unwrap_with(&mut self, keyring: &dyn Keyring) -> Result<(), DecryptError> {
         self.sticky(|this| {
-            let header = match (this.stage, &this.header) {
-                (Stage::NeedKey, Some(header)) => header,
-                _ => return Err(DecryptError::InvalidState("no header is waiting for a key")),
-            };
-            let data_key = keyring.unwrap_any(header)?;
+            let data_key = keyring.unwrap_any(this.awaiting_key()?)?;
             this.verify_header(&data_key)
         })
     }
@@ -654,15 +637,28 @@ impl Decryptor {
     }
 
     fn verify_header(&mut self, data_key: &DataKey) -> Result<(), DecryptError> {
-        let header = match (self.stage, &self.header) {
-            (Stage::NeedKey, Some(header)) => header,
-            _ => return Err(DecryptError::InvalidState("no header is waiting for a key")),
-        };
-        let (cipher, content_key) = header.authenticate(data_key, &self.auth_only)?;
+        let (cipher, content_key) = self.awaiting_key()?.authenticate(data_key, &self.auth_only)?;
         self.accept_header()?;
         self.cipher = Some(cipher);
         self.content_key = Some(content_key);
         Ok(())
+    }
+
+    /// The parsed header that waits for its data key ([`DecryptState::NeedDataKey`]).
+    fn awaiting_key(&self) -> Result<&Header, DecryptError> {
+        match (self.stage, &self.header) {
+            (Stage::NeedKey, Some(header)) => Ok(header),
+            _ => Err(DecryptError::InvalidState("no header is waiting for a key")),
+        }
+    }
+
+    /// [`Decryptor::awaiting_key`] for keys the caller derives: detached mode only, since the
+    /// core then has no key to open frames with.
+    fn awaiting_caller_keys(&self) -> Result<&Header, DecryptError> {
+        match self.awaiting_key() {
+            Ok(header) if self.detached => Ok(header),
+            _ => Err(DecryptError::InvalidState("no header is waiting for a key (detached mode)")),
+        }
     }
 
     /// The header verified: starts the signature's verifier and the body.
