@@ -197,8 +197,10 @@ export async function derivedAes(dataKey, recipe) {
     return { aes: new WebCryptoAes(subtle, key), commitKey };
 }
 
+/** Result bytes of an engine (WebCrypto gives ArrayBuffers). */
+export const bytesOf = (r) => (r instanceof ArrayBuffer ? new Uint8Array(r) : r);
+
 /** The AES-GCM tag of an empty plaintext under `iv` and `aad`: a header's tag. */
 export async function headerTag(aes, iv, aad) {
-    const sealed = await aes.seal({ iv, aad }, EMPTY);
-    return sealed instanceof ArrayBuffer ? new Uint8Array(sealed) : sealed;
+    return bytesOf(await aes.seal({ iv, aad }, EMPTY));
 }

@@ -78,8 +78,8 @@ export class Engines {
         else if (this.#mode !== 'wasm') this.#aes = await nativeAes(content);
         else content.fill(0);
         frames.setEngine(this.#aes);
-        const mayPool = this.#mode === 'on' || (this.#mode === 'auto' && (total === undefined || total >= POOL_MIN_BYTES));
-        if (this.#aes && mayPool && poolAvailable() && (await workerScriptRuns())) {
+        // A stream of unknown size may reach the pool's threshold later (`saw`).
+        if (this.#aes && this.#wantsPool(total ?? Infinity) && poolAvailable() && (await workerScriptRuns())) {
             this.#poolModule = await import('./pool.js');
         }
         this.#maybePool(total ?? 0);
@@ -133,9 +133,14 @@ export class Engines {
         this.#pool?.close();
     }
 
+    /** Whether a message of `total` bytes runs on the pool, where it can. */
+    #wantsPool(total) {
+        return this.#mode === 'on' || (this.#mode === 'auto' && total >= POOL_MIN_BYTES);
+    }
+
     #maybePool(total) {
         if (!this.#poolModule || !this.#frames || this.#closed) return;
-        if (this.#mode === 'on' || (this.#mode === 'auto' && total >= POOL_MIN_BYTES)) {
+        if (this.#wantsPool(total)) {
             this.#pool = this.#poolModule.poolEngine(this.#aes);
             if (this.#pool) this.#frames.setEngine(this.#pool);
         }

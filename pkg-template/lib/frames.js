@@ -7,6 +7,7 @@
 // there the glue derives the keys, and a frame the pool fails on goes to this thread's engine.
 // The engine never changes the bytes: tests compare every engine with the core's
 // `update`/`finish` path under fixed secrets.
+import { bytesOf } from './aes.js';
 import { EncryptError, call } from './errors.js';
 import { fromMemory, intoFrameBuffer, jobAt } from './memory.js';
 
@@ -45,8 +46,13 @@ function start(engine, op, job, bytes) {
     }
 }
 
-/** Result bytes of an engine (WebCrypto gives ArrayBuffers). */
-const bytesOf = (r) => (r instanceof ArrayBuffer ? new Uint8Array(r) : r);
+/**
+ * The lite module has no AES-GCM of its own: a frame `engine` failed on (`failed`) goes to
+ * this thread's engine `own`, unless that is the one that failed; the result or a Failed.
+ */
+function onOwnEngine(own, engine, op, job, bytes, failed) {
+    return own && own !== engine ? start(own, op, job, bytes) : Promise.resolve(failed);
+}
 
 /** Frames up to this long are assembled in reused buffers (larger ones in fresh ones). */
 const REUSE_MAX = 1 << 20;
@@ -102,17 +108,20 @@ export class FrameEncryptor {
     #out = [];
     /** The delegated hash's wait for the header, if it had to wait (see `writeHeader`). */
     #headerWait;
-    /** This thread's engine, for frames the pool fails on when the core has no AES-GCM. */
-    #fallback;
+    /**
+     * The lite module (no AES-GCM in the core): a function giving this thread's engine, for
+     * frames the pool fails on; null where the core seals them.
+     */
+    #ownEngine;
 
     /** `engine`: an object with seal(job, plaintext) → Promise, or null for wasm in place. */
     /**
      * `hash`: a RemoteHash (./hash.js) if the encryptor's hashing was delegated to it: this
      * then passes it every byte written before the footer.
      */
-    constructor(enc, { memory, frameLength, signed, engine, hash = null, fallback = () => null }) {
+    constructor(enc, { memory, frameLength, signed, engine, hash = null, ownEngine = null }) {
         this.#enc = enc;
-        this.#fallback = fallback;
+        this.#ownEngine = ownEngine;
         this.#memory = memory;
         this.#frameLength = frameLength;
         this.#signed = signed;
@@ -249,11 +258,10 @@ export class FrameEncryptor {
         const { job, plaintext, promise, engine, owned } = this.#inflight.shift();
         engine?.flushFor?.(job);
         let sealed = await promise;
-        if (sealed instanceof Failed && typeof this.#enc.sealJob !== 'function') {
-            // No AES-GCM in the core (the lite module): this thread's engine, if it was not
-            // the one that failed, seals the frame and the next ones.
-            const own = this.#fallback();
-            if (own && own !== engine) sealed = await start(own, 'seal', job, plaintext);
+        if (sealed instanceof Failed && this.#ownEngine) {
+            // No AES-GCM in the core: this thread's engine seals the frame and the next ones.
+            const own = this.#ownEngine();
+            sealed = await onOwnEngine(own, engine, 'seal', job, plaintext, sealed);
             if (sealed instanceof Failed) {
                 throw new EncryptError(`AES-GCM failed on frame ${job.sequence}: ${sealed.error?.message ?? sealed.error}`,
                     'SEAL_FAILED', undefined, { cause: sealed.error });
@@ -309,8 +317,8 @@ export class FrameDecryptor {
     #unwrap;
     #keyed;
     #delegate;
-    /** This thread's engine, for frames the pool fails on when the core has no AES-GCM. */
-    #fallback;
+    /** As FrameEncryptor's: this thread's engine where the core has no AES-GCM, else null. */
+    #ownEngine;
     /** Delegated hashing: the RemoteHash, fed the bytes the core says the signature covers. */
     #hash = null;
     #engine = null;
@@ -330,9 +338,9 @@ export class FrameDecryptor {
      * `delegate(suiteId)`: resolves to a RemoteHash (./hash.js) to hash a signed message on,
      * or null to let the core hash it.
      */
-    constructor(dec, { memory, unwrap, keyed, delegate = async () => null, fallback = () => null }) {
+    constructor(dec, { memory, unwrap, keyed, delegate = async () => null, ownEngine = null }) {
         this.#dec = dec;
-        this.#fallback = fallback;
+        this.#ownEngine = ownEngine;
         this.#memory = memory;
         this.#unwrap = unwrap;
         this.#keyed = keyed;
@@ -490,11 +498,10 @@ export class FrameDecryptor {
         const { job, body, promise, engine, owned } = this.#inflight.shift();
         engine?.flushFor?.(job);
         let plaintext = await promise;
-        if (plaintext instanceof Failed && typeof this.#dec.openJob !== 'function') {
-            // No AES-GCM in the core (the lite module): this thread's engine decides, if it
-            // was not the one that failed; its failure is the tag's (BAD_FRAME_TAG).
-            const own = this.#fallback();
-            if (own && own !== engine) plaintext = await start(own, 'open', job, body);
+        if (plaintext instanceof Failed && this.#ownEngine) {
+            // No AES-GCM in the core: this thread's engine decides; its failure is the tag's
+            // (BAD_FRAME_TAG).
+            plaintext = await onOwnEngine(this.#ownEngine(), engine, 'open', job, body, plaintext);
             call(() => this.#dec.frameOpened(job.sequence, !(plaintext instanceof Failed)));
             plaintext = bytesOf(plaintext);
         } else if (!(plaintext instanceof Failed)) {

@@ -117,7 +117,7 @@ export class EncryptSession {
         if (hash) call(() => enc.delegateHash());
         this.#frames = new FrameEncryptor(enc, {
             memory: this.#module.memory, frameLength: this.messageHeader.frameLength, signed: enc.isSigned,
-            engine: null, hash, fallback: () => this.#engines?.aes,
+            engine: null, hash, ownEngine: this.#module.callerDerives ? () => this.#engines.aes : null,
         });
         // The header needs no engine: a stream hands it out (`written`) while the engines
         // start (the worker pool's can take tens of ms); the frames wait for them.
@@ -249,7 +249,7 @@ export class DecryptSession {
                 await engines.start(this.#content ?? call(() => decryptor.takeContentKey()), frames, total);
                 return frames.engine;
             },
-            fallback: () => engines.aes,
+            ownEngine: module.callerDerives ? () => engines.aes : null,
             delegate: (suiteId) => engines.hashFor(suiteId, total),
         });
         this.#frames = frames;
