@@ -100,7 +100,8 @@ fi
 #   crate, simd128, hot crates 3: what an add-on module would weigh)  33.6 KB
 # What is left in the last experiment (code bytes before wasm-opt): our crate 36 KB (decrypt,
 # encrypt, format::read, the bindings), sha2 20 KB (SHA-512 for HKDF, SHA-256), alloc and
-# core 18 KB, wasm-bindgen 12 KB, AES-256-GCM 11 KB (the header tag), dlmalloc 7 KB.
+# core 18 KB, wasm-bindgen 12 KB, AES-256-GCM 11 KB (the header tag), dlmalloc 7 KB (since
+# 2026-12-02 talc, 1.7 KB: src/wasm/mod.rs).
 # Issue 18's split (2026-12-01, the same measure): the main module (`wasm-message`), simd128,
 # 86.2 KB with -Oz and the two strip flags (custom sections nothing reads: 0.2 KB), 85.7 KB
 # with --low-memory-unused as well (the default below), 85.4 KB with --converge too (4 to
@@ -196,7 +197,7 @@ echo "build-pkg: also cipherdrop_kms.js and cipherdrop_kms_bg.wasm (the KMS and 
 # byte-identity tests cover both modules). With no per-byte code left in it, SIMD buys
 # nothing: one build, without simd128 (every engine runs it), in the non-SIMD target
 # directory. Gzipped (2026-12-02, the settings above): 40.1 KB, against 55.8 KB with the
-# core's HKDF and AES-GCM fallback.
+# core's HKDF and AES-GCM fallback; 38.2 KB with talc as the allocator.
 lite_pkg=target/wasm-nosimd/pkg-lite
 lite_features=std,wasm-message
 if [ "$hooks" -eq 1 ]; then

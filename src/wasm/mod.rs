@@ -36,6 +36,13 @@ use alloc::string::ToString as _;
 
 use wasm_bindgen::prelude::*;
 
+/// The modules' allocator: talc instead of Rust's default dlmalloc, 2.2 KB less of the lite
+/// module gzipped (38.2 against 40.4 KB), which matters most there; nothing per byte
+/// allocates, so its speed is not at stake. Realloc in place is left out (0.1 KB): only
+/// header and context buffers ever grow.
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 #[cfg(feature = "wasm-message")]
 pub use decrypt::{Decryptor, FirstAnswer};
 #[cfg(feature = "wasm-message")]
