@@ -2,13 +2,13 @@
 // (and of `slice().arrayBuffer()`) on the reading thread, at about the speed of WebCrypto's
 // AES-GCM: on the page's thread that halves decryption from a Blob (make bench: 600 MB/s, and
 // 800 with the reading on a worker). The worker reads and transfers the chunks (no copy).
+// This module decides where a Blob is read; the worker's client (./blob-worker.js) loads the
+// first time one is read on a worker, so that apps which never do that never ship it.
 import { testHooks } from './test-hooks.js';
 import { workerScriptRuns } from './workers.js';
 
 /** Blobs at least this large are read on a worker by default. */
 export const READER_MIN_BYTES = 8 << 20;
-/** Chunks read ahead of the page at most (a chunk of `blob.stream()` is 64 KiB to 1 MiB). */
-const READ_AHEAD = 4;
 /**
  * Fewest logical cores for a signed message's Blob to be read on a worker by default: its
  * hash already has a worker of its own, and on 2 cores a third busy thread made 0x0578
@@ -29,7 +29,9 @@ export async function blobStream(blob, options, isSigned, ErrorClass) {
     const onReader = testHooks?.onReader(options);
     const where = (await onWorker(blob, workers, isSigned)) && (await workerScriptRuns()) ? 'worker' : 'page';
     onReader?.(where);
-    return where === 'worker' ? workerStream(blob, ErrorClass) : blob.stream();
+    if (where === 'page') return blob.stream();
+    const { workerStream } = await import('./blob-worker.js');
+    return workerStream(blob, ErrorClass);
 }
 
 /** `isSigned` of a message Blob, read from its first bytes by a message module's `bindings`. */
@@ -44,76 +46,4 @@ async function onWorker(blob, workers, isSigned) {
     if ((globalThis.navigator?.hardwareConcurrency ?? 1) >= SIGNED_MIN_CORES) return true;
     // Not a message start (undefined): the page reads it and the decryptor says what is wrong.
     return (await isSigned(blob)) === false;
-}
-
-/**
- * `blob.stream()` from a worker: the worker reads at most READ_AHEAD chunks ahead and
- * transfers each. If the worker cannot start (a Content Security Policy, say) before its
- * first chunk, the page reads the Blob itself.
- */
-function workerStream(blob, ErrorClass) {
-    let worker;
-    try {
-        worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'cipherdrop-reader' });
-    } catch {
-        return blob.stream();
-    }
-    const chunks = [];
-    let ended = false;
-    let failure = null;
-    let received = 0;
-    let fallback = null;
-    let wake = null;
-    const notify = () => {
-        wake?.();
-        wake = null;
-    };
-    worker.onmessage = ({ data }) => {
-        if (data.type === 'read-chunk') {
-            received += 1;
-            chunks.push(new Uint8Array(data.buf));
-        } else if (data.type === 'read-end') {
-            ended = true;
-        } else if (data.type === 'read-error') {
-            failure = new DOMException(data.message, data.name);
-        }
-        notify();
-    };
-    worker.onerror = (event) => {
-        event.preventDefault?.();
-        if (received === 0) {
-            fallback ??= blob.stream().getReader();
-        } else {
-            failure ??= new ErrorClass(
-                `the Blob reader worker failed: ${event.message || 'no reason given'}`, 'WORKER_FAILED');
-        }
-        notify();
-    };
-    worker.postMessage({ type: 'read', blob, readAhead: READ_AHEAD });
-    return new ReadableStream({
-        async pull(controller) {
-            while (!chunks.length && !ended && !failure && !fallback) {
-                await new Promise((resolve) => { wake = resolve; });
-            }
-            if (chunks.length) {
-                controller.enqueue(chunks.shift());
-                worker.postMessage({ type: 'read-more' });
-                return;
-            }
-            if (fallback) {
-                worker.terminate();
-                const { value, done } = await fallback.read();
-                if (done) controller.close();
-                else controller.enqueue(value);
-                return;
-            }
-            worker.terminate();
-            if (failure) controller.error(failure);
-            else controller.close();
-        },
-        cancel(reason) {
-            worker.terminate();
-            return fallback?.cancel(reason);
-        },
-    }, { highWaterMark: 0 });
 }
