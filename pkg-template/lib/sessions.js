@@ -2,7 +2,7 @@
 // message (options, keyring, data key), runs its frames through ./frames.js on the engines of
 // ./engines.js, and, on the lite module, moves to the full one if that one must read it.
 import { derivedAes, headerTag, nativeAesSupports } from './aes.js';
-import { DecryptError, EncryptError, call } from './errors.js';
+import { CipherdropError, DecryptError, EncryptError, call } from './errors.js';
 import { Engines } from './engines.js';
 import { FrameDecryptor, FrameEncryptor } from './frames.js';
 import { throwIfAborted } from './input.js';
@@ -12,6 +12,22 @@ import { CommitmentPolicy, checkDecryptOptions, checkEncryptOptions, checkKeyrin
 // null in the released package; only the test build of the package (scripts/build-pkg.sh
 // --test-hooks) has hooks there (fixed secrets, the reference path, engine observers).
 import { testHooks } from './test-hooks.js';
+
+/**
+ * The lite module's key schedule runs on the environment's HKDF and AES-GCM (WebCrypto,
+ * node:crypto): their failure is not the message's, so it becomes an `ErrorClass` of code
+ * CRYPTO_FAILED with the engine's error as its cause, rather than the engine's own
+ * DOMException. The core's verdicts (errors with a code) pass unchanged.
+ */
+async function onNativeCrypto(ErrorClass, run) {
+    try {
+        return await run();
+    } catch (err) {
+        if (err instanceof CipherdropError) throw err;
+        throw new ErrorClass(`the key derivation or the header's AES-GCM failed in this environment: ${err?.message ?? err}`,
+            'CRYPTO_FAILED', undefined, { cause: err });
+    }
+}
 
 /** The public messageHeader: only the fields the docs promise. */
 function publicHeader(h) {
@@ -58,7 +74,10 @@ export class EncryptSession {
             try {
                 edks = fixedEdks ?? await Promise.all((generated ? keys.slice(1) : keys)
                     .map((key) => wrapDataKey(key, dataKey, pending, signal)));
-                if (module.callerDerives) derived = await derivedAes(dataKey, call(() => pending.keyDerivation()));
+                if (module.callerDerives) {
+                    const recipe = call(() => pending.keyDerivation());
+                    derived = await onNativeCrypto(EncryptError, () => derivedAes(dataKey, recipe));
+                }
             } finally {
                 dataKey.fill(0);
             }
@@ -68,7 +87,7 @@ export class EncryptSession {
                 // The core builds the header over the commit key; its tag is the AES-GCM
                 // tag of an empty plaintext, all-zero IV, the header as AAD.
                 const aad = call(() => pending.headerToSeal(edks, derived.commitKey));
-                const tag = await headerTag(derived.aes, new Uint8Array(12), aad);
+                const tag = await onNativeCrypto(EncryptError, () => headerTag(derived.aes, new Uint8Array(12), aad));
                 encryptor = call(() => pending.sealHeader(tag));
                 content = derived.aes;
             } else {
@@ -389,8 +408,10 @@ export class DecryptSession {
      */
     async #derive(dataKey) {
         const auth = call(() => this.#live().headerAuth());
-        const { aes, commitKey } = await derivedAes(dataKey, auth);
-        const tag = await headerTag(aes, auth.iv, auth.aad);
+        const { aes, commitKey, tag } = await onNativeCrypto(DecryptError, async () => {
+            const derived = await derivedAes(dataKey, auth);
+            return { ...derived, tag: await headerTag(derived.aes, auth.iv, auth.aad) };
+        });
         call(() => this.#live().provideDerivedKeys(commitKey, tag));
         return aes;
     }

@@ -972,6 +972,36 @@ const hookedEngines = [
             }
         },
     },
+    {
+        name: 'lite entry: WebCrypto\'s HKDF failing is CRYPTO_FAILED with the engine\'s error as cause, not a DOMException (browsers)',
+        async run(ctx) {
+            // Node's lite path runs node:crypto's hkdfSync, which a page cannot swap.
+            if (typeof document === 'undefined') return;
+            const k = await keyring(ctx);
+            const data = bytes(5000, 3);
+            // On the lite module even where an earlier case loaded the full one.
+            const lite = { [MODULE]: 'lite' };
+            const { result } = await ctx.lite.encrypt(k, data, { suite: 0x0478, ...lite });
+            const proto = SubtleCrypto.prototype;
+            const realDeriveKey = proto.deriveKey;
+            const broken = new DOMException('the engine failed', 'OperationError');
+            const failed = (Class) => (e) => isCode(Class, 'CRYPTO_FAILED')(e) && e.cause === broken;
+            try {
+                proto.deriveKey = () => Promise.reject(broken);
+                await rejects(ctx.lite.encrypt(k, data, { suite: 0x0478, ...lite }), failed(ctx.cd.EncryptError), 'encrypt');
+                await rejects(ctx.lite.decrypt(k, result, lite), failed(ctx.cd.DecryptError), 'decrypt');
+                await rejects(readAll(streamOf(result, 999).pipeThrough(ctx.lite.decryptStream(k, lite))),
+                    failed(ctx.cd.DecryptError), 'decryptStream');
+            } finally {
+                proto.deriveKey = realDeriveKey;
+            }
+            // The core's verdicts keep their codes, and the engine works again.
+            bytesEqual((await ctx.lite.decrypt(k, result, lite)).plaintext, data, 'restored');
+            const tampered = result.slice();
+            tampered[tampered.length - 1] ^= 1;
+            await rejects(ctx.lite.decrypt(k, tampered, lite), isCode(ctx.cd.DecryptError, 'BAD_FRAME_TAG'), 'tampered');
+        },
+    },
 ];
 
 const engines = [
