@@ -1,5 +1,6 @@
 // The worker of the frame pool (./pool.js), of delegated hashing (./hash.js) and of Blob
-// reading (./reader.js), and the probe of ./workers.js; exported as `cipherdrop/worker`. For
+// reading (./blob-worker.js, when ./reader.js decides so), and the probe of ./workers.js;
+// exported as `cipherdrop/worker`. For
 // the pool it runs WebCrypto AES-256-GCM on batches of frames, with the non-extractable
 // CryptoKey of each message (structured-cloned from the page: its bytes never reach this
 // worker). It knows nothing of

@@ -37,9 +37,9 @@ use alloc::string::ToString as _;
 use wasm_bindgen::prelude::*;
 
 /// The modules' allocator: talc instead of Rust's default dlmalloc, 2.2 KB less of the lite
-/// module gzipped (38.2 against 40.4 KB), which matters most there; nothing per byte
-/// allocates, so its speed is not at stake. Realloc in place is left out (0.1 KB): only
-/// header and context buffers ever grow.
+/// module gzipped (38.2 against 40.4 KB), which matters most there. Nothing allocates per
+/// byte (per frame only the few bytes of its head passed in), so its speed is not at stake.
+/// Realloc in place is left out (0.1 KB): only header and context buffers ever grow.
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
