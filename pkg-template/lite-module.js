@@ -1,6 +1,6 @@
 // The lite message module (cipherdrop_lite.js and its .wasm: the unsigned suites only, no
-// ECDSA P-384), which the lite entry (lib/lite.js) `import()`s the first time a message may do
-// without the full module; the default entry never names it. Beside index.js for the same
+// ECDSA P-384), which the lite entry (lib/lite.js) imports: its .wasm is fetched the first time
+// a message may do without the full module; the default entry never names it. Beside index.js for the same
 // reason as ./full-module.js.
 import initBindings, * as bindings from './cipherdrop_lite.js';
 import { compileModule, instantiate } from './lib/wasm.js';

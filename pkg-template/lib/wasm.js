@@ -11,7 +11,8 @@
 // file sits beside index.js. The entry points give them (`setLoader`), so that a bundle holds
 // only the modules its entry may use: the default entry (index.js for browsers and bundlers,
 // node.js for Node) the full one, imported statically, as its only message module; the lite
-// entry (lite.js, lite-node.js, lib/lite.js) both, each `import()`ed on first use. Each
+// entry (lite.js, lite-node.js, lib/lite.js) both: the lite one's loader imported, the full
+// one's `import()`ed on first use, each .wasm fetched on first use. Each
 // entry point also says how a .wasm is read: `fetch`, or from disk.
 import { LoadError } from './errors.js';
 // Written by scripts/build-pkg.sh (the crate's version, which it checks package.json has).

@@ -93,6 +93,7 @@ impl Decryptor {
 
     /// Feeds message bytes; returns the plaintext released by this call (authenticated frame
     /// by frame; see `provisional`). Then read `consumed` and `state`.
+    #[cfg(feature = "builtin-crypto")]
     pub fn update(&mut self, input: &[u8]) -> Result<Uint8Array, JsValue> {
         self.step(input)?;
         Ok(Uint8Array::from(self.out.as_slice()))
@@ -123,6 +124,7 @@ impl Decryptor {
     /// `MessageHasher`, then the first `hashed` bytes of each later `updateDetached` input
     /// and every frame body, and passes the digest to `provideDigest` at state
     /// `"need-digest"`; `frameBody` then needs no body.
+    #[cfg(feature = "signing")]
     #[wasm_bindgen(js_name = delegateHash)]
     pub fn delegate_hash(&mut self) -> Result<Uint8Array, JsValue> {
         let inner = self.inner.as_mut().ok_or_else(finished)?;
@@ -131,6 +133,7 @@ impl Decryptor {
 
     /// Delegated hashing: how many of the last update's `consumed` bytes, from the first,
     /// the signature covers (0 otherwise).
+    #[cfg(feature = "signing")]
     #[wasm_bindgen(getter)]
     pub fn hashed(&self) -> usize {
         self.hashed
@@ -138,6 +141,7 @@ impl Decryptor {
 
     /// Delegated hashing: the digest of every message byte before the footer; verifies the
     /// signature.
+    #[cfg(feature = "signing")]
     #[wasm_bindgen(js_name = provideDigest)]
     pub fn provide_digest(&mut self, digest: &[u8]) -> Result<(), JsValue> {
         let inner = self.inner.as_mut().ok_or_else(finished)?;
@@ -179,6 +183,7 @@ impl Decryptor {
 
     /// Detached mode: the body of the current frame job (hashed for the signature). Then
     /// open it and report with `frameOpened`, in frame order.
+    #[cfg(feature = "signing")]
     #[wasm_bindgen(js_name = frameBody)]
     pub fn frame_body(&mut self, body: &[u8]) -> Result<(), JsValue> {
         let inner = self.inner.as_mut().ok_or_else(finished)?;

@@ -222,6 +222,7 @@ impl Encryptor {
     /// Delegated hashing (signed suite, before anything is written): the caller hashes
     /// every byte this encryptor writes, with a `MessageHasher` (in a worker, say), and ends
     /// with `finishWithDigest`; `frameSealed` no longer needs the sealed bytes.
+    #[cfg(feature = "signing")]
     #[wasm_bindgen(js_name = delegateHash)]
     pub fn delegate_hash(&mut self) -> Result<(), JsValue> {
         let inner = self.inner.as_mut().ok_or_else(finished)?;
@@ -230,6 +231,7 @@ impl Encryptor {
 
     /// Delegated hashing: the footer of a message whose digest (of everything written before
     /// it) is `digest`; the encryptor is spent.
+    #[cfg(feature = "signing")]
     #[wasm_bindgen(js_name = finishWithDigest)]
     pub fn finish_with_digest(&mut self, digest: &[u8]) -> Result<Uint8Array, JsValue> {
         self.out.clear();
@@ -265,6 +267,7 @@ impl Encryptor {
     /// Detached frames: completes the oldest open job with its sealed bytes (ciphertext and
     /// tag); returns the bytes to write before them (the frame head, preceded by the header
     /// the first time).
+    #[cfg(feature = "signing")]
     #[wasm_bindgen(js_name = frameSealed)]
     pub fn frame_sealed(&mut self, sealed: &[u8]) -> Result<Uint8Array, JsValue> {
         self.complete(Some(sealed))

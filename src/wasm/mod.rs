@@ -16,6 +16,11 @@
 //! only when a KmsKeyring, KmsRsaKeyring or KeyServerKeyring first needs it). The two sets
 //! share no object: what crosses between them (data keys, encryption contexts, suite IDs,
 //! serialized headers) crosses as JS values.
+//!
+//! A module built without `signing` (the package's lite module) refuses every signed suite,
+//! so it also leaves out the calls that only a signed message makes (delegated hashing, the
+//! sealed bytes and frame bodies passed in for the signature): 1.1 KB of its 56 KB app,
+//! gzipped. Without `builtin-crypto` there is no non-detached mode either.
 
 // Each binding set uses part of the conversions; a module built with one set leaves the rest.
 #[cfg_attr(not(all(feature = "wasm-message", feature = "wasm-kms")), allow(dead_code))]

@@ -130,13 +130,14 @@ test('release package: the files it ships, and the three modules\' binding sets'
     assert.deepEqual([...exportsOf('cipherdrop_nosimd_bg.wasm')].sort(), full, 'SIMD and non-SIMD: the same bindings');
     assert.ok(full.some((n) => message.test(n)), 'cipherdrop_bg.wasm: no message binding');
     assert.deepEqual(full.filter((n) => kms.test(n)), [], 'cipherdrop_bg.wasm: KMS or JWE bindings');
-    // The lite module: the full one's bindings but the signed suites' hashing (lib/hash.js,
-    // lib/aes.js NodeHash: only for signed messages, which run on the full module) and the
-    // core's own key derivation and AES-GCM; instead, the caller's derivation (lib/aes.js
-    // derivedAes).
+    // The lite module: the full one's bindings but the signed suites' (the hashing of
+    // lib/hash.js and lib/aes.js NodeHash, and the calls that pass signed bytes or digests:
+    // only for signed messages, which run on the full module) and the core's own key
+    // derivation and AES-GCM (with the non-detached Decryptor's update); instead, the
+    // caller's derivation (lib/aes.js derivedAes).
     const lite = [...exportsOf('cipherdrop_lite_bg.wasm')].sort();
-    const signingOnly = /^(__wbg_)?messagehasher_|^signatureHash$/i;
-    const coreCrypto = /^(encryptor|decryptor)_(takeContentKey|frameBuffer|sealInPlace|sealJob|openInPlace|openJob)$|^decryptor_new$|^pendingencryptor_withEncryptedDataKeys$/;
+    const signingOnly = /^(__wbg_)?messagehasher_|^signatureHash$|^(encryptor|decryptor)_delegateHash$|^encryptor_(finishWithDigest|frameSealed)$|^decryptor_(hashed|provideDigest|frameBody)$/i;
+    const coreCrypto = /^(encryptor|decryptor)_(takeContentKey|frameBuffer|sealInPlace|sealJob|openInPlace|openJob)$|^decryptor_(new|update)$|^pendingencryptor_withEncryptedDataKeys$/;
     const callerDerives = ['decryptor_headerAuth', 'decryptor_provideDerivedKeys', 'pendingencryptor_headerToSeal',
         'pendingencryptor_keyDerivation', 'pendingencryptor_sealHeader'];
     assert.deepEqual(lite, [...full.filter((n) => !signingOnly.test(n) && !coreCrypto.test(n)), ...callerDerives].sort(),
