@@ -393,6 +393,9 @@ try {
         web.workersCeiling[workers] = r.mbPerSecond;
         if (workers === web.poolWorkers) web.workersCeilingCpu = r.cpu;
     }
+    log(`the simplest pool (no format) in ${web.poolWorkers} workers`);
+    const sp = await best('simplestPool', { totalMiB: Math.min(STREAM_MIB, 512), workers: web.poolWorkers });
+    web.simplestPool = { mbPerSecond: sp.mbPerSecond, cpu: sp.cpu };
     const engines = ['default', 'webcrypto', 'wasm', ...(workersAvailable ? ['pool'] : [])];
     // Timed runs, then (except for the slow fallback) a second run that samples live memory
     // after a full GC every 32 MiB: reading performance.memory is too slow for timed runs.
@@ -506,6 +509,10 @@ add(`${pairedDecName} vs its encrypt`, paired.decrypt, 'MB/s', PAIRED_ENC, paire
 for (const [workers, v] of Object.entries(web.workersCeiling)) {
     add(`WebCrypto AES-256-GCM in ${workers} Web Worker(s) at once, 64 KiB calls (a pool's ceiling)`, v, 'MB/s', CEILING, ceiling);
 }
+const SIMPLEST_POOL = `the simplest pool in ${web.poolWorkers} Web Workers: a generated stream's 1 MiB chunks copied by the page, `
+    + 'sealed by the workers (64 KiB WebCrypto calls), written to a stream (no message format)';
+add(SIMPLEST_POOL, web.simplestPool.mbPerSecond, 'MB/s', `WebCrypto AES-256-GCM in ${web.poolWorkers} Web Worker(s) at once, 64 KiB calls (a pool's ceiling)`,
+    web.workersCeiling[web.poolWorkers]);
 add('native aes-gcm crate, AES-256-GCM 64 KiB frames (examples/aes_gcm_speed.rs)', nativeAes, 'MB/s', OPENSSL, openssl);
 const SOFT_AES = 'native aes-gcm crate forced to software AES and GHASH (what the wasm fallback runs)';
 add(SOFT_AES, softAes, 'MB/s', 'native aes-gcm crate', nativeAes);
@@ -536,6 +543,7 @@ for (const r of web.stream) {
         const pc = web.workersCeiling[web.poolWorkers];
         add(`${name} vs bare WebCrypto in as many workers`, r.mbPerSecond, 'MB/s', POOL_CEILING, pc,
             r.op === 'encrypt' && r.suite === 0x0478 ? { atLeast: 0.9 } : null);
+        add(`${name} vs the simplest pool`, r.mbPerSecond, 'MB/s', SIMPLEST_POOL, web.simplestPool.mbPerSecond);
     } else {
         add(name, r.mbPerSecond, 'MB/s', 'native aes-gcm crate', nativeAes);
         add(`${name} vs the same software AES natively`, r.mbPerSecond, 'MB/s', SOFT_AES, softAes);
@@ -755,7 +763,10 @@ if (pool478) {
     goal(`worker pool >= 90% of bare WebCrypto in as many workers (${web.poolWorkers}; 0x0478 encrypt)`,
         pool478.mbPerSecond >= 0.9 * poolCeiling,
         `${pct(pool478.mbPerSecond, poolCeiling)}, ${cores(pool478.cpu)} (the bare workers: ${cores(web.workersCeilingCpu)}); `
-        + `CPU per MB ${cpuPerMb(pool478.cpu, pool478.mbPerSecond)} vs ${cpuPerMb(web.workersCeilingCpu, poolCeiling)} ms`);
+        + `CPU per MB ${cpuPerMb(pool478.cpu, pool478.mbPerSecond)} vs ${cpuPerMb(web.workersCeilingCpu, poolCeiling)} ms; `
+        + `the simplest pool (no format: a stream's bytes through the page) ${web.simplestPool.mbPerSecond.toFixed(0)} MB/s `
+        + `(${((100 * web.simplestPool.mbPerSecond) / poolCeiling).toFixed(0)}% of the bare workers, CPU per MB `
+        + `${cpuPerMb(web.simplestPool.cpu, web.simplestPool.mbPerSecond)} ms), ours ${((100 * pool478.mbPerSecond) / web.simplestPool.mbPerSecond).toFixed(0)}% of it`);
 } else goal('worker pool >= 90% of bare WebCrypto in as many workers', false, 'no worker pool measured');
 const memoryRuns = [...web.stream.filter((x) => x.memory), ...node.stream.filter((x) => x.memory)];
 const worst = Math.max(...memoryRuns.map((x) => x.memory.peakAboveBaseMiB));

@@ -243,6 +243,74 @@ window.bench = {
         return { mbPerSecond: (n * workers * chunk) / 1e6 / seconds };
     },
 
+    /**
+     * The simplest pool of `workers` Web Workers, with no message format: a stream of
+     * `totalMiB` generated MiB read by the page, each 1 MiB chunk copied into a buffer that
+     * is transferred to the next worker, which seals it as 16 WebCrypto AES-256-GCM calls of
+     * 64 KiB and transfers the results and the buffer back; the page writes the results to
+     * a stream that is read to its end. Two chunks per worker in flight. What moving a
+     * stream's bytes through the page costs the pool where the page shares the cores with
+     * the workers: the pool's ceiling, as the bare workers' (which read nothing) is not.
+     */
+    async simplestPool({ totalMiB, workers }) {
+        const source = `const keys = {};
+        onmessage = async ({ data: { key, buf, id } }) => {
+            if (key) { keys.key = key; return; }
+            const aad = new Uint8Array(79);
+            const calls = [];
+            for (let at = 0; at < buf.byteLength; at += 65536) {
+                const iv = new Uint8Array(12);
+                new DataView(iv.buffer).setUint32(8, id * 16 + at / 65536);
+                calls.push(crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, keys.key,
+                    new Uint8Array(buf, at, Math.min(65536, buf.byteLength - at))));
+            }
+            const results = await Promise.all(calls);
+            postMessage({ id, buf, results }, [buf, ...results]);
+        };`;
+        const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+        const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt']);
+        const list = Array.from({ length: workers }, () => new Worker(url));
+        for (const w of list) w.postMessage({ key });
+        const total = totalMiB * MiB;
+        const t = performance.now();
+        try {
+            const spare = [];
+            const waiting = new Map();
+            for (const w of list) {
+                w.onmessage = ({ data: { id, buf, results } }) => {
+                    spare.push(buf);
+                    waiting.get(id)(results);
+                    waiting.delete(id);
+                };
+            }
+            const input = generated(total).getReader();
+            let next = 0;
+            const inFlight = [];
+            const output = new ReadableStream({
+                async pull(controller) {
+                    while (inFlight.length < 2 * workers) {
+                        const { value, done } = await input.read();
+                        if (done) break;
+                        const buf = spare.pop() ?? new ArrayBuffer(MiB);
+                        new Uint8Array(buf, 0, value.length).set(value);
+                        const id = next++;
+                        inFlight.push(new Promise((resolve) => waiting.set(id, resolve)));
+                        list[id % workers].postMessage({ buf: value.length === MiB ? buf : buf.slice(0, value.length), id },
+                            value.length === MiB ? [buf] : []);
+                    }
+                    if (!inFlight.length) return controller.close();
+                    for (const r of await inFlight.shift()) controller.enqueue(new Uint8Array(r));
+                },
+            }, { highWaterMark: 0 });
+            const { bytes } = await drain(output);
+            if (bytes !== total + (total / 65536) * 16) throw new Error(`simplestPool: ${bytes} bytes out`);
+        } finally {
+            for (const w of list) w.terminate();
+            URL.revokeObjectURL(url);
+        }
+        return { mbPerSecond: total / 1e6 / ((performance.now() - t) / 1000) };
+    },
+
     /** Encrypts `totalMiB` generated MiB as a stream; keeps the message as a Blob if `keep`. */
     async encryptStream({ suite, engine, totalMiB, frameLength, keep = false, memoryEveryMiB = 0 }) {
         const total = totalMiB * MiB;
