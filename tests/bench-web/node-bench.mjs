@@ -195,16 +195,19 @@ for (const suite of [0x0478, 0x0578]) {
     const key = randomBytes(32);
     const aad = new Uint8Array(79);
     const frame = PATTERN.subarray(0, 65536);
+    // One frame's AES-256-GCM: the unit of both AES-GCM measures (also run on a worker thread
+    // below, from this function's source).
+    const sealFrame = (cipheriv, key, aad, frame, i) => {
+        const iv = new Uint8Array(12);
+        new DataView(iv.buffer).setUint32(8, i);
+        const c = cipheriv('aes-256-gcm', key, iv);
+        c.setAAD(aad);
+        c.update(frame);
+        c.final();
+        c.getAuthTag();
+    };
     const aesAlone = () => timed(total, () => {
-        for (let at = 0, i = 0; at < total; at += frame.length, i++) {
-            const iv = new Uint8Array(12);
-            new DataView(iv.buffer).setUint32(8, i);
-            const c = createCipheriv('aes-256-gcm', key, iv);
-            c.setAAD(aad);
-            c.update(frame);
-            c.final();
-            c.getAuthTag();
-        }
+        for (let at = 0, i = 0; at < total; at += frame.length, i++) sealFrame(createCipheriv, key, aad, frame, i);
     });
     const sha384Alone = () => timed(total, () => {
         const hash = createHash('sha384');
@@ -221,13 +224,9 @@ for (const suite of [0x0478, 0x0578]) {
             const key = randomBytes(32);
             const aad = new Uint8Array(79);
             const frame = new Uint8Array(65536);
+            const sealFrame = ${sealFrame};
             for (let i = 0; ; i++) {
-                const iv = new Uint8Array(12);
-                new DataView(iv.buffer).setUint32(8, i);
-                const c = createCipheriv('aes-256-gcm', key, iv);
-                c.setAAD(aad);
-                c.update(frame);
-                c.final();
+                sealFrame(createCipheriv, key, aad, frame, i);
                 if (i === 8) parentPort.postMessage('running');
             }`, { eval: true });
         try {
