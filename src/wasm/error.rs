@@ -76,7 +76,9 @@ pub fn decrypt_error(err: &DecryptError) -> JsValue {
         E::CommitmentMismatch => ("COMMITMENT_MISMATCH", [NONE, NONE]),
         E::BadHeaderTag => ("BAD_HEADER_TAG", [NONE, NONE]),
         E::BadFrameTag { sequence } => ("BAD_FRAME_TAG", [("sequence", (*sequence).into()), NONE]),
-        E::FrameSequence { expected } => ("FRAME_SEQUENCE", [("expected", (*expected).into()), NONE]),
+        E::FrameSequence { expected } => {
+            ("FRAME_SEQUENCE", [("expected", (*expected).into()), NONE])
+        }
         E::BadSignature => ("BAD_SIGNATURE", [NONE, NONE]),
         E::InvalidState(_) => ("INVALID_STATE", [NONE, NONE]),
     };
@@ -87,7 +89,9 @@ pub fn decrypt_error(err: &DecryptError) -> JsValue {
 pub fn encrypt_error(err: &EncryptError) -> JsValue {
     use EncryptError as E;
     let (code, details): (&str, [(&str, JsValue); 2]) = match err {
-        E::ReservedContextKey(key) => ("RESERVED_CONTEXT_KEY", [("key", key.as_str().into()), NONE]),
+        E::ReservedContextKey(key) => {
+            ("RESERVED_CONTEXT_KEY", [("key", key.as_str().into()), NONE])
+        }
         E::ContextTooLarge => ("CONTEXT_TOO_LARGE", [NONE, NONE]),
         E::InvalidFrameLength(n) => {
             ("INVALID_FRAME_LENGTH", [("frameLength", (*n as f64).into()), NONE])
