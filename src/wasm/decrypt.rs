@@ -28,6 +28,8 @@ pub struct Decryptor {
     inner: Option<crate::Decryptor>,
     out: Vec<u8>,
     consumed: usize,
+    /// Delegated hashing (signed suites only): see `hashed`.
+    #[cfg(feature = "signing")]
     hashed: usize,
     state: DecryptState,
     provisional: bool,
@@ -47,6 +49,7 @@ impl From<crate::Decryptor> for Decryptor {
             inner: Some(inner),
             out: Vec::new(),
             consumed: 0,
+            #[cfg(feature = "signing")]
             hashed: 0,
             state: DecryptState::NeedInput,
             provisional: false,
@@ -356,7 +359,10 @@ impl Decryptor {
         let inner = self.inner.as_mut().ok_or_else(finished)?;
         let progress = inner.update(input, &mut self.out).map_err(|e| decrypt_error(&e))?;
         self.consumed = progress.consumed;
-        self.hashed = progress.hashed;
+        #[cfg(feature = "signing")]
+        {
+            self.hashed = progress.hashed;
+        }
         self.state = progress.state;
         self.provisional = progress.provisional;
         Ok(())
