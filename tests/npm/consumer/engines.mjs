@@ -25,7 +25,11 @@ const MINIBROWSER = '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
 
 /**
  * Launches `engine`; resolves to `{ open(url), close(), pid }`. `options.firefoxPrefs`: extra
- * Firefox preferences (puppeteer's extraPrefsFirefox).
+ * Firefox preferences (puppeteer's extraPrefsFirefox). `options.firefoxCollect`: Firefox
+ * also gets `collect()`, which asks every content process (and its workers) for a full
+ * garbage and cycle collection, as about:memory's GC and CC buttons do: the page has no gc()
+ * there, and a memory bound is only a bound on what is kept alive once garbage is collected.
+ * It needs system access (--remote-allow-system-access) to run in the parent's chrome scope.
  */
 export async function launch(engine, repo, options = {}) {
     if (!ENGINES.includes(engine)) throw new Error(`unknown engine ${engine}: one of ${ENGINES.join(', ')}`);
@@ -40,10 +44,34 @@ export async function launch(engine, repo, options = {}) {
             // puppeteer's default of 180 s would cut the worker-fault pages short.
             protocolTimeout: EVALUATE_MS,
             extraPrefsFirefox: options.firefoxPrefs,
+            args: options.firefoxCollect ? ['--remote-allow-system-access'] : [],
         });
-        return { ...tabs(browser), pid: browser.process()?.pid };
+        const firefox = { ...tabs(browser), pid: browser.process()?.pid };
+        if (options.firefoxCollect) firefox.collect = await chromeCollector(browser.connection);
+        return firefox;
     }
     return webkit(testDeps('selenium-webdriver'));
+}
+
+/**
+ * `collect()` for Firefox: the requests are sent from the parent process's chrome scope
+ * (WebDriver BiDi's "moz:scope": "chrome"); each content process runs them soon after, on its
+ * main thread and in its workers.
+ */
+async function chromeCollector(connection) {
+    const { result } = await connection.send('browsingContext.getTree', { 'moz:scope': 'chrome' });
+    const context = result.contexts[0]?.context;
+    if (!context) throw new Error('firefox: no chrome browsing context to collect garbage from');
+    return async () => {
+        const { result: r } = await connection.send('script.evaluate', {
+            expression: `Services.obs.notifyObservers(null, 'child-gc-request');
+                Services.obs.notifyObservers(null, 'child-cc-request');
+                'sent'`,
+            target: { context },
+            awaitPromise: false,
+        });
+        if (r.type !== 'success') throw new Error(`firefox: garbage collection request failed: ${JSON.stringify(r)}`);
+    };
 }
 
 /** playwright's and puppeteer's browsers: the calls used here have the same shape in both. */
