@@ -41,6 +41,31 @@ function generated(total, chunk = MiB) {
     }, { highWaterMark: 0 });
 }
 
+/**
+ * The bench's workers are built from source text: every one seals with this `seal`, one
+ * WebCrypto AES-256-GCM call under the IV of counter `i` with a header-sized AAD, so the
+ * bounds they give measure the same call.
+ */
+const SEAL_SOURCE = `const AAD = new Uint8Array(79);
+function seal(key, i, data) {
+    const iv = new Uint8Array(12);
+    new DataView(iv.buffer).setUint32(8, i);
+    return crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: AAD }, key, data);
+}`;
+
+/** A Worker running `source` after SEAL_SOURCE, and a `close()` that ends both. */
+function sealWorkers(source, count) {
+    const url = URL.createObjectURL(new Blob([SEAL_SOURCE, '\n', source], { type: 'text/javascript' }));
+    const list = Array.from({ length: count }, () => new Worker(url));
+    return {
+        list,
+        close() {
+            for (const w of list) w.terminate();
+            URL.revokeObjectURL(url);
+        },
+    };
+}
+
 /** The bytes of `blob` in 1 MiB chunks. */
 async function held(blob) {
     const chunks = [];
@@ -188,19 +213,15 @@ window.bench = {
      * The worker starts its calls before the hash does and is stopped right after.
      */
     async sha384WithAes({ totalMiB, chunk }) {
-        const source = `onmessage = async ({ data: key }) => {
+        const workers = sealWorkers(`onmessage = async ({ data: key }) => {
             const data = new Uint8Array(65536);
-            const aad = new Uint8Array(79);
             for (let i = 0; ; i++) {
-                const iv = new Uint8Array(12);
-                new DataView(iv.buffer).setUint32(8, i);
-                await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, key, data);
+                await seal(key, i, data);
                 if (i === 8) postMessage('running');
             }
-        };`;
-        const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+        };`, 1);
         const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt']);
-        const worker = new Worker(url);
+        const [worker] = workers.list;
         try {
             await new Promise((resolve) => {
                 worker.onmessage = resolve;
@@ -208,8 +229,7 @@ window.bench = {
             });
             return await this.sha384({ totalMiB, chunk });
         } finally {
-            worker.terminate();
-            URL.revokeObjectURL(url);
+            workers.close();
         }
     },
 
@@ -218,28 +238,20 @@ window.bench = {
      * one after the other: what a worker pool could reach at most on this machine.
      */
     async workersCeiling({ totalMiB, chunk, workers }) {
-        const source = `onmessage = async ({ data: { key, n, chunk } }) => {
+        const pool = sealWorkers(`onmessage = async ({ data: { key, n, chunk } }) => {
             const data = new Uint8Array(chunk);
-            const aad = new Uint8Array(79);
-            for (let i = 0; i < n; i++) {
-                const iv = new Uint8Array(12);
-                new DataView(iv.buffer).setUint32(8, i + 1);
-                await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, key, data);
-            }
+            for (let i = 0; i < n; i++) await seal(key, i + 1, data);
             postMessage(n);
-        };`;
-        const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+        };`, workers);
         const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt']);
-        const list = Array.from({ length: workers }, () => new Worker(url));
         const n = Math.round((totalMiB * MiB) / chunk / workers);
         const t = performance.now();
-        await Promise.all(list.map((w) => new Promise((resolve) => {
+        await Promise.all(pool.list.map((w) => new Promise((resolve) => {
             w.onmessage = resolve;
             w.postMessage({ key, n, chunk });
         })));
         const seconds = (performance.now() - t) / 1000;
-        for (const w of list) w.terminate();
-        URL.revokeObjectURL(url);
+        pool.close();
         return { mbPerSecond: (n * workers * chunk) / 1e6 / seconds };
     },
 
@@ -253,23 +265,18 @@ window.bench = {
      * the workers: the pool's ceiling, as the bare workers' (which read nothing) is not.
      */
     async simplestPool({ totalMiB, workers }) {
-        const source = `const keys = {};
-        onmessage = async ({ data: { key, buf, id } }) => {
+        const pool = sealWorkers(`const keys = {};
+        onmessage = async ({ data: { key, buf, length, id } }) => {
             if (key) { keys.key = key; return; }
-            const aad = new Uint8Array(79);
             const calls = [];
-            for (let at = 0; at < buf.byteLength; at += 65536) {
-                const iv = new Uint8Array(12);
-                new DataView(iv.buffer).setUint32(8, id * 16 + at / 65536);
-                calls.push(crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad }, keys.key,
-                    new Uint8Array(buf, at, Math.min(65536, buf.byteLength - at))));
+            for (let at = 0; at < length; at += 65536) {
+                calls.push(seal(keys.key, id * 16 + at / 65536, new Uint8Array(buf, at, Math.min(65536, length - at))));
             }
             const results = await Promise.all(calls);
             postMessage({ id, buf, results }, [buf, ...results]);
-        };`;
-        const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+        };`, workers);
+        const { list } = pool;
         const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt']);
-        const list = Array.from({ length: workers }, () => new Worker(url));
         for (const w of list) w.postMessage({ key });
         const total = totalMiB * MiB;
         const t = performance.now();
@@ -295,8 +302,7 @@ window.bench = {
                         new Uint8Array(buf, 0, value.length).set(value);
                         const id = next++;
                         inFlight.push(new Promise((resolve) => waiting.set(id, resolve)));
-                        list[id % workers].postMessage({ buf: value.length === MiB ? buf : buf.slice(0, value.length), id },
-                            value.length === MiB ? [buf] : []);
+                        list[id % workers].postMessage({ buf, length: value.length, id }, [buf]);
                     }
                     if (!inFlight.length) return controller.close();
                     for (const r of await inFlight.shift()) controller.enqueue(new Uint8Array(r));
@@ -305,8 +311,7 @@ window.bench = {
             const { bytes } = await drain(output);
             if (bytes !== total + (total / 65536) * 16) throw new Error(`simplestPool: ${bytes} bytes out`);
         } finally {
-            for (const w of list) w.terminate();
-            URL.revokeObjectURL(url);
+            pool.close();
         }
         return { mbPerSecond: total / 1e6 / ((performance.now() - t) / 1000) };
     },
