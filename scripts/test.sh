@@ -78,8 +78,9 @@ suite npm-bundlers -- node tests/npm/run.mjs bundlers.test.mjs
 # 512 MiB through encryptStream/decryptStream in Chromium: JS heap + wasm memory must stay
 # under 64 MiB above baseline, the renderers' RSS under 256 MiB (numbers in
 # build/test-logs/npm-memory.log). The same in Firefox ESR and WebKit, which have no heap
-# figure: the wasm memory under 64 MiB, the content/web processes' RSS under 448 MiB (they
-# cannot be made to collect; measurements in tests/npm/consumer/memory.test.mjs).
+# figure: the wasm memory under 64 MiB; the content processes' RSS under 256 MiB in Firefox
+# (the test asks them to collect before each sample), the web processes' under 448 MiB in
+# WebKit (it cannot be made to collect); measurements in tests/npm/consumer/memory.test.mjs.
 suite npm-memory -- node tests/npm/run.mjs memory.test.mjs
 suite npm-memory-firefox -- env CIPHERDROP_ENGINE=firefox node tests/npm/run.mjs memory.test.mjs
 suite npm-memory-webkit -- env CIPHERDROP_ENGINE=webkit node tests/npm/run.mjs memory.test.mjs
