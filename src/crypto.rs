@@ -79,7 +79,7 @@ type Backend = absent::Gcm;
 pub(crate) struct AeadFailed;
 
 impl ContentCipher {
-    fn new(key: &[u8]) -> Self {
+    pub(crate) fn new(key: &[u8]) -> Self {
         Self(Backend::new(key))
     }
 

@@ -17,7 +17,7 @@ use crate::format::read::{self, FrameHead, Parse};
 use crate::format::{
     AAD_FINAL_FRAME, AAD_FRAME, AAD_SINGLE_BLOCK, BodyAad, ContentType, Header, Reader, frame_iv,
 };
-use crate::frame::FrameJob;
+use crate::frame::{self, FrameCipher, FrameJob};
 use crate::keyring::{Keyring, UnwrapSession};
 use crate::suite::{CommitmentPolicy, IV_LEN, TAG_LEN};
 
@@ -255,6 +255,13 @@ impl Decryptor {
         self.content_key.take()
     }
 
+    /// Detached mode: the core's AES-GCM for frames opened on other threads
+    /// ([`FrameCipher::open`]), once the header is verified. It takes the content key, so
+    /// `None` before, on a second call and after [`Decryptor::dangerous_take_content_key`].
+    pub fn frame_cipher(&mut self) -> Option<FrameCipher> {
+        self.content_key.take().map(|key| FrameCipher::new(&key))
+    }
+
     /// Detached mode: the frame whose body the caller must pass to
     /// [`Decryptor::frame_body`] ([`DecryptState::FrameBody`]).
     pub fn frame_job(&self) -> Option<&FrameJob> {
@@ -327,11 +334,7 @@ impl Decryptor {
             if job.sequence != sequence || buf.len() != job.sealed_len() {
                 return Err(DecryptError::InvalidState("frames must be opened in order"));
             }
-            let (content, tag) = buf.split_at_mut(job.plaintext_len);
-            let tag: &[u8; TAG_LEN] = (&*tag).try_into().expect("sealed_len adds one tag");
-            if cipher.open(&job.iv, job.aad(), content, tag).is_err() {
-                return Err(DecryptError::BadFrameTag { sequence });
-            }
+            frame::open_job(cipher, job, buf)?;
             this.unconfirmed.pop_front();
             Ok(())
         })

@@ -14,7 +14,7 @@ use crate::format::{
     AAD_FINAL_FRAME, AAD_FRAME, BodyAad, ContentType, EncryptedDataKey, Header, MAX_FRAME_LENGTH,
     MAX_SEQUENCE_NUMBER, frame_iv, write,
 };
-use crate::frame::FrameJob;
+use crate::frame::{self, FrameCipher, FrameJob};
 use crate::keyring::Keyring;
 use crate::suite::{AlgorithmSuite, IV_LEN, TAG_LEN};
 
@@ -498,6 +498,17 @@ impl Encryptor {
         self.content_key.take()
     }
 
+    /// Detached frames: the core's AES-GCM for jobs sealed on other threads
+    /// ([`FrameCipher::seal`]). It takes the content key, so `None` on a second call, after
+    /// [`Encryptor::dangerous_take_content_key`] or a failed call, and when the caller derived
+    /// the keys.
+    pub fn frame_cipher(&mut self) -> Option<FrameCipher> {
+        if self.poisoned {
+            return None;
+        }
+        self.content_key.take().map(|key| FrameCipher::new(&key))
+    }
+
     /// Detached frames: starts the next frame, of `len` plaintext bytes, and returns its
     /// job. Regular frames MUST be exactly the frame length; the final frame (`is_final`) at
     /// most the frame length, and nothing may follow it. The caller MUST seal the job's
@@ -545,8 +556,7 @@ impl Encryptor {
                 return Err(EncryptError::InvalidState("frame of the wrong length"));
             }
             let is_final = this.detached.final_issued && sequence + 1 == this.next_sequence;
-            let job = this.job(sequence, len, is_final);
-            Ok(this.cipher()?.seal(&job.iv, job.aad(), buf)?)
+            frame::seal_job(this.cipher()?, &this.job(sequence, len, is_final), buf)
         })
     }
 

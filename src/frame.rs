@@ -10,6 +10,8 @@
 
 use core::fmt;
 
+use crate::crypto::{ContentCipher, ContentKey};
+use crate::error::{DecryptError, EncryptError};
 use crate::format::BodyAad;
 use crate::suite::{IV_LEN, TAG_LEN};
 
@@ -74,4 +76,62 @@ impl fmt::Debug for FrameJob {
             .field("plaintext_len", &self.plaintext_len)
             .finish_non_exhaustive()
     }
+}
+
+/// The core's AES-GCM for detached frames sealed or opened on other threads (aws-lc-rs
+/// natively), keyed with the message's content key, which stays inside it. It is `Sync`: the
+/// threads of one message share it. [`crate::Encryptor::frame_cipher`] and
+/// [`crate::Decryptor::frame_cipher`] make it; the jobs still come from, and are reported in
+/// order to, the encryptor or decryptor.
+pub struct FrameCipher(ContentCipher);
+
+impl FrameCipher {
+    pub(crate) fn new(key: &ContentKey) -> Self {
+        Self(ContentCipher::new(key))
+    }
+
+    /// Seals `buf`, the plaintext of `job` (`plaintext_len()` bytes), in place; returns the
+    /// tag.
+    pub fn seal(&self, job: &FrameJob, buf: &mut [u8]) -> Result<[u8; TAG_LEN], EncryptError> {
+        seal_job(&self.0, job, buf)
+    }
+
+    /// Opens `buf`, the body of `job` (ciphertext then tag, `sealed_len()` bytes), in place:
+    /// its first `plaintext_len()` bytes are then the plaintext. If the tag fails
+    /// ([`DecryptError::BadFrameTag`]) they hold none.
+    pub fn open(&self, job: &FrameJob, buf: &mut [u8]) -> Result<(), DecryptError> {
+        open_job(&self.0, job, buf)
+    }
+}
+
+impl fmt::Debug for FrameCipher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FrameCipher").finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn seal_job(
+    cipher: &ContentCipher,
+    job: &FrameJob,
+    buf: &mut [u8],
+) -> Result<[u8; TAG_LEN], EncryptError> {
+    if buf.len() != job.plaintext_len {
+        return Err(EncryptError::InvalidState("frame of the wrong length"));
+    }
+    Ok(cipher.seal(&job.iv, job.aad(), buf)?)
+}
+
+pub(crate) fn open_job(
+    cipher: &ContentCipher,
+    job: &FrameJob,
+    buf: &mut [u8],
+) -> Result<(), DecryptError> {
+    if buf.len() != job.sealed_len() {
+        return Err(DecryptError::InvalidState("frame body of the wrong length"));
+    }
+    let (content, tag) = buf.split_at_mut(job.plaintext_len);
+    let tag: &[u8; TAG_LEN] = (&*tag).try_into().expect("sealed_len adds one tag");
+    cipher
+        .open(&job.iv, job.aad(), content, tag)
+        .map_err(|_| DecryptError::BadFrameTag { sequence: job.sequence })
 }

@@ -49,7 +49,7 @@ pub use encrypt::{
 };
 pub use error::{DecryptError, EncryptError, Section};
 pub use format::{ContentType, EncryptedDataKey, Header, MAX_FRAME_LENGTH, message_suite};
-pub use frame::FrameJob;
+pub use frame::{FrameCipher, FrameJob};
 #[cfg(not(target_arch = "wasm32"))]
 pub use keyring::AwsKmsRsaKeyring;
 pub use keyring::{
@@ -59,7 +59,7 @@ pub use keyring::{
 };
 #[cfg(not(target_arch = "wasm32"))]
 pub use keyring::{KeyError, OaepHash, RawRsaKeyring};
-pub use suite::{AlgorithmSuite, CommitmentPolicy, MessageFormatVersion};
+pub use suite::{AlgorithmSuite, CommitmentPolicy, MessageFormatVersion, TAG_LEN};
 
 /// The crate version, as built.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -93,12 +93,23 @@ fn external_seal(cipher: &Aes256Gcm, job: &FrameJob, plaintext: &[u8]) -> Vec<u8
     buf
 }
 
-/// Detached encryption with `in_flight` jobs open at once; `external` seals with the
-/// aes-gcm crate keyed by the taken content key, otherwise with the core's `seal_job`.
-fn with_jobs(mut enc: Encryptor, data: &[u8], in_flight: usize, use_external: bool) -> Vec<u8> {
-    let key = enc.dangerous_take_content_key().unwrap();
-    assert!(enc.dangerous_take_content_key().is_none(), "the key is taken once");
-    let cipher = external(&key);
+/// Who seals a detached frame.
+#[derive(Clone, Copy, Debug)]
+enum Sealer {
+    /// The core's `seal_job`.
+    Job,
+    /// The aes-gcm crate keyed by the taken content key.
+    External,
+    /// The core's `FrameCipher`, on another thread.
+    Thread,
+}
+
+/// Detached encryption with `in_flight` jobs open at once, sealed by `sealer`.
+fn with_jobs(mut enc: Encryptor, data: &[u8], in_flight: usize, sealer: Sealer) -> Vec<u8> {
+    let frame_cipher = enc.frame_cipher().unwrap();
+    assert!(enc.frame_cipher().is_none(), "the key is taken once");
+    assert!(enc.dangerous_take_content_key().is_none(), "and only once");
+    let cipher = external(&fixed(enc.header().suite()).dangerous_take_content_key().unwrap());
     let mut frames: Vec<(&[u8], bool)> =
         data.chunks(FRAME).filter(|c| c.len() == FRAME).map(|c| (c, false)).collect();
     frames.push((&data[frames.len() * FRAME..], true));
@@ -107,13 +118,19 @@ fn with_jobs(mut enc: Encryptor, data: &[u8], in_flight: usize, use_external: bo
     let mut open = std::collections::VecDeque::new();
     for (plain, is_final) in frames {
         let job = enc.frame_job(plain.len(), is_final).unwrap();
-        let sealed = if use_external {
-            external_seal(&cipher, &job, plain)
-        } else {
-            let mut buf = plain.to_vec();
-            let tag = enc.seal_job(job.sequence(), &mut buf).unwrap();
-            buf.extend_from_slice(&tag);
-            buf
+        let sealed = match sealer {
+            Sealer::External => external_seal(&cipher, &job, plain),
+            Sealer::Job | Sealer::Thread => {
+                let mut buf = plain.to_vec();
+                let tag = match sealer {
+                    Sealer::Job => enc.seal_job(job.sequence(), &mut buf).unwrap(),
+                    _ => std::thread::scope(|s| {
+                        s.spawn(|| frame_cipher.seal(&job, &mut buf).unwrap()).join().unwrap()
+                    }),
+                };
+                buf.extend_from_slice(&tag);
+                buf
+            }
         };
         open.push_back(sealed);
         if open.len() == in_flight {
@@ -138,12 +155,12 @@ fn detached_encryption_writes_the_same_bytes_as_update() {
             let reference = with_update(fixed(suite), &data, 333);
             assert_eq!(reference, with_update(fixed(suite), &data, len), "fixed secrets repeat");
             for in_flight in [1, 3] {
-                for use_external in [false, true] {
-                    let got = with_jobs(fixed(suite), &data, in_flight, use_external);
+                for sealer in [Sealer::Job, Sealer::External, Sealer::Thread] {
+                    let got = with_jobs(fixed(suite), &data, in_flight, sealer);
                     let diff = got.iter().zip(&reference).position(|(a, b)| a != b);
                     assert!(
                         got == reference,
-                        "{suite:?} {len} bytes {in_flight} {use_external}: {} vs {} bytes, first \
+                        "{suite:?} {len} bytes {in_flight} {sealer:?}: {} vs {} bytes, first \
                          difference at {diff:?}",
                         got.len(),
                         reference.len()
@@ -286,6 +303,41 @@ fn detached_decrypt(
     dec.finish()?;
     out.append(&mut held);
     Ok((out, states))
+}
+
+/// The core's `FrameCipher` opens frames on other threads: what the tag verifies, and only
+/// that; its key exists once the header is verified, once.
+#[test]
+fn frame_cipher_opens_frames_on_another_thread() {
+    let data = plaintext(3 * FRAME + 17);
+    let message = with_update(fixed(UNSIGNED), &data, 4096);
+    let mut dec = Decryptor::with_detached_frames(DecryptOptions::default());
+    let mut out = Vec::new();
+    let mut at = dec.update(&message, &mut out).unwrap().consumed;
+    assert!(dec.frame_cipher().is_none(), "no key before the header is verified");
+    dec.unwrap_with(&FixedKey).unwrap();
+    let cipher = dec.frame_cipher().unwrap();
+    assert!(dec.frame_cipher().is_none(), "the key is taken once");
+    let mut plain = Vec::new();
+    while at < message.len() {
+        at += dec.update(&message[at..], &mut out).unwrap().consumed;
+        let job = dec.frame_job().unwrap().clone();
+        let mut body = message[at..at + job.sealed_len()].to_vec();
+        at += job.sealed_len();
+        dec.frame_body(None).unwrap();
+        assert!(matches!(cipher.open(&job, &mut body[1..]), Err(DecryptError::InvalidState(_))));
+        let mut bad = body.clone();
+        bad[job.plaintext_len()] ^= 1; // the tag
+        let failed = cipher.open(&job, &mut bad);
+        assert!(
+            matches!(failed, Err(DecryptError::BadFrameTag { sequence }) if sequence == job.sequence())
+        );
+        std::thread::scope(|s| s.spawn(|| cipher.open(&job, &mut body).unwrap()).join().unwrap());
+        dec.frame_opened(job.sequence(), true).unwrap();
+        plain.extend_from_slice(&body[..job.plaintext_len()]);
+    }
+    dec.finish().unwrap();
+    assert_eq!(plain, data);
 }
 
 #[test]

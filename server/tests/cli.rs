@@ -159,3 +159,72 @@ fn special_files_are_written_in_place_not_replaced() {
     let dec = run(&["decrypt", "--rsa-key", &key("a", "rsa-2048.pem")], Some(&message));
     assert_eq!(dec.stdout, b"through a pipe");
 }
+
+/// Encrypt and decrypt seal and open frames on every core (`frames.rs`): whatever the sizes,
+/// the message is cut as the core's own `update` and `finish` cut it (whole frames, then a
+/// final frame of the rest, empty for a multiple of the frame length), the core's own
+/// decryptor reads it, and a frame that fails deep in the message, or a cut body, fails the
+/// decryption with the core's error and leaves no output.
+#[test]
+fn frames_on_every_core_are_cut_and_checked_as_the_core_does() {
+    use cipherdrop::{DecryptOptions, OaepHash, RawRsaKeyring};
+    let pem = std::fs::read(format!("{DATA}/rsa-2048.pem")).unwrap();
+    let keyring = RawRsaKeyring::from_pem("test", "a", &pem, OaepHash::Sha256).unwrap();
+    let key = key("a", "rsa-2048.pem");
+    // 256 KiB batches: sizes below, at and across them; a frame larger than a batch.
+    for (suite, frame) in
+        [("0x0478", 4096), ("0x0478", 1000), ("0x0478", 300_000), ("0x0578", 4096)]
+    {
+        for size in [0, 1, frame - 1, frame, 3 * frame + 1, 64 * 4096, 700_001] {
+            let pt: Vec<u8> = (0..u32::try_from(size).unwrap())
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+                .collect();
+            let frame_arg = frame.to_string();
+            let enc = run(
+                &["encrypt", "--rsa-key", &key, "--suite", suite, "--frame-length", &frame_arg],
+                Some(&pt),
+            );
+            assert!(enc.status.success(), "{}", String::from_utf8_lossy(&enc.stderr));
+            let ct = enc.stdout;
+            let (plain, header) =
+                cipherdrop::decrypt(&keyring, &ct, DecryptOptions::default()).unwrap();
+            assert_eq!(plain, pt, "{suite} frame {frame} size {size}");
+            if suite == "0x0478" {
+                // Regular frames: sequence, IV, content, tag; the final one adds its marker
+                // and length; no footer.
+                let (whole, rest) = (size / frame, size % frame);
+                let len = header.as_bytes().len() + whole * (4 + 12 + frame + 16) + 24 + rest + 16;
+                assert_eq!(ct.len(), len, "frame {frame} size {size}");
+            }
+            let dec = run(&["decrypt", "--rsa-key", &key], Some(&ct));
+            assert!(dec.status.success(), "{}", String::from_utf8_lossy(&dec.stderr));
+            assert_eq!(dec.stdout, pt, "{suite} frame {frame} size {size}");
+        }
+    }
+
+    // A bad tag in frame 100 of 171 (4 KiB frames: the second batch) and a cut body.
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("out");
+    let out = out_path.to_str().unwrap();
+    let pt = vec![5u8; 700_001];
+    for suite in ["0x0478", "0x0578"] {
+        let enc = run(
+            &["encrypt", "--rsa-key", &key, "--suite", suite, "--frame-length", "4096"],
+            Some(&pt),
+        );
+        let ct = enc.stdout;
+        let header_len = cipherdrop::Header::parse(&ct, &Default::default()).unwrap().1;
+        let mut bad = ct.clone();
+        bad[header_len + 99 * (4 + 12 + 4096 + 16) + 16 + 7] ^= 1;
+        for (message, says) in [
+            (&bad[..], "authentication tag of frame 100 does not verify"),
+            (&ct[..header_len + 120 * (4 + 12 + 4096 + 16) + 16 + 9], "truncated in its body"),
+        ] {
+            let dec = run(&["decrypt", "-o", out, "--rsa-key", &key], Some(message));
+            let stderr = String::from_utf8_lossy(&dec.stderr);
+            assert_eq!(dec.status.code(), Some(1), "{stderr}");
+            assert!(stderr.contains(says), "{suite}: {stderr}");
+            assert!(files_in(dir.path()).is_empty(), "left behind: {:?}", files_in(dir.path()));
+        }
+    }
+}

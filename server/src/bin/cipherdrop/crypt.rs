@@ -1,21 +1,25 @@
 //! `cipherdrop encrypt` and `cipherdrop decrypt`: stream IN to OUT in constant memory.
 
 use std::fs::File;
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IoSlice, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::thread;
 
 use cipherdrop::{
     AlgorithmSuite, AwsKmsKeyring, AwsKmsRsaKeyring, CommitmentPolicy, DecryptOptions,
     DecryptState, Decryptor, EncryptOptions, EncryptionContext, Encryptor, Keyring,
     KmsEncryptionAlgorithm, KmsRsaRules, KmsSymmetricRules, Limits, MultiKeyring, OaepHash,
-    RawRsaKeyring,
+    RawRsaKeyring, TAG_LEN,
 };
 
 use cipherdrop_server::client::KeyServerKeyring;
 use cipherdrop_server::kms_client::KmsHttpClient;
+use zeroize::Zeroizing;
 
 use crate::cli::{CommonArgs, DecryptArgs, EncryptArgs, KeyServerArgs};
 use crate::error::Error;
+use crate::frames::{BATCH, Batch, Work, Workers};
 
 /// Read size: large enough to amortise system calls, and small enough that it and its output
 /// stay in a core's L2 cache from the kernel's copy to the AES-GCM pass.
@@ -42,18 +46,70 @@ pub(crate) fn encrypt(args: &EncryptArgs, key_server: &KeyServerArgs) -> Result<
     let (mut input, size) = open_input(args.common.input.as_ref())?;
     let mut output = Output::create(args.common.output.as_ref())?;
     let mut progress = Progress::new(size);
-    let mut buf = vec![0u8; CHUNK];
-    let mut out = Vec::with_capacity(CHUNK + options.frame_length as usize + 4096);
-    loop {
-        let n = read(&mut input, &mut buf, args.common.input.as_ref())?;
-        if n == 0 {
-            break;
+    let frame = options.frame_length as usize;
+    // Whole frames per batch; the final frame is what is left, possibly nothing (as the
+    // core's own `update` and `finish` cut them). Each is read into its place in the batch.
+    let per_batch = (BATCH / frame).max(1);
+    let cipher = OnceLock::from(encryptor.frame_cipher().expect("a new encryptor has its key"));
+    let mut out = Vec::new();
+    thread::scope(|scope| -> Result<(), Error> {
+        let mut workers = Workers::spawn(scope, &cipher, Work::Seal);
+        let mut spare = Batch::default();
+        // Heads from the core, written with each sealed frame in one vectored write.
+        let mut heads = Vec::new();
+        let mut ends = Vec::new();
+        let mut write = |batch: &mut Batch, encryptor: &mut Encryptor| -> Result<(), Error> {
+            if let Some(e) = batch.failure.take() {
+                return Err(e);
+            }
+            heads.clear();
+            ends.clear();
+            for (_, sealed) in batch.frames() {
+                encryptor.frame_sealed(Some(sealed), &mut heads)?;
+                ends.push(heads.len());
+            }
+            let mut start = 0;
+            let mut slices = Vec::with_capacity(2 * ends.len());
+            for ((_, sealed), &end) in batch.frames().zip(&ends) {
+                slices.push(IoSlice::new(&heads[start..end]));
+                slices.push(IoSlice::new(sealed));
+                start = end;
+            }
+            output.write_vectored(&mut slices)?;
+            batch.clear();
+            Ok(())
+        };
+        loop {
+            let mut batch = std::mem::take(&mut spare);
+            let len = per_batch * (frame + TAG_LEN);
+            if batch.sealed.len() < len {
+                batch.sealed.resize(len, 0);
+            }
+            let mut last = false;
+            for at in (0..len).step_by(frame + TAG_LEN) {
+                let place = &mut batch.sealed[at..at + frame];
+                let n = read_full(&mut input, place, args.common.input.as_ref())?;
+                progress.add(n);
+                batch.jobs.push(encryptor.frame_job(n, n < frame)?);
+                if n < frame {
+                    batch.sealed.truncate(at + n + TAG_LEN);
+                    last = true;
+                    break;
+                }
+            }
+            if let Some(mut done) = workers.send(batch) {
+                write(&mut done, &mut encryptor)?;
+                spare = done;
+            }
+            if last {
+                break;
+            }
         }
-        encryptor.update(&buf[..n], &mut out)?;
-        output.write(&out)?;
-        out.clear();
-        progress.add(n);
-    }
+        while let Some(mut done) = workers.next() {
+            write(&mut done, &mut encryptor)?;
+        }
+        Ok(())
+    })?;
     encryptor.finish(&mut out)?;
     output.write(&out)?;
     progress.done();
@@ -75,33 +131,144 @@ pub(crate) fn decrypt(args: &DecryptArgs, key_server: &KeyServerArgs) -> Result<
         },
         ..DecryptOptions::default()
     };
-    let mut decryptor = Decryptor::new(options);
+    let mut decryptor = Decryptor::with_detached_frames(options);
     let (mut input, size) = open_input(args.common.input.as_ref())?;
     // Plaintext goes to a temporary file beside OUT, renamed only once every check passed.
     let mut output = Output::create(args.common.output.as_ref())?;
     let mut progress = Progress::new(size);
-    let mut buf = vec![0u8; CHUNK];
-    let mut out = Vec::with_capacity(2 * CHUNK);
-    loop {
-        let n = read(&mut input, &mut buf, args.common.input.as_ref())?;
-        if n == 0 {
-            break;
-        }
-        let mut rest = &buf[..n];
-        while !rest.is_empty() {
-            let step = decryptor.update(rest, &mut out)?;
-            rest = &rest[step.consumed..];
-            if step.state == DecryptState::NeedDataKey {
-                decryptor.unwrap_with(keyring.as_ref())?;
+    let cipher = OnceLock::new();
+    // A signed message's final frame, released only once the signature verifies.
+    let mut held = Zeroizing::new(Vec::new());
+    thread::scope(|scope| -> Result<(), Error> {
+        let mut workers = Workers::spawn(scope, &cipher, Work::Open);
+        let mut write = |batch: &mut Batch, decryptor: &mut Decryptor| -> Result<(), Error> {
+            for (job, frame) in batch.frames().take(batch.opened) {
+                decryptor.frame_opened(job.sequence(), true)?;
+                let plaintext = &frame[..job.plaintext_len()];
+                match job.hold() {
+                    true => held.extend_from_slice(plaintext),
+                    false => output.write(plaintext)?,
+                }
             }
-            output.write(&out)?;
-            out.clear();
+            if let Some(e) = batch.failure.take() {
+                return Err(e);
+            }
+            batch.clear();
+            Ok(())
+        };
+        let mut buf = vec![0u8; CHUNK];
+        let mut bodies = Bodies::default();
+        let mut scratch = Vec::new();
+        // A failure found while frames are in flight (the signature, say, which covers a
+        // frame that fails its tag) yields to theirs: the first in the message is reported.
+        let fed = (|| -> Result<(), Error> {
+            loop {
+                let n = read(&mut input, &mut buf, args.common.input.as_ref())?;
+                let mut rest = &buf[..n];
+                while !rest.is_empty() {
+                    if bodies.awaited() {
+                        if let Some(full) = bodies.take(&mut rest, &mut decryptor)?
+                            && let Some(mut done) = workers.send(full)
+                        {
+                            write(&mut done, &mut decryptor)?;
+                            bodies.reuse(done);
+                        }
+                        continue;
+                    }
+                    let step = decryptor.update(rest, &mut scratch)?;
+                    debug_assert!(scratch.is_empty(), "detached frames release no plaintext");
+                    rest = &rest[step.consumed..];
+                    match step.state {
+                        DecryptState::NeedDataKey => {
+                            decryptor.unwrap_with(keyring.as_ref())?;
+                            let key = decryptor.frame_cipher().expect("the header is verified");
+                            cipher.get_or_init(|| key);
+                        }
+                        DecryptState::FrameBody => bodies.expect(&decryptor),
+                        _ => {}
+                    }
+                }
+                progress.add(n);
+                if n == 0 {
+                    return Ok(());
+                }
+            }
+        })();
+        if let Err(e) = fed {
+            return Err(workers.first_failure().unwrap_or(e));
         }
-        progress.add(n);
-    }
+        if let Some(rest) = bodies.complete()
+            && let Some(mut done) = workers.send(rest)
+        {
+            write(&mut done, &mut decryptor)?;
+        }
+        while let Some(mut done) = workers.next() {
+            write(&mut done, &mut decryptor)?;
+        }
+        Ok(())
+    })?;
     decryptor.finish()?;
+    output.write(&held)?;
     progress.done();
     output.commit()
+}
+
+/// Decrypt: frame bodies copied from the input into the batch being filled.
+#[derive(Default)]
+struct Bodies {
+    batch: Batch,
+    /// Bytes of the awaited body still to come, if one is awaited.
+    left: Option<usize>,
+}
+
+impl Bodies {
+    fn awaited(&self) -> bool {
+        self.left.is_some()
+    }
+
+    /// At [`DecryptState::FrameBody`]: the body of the decryptor's job comes next.
+    fn expect(&mut self, decryptor: &Decryptor) {
+        let job = decryptor.frame_job().expect("a frame body is awaited").clone();
+        self.left = Some(job.sealed_len());
+        self.batch.jobs.push(job);
+    }
+
+    /// Takes what `rest` holds of the awaited body, and gives the decryptor a body once whole
+    /// (a signed message hashes it). Returns the batch once it is full or ends the message.
+    fn take(
+        &mut self,
+        rest: &mut &[u8],
+        decryptor: &mut Decryptor,
+    ) -> Result<Option<Batch>, Error> {
+        let left = self.left.expect("a body is awaited");
+        let take = left.min(rest.len());
+        self.batch.sealed.extend_from_slice(&rest[..take]);
+        *rest = &rest[take..];
+        if take < left {
+            self.left = Some(left - take);
+            return Ok(None);
+        }
+        self.left = None;
+        let sealed = &self.batch.sealed;
+        let job = self.batch.jobs.last().expect("the awaited job");
+        decryptor.frame_body(Some(&sealed[sealed.len() - job.sealed_len()..]))?;
+        Ok((sealed.len() >= BATCH || job.is_final()).then(|| std::mem::take(&mut self.batch)))
+    }
+
+    /// A batch done with, to fill again.
+    fn reuse(&mut self, mut batch: Batch) {
+        batch.sealed.clear();
+        self.batch = batch;
+    }
+
+    /// At the end of the input: the whole bodies not yet sent, if any. A body cut short is
+    /// left out: the decryptor reports the truncation.
+    fn complete(mut self) -> Option<Batch> {
+        if self.left.is_some() {
+            self.batch.jobs.pop();
+        }
+        (!self.batch.jobs.is_empty()).then_some(self.batch)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -246,6 +413,18 @@ fn open_input(path: Option<&PathBuf>) -> Result<(Box<dyn Read>, Option<u64>), Er
     Ok((Box::new(file), size))
 }
 
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full(input: &mut dyn Read, buf: &mut [u8], path: Option<&PathBuf>) -> Result<usize, Error> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match read(input, &mut buf[filled..], path)? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
 fn read(input: &mut dyn Read, buf: &mut [u8], path: Option<&PathBuf>) -> Result<usize, Error> {
     loop {
         match input.read(buf) {
@@ -298,6 +477,27 @@ impl Output {
                 file.write_all(bytes).map_err(Error::io("cannot write", Some(path)))
             }
         }
+    }
+
+    /// Writes every slice, in order, with as few system calls as the writer allows.
+    fn write_vectored(&mut self, mut slices: &mut [IoSlice<'_>]) -> Result<(), Error> {
+        let (writer, path): (&mut dyn Write, _) = match self {
+            Self::Stdout(s) => (s, None),
+            Self::File { temp, path } => (temp, Some(&*path)),
+            Self::Special { file, path } => (file, Some(&*path)),
+        };
+        while !slices.is_empty() {
+            match writer.write_vectored(slices) {
+                Ok(0) => {
+                    let e = io::Error::from(io::ErrorKind::WriteZero);
+                    return Err(Error::io("cannot write", path)(e));
+                }
+                Ok(n) => IoSlice::advance_slices(&mut slices, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io("cannot write", path)(e)),
+            }
+        }
+        Ok(())
     }
 
     fn commit(self) -> Result<(), Error> {

@@ -6,6 +6,7 @@ mod admin;
 mod cli;
 mod crypt;
 mod error;
+mod frames;
 mod serve;
 
 use clap::Parser;
