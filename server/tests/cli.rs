@@ -202,6 +202,16 @@ fn frames_on_every_core_are_cut_and_checked_as_the_core_does() {
         }
     }
 
+    // The largest frame length: a short input costs only its own bytes (the CLI's decrypt
+    // keeps the core's 64 MiB bound on frames).
+    let enc = run(&["encrypt", "--rsa-key", &key, "--frame-length", "2147483647"], Some(b"short"));
+    assert!(enc.status.success(), "{}", String::from_utf8_lossy(&enc.stderr));
+    let dec = run(&["decrypt", "--rsa-key", &key], Some(&enc.stdout));
+    assert!(String::from_utf8_lossy(&dec.stderr).contains("larger than the maximum 67108864"));
+    let limits = cipherdrop::Limits { max_frame_len: usize::MAX, ..Default::default() };
+    let options = DecryptOptions { limits, ..Default::default() };
+    assert_eq!(cipherdrop::decrypt(&keyring, &enc.stdout, options).unwrap().0, b"short");
+
     // A bad tag in frame 100 of 171 (4 KiB frames: the second batch) and a cut body.
     let dir = tempfile::tempdir().unwrap();
     let out_path = dir.path().join("out");

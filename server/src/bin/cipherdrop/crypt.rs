@@ -48,7 +48,8 @@ pub(crate) fn encrypt(args: &EncryptArgs, key_server: &KeyServerArgs) -> Result<
     let mut progress = Progress::new(size);
     let frame = options.frame_length as usize;
     // Whole frames per batch; the final frame is what is left, possibly nothing (as the
-    // core's own `update` and `finish` cut them). Each is read into its place in the batch.
+    // core's own `update` and `finish` cut them). Each is read into its place in the batch,
+    // where its worker seals it.
     let per_batch = (BATCH / frame).max(1);
     let cipher = OnceLock::from(encryptor.frame_cipher().expect("a new encryptor has its key"));
     let mut out = Vec::new();
@@ -81,18 +82,22 @@ pub(crate) fn encrypt(args: &EncryptArgs, key_server: &KeyServerArgs) -> Result<
         };
         loop {
             let mut batch = std::mem::take(&mut spare);
-            let len = per_batch * (frame + TAG_LEN);
-            if batch.sealed.len() < len {
-                batch.sealed.resize(len, 0);
-            }
+            batch.sealed.clear();
+            // Room for a batch of small frames; a larger frame grows as it is read, so that
+            // a huge frame length costs only the bytes the input has.
+            batch.sealed.reserve(per_batch * (frame + TAG_LEN));
             let mut last = false;
-            for at in (0..len).step_by(frame + TAG_LEN) {
-                let place = &mut batch.sealed[at..at + frame];
-                let n = read_full(&mut input, place, args.common.input.as_ref())?;
+            for _ in 0..per_batch {
+                let at = batch.sealed.len();
+                let n = input
+                    .by_ref()
+                    .take(frame as u64)
+                    .read_to_end(&mut batch.sealed)
+                    .map_err(Error::io("cannot read", args.common.input.as_ref()))?;
+                batch.sealed.resize(at + n + TAG_LEN, 0);
                 progress.add(n);
                 batch.jobs.push(encryptor.frame_job(n, n < frame)?);
                 if n < frame {
-                    batch.sealed.truncate(at + n + TAG_LEN);
                     last = true;
                     break;
                 }
@@ -411,18 +416,6 @@ fn open_input(path: Option<&PathBuf>) -> Result<(Box<dyn Read>, Option<u64>), Er
     let file = File::open(path.expect("not stdin")).map_err(Error::io("cannot open", path))?;
     let size = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
     Ok((Box::new(file), size))
-}
-
-/// Reads until `buf` is full or the input ends; returns the bytes read.
-fn read_full(input: &mut dyn Read, buf: &mut [u8], path: Option<&PathBuf>) -> Result<usize, Error> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match read(input, &mut buf[filled..], path)? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    Ok(filled)
 }
 
 fn read(input: &mut dyn Read, buf: &mut [u8], path: Option<&PathBuf>) -> Result<usize, Error> {

@@ -2,8 +2,9 @@
 //! the core's detached frames (header, frame order, heads, signature) and writes, in order;
 //! worker threads run the AES-GCM of batches of frames with the core's [`FrameCipher`].
 //!
-//! Memory stays constant: at most [`IN_FLIGHT`] batches per worker, each about [`BATCH`]
-//! bytes (or one frame, if larger).
+//! Memory stays constant: at most [`IN_FLIGHT`] batches per worker and the one being filled,
+//! each about [`BATCH`] bytes, or one frame if frames are larger (a message of 64 MiB frames,
+//! the decryptor's default bound, may hold five on two cores).
 
 use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -26,8 +27,7 @@ pub(crate) struct Batch {
     /// Each frame's sealed bytes, ciphertext then tag, one after another. Encrypt: the
     /// plaintext is read into each frame's place, and sealed there by the worker. Decrypt:
     /// the worker opens each body in place (its first `plaintext_len` bytes are then the
-    /// plaintext). The caller sizes it: `clear` keeps its length, so that a reused batch is
-    /// not zeroed again.
+    /// plaintext). The caller fills it (`clear` leaves it).
     pub(crate) sealed: Vec<u8>,
     /// Decrypt: how many frames, from the first, opened; the next one failed, if any.
     pub(crate) opened: usize,
@@ -71,7 +71,7 @@ impl Batch {
         }
     }
 
-    /// Empties the batch for reuse, keeping its buffers (and the length of `sealed`).
+    /// Empties the batch for reuse but for `sealed`, which its filler clears.
     pub(crate) fn clear(&mut self) {
         self.jobs.clear();
         self.opened = 0;
