@@ -21,8 +21,8 @@ use crate::cli::{CommonArgs, DecryptArgs, EncryptArgs, KeyServerArgs};
 use crate::error::Error;
 use crate::frames::{BATCH, Batch, Work, Workers};
 
-/// Read size: large enough to amortise system calls, and small enough that it and its output
-/// stay in a core's L2 cache from the kernel's copy to the AES-GCM pass.
+/// Decrypt's read size: large enough to amortise system calls, and small enough to stay in
+/// the main thread's L2 cache until its frame bodies are copied into their batches.
 const CHUNK: usize = 256 << 10;
 /// Inputs at least this large show progress on a terminal.
 const PROGRESS_THRESHOLD: u64 = 64 << 20;
@@ -460,25 +460,23 @@ impl Output {
         Ok(Self::File { temp, path })
     }
 
-    fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+    /// The stream to write to, and its path for errors.
+    fn writer(&mut self) -> (&mut dyn Write, Option<&PathBuf>) {
         match self {
-            Self::Stdout(s) => s.write_all(bytes).map_err(Error::io("cannot write", None)),
-            Self::File { temp, path } => {
-                temp.write_all(bytes).map_err(Error::io("cannot write", Some(path)))
-            }
-            Self::Special { file, path } => {
-                file.write_all(bytes).map_err(Error::io("cannot write", Some(path)))
-            }
+            Self::Stdout(s) => (s, None),
+            Self::File { temp, path } => (temp, Some(&*path)),
+            Self::Special { file, path } => (file, Some(&*path)),
         }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let (writer, path) = self.writer();
+        writer.write_all(bytes).map_err(Error::io("cannot write", path))
     }
 
     /// Writes every slice, in order, with as few system calls as the writer allows.
     fn write_vectored(&mut self, mut slices: &mut [IoSlice<'_>]) -> Result<(), Error> {
-        let (writer, path): (&mut dyn Write, _) = match self {
-            Self::Stdout(s) => (s, None),
-            Self::File { temp, path } => (temp, Some(&*path)),
-            Self::Special { file, path } => (file, Some(&*path)),
-        };
+        let (writer, path) = self.writer();
         while !slices.is_empty() {
             match writer.write_vectored(slices) {
                 Ok(0) => {
