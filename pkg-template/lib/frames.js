@@ -7,7 +7,7 @@
 // there the glue derives the keys, and a frame the pool fails on goes to this thread's engine.
 // The engine never changes the bytes: tests compare every engine with the core's
 // `update`/`finish` path under fixed secrets.
-import { bytesOf } from './aes.js';
+import { SealedParts, bytesOf } from './aes.js';
 import { EncryptError, call } from './errors.js';
 import { fromMemory, intoFrameBuffer, jobAt } from './memory.js';
 
@@ -54,6 +54,12 @@ function onOwnEngine(own, engine, op, job, bytes, failed) {
     return own && own !== engine ? start(own, op, job, bytes) : Promise.resolve(failed);
 }
 
+/**
+ * Sealed frames shorter than this go out as one chunk with their head (a copy); longer ones
+ * as they are, the head apart (a chunk costs a stream hop, a copy every byte).
+ */
+const JOIN_MAX = 16 << 10;
+
 /** Frames up to this long are assembled in reused buffers (larger ones in fresh ones). */
 const REUSE_MAX = 1 << 20;
 
@@ -86,8 +92,8 @@ function concat(parts, total) {
 
 /**
  * Encrypts a message frame by frame around a wasm `Encryptor`. `push(bytes)` and `end()`
- * return the message bytes completed so far, in order (heads and sealed bodies as separate
- * chunks: no copy to join them).
+ * return the message bytes completed so far, in order: a long frame's sealed body as the
+ * engine gave it, the short bytes around it (head, tag, footer) joined (see JOIN_MAX).
  */
 export class FrameEncryptor {
     #enc;
@@ -106,6 +112,8 @@ export class FrameEncryptor {
     /** Frames in flight, oldest first: { job, plaintext, promise, engine, owned }. */
     #inflight = [];
     #out = [];
+    /** A sealed frame's tag given apart (NodeAes), held to join the next head or the footer. */
+    #tail = null;
     /** The delegated hash's wait for the header, if it had to wait (see `writeHeader`). */
     #headerWait;
     /**
@@ -150,7 +158,7 @@ export class FrameEncryptor {
      */
     writeHeader() {
         const header = call(() => this.#enc.update(new Uint8Array(0)));
-        this.#out.push(header);
+        this.#short(header);
         this.#headerWait = this.#hash?.update(header);
     }
 
@@ -198,9 +206,9 @@ export class FrameEncryptor {
         while (this.#inflight.length) await this.#drainOne();
         if (this.#hash) {
             const digest = await this.#hash.digest();
-            this.#out.push(call(() => this.#enc.finishWithDigest(digest)));
+            this.#short(call(() => this.#enc.finishWithDigest(digest)));
         } else {
-            this.#out.push(call(() => this.#enc.finish()));
+            this.#short(call(() => this.#enc.finish()));
         }
         return this.#take();
     }
@@ -209,6 +217,25 @@ export class FrameEncryptor {
         const out = this.#out.filter((c) => c.length);
         this.#out = [];
         return out;
+    }
+
+    /** Hands out `bytes`, joined to the tail held before them. */
+    #short(bytes) {
+        const tail = this.#tail;
+        this.#tail = null;
+        this.#out.push(tail ? concat([tail, bytes], tail.length + bytes.length) : bytes);
+    }
+
+    /** Hands out a sealed frame (bytes or SealedParts) after its head. */
+    #sealedOut(head, sealed) {
+        const parts = sealed instanceof SealedParts ? [sealed.body, sealed.tag] : [sealed];
+        if (parts[0].length < JOIN_MAX) {
+            this.#short(concat([head, ...parts], head.length + sealed.length));
+            return;
+        }
+        this.#short(head);
+        this.#out.push(parts[0]);
+        if (parts.length > 1) this.#tail = parts[1];
     }
 
     /** Copies plaintext short of a frame (the caller may reuse its chunks). */
@@ -249,7 +276,7 @@ export class FrameEncryptor {
         const ptr = intoFrameBuffer(this.#memory, enc, plaintext, len);
         const head = call(() => enc.sealInPlace(len, isFinal));
         const sealed = fromMemory(this.#memory, ptr, len + 16);
-        this.#out.push(head, sealed);
+        this.#sealedOut(head, sealed);
         if (owned) this.#spares.give(new Uint8Array(plaintext.buffer));
         if (this.#hash) await this.#hashed(head, sealed);
     }
@@ -276,29 +303,23 @@ export class FrameEncryptor {
             const ptr = intoFrameBuffer(this.#memory, this.#enc, plaintext, len);
             call(() => this.#enc.sealJob(job.sequence, len));
             sealed = fromMemory(this.#memory, ptr, len + 16);
-        } else {
-            sealed = bytesOf(sealed);
+        } else if (sealed instanceof ArrayBuffer) {
+            sealed = new Uint8Array(sealed);
         }
         if (owned) this.#spares.give(new Uint8Array(plaintext.buffer));
         const head = this.#signed && !this.#hash
-            ? call(() => this.#enc.frameSealed(sealed))
+            ? call(() => this.#enc.frameSealed(bytesOf(sealed)))
             : call(() => this.#enc.frameSealedUnsigned());
-        if (engine?.headRoom >= head.length && sealed.byteOffset >= head.length) {
-            // The engine left room for the head before the body (NodeAes): one chunk.
-            const framed = new Uint8Array(sealed.buffer, sealed.byteOffset - head.length, head.length + sealed.length);
-            framed.set(head);
-            this.#out.push(framed);
-        } else {
-            this.#out.push(head, sealed);
-        }
+        this.#sealedOut(head, sealed);
         if (this.#hash) await this.#hashed(head, sealed);
     }
 
     /** Passes written bytes to the delegated hash (waiting if the worker is behind). */
     async #hashed(head, sealed) {
-        // Both in, then one wait: the worker's backlog is bounded either way.
-        const first = this.#hash.update(head);
-        const wait = this.#hash.update(sealed) ?? first;
+        const pieces = sealed instanceof SealedParts ? [head, sealed.body, sealed.tag] : [head, sealed];
+        // All in, then one wait: the worker's backlog is bounded either way.
+        let wait;
+        for (const p of pieces) wait = this.#hash.update(p) ?? wait;
         if (wait) await wait;
     }
 }
