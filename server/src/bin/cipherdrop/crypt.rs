@@ -146,15 +146,19 @@ pub(crate) fn decrypt(args: &DecryptArgs, key_server: &KeyServerArgs) -> Result<
     let mut held = Zeroizing::new(Vec::new());
     thread::scope(|scope| -> Result<(), Error> {
         let mut workers = Workers::spawn(scope, &cipher, Work::Open);
+        // The opened frames' plaintext, released in one vectored write once the core took
+        // each as opened.
         let mut write = |batch: &mut Batch, decryptor: &mut Decryptor| -> Result<(), Error> {
+            let mut slices = Vec::with_capacity(batch.opened);
             for (job, frame) in batch.frames().take(batch.opened) {
                 decryptor.frame_opened(job.sequence(), true)?;
                 let plaintext = &frame[..job.plaintext_len()];
                 match job.hold() {
                     true => held.extend_from_slice(plaintext),
-                    false => output.write(plaintext)?,
+                    false => slices.push(IoSlice::new(plaintext)),
                 }
             }
+            output.write_vectored(&mut slices)?;
             if let Some(e) = batch.failure.take() {
                 return Err(e);
             }
@@ -477,6 +481,8 @@ impl Output {
     /// Writes every slice, in order, with as few system calls as the writer allows.
     fn write_vectored(&mut self, mut slices: &mut [IoSlice<'_>]) -> Result<(), Error> {
         let (writer, path) = self.writer();
+        // Empty slices (an empty final frame) left out: a write of nothing returns 0.
+        IoSlice::advance_slices(&mut slices, 0);
         while !slices.is_empty() {
             match writer.write_vectored(slices) {
                 Ok(0) => {

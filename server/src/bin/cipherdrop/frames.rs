@@ -37,38 +37,49 @@ pub(crate) struct Batch {
 impl Batch {
     /// The frames' sealed bytes, each with its job.
     pub(crate) fn frames(&self) -> impl Iterator<Item = (&FrameJob, &[u8])> {
-        self.jobs.iter().scan(0, |at, job| {
-            let frame = &self.sealed[*at..*at + job.sealed_len()];
-            *at += job.sealed_len();
-            Some((job, frame))
+        let mut rest = self.sealed.as_slice();
+        self.jobs.iter().map(move |job| {
+            let (frame, tail) = rest.split_at(job.sealed_len());
+            rest = tail;
+            (job, frame)
+        })
+    }
+
+    /// The same, to seal or open in place.
+    fn frames_mut(&mut self) -> impl Iterator<Item = (&FrameJob, &mut [u8])> {
+        let mut rest = self.sealed.as_mut_slice();
+        self.jobs.iter().map(move |job| {
+            let (frame, tail) = std::mem::take(&mut rest).split_at_mut(job.sealed_len());
+            rest = tail;
+            (job, frame)
         })
     }
 
     fn seal(&mut self, cipher: &FrameCipher) {
-        let mut at = 0;
-        for job in &self.jobs {
-            let (content, rest) = self.sealed[at..].split_at_mut(job.plaintext_len());
+        let mut failure = None;
+        for (job, frame) in self.frames_mut() {
+            let (content, tag_room) = frame.split_at_mut(job.plaintext_len());
             match cipher.seal(job, content) {
-                Ok(tag) => rest[..tag.len()].copy_from_slice(&tag),
+                Ok(tag) => tag_room.copy_from_slice(&tag),
                 Err(e) => {
-                    self.failure = Some(e.into());
-                    return;
+                    failure = Some(e.into());
+                    break;
                 }
             }
-            at += job.sealed_len();
         }
+        self.failure = failure;
     }
 
     fn open(&mut self, cipher: &FrameCipher) {
-        let mut at = 0;
-        for job in &self.jobs {
-            if let Err(e) = cipher.open(job, &mut self.sealed[at..at + job.sealed_len()]) {
-                self.failure = Some(e.into());
-                return;
+        let (mut opened, mut failure) = (0, None);
+        for (job, frame) in self.frames_mut() {
+            if let Err(e) = cipher.open(job, frame) {
+                failure = Some(e.into());
+                break;
             }
-            at += job.sealed_len();
-            self.opened += 1;
+            opened += 1;
         }
+        (self.opened, self.failure) = (opened, failure);
     }
 
     /// Empties the batch for reuse but for `sealed`, which its filler clears.
