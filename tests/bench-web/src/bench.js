@@ -44,13 +44,18 @@ function generated(total, chunk = MiB) {
 /** A fresh AES-256-GCM key for the ceilings. */
 const aesKey = () => crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
 
-const CEILING_AAD = new Uint8Array(79);
-/** The ceilings' AES-GCM parameters for call `i` (its IV holds i). */
+/**
+ * The ceilings' AES-GCM parameters for call `i` (its IV holds i, the AAD is header-sized),
+ * as source text: the page evaluates it here, and every worker the bench builds runs it
+ * too, so that the page's ceilings and the workers' bounds measure the same call.
+ */
+const GCM_SOURCE = `const CEILING_AAD = new Uint8Array(79);
 function gcm(i) {
     const iv = new Uint8Array(12);
     new DataView(iv.buffer).setUint32(8, i);
     return { name: 'AES-GCM', iv, additionalData: CEILING_AAD };
-}
+}`;
+const gcm = new Function(`${GCM_SOURCE}\nreturn gcm;`)();
 
 /** Times `n` calls of `call(i)` (each a promise), `depth` in flight: MB/s over `totalMiB`. */
 async function inFlight(totalMiB, n, depth, call) {
@@ -64,16 +69,10 @@ async function inFlight(totalMiB, n, depth, call) {
     return { mbPerSecond: (totalMiB * MiB) / 1e6 / ((performance.now() - t) / 1000) };
 }
 
-/**
- * The bench's workers are built from source text: every one seals with this `seal`, one
- * WebCrypto AES-256-GCM call under the IV of counter `i` with a header-sized AAD, so the
- * bounds they give measure the same call.
- */
-const SEAL_SOURCE = `const AAD = new Uint8Array(79);
+/** The bench's workers seal with this `seal`: one WebCrypto call with `gcm(i)`. */
+const SEAL_SOURCE = `${GCM_SOURCE}
 function seal(key, i, data) {
-    const iv = new Uint8Array(12);
-    new DataView(iv.buffer).setUint32(8, i);
-    return crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: AAD }, key, data);
+    return crypto.subtle.encrypt(gcm(i), key, data);
 }`;
 
 /** A Worker running `source` after SEAL_SOURCE, and a `close()` that ends both. */
