@@ -764,7 +764,9 @@ for (const suite of [0x0478, 0x0578]) {
             ? `; 2x is ${(2 * cn).toFixed(0)} MB/s, above the bound of ${bound.toFixed(0)} (${parts})`
             : `; the bound ${bound.toFixed(0)} MB/s (${parts})`;
         const main = s[`${op}MainThread`];
-        const hashWorker = main ? `; with the hash on the main thread (workers: false) ${main.toFixed(0)} MB/s` : '';
+        const busy = s[`${op}HashBusy`];
+        const hashWorker = (busy ? `; the hash worker thread busy ${(100 * busy).toFixed(0)}% of the run` : '')
+            + (main ? `; with the hash on the main thread (workers: false) ${main.toFixed(0)} MB/s` : '');
         goal(`Node ${hex(suite)} ${op} stream >= 2x client-node's stream (paired rounds)`, s[op] >= 2 * cn,
             `${s[op].toFixed(0)} vs ${cn.toFixed(0)} MB/s (${(s[op] / cn).toFixed(2)}x)${limit}${hashWorker}`);
     }
