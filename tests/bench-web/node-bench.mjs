@@ -208,13 +208,16 @@ for (const suite of [0x0478, 0x0578]) {
         if (n !== undefined && n !== bytes) throw new Error(`expected ${bytes} bytes, got ${n}`);
         return bytes / 1e6 / ((performance.now() - t0) / 1000);
     };
-    /** timed's rate, and the busiest live hash worker's share of the run (0 if none ran). */
+    /**
+     * timed's rate, and the busiest hash worker's share of the run (0 if none ran): one made
+     * during the run (the package stops an idle one after 10 s) counts from its start.
+     */
     const timedWithHash = async (bytes, fn) => {
-        const live = hashWorkers.filter((w) => w.threadId !== -1);
-        const before = live.map((w) => w.performance.eventLoopUtilization());
+        const before = new Map(hashWorkers.filter((w) => w.threadId !== -1)
+            .map((w) => [w, w.performance.eventLoopUtilization()]));
         const rate = await timed(bytes, fn);
-        const shares = live.filter((w) => w.threadId !== -1)
-            .map((w) => w.performance.eventLoopUtilization(before[live.indexOf(w)]).utilization);
+        const shares = hashWorkers.filter((w) => w.threadId !== -1)
+            .map((w) => w.performance.eventLoopUtilization(before.get(w)).utilization);
         return { rate, hashBusy: Math.max(0, ...shares) };
     };
     const key = randomBytes(32);
