@@ -376,9 +376,6 @@ try {
         log(`paired round ${i + 1}: SHA-384 alone and beside AES-GCM on a worker, then cipherdrop 0x0578 encrypt and decrypt (package defaults)`);
         const h = await call('sha384', { totalMiB: Math.min(STREAM_MIB, 256), chunk: MiB });
         const hw = await call('sha384WithAes', { totalMiB: Math.min(STREAM_MIB, 256), chunk: MiB });
-        // Chromium's Worker.terminate() left that AES-GCM worker sealing on a core for about
-        // a second more (its thread's CPU in /proc), the start of the encrypt below: idle first.
-        await new Promise((resolve) => setTimeout(resolve, 3000));
         const e = await call('encryptStream', { suite: 0x0578, engine: 'default', totalMiB: STREAM_MIB, frameLength: 65536 });
         const d = await call('decryptStream', { suite: 0x0578, engine: 'default', input: 'memory' });
         const p = web.paired578;
