@@ -59,6 +59,14 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     rustup target add wasm32-unknown-unknown
 fi
 
+# The lite module's pinned nightly, with the std sources -Zbuild-std rebuilds.
+. scripts/lite-toolchain.sh
+if ! rustup run "$LITE_TOOLCHAIN" rustc --version >/dev/null 2>&1 \
+    || ! rustup component list --installed --toolchain "$LITE_TOOLCHAIN" | grep -q '^rust-src'; then
+    say "installing Rust $LITE_TOOLCHAIN (the lite module's build)"
+    rustup toolchain install "$LITE_TOOLCHAIN" --profile minimal --component rust-src
+fi
+
 if ! command -v wasm-pack >/dev/null; then
     say "installing wasm-pack"
     cargo install wasm-pack

@@ -37,8 +37,6 @@ mod jwe;
 #[cfg(feature = "wasm-kms")]
 mod kms;
 
-use alloc::string::ToString as _;
-
 use wasm_bindgen::prelude::*;
 
 /// The modules' allocator: talc instead of Rust's default dlmalloc, 2.2 KB less of the lite
@@ -64,10 +62,14 @@ pub use kms::{KmsRsaRules, KmsSymmetricRules};
 /// Runs once when the module is instantiated: panics (bugs: no input should cause one) print
 /// their message and place to the console, not just the trap's "unreachable". A hook of our
 /// own: the `console_error_panic_hook` crate's (which adds a JS stack, as the trap's own
-/// error has) cost 0.5 KB of the gzipped module.
+/// error has) cost 0.5 KB of the gzipped module. The lite module is built to trap at once on
+/// a panic (`-Cpanic=immediate-abort`, scripts/build-pkg.sh): it has no message to print.
 #[wasm_bindgen(start)]
 pub fn start() {
-    std::panic::set_hook(alloc::boxed::Box::new(|info| console_error(&info.to_string())));
+    #[cfg(not(panic = "immediate-abort"))]
+    std::panic::set_hook(alloc::boxed::Box::new(|info| {
+        console_error(&alloc::string::ToString::to_string(info));
+    }));
 }
 
 #[wasm_bindgen]
