@@ -195,8 +195,7 @@ echo "build-pkg: also cipherdrop_kms.js and cipherdrop_kms_bg.wasm (the KMS and 
 # which lib/wasm.js starts unsigned messages on; a signed one, or one that needs the core's
 # AES-GCM, runs on the main module. The test build's has the test hooks too (the
 # byte-identity tests cover both modules). With no per-byte code left in it, SIMD buys
-# nothing: one build, without simd128 (every engine runs it), in the non-SIMD target
-# directory. Gzipped (2026-12-02, the settings above): 40.1 KB, against 55.8 KB with the
+# nothing: one build, without simd128 (every engine runs it). Gzipped (2026-12-02, the settings above): 40.1 KB, against 55.8 KB with the
 # core's HKDF and AES-GCM fallback; 38.2 KB with talc as the allocator; 37.1 KB without the
 # calls only signed messages make (src/wasm/mod.rs). Since 2026-12-05 it is built with the
 # pinned nightly of scripts/lite-toolchain.sh, std rebuilt with core's `optimize_for_size`
